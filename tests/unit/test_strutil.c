@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/unit/test_strutil.c: sizes, numbers, quoting, zero detection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rbdmove/strutil.h"
+
+static void test_parse_size_accepts_suffixes(void **state)
+{
+    struct error err = ERROR_INIT;
+    uint64_t v = 0;
+
+    (void)state;
+    assert_int_equal(parse_size("4096", "size", &v, &err), 0);
+    assert_int_equal(v, 4096);
+    assert_int_equal(parse_size("64K", "size", &v, &err), 0);
+    assert_int_equal(v, 65536);
+    assert_int_equal(parse_size("64MiB", "size", &v, &err), 0);
+    assert_int_equal(v, 64ull << 20);
+    assert_int_equal(parse_size("1.5G", "size", &v, &err), 0);
+    assert_int_equal(v, 3ull << 29);
+}
+
+static void test_parse_size_rejects_garbage(void **state)
+{
+    struct error err = ERROR_INIT;
+    uint64_t v = 7;
+
+    (void)state;
+    assert_int_equal(parse_size("", "size", &v, &err), -1);
+    assert_int_equal(parse_size("-1", "size", &v, &err), -1);
+    assert_int_equal(parse_size("12Q", "size", &v, &err), -1);
+    assert_int_equal(parse_size("99999999E", "size", &v, &err), -1);
+    assert_int_equal(err.kind, ERROR_USAGE);
+    assert_non_null(strstr(err.msg, "invalid size"));
+    assert_int_equal(v, 7);
+}
+
+static void test_parse_uint_bounds(void **state)
+{
+    struct error err = ERROR_INIT;
+    uint64_t v = 0;
+
+    (void)state;
+    assert_int_equal(parse_uint("8", "streams", 1, 16, &v, &err), 0);
+    assert_int_equal(v, 8);
+    assert_int_equal(parse_uint("0", "streams", 1, 16, &v, &err), -1);
+    assert_int_equal(parse_uint("17", "streams", 1, 16, &v, &err), -1);
+    assert_int_equal(parse_uint("3x", "streams", 1, 16, &v, &err), -1);
+}
+
+static void test_shell_quote_escapes_quotes(void **state)
+{
+    struct buf b = BUF_INIT;
+
+    (void)state;
+    buf_add_shell_quoted(&b, "it's; rm -rf /");
+    assert_string_equal(buf_str(&b), "'it'\\''s; rm -rf /'");
+    buf_release(&b);
+}
+
+static void test_name_is_safe(void **state)
+{
+    (void)state;
+    assert_true(name_is_safe("volume-1a2b_c.d"));
+    assert_false(name_is_safe("-rf"));
+    assert_false(name_is_safe("a b"));
+    assert_false(name_is_safe("a;b"));
+    assert_false(name_is_safe(""));
+    assert_false(name_is_safe("$(x)"));
+}
+
+static void test_mem_is_zero(void **state)
+{
+    char b[8192];
+
+    (void)state;
+    memset(b, 0, sizeof(b));
+    assert_true(mem_is_zero(b, sizeof(b)));
+    b[8191] = 1;
+    assert_false(mem_is_zero(b, sizeof(b)));
+    b[8191] = 0;
+    b[3] = 1;
+    assert_false(mem_is_zero(b, sizeof(b)));
+    assert_true(mem_is_zero(b + 4, 10));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_size_accepts_suffixes),
+        cmocka_unit_test(test_parse_size_rejects_garbage),
+        cmocka_unit_test(test_parse_uint_bounds),
+        cmocka_unit_test(test_shell_quote_escapes_quotes),
+        cmocka_unit_test(test_name_is_safe),
+        cmocka_unit_test(test_mem_is_zero),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,3 @@
+# SPDX-License-Identifier: MIT
+# One line per unit test: rbm_unit_test(test_<module> <library>)
+rbm_unit_test(test_strutil rbm_base)

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * transport/local.c: file descriptors, files, pipes and child processes.
+ *
+ * Writes are gathered in a 1 MiB buffer so that the many small records of
+ * a diff stream cost few syscalls; reads go straight to the descriptor (the
+ * stream decoder does its own buffering).
+ */
+#include "transport/transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rbdmove/xalloc.h"
+
+#define LOCAL_WBUF_SIZE (1u << 20)
+
+struct fd_transport {
+    struct transport base;
+    int rfd;
+    int wfd;
+    int own_fds;
+    pid_t child;
+    char *wbuf;
+    size_t wlen;
+};
+
+static ssize_t fd_read(struct transport *t, void *buf, size_t len,
+                       struct error *err)
+{
+    struct fd_transport *ft = (struct fd_transport *)t;
+    ssize_t n;
+
+    if (ft->rfd < 0)
+        return error_set(err, ERROR_IO, EBADF, "%s is not readable", t->name);
+    do {
+        n = read(ft->rfd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return error_set(err, ERROR_IO, errno, "cannot read from %s", t->name);
+    return n;
+}
+
+static int write_all(int fd, const char *p, size_t len, const char *name,
+                     struct error *err)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return error_set(err, ERROR_IO, errno, "cannot write to %s",
+                             name);
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int fd_flush(struct fd_transport *ft, struct error *err)
+{
+    size_t len = ft->wlen;
+
+    ft->wlen = 0;
+    return write_all(ft->wfd, ft->wbuf, len, ft->base.name, err);
+}
+
+static int fd_write(struct transport *t, const void *buf, size_t len,
+                    struct error *err)
+{
+    struct fd_transport *ft = (struct fd_transport *)t;
+
+    if (ft->wfd < 0)
+        return error_set(err, ERROR_IO, EBADF, "%s is not writable", t->name);
+    if (ft->wlen + len > LOCAL_WBUF_SIZE && fd_flush(ft, err) < 0)
+        return -1;
+    if (len >= LOCAL_WBUF_SIZE)
+        return write_all(ft->wfd, buf, len, t->name, err);
+    memcpy(ft->wbuf + ft->wlen, buf, len);
+    ft->wlen += len;
+    return 0;
+}
+
+static int fd_close_write(struct transport *t, struct error *err)
+{
+    struct fd_transport *ft = (struct fd_transport *)t;
+    int r;
+
+    if (ft->wfd < 0)
+        return 0;
+    if (fd_flush(ft, err) < 0)
+        return -1;
+    if (ft->own_fds || ft->child > 0) {
+        r = close(ft->wfd);
+        ft->wfd = -1;
+        if (r < 0 && errno != EINTR)
+            return error_set(err, ERROR_IO, errno, "cannot close %s",
+                             t->name);
+    } else {
+        ft->wfd = -1;
+    }
+    return 0;
+}
+
+static int fd_finish(struct transport *t, struct error *err)
+{
+    struct fd_transport *ft = (struct fd_transport *)t;
+    int status;
+    pid_t r;
+
+    if (ft->child <= 0)
+        return 0;
+    do {
+        r = waitpid(ft->child, &status, 0);
+    } while (r < 0 && errno == EINTR);
+    ft->child = 0;
+    if (r < 0)
+        return error_set(err, ERROR_IO, errno, "cannot wait for %s", t->name);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (WIFEXITED(status))
+        return error_set(err, ERROR_STATE, WEXITSTATUS(status),
+                         "%s exited with status %d", t->name,
+                         WEXITSTATUS(status));
+    return error_set(err, ERROR_STATE, WTERMSIG(status),
+                     "%s was killed by signal %d", t->name, WTERMSIG(status));
+}
+
+static void fd_free(struct transport *t)
+{
+    struct fd_transport *ft = (struct fd_transport *)t;
+    int own = ft->own_fds || ft->child > 0;
+
+    if (own && ft->wfd >= 0)
+        close(ft->wfd);
+    if (own && ft->rfd >= 0 && ft->rfd != ft->wfd)
+        close(ft->rfd);
+    if (ft->child > 0) {
+        kill(ft->child, SIGTERM);
+        waitpid(ft->child, NULL, 0);
+    }
+    free(ft->wbuf);
+    free(ft);
+}
+
+static const struct transport_ops fd_ops = {
+    .read = fd_read,
+    .write = fd_write,
+    .close_write = fd_close_write,
+    .finish = fd_finish,
+    .free = fd_free,
+};
+
+struct transport *transport_fd_new(int rfd, int wfd, int own_fds,
+                                   const char *name)
+{
+    struct fd_transport *ft = xcalloc(1, sizeof(*ft));
+
+    transport_init(&ft->base, &fd_ops, name);
+    ft->rfd = rfd;
+    ft->wfd = wfd;
+    ft->own_fds = own_fds;
+    ft->wbuf = wfd >= 0 ? xmalloc(LOCAL_WBUF_SIZE) : NULL;
+    return &ft->base;
+}
+
+int transport_file_open(const char *path, int for_write,
+                        struct transport **out, struct error *err)
+{
+    int fd;
+
+    *out = NULL;
+    if (!strcmp(path, "-")) {
+        *out = for_write ? transport_fd_new(-1, STDOUT_FILENO, 0, "stdout")
+                         : transport_fd_new(STDIN_FILENO, -1, 0, "stdin");
+        return 0;
+    }
+    if (for_write)
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    else
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(err, ERROR_IO, errno, "cannot open '%s'", path);
+    *out = for_write ? transport_fd_new(-1, fd, 1, path)
+                     : transport_fd_new(fd, -1, 1, path);
+    return 0;
+}
+
+int transport_spawn(char *const argv[], struct transport **out,
+                    struct error *err)
+{
+    int in[2] = {-1, -1}, outp[2] = {-1, -1};
+    struct fd_transport *ft;
+    pid_t pid;
+
+    *out = NULL;
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
+        error_set(err, ERROR_IO, errno, "cannot create a pipe");
+        goto fail;
+    }
+    pid = fork();
+    if (pid < 0) {
+        error_set(err, ERROR_IO, errno, "cannot start '%s'", argv[0]);
+        goto fail;
+    }
+    if (pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(outp[1], STDOUT_FILENO);
+        signal(SIGPIPE, SIG_DFL);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(outp[1]);
+    ft = (struct fd_transport *)transport_fd_new(outp[0], in[1], 1, argv[0]);
+    ft->child = pid;
+    *out = &ft->base;
+    return 0;
+fail:
+    for (int i = 0; i < 2; i++) {
+        if (in[i] >= 0)
+            close(in[i]);
+        if (outp[i] >= 0)
+            close(outp[i]);
+    }
+    return -1;
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * transport/transport.h: a byte stream with a peer (Redis rio style).
+ *
+ * The core reads and writes diff streams through this interface and never
+ * knows whether the other end is a file, a pipe, a child process or an
+ * rbdmove receiver behind an SSH exec channel. Back ends: local.c (file
+ * descriptors, child processes), ssh.c (libssh2 exec channels), memory.c
+ * (tests), zstd.c (compression wrapper around another transport).
+ *
+ * A transport is used by one thread at a time.
+ */
+#ifndef RBDMOVE_TRANSPORT_H
+#define RBDMOVE_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rbdmove/error.h"
+
+struct transport;
+
+struct transport_ops {
+    /* Read up to len bytes; returns the count, 0 at end of stream, -1. */
+    ssize_t (*read)(struct transport *t, void *buf, size_t len,
+                    struct error *err);
+    /* Write all len bytes or fail. */
+    int (*write)(struct transport *t, const void *buf, size_t len,
+                 struct error *err);
+    /* Flush buffered data and signal end of stream to the peer. */
+    int (*close_write)(struct transport *t, struct error *err);
+    /*
+     * Wait for the peer to finish and check how it ended (a child's or a
+     * remote command's exit status); 0 when it succeeded. Relays the
+     * peer's error output through the log. May be NULL (nothing to wait
+     * for).
+     */
+    int (*finish)(struct transport *t, struct error *err);
+    /* Release everything; must accept a half-built transport. */
+    void (*free)(struct transport *t);
+};
+
+struct transport {
+    const struct transport_ops *ops;
+    char *name;         /* for messages: "stdin", "ssh://host", ... */
+    uint64_t bytes_in;  /* bytes delivered by read, for progress */
+    uint64_t bytes_out; /* bytes accepted by write */
+};
+
+/* Initialise the common part; takes a copy of name. */
+void transport_init(struct transport *t, const struct transport_ops *ops,
+                    const char *name);
+
+ssize_t transport_read(struct transport *t, void *buf, size_t len,
+                       struct error *err) MUST_CHECK;
+/*
+ * Read exactly len bytes. End of stream before that is ERROR_PROTOCOL
+ * ("truncated stream").
+ */
+int transport_read_full(struct transport *t, void *buf, size_t len,
+                        struct error *err) MUST_CHECK;
+int transport_write(struct transport *t, const void *buf, size_t len,
+                    struct error *err) MUST_CHECK;
+int transport_close_write(struct transport *t, struct error *err) MUST_CHECK;
+int transport_finish(struct transport *t, struct error *err) MUST_CHECK;
+/* NULL-safe. */
+void transport_free(struct transport *t);
+const char *transport_name(const struct transport *t);
+
+/*
+ * Local back end (transport/local.c).
+ *
+ * transport_fd_new: reads from rfd and writes to wfd (either may be -1);
+ * the transport closes the descriptors it was given when own_fds is set.
+ * Writes are buffered in 1 MiB so that small records cost no syscalls.
+ */
+struct transport *transport_fd_new(int rfd, int wfd, int own_fds,
+                                   const char *name);
+
+/*
+ * Open a path for reading or writing; "-" means stdin or stdout. A regular
+ * file opened for writing is created or truncated.
+ */
+int transport_file_open(const char *path, int for_write,
+                        struct transport **out, struct error *err) MUST_CHECK;
+
+/*
+ * Run argv[0] (searched in PATH) with its stdin and stdout connected to
+ * the transport; its stderr is passed through. finish() waits for it and
+ * fails unless it exits 0.
+ */
+int transport_spawn(char *const argv[], struct transport **out,
+                    struct error *err) MUST_CHECK;
+
+#endif
