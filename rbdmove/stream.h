@@ -12,10 +12,22 @@
  *   'z' le64 off, le64 len  the range reads as zeros
  *   'e'                     end of stream
  *
+ * All integers are little-endian; names carry no NUL. rbd export-diff
+ * writes f, t, s in that order (f and t only when it has them, s always),
+ * then w/z records in ascending offset order, then e.
+ *
  * Pure: no librbd, no I/O but through a struct transport. The decoder
  * treats its input as hostile: every length is bounded, every extent is
  * checked against the declared size, and a stream without its 'e' record
- * is an error, never a silent end.
+ * is an error, never a silent end. It is stricter than rbd import-diff:
+ * f, t and s may come in any order but each at most once and only before
+ * the first w/z/e record; an unknown tag is an error (import-diff v1
+ * skips the byte); names are 1..STREAM_SNAP_NAME_MAX bytes.
+ *
+ * Errors: ERROR_PROTOCOL for bad input (including truncation), the
+ * transport's own kind for I/O failures, ERROR_STATE for calls out of
+ * order (a programming error in the caller, never caused by input),
+ * ERROR_USAGE for a header the encoder cannot write.
  */
 #ifndef RBDMOVE_STREAM_H
 #define RBDMOVE_STREAM_H
@@ -62,11 +74,20 @@ struct stream_record {
 
 /*
  * Write the banner and the header records present in h (from, to, size, in
- * that order, as rbd export-diff does).
+ * that order, as rbd export-diff does) with one transport_write. Fails with
+ * ERROR_USAGE for an empty name or one longer than STREAM_SNAP_NAME_MAX
+ * (nothing is written then), else only as the transport fails. rbd
+ * import-diff needs has_size to resize the destination; export-diff always
+ * sets it.
  */
 int stream_write_header(struct transport *t, const struct stream_header *h,
                         struct error *err) MUST_CHECK;
-/* A 'w' record: its header and the len bytes at data. */
+/*
+ * A 'w' record: its header, then the len bytes at data, as two
+ * transport_write calls (the data is not copied). off + len must not
+ * overflow (ERROR_STATE). The encoder keeps no state: the caller writes
+ * the header first, extents within its size, and the end record last.
+ */
 int stream_write_data(struct transport *t, uint64_t off, uint64_t len,
                       const void *data, struct error *err) MUST_CHECK;
 /* A 'z' record. */
@@ -81,15 +102,20 @@ struct stream_reader;
 
 /*
  * A reader over t (kept as a reference; t must outlive the reader). It
- * buffers its input, so nothing else may read t while it lives.
+ * buffers its input (256 KiB reads), so nothing else may read t while it
+ * lives, and it may have read past the 'e' record: bytes after it are lost
+ * with the reader (see stream_read_eof). Aborts on OOM only.
  */
 struct stream_reader *stream_reader_new(struct transport *t);
 void stream_reader_free(struct stream_reader *r);
 
 /*
  * Read the banner and the header records up to the first data record or
- * the end. Fails with ERROR_PROTOCOL on a bad banner (a v2 stream is named
- * as such), an unknown tag, a repeated or oversized header record.
+ * the end; call it once, first. Fills *h (release it with
+ * stream_header_release); on failure *h holds nothing. Fails with
+ * ERROR_PROTOCOL on a bad banner (a v2 stream is named as such), an
+ * unknown tag, a repeated, empty or oversized header record, a NUL in a
+ * name, or input that ends before the first data or end record.
  */
 int stream_read_header(struct stream_reader *r, struct stream_header *h,
                        struct error *err) MUST_CHECK;
@@ -100,16 +126,37 @@ int stream_read_header(struct stream_reader *r, struct stream_header *h,
  * Fails with ERROR_PROTOCOL on a truncated stream, an unknown tag, a
  * header record after data, an extent that overflows or lies beyond the
  * size the header declared (when it declared one). Zero-length extents are
- * passed on (the caller ignores them). After END, further calls fail.
+ * passed on (the caller ignores them). Fails with ERROR_STATE, reading
+ * nothing, when data of the previous WRITE record is left unread, before
+ * stream_read_header, and after END. After any other failure the reader
+ * is unusable: every later call fails with ERROR_STATE.
  */
 int stream_read_record(struct stream_reader *r, struct stream_record *rec,
                        struct error *err) MUST_CHECK;
 
-/* Read exactly len bytes of the current WRITE record's data. */
+/*
+ * Read exactly len bytes of the current WRITE record's data into buf; call
+ * it as many times as suits the caller until rec->len bytes are consumed.
+ * Large reads go straight from the transport into buf. len == 0 is a
+ * no-op. Fails with ERROR_PROTOCOL when the input ends first, and with
+ * ERROR_STATE when len exceeds what is left of the record (or there is no
+ * WRITE record being read).
+ */
 int stream_read_data(struct stream_reader *r, void *buf, uint64_t len,
                      struct error *err) MUST_CHECK;
 
-/* Bytes consumed from the transport so far (for progress). */
+/*
+ * After END: check that the transport has nothing more (for input that
+ * carries exactly one stream, such as a file). May block reading t. Fails
+ * with ERROR_PROTOCOL when data follows the 'e' record, with ERROR_STATE
+ * before END.
+ */
+int stream_read_eof(struct stream_reader *r, struct error *err) MUST_CHECK;
+
+/*
+ * Bytes of the stream decoded so far (for progress): the position in the
+ * stream, not counting input that is buffered but not yet decoded.
+ */
 uint64_t stream_reader_offset(const struct stream_reader *r);
 
 #endif
