@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/dest.h: the destination image of a copy, wherever it lives.
+ *
+ * replicate.c drives rounds against this interface and does not know
+ * whether the image is reached through librbd on this machine
+ * (dest_local.c) or through an rbdmove receiver on a remote host
+ * (dest_remote.c, which runs `rbdmove receive` over transports the CLI
+ * opens). The receiver itself serves requests with dest_local, so both
+ * sides share one implementation of every rule.
+ */
+#ifndef RBDMOVE_DEST_H
+#define RBDMOVE_DEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rbdmove/error.h"
+
+struct cluster;
+struct copy_params;
+struct copy_stats;
+struct image;
+struct image_snap;
+struct transport;
+
+/* Image metadata keys rbdmove keeps on a destination. */
+#define DEST_META_BASE "rbdmove.base"       /* the snapshot both sides share */
+#define DEST_META_SEED "rbdmove.seed"       /* a seed in progress */
+#define DEST_META_PENDING "rbdmove.pending" /* a round in progress */
+
+struct dest_state {
+    bool exists;
+    uint64_t size;
+    int order;
+    char *image_id;
+    char *meta_base;    /* NULL when absent */
+    char *meta_seed;    /* NULL when absent */
+    char *meta_pending; /* NULL when absent */
+    struct image_snap *snaps;
+    size_t nsnaps;
+};
+
+void dest_state_release(struct dest_state *st);
+/* The id of snapshot name in st, 0 when absent. */
+uint64_t dest_state_snap_id(const struct dest_state *st, const char *name);
+
+/* An extent list (whole objects) for the dirty check. */
+struct dest_extents {
+    uint64_t *off;
+    uint64_t *len;
+    size_t n;
+};
+void dest_extents_release(struct dest_extents *x);
+
+/* Per-block hashes of a snapshot, for verify. hash[i] is of block i. */
+struct dest_hashes {
+    uint64_t block;
+    uint64_t size;
+    uint64_t nblocks;
+    uint64_t *hash;
+};
+void dest_hashes_release(struct dest_hashes *h);
+
+struct dest;
+
+struct dest_ops {
+    int (*probe)(struct dest *d, struct dest_state *st, struct error *err);
+    int (*create)(struct dest *d, uint64_t size, int order,
+                  struct error *err);
+    int (*resize)(struct dest *d, uint64_t size, struct error *err);
+    /* value NULL removes the key. */
+    int (*set_meta)(struct dest *d, const char *key, const char *value,
+                    struct error *err);
+    int (*snap_create)(struct dest *d, const char *name, struct error *err);
+    int (*snap_remove)(struct dest *d, const char *name, struct error *err);
+    /* Objects written since snapshot since (whole-object extents). */
+    int (*dirty)(struct dest *d, const char *since, struct dest_extents *x,
+                 struct error *err);
+    /*
+     * Write the diff of src (open at its to-snapshot) since from_snap into
+     * the head, then flush. Resizing is done before, by resize().
+     */
+    int (*transfer)(struct dest *d, struct image *src, const char *from_snap,
+                    const struct copy_params *p, struct copy_stats *st,
+                    struct error *err);
+    /* Hash snapshot snap in blocks of block bytes. */
+    int (*hash)(struct dest *d, const char *snap, uint64_t block,
+                struct dest_hashes *out, struct error *err);
+    void (*free)(struct dest *d);
+};
+
+struct dest {
+    const struct dest_ops *ops;
+    char *name; /* for messages: "pool/image" or "ssh://host/pool/image" */
+};
+
+/* NULL-safe. */
+void dest_free(struct dest *d);
+
+/* A destination reached with librbd from this process. Keeps a reference
+ * to cl, which must outlive it. */
+struct dest *dest_local_new(struct cluster *cl, const char *pool,
+                            const char *image);
+
+#endif
