@@ -1,3 +1,4 @@
 # SPDX-License-Identifier: MIT
 # One line per unit test: rbm_unit_test(test_<module> <library>)
 rbm_unit_test(test_strutil rbm_base)
+rbm_unit_test(test_stream rbm_stream)
