@@ -1,0 +1,356 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# ceph-lab.sh start|stop|status [1|2|all]: two throw-away Ceph clusters on
+# loopback for tests and demos (1 mon + 1 mgr + 1 memstore OSD each, cephx).
+#
+#   $RBDMOVE_LAB/ceph1/ceph.conf   (default RBDMOVE_LAB=/tmp/rbm)
+#   $RBDMOVE_LAB/ceph2/ceph.conf   `rbd -c <that> ls volumes` needs no flags
+#   $RBDMOVE_LAB/ceph.env          CEPH1_CONF=... and CEPH2_CONF=... lines
+#
+# Pools: `volumes` and `other`, both `rbd pool init`-ed. start is a no-op on a
+# healthy cluster; stop kills by pid file and removes the state. memstore
+# keeps every byte written in the OSD's RAM until stop.
+# Environment: RBDMOVE_LAB, RBDMOVE_LAB_TIMEOUT (seconds, default 180).
+set -euo pipefail
+
+LAB=${RBDMOVE_LAB:-/tmp/rbm}
+START_TIMEOUT=${RBDMOVE_LAB_TIMEOUT:-180}
+MEMSTORE_BYTES=$((16 << 30))
+PROG=ceph-lab
+
+say() {
+    echo "$PROG: $*"
+}
+
+warn() {
+    echo "$PROG: $*" >&2
+}
+
+usage() {
+    sed -n '4,15s/^# \{0,1\}//p' "$0" >&2
+    exit 2
+}
+
+# Port plan (127.0.0.1 only): ceph1 mon 16800/16801, daemons 16802-16899;
+# ceph2 mon 17800/17801, daemons 17802-17899.
+base_port() {
+    echo $((15800 + 1000 * $1))
+}
+
+cluster_dir() {
+    echo "$LAB/ceph$1"
+}
+
+# Admin sockets and pid files. AF_UNIX paths are limited to 107 bytes, so a
+# long $RBDMOVE_LAB gets its run dir in /tmp instead.
+run_dir() {
+    local dir sum
+    dir=$(cluster_dir "$1")
+    if [ "${#dir}" -le 60 ]; then
+        echo "$dir/run"
+    else
+        sum=$(printf '%s' "$dir" | cksum | cut -d' ' -f1)
+        echo "/tmp/rbm-run-$sum"
+    fi
+}
+
+write_conf() {
+    local n=$1 fsid=$2 dir run port
+    dir=$(cluster_dir "$n")
+    run=$(run_dir "$n")
+    port=$(base_port "$n")
+    cat >"$dir/ceph.conf" <<CONF
+# rbdmove lab cluster ceph$n (scripts/ceph-lab.sh); thrown away on stop.
+[global]
+fsid = $fsid
+mon host = [v2:127.0.0.1:$port,v1:127.0.0.1:$((port + 1))]
+public addr = 127.0.0.1
+cluster addr = 127.0.0.1
+ms bind ipv6 = false
+ms bind port min = $((port + 2))
+ms bind port max = $((port + 99))
+auth cluster required = cephx
+auth service required = cephx
+auth client required = cephx
+auth allow insecure global id reclaim = false
+keyring = $dir/keyring
+run dir = $run
+crash dir = $dir/crash
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg autoscale mode = off
+osd crush chooseleaf type = 0
+mon allow pool size one = true
+mon allow pool delete = true
+mon warn on pool no redundancy = false
+mon data avail warn = 2
+mon data avail crit = 1
+# A call against a dead cluster must fail, not hang.
+rados mon op timeout = 30
+client mount timeout = 30
+rbd default features = layering,exclusive-lock,object-map,fast-diff,deep-flatten
+
+[client]
+log file = $dir/log/\$name.log
+
+[mon]
+mon data = $dir/mon
+keyring = \$mon_data/keyring
+log file = $dir/log/\$name.log
+pid file = $run/\$name.pid
+mon cluster log file = $dir/log/cluster.log
+
+[mgr]
+mgr data = $dir/mgr
+keyring = \$mgr_data/keyring
+log file = $dir/log/\$name.log
+pid file = $run/\$name.pid
+# Only modules that bind no port.
+mgr initial modules = iostat
+
+[osd]
+osd data = $dir/osd
+keyring = \$osd_data/keyring
+log file = $dir/log/\$name.log
+pid file = $run/\$name.pid
+osd objectstore = memstore
+# Reported capacity only: RAM is used per byte written, never returned.
+memstore device bytes = $MEMSTORE_BYTES
+CONF
+}
+
+# bootstrap N: create and start cluster N, wait until it serves rbd. Runs
+# in the background with its trace in $dir/start.log.
+bootstrap() {
+    local n=$1 dir run conf fsid uuid key id deadline
+    dir=$(cluster_dir "$n")
+    run=$(run_dir "$n")
+    conf=$dir/ceph.conf
+    deadline=$((SECONDS + START_TIMEOUT))
+    PS4='+ [${SECONDS}s] '
+    set -x
+    mkdir -p "$dir/mon" "$dir/mgr" "$dir/osd" "$dir/log" "$dir/crash" "$run"
+    fsid=$(cat /proc/sys/kernel/random/uuid)
+    write_conf "$n" "$fsid"
+
+    ceph-authtool --create-keyring "$dir/keyring" --gen-key -n client.admin \
+        --cap mon 'allow *' --cap osd 'allow *' --cap mds 'allow *' \
+        --cap mgr 'allow *'
+    ceph-authtool --create-keyring "$dir/mon.keyring" --gen-key -n mon. \
+        --cap mon 'allow *'
+    ceph-authtool "$dir/mon.keyring" --import-keyring "$dir/keyring"
+    local port
+    port=$(base_port "$n")
+    monmaptool --create --fsid "$fsid" \
+        --addv a "[v2:127.0.0.1:$port,v1:127.0.0.1:$((port + 1))]" \
+        "$dir/monmap"
+    ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" \
+        --keyring "$dir/mon.keyring"
+    ceph-mon -c "$conf" -i a
+
+    timeout 60 ceph -c "$conf" auth get-or-create mgr.x \
+        mon 'allow profile mgr' osd 'allow *' mds 'allow *' \
+        -o "$dir/mgr/keyring"
+    ceph-mgr -c "$conf" -i x
+
+    uuid=$(cat /proc/sys/kernel/random/uuid)
+    key=$(ceph-authtool --gen-print-key)
+    id=$(echo "{\"cephx_secret\": \"$key\"}" |
+        timeout 60 ceph -c "$conf" osd new "$uuid" -i -)
+    ceph-authtool --create-keyring "$dir/osd/keyring" --name "osd.$id" \
+        --add-key "$key"
+    timeout 60 ceph-osd -c "$conf" -i "$id" --mkfs --osd-uuid "$uuid"
+    ceph-osd -c "$conf" -i "$id"
+
+    timeout 60 ceph -c "$conf" osd pool create volumes 16 16 replicated
+    timeout 60 ceph -c "$conf" osd pool create other 8 8 replicated
+    until timeout 30 ceph -c "$conf" osd stat -f json |
+        grep -q '"num_up_osds":1,'; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.5
+    done
+    timeout 60 rbd -c "$conf" pool init volumes
+    timeout 60 rbd -c "$conf" pool init other
+    until probe "$n"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 1
+    done
+    until timeout 30 ceph -c "$conf" mgr stat | grep -q '"available": true'; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.5
+    done
+    rm -f "$dir/mon.keyring" "$dir/monmap"
+    set +x
+}
+
+# probe N: cluster N serves rbd (create and remove a small image in each
+# pool).
+probe() {
+    local conf pool name
+    conf=$(cluster_dir "$1")/ceph.conf
+    name=lab-probe-$$-$RANDOM
+    for pool in volumes other; do
+        timeout 30 rbd -c "$conf" create --size 4M "$pool/$name" || return 1
+        timeout 30 rbd -c "$conf" rm --no-progress "$pool/$name" || return 1
+    done
+}
+
+# pids N: the pids of cluster N's daemons that are alive. A pid counts only
+# if its command line names this cluster's ceph.conf (pids get reused, and a
+# killed daemon may linger as a zombie with an empty command line).
+pids() {
+    local f pid conf
+    conf=$(cluster_dir "$1")/ceph.conf
+    for f in "$(run_dir "$1")"/*.pid; do
+        [ -e "$f" ] || continue
+        pid=$(cat "$f" 2>/dev/null || true)
+        [ -n "$pid" ] || continue
+        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
+            grep -qF -- "-c $conf "; then
+            echo "$pid"
+        fi
+    done
+}
+
+# running N: all three daemons of cluster N are alive.
+running() {
+    [ "$(pids "$1" | wc -l)" = 3 ]
+}
+
+# healthy N: alive and answering (quick; no writes).
+healthy() {
+    running "$1" &&
+        timeout 20 ceph -c "$(cluster_dir "$1")/ceph.conf" health \
+            >/dev/null 2>&1
+}
+
+stop_one() {
+    local n=$1 dir run pid list=() i
+    dir=$(cluster_dir "$n")
+    run=$(run_dir "$n")
+    # The state is thrown away, so nothing needs a clean shutdown; on
+    # SIGTERM memstore would even dump its whole RAM content to disk first.
+    for pid in $(pids "$n"); do
+        list+=("$pid")
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    for i in $(seq 1 50); do
+        [ -n "$(pids "$n")" ] || break
+        sleep 0.1
+    done
+    rm -rf "$dir" "$run"
+    if [ "${#list[@]}" -gt 0 ]; then
+        say "ceph$n stopped (pids ${list[*]})"
+    fi
+}
+
+# failed N: the daemons of a cluster that did not come up are killed, its
+# logs stay for the post-mortem (the next start or stop removes them).
+report_failure() {
+    local n=$1 dir f pid
+    dir=$(cluster_dir "$n")
+    warn "ceph$n did not come up within ${START_TIMEOUT}s; last lines of its logs:"
+    for f in "$dir/start.log" "$dir"/log/*.log; do
+        [ -s "$f" ] || continue
+        echo "---- $f" >&2
+        tail -n 25 "$f" >&2
+    done
+    for pid in $(pids "$n"); do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+}
+
+write_env() {
+    {
+        echo "# written by scripts/ceph-lab.sh"
+        echo "CEPH1_CONF=$(cluster_dir 1)/ceph.conf"
+        echo "CEPH2_CONF=$(cluster_dir 2)/ceph.conf"
+    } >"$LAB/ceph.env"
+}
+
+cmd_start() {
+    local n t0 rc=0 todo=() bg=() i
+    t0=$SECONDS
+    for n in "$@"; do
+        if healthy "$n" && probe "$n" >/dev/null 2>&1; then
+            say "ceph$n already running"
+            continue
+        fi
+        stop_one "$n" >/dev/null
+        mkdir -p "$(cluster_dir "$n")"
+        todo+=("$n")
+    done
+    for n in "${todo[@]}"; do
+        bootstrap "$n" >"$(cluster_dir "$n")/start.log" 2>&1 </dev/null 9>&- &
+        bg+=($!)
+    done
+    for i in "${!todo[@]}"; do
+        n=${todo[$i]}
+        if wait "${bg[$i]}"; then
+            say "ceph$n ready: $(cluster_dir "$n")/ceph.conf"
+        else
+            report_failure "$n"
+            rc=1
+        fi
+    done
+    write_env
+    if [ "$rc" = 0 ] && [ "${#todo[@]}" -gt 0 ]; then
+        say "started ${todo[*]/#/ceph} in $((SECONDS - t0)) s"
+    fi
+    return "$rc"
+}
+
+cmd_stop() {
+    local n
+    for n in "$@"; do
+        stop_one "$n"
+    done
+    if [ ! -d "$(cluster_dir 1)" ] && [ ! -d "$(cluster_dir 2)" ]; then
+        rm -f "$LAB/ceph.env"
+    fi
+}
+
+cmd_status() {
+    local n rc=0 conf
+    for n in "$@"; do
+        conf=$(cluster_dir "$n")/ceph.conf
+        if healthy "$n"; then
+            say "ceph$n up: $(timeout 20 ceph -c "$conf" health 2>&1)," \
+                "fsid $(timeout 20 ceph -c "$conf" fsid 2>&1), conf $conf"
+        elif [ -n "$(pids "$n")" ]; then
+            say "ceph$n unhealthy: pids $(pids "$n" | tr '\n' ' ')"
+            rc=1
+        else
+            say "ceph$n down"
+            rc=1
+        fi
+    done
+    return "$rc"
+}
+
+main() {
+    local action=${1:-} which=${2:-all} clusters
+    case "$which" in
+    1 | 2) clusters=("$which") ;;
+    all) clusters=(1 2) ;;
+    *) usage ;;
+    esac
+    [ "$#" -le 2 ] || usage
+    if [ "$action" = start ]; then
+        mkdir -p "$LAB"
+    fi
+    # One ceph-lab.sh at a time per lab directory.
+    if [ -d "$LAB" ]; then
+        exec 9>"$LAB/.ceph-lab.lock"
+        flock 9
+    fi
+    case "$action" in
+    start) cmd_start "${clusters[@]}" ;;
+    stop) cmd_stop "${clusters[@]}" ;;
+    status) cmd_status "${clusters[@]}" ;;
+    *) usage ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,126 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# check-layers.sh [REPO]: check the layering table of style.md §4.1 on the C
+# sources: who may include whom, which file may include which third-party
+# header, no exit() in library code, no printing in transport/, openstack/
+# and the core. Prints one line per violation and exits 1 if there is any.
+set -euo pipefail
+
+cd "${1:-$(dirname "$0")/..}"
+
+violation() {
+    echo "$1: $2"
+}
+
+# cmake_sources TARGET: the stems of the .c files rbdmove/CMakeLists.txt
+# lists for TARGET (CMake mirrors the table: rbm_base is the base layer, the
+# rbdmove executable the CLI).
+cmake_sources() {
+    awk -v t="$1" '$0 ~ "add_(library|executable)\\(" t "( |$)" { f = 1 }
+        f { print } f && /\)/ { exit }' rbdmove/CMakeLists.txt 2>/dev/null |
+        grep -o '[A-Za-z0-9_]*\.c' | sed 's/\.c$//' | tr '\n' ' '
+}
+BASE=" error buf log xalloc strutil banned $(cmake_sources rbm_base) "
+CLI=" main cli progress events commands $(cmake_sources rbdmove) "
+
+# layer FILE: base, transport, openstack, core or cli.
+layer() {
+    local stem
+    case "$1" in
+    rbdmove/*)
+        stem=${1#rbdmove/}
+        stem=${stem%.[ch]}
+        if [[ "$BASE" == *" $stem "* ]]; then
+            echo base
+        elif [[ "$CLI" == *" $stem "* || "$stem" == cmd_* ]]; then
+            echo cli
+        else
+            echo core
+        fi
+        ;;
+    transport/*) echo transport ;;
+    openstack/*) echo openstack ;;
+    esac
+}
+
+# allowed FROM-FILE FROM-LAYER INCLUDED-FILE: may FROM include a project
+# header?
+allowed() {
+    local from=$1 from_layer=$2 to=$3 to_layer
+    to_layer=$(layer "$to")
+    case "$from_layer:$to_layer" in
+    *:base | cli:*) return 0 ;;
+    transport:transport | openstack:openstack | core:core) return 0 ;;
+    core:transport) [ "$to" = transport/transport.h ] ;;
+    core:openstack) [ "$from" = rbdmove/migrate.c ] ;;
+    *) return 1 ;;
+    esac
+}
+
+# third_party FILE LAYER HEADER: may FILE include <HEADER>?
+third_party() {
+    local file=$1 file_layer=$2 h=$3
+    case "$h" in
+    libssh2*.h) [ "$file" = transport/ssh.c ] ;;
+    zstd.h | zstd_errors.h) [ "$file_layer" = transport ] ;;
+    curl/*) [ "$file" = openstack/http.c ] ;;
+    jansson.h | yaml.h) [ "$file_layer" = openstack ] ;;
+    rbd/* | rados/*) [ "$file_layer" = core ] ;;
+    *) return 0 ;;
+    esac
+}
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+files=$(find rbdmove transport openstack -name '*.[ch]' 2>/dev/null | sort)
+for f in $files; do
+    l=$(layer "$f")
+    while IFS=: read -r n line; do
+        if [[ "$line" =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\"([^\"]+)\" ]]; then
+            inc=${BASH_REMATCH[1]}
+            if [[ "$inc" != */* ]]; then
+                violation "$f:$n" "\"$inc\" does not name its folder"
+            elif [ -z "$(layer "$inc")" ]; then
+                violation "$f:$n" "\"$inc\" is not a project header"
+            elif ! allowed "$f" "$l" "$inc"; then
+                violation "$f:$n" "$l may not include \"$inc\" ($(layer "$inc"))"
+            fi
+        elif [[ "$line" =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\<([^\>]+)\> ]]; then
+            inc=${BASH_REMATCH[1]}
+            if ! third_party "$f" "$l" "$inc"; then
+                violation "$f:$n" "<$inc> is not allowed in $f ($l)"
+            fi
+        fi
+    done < <(grep -n '^[[:space:]]*#[[:space:]]*include' "$f" || true)
+
+    # Lines of code only: comment lines (starting with /*, * or //) are
+    # skipped; _exit() after fork() is fine.
+    case "$f" in
+    rbdmove/main.c | rbdmove/cmd_*.c | rbdmove/xalloc.c | rbdmove/error.c) ;;
+    *)
+        grep -nE '(^|[^_[:alnum:]])exit[[:space:]]*\(' "$f" |
+            grep -vE '^[0-9]+:[[:space:]]*(/\*|\*|//)' |
+            while IFS=: read -r n _; do
+                echo "$f:$n: exit() outside main.c/cmd_*.c: return an error"
+            done || true
+        ;;
+    esac
+    case "$l" in
+    transport | openstack | core)
+        grep -nE '(^|[^_[:alnum:]])(printf|fprintf|vprintf|vfprintf|dprintf|puts|fputs|putchar|perror)[[:space:]]*\(|(^|[^_[:alnum:]])std(out|err)([^_[:alnum:]]|$)' "$f" |
+            grep -vE '^[0-9]+:[[:space:]]*(/\*|\*|//)' |
+            while IFS=: read -r n _; do
+                echo "$f:$n: prints in $l code: use log.h or return an error"
+            done || true
+        ;;
+    esac
+done >"$out"
+
+violations=$(wc -l <"$out")
+cat "$out"
+if [ "$violations" != 0 ]; then
+    echo "check-layers: $violations violation(s) of the layering rules (style.md §4.1)"
+    exit 1
+fi
+echo "check-layers: $(echo "$files" | wc -w) files OK"
