@@ -18,7 +18,10 @@ struct buf {
     size_t cap;
 };
 
-#define BUF_INIT {NULL, 0, 0}
+#define BUF_INIT                                                               \
+    {                                                                          \
+        NULL, 0, 0                                                             \
+    }
 
 /* Make room for at least extra more bytes. */
 void buf_grow(struct buf *b, size_t extra);

@@ -4,6 +4,7 @@
  */
 #include "rbdmove/cli.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,9 +82,8 @@ int cli_next(struct cli_parser *p, int argc, char **argv)
         return CLI_DONE_HELP;
     case CLI_OPT_VERBOSE:
         if (log_get_level() < LOG_LEVEL_DEBUG)
-            log_set_level(log_get_level() < LOG_LEVEL_INFO
-                              ? LOG_LEVEL_INFO
-                              : LOG_LEVEL_DEBUG);
+            log_set_level(log_get_level() < LOG_LEVEL_INFO ? LOG_LEVEL_INFO
+                                                           : LOG_LEVEL_DEBUG);
         return cli_next(p, argc, argv);
     case CLI_OPT_QUIET:
         log_set_level(LOG_LEVEL_ERROR);
@@ -92,8 +92,7 @@ int cli_next(struct cli_parser *p, int argc, char **argv)
         if (optopt && optopt < 256)
             cli_usage_error(p->cmd, "unknown option '-%c'", optopt);
         else
-            cli_usage_error(p->cmd, "unknown option '%s'",
-                            argv[optind - 1]);
+            cli_usage_error(p->cmd, "unknown option '%s'", argv[optind - 1]);
         return CLI_DONE_USAGE;
     case ':':
         cli_usage_error(p->cmd, "option '%s' needs an argument",
@@ -135,8 +134,8 @@ static void print_options(const struct cli_option *o)
 
 void cli_print_help(const struct cli_command *cmd)
 {
-    printf("usage: rbdmove %s %s\n\n%s\n\noptions:\n", cmd->name,
-           cmd->synopsis, cmd->summary);
+    printf("usage: rbdmove %s %s\n\n%s\n\noptions:\n", cmd->name, cmd->synopsis,
+           cmd->summary);
     print_options(cmd->options);
     print_options(common_options);
     printf("\nSee rbdmove-%s(1) for details.\n", cmd->name);
@@ -171,4 +170,34 @@ int cli_report_error(const struct error *err)
     default:
         return EXIT_FAIL;
     }
+}
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    if (got_signal) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    got_signal = sig;
+}
+
+void cli_install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+bool cli_cancelled(void *ctx)
+{
+    (void)ctx;
+    return got_signal != 0;
 }

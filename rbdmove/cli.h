@@ -80,4 +80,13 @@ int cli_report_error(const struct error *err);
 /* Global flags set by the parser. */
 extern bool cli_json; /* --json given: events on stdout */
 
+/*
+ * SIGINT, SIGTERM and SIGHUP set a flag instead of killing us, so that a
+ * copy stops at a clean point (exit status 3, resumable). A second signal
+ * kills at once.
+ */
+void cli_install_signals(void);
+/* A cancel_fn for the core: true once a signal arrived. */
+bool cli_cancelled(void *ctx);
+
 #endif

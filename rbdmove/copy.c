@@ -66,8 +66,8 @@ void copy_params_init(struct copy_params *p)
 /* ---- zero detection ----------------------------------------------------- */
 
 int copy_zero_runs(const char *buf, uint64_t off, size_t len, size_t block,
-                   int (*fn)(void *ctx, size_t start, size_t len,
-                             bool is_zero, struct error *err),
+                   int (*fn)(void *ctx, size_t start, size_t len, bool is_zero,
+                             struct error *err),
                    void *ctx, struct error *err)
 {
     size_t run_start = 0;
@@ -206,7 +206,8 @@ static bool engine_full(const struct engine *e)
     return e->tail_seq - e->free_seq >= e->n;
 }
 
-/* ---- sinks ---------------------------------------------------------------- */
+/* ---- sinks ----------------------------------------------------------------
+ */
 
 struct run_ctx {
     struct engine *e;
@@ -311,8 +312,8 @@ static int check_cancel(struct engine *e, struct error *err)
 }
 
 /* Queue one chunk of the source: make room, start its read. */
-static int engine_submit(struct engine *e, uint64_t off, size_t len,
-                         bool zero, struct error *err)
+static int engine_submit(struct engine *e, uint64_t off, size_t len, bool zero,
+                         struct error *err)
 {
     struct slot *s;
 
@@ -362,7 +363,8 @@ static int engine_finish(struct engine *e, struct error *err)
     return 0;
 }
 
-/* ---- enumeration ------------------------------------------------------------ */
+/* ---- enumeration ------------------------------------------------------------
+ */
 
 struct extent {
     uint64_t off;
@@ -461,8 +463,8 @@ static int submit_extents(struct engine *e, const struct extent_list *l,
             if (cend > end)
                 cend = end;
             if (p->shards <= 1 || index % p->shards == p->shard) {
-                if (engine_submit(e, off, (size_t)(cend - off),
-                                  !l->v[i].exists, err) < 0)
+                if (engine_submit(e, off, (size_t)(cend - off), !l->v[i].exists,
+                                  err) < 0)
                     return -1;
             }
             off = cend;
@@ -482,9 +484,8 @@ static int engine_run_source(struct engine *e, const char *from_snap,
     uint64_t extents = 0;
     int ret = -1;
 
-    if (p->progress &&
-        copy_measure(e->src, from_snap, p->whole_object, &e->total, &extents,
-                     err) < 0)
+    if (p->progress && copy_measure(e->src, from_snap, p->whole_object,
+                                    &e->total, &extents, err) < 0)
         return -1;
     for (uint64_t off = p->resume_off / seg * seg; off < size; off += seg) {
         l.n = 0;
@@ -553,7 +554,8 @@ out:
     return ret;
 }
 
-/* ---- applying a stream ---------------------------------------------------- */
+/* ---- applying a stream ----------------------------------------------------
+ */
 
 /* Take a free slot for data arriving from the stream. */
 static int apply_slot(struct engine *e, struct slot **out, struct error *err)
@@ -567,9 +569,8 @@ static int apply_slot(struct engine *e, struct slot **out, struct error *err)
     return 0;
 }
 
-static int apply_piece(struct engine *e, struct stream_reader *r,
-                       uint64_t off, size_t len, bool zero,
-                       struct error *err)
+static int apply_piece(struct engine *e, struct stream_reader *r, uint64_t off,
+                       size_t len, bool zero, struct error *err)
 {
     struct slot *s;
 

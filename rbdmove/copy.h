@@ -34,15 +34,15 @@ typedef void progress_fn(void *ctx, uint64_t done, uint64_t total);
 typedef bool cancel_fn(void *ctx);
 
 struct copy_params {
-    size_t chunk_size;  /* bytes per aio request; default 4 MiB */
-    unsigned window;    /* aio requests in flight per image; default 16 */
-    size_t zero_block;  /* zero detection granularity; default 4096 */
-    bool whole_object;  /* enumerate whole objects (fast-diff) */
-    bool dst_is_zero;   /* destination known to read as zeros (fresh):
-                           zero ranges need not be written */
-    uint64_t resume_off;/* skip extents below this offset (resumed seed) */
-    unsigned shard;     /* this stream's share of the chunks ... */
-    unsigned shards;    /* ... out of this many (0 or 1: all) */
+    size_t chunk_size;   /* bytes per aio request; default 4 MiB */
+    unsigned window;     /* aio requests in flight per image; default 16 */
+    size_t zero_block;   /* zero detection granularity; default 4096 */
+    bool whole_object;   /* enumerate whole objects (fast-diff) */
+    bool dst_is_zero;    /* destination known to read as zeros (fresh):
+                            zero ranges need not be written */
+    uint64_t resume_off; /* skip extents below this offset (resumed seed) */
+    unsigned shard;      /* this stream's share of the chunks ... */
+    unsigned shards;     /* ... out of this many (0 or 1: all) */
     progress_fn *progress;
     void *progress_ctx;
     cancel_fn *cancel;
@@ -104,12 +104,12 @@ int copy_direct(struct image *src, const char *from_snap, struct image *dst,
 /*
  * Split [0, len) of buf, which holds the bytes at image offset off, into
  * runs of data and runs of zeros, checking blocks of block bytes aligned
- * on image offsets. fn is called for each run in order with is_zero; adjacent runs of
- * the same kind are merged. Stops and returns -1 when fn does.
+ * on image offsets. fn is called for each run in order with is_zero; adjacent
+ * runs of the same kind are merged. Stops and returns -1 when fn does.
  */
 int copy_zero_runs(const char *buf, uint64_t off, size_t len, size_t block,
-                   int (*fn)(void *ctx, size_t start, size_t len,
-                             bool is_zero, struct error *err),
+                   int (*fn)(void *ctx, size_t start, size_t len, bool is_zero,
+                             struct error *err),
                    void *ctx, struct error *err) MUST_CHECK;
 
 #endif

@@ -67,8 +67,7 @@ struct dest;
 
 struct dest_ops {
     int (*probe)(struct dest *d, struct dest_state *st, struct error *err);
-    int (*create)(struct dest *d, uint64_t size, int order,
-                  struct error *err);
+    int (*create)(struct dest *d, uint64_t size, int order, struct error *err);
     int (*resize)(struct dest *d, uint64_t size, struct error *err);
     /* value NULL removes the key. */
     int (*set_meta)(struct dest *d, const char *key, const char *value,

@@ -231,7 +231,8 @@ struct dest *dest_local_new(struct cluster *cl, const char *pool,
     return &d->base;
 }
 
-/* ---- shared helpers ------------------------------------------------------- */
+/* ---- shared helpers -------------------------------------------------------
+ */
 
 void dest_free(struct dest *d)
 {

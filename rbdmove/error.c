@@ -79,11 +79,16 @@ bool error_is_transient(const struct error *err)
 const char *error_kind_name(enum error_kind kind)
 {
     static const char *const names[] = {
-        [ERROR_NONE] = "none",         [ERROR_USAGE] = "usage",
-        [ERROR_CEPH] = "ceph",         [ERROR_SSH] = "ssh",
-        [ERROR_HTTP] = "http",         [ERROR_API] = "api",
-        [ERROR_PROTOCOL] = "protocol", [ERROR_IO] = "io",
-        [ERROR_STATE] = "state",       [ERROR_MISMATCH] = "mismatch",
+        [ERROR_NONE] = "none",
+        [ERROR_USAGE] = "usage",
+        [ERROR_CEPH] = "ceph",
+        [ERROR_SSH] = "ssh",
+        [ERROR_HTTP] = "http",
+        [ERROR_API] = "api",
+        [ERROR_PROTOCOL] = "protocol",
+        [ERROR_IO] = "io",
+        [ERROR_STATE] = "state",
+        [ERROR_MISMATCH] = "mismatch",
         [ERROR_INTERRUPTED] = "interrupted",
     };
 

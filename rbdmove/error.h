@@ -36,7 +36,10 @@ struct error {
     char msg[ERROR_MSG_MAX];
 };
 
-#define ERROR_INIT {ERROR_NONE, 0, ""}
+#define ERROR_INIT                                                             \
+    {                                                                          \
+        ERROR_NONE, 0, ""                                                      \
+    }
 
 /*
  * Fill *err and return -1. For ERROR_CEPH and ERROR_IO, ": strerror(cause)"

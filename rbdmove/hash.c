@@ -53,8 +53,7 @@ uint64_t hash_xxh64(const void *data, size_t len, uint64_t seed)
     uint64_t h;
 
     if (len >= 32) {
-        uint64_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed,
-                 v4 = seed - P1;
+        uint64_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
 
         while (p + 32 <= end) {
             v1 = round64(v1, load64(p));

@@ -50,12 +50,11 @@ int image_spec_parse(const char *s, int snap_rule, struct image_spec *out,
 
     memset(out, 0, sizeof(*out));
     if (!slash || (at && at < slash))
-        return error_set(err, ERROR_USAGE, 0,
-                         "'%s' is not POOL/IMAGE%s", s,
+        return error_set(err, ERROR_USAGE, 0, "'%s' is not POOL/IMAGE%s", s,
                          snap_rule == 1 ? "@SNAP" : "");
     spec.pool = xstrndup(s, (size_t)(slash - s));
-    spec.name = at ? xstrndup(slash + 1, (size_t)(at - slash - 1))
-                   : xstrdup(slash + 1);
+    spec.name =
+        at ? xstrndup(slash + 1, (size_t)(at - slash - 1)) : xstrdup(slash + 1);
     spec.snap = at ? xstrdup(at + 1) : NULL;
     if (!name_is_safe(spec.pool) || !name_is_safe(spec.name) ||
         (spec.snap && !name_is_safe(spec.snap))) {
@@ -83,8 +82,8 @@ void image_spec_release(struct image_spec *spec)
     memset(spec, 0, sizeof(*spec));
 }
 
-static int open_ioctx(struct cluster *cl, const char *pool,
-                      rados_ioctx_t *io, struct error *err)
+static int open_ioctx(struct cluster *cl, const char *pool, rados_ioctx_t *io,
+                      struct error *err)
 {
     int r = rados_ioctx_create((rados_t)cluster_rados(cl), pool, io);
 
@@ -125,8 +124,8 @@ int image_open(struct cluster *cl, const char *pool, const char *name,
     int r;
 
     *out = NULL;
-    img->spec = xasprintf("%s/%s%s%s", pool, name, snap ? "@" : "",
-                          snap ? snap : "");
+    img->spec =
+        xasprintf("%s/%s%s%s", pool, name, snap ? "@" : "", snap ? snap : "");
     if (open_ioctx(cl, pool, &img->ioctx, err) < 0)
         goto out;
     if (read_only || snap)
@@ -253,7 +252,8 @@ bool image_fast_diff_valid(struct image *img)
         return false;
     if (rbd_get_flags(img->rbd, &flags) < 0)
         return false;
-    return !(flags & (RBD_FLAG_FAST_DIFF_INVALID | RBD_FLAG_OBJECT_MAP_INVALID));
+    return !(flags &
+             (RBD_FLAG_FAST_DIFF_INVALID | RBD_FLAG_OBJECT_MAP_INVALID));
 }
 
 int image_resize(struct image *img, uint64_t size, bool allow_shrink,
@@ -268,8 +268,7 @@ int image_resize(struct image *img, uint64_t size, bool allow_shrink,
                          img->spec, img->size, size);
     r = rbd_resize2(img->rbd, size, allow_shrink, NULL, NULL);
     if (r < 0)
-        return error_set(err, ERROR_CEPH, -r, "cannot resize '%s'",
-                         img->spec);
+        return error_set(err, ERROR_CEPH, -r, "cannot resize '%s'", img->spec);
     img->size = size;
     return 0;
 }
@@ -324,15 +323,15 @@ int image_snap_lookup(struct image *img, const char *name, bool *exists,
         return 0;
     }
     if (r < 0)
-        return error_set(err, ERROR_CEPH, -r,
-                         "cannot look up snapshot '%s@%s'", img->spec, name);
+        return error_set(err, ERROR_CEPH, -r, "cannot look up snapshot '%s@%s'",
+                         img->spec, name);
     return 0;
 }
 
 int image_snap_create(struct image *img, const char *name, struct error *err)
 {
-    int r = rbd_snap_create2(img->rbd, name, RBD_SNAP_CREATE_SKIP_QUIESCE,
-                             NULL, NULL);
+    int r = rbd_snap_create2(img->rbd, name, RBD_SNAP_CREATE_SKIP_QUIESCE, NULL,
+                             NULL);
 
     if (r < 0)
         return error_set(err, ERROR_CEPH, -r, "cannot create snapshot '%s@%s'",
@@ -370,8 +369,8 @@ int image_meta_get(struct image *img, const char *key, char **value,
     }
     if (r < 0) {
         free(v);
-        return error_set(err, ERROR_CEPH, -r, "cannot read metadata '%s' of '%s'",
-                         key, img->spec);
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot read metadata '%s' of '%s'", key, img->spec);
     }
     v[len] = '\0';
     *value = v;
@@ -395,8 +394,7 @@ int image_meta_remove(struct image *img, const char *key, struct error *err)
 
     if (r < 0 && r != -ENOENT)
         return error_set(err, ERROR_CEPH, -r,
-                         "cannot remove metadata '%s' of '%s'", key,
-                         img->spec);
+                         "cannot remove metadata '%s' of '%s'", key, img->spec);
     return 0;
 }
 
@@ -478,7 +476,8 @@ int image_diff(struct image *img, const char *from_snap, uint64_t off,
     return 0;
 }
 
-/* ---- asynchronous I/O ----------------------------------------------------- */
+/* ---- asynchronous I/O -----------------------------------------------------
+ */
 
 static struct image_aio *aio_new(struct image *img, enum aio_kind kind,
                                  uint64_t off, size_t len, struct error *err)
@@ -505,8 +504,8 @@ static int aio_started(struct image_aio *a, int r, struct image_aio **out,
 
     if (r < 0) {
         error_set(err, ERROR_CEPH, -r,
-                  "cannot %s %zu bytes at %" PRIu64 " of '%s'",
-                  what[a->kind], a->len, a->off, a->img->spec);
+                  "cannot %s %zu bytes at %" PRIu64 " of '%s'", what[a->kind],
+                  a->len, a->off, a->img->spec);
         rbd_aio_release(a->c);
         free(a);
         return -1;
@@ -535,10 +534,9 @@ int image_aio_write(struct image *img, uint64_t off, size_t len,
     *out = NULL;
     if (!a)
         return -1;
-    return aio_started(a,
-                       rbd_aio_write(img->rbd, off, len, (const char *)buf,
-                                     a->c),
-                       out, err);
+    return aio_started(
+        a, rbd_aio_write(img->rbd, off, len, (const char *)buf, a->c), out,
+        err);
 }
 
 int image_aio_zero(struct image *img, uint64_t off, uint64_t len,
@@ -549,10 +547,9 @@ int image_aio_zero(struct image *img, uint64_t off, uint64_t len,
     *out = NULL;
     if (!a)
         return -1;
-    return aio_started(a,
-                       rbd_aio_write_zeroes(img->rbd, off, (size_t)len, a->c,
-                                            0, 0),
-                       out, err);
+    return aio_started(
+        a, rbd_aio_write_zeroes(img->rbd, off, (size_t)len, a->c, 0, 0), out,
+        err);
 }
 
 int image_aio_wait(struct image_aio *a, struct error *err)
@@ -572,8 +569,7 @@ int image_aio_wait(struct image_aio *a, struct error *err)
                         what[a->kind], a->len, a->off, a->img->spec);
     else if (a->kind == AIO_READ && (size_t)r != a->len)
         ret = error_set(err, ERROR_CEPH, EIO,
-                        "short read of '%s' at %" PRIu64
-                        ": %zd of %zu bytes",
+                        "short read of '%s' at %" PRIu64 ": %zd of %zu bytes",
                         a->img->spec, a->off, r, a->len);
     free(a);
     return ret;

@@ -132,7 +132,8 @@ int image_diff(struct image *img, const char *from_snap, uint64_t off,
                uint64_t len, bool whole_object, image_diff_fn *fn, void *ctx,
                struct error *err) MUST_CHECK;
 
-/* ---- asynchronous I/O ----------------------------------------------------- */
+/* ---- asynchronous I/O -----------------------------------------------------
+ */
 
 /* Start a read of len bytes at off into buf. */
 int image_aio_read(struct image *img, uint64_t off, size_t len, void *buf,

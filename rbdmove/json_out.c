@@ -15,8 +15,11 @@ void json_out_quote(struct buf *b, const char *s)
     buf_adds(b, "\"");
     while (*p) {
         unsigned char c = *p;
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
-                              : (c >> 3) == 30 ? 4 : 0;
+        size_t n = c < 0x80         ? 1
+                   : (c >> 5) == 6  ? 2
+                   : (c >> 4) == 14 ? 3
+                   : (c >> 3) == 30 ? 4
+                                    : 0;
         size_t i;
 
         if (c == '"' || c == '\\') {

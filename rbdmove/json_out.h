@@ -29,7 +29,13 @@ struct json_out {
     bool has_items[JSON_OUT_MAX_DEPTH];
 };
 
-#define JSON_OUT_INIT {BUF_INIT, 0, {false}}
+#define JSON_OUT_INIT                                                          \
+    {                                                                          \
+        BUF_INIT, 0,                                                           \
+        {                                                                      \
+            false                                                              \
+        }                                                                      \
+    }
 
 void json_out_object_begin(struct json_out *j, const char *key);
 void json_out_object_end(struct json_out *j);

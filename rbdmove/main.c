@@ -24,8 +24,8 @@ static const struct command commands[] = {
     {"verify", cmd_verify, "compare two snapshots object by object", false},
     {"export-diff", cmd_export_diff,
      "write an rbd diff v1 stream of a snapshot", false},
-    {"import-diff", cmd_import_diff,
-     "apply an rbd diff v1 stream to an image", false},
+    {"import-diff", cmd_import_diff, "apply an rbd diff v1 stream to an image",
+     false},
     {"receive", cmd_receive, "the receiving end of a remote copy (internal)",
      true},
 };

@@ -37,7 +37,7 @@ struct mark {
     char *image;
     char *snap;
     uint64_t snap_id;
-    char *from; /* pending only */
+    char *from;    /* pending only */
     uint64_t done; /* seed only */
 };
 
@@ -64,7 +64,8 @@ void replicate_opts_init(struct replicate_opts *o)
     copy_params_init(&o->params);
 }
 
-/* ---- marks ---------------------------------------------------------------- */
+/* ---- marks ----------------------------------------------------------------
+ */
 
 static void mark_release(struct mark *m)
 {
@@ -134,8 +135,8 @@ static char *mark_format(const struct replicate *r, const struct mark *m)
     return buf_take(&b);
 }
 
-static int set_mark(struct replicate *r, const char *key,
-                    const struct mark *m, struct error *err)
+static int set_mark(struct replicate *r, const char *key, const struct mark *m,
+                    struct error *err)
 {
     char *v = m ? mark_format(r, m) : NULL;
     int ret = r->dst->ops->set_meta(r->dst, key, v, err);
@@ -146,8 +147,8 @@ static int set_mark(struct replicate *r, const char *key,
 
 /* The mark names this source, and the snapshot still exists there with
  * the same id. */
-static int mark_matches(struct replicate *r, const struct mark *m,
-                        bool *match, struct error *err)
+static int mark_matches(struct replicate *r, const struct mark *m, bool *match,
+                        struct error *err)
 {
     uint64_t id = 0;
     bool exists = false;
@@ -162,7 +163,8 @@ static int mark_matches(struct replicate *r, const struct mark *m,
     return 0;
 }
 
-/* ---- events ---------------------------------------------------------------- */
+/* ---- events ----------------------------------------------------------------
+ */
 
 static void emit(struct replicate *r, enum replicate_event_kind kind,
                  const char *snap, uint64_t estimate,
@@ -189,7 +191,8 @@ static void info(struct replicate *r, const char *fmt, ...)
     buf_release(&b);
 }
 
-/* ---- opening and checking ------------------------------------------------- */
+/* ---- opening and checking -------------------------------------------------
+ */
 
 static char *new_snap_name(void)
 {
@@ -406,10 +409,9 @@ out:
     return ret;
 }
 
-int replicate_open(struct cluster *src_cl, const char *pool,
-                   const char *image, struct dest *dst,
-                   const struct replicate_opts *o, struct replicate **out,
-                   struct error *err)
+int replicate_open(struct cluster *src_cl, const char *pool, const char *image,
+                   struct dest *dst, const struct replicate_opts *o,
+                   struct replicate **out, struct error *err)
 {
     struct replicate *r = xcalloc(1, sizeof(*r));
     int ret = -1;
@@ -455,7 +457,8 @@ unsigned replicate_rounds(const struct replicate *r)
     return r->rounds;
 }
 
-/* ---- transfers -------------------------------------------------------------- */
+/* ---- transfers --------------------------------------------------------------
+ */
 
 struct seed_ckpt {
     struct replicate *r;
@@ -490,9 +493,9 @@ static int source_snapshot(struct replicate *r, struct mark *m,
 
 /* Move src@m->snap (since from, NULL for a seed) into the destination's
  * head, after resizing it to the snapshot's size. */
-static int transfer(struct replicate *r, const struct mark *m,
-                    const char *from, struct copy_params *p,
-                    struct copy_stats *st, struct error *err)
+static int transfer(struct replicate *r, const struct mark *m, const char *from,
+                    struct copy_params *p, struct copy_stats *st,
+                    struct error *err)
 {
     struct image *at = NULL;
     int ret = -1;
@@ -506,10 +509,10 @@ static int transfer(struct replicate *r, const struct mark *m,
             goto out;
         if (ds.size > image_size(at) && !r->o.allow_shrink) {
             error_set(err, ERROR_STATE, 0,
-                      "'%s/%s@%s' is smaller than '%s' (%" PRIu64
-                      " < %" PRIu64 " bytes); use --allow-shrink to follow it",
-                      r->pool, r->image, m->snap, r->dst->name,
-                      image_size(at), ds.size);
+                      "'%s/%s@%s' is smaller than '%s' (%" PRIu64 " < %" PRIu64
+                      " bytes); use --allow-shrink to follow it",
+                      r->pool, r->image, m->snap, r->dst->name, image_size(at),
+                      ds.size);
             dest_state_release(&ds);
             goto out;
         }
@@ -565,11 +568,11 @@ static int do_seed(struct replicate *r, struct error *err)
     if (!resumed && source_snapshot(r, &r->seed, err) < 0)
         return -1;
     if (r->dst_absent) {
-        if (image_open(r->cl, r->pool, r->image, r->seed.snap, true, &at,
-                       err) < 0)
+        if (image_open(r->cl, r->pool, r->image, r->seed.snap, true, &at, err) <
+            0)
             return -1;
-        if (r->dst->ops->create(r->dst, image_size(at), image_order(at),
-                                err) < 0) {
+        if (r->dst->ops->create(r->dst, image_size(at), image_order(at), err) <
+            0) {
             image_close(at);
             return -1;
         }

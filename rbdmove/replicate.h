@@ -64,10 +64,9 @@ struct replicate;
  * earlier run from this very source with an untouched head. Anything else
  * is refused with ERROR_STATE. Keeps references to src_cl and dst.
  */
-int replicate_open(struct cluster *src_cl, const char *pool,
-                   const char *image, struct dest *dst,
-                   const struct replicate_opts *o, struct replicate **out,
-                   struct error *err) MUST_CHECK;
+int replicate_open(struct cluster *src_cl, const char *pool, const char *image,
+                   struct dest *dst, const struct replicate_opts *o,
+                   struct replicate **out, struct error *err) MUST_CHECK;
 void replicate_close(struct replicate *r);
 
 /* The snapshot both sides share, NULL before the seed (borrowed). */

@@ -90,8 +90,7 @@ int parse_seconds(const char *s, const char *what, double *out,
         goto bad;
     errno = 0;
     v = strtod(s, &end);
-    if (errno || end == s || (*end && strcmp(end, "s")) || !(v >= 0) ||
-        v > 1e9)
+    if (errno || end == s || (*end && strcmp(end, "s")) || !(v >= 0) || v > 1e9)
         goto bad;
     *out = v;
     return 0;

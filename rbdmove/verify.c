@@ -122,14 +122,14 @@ int verify_hash_image(struct image *img, uint64_t block, unsigned window,
     t.bits = xcalloc(h.nblocks + 1, 1);
     zeros = xcalloc(1, block);
     zero_full = hash_xxh64(zeros, block, 0);
-    zero_last = h.nblocks ? hash_xxh64(zeros,
-                                       block_len(h.size, block, h.nblocks - 1),
-                                       0)
-                          : 0;
+    zero_last =
+        h.nblocks
+            ? hash_xxh64(zeros, block_len(h.size, block, h.nblocks - 1), 0)
+            : 0;
     for (uint64_t i = 0; i < h.nblocks; i++)
         h.hash[i] = i + 1 == h.nblocks ? zero_last : zero_full;
-    if (image_diff(img, NULL, 0, h.size, image_fast_diff_valid(img),
-                   mark_block, &t, err) < 0)
+    if (image_diff(img, NULL, 0, h.size, image_fast_diff_valid(img), mark_block,
+                   &t, err) < 0)
         goto out;
     if (hash_touched(img, &t, window ? window : 8, progress, progress_ctx, &h,
                      err) < 0)

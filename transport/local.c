@@ -55,8 +55,7 @@ static int write_all(int fd, const char *p, size_t len, const char *name,
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return error_set(err, ERROR_IO, errno, "cannot write to %s",
-                             name);
+            return error_set(err, ERROR_IO, errno, "cannot write to %s", name);
         p += n;
         len -= (size_t)n;
     }
@@ -100,8 +99,7 @@ static int fd_close_write(struct transport *t, struct error *err)
         r = close(ft->wfd);
         ft->wfd = -1;
         if (r < 0 && errno != EINTR)
-            return error_set(err, ERROR_IO, errno, "cannot close %s",
-                             t->name);
+            return error_set(err, ERROR_IO, errno, "cannot close %s", t->name);
     } else {
         ft->wfd = -1;
     }
@@ -170,8 +168,8 @@ struct transport *transport_fd_new(int rfd, int wfd, int own_fds,
     return &ft->base;
 }
 
-int transport_file_open(const char *path, int for_write,
-                        struct transport **out, struct error *err)
+int transport_file_open(const char *path, int for_write, struct transport **out,
+                        struct error *err)
 {
     int fd;
 

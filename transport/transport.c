@@ -38,8 +38,8 @@ int transport_read_full(struct transport *t, void *buf, size_t len,
         if (n < 0)
             return -1;
         if (n == 0)
-            return error_set(err, ERROR_PROTOCOL, 0,
-                             "truncated stream from %s", t->name);
+            return error_set(err, ERROR_PROTOCOL, 0, "truncated stream from %s",
+                             t->name);
         p += n;
         len -= (size_t)n;
     }

@@ -82,8 +82,8 @@ struct transport *transport_fd_new(int rfd, int wfd, int own_fds,
  * Open a path for reading or writing; "-" means stdin or stdout. A regular
  * file opened for writing is created or truncated.
  */
-int transport_file_open(const char *path, int for_write,
-                        struct transport **out, struct error *err) MUST_CHECK;
+int transport_file_open(const char *path, int for_write, struct transport **out,
+                        struct error *err) MUST_CHECK;
 
 /*
  * Run argv[0] (searched in PATH) with its stdin and stdout connected to
