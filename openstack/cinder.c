@@ -1,0 +1,1072 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * openstack/cinder.c: Cinder v3 volumes, manage-existing, pools, quotas
+ * and types.
+ *
+ * Every request carries "OpenStack-API-Version: volume 3.50" and goes
+ * through keystone_request. Answers are copied out of jansson into the
+ * plain structs of cinder.h at once; no json_t outlives a function here.
+ * Knows nothing about Nova: attaching is nova.c's, waiting for the
+ * resulting volume status is here.
+ */
+#include "openstack/cinder.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "rbdmove/log.h"
+#include "rbdmove/strutil.h"
+#include "rbdmove/xalloc.h"
+
+#define MICROVERSION_HEADER "OpenStack-API-Version: volume " CINDER_MICROVERSION
+
+struct cinder {
+    struct keystone *ks; /* borrowed */
+    char *url;           /* .../v3/<project id> */
+};
+
+static const char *const service_types[] = {"volumev3", "block-storage", NULL};
+
+/* ---- plain structs --------------------------------------------------- */
+
+static void kv_free(struct cinder_kv *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *)kv[i].key);
+        free((char *)kv[i].value);
+    }
+    free(kv);
+}
+
+void cinder_volume_release(struct cinder_volume *v)
+{
+    if (!v)
+        return;
+    free(v->name);
+    free(v->status);
+    free(v->volume_type);
+    free(v->availability_zone);
+    free(v->host);
+    free(v->name_id);
+    free(v->migration_status);
+    free(v->description);
+    for (size_t i = 0; i < v->n_attachments; i++) {
+        free(v->attachments[i].attachment_id);
+        free(v->attachments[i].server_id);
+        free(v->attachments[i].device);
+        free(v->attachments[i].host_name);
+    }
+    free(v->attachments);
+    kv_free(v->metadata, v->n_metadata);
+    memset(v, 0, sizeof(*v));
+}
+
+void cinder_volumes_free(struct cinder_volume *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        cinder_volume_release(&v[i]);
+    free(v);
+}
+
+const char *cinder_volume_meta(const struct cinder_volume *v, const char *key)
+{
+    for (size_t i = 0; i < v->n_metadata; i++) {
+        if (!strcmp(v->metadata[i].key, key))
+            return v->metadata[i].value;
+    }
+    return NULL;
+}
+
+const char *cinder_volume_rbd_image(const struct cinder_volume *v, char *out,
+                                    size_t outlen)
+{
+    /* Cinder's volume_name_template is "volume-%s" of the volume's
+     * name_id, which differs from its id only after a migration. */
+    snprintf(out, outlen, "volume-%s", v->name_id ? v->name_id : v->id);
+    return out;
+}
+
+enum cinder_status_class cinder_status_classify(const char *status)
+{
+    static const char *const stable[] = {"available", "in-use", NULL};
+    static const char *const busy[] = {
+        "creating",    "attaching",        "detaching",
+        "reserved",    "deleting",         "extending",
+        "downloading", "uploading",        "retyping",
+        "backing-up",  "restoring-backup", "awaiting-transfer",
+        "maintenance", "managing",         NULL};
+
+    if (!status)
+        return CINDER_STATUS_UNKNOWN;
+    if (!strncmp(status, "error", 5))
+        return CINDER_STATUS_ERROR;
+    for (int i = 0; stable[i]; i++) {
+        if (!strcmp(status, stable[i]))
+            return CINDER_STATUS_STABLE;
+    }
+    for (int i = 0; busy[i]; i++) {
+        if (!strcmp(status, busy[i]))
+            return CINDER_STATUS_BUSY;
+    }
+    return CINDER_STATUS_UNKNOWN;
+}
+
+/* ---- parsing ----------------------------------------------------------- */
+
+static void parse_attachments(json_t *arr, struct cinder_volume *v)
+{
+    size_t i;
+    json_t *a;
+
+    if (!json_array_size(arr))
+        return;
+    v->attachments = xcalloc(json_array_size(arr), sizeof(*v->attachments));
+    json_array_foreach(arr, i, a)
+    {
+        struct cinder_attachment *at = &v->attachments[v->n_attachments++];
+
+        at->attachment_id = http_json_strdup(a, "attachment_id");
+        if (!at->attachment_id)
+            at->attachment_id = http_json_strdup(a, "id");
+        at->server_id = http_json_strdup(a, "server_id");
+        at->device = http_json_strdup(a, "device");
+        at->host_name = http_json_strdup(a, "host_name");
+    }
+}
+
+static void parse_metadata(json_t *obj, struct cinder_kv **out, size_t *n)
+{
+    const char *key;
+    json_t *val;
+
+    if (!json_object_size(obj))
+        return;
+    *out = xcalloc(json_object_size(obj), sizeof(**out));
+    json_object_foreach(obj, key, val)
+    {
+        if (!json_is_string(val))
+            continue;
+        (*out)[*n].key = xstrdup(key);
+        (*out)[*n].value = xstrdup(json_string_value(val));
+        (*n)++;
+    }
+}
+
+static int volume_from_json(json_t *j, struct cinder_volume *out,
+                            struct error *err)
+{
+    struct cinder_volume v;
+    json_error_t jerr;
+    const char *id = NULL;
+    const char *status = NULL;
+    json_int_t size = 0;
+
+    memset(out, 0, sizeof(*out));
+    memset(&v, 0, sizeof(v));
+    if (json_unpack_ex(j, &jerr, 0, "{s:s, s:s, s:I}", "id", &id, "status",
+                       &status, "size", &size) < 0)
+        return error_set(err, ERROR_PROTOCOL, 0, "unexpected Cinder volume: %s",
+                         jerr.text);
+    if (strlen(id) >= sizeof(v.id) || size < 0)
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "unexpected Cinder volume: id '%s', size %" PRId64, id,
+                         (int64_t)size);
+    memcpy(v.id, id, strlen(id) + 1);
+    v.status = xstrdup(status);
+    v.size_gib = (uint64_t)size;
+    v.name = http_json_strdup(j, "name");
+    v.volume_type = http_json_strdup(j, "volume_type");
+    v.availability_zone = http_json_strdup(j, "availability_zone");
+    v.host = http_json_strdup(j, "os-vol-host-attr:host");
+    v.name_id = http_json_strdup(j, "os-vol-mig-status-attr:name_id");
+    v.migration_status = http_json_strdup(j, "migration_status");
+    v.description = http_json_strdup(j, "description");
+    v.bootable = http_json_bool(j, "bootable", false);
+    v.multiattach = http_json_bool(j, "multiattach", false);
+    v.encrypted = http_json_bool(j, "encrypted", false);
+    /* The name_id equals the id unless the volume was migrated. */
+    if (v.name_id && !strcmp(v.name_id, v.id)) {
+        free(v.name_id);
+        v.name_id = NULL;
+    }
+    parse_attachments(json_object_get(j, "attachments"), &v);
+    parse_metadata(json_object_get(j, "metadata"), &v.metadata, &v.n_metadata);
+    *out = v;
+    return 0;
+}
+
+int cinder_volume_parse(const char *body, size_t len, struct cinder_volume *out,
+                        struct error *err)
+{
+    json_t *root = NULL;
+    json_t *v;
+    int ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (http_json_parse(body, len, "Cinder volume", &root, err) < 0)
+        return -1;
+    v = json_object_get(root, "volume");
+    if (!json_is_object(v)) {
+        error_set(err, ERROR_PROTOCOL, 0,
+                  "unexpected Cinder answer: no \"volume\" object");
+        goto out;
+    }
+    ret = volume_from_json(v, out, err);
+out:
+    json_decref(root);
+    return ret;
+}
+
+int cinder_volume_list_parse(const char *body, size_t len,
+                             struct cinder_volume **out, size_t *n,
+                             struct error *err)
+{
+    struct cinder_volume *vols = NULL;
+    size_t count = 0;
+    json_t *root = NULL;
+    json_t *arr, *v;
+    size_t i;
+    int ret = -1;
+
+    *out = NULL;
+    *n = 0;
+    if (http_json_parse(body, len, "Cinder volume list", &root, err) < 0)
+        return -1;
+    arr = json_object_get(root, "volumes");
+    if (!json_is_array(arr)) {
+        error_set(err, ERROR_PROTOCOL, 0,
+                  "unexpected Cinder answer: no \"volumes\" array");
+        goto out;
+    }
+    vols = xcalloc(json_array_size(arr) + 1, sizeof(*vols));
+    json_array_foreach(arr, i, v)
+    {
+        if (volume_from_json(v, &vols[count], err) < 0)
+            goto out;
+        count++;
+    }
+    *out = vols;
+    *n = count;
+    vols = NULL;
+    ret = 0;
+out:
+    cinder_volumes_free(vols, count);
+    json_decref(root);
+    return ret;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+int cinder_open(struct keystone *ks, struct cinder **out, struct error *err)
+{
+    struct cinder *c;
+    char *url = NULL;
+    size_t len;
+
+    *out = NULL;
+    if (keystone_endpoint_dup(ks, service_types, &url, err) < 0)
+        return error_prefix(err, "cannot find Cinder");
+    /* Catalogs list .../v3/<project id>; a bare .../v3 (allowed since
+     * 3.67) gets the project id added so that every microversion works. */
+    len = strlen(url);
+    if (len >= 3 && !strcmp(url + len - 3, "/v3") && keystone_project_id(ks)) {
+        char *full = xasprintf("%s/%s", url, keystone_project_id(ks));
+
+        free(url);
+        url = full;
+    }
+    c = xcalloc(1, sizeof(*c));
+    c->ks = ks;
+    c->url = url;
+    *out = c;
+    return 0;
+}
+
+void cinder_close(struct cinder *c)
+{
+    if (!c)
+        return;
+    free(c->url);
+    free(c);
+}
+
+const char *cinder_url(const struct cinder *c)
+{
+    return c->url;
+}
+
+/*
+ * One request to path (relative to the endpoint) with an optional JSON
+ * body (not consumed). The answer is in *resp.
+ */
+static int call(struct cinder *c, const char *method, const char *path,
+                json_t *body, struct http_response *resp, struct error *err)
+{
+    struct http_request req = {0};
+    char *url = xasprintf("%s%s", c->url, path);
+    char *text = body ? http_json_dump(body) : NULL;
+    int r;
+
+    req.method = method;
+    req.url = url;
+    req.headers[0] = MICROVERSION_HEADER;
+    req.body = text;
+    req.body_len = text ? strlen(text) : 0;
+    r = keystone_request(c->ks, &req, resp, err);
+    free(text);
+    free(url);
+    return r;
+}
+
+int cinder_volume_get(struct cinder *c, const char *id,
+                      struct cinder_volume *out, struct error *err)
+{
+    struct http_response resp = HTTP_RESPONSE_INIT;
+    struct buf path = BUF_INIT;
+    int ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    buf_adds(&path, "/volumes/");
+    http_url_escape(&path, id);
+    if (call(c, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
+        cinder_volume_parse(resp.body.data, resp.body.len, out, err) < 0) {
+        error_prefix(err, "cannot show volume '%s'", id);
+        goto out;
+    }
+    ret = 0;
+out:
+    buf_release(&path);
+    http_response_release(&resp);
+    return ret;
+}
+
+int cinder_volume_list(struct cinder *c, const char *name,
+                       struct cinder_volume **out, size_t *n, struct error *err)
+{
+    struct http_response resp = HTTP_RESPONSE_INIT;
+    struct buf path = BUF_INIT;
+    int ret = -1;
+
+    *out = NULL;
+    *n = 0;
+    buf_adds(&path, "/volumes/detail");
+    if (name) {
+        buf_adds(&path, "?name=");
+        http_url_escape(&path, name);
+    }
+    if (call(c, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
+        cinder_volume_list_parse(resp.body.data, resp.body.len, out, n, err) <
+            0) {
+        error_prefix(err, "cannot list volumes");
+        goto out;
+    }
+    ret = 0;
+out:
+    buf_release(&path);
+    http_response_release(&resp);
+    return ret;
+}
+
+int cinder_volume_find(struct cinder *c, const char *name_or_id,
+                       struct cinder_volume *out, struct error *err)
+{
+    struct cinder_volume *list = NULL;
+    struct error e = ERROR_INIT;
+    size_t n = 0, hits = 0, hit = 0;
+    int ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (http_is_uuid(name_or_id)) {
+        if (cinder_volume_get(c, name_or_id, out, &e) == 0)
+            return 0;
+        if (e.kind != ERROR_API || e.cause != 404) {
+            *err = e;
+            return -1;
+        }
+    }
+    if (cinder_volume_list(c, name_or_id, &list, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        /* The name filter is exact in Cinder, but do not rely on it. */
+        if (list[i].name && !strcmp(list[i].name, name_or_id)) {
+            hits++;
+            hit = i;
+        }
+    }
+    if (hits == 0) {
+        error_set(err, ERROR_API, 404, "no volume with name or id '%s'",
+                  name_or_id);
+        goto out;
+    }
+    if (hits > 1) {
+        error_set(err, ERROR_USAGE, 0,
+                  "more than one volume is named '%s' (%zu): give its id",
+                  name_or_id, hits);
+        goto out;
+    }
+    *out = list[hit];
+    memset(&list[hit], 0, sizeof(list[hit]));
+    ret = 0;
+out:
+    cinder_volumes_free(list, n);
+    return ret;
+}
+
+static json_t *metadata_object(const struct cinder_kv *kv, size_t n)
+{
+    json_t *o = json_object();
+
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(o, kv[i].key, json_string(kv[i].value));
+    return o;
+}
+
+static void set_opt(json_t *o, const char *key, const char *value)
+{
+    if (value)
+        json_object_set_new(o, key, json_string(value));
+}
+
+int cinder_volume_create(struct cinder *c,
+                         const struct cinder_volume_spec *spec,
+                         struct cinder_volume *out, struct error *err)
+{
+    struct http_response resp = HTTP_RESPONSE_INIT;
+    json_t *v = json_pack("{s:I}", "size", (json_int_t)spec->size_gib);
+    json_t *body = json_pack("{s:o}", "volume", v);
+    int ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    set_opt(v, "name", spec->name);
+    set_opt(v, "description", spec->description);
+    set_opt(v, "volume_type", spec->volume_type);
+    set_opt(v, "availability_zone", spec->availability_zone);
+    if (spec->n_metadata)
+        json_object_set_new(v, "metadata",
+                            metadata_object(spec->metadata, spec->n_metadata));
+    if (call(c, "POST", "/volumes", body, &resp, err) < 0 ||
+        cinder_volume_parse(resp.body.data, resp.body.len, out, err) < 0) {
+        error_prefix(err, "cannot create a %" PRIu64 " GiB volume%s%s%s",
+                     spec->size_gib, spec->name ? " '" : "",
+                     spec->name ? spec->name : "", spec->name ? "'" : "");
+        goto out;
+    }
+    log_debug("created volume %s (%s)", out->id, out->status);
+    ret = 0;
+out:
+    json_decref(body);
+    http_response_release(&resp);
+    return ret;
+}
+
+/* A request on /volumes/<id><suffix> whose answer only matters by status. */
+static int volume_call(struct cinder *c, const char *method, const char *id,
+                       const char *suffix, json_t *body, struct error *err)
+{
+    struct http_response resp = HTTP_RESPONSE_INIT;
+    struct buf path = BUF_INIT;
+    int r;
+
+    buf_adds(&path, "/volumes/");
+    http_url_escape(&path, id);
+    buf_adds(&path, suffix);
+    r = call(c, method, buf_str(&path), body, &resp, err);
+    buf_release(&path);
+    http_response_release(&resp);
+    return r;
+}
+
+int cinder_volume_delete(struct cinder *c, const char *id, struct error *err)
+{
+    if (volume_call(c, "DELETE", id, "", NULL, err) < 0)
+        return error_prefix(err, "cannot delete volume %s", id);
+    return 0;
+}
+
+int cinder_volume_metadata_set(struct cinder *c, const char *id,
+                               const struct cinder_kv *kv, size_t n,
+                               struct error *err)
+{
+    json_t *body = json_pack("{s:o}", "metadata", metadata_object(kv, n));
+    int r = volume_call(c, "POST", id, "/metadata", body, err);
+
+    json_decref(body);
+    if (r < 0)
+        return error_prefix(err, "cannot set metadata of volume %s", id);
+    return 0;
+}
+
+int cinder_volume_metadata_unset(struct cinder *c, const char *id,
+                                 const char *key, struct error *err)
+{
+    struct buf suffix = BUF_INIT;
+    struct error e = ERROR_INIT;
+    int r;
+
+    buf_adds(&suffix, "/metadata/");
+    http_url_escape(&suffix, key);
+    r = volume_call(c, "DELETE", id, buf_str(&suffix), NULL, &e);
+    buf_release(&suffix);
+    if (r < 0 && !(e.kind == ERROR_API && e.cause == 404)) {
+        *err = e;
+        return error_prefix(err, "cannot remove metadata '%s' of volume %s",
+                            key, id);
+    }
+    return 0;
+}
+
+static int volume_action(struct cinder *c, const char *id, json_t *action,
+                         struct error *err)
+{
+    int r = volume_call(c, "POST", id, "/action", action, err);
+
+    json_decref(action);
+    return r;
+}
+
+int cinder_volume_reset_status(struct cinder *c, const char *id,
+                               const char *status, struct error *err)
+{
+    json_t *a = json_pack("{s:{s:s}}", "os-reset_status", "status", status);
+
+    if (volume_action(c, id, a, err) < 0)
+        return error_prefix(err,
+                            "cannot reset the status of volume %s to "
+                            "'%s'",
+                            id, status);
+    return 0;
+}
+
+int cinder_volume_unmanage(struct cinder *c, const char *id, struct error *err)
+{
+    json_t *a = json_pack("{s:{}}", "os-unmanage");
+
+    if (volume_action(c, id, a, err) < 0)
+        return error_prefix(err, "cannot unmanage volume %s", id);
+    return 0;
+}
+
+/* ---- waiting ------------------------------------------------------------- */
+
+static void note_status(struct buf *seen, char **last, const char *status)
+{
+    if (*last && !strcmp(*last, status))
+        return;
+    log_debug("status '%s'", status);
+    if (seen)
+        buf_addf(seen, "%s%s", seen->len ? "," : "", status);
+    free(*last);
+    *last = xstrdup(status);
+}
+
+int cinder_volume_wait(struct cinder *c, const char *id,
+                       const struct cinder_wait *w, struct cinder_volume *out,
+                       struct error *err)
+{
+    double timeout = w->timeout > 0 ? w->timeout : 300;
+    double pause = w->interval > 0 ? w->interval : 0.25;
+    double start = time_now();
+    bool want_gone = !strcmp(w->want, "deleted");
+    char *last = NULL;
+    int ret = -1;
+
+    if (out)
+        memset(out, 0, sizeof(*out));
+    for (;;) {
+        struct cinder_volume v;
+        struct error e = ERROR_INIT;
+        double left;
+
+        if (cinder_volume_get(c, id, &v, &e) < 0) {
+            if (want_gone && e.kind == ERROR_API && e.cause == 404) {
+                note_status(w->seen, &last, "deleted");
+                ret = 0;
+                break;
+            }
+            *err = e;
+            error_prefix(err, "waiting for volume %s to be '%s'", id, w->want);
+            break;
+        }
+        note_status(w->seen, &last, v.status);
+        if (!strcmp(v.status, w->want)) {
+            if (out)
+                *out = v;
+            else
+                cinder_volume_release(&v);
+            ret = 0;
+            break;
+        }
+        if (cinder_status_classify(v.status) == CINDER_STATUS_ERROR &&
+            cinder_status_classify(w->want) != CINDER_STATUS_ERROR) {
+            error_set(err, ERROR_STATE, 0,
+                      "volume %s went to status '%s' while waiting for '%s'",
+                      id, v.status, w->want);
+            cinder_volume_release(&v);
+            break;
+        }
+        cinder_volume_release(&v);
+        left = start + timeout - time_now();
+        if (left <= 0) {
+            error_set(err, ERROR_STATE, 0,
+                      "volume %s is still '%s' after %.0f s (waiting for "
+                      "'%s')",
+                      id, last, timeout, w->want);
+            break;
+        }
+        http_sleep(pause < left ? pause : left);
+        pause = pause * 1.5 > 2.0 ? 2.0 : pause * 1.5;
+    }
+    free(last);
+    return ret;
+}
+
+/* ---- manage-existing ----------------------------------------------------- */
+
+void cinder_manageables_free(struct cinder_manageable *m, size_t n)
+{
+    for (size_t i = 0; m && i < n; i++) {
+        free(m[i].reference);
+        free(m[i].reason_not_safe);
+        free(m[i].cinder_id);
+    }
+    free(m);
+}
+
+int cinder_manageable_parse(const char *body, size_t len,
+                            struct cinder_manageable **out, size_t *n,
+                            struct error *err)
+{
+    json_t *root = NULL;
+    json_t *arr, *j;
+    size_t i;
+
+    *out = NULL;
+    *n = 0;
+    if (http_json_parse(body, len, "Cinder manageable volumes", &root, err) < 0)
+        return -1;
+    /* The key has a hyphen, unlike every other Cinder list. */
+    arr = json_object_get(root, "manageable-volumes");
+    if (!json_is_array(arr)) {
+        json_decref(root);
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "unexpected Cinder answer: no \"manageable-volumes\" "
+                         "array");
+    }
+    *out = xcalloc(json_array_size(arr) + 1, sizeof(**out));
+    json_array_foreach(arr, i, j)
+    {
+        struct cinder_manageable *m = &(*out)[(*n)++];
+        json_t *ref = json_object_get(j, "reference");
+
+        m->reference = http_json_strdup(ref, "source-name");
+        if (!m->reference)
+            m->reference = http_json_strdup(ref, "source-id");
+        m->size_gib = (uint64_t)http_json_int(j, "size", 0);
+        m->safe_to_manage = http_json_bool(j, "safe_to_manage", false);
+        m->reason_not_safe = http_json_strdup(j, "reason_not_safe");
+        m->cinder_id = http_json_strdup(j, "cinder_id");
+    }
+    json_decref(root);
+    return 0;
+}
+
+int cinder_manageable_list(struct cinder *c, const char *host,
+                           struct cinder_manageable **out, size_t *n,
+                           struct error *err)
+{
+    struct http_response resp = HTTP_RESPONSE_INIT;
+    struct buf path = BUF_INIT;
+    int ret = -1;
+
+    *out = NULL;
+    *n = 0;
+    buf_adds(&path, "/manageable_volumes/detail?host=");
+    http_url_escape(&path, host);
+    if (call(c, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
+        cinder_manageable_parse(resp.body.data, resp.body.len, out, n, err) <
+            0) {
+        error_prefix(err, "cannot list manageable volumes on '%s'", host);
+        goto out;
+    }
+    ret = 0;
+out:
+    buf_release(&path);
+    http_response_release(&resp);
+    return ret;
+}
+
+int cinder_volume_manage(struct cinder *c,
+                         const struct cinder_manage_spec *spec,
+                         struct cinder_volume *out, struct error *err)
+{
+    struct http_response resp = HTTP_RESPONSE_INIT;
+    json_t *v =
+        json_pack("{s:s, s:{s:s}, s:b}", "host", spec->host, "ref",
+                  "source-name", spec->source_name, "bootable", spec->bootable);
+    json_t *body = json_pack("{s:o}", "volume", v);
+    int ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    set_opt(v, "name", spec->name);
+    set_opt(v, "description", spec->description);
+    set_opt(v, "volume_type", spec->volume_type);
+    set_opt(v, "availability_zone", spec->availability_zone);
+    if (spec->n_metadata)
+        json_object_set_new(v, "metadata",
+                            metadata_object(spec->metadata, spec->n_metadata));
+    if (call(c, "POST", "/manageable_volumes", body, &resp, err) < 0 ||
+        cinder_volume_parse(resp.body.data, resp.body.len, out, err) < 0) {
+        error_prefix(err, "cannot manage image '%s' on '%s'", spec->source_name,
+                     spec->host);
+        goto out;
+    }
+    ret = 0;
+out:
+    json_decref(body);
+    http_response_release(&resp);
+    return ret;
+}
+
+/* ---- pools --------------------------------------------------------------- */
+
+void cinder_pools_free(struct cinder_pool *p, size_t n)
+{
+    for (size_t i = 0; p && i < n; i++) {
+        free(p[i].name);
+        free(p[i].backend_name);
+        free(p[i].storage_protocol);
+        free(p[i].ceph_fsid);
+        free(p[i].rbd_user);
+        free(p[i].rbd_pool);
+    }
+    free(p);
+}
+
+/*
+ * The RBD driver's location_info is "cluster:conf:fsid:user:pool"; the
+ * conf path could hold a ':', so count fields from the end.
+ */
+static void parse_location(const char *loc, struct cinder_pool *p)
+{
+    const char *f[3];
+    const char *end;
+    int k = 0;
+
+    if (!loc)
+        return;
+    end = loc + strlen(loc);
+    for (const char *s = end; s > loc && k < 3; s--) {
+        if (s[-1] == ':')
+            f[k++] = s;
+    }
+    if (k < 3 || strchr(loc, ':') >= f[2] - 1)
+        return; /* fewer than five fields */
+    p->rbd_pool = xstrdup(f[0]);
+    p->rbd_user = xstrndup(f[1], (size_t)(f[0] - 1 - f[1]));
+    p->ceph_fsid = xstrndup(f[2], (size_t)(f[1] - 1 - f[2]));
+}
+
+int cinder_pools_parse(const char *body, size_t len, struct cinder_pool **out,
+                       size_t *n, struct error *err)
+{
+    json_t *root = NULL;
+    json_t *arr, *j;
+    size_t i;
+
+    *out = NULL;
+    *n = 0;
+    if (http_json_parse(body, len, "Cinder pools", &root, err) < 0)
+        return -1;
+    arr = json_object_get(root, "pools");
+    if (!json_is_array(arr)) {
+        json_decref(root);
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "unexpected Cinder answer: no \"pools\" array");
+    }
+    *out = xcalloc(json_array_size(arr) + 1, sizeof(**out));
+    json_array_foreach(arr, i, j)
+    {
+        struct cinder_pool *p = &(*out)[(*n)++];
+        json_t *caps = json_object_get(j, "capabilities");
+        const char *proto;
+
+        p->name = http_json_strdup(j, "name");
+        p->backend_name = http_json_strdup(caps, "volume_backend_name");
+        p->storage_protocol = http_json_strdup(caps, "storage_protocol");
+        p->total_gib = http_json_number(caps, "total_capacity_gb", -1);
+        p->free_gib = http_json_number(caps, "free_capacity_gb", -1);
+        proto = p->storage_protocol;
+        if (proto && (!strcasecmp(proto, "ceph") || !strcasecmp(proto, "rbd")))
+            parse_location(
+                json_string_value(json_object_get(caps, "location_info")), p);
+    }
+    json_decref(root);
+    return 0;
+}
+
+int cinder_pools_list(struct cinder *c, struct cinder_pool **out, size_t *n,
+                      struct error *err)
+{
+    struct http_response resp = HTTP_RESPONSE_INIT;
+    int ret = -1;
+
+    *out = NULL;
+    *n = 0;
+    if (call(c, "GET", "/scheduler-stats/get_pools?detail=true", NULL, &resp,
+             err) < 0 ||
+        cinder_pools_parse(resp.body.data, resp.body.len, out, n, err) < 0) {
+        error_prefix(err, "cannot list backend pools");
+        goto out;
+    }
+    ret = 0;
+out:
+    http_response_release(&resp);
+    return ret;
+}
+
+const struct cinder_pool *cinder_pool_for_host(const struct cinder_pool *p,
+                                               size_t n, const char *host)
+{
+    for (size_t i = 0; host && i < n; i++) {
+        if (p[i].name && !strcmp(p[i].name, host))
+            return &p[i];
+    }
+    return NULL;
+}
+
+/* ---- limits and quotas --------------------------------------------------- */
+
+static void limits_unknown(struct cinder_limits *l)
+{
+    l->volumes_max = l->volumes_used = CINDER_LIMIT_UNKNOWN;
+    l->gigabytes_max = l->gigabytes_used = CINDER_LIMIT_UNKNOWN;
+    l->per_volume_gigabytes = CINDER_LIMIT_UNKNOWN;
+    l->type_volumes_max = l->type_volumes_used = CINDER_LIMIT_UNKNOWN;
+    l->type_gigabytes_max = l->type_gigabytes_used = CINDER_LIMIT_UNKNOWN;
+}
+
+int cinder_limits_parse(const char *body, size_t len, struct cinder_limits *out,
+                        struct error *err)
+{
+    json_t *root = NULL;
+    json_t *abs;
+
+    limits_unknown(out);
+    if (http_json_parse(body, len, "Cinder limits", &root, err) < 0)
+        return -1;
+    abs = json_object_get(json_object_get(root, "limits"), "absolute");
+    if (!json_is_object(abs)) {
+        json_decref(root);
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "unexpected Cinder answer: no \"limits.absolute\"");
+    }
+    out->volumes_max =
+        http_json_int(abs, "maxTotalVolumes", CINDER_LIMIT_UNKNOWN);
+    out->volumes_used =
+        http_json_int(abs, "totalVolumesUsed", CINDER_LIMIT_UNKNOWN);
+    out->gigabytes_max =
+        http_json_int(abs, "maxTotalVolumeGigabytes", CINDER_LIMIT_UNKNOWN);
+    out->gigabytes_used =
+        http_json_int(abs, "totalGigabytesUsed", CINDER_LIMIT_UNKNOWN);
+    json_decref(root);
+    return 0;
+}
+
+/* A quota entry: a number, or {"limit": N, "in_use": M} with usage=true. */
+static void quota_entry(json_t *qs, const char *key, int64_t *limit,
+                        int64_t *in_use)
+{
+    json_t *v = json_object_get(qs, key);
+
+    if (json_is_object(v)) {
+        *limit = http_json_int(v, "limit", CINDER_LIMIT_UNKNOWN);
+        if (in_use)
+            *in_use = http_json_int(v, "in_use", CINDER_LIMIT_UNKNOWN);
+    } else if (v) {
+        *limit = http_json_int(qs, key, CINDER_LIMIT_UNKNOWN);
+    }
+}
+
+int cinder_quota_set_parse(const char *body, size_t len, const char *type,
+                           struct cinder_limits *out, struct error *err)
+{
+    json_t *root = NULL;
+    json_t *qs;
+    char *key;
+
+    if (http_json_parse(body, len, "Cinder quota set", &root, err) < 0)
+        return -1;
+    qs = json_object_get(root, "quota_set");
+    if (!json_is_object(qs)) {
+        json_decref(root);
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "unexpected Cinder answer: no \"quota_set\"");
+    }
+    quota_entry(qs, "per_volume_gigabytes", &out->per_volume_gigabytes, NULL);
+    if (type) {
+        key = xasprintf("gigabytes_%s", type);
+        quota_entry(qs, key, &out->type_gigabytes_max,
+                    &out->type_gigabytes_used);
+        free(key);
+        key = xasprintf("volumes_%s", type);
+        quota_entry(qs, key, &out->type_volumes_max, &out->type_volumes_used);
+        free(key);
+    }
+    json_decref(root);
+    return 0;
+}
+
+int cinder_limits_get(struct cinder *c, const char *type,
+                      struct cinder_limits *out, struct error *err)
+{
+    struct http_response resp = HTTP_RESPONSE_INIT;
+    struct error e = ERROR_INIT;
+    char *path = NULL;
+    int ret = -1;
+
+    limits_unknown(out);
+    if (call(c, "GET", "/limits", NULL, &resp, err) < 0 ||
+        cinder_limits_parse(resp.body.data, resp.body.len, out, err) < 0) {
+        error_prefix(err, "cannot read volume limits");
+        goto out;
+    }
+    path =
+        xasprintf("/os-quota-sets/%s?usage=true", keystone_project_id(c->ks));
+    if (call(c, "GET", path, NULL, &resp, &e) < 0 ||
+        cinder_quota_set_parse(resp.body.data, resp.body.len, type, out, &e) <
+            0)
+        log_debug("quota set not readable: %s", e.msg);
+    ret = 0;
+out:
+    free(path);
+    http_response_release(&resp);
+    return ret;
+}
+
+/* One limit: max (-1 unlimited) against used + need. */
+static int over(int64_t max, int64_t used, uint64_t need, struct buf *problems,
+                const char *fmt_what)
+{
+    if (max == CINDER_LIMIT_UNKNOWN || max < 0)
+        return 0;
+    if (used == CINDER_LIMIT_UNKNOWN)
+        used = 0;
+    if ((uint64_t)used + need <= (uint64_t)max)
+        return 0;
+    if (problems)
+        buf_addf(problems,
+                 "%s%s quota exceeded: %" PRId64 " of %" PRId64
+                 " in use, %" PRIu64 " more needed",
+                 problems->len ? "\n" : "", fmt_what, used, max, need);
+    return 1;
+}
+
+int cinder_limits_check(const struct cinder_limits *l, uint64_t size_gib,
+                        struct buf *problems)
+{
+    int n = 0;
+
+    n += over(l->volumes_max, l->volumes_used, 1, problems, "volume");
+    n += over(l->gigabytes_max, l->gigabytes_used, size_gib, problems,
+              "gigabyte");
+    n += over(l->type_volumes_max, l->type_volumes_used, 1, problems,
+              "volume type's volume");
+    n += over(l->type_gigabytes_max, l->type_gigabytes_used, size_gib, problems,
+              "volume type's gigabyte");
+    if (l->per_volume_gigabytes != CINDER_LIMIT_UNKNOWN &&
+        l->per_volume_gigabytes >= 0 &&
+        size_gib > (uint64_t)l->per_volume_gigabytes) {
+        if (problems)
+            buf_addf(problems,
+                     "%svolumes may have at most %" PRId64
+                     " GiB here, this one has %" PRIu64 " GiB",
+                     problems->len ? "\n" : "", l->per_volume_gigabytes,
+                     size_gib);
+        n++;
+    }
+    return n;
+}
+
+/* ---- volume types -------------------------------------------------------- */
+
+void cinder_types_free(struct cinder_volume_type *t, size_t n)
+{
+    for (size_t i = 0; t && i < n; i++) {
+        free(t[i].id);
+        free(t[i].name);
+        free(t[i].backend_name);
+    }
+    free(t);
+}
+
+int cinder_types_parse(const char *body, size_t len,
+                       struct cinder_volume_type **out, size_t *n,
+                       struct error *err)
+{
+    json_t *root = NULL;
+    json_t *arr, *j;
+    size_t i;
+
+    *out = NULL;
+    *n = 0;
+    if (http_json_parse(body, len, "Cinder volume types", &root, err) < 0)
+        return -1;
+    arr = json_object_get(root, "volume_types");
+    if (!json_is_array(arr)) {
+        json_decref(root);
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "unexpected Cinder answer: no \"volume_types\" "
+                         "array");
+    }
+    *out = xcalloc(json_array_size(arr) + 1, sizeof(**out));
+    json_array_foreach(arr, i, j)
+    {
+        struct cinder_volume_type *t = &(*out)[(*n)++];
+
+        t->id = http_json_strdup(j, "id");
+        t->name = http_json_strdup(j, "name");
+        t->backend_name = http_json_strdup(json_object_get(j, "extra_specs"),
+                                           "volume_backend_name");
+        t->is_public = http_json_bool(j, "is_public",
+                                      http_json_bool(j,
+                                                     "os-volume-type-access:"
+                                                     "is_public",
+                                                     true));
+    }
+    json_decref(root);
+    return 0;
+}
+
+int cinder_types_list(struct cinder *c, struct cinder_volume_type **out,
+                      size_t *n, struct error *err)
+{
+    struct http_response resp = HTTP_RESPONSE_INIT;
+    int ret = -1;
+
+    *out = NULL;
+    *n = 0;
+    if (call(c, "GET", "/types", NULL, &resp, err) < 0 ||
+        cinder_types_parse(resp.body.data, resp.body.len, out, n, err) < 0) {
+        error_prefix(err, "cannot list volume types");
+        goto out;
+    }
+    ret = 0;
+out:
+    http_response_release(&resp);
+    return ret;
+}
+
+const struct cinder_volume_type *
+cinder_type_lookup(const struct cinder_volume_type *t, size_t n,
+                   const char *name_or_id)
+{
+    for (size_t i = 0; name_or_id && i < n; i++) {
+        if ((t[i].name && !strcmp(t[i].name, name_or_id)) ||
+            (t[i].id && !strcmp(t[i].id, name_or_id)))
+            return &t[i];
+    }
+    return NULL;
+}
