@@ -12,6 +12,7 @@
 
 #include "rbdmove/buf.h"
 #include "rbdmove/log.h"
+#include "rbdmove/strutil.h"
 #include "rbdmove/xalloc.h"
 
 bool cli_json;
@@ -200,4 +201,15 @@ bool cli_cancelled(void *ctx)
 {
     (void)ctx;
     return got_signal != 0;
+}
+
+int cli_ceph_timeout(void)
+{
+    const char *s = getenv("RBDMOVE_CEPH_TIMEOUT");
+    struct error err = ERROR_INIT;
+    uint64_t v;
+
+    if (s && parse_uint(s, "RBDMOVE_CEPH_TIMEOUT", 1, 86400, &v, &err) == 0)
+        return (int)v;
+    return 60;
 }

@@ -86,6 +86,9 @@ extern bool cli_json; /* --json given: events on stdout */
  * kills at once.
  */
 void cli_install_signals(void);
+/* Seconds every Ceph operation may take: RBDMOVE_CEPH_TIMEOUT, else 60. */
+int cli_ceph_timeout(void);
+
 /* A cancel_fn for the core: true once a signal arrived. */
 bool cli_cancelled(void *ctx);
 

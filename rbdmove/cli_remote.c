@@ -93,7 +93,7 @@ int cli_remote_dest(const struct cli_remote *r, const char *spec,
     }
     if (image_spec_parse(spec, 0, &is, err) < 0)
         goto out;
-    if (cluster_connect(conf, id, 0, &s->cl, err) < 0)
+    if (cluster_connect(conf, id, cli_ceph_timeout(), &s->cl, err) < 0)
         goto out;
     *out = dest_local_new(s->cl, is.pool, is.name);
     *session = s;

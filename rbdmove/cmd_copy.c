@@ -325,7 +325,7 @@ int cmd_copy(int argc, char **argv)
         return cli_usage_error(&command, "%s", err.msg);
     progress_setup(a.progress, cli_json);
     cli_install_signals();
-    if (cluster_connect(a.src_conf, a.src_id, 0, &src_cl, &err) < 0 ||
+    if (cluster_connect(a.src_conf, a.src_id, cli_ceph_timeout(), &src_cl, &err) < 0 ||
         cli_remote_dest(&a.remote, a.dst, a.dst_conf, a.dst_id, &dst, &rs,
                         &err) < 0 ||
         run(&a, &s, src_cl, dst, &err) < 0) {

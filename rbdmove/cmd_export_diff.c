@@ -179,7 +179,7 @@ int cmd_export_diff(int argc, char **argv)
     progress_setup(a.progress, false);
     cli_install_signals();
     ret = EXIT_FAIL;
-    if (cluster_connect(a.conf, a.id, 0, &cl, &err) < 0)
+    if (cluster_connect(a.conf, a.id, cli_ceph_timeout(), &cl, &err) < 0)
         goto fail;
     if (strcmp(a.out, "-") && (stat(a.out, &sb) < 0 || S_ISREG(sb.st_mode)))
         regular = true;

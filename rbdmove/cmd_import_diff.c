@@ -188,7 +188,7 @@ int cmd_import_diff(int argc, char **argv)
     progress_setup(a.progress, false);
     cli_install_signals();
     if (transport_file_open(a.in, 0, &t, &err) < 0 ||
-        cluster_connect(a.conf, a.id, 0, &cl, &err) < 0 ||
+        cluster_connect(a.conf, a.id, cli_ceph_timeout(), &cl, &err) < 0 ||
         image_open(cl, s.pool, s.name, NULL, false, &img, &err) < 0 ||
         import_from(img, t, &a, &st, &err) < 0) {
         ret = cli_report_error(&err);

@@ -256,6 +256,16 @@ bool image_fast_diff_valid(struct image *img)
              (RBD_FLAG_FAST_DIFF_INVALID | RBD_FLAG_OBJECT_MAP_INVALID));
 }
 
+/* librbd calls the progress callback of rbd_resize2 without checking it
+ * for NULL (a shrink crashed here with a NULL one). */
+static int no_progress(uint64_t offset, uint64_t total, void *arg)
+{
+    (void)offset;
+    (void)total;
+    (void)arg;
+    return 0;
+}
+
 int image_resize(struct image *img, uint64_t size, bool allow_shrink,
                  struct error *err)
 {
@@ -266,7 +276,7 @@ int image_resize(struct image *img, uint64_t size, bool allow_shrink,
                          "'%s' would shrink from %" PRIu64 " to %" PRIu64
                          " bytes (use --allow-shrink)",
                          img->spec, img->size, size);
-    r = rbd_resize2(img->rbd, size, allow_shrink, NULL, NULL);
+    r = rbd_resize2(img->rbd, size, allow_shrink, no_progress, NULL);
     if (r < 0)
         return error_set(err, ERROR_CEPH, -r, "cannot resize '%s'", img->spec);
     img->size = size;
