@@ -11,7 +11,8 @@
 # Pools: `volumes` and `other`, both `rbd pool init`-ed. start is a no-op on a
 # healthy cluster; stop kills by pid file and removes the state. memstore
 # keeps every byte written in the OSD's RAM until stop.
-# Environment: RBDMOVE_LAB, RBDMOVE_LAB_TIMEOUT (seconds, default 180).
+# Environment: RBDMOVE_LAB, RBDMOVE_LAB_TIMEOUT (seconds, default 180),
+# RBDMOVE_CEPH_PORTS (base ports of ceph1 and ceph2, default "16800 17800").
 set -euo pipefail
 
 LAB=${RBDMOVE_LAB:-/tmp/rbm}
@@ -33,9 +34,12 @@ usage() {
 }
 
 # Port plan (127.0.0.1 only): ceph1 mon 16800/16801, daemons 16802-16899;
-# ceph2 mon 17800/17801, daemons 17802-17899.
+# ceph2 mon 17800/17801, daemons 17802-17899. RBDMOVE_CEPH_PORTS="P1 P2"
+# moves them (a second lab beside the first one).
 base_port() {
-    echo $((15800 + 1000 * $1))
+    local ports
+    read -r -a ports <<<"${RBDMOVE_CEPH_PORTS:-16800 17800}"
+    echo "${ports[$1 - 1]}"
 }
 
 cluster_dir() {
@@ -121,67 +125,75 @@ CONF
 }
 
 # bootstrap N: create and start cluster N, wait until it serves rbd. Runs
-# in the background with its trace in $dir/start.log.
+# in the background with its trace in $dir/start.log; gives up when
+# START_TIMEOUT has passed.
 bootstrap() {
-    local n=$1 dir run conf fsid uuid key id deadline
+    local n=$1 dir run conf fsid uuid key id port
     dir=$(cluster_dir "$n")
     run=$(run_dir "$n")
     conf=$dir/ceph.conf
-    deadline=$((SECONDS + START_TIMEOUT))
+    port=$(base_port "$n")
+    DEADLINE=$((SECONDS + START_TIMEOUT))
     PS4='+ [${SECONDS}s] '
     set -x
     mkdir -p "$dir/mon" "$dir/mgr" "$dir/osd" "$dir/log" "$dir/crash" "$run"
     fsid=$(cat /proc/sys/kernel/random/uuid)
     write_conf "$n" "$fsid"
 
-    ceph-authtool --create-keyring "$dir/keyring" --gen-key -n client.admin \
-        --cap mon 'allow *' --cap osd 'allow *' --cap mds 'allow *' \
-        --cap mgr 'allow *'
-    ceph-authtool --create-keyring "$dir/mon.keyring" --gen-key -n mon. \
+    t ceph-authtool --create-keyring "$dir/keyring" --gen-key \
+        -n client.admin --cap mon 'allow *' --cap osd 'allow *' \
+        --cap mds 'allow *' --cap mgr 'allow *'
+    t ceph-authtool --create-keyring "$dir/mon.keyring" --gen-key -n mon. \
         --cap mon 'allow *'
-    ceph-authtool "$dir/mon.keyring" --import-keyring "$dir/keyring"
-    local port
-    port=$(base_port "$n")
-    monmaptool --create --fsid "$fsid" \
+    t ceph-authtool "$dir/mon.keyring" --import-keyring "$dir/keyring"
+    t monmaptool --create --fsid "$fsid" \
         --addv a "[v2:127.0.0.1:$port,v1:127.0.0.1:$((port + 1))]" \
         "$dir/monmap"
-    ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" \
+    t ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" \
         --keyring "$dir/mon.keyring"
-    ceph-mon -c "$conf" -i a
+    t ceph-mon -c "$conf" -i a
 
-    timeout 60 ceph -c "$conf" auth get-or-create mgr.x \
+    t ceph -c "$conf" auth get-or-create mgr.x \
         mon 'allow profile mgr' osd 'allow *' mds 'allow *' \
         -o "$dir/mgr/keyring"
-    ceph-mgr -c "$conf" -i x
+    t ceph-mgr -c "$conf" -i x
 
     uuid=$(cat /proc/sys/kernel/random/uuid)
-    key=$(ceph-authtool --gen-print-key)
+    key=$(t ceph-authtool --gen-print-key)
     id=$(echo "{\"cephx_secret\": \"$key\"}" |
-        timeout 60 ceph -c "$conf" osd new "$uuid" -i -)
-    ceph-authtool --create-keyring "$dir/osd/keyring" --name "osd.$id" \
+        t ceph -c "$conf" osd new "$uuid" -i -)
+    t ceph-authtool --create-keyring "$dir/osd/keyring" --name "osd.$id" \
         --add-key "$key"
-    timeout 60 ceph-osd -c "$conf" -i "$id" --mkfs --osd-uuid "$uuid"
-    ceph-osd -c "$conf" -i "$id"
+    t ceph-osd -c "$conf" -i "$id" --mkfs --osd-uuid "$uuid"
+    t ceph-osd -c "$conf" -i "$id"
 
-    timeout 60 ceph -c "$conf" osd pool create volumes 16 16 replicated
-    timeout 60 ceph -c "$conf" osd pool create other 8 8 replicated
-    until timeout 30 ceph -c "$conf" osd stat -f json |
-        grep -q '"num_up_osds":1,'; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.5
+    t ceph -c "$conf" osd pool create volumes 16 16 replicated
+    t ceph -c "$conf" osd pool create other 8 8 replicated
+    until t ceph -c "$conf" osd stat -f json | grep -q '"num_up_osds":1,'; do
+        t sleep 0.5
     done
-    timeout 60 rbd -c "$conf" pool init volumes
-    timeout 60 rbd -c "$conf" pool init other
+    t rbd -c "$conf" pool init volumes
+    t rbd -c "$conf" pool init other
     until probe "$n"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 1
+        t sleep 1
     done
-    until timeout 30 ceph -c "$conf" mgr stat | grep -q '"available": true'; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.5
+    until t ceph -c "$conf" mgr stat | grep -q '"available": true'; do
+        t sleep 0.5
     done
     rm -f "$dir/mon.keyring" "$dir/monmap"
     set +x
+}
+
+# t CMD...: run CMD within what is left of the start timeout (at most 60 s
+# for one command).
+t() {
+    local left=$((DEADLINE - SECONDS))
+    if [ "$left" -le 0 ]; then
+        echo "ceph-lab: start timeout (${START_TIMEOUT}s) reached" >&2
+        exit 1
+    fi
+    [ "$left" -le 60 ] || left=60
+    timeout "$left" "$@"
 }
 
 # probe N: cluster N serves rbd (create and remove a small image in each
@@ -206,7 +218,7 @@ pids() {
         [ -e "$f" ] || continue
         pid=$(cat "$f" 2>/dev/null || true)
         [ -n "$pid" ] || continue
-        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
+        if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" |
             grep -qF -- "-c $conf "; then
             echo "$pid"
         fi
@@ -245,8 +257,8 @@ stop_one() {
     fi
 }
 
-# failed N: the daemons of a cluster that did not come up are killed, its
-# logs stay for the post-mortem (the next start or stop removes them).
+# report_failure N: show the end of cluster N's logs and kill its daemons;
+# the files stay for the post-mortem (the next start or stop removes them).
 report_failure() {
     local n=$1 dir f pid
     dir=$(cluster_dir "$n")
@@ -254,7 +266,11 @@ report_failure() {
     for f in "$dir/start.log" "$dir"/log/*.log; do
         [ -s "$f" ] || continue
         echo "---- $f" >&2
-        tail -n 25 "$f" >&2
+        if [ "$f" = "$dir/start.log" ]; then
+            tail -n 30 "$f" >&2
+        else
+            tail -n 12 "$f" >&2
+        fi
     done
     for pid in $(pids "$n"); do
         kill -KILL "$pid" 2>/dev/null || true

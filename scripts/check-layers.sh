@@ -53,7 +53,8 @@ allowed() {
     *:base | cli:*) return 0 ;;
     transport:transport | openstack:openstack | core:core) return 0 ;;
     core:transport) [ "$to" = transport/transport.h ] ;;
-    core:openstack) [ "$from" = rbdmove/migrate.c ] ;;
+    core:openstack) [ "$from" = rbdmove/migrate.c ] ||
+        [ "$from" = rbdmove/plan.c ] || [ "$from" = rbdmove/plan.h ] ;;
     *) return 1 ;;
     esac
 }

@@ -104,7 +104,7 @@ run_ctest() {
             record PASS "$name"
             p=$((p + 1))
             ;;
-        *Skipped* | *Not\ Run*)
+        *Skipped* | *Disabled*)
             record SKIP "$name"
             s=$((s + 1))
             ;;
@@ -119,8 +119,8 @@ run_ctest() {
         record FAIL "$title (ctest exit $rc)"
         f=1
     fi
-    summary+=("$([ "$f" = 0 ] && echo PASS || echo FAIL)  $title:" \
-        "$p passed, $f failed, $s skipped ($((SECONDS - t0)) s)")
+    summary+=("$([ "$f" = 0 ] && echo PASS || echo FAIL)  $title:\
+ $p passed, $f failed, $s skipped ($((SECONDS - t0)) s)")
 }
 
 lab_script() {
@@ -175,6 +175,7 @@ trap 'echo "test.sh: interrupted"; exit 130' INT TERM
 # what they depend on.
 required_labs() {
     local lab out=""
+    # shellcheck disable=SC2013 # words, not lines
     for lab in $(sed -n 's/^[[:space:]]*lab_require[[:space:]]\+//p' "$1"); do
         out="$out ${LAB_DEPS[$lab]:-} $lab"
     done
@@ -192,7 +193,7 @@ run_integration() {
     local -A needs=() done_tests=()
     local -a phase_tests=() phase_labs=()
     local -A last_use=()
-    local t name i lab tests labs regex last=$((${#PHASES[@]} - 1))
+    local t name i j lab tests labs regex names last=$((${#PHASES[@]} - 1))
     for t in "$SRC"/tests/integration/t[0-9][0-9]-*.sh; do
         [ -e "$t" ] || continue
         name=$(basename "$t" .sh)
@@ -230,29 +231,36 @@ run_integration() {
         for lab in ${phase_labs[$i]}; do
             start_lab "$lab"
         done
-        regex="^integration/($(echo ${phase_tests[$i]} | tr ' ' '|'))\$"
+        read -r -a names <<<"${phase_tests[$i]}"
+        regex="^integration/($(IFS='|' && echo "${names[*]}"))\$"
         run_ctest "integration tests, phase $((i + 1))" "$BUILD" \
             -L integration -R "$regex"
-        for lab in ${phase_labs[$i]}; do
+        read -r -a names <<<"${phase_labs[$i]}"
+        for ((j = ${#names[@]} - 1; j >= 0; j--)); do
+            lab=${names[$j]}
             [ "${last_use[$lab]}" = "$i" ] && stop_lab "$lab"
         done
     done
 }
 
-build() { # build DIR CMAKE-ARGS...
+configure() { # configure DIR CMAKE-ARGS...
     local dir=$1
     shift
-    cmake -S "$SRC" -B "$dir" -DRBDMOVE_WERROR=ON "$@" &&
-        cmake --build "$dir" -j "$JOBS"
+    cmake -S "$SRC" -B "$dir" -DRBDMOVE_WERROR=ON "$@"
 }
 
-check_format() {
-    local files
-    files=$(cd "$SRC" && find rbdmove transport openstack tests \
+check_format() (
+    cd "$SRC" || exit 1
+    mapfile -t files < <(find rbdmove transport openstack tests \
         -name '*.[ch]' -not -path '*/build*' | sort)
-    echo "clang-format --dry-run -Werror on $(echo "$files" | wc -l) files"
-    (cd "$SRC" && clang-format --dry-run -Werror $files)
-}
+    echo "clang-format --dry-run -Werror on ${#files[@]} files"
+    out=$(clang-format --dry-run -Werror "${files[@]}" 2>&1) && exit 0
+    echo "$out" | head -n 30
+    echo "files that need clang-format -i (violations):"
+    echo "$out" | sed -n 's/^\([^: ]*\.[ch]\):[0-9]*:[0-9]*: error:.*/\1/p' |
+        sort | uniq -c
+    exit 1
+)
 
 if [ "$install" = 1 ]; then
     install_args=()
@@ -261,15 +269,20 @@ if [ "$install" = 1 ]; then
         "${install_args[@]}"
 fi
 
-built=0
-step "build with -Werror ($BUILD)" build "$BUILD" && built=1
+# A failed build is recorded, and the tests still run: those whose programs
+# were not built fail on their own, the others still tell something.
+configured=0
+step "configure ($BUILD)" configure "$BUILD" && configured=1
+[ "$configured" = 1 ] &&
+    step "build with -Werror" cmake --build "$BUILD" -j "$JOBS"
 step "check-layers" "$SRC/scripts/check-layers.sh" "$SRC"
 step "clang-format" check_format
-if [ "$built" = 1 ]; then
+if [ "$configured" = 1 ]; then
     run_ctest "unit tests" "$BUILD" -L unit
     if [ "$asan" = 1 ] &&
-        step "build with ASan/UBSan ($BUILD_ASAN)" build "$BUILD_ASAN" \
-            -DRBDMOVE_SANITIZE=ON; then
+        step "configure with ASan/UBSan ($BUILD_ASAN)" configure \
+            "$BUILD_ASAN" -DRBDMOVE_SANITIZE=ON &&
+        step "build with ASan/UBSan" cmake --build "$BUILD_ASAN" -j "$JOBS"; then
         run_ctest "unit tests under ASan/UBSan" "$BUILD_ASAN" -L unit
     fi
     if [ -x "$SRC/scripts/fuzz.sh" ]; then
@@ -278,7 +291,7 @@ if [ "$built" = 1 ]; then
     fi
     run_integration
 else
-    echo "test.sh: the build failed; no tests run"
+    echo "test.sh: configuring failed; no tests run"
 fi
 stop_all_labs
 
