@@ -11,5 +11,6 @@ int cmd_import_diff(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_receive(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 
 #endif

@@ -26,6 +26,8 @@ static const struct command commands[] = {
      "write an rbd diff v1 stream of a snapshot", false},
     {"import-diff", cmd_import_diff, "apply an rbd diff v1 stream to an image",
      false},
+    {"plan", cmd_plan,
+     "check whether a volume can move to a server in another region", false},
     {"receive", cmd_receive, "the receiving end of a remote copy (internal)",
      true},
 };
