@@ -13,6 +13,7 @@
 #ifndef RBDMOVE_TRANSPORT_H
 #define RBDMOVE_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -92,5 +93,65 @@ int transport_file_open(const char *path, int for_write, struct transport **out,
  */
 int transport_spawn(char *const argv[], struct transport **out,
                     struct error *err) MUST_CHECK;
+
+/*
+ * In-memory back end (transport/memory.c), for tests and dry runs.
+ *
+ * transport_memory_new: reads return a copy of data[0, len), then end of
+ * stream; writes are collected, see transport_memory_output.
+ */
+struct transport *transport_memory_new(const void *data, size_t len,
+                                       const char *name);
+
+/*
+ * Two connected transports: what *a writes *b reads and the other way
+ * round; close_write (or free) of one end is end of stream at the other.
+ * A read waits for data, so one thread must write (and close_write)
+ * before it reads; two threads may each drive one end.
+ */
+void transport_memory_pair(const char *name_a, const char *name_b,
+                           struct transport **a, struct transport **b);
+
+/*
+ * The bytes written into t that nobody has read yet (for a
+ * transport_memory_new: all of them). Borrowed: valid until the next write
+ * to t or its free. t must be a memory transport.
+ */
+const void *transport_memory_output(struct transport *t, size_t *len);
+
+/*
+ * Test knobs of a memory transport: reads return at most max_read bytes
+ * (0: no limit); the read or write that would pass fail_read_after or
+ * fail_write_after bytes in total fails with ERROR_IO/EIO (UINT64_MAX:
+ * never).
+ */
+void transport_memory_set_faults(struct transport *t, size_t max_read,
+                                 uint64_t fail_read_after,
+                                 uint64_t fail_write_after);
+
+/* Make finish() of a memory transport fail with a copy of *e. */
+void transport_memory_set_finish_error(struct transport *t,
+                                       const struct error *e);
+
+/*
+ * zstd compression around inner (transport/zstd.c): writes are compressed
+ * into inner (level 0 means 1, the default; negative levels are zstd's fast
+ * modes), reads decompress from it. close_write ends the frame and closes
+ * inner's write side; finish closes the write side and delegates. A
+ * truncated or corrupt stream reads as ERROR_PROTOCOL. Takes ownership of
+ * inner when owns_inner is set, else keeps a reference to it.
+ */
+struct transport *transport_zstd_new(struct transport *inner, int level,
+                                     bool owns_inner);
+
+/*
+ * A token bucket on writes and on reads (transport/ratelimit.c, for
+ * --bwlimit): each direction moves at most bytes_per_s on average, in
+ * pieces of at most a tenth of a second's worth (0: no limit). Ownership
+ * of inner as for transport_zstd_new.
+ */
+struct transport *transport_ratelimit_new(struct transport *inner,
+                                          uint64_t bytes_per_s,
+                                          bool owns_inner);
 
 #endif

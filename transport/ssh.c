@@ -1,0 +1,1637 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * transport/ssh.c: the only libssh2 user. Connects, checks the host key
+ * against known_hosts, authenticates with a public key, runs one command in
+ * an exec channel and carries its stdin/stdout as a struct transport while
+ * relaying its stderr to the log. It knows nothing of what the bytes mean.
+ *
+ * Blocking mode (with libssh2_session_set_timeout) is used up to the exec
+ * request. After it the session is switched to non-blocking and every wait
+ * goes through wait_socket(), because in blocking mode libssh2 1.10 can
+ * neither relay stderr without risking a deadlock (stdout and stderr share
+ * one channel window: a blocking stdout read never consumes the stderr that
+ * fills it) nor send keepalives safely (its own keepalive, sent from inside
+ * a blocked write while a packet is half-sent, makes that write fail with
+ * LIBSSH2_ERROR_BAD_USE: keepalive.c hands _libssh2_transport_send a
+ * different buffer, and send_existing() refuses it). The rules that keep
+ * libssh2 1.10 happy in non-blocking mode are in step() and
+ * send_keepalive().
+ */
+#include "transport/ssh.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libssh2.h>
+
+#include "rbdmove/buf.h"
+#include "rbdmove/log.h"
+#include "rbdmove/strutil.h"
+#include "rbdmove/xalloc.h"
+
+#define SSH_TIMEOUT_MS_DEFAULT 30000
+#define SSH_KEEPALIVE_S_DEFAULT 15
+/* Our receive window: what the command may send before we read it. */
+#define SSH_WINDOW (16u << 20)
+/* Packets above 32 KiB break reads with libssh2 1.10 (lab notes). */
+#define SSH_PACKET 32768
+/* Stdout buffered while writing, and how often busy I/O looks at stderr. */
+#define SSH_INBUF_MAX (64u << 20)
+#define SSH_DRAIN_EVERY (1u << 20)
+#define SSH_ERRLINE_MAX 1024
+#define SSH_TAIL_LINES 3
+/* step() results besides a byte count: would block, or failed (err set). */
+#define STEP_AGAIN LIBSSH2_ERROR_EAGAIN
+#define STEP_FAILED (-1)
+
+struct ssh_transport {
+    struct transport base;
+    char *where; /* "user@host:port" */
+    int sock;
+    LIBSSH2_SESSION *session;
+    LIBSSH2_CHANNEL *channel;
+    int timeout_ms;
+    int keepalive_ms;
+    double last_recv;  /* when the peer last sent us anything */
+    double wait_since; /* when the current operation began to wait */
+    double ka_next;    /* when the next keepalive is due */
+    double ka_pending; /* when the oldest unanswered keepalive went out */
+    bool broken;       /* a fatal error: no goodbye on free */
+    bool eof_sent;
+    bool stdout_eof;
+    size_t since_drain;
+    /* stdout that arrived while we were writing: data[start, end) */
+    char *in;
+    size_t in_start, in_end, in_cap;
+    /* stderr: the line being assembled and the last lines seen */
+    struct buf errline;
+    char *tail[SSH_TAIL_LINES];
+    unsigned tail_next;
+};
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_rc;
+/* known_hosts is re-read and appended under this lock (accept-new). */
+static pthread_mutex_t known_hosts_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void init_libssh2(void)
+{
+    init_rc = libssh2_init(0);
+}
+
+/* ---- targets ------------------------------------------------------------ */
+
+static bool target_chars_ok(const char *s, const char *extra)
+{
+    if (!*s || *s == '-')
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || strchr("._-", c) ||
+              (c && strchr(extra, c))))
+            return false;
+    }
+    return true;
+}
+
+/* An IPv6 address, with an optional %zone (link-local). */
+static bool ipv6_ok(const char *host)
+{
+    struct in6_addr a;
+    char tmp[INET6_ADDRSTRLEN + 1];
+    size_t len = strcspn(host, "%");
+
+    if (len >= sizeof(tmp) ||
+        (host[len] && !target_chars_ok(host + len + 1, "")))
+        return false;
+    memcpy(tmp, host, len);
+    tmp[len] = '\0';
+    return inet_pton(AF_INET6, tmp, &a) == 1;
+}
+
+int transport_ssh_target_parse(const char *s, struct transport_ssh_target *out,
+                               struct error *err)
+{
+    struct transport_ssh_target t = TRANSPORT_SSH_TARGET_INIT;
+    const char *host = s, *port = NULL, *at = strchr(s, '@');
+    const char *why = NULL;
+    uint64_t p = 22;
+
+    *out = t;
+    if (at) {
+        t.user = xstrndup(s, (size_t)(at - s));
+        host = at + 1;
+    }
+    if (*host == '[') {
+        const char *end = strchr(host, ']');
+
+        if (!end)
+            why = "missing ']'";
+        else if (end[1] && end[1] != ':')
+            why = "unexpected text after ']'";
+        else {
+            t.host = xstrndup(host + 1, (size_t)(end - host - 1));
+            port = end[1] ? end + 2 : NULL;
+        }
+    } else {
+        const char *colon = strchr(host, ':');
+
+        if (colon && !strchr(colon + 1, ':')) {
+            t.host = xstrndup(host, (size_t)(colon - host));
+            port = colon + 1;
+        } else {
+            t.host = xstrdup(host); /* a name, or a bare IPv6 address */
+        }
+    }
+    if (!why && t.user && !target_chars_ok(t.user, "$"))
+        why = "invalid user name";
+    else if (!why && (strchr(t.host, ':') ? !ipv6_ok(t.host)
+                                          : !target_chars_ok(t.host, "")))
+        why = "invalid host name";
+    else if (!why && port && parse_uint(port, "port", 1, 65535, &p, err) < 0)
+        why = "invalid port (1-65535)";
+    if (why) {
+        transport_ssh_target_release(&t);
+        return error_set(err, ERROR_USAGE, 0, "invalid ssh target '%s': %s", s,
+                         why);
+    }
+    t.port = (int)p;
+    *out = t;
+    return 0;
+}
+
+void transport_ssh_target_release(struct transport_ssh_target *t)
+{
+    free(t->user);
+    free(t->host);
+    *t = (struct transport_ssh_target)TRANSPORT_SSH_TARGET_INIT;
+}
+
+char *transport_ssh_target_format(const struct transport_ssh_target *t)
+{
+    bool v6 = strchr(t->host, ':') != NULL;
+
+    return xasprintf("%s%s%s%s%s:%d", t->user ? t->user : "",
+                     t->user ? "@" : "", v6 ? "[" : "", t->host, v6 ? "]" : "",
+                     t->port);
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Base64 without padding (OpenSSH prints fingerprints that way). */
+static char *b64_encode(const unsigned char *p, size_t len)
+{
+    char *out = xmalloc(len / 3 * 4 + 5), *o = out;
+
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        size_t n = len - i < 3 ? len - i : 3;
+
+        if (n > 1)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (n > 2)
+            v |= p[i + 2];
+        for (size_t k = 0; k <= n; k++)
+            *o++ = b64chars[(v >> (18 - 6 * k)) & 63];
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Decode base64 text, skipping whitespace; stops at '=' or a bad char. */
+static void b64_decode(const char *s, size_t len, struct buf *out)
+{
+    uint32_t v = 0;
+    int bits = 0;
+
+    for (size_t i = 0; i < len && s[i] != '='; i++) {
+        const char *c = strchr(b64chars, s[i]);
+
+        if (s[i] == '\n' || s[i] == '\r' || s[i] == ' ' || s[i] == '\t')
+            continue;
+        if (!c || !s[i])
+            break;
+        v = v << 6 | (uint32_t)(c - b64chars);
+        bits += 6;
+        if (bits >= 8) {
+            char b = (char)(v >> (bits - 8));
+
+            buf_add(out, &b, 1);
+            bits -= 8;
+        }
+    }
+}
+
+/* SSH wire string at *p (length-prefixed); false when it overruns. */
+static bool wire_string(const unsigned char **p, const unsigned char *end,
+                        const unsigned char **s, uint32_t *len)
+{
+    if (end - *p < 4)
+        return false;
+    *len = (uint32_t)(*p)[0] << 24 | (uint32_t)(*p)[1] << 16 |
+           (uint32_t)(*p)[2] << 8 | (*p)[3];
+    if ((uint32_t)(end - *p - 4) < *len)
+        return false;
+    *s = *p + 4;
+    *p += 4 + *len;
+    return true;
+}
+
+/* The key type named at the start of a public key blob, into out. */
+static void blob_key_type(const unsigned char *blob, size_t len, char *out,
+                          size_t outlen)
+{
+    const unsigned char *s;
+    uint32_t n;
+
+    snprintf(out, outlen, "unknown");
+    if (wire_string(&blob, blob + len, &s, &n))
+        snprintf(out, outlen, "%.*s", (int)n, (const char *)s);
+}
+
+struct key_info {
+    char type[64]; /* "ssh-ed25519", "ssh-rsa", ... or "unknown" */
+    bool encrypted;
+};
+
+/* Read at most 64 KiB of a file; the caller wipes and frees it. */
+static char *slurp(const char *path, size_t *len)
+{
+    char *data = xmalloc(65536);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, data, 65535);
+
+    if (fd >= 0)
+        close(fd);
+    if (n < 0) {
+        free(data);
+        return NULL;
+    }
+    data[n] = '\0';
+    *len = (size_t)n;
+    return data;
+}
+
+/*
+ * The type of a private key and whether it is encrypted, from the key file
+ * itself (the public part of an OpenSSH key is stored in clear) or its .pub
+ * file. Only used to explain failures, so unknown is fine.
+ */
+static void key_file_info(const char *path, struct key_info *ki)
+{
+    static const char begin[] = "-----BEGIN OPENSSH PRIVATE KEY-----";
+    struct buf blob = BUF_INIT;
+    size_t len = 0;
+    char *data = slurp(path, &len), *b, *e;
+
+    snprintf(ki->type, sizeof(ki->type), "unknown");
+    ki->encrypted = false;
+    if (!data)
+        return;
+    if (strstr(data, "BEGIN RSA PRIVATE KEY"))
+        snprintf(ki->type, sizeof(ki->type), "ssh-rsa");
+    else if (strstr(data, "BEGIN EC PRIVATE KEY"))
+        snprintf(ki->type, sizeof(ki->type), "ecdsa");
+    if (strstr(data, "ENCRYPTED"))
+        ki->encrypted = true;
+    b = strstr(data, begin);
+    e = b ? strstr(b, "-----END") : NULL;
+    if (b && e) {
+        const unsigned char *p, *end, *s, *pub;
+        uint32_t n, publen;
+
+        b += sizeof(begin) - 1;
+        b64_decode(b, (size_t)(e - b), &blob);
+        p = (const unsigned char *)blob.data;
+        end = p + blob.len;
+        /* "openssh-key-v1\0", cipher, kdf, kdf options, count, public key */
+        if (blob.len > 15 && !memcmp(p, "openssh-key-v1", 15)) {
+            p += 15;
+            if (wire_string(&p, end, &s, &n)) {
+                ki->encrypted = !(n == 4 && !memcmp(s, "none", 4));
+                if (wire_string(&p, end, &s, &n) &&
+                    wire_string(&p, end, &s, &n) && end - p >= 4 &&
+                    (p += 4, wire_string(&p, end, &pub, &publen)))
+                    blob_key_type(pub, publen, ki->type, sizeof(ki->type));
+            }
+        }
+        explicit_bzero(blob.data, blob.len);
+        buf_release(&blob);
+    }
+    explicit_bzero(data, len);
+    free(data);
+}
+
+static bool file_exists(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0;
+}
+
+/* $HOME, else the password database; caller owns the result. */
+static char *home_dir(void)
+{
+    const char *home = getenv("HOME");
+    struct passwd pw, *res = NULL;
+    char tmp[4096];
+
+    if (home && *home)
+        return xstrdup(home);
+    if (getpwuid_r(getuid(), &pw, tmp, sizeof(tmp), &res) == 0 && res)
+        return xstrdup(res->pw_dir);
+    return xstrdup("/");
+}
+
+static char *local_user(void)
+{
+    struct passwd pw, *res = NULL;
+    char tmp[4096];
+
+    if (getpwuid_r(getuid(), &pw, tmp, sizeof(tmp), &res) == 0 && res)
+        return xstrdup(res->pw_name);
+    return xstrdup(getenv("USER") ? getenv("USER") : "root");
+}
+
+static const char *last_msg(struct ssh_transport *st, int *code)
+{
+    char *msg = NULL;
+    int c = st->session ? libssh2_session_last_error(st->session, &msg, NULL, 0)
+                        : 0;
+
+    if (code)
+        *code = c;
+    return msg && *msg ? msg : "unknown error";
+}
+
+/* error_set(ERROR_SSH) with libssh2's own words and the host. */
+static int fail(struct ssh_transport *st, int rc, const char *what,
+                struct error *err)
+{
+    int code;
+    const char *msg = last_msg(st, &code);
+
+    return error_set(err, ERROR_SSH, rc < 0 ? rc : code, "%s %s: %s", what,
+                     st->where, msg);
+}
+
+/* Append "; remote stderr: a | b" to err's message when we have lines. */
+static void add_tail(struct ssh_transport *st, struct error *err)
+{
+    struct buf b = BUF_INIT;
+
+    for (unsigned i = 0; i < SSH_TAIL_LINES; i++) {
+        const char *line = st->tail[(st->tail_next + i) % SSH_TAIL_LINES];
+
+        if (line)
+            buf_addf(&b, "%s%s", b.len ? " | " : "", line);
+    }
+    if (st->errline.len)
+        buf_addf(&b, "%s%s", b.len ? " | " : "", st->errline.data);
+    if (b.len) {
+        size_t n = strlen(err->msg);
+
+        snprintf(err->msg + n, sizeof(err->msg) - n, "; remote stderr: %s",
+                 b.data);
+    }
+    buf_release(&b);
+}
+
+/* ---- connection ---------------------------------------------------------- */
+
+static ssize_t recv_cb(libssh2_socket_t sock, void *buffer, size_t length,
+                       int flags, void **abstract)
+{
+    struct ssh_transport *st = *abstract;
+    ssize_t n = recv(sock, buffer, length, flags);
+
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    if (n > 0)
+        st->last_recv = time_now();
+    return n;
+}
+
+static int connect_one(const struct addrinfo *ai, int timeout_ms)
+{
+    int fd =
+        socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+               ai->ai_protocol);
+    struct pollfd pfd;
+    int r, soerr = 0;
+    socklen_t slen = sizeof(soerr);
+
+    if (fd < 0)
+        return -errno;
+    r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (r < 0 && errno == EINPROGRESS) {
+        pfd.fd = fd;
+        pfd.events = POLLOUT;
+        do {
+            r = poll(&pfd, 1, timeout_ms);
+        } while (r < 0 && errno == EINTR);
+        if (r == 0)
+            errno = ETIMEDOUT;
+        else if (r > 0 &&
+                 getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) == 0)
+            errno = soerr;
+        r = (r > 0 && soerr == 0) ? 0 : -1;
+    }
+    if (r < 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+static int connect_tcp(struct ssh_transport *st, const char *host, int port,
+                       struct error *err)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char portstr[16];
+    int r, fd = -ECONNREFUSED;
+    unsigned int user_timeout = (unsigned int)st->timeout_ms;
+    int one = 1;
+
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    r = getaddrinfo(host, portstr, &hints, &res);
+    if (r != 0)
+        return error_set(err, ERROR_IO, r == EAI_AGAIN ? EAGAIN : 0,
+                         "cannot resolve '%s': %s", host, gai_strerror(r));
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = connect_one(ai, st->timeout_ms);
+        if (fd >= 0)
+            break;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return error_set(err, ERROR_IO, -fd, "cannot connect to %s", st->where);
+    /* Unacknowledged data for longer than the timeout kills the link. */
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout,
+               sizeof(user_timeout));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    st->sock = fd;
+    return 0;
+}
+
+/* ---- host key ------------------------------------------------------------ */
+
+static const struct key_type {
+    const char *name;
+    int hostkey;   /* LIBSSH2_HOSTKEY_TYPE_* */
+    int knownhost; /* LIBSSH2_KNOWNHOST_KEY_* */
+} key_types[] = {
+    {"ssh-ed25519", LIBSSH2_HOSTKEY_TYPE_ED25519,
+     LIBSSH2_KNOWNHOST_KEY_ED25519},
+    {"ecdsa-sha2-nistp256", LIBSSH2_HOSTKEY_TYPE_ECDSA_256,
+     LIBSSH2_KNOWNHOST_KEY_ECDSA_256},
+    {"ecdsa-sha2-nistp384", LIBSSH2_HOSTKEY_TYPE_ECDSA_384,
+     LIBSSH2_KNOWNHOST_KEY_ECDSA_384},
+    {"ecdsa-sha2-nistp521", LIBSSH2_HOSTKEY_TYPE_ECDSA_521,
+     LIBSSH2_KNOWNHOST_KEY_ECDSA_521},
+    {"ssh-rsa", LIBSSH2_HOSTKEY_TYPE_RSA, LIBSSH2_KNOWNHOST_KEY_SSHRSA},
+};
+#define N_KEY_TYPES (sizeof(key_types) / sizeof(key_types[0]))
+
+/* One known_hosts file as libssh2 sees it, plus what it cannot say. */
+struct known_hosts {
+    char *path;
+    LIBSSH2_KNOWNHOSTS *kh;
+    struct buf text; /* the file; lines are found again in it */
+    char *lookup;    /* "host", or "[host]:port" when port != 22 */
+    unsigned known;  /* bit i: key_types[i] is on record for lookup */
+    bool missing;    /* the file does not exist */
+};
+
+static void known_hosts_release(struct known_hosts *k)
+{
+    if (k->kh)
+        libssh2_knownhost_free(k->kh);
+    buf_release(&k->text);
+    free(k->path);
+    free(k->lookup);
+    memset(k, 0, sizeof(*k));
+}
+
+/* Field i (0-based, blank-separated) of a line, into f and flen. */
+static bool line_field(const char *line, size_t len, int i, const char **f,
+                       size_t *flen)
+{
+    size_t p = 0;
+
+    for (int n = 0;; n++) {
+        while (p < len && (line[p] == ' ' || line[p] == '\t'))
+            p++;
+        if (p >= len)
+            return false;
+        *f = line + p;
+        while (p < len && line[p] != ' ' && line[p] != '\t')
+            p++;
+        *flen = (size_t)(line + p - *f);
+        if (n == i)
+            return true;
+    }
+}
+
+/*
+ * Load path into libssh2 line by line: libssh2_knownhost_readfile gives up
+ * at the first line it cannot parse (a key type it does not know, an
+ * @cert-authority marker), we skip such lines instead.
+ */
+static int known_hosts_load(struct ssh_transport *st, struct known_hosts *k,
+                            struct error *err)
+{
+    int fd = open(k->path, O_RDONLY | O_CLOEXEC);
+    struct buf one = BUF_INIT;
+    char chunk[65536];
+    ssize_t n;
+    size_t p = 0;
+    int lineno = 0;
+
+    k->kh = libssh2_knownhost_init(st->session);
+    if (!k->kh)
+        return fail(st, -1, "cannot set up known hosts for", err);
+    if (fd < 0 && errno == ENOENT) {
+        k->missing = true;
+        return 0;
+    }
+    if (fd < 0)
+        return error_set(err, ERROR_IO, errno, "cannot open '%s'", k->path);
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        buf_add(&k->text, chunk, (size_t)n);
+    close(fd);
+    if (n < 0)
+        return error_set(err, ERROR_IO, errno, "cannot read '%s'", k->path);
+    while (p < k->text.len) {
+        const char *line = k->text.data + p;
+        size_t len = strcspn(line, "\n");
+
+        lineno++;
+        p += len + 1;
+        if (len == 0 || line[strspn(line, " \t")] == '#' || line[0] == '@')
+            continue;
+        /* libssh2 1.10 drops the last character of a line that does not
+           end in a newline: hand it one. */
+        buf_reset(&one);
+        buf_add(&one, line, len);
+        buf_add(&one, "\n", 1);
+        if (libssh2_knownhost_readline(k->kh, one.data, one.len,
+                                       LIBSSH2_KNOWNHOST_FILE_OPENSSH))
+            log_debug("%s:%d: skipped (libssh2 cannot parse it)", k->path,
+                      lineno);
+    }
+    buf_release(&one);
+    return 0;
+}
+
+/*
+ * The line that holds key for the host: libssh2 does not keep line
+ * numbers. hashed: the entry was hashed (libssh2 gives no name then).
+ */
+static int known_hosts_line_of(const struct known_hosts *k, const char *key,
+                               const char *name)
+{
+    size_t p = 0;
+    int lineno = 0;
+
+    while (p < k->text.len) {
+        const char *line = k->text.data + p, *h, *f;
+        size_t len = strcspn(line, "\n"), hlen, flen;
+
+        lineno++;
+        p += len + 1;
+        if (line[0] == '@' || !line_field(line, len, 0, &h, &hlen) ||
+            !line_field(line, len, 2, &f, &flen))
+            continue;
+        if (flen != strlen(key) || memcmp(f, key, flen))
+            continue;
+        if (!name && hlen > 3 && !memcmp(h, "|1|", 3))
+            return lineno;
+        for (size_t i = 0; name && i < hlen;) {
+            size_t e = i + strcspn(h + i, ",");
+
+            if (e > hlen)
+                e = hlen;
+            if (e - i == strlen(name) && !memcmp(h + i, name, e - i))
+                return lineno;
+            i = e + 1;
+        }
+    }
+    return 0;
+}
+
+/* The line of an "@revoked" entry for key (base64), or 0. */
+static int known_hosts_revoked(const struct known_hosts *k, const char *key)
+{
+    size_t p = 0;
+    int lineno = 0;
+
+    while (p < k->text.len) {
+        const char *line = k->text.data + p, *f;
+        size_t len = strcspn(line, "\n"), flen;
+
+        lineno++;
+        p += len + 1;
+        if (len > 8 && !memcmp(line, "@revoked", 8) &&
+            line_field(line, len, 3, &f, &flen) && flen == strlen(key) &&
+            !memcmp(f, key, flen))
+            return lineno;
+    }
+    return 0;
+}
+
+/*
+ * Which key types are on record for the host: ask libssh2 with a dummy key
+ * of each type, a mismatch means an entry of that type exists (this sees
+ * hashed entries too).
+ */
+static void known_hosts_types(struct known_hosts *k)
+{
+    k->known = 0;
+    for (size_t i = 0; i < N_KEY_TYPES; i++) {
+        int r = libssh2_knownhost_checkp(k->kh, k->lookup, -1, "AAAA", 4,
+                                         LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+                                             LIBSSH2_KNOWNHOST_KEYENC_BASE64 |
+                                             key_types[i].knownhost,
+                                         NULL);
+
+        if (r == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+            k->known |= 1u << i;
+    }
+}
+
+/*
+ * Offer the host key types we already know for this host first, as OpenSSH
+ * does, so that a host known by its ECDSA key is not met with ed25519.
+ */
+static int set_hostkey_prefs(struct ssh_transport *st,
+                             const struct known_hosts *k, struct error *err)
+{
+    struct buf b = BUF_INIT;
+    int r;
+
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < N_KEY_TYPES; i++)
+            if (!!(k->known & (1u << i)) == (pass == 0))
+                buf_addf(&b, "%s%s", b.len ? "," : "", key_types[i].name);
+    r = libssh2_session_method_pref(st->session, LIBSSH2_METHOD_HOSTKEY,
+                                    b.data);
+    buf_release(&b);
+    if (r)
+        return fail(st, r, "cannot set host key preferences for", err);
+    return 0;
+}
+
+static int append_known_host(struct ssh_transport *st, struct known_hosts *k,
+                             const struct key_type *kt, const char *key,
+                             size_t keylen, struct error *err)
+{
+    struct libssh2_knownhost *added = NULL;
+    char line[16384];
+    size_t linelen = 0;
+    int fd, r;
+    char last = '\n';
+    struct stat sb;
+
+    r = libssh2_knownhost_addc(k->kh, k->lookup, NULL, key, keylen,
+                               "added by rbdmove", 16,
+                               LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+                                   LIBSSH2_KNOWNHOST_KEYENC_RAW | kt->knownhost,
+                               &added);
+    if (r == 0)
+        r = libssh2_knownhost_writeline(k->kh, added, line, sizeof(line),
+                                        &linelen,
+                                        LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+    if (r)
+        return fail(st, r, "cannot format the known_hosts entry for", err);
+    fd = open(k->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return error_set(err, ERROR_IO, errno, "cannot open '%s'", k->path);
+    /* Do not glue our line to a last line that has no newline. */
+    if (fstat(fd, &sb) == 0 && sb.st_size > 0 &&
+        pread(fd, &last, 1, sb.st_size - 1) == 1 && last != '\n' &&
+        write(fd, "\n", 1) != 1)
+        r = -1;
+    if (r == 0 && write(fd, line, linelen) != (ssize_t)linelen)
+        r = -1;
+    if (r < 0) {
+        error_set(err, ERROR_IO, errno, "cannot write to '%s'", k->path);
+        close(fd);
+        return -1;
+    }
+    if (close(fd) < 0)
+        return error_set(err, ERROR_IO, errno, "cannot write to '%s'", k->path);
+    return 0;
+}
+
+/*
+ * An unknown host with accept_new_host_key: re-read the file under a lock
+ * (another session may just have added the host) and append the key.
+ */
+static int accept_new_host(struct ssh_transport *st, struct known_hosts *k,
+                           const struct key_type *kt, const char *key,
+                           size_t keylen, const char *fp, struct error *err)
+{
+    struct known_hosts fresh = {0};
+    int ret = -1, r;
+
+    pthread_mutex_lock(&known_hosts_lock);
+    fresh.path = xstrdup(k->path);
+    fresh.lookup = xstrdup(k->lookup);
+    if (known_hosts_load(st, &fresh, err) < 0)
+        goto out;
+    r = libssh2_knownhost_checkp(fresh.kh, fresh.lookup, -1, key, keylen,
+                                 LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+                                     LIBSSH2_KNOWNHOST_KEYENC_RAW |
+                                     kt->knownhost,
+                                 NULL);
+    if (r == LIBSSH2_KNOWNHOST_CHECK_MATCH) {
+        ret = 0;
+        goto out;
+    }
+    known_hosts_types(&fresh);
+    if (r != LIBSSH2_KNOWNHOST_CHECK_NOTFOUND || fresh.known) {
+        error_set(err, ERROR_SSH, LIBSSH2_ERROR_KNOWN_HOSTS,
+                  "host key for %s changed while connecting (%s)", st->where,
+                  k->path);
+        goto out;
+    }
+    if (append_known_host(st, &fresh, kt, key, keylen, err) < 0)
+        goto out;
+    log_warn("permanently added '%s' (%s %s) to '%s'", k->lookup, kt->name, fp,
+             k->path);
+    ret = 0;
+out:
+    known_hosts_release(&fresh);
+    pthread_mutex_unlock(&known_hosts_lock);
+    return ret;
+}
+
+static void known_types_text(const struct known_hosts *k, struct buf *b)
+{
+    for (size_t i = 0; i < N_KEY_TYPES; i++)
+        if (k->known & (1u << i))
+            buf_addf(b, "%s%s", b->len ? ", " : "", key_types[i].name);
+}
+
+/* Check the key the server showed against k (loaded before handshake). */
+static int verify_host_key(struct ssh_transport *st, struct known_hosts *k,
+                           bool accept_new, struct error *err)
+{
+    size_t keylen = 0;
+    int type = 0, r, line, ret = -1;
+    const char *key = libssh2_session_hostkey(st->session, &keylen, &type);
+    const unsigned char *hash = (const unsigned char *)libssh2_hostkey_hash(
+        st->session, LIBSSH2_HOSTKEY_HASH_SHA256);
+    const struct key_type *kt = NULL;
+    struct libssh2_knownhost *found = NULL;
+    struct buf types = BUF_INIT;
+    char *fp = NULL, *b64 = NULL;
+
+    for (size_t i = 0; i < N_KEY_TYPES; i++)
+        if (key_types[i].hostkey == type)
+            kt = &key_types[i];
+    if (!key || !hash || !kt)
+        return fail(st, LIBSSH2_ERROR_HOSTKEY_INIT, "unusable host key from",
+                    err);
+    b64 = b64_encode(hash, 32);
+    fp = xasprintf("SHA256:%s", b64);
+    free(b64);
+    b64 = b64_encode((const unsigned char *)key, keylen);
+    line = known_hosts_revoked(k, b64);
+    if (line) {
+        error_set(err, ERROR_SSH, LIBSSH2_ERROR_KNOWN_HOSTS,
+                  "host key of %s (%s %s) is marked revoked in %s:%d",
+                  st->where, kt->name, fp, k->path, line);
+        goto out;
+    }
+    r = libssh2_knownhost_checkp(k->kh, k->lookup, -1, key, keylen,
+                                 LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+                                     LIBSSH2_KNOWNHOST_KEYENC_RAW |
+                                     kt->knownhost,
+                                 &found);
+    switch (r) {
+    case LIBSSH2_KNOWNHOST_CHECK_MATCH:
+        ret = 0;
+        break;
+    case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
+        line = known_hosts_line_of(k, found->key, found->name);
+        error_set(err, ERROR_SSH, LIBSSH2_ERROR_KNOWN_HOSTS,
+                  "host key for %s has CHANGED: %s:%d holds another %s key; "
+                  "the server now shows %s. Refusing to connect (someone "
+                  "may be intercepting); if the change is expected, remove "
+                  "that line",
+                  st->where, k->path, line, kt->name, fp);
+        break;
+    case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
+        if (k->known) {
+            /* Known by a key of another type: never "accept new". */
+            known_types_text(k, &types);
+            error_set(err, ERROR_SSH, LIBSSH2_ERROR_KNOWN_HOSTS,
+                      "host key for %s has CHANGED: %s records %s for '%s' "
+                      "but the server shows %s %s. Refusing to connect",
+                      st->where, k->path, types.data, k->lookup, kt->name, fp);
+        } else if (accept_new) {
+            ret = accept_new_host(st, k, kt, key, keylen, fp, err);
+        } else {
+            error_set(err, ERROR_SSH, LIBSSH2_ERROR_KNOWN_HOSTS,
+                      "host %s is unknown ('%s' is not in %s%s); its %s key "
+                      "fingerprint is %s. Check it, then add the host to "
+                      "known_hosts or accept new host keys",
+                      st->where, k->lookup, k->path,
+                      k->missing ? ", which does not exist" : "", kt->name, fp);
+        }
+        break;
+    default:
+        fail(st, LIBSSH2_ERROR_KNOWN_HOSTS, "cannot check the host key of",
+             err);
+        break;
+    }
+out:
+    buf_release(&types);
+    free(fp);
+    free(b64);
+    return ret;
+}
+
+/* ---- authentication ------------------------------------------------------ */
+
+static const char rsa_note[] =
+    "libssh2 1.10 signs RSA keys only with ssh-rsa (SHA-1), which OpenSSH "
+    "8.8 and later refuse; use an ed25519 or ECDSA key";
+
+/* Try one key file: 0 accepted, 1 refused (why in *note), -1 error. */
+static int auth_key_file(struct ssh_transport *st, const char *user,
+                         const char *path, const char *passphrase_env,
+                         struct buf *note, struct error *err)
+{
+    struct key_info ki;
+    const char *env = passphrase_env ? getenv(passphrase_env) : NULL;
+    char *pass = NULL;
+    int r;
+
+    if (access(path, R_OK) < 0)
+        return error_set(err, ERROR_USAGE, 0, "cannot read key '%s': %s", path,
+                         strerror(errno));
+    if (passphrase_env && !env)
+        return error_set(err, ERROR_USAGE, 0,
+                         "the passphrase variable '%s' is not set",
+                         passphrase_env);
+    pass = xstrdup(env ? env : "");
+    r = libssh2_userauth_publickey_fromfile_ex(
+        st->session, user, (unsigned int)strlen(user), NULL, path, pass);
+    freezero_str(pass);
+    if (r == 0)
+        return 0;
+    key_file_info(path, &ki);
+    if (r == LIBSSH2_ERROR_FILE)
+        return error_set(err, ERROR_SSH, r, "cannot use key '%s' for %s: %s%s",
+                         path, st->where, last_msg(st, NULL),
+                         ki.encrypted && !passphrase_env
+                             ? " (the key has a passphrase: name the "
+                               "variable that holds it)"
+                             : "");
+    if (r != LIBSSH2_ERROR_AUTHENTICATION_FAILED &&
+        r != LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED)
+        return fail(st, r, "public key authentication failed with", err);
+    buf_addf(note, "%skey '%s' (%s) refused", note->len ? "; " : "", path,
+             ki.type);
+    if (!strcmp(ki.type, "ssh-rsa"))
+        buf_addf(note, ": %s", rsa_note);
+    return 1;
+}
+
+/* Keys of ssh-agent: 0 accepted, 1 none accepted or no agent, -1 error. */
+static int auth_agent(struct ssh_transport *st, const char *user,
+                      struct buf *note)
+{
+    LIBSSH2_AGENT *agent = NULL;
+    struct libssh2_agent_publickey *id = NULL, *prev = NULL;
+    int ret = 1;
+    char type[64];
+
+    if (!getenv("SSH_AUTH_SOCK"))
+        return 1;
+    agent = libssh2_agent_init(st->session);
+    if (!agent || libssh2_agent_connect(agent) ||
+        libssh2_agent_list_identities(agent)) {
+        buf_addf(note, "%sssh-agent: %s", note->len ? "; " : "",
+                 last_msg(st, NULL));
+        goto out;
+    }
+    while (libssh2_agent_get_identity(agent, &id, prev) == 0) {
+        if (libssh2_agent_userauth(agent, user, id) == 0) {
+            ret = 0;
+            break;
+        }
+        blob_key_type(id->blob, id->blob_len, type, sizeof(type));
+        buf_addf(note, "%sagent key '%s' (%s) refused", note->len ? "; " : "",
+                 id->comment ? id->comment : "", type);
+        if (!strcmp(type, "ssh-rsa"))
+            buf_addf(note, ": %s", rsa_note);
+        prev = id;
+    }
+    if (!prev && ret)
+        buf_addf(note, "%sssh-agent holds no keys", note->len ? "; " : "");
+out:
+    if (agent) {
+        libssh2_agent_disconnect(agent);
+        libssh2_agent_free(agent);
+    }
+    return ret;
+}
+
+static int authenticate(struct ssh_transport *st, const char *user,
+                        const struct transport_ssh_options *o,
+                        struct error *err)
+{
+    static const char *const defaults[] = {"id_ed25519", "id_ecdsa"};
+    struct buf note = BUF_INIT;
+    char *methods, *home = NULL;
+    int r = 1;
+
+    methods =
+        libssh2_userauth_list(st->session, user, (unsigned int)strlen(user));
+    if (!methods && libssh2_userauth_authenticated(st->session))
+        return 0;
+    if (!methods)
+        return fail(st, -1, "cannot ask for authentication methods on", err);
+    if (!strstr(methods, "publickey"))
+        return error_set(err, ERROR_SSH, LIBSSH2_ERROR_AUTHENTICATION_FAILED,
+                         "%s accepts no public keys (only %s), and rbdmove "
+                         "uses nothing else",
+                         st->where, methods);
+    if (o->identity) {
+        r = auth_key_file(st, user, o->identity, o->passphrase_env, &note, err);
+    } else {
+        r = auth_agent(st, user, &note);
+        home = home_dir();
+        for (size_t i = 0; r == 1 && i < 2; i++) {
+            char *path = xasprintf("%s/.ssh/%s", home, defaults[i]);
+
+            if (file_exists(path))
+                r = auth_key_file(st, user, path, o->passphrase_env, &note,
+                                  err);
+            free(path);
+        }
+    }
+    if (r == 1)
+        error_set(err, ERROR_SSH, LIBSSH2_ERROR_AUTHENTICATION_FAILED,
+                  "cannot log in to %s: %s", st->where,
+                  note.len ? note.data
+                           : "no key to offer (no ssh-agent, no "
+                             "~/.ssh/id_ed25519 or id_ecdsa)");
+    buf_release(&note);
+    free(home);
+    return r == 0 ? 0 : -1;
+}
+
+/* ---- session ------------------------------------------------------------- */
+
+static int start_session(struct ssh_transport *st, struct known_hosts *k,
+                         struct error *err)
+{
+    static const struct {
+        int method;
+        const char *prefs;
+    } prefs[] = {
+        /* What libssh2 1.10 does fastest; OpenSSH 9.2 offers all of it. */
+        {LIBSSH2_METHOD_CRYPT_CS, "aes128-ctr,aes256-ctr,aes192-ctr"},
+        {LIBSSH2_METHOD_CRYPT_SC, "aes128-ctr,aes256-ctr,aes192-ctr"},
+        {LIBSSH2_METHOD_MAC_CS, "hmac-sha2-256,hmac-sha2-512"},
+        {LIBSSH2_METHOD_MAC_SC, "hmac-sha2-256,hmac-sha2-512"},
+        /* Compression belongs before the channel (zstd), never zlib. */
+        {LIBSSH2_METHOD_COMP_CS, "none"},
+        {LIBSSH2_METHOD_COMP_SC, "none"},
+    };
+    int r;
+
+    st->session = libssh2_session_init_ex(NULL, NULL, NULL, st);
+    if (!st->session)
+        return error_set(err, ERROR_SSH, LIBSSH2_ERROR_ALLOC,
+                         "cannot create an ssh session for %s", st->where);
+    libssh2_session_callback_set(st->session, LIBSSH2_CALLBACK_RECV,
+                                 (void *)recv_cb);
+    libssh2_session_set_blocking(st->session, 1);
+    libssh2_session_set_timeout(st->session, st->timeout_ms);
+    libssh2_session_banner_set(st->session, "SSH-2.0-rbdmove_" RBDMOVE_VERSION);
+    for (size_t i = 0; i < sizeof(prefs) / sizeof(prefs[0]); i++) {
+        r = libssh2_session_method_pref(st->session, prefs[i].method,
+                                        prefs[i].prefs);
+        if (r)
+            return fail(st, r, "cannot set ssh algorithms for", err);
+    }
+    if (known_hosts_load(st, k, err) < 0)
+        return -1;
+    known_hosts_types(k);
+    if (set_hostkey_prefs(st, k, err) < 0)
+        return -1;
+    st->last_recv = time_now();
+    r = libssh2_session_handshake(st->session, st->sock);
+    if (r)
+        return fail(st, r, "ssh handshake failed with", err);
+    return 0;
+}
+
+static int start_command(struct ssh_transport *st, const char *command,
+                         struct error *err)
+{
+    int r;
+
+    st->channel =
+        libssh2_channel_open_ex(st->session, "session", sizeof("session") - 1,
+                                SSH_WINDOW, SSH_PACKET, NULL, 0);
+    if (!st->channel)
+        return fail(st, -1, "cannot open a channel to", err);
+    r = libssh2_channel_exec(st->channel, command);
+    if (r)
+        return fail(st, r, "cannot start the remote command on", err);
+    /* From here on: non-blocking, our own waits and keepalives. */
+    libssh2_session_set_blocking(st->session, 0);
+    libssh2_keepalive_config(st->session, 1, 2);
+    st->ka_next = time_now() + st->keepalive_ms / 1000.0;
+    return 0;
+}
+
+/* ---- waiting ------------------------------------------------------------- */
+
+static bool half_sent(struct ssh_transport *st)
+{
+    return libssh2_session_block_directions(st->session) &
+           LIBSSH2_SESSION_BLOCK_OUTBOUND;
+}
+
+/*
+ * libssh2 1.10 can only send a keepalive when no packet is half-sent (else
+ * the next send fails with BAD_USE), and the keepalive itself must go out
+ * whole: its buffer lives on libssh2_keepalive_send's stack, so a partial
+ * send could never be completed. Hence: nothing half-sent, and the socket
+ * writable (POLLOUT means a third of the send buffer is free) first. The
+ * schedule is ours; libssh2's own interval is set to its 2 s minimum so that
+ * it never disagrees.
+ */
+static void send_keepalive(struct ssh_transport *st, double now)
+{
+    struct pollfd pfd = {.fd = st->sock, .events = POLLOUT};
+    int next = 0;
+
+    if (now < st->ka_next || half_sent(st) || poll(&pfd, 1, 0) != 1 ||
+        !(pfd.revents & POLLOUT))
+        return;
+    if (libssh2_keepalive_send(st->session, &next)) {
+        log_debug("keepalive to %s: %s", st->where, last_msg(st, NULL));
+        return;
+    }
+    st->ka_next = now + st->keepalive_ms / 1000.0;
+    if (st->ka_pending <= st->last_recv)
+        st->ka_pending = now;
+}
+
+/*
+ * Dead: silent for the whole timeout while we waited, although asked (a
+ * keepalive unanswered for a full interval), or with our data stuck before
+ * the kernel for as long (TCP_USER_TIMEOUT usually says so first).
+ */
+static bool peer_dead(struct ssh_transport *st, double now)
+{
+    double since =
+        st->last_recv > st->wait_since ? st->last_recv : st->wait_since;
+
+    if (now - since < st->timeout_ms / 1000.0)
+        return false;
+    return half_sent(st) || (st->ka_pending > st->last_recv &&
+                             now - st->ka_pending >= st->keepalive_ms / 1000.0);
+}
+
+/*
+ * The one place that waits (style 4.7): poll the socket the way libssh2
+ * says it is blocked, send keepalives, and give up on a dead peer. Waits at
+ * most a second, so the callers' loops look at the clock often enough.
+ */
+static int wait_socket(struct ssh_transport *st, struct error *err)
+{
+    int dir = libssh2_session_block_directions(st->session);
+    struct pollfd pfd = {.fd = st->sock, .events = 0};
+    double now = time_now();
+    int ms = 1000;
+
+    if (st->wait_since == 0)
+        st->wait_since = now;
+    if (peer_dead(st, now)) {
+        st->broken = true;
+        error_set(err, ERROR_SSH, LIBSSH2_ERROR_TIMEOUT,
+                  "connection to %s is dead: nothing received for %.0f s "
+                  "(keepalives unanswered)",
+                  st->where, now - st->last_recv);
+        add_tail(st, err);
+        return -1;
+    }
+    send_keepalive(st, now);
+    if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
+        pfd.events |= POLLIN;
+    if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+        pfd.events |= POLLOUT;
+    if (!pfd.events) {
+        /* libssh2 returned "nothing yet" without saying why: look again
+           soon rather than spin or sleep long. */
+        pfd.events = POLLIN;
+        ms = 50;
+    }
+    if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+        return error_set(err, ERROR_IO, errno, "cannot wait for %s", st->where);
+    return 0;
+}
+
+/* ---- channel steps ------------------------------------------------------- */
+
+enum step_op {
+    OP_READ_STDOUT,
+    OP_READ_STDERR,
+    OP_WRITE,
+    OP_EOF,
+    OP_WAIT_CLOSED,
+    OP_CLOSE,
+};
+
+static ssize_t call(struct ssh_transport *st, enum step_op op, void *buf,
+                    size_t len)
+{
+    switch (op) {
+    case OP_READ_STDOUT:
+        return libssh2_channel_read(st->channel, buf, len);
+    case OP_READ_STDERR:
+        return libssh2_channel_read_stderr(st->channel, buf, len);
+    case OP_WRITE:
+        return libssh2_channel_write(st->channel, buf, len);
+    case OP_EOF:
+        return libssh2_channel_send_eof(st->channel);
+    case OP_WAIT_CLOSED:
+        return libssh2_channel_wait_closed(st->channel);
+    case OP_CLOSE:
+        return libssh2_channel_close(st->channel);
+    }
+    return LIBSSH2_ERROR_INVAL;
+}
+
+/*
+ * One libssh2 channel call. libssh2 1.10 insists that a call which left a
+ * packet half-sent (EAGAIN with the outbound direction blocked) be repeated
+ * with the same arguments before anything else sends, or the other call
+ * fails with LIBSSH2_ERROR_BAD_USE. So such a call is repeated here until
+ * the packet is out, and no step ever leaves one behind: between steps any
+ * call is safe. Returns a count, STEP_AGAIN or STEP_FAILED (err set).
+ */
+static ssize_t step(struct ssh_transport *st, enum step_op op, void *buf,
+                    size_t len, struct error *err)
+{
+    for (;;) {
+        ssize_t n = call(st, op, buf, len);
+
+        if (n >= 0)
+            return n;
+        if (n != LIBSSH2_ERROR_EAGAIN) {
+            st->broken = true;
+            fail(st, (int)n,
+                 op == OP_WRITE ? "lost the connection (writing) to"
+                                : "lost the connection to",
+                 err);
+            add_tail(st, err);
+            return STEP_FAILED;
+        }
+        if (!half_sent(st))
+            return STEP_AGAIN;
+        if (wait_socket(st, err) < 0)
+            return STEP_FAILED;
+    }
+}
+
+/* ---- stderr relay and stdout buffer -------------------------------------- */
+
+static void emit_line(struct ssh_transport *st)
+{
+    unsigned i = st->tail_next;
+
+    if (!st->errline.len)
+        return;
+    log_warn("remote: %s", st->errline.data);
+    free(st->tail[i]);
+    st->tail[i] = xstrndup(st->errline.data, 200);
+    st->tail_next = (i + 1) % SSH_TAIL_LINES;
+    buf_reset(&st->errline);
+}
+
+/* Split into lines, replacing control characters (a remote host must not
+   drive our terminal). */
+static void relay_stderr(struct ssh_transport *st, const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+
+        if (c == '\n' || c == '\r') {
+            emit_line(st);
+            continue;
+        }
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            c = '?';
+        buf_add(&st->errline, &c, 1);
+        if (st->errline.len >= SSH_ERRLINE_MAX)
+            emit_line(st);
+    }
+}
+
+/* Relay whatever stderr is here; *got tells whether there was any. */
+static int drain_stderr(struct ssh_transport *st, bool *got, struct error *err)
+{
+    char chunk[16384];
+
+    for (;;) {
+        ssize_t n = step(st, OP_READ_STDERR, chunk, sizeof(chunk), err);
+
+        if (n == STEP_FAILED)
+            return -1;
+        if (n <= 0)
+            return 0;
+        *got = true;
+        relay_stderr(st, chunk, (size_t)n);
+    }
+}
+
+/* Keep stdout that arrives while we write, so the window stays open. */
+static int drain_stdout(struct ssh_transport *st, bool *got, struct error *err)
+{
+    for (;;) {
+        ssize_t n;
+
+        if (st->in_start == st->in_end)
+            st->in_start = st->in_end = 0;
+        if (st->in_end - st->in_start >= SSH_INBUF_MAX)
+            return error_set(err, ERROR_PROTOCOL, 0,
+                             "the remote command on %s wrote more than %u "
+                             "MiB that nobody read",
+                             st->where, SSH_INBUF_MAX >> 20);
+        if (st->in_cap - st->in_end < 65536) {
+            memmove(st->in, st->in + st->in_start, st->in_end - st->in_start);
+            st->in_end -= st->in_start;
+            st->in_start = 0;
+            if (st->in_cap - st->in_end < 65536) {
+                st->in_cap = st->in_cap * 2 + 65536;
+                st->in = xrealloc(st->in, st->in_cap);
+            }
+        }
+        n = step(st, OP_READ_STDOUT, st->in + st->in_end,
+                 st->in_cap - st->in_end, err);
+        if (n == STEP_FAILED)
+            return -1;
+        if (n <= 0)
+            return 0;
+        *got = true;
+        st->in_end += (size_t)n;
+    }
+}
+
+static int drain_all(struct ssh_transport *st, bool *got, struct error *err)
+{
+    st->since_drain = 0;
+    if (drain_stderr(st, got, err) < 0)
+        return -1;
+    return drain_stdout(st, got, err);
+}
+
+static size_t take_buffered(struct ssh_transport *st, void *buf, size_t len)
+{
+    size_t n = st->in_end - st->in_start;
+
+    if (n > len)
+        n = len;
+    memcpy(buf, st->in + st->in_start, n);
+    st->in_start += n;
+    return n;
+}
+
+/* ---- transport ops ------------------------------------------------------- */
+
+/* One attempt at stdout: > 0 bytes, 0 at the end, STEP_AGAIN, STEP_FAILED */
+static ssize_t read_once(struct ssh_transport *st, void *buf, size_t len,
+                         bool *got, struct error *err)
+{
+    ssize_t n;
+
+    if (st->in_end > st->in_start)
+        return (ssize_t)take_buffered(st, buf, len);
+    if (st->stdout_eof)
+        return 0;
+    n = step(st, OP_READ_STDOUT, buf, len, err);
+    if (n > 0) {
+        st->since_drain += (size_t)n;
+        if (st->since_drain >= SSH_DRAIN_EVERY) {
+            st->since_drain = 0;
+            if (drain_stderr(st, got, err) < 0)
+                return STEP_FAILED;
+        }
+        return n;
+    }
+    if (n == STEP_FAILED || drain_stderr(st, got, err) < 0)
+        return STEP_FAILED;
+    /* libssh2 1.10 also returns 0 for "nothing now": EOF only if it says */
+    if (n == 0 && libssh2_channel_eof(st->channel)) {
+        emit_line(st);
+        st->stdout_eof = true;
+        return 0;
+    }
+    return STEP_AGAIN;
+}
+
+static ssize_t ssh_read(struct transport *t, void *buf, size_t len,
+                        struct error *err)
+{
+    struct ssh_transport *st = (struct ssh_transport *)t;
+
+    if (len == 0)
+        return 0;
+    for (;;) {
+        bool got = false;
+        ssize_t n = read_once(st, buf, len, &got, err);
+
+        if (n != STEP_AGAIN)
+            return n == STEP_FAILED ? -1 : n;
+        if (!got && wait_socket(st, err) < 0)
+            return -1;
+    }
+}
+
+ssize_t transport_ssh_read_nowait(struct transport *t, void *buf, size_t len,
+                                  struct error *err)
+{
+    struct ssh_transport *st = (struct ssh_transport *)t;
+    bool got = false;
+    ssize_t n;
+
+    if (t->ops->read != ssh_read)
+        return error_set(err, ERROR_IO, EINVAL, "%s is not an ssh transport",
+                         t->name);
+    n = read_once(st, buf, len, &got, err);
+    if (n == STEP_FAILED)
+        return -1;
+    n = n == STEP_AGAIN ? 0 : n;
+    t->bytes_in += (uint64_t)n;
+    return n;
+}
+
+bool transport_ssh_eof(struct transport *t)
+{
+    struct ssh_transport *st = (struct ssh_transport *)t;
+
+    return st->stdout_eof && st->in_end == st->in_start;
+}
+
+/*
+ * How the command ended, as an error (0 when it exited 0 and when is "").
+ * cause: the exit status, or 128 + the signal number, as a shell says it.
+ */
+static int exit_status_error(struct ssh_transport *st, const char *when,
+                             struct error *err)
+{
+    static const struct {
+        const char *name;
+        int num;
+    } sigs[] = {{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},
+                {"ILL", SIGILL},   {"ABRT", SIGABRT}, {"FPE", SIGFPE},
+                {"KILL", SIGKILL}, {"SEGV", SIGSEGV}, {"PIPE", SIGPIPE},
+                {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"USR1", SIGUSR1},
+                {"USR2", SIGUSR2}, {"BUS", SIGBUS}};
+    char *sig = NULL;
+    int status = libssh2_channel_get_exit_status(st->channel);
+    int num = 0;
+
+    libssh2_channel_get_exit_signal(st->channel, &sig, NULL, NULL, NULL, NULL,
+                                    NULL);
+    if (!sig && status == 0 && !*when)
+        return 0;
+    if (sig) {
+        for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+            if (!strcmp(sig, sigs[i].name))
+                num = sigs[i].num;
+        error_set(err, ERROR_STATE, 128 + num,
+                  "the remote command on %s was killed by signal %s%s",
+                  st->where, sig, when);
+        libssh2_free(st->session, sig);
+    } else {
+        error_set(err, ERROR_STATE, status,
+                  "the remote command on %s exited with status %d%s", st->where,
+                  status, when);
+    }
+    add_tail(st, err);
+    return -1;
+}
+
+static int ssh_write(struct transport *t, const void *buf, size_t len,
+                     struct error *err)
+{
+    struct ssh_transport *st = (struct ssh_transport *)t;
+    char *p = (char *)buf;
+
+    if (st->eof_sent)
+        return error_set(err, ERROR_IO, EPIPE, "%s: write after end of input",
+                         t->name);
+    while (len > 0) {
+        bool got = false;
+        /* libssh2 takes at most ~32 KiB per call: loop. */
+        ssize_t n = step(st, OP_WRITE, p, len, err);
+
+        if (n == STEP_FAILED)
+            return -1;
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            st->since_drain += (size_t)n;
+            if (st->since_drain >= SSH_DRAIN_EVERY &&
+                drain_all(st, &got, err) < 0)
+                return -1;
+            continue;
+        }
+        /* The peer's window is full: make room on our side, then wait. */
+        if (drain_all(st, &got, err) < 0)
+            return -1;
+        if (got)
+            continue;
+        if (libssh2_channel_eof(st->channel) &&
+            libssh2_channel_wait_closed(st->channel) == 0)
+            return exit_status_error(st, " before it read all its input", err);
+        if (wait_socket(st, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Repeat op until it completes, relaying stderr meanwhile. */
+static int complete(struct ssh_transport *st, enum step_op op,
+                    struct error *err)
+{
+    for (;;) {
+        bool got = false;
+        ssize_t n = step(st, op, NULL, 0, err);
+
+        if (n == STEP_FAILED)
+            return -1;
+        if (n >= 0)
+            return 0;
+        if (drain_stderr(st, &got, err) < 0)
+            return -1;
+        if (!got && wait_socket(st, err) < 0)
+            return -1;
+    }
+}
+
+static int ssh_close_write(struct transport *t, struct error *err)
+{
+    struct ssh_transport *st = (struct ssh_transport *)t;
+
+    if (st->eof_sent)
+        return 0;
+    if (complete(st, OP_EOF, err) < 0)
+        return -1;
+    st->eof_sent = true;
+    return 0;
+}
+
+static int ssh_finish(struct transport *t, struct error *err)
+{
+    struct ssh_transport *st = (struct ssh_transport *)t;
+    char scratch[65536];
+    uint64_t discarded = 0;
+    ssize_t n;
+
+    if (ssh_close_write(t, err) < 0)
+        return -1;
+    while ((n = ssh_read(t, scratch, sizeof(scratch), err)) > 0)
+        discarded += (uint64_t)n;
+    if (n < 0)
+        return -1;
+    if (discarded)
+        log_debug("discarded %" PRIu64 " unread bytes from %s", discarded,
+                  st->where);
+    /* The exit status comes before the peer's CHANNEL_CLOSE. */
+    if (complete(st, OP_WAIT_CLOSED, err) < 0 ||
+        complete(st, OP_CLOSE, err) < 0)
+        return -1;
+    emit_line(st);
+    return exit_status_error(st, "", err);
+}
+
+static void ssh_free(struct transport *t)
+{
+    struct ssh_transport *st = (struct ssh_transport *)t;
+
+    if (st->session) {
+        /* A polite goodbye only if it cannot block: non-blocking, once. */
+        libssh2_session_set_blocking(st->session, 0);
+        if (!st->broken && st->sock >= 0 && !half_sent(st))
+            libssh2_session_disconnect(st->session, "done");
+        /* Whatever libssh2 still wants to send or read now fails at once. */
+        if (st->sock >= 0)
+            shutdown(st->sock, SHUT_RDWR);
+        if (st->channel)
+            libssh2_channel_free(st->channel);
+        libssh2_session_free(st->session);
+    }
+    if (st->sock >= 0)
+        close(st->sock);
+    for (unsigned i = 0; i < SSH_TAIL_LINES; i++)
+        free(st->tail[i]);
+    buf_release(&st->errline);
+    free(st->in);
+    free(st->where);
+    free(st);
+}
+
+static const struct transport_ops ssh_ops = {
+    .read = ssh_read,
+    .write = ssh_write,
+    .close_write = ssh_close_write,
+    .finish = ssh_finish,
+    .free = ssh_free,
+};
+
+int transport_ssh_exec(const struct transport_ssh_target *t,
+                       const struct transport_ssh_options *o,
+                       const char *command, struct transport **out,
+                       struct error *err)
+{
+    struct ssh_transport *st = xcalloc(1, sizeof(*st));
+    struct transport_ssh_target who = *t;
+    struct known_hosts k = {0};
+    char *name, *home = NULL;
+    int ret = -1;
+
+    *out = NULL;
+    who.user = t->user ? xstrdup(t->user) : local_user();
+    st->where = transport_ssh_target_format(&who);
+    name = xasprintf("ssh://%s", st->where);
+    transport_init(&st->base, &ssh_ops, name);
+    free(name);
+    st->sock = -1;
+    st->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : SSH_TIMEOUT_MS_DEFAULT;
+    st->keepalive_ms =
+        1000 * (o->keepalive_s > 0 ? o->keepalive_s : SSH_KEEPALIVE_S_DEFAULT);
+    /* Above libssh2's 2 s minimum (send_keepalive), at most half the
+       timeout so that an unanswered keepalive is noticed in time. */
+    if (st->keepalive_ms > st->timeout_ms / 2)
+        st->keepalive_ms = st->timeout_ms / 2;
+    if (st->keepalive_ms < 3000)
+        st->keepalive_ms = 3000;
+
+    pthread_once(&init_once, init_libssh2);
+    if (init_rc) {
+        error_set(err, ERROR_SSH, init_rc, "cannot initialise libssh2");
+        goto out;
+    }
+    if (o->known_hosts) {
+        k.path = xstrdup(o->known_hosts);
+    } else {
+        home = home_dir();
+        k.path = xasprintf("%s/.ssh/known_hosts", home);
+    }
+    k.lookup = who.port == 22 ? xstrdup(who.host)
+                              : xasprintf("[%s]:%d", who.host, who.port);
+    if (connect_tcp(st, who.host, who.port, err) < 0 ||
+        start_session(st, &k, err) < 0 ||
+        verify_host_key(st, &k, o->accept_new_host_key, err) < 0 ||
+        authenticate(st, who.user, o, err) < 0 ||
+        start_command(st, command, err) < 0)
+        goto out;
+    log_debug("running a command on %s", st->where);
+    *out = &st->base;
+    st = NULL;
+    ret = 0;
+out:
+    known_hosts_release(&k); /* before its session goes */
+    if (st) {
+        st->broken = true;
+        transport_free(&st->base);
+    }
+    free(who.user);
+    free(home);
+    return ret;
+}
