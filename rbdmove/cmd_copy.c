@@ -34,6 +34,7 @@ enum {
     OPT_CHUNK,
     OPT_PROGRESS,
     OPT_JSON,
+    OPT_CHECKPOINT,
 };
 
 static const struct cli_option options[] = {
@@ -59,6 +60,8 @@ static const struct cli_option options[] = {
      "bytes per request (default 4M)"},
     {"progress", required_argument, OPT_PROGRESS, "WHEN",
      "auto, always or never (default auto)"},
+    {"checkpoint", required_argument, OPT_CHECKPOINT, "SIZE",
+     "record seed progress every SIZE bytes (default 1G)"},
     {"json", no_argument, OPT_JSON, NULL, "print JSON events on stdout"},
     REMOTE_CLI_OPTIONS,
     {NULL, 0, 0, NULL, NULL},
@@ -129,6 +132,14 @@ static int parse_opt(int c, struct copy_args *a, struct error *err)
         return 0;
     case OPT_PROGRESS:
         return progress_mode_parse(optarg, &a->progress, err);
+    case OPT_CHECKPOINT:
+        if (parse_size(optarg, "--checkpoint", &v, err) < 0)
+            return -1;
+        if (v < (1u << 20))
+            return error_set(err, ERROR_USAGE, 0,
+                             "--checkpoint must be at least 1M");
+        a->ro.params.checkpoint_every = v;
+        return 0;
     case OPT_JSON:
         cli_json = true;
         return 0;
@@ -325,7 +336,8 @@ int cmd_copy(int argc, char **argv)
         return cli_usage_error(&command, "%s", err.msg);
     progress_setup(a.progress, cli_json);
     cli_install_signals();
-    if (cluster_connect(a.src_conf, a.src_id, cli_ceph_timeout(), &src_cl, &err) < 0 ||
+    if (cluster_connect(a.src_conf, a.src_id, cli_ceph_timeout(), &src_cl,
+                        &err) < 0 ||
         cli_remote_dest(&a.remote, a.dst, a.dst_conf, a.dst_id, &dst, &rs,
                         &err) < 0 ||
         run(&a, &s, src_cl, dst, &err) < 0) {

@@ -231,7 +231,8 @@ int cmd_verify(int argc, char **argv)
     }
     progress_setup(a.progress, cli_json);
     ret = EXIT_USAGE;
-    if (cluster_connect(a.src_conf, a.src_id, cli_ceph_timeout(), &cl, &err) < 0 ||
+    if (cluster_connect(a.src_conf, a.src_id, cli_ceph_timeout(), &cl, &err) <
+            0 ||
         cli_remote_dest(&a.remote, dst_base, a.dst_conf, a.dst_id, &dst, &ses,
                         &err) < 0)
         goto fail;

@@ -3,9 +3,10 @@
  * rbdmove/dest_local.c: a destination image reached with librbd from this
  * process. Also what `rbdmove receive` serves remote requests with.
  *
- * Each operation opens the image for as long as it needs it: a
- * destination is touched a handful of times per round, and an image held
- * open would hold its exclusive lock against the operator.
+ * The head is opened once, at the first operation that finds or creates
+ * it, and kept with its exclusive lock taken until the dest is freed: a
+ * second rbdmove (or anyone else) cannot write into the image while a copy
+ * runs, and every operation of ours goes through that one handle.
  */
 #include "rbdmove/dest.h"
 
@@ -23,12 +24,27 @@ struct dest_local {
     struct cluster *cl;
     char *pool;
     char *image;
+    struct image *head; /* open and locked, once it exists */
 };
 
-static int open_head(struct dest_local *d, bool read_only, struct image **out,
+/* The locked head (borrowed). */
+static int open_head(struct dest_local *d, struct image **out,
                      struct error *err)
 {
-    return image_open(d->cl, d->pool, d->image, NULL, read_only, out, err);
+    *out = NULL;
+    if (!d->head) {
+        struct image *img = NULL;
+
+        if (image_open(d->cl, d->pool, d->image, NULL, false, &img, err) < 0)
+            return -1;
+        if (image_lock_exclusive(img, err) < 0) {
+            image_close(img);
+            return -1;
+        }
+        d->head = img;
+    }
+    *out = d->head;
+    return 0;
 }
 
 static int local_probe(struct dest *dd, struct dest_state *st,
@@ -43,7 +59,7 @@ static int local_probe(struct dest *dd, struct dest_state *st,
         return -1;
     if (!st->exists)
         return 0;
-    if (open_head(d, true, &img, err) < 0)
+    if (open_head(d, &img, err) < 0)
         goto out;
     st->size = image_size(img);
     st->order = image_order(img);
@@ -55,7 +71,6 @@ static int local_probe(struct dest *dd, struct dest_state *st,
         goto out;
     ret = 0;
 out:
-    image_close(img);
     if (ret < 0)
         dest_state_release(st);
     return ret;
@@ -73,16 +88,12 @@ static int local_resize(struct dest *dd, uint64_t size, struct error *err)
 {
     struct dest_local *d = (struct dest_local *)dd;
     struct image *img = NULL;
-    int ret = -1;
 
-    if (open_head(d, false, &img, err) < 0)
+    if (open_head(d, &img, err) < 0)
         return -1;
     if (image_size(img) == size)
-        ret = 0;
-    else
-        ret = image_resize(img, size, true, err);
-    image_close(img);
-    return ret;
+        return 0;
+    return image_resize(img, size, true, err);
 }
 
 static int local_set_meta(struct dest *dd, const char *key, const char *value,
@@ -90,16 +101,12 @@ static int local_set_meta(struct dest *dd, const char *key, const char *value,
 {
     struct dest_local *d = (struct dest_local *)dd;
     struct image *img = NULL;
-    int ret;
 
-    if (open_head(d, false, &img, err) < 0)
+    if (open_head(d, &img, err) < 0)
         return -1;
     if (value)
-        ret = image_meta_set(img, key, value, err);
-    else
-        ret = image_meta_remove(img, key, err);
-    image_close(img);
-    return ret;
+        return image_meta_set(img, key, value, err);
+    return image_meta_remove(img, key, err);
 }
 
 static int local_snap(struct dest *dd, const char *name, bool create,
@@ -107,16 +114,12 @@ static int local_snap(struct dest *dd, const char *name, bool create,
 {
     struct dest_local *d = (struct dest_local *)dd;
     struct image *img = NULL;
-    int ret;
 
-    if (open_head(d, false, &img, err) < 0)
+    if (open_head(d, &img, err) < 0)
         return -1;
     if (create)
-        ret = image_snap_create(img, name, err);
-    else
-        ret = image_snap_remove(img, name, err);
-    image_close(img);
-    return ret;
+        return image_snap_create(img, name, err);
+    return image_snap_remove(img, name, err);
 }
 
 static int local_snap_create(struct dest *dd, const char *name,
@@ -158,10 +161,9 @@ static int local_dirty(struct dest *dd, const char *since,
     int ret;
 
     memset(x, 0, sizeof(*x));
-    if (open_head(d, true, &img, err) < 0)
+    if (open_head(d, &img, err) < 0)
         return -1;
     ret = image_diff(img, since, 0, image_size(img), true, add_dirty, x, err);
-    image_close(img);
     if (ret < 0)
         dest_extents_release(x);
     return ret;
@@ -173,13 +175,10 @@ static int local_transfer(struct dest *dd, struct image *src,
 {
     struct dest_local *d = (struct dest_local *)dd;
     struct image *img = NULL;
-    int ret;
 
-    if (open_head(d, false, &img, err) < 0)
+    if (open_head(d, &img, err) < 0)
         return -1;
-    ret = copy_direct(src, from_snap, img, p, st, err);
-    image_close(img);
-    return ret;
+    return copy_direct(src, from_snap, img, p, st, err);
 }
 
 static int local_hash(struct dest *dd, const char *snap, uint64_t block,
@@ -200,6 +199,7 @@ static void local_free(struct dest *dd)
 {
     struct dest_local *d = (struct dest_local *)dd;
 
+    image_close(d->head);
     free(d->pool);
     free(d->image);
     free(d);

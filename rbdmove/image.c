@@ -408,6 +408,21 @@ int image_meta_remove(struct image *img, const char *key, struct error *err)
     return 0;
 }
 
+int image_lock_exclusive(struct image *img, struct error *err)
+{
+    int r = rbd_lock_acquire(img->rbd, RBD_LOCK_MODE_EXCLUSIVE);
+
+    if (r == -EROFS || r == -EBUSY)
+        return error_set(err, ERROR_STATE, -r,
+                         "'%s' is in use by another client (it holds the "
+                         "image's exclusive lock)",
+                         img->spec);
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot take the exclusive lock of '%s'", img->spec);
+    return 0;
+}
+
 int image_watcher_count(struct image *img, int *count, struct error *err)
 {
     rbd_image_watcher_t *w = NULL;

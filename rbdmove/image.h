@@ -105,6 +105,15 @@ int image_meta_set(struct image *img, const char *key, const char *value,
 int image_meta_remove(struct image *img, const char *key,
                       struct error *err) MUST_CHECK;
 
+/*
+ * Take the image's exclusive lock and keep it until the image is closed:
+ * librbd then refuses to hand it to another client (a second rbdmove, a
+ * hypervisor, an operator's tool), whose writes fail instead of
+ * interleaving with ours. A lock left by a dead client is broken (and that
+ * client blocklisted) once its watch has expired.
+ */
+int image_lock_exclusive(struct image *img, struct error *err) MUST_CHECK;
+
 /* Number of clients watching the image (a hypervisor holding it open). */
 int image_watcher_count(struct image *img, int *count,
                         struct error *err) MUST_CHECK;

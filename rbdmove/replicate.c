@@ -310,10 +310,18 @@ static int check_base(struct replicate *r, const struct dest_state *st,
     if (r->dst->ops->dirty(r->dst, base->snap, &dirty, err) < 0)
         goto out;
     if (dirty.n > 0 || st->size != base_size) {
-        error_set(err, ERROR_STATE, 0,
-                  "'%s' was modified after its base snapshot '%s'; refusing "
-                  "to apply a diff onto changed data",
-                  r->dst->name, base->snap);
+        if (dirty.n > 0)
+            error_set(err, ERROR_STATE, 0,
+                      "'%s' was modified after its base snapshot '%s' (first "
+                      "at byte %" PRIu64 ", %zu ranges); refusing to apply a "
+                      "diff onto changed data",
+                      r->dst->name, base->snap, dirty.off[0], dirty.n);
+        else
+            error_set(err, ERROR_STATE, 0,
+                      "'%s' was resized after its base snapshot '%s' (%" PRIu64
+                      " bytes, was %" PRIu64 "); refusing to apply a diff "
+                      "onto changed data",
+                      r->dst->name, base->snap, st->size, base_size);
         goto out;
     }
     ret = 0;

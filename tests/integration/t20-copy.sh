@@ -1,0 +1,202 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# rbdmove copy between two real clusters: seed and rounds under a live
+# writer, a second run that moves only the delta, verify, refusals of
+# destinations that do not match, resumption after kill -9, clones.
+. "$(dirname "$0")/lib.sh"
+lab_require ceph
+
+T=$TEST_TMP
+WRITER=$RBDMOVE_SRC/tests/integration/writer.py
+copy() {
+    rbdmove copy --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" "$@"
+}
+# base_of CLUSTER POOL/IMAGE: the rbdmove snapshot of an image
+base_of() {
+    rbdc "$1" snap ls --format json "$2" | python3 -c 'import json,sys
+n=[s["name"] for s in json.load(sys.stdin) if s["name"].startswith("rbdmove-")]
+print(" ".join(n))'
+}
+# json_field FILE EVENT FIELD: the field of the last such event
+json_field() {
+    python3 - "$@" <<'PY'
+import json, sys
+v = None
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line.startswith("{"):
+        e = json.loads(line)
+        if e.get("event") == sys.argv[2]:
+            v = e.get(sys.argv[3])
+print(v)
+PY
+}
+
+# ---- seed and rounds under a live writer -------------------------------------
+src=volumes/$(unique_name src)
+dst=volumes/$(unique_name dst)
+make_image 1 "$src" 256M
+track_image 2 "$dst"
+write_random 1 "$src" 0 24M
+write_random 1 "$src" 100M 8M
+/usr/bin/python3 "$WRITER" "$CEPH1_CONF" "$src" 4000000 600 &
+wpid=$!
+sleep 1
+expect_success "copy while a writer keeps writing" \
+    copy --converge 1M --max-rounds 3 --json "$src" "$dst"
+cp "$LAST_OUTPUT" "$T/first.json"
+kill $wpid 2>/dev/null
+wait $wpid 2>/dev/null
+base=$(base_of 2 "$dst")
+expect_equal "one base snapshot on the destination" 1 "$(echo $base | wc -w)"
+expect_equal "the same snapshot is the base on the source" "$base" \
+    "$(base_of 1 "$src")"
+expect_equal "destination equals the source at the base" \
+    "$(image_checksum 1 "$src@$base")" "$(image_checksum 2 "$dst@$base")"
+rounds=$(json_field "$T/first.json" done rounds)
+[ "$rounds" -ge 1 ] && pass "incremental rounds ran under the writer ($rounds)" ||
+    fail "expected incremental rounds under a live writer, got $rounds"
+
+# ---- a second copy moves only what changed -----------------------------------
+expect_success "catch up with the writer's last writes" copy "$src" "$dst"
+write_random 1 "$src" 200M 2M
+expect_success "second copy" copy --json "$src" "$dst"
+moved=$(json_field "$LAST_OUTPUT" round_done data_bytes)
+[ "$moved" -ge 2097152 ] && [ "$moved" -le 2306867 ] &&
+    pass "second copy moved only the 2 MiB delta ($moved bytes)" ||
+    fail "second copy moved $moved bytes for a 2 MiB change"
+base2=$(base_of 2 "$dst")
+[ "$base2" != "$base" ] && pass "a new base replaced the old one" ||
+    fail "base did not move"
+expect_equal "old base removed on the source" "$base2" "$(base_of 1 "$src")"
+expect_equal "equal after the second copy" \
+    "$(image_checksum 1 "$src@$base2")" "$(image_checksum 2 "$dst@$base2")"
+expect_success "third copy with nothing changed" copy --json "$src" "$dst"
+expect_equal "no round when nothing changed" 0 \
+    "$(json_field "$LAST_OUTPUT" done rounds)"
+expect_equal "base kept when nothing changed" "$base2" "$(base_of 2 "$dst")"
+expect_success "copy --verify" copy --verify "$src" "$dst"
+
+# ---- verify --------------------------------------------------------------------
+expect_exit 0 "verify: equal snapshots" \
+    rbdmove verify --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \
+    "$src@$base2" "$dst@$base2"
+planted=volumes/$(unique_name planted)
+make_image 2 "$planted" 256M
+rbdmove export-diff -c "$CEPH1_CONF" "$src@$base2" - |
+    rbdmove import-diff -c "$CEPH2_CONF" - "$planted"
+write_random 2 "$planted" 50M 4K
+rbd2 snap create "$planted@x" >/dev/null 2>&1
+expect_exit 1 "verify: a planted difference is found" \
+    rbdmove verify --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \
+    "$src@$base2" "$planted@x"
+grep -q "differ in \[50331648, 54525952)" "$LAST_OUTPUT" &&
+    pass "verify names the differing range" ||
+    fail "verify names the differing range"
+expect_exit 2 "verify: missing snapshot is trouble, not a difference" \
+    rbdmove verify --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \
+    "$src@nosuch" "$planted@x"
+
+# ---- refusals ------------------------------------------------------------------
+write_random 2 "$dst" 10M 64K
+write_random 1 "$src" 10M 64K
+expect_failure "destination written after its base is refused" \
+    copy "$src" "$dst"
+grep -q "was modified after its base snapshot" "$LAST_OUTPUT" &&
+    pass "says the destination was modified" || fail "message"
+expect_equal "nothing changed on the source after the refusal" "$base2" \
+    "$(base_of 1 "$src")"
+other=volumes/$(unique_name other)
+make_image 1 "$other" 64M
+write_random 1 "$other" 0 1M
+expect_failure "copying another source onto it is refused" \
+    copy "$other" "$dst"
+grep -q "another source" "$LAST_OUTPUT" && pass "says another source" ||
+    fail "message"
+unrelated=volumes/$(unique_name unrelated)
+make_image 2 "$unrelated" 64M
+write_random 2 "$unrelated" 0 64K
+expect_failure "an unrelated image with data is never overwritten" \
+    copy "$other" "$unrelated"
+empty=volumes/$(unique_name empty)
+make_image 2 "$empty" 64M
+expect_success "an empty unmarked image is adopted" copy "$other" "$empty"
+b=$(base_of 2 "$empty")
+expect_equal "adopted image equal" "$(image_checksum 1 "$other@$b")" \
+    "$(image_checksum 2 "$empty@$b")"
+
+# ---- kill -9 during the seed, then resume --------------------------------------
+big=volumes/$(unique_name big)
+bigdst=volumes/$(unique_name bigdst)
+make_image 1 "$big" 192M
+track_image 2 "$bigdst"
+write_random 1 "$big" 0 160M
+"$RBDMOVE" copy --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \
+    --window 1 --chunk-size 256K --checkpoint 8M --progress never \
+    "$big" "$bigdst" >"$T/killed.log" 2>&1 &
+cpid=$!
+for _ in $(seq 100); do
+    done_=$(rbd2 image-meta get "$bigdst" rbdmove.seed 2>/dev/null |
+        sed -n 's/.*done=\([0-9]*\).*/\1/p')
+    [ -n "$done_" ] && [ "$done_" -gt 0 ] && break
+    sleep 0.1
+done
+kill -9 $cpid 2>/dev/null
+wait $cpid 2>/dev/null
+[ -n "$done_" ] && pass "seed checkpointed before the kill ($done_)" ||
+    fail "no seed checkpoint seen"
+expect_equal "no base snapshot after a killed seed" "" "$(base_of 2 "$bigdst")"
+expect_success "copy after the kill resumes" copy -v "$big" "$bigdst"
+grep -q "resuming the seed" "$LAST_OUTPUT" && pass "says it resumes" ||
+    fail "did not resume the seed"
+b=$(base_of 2 "$bigdst")
+expect_equal "resumed seed equal" "$(image_checksum 1 "$big@$b")" \
+    "$(image_checksum 2 "$bigdst@$b")"
+expect_equal "one rbdmove snapshot left on the source" "$b" "$(base_of 1 "$big")"
+
+# ---- kill -9 during a round, then resume ---------------------------------------
+write_random 1 "$big" 0 96M
+"$RBDMOVE" copy --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \
+    --window 1 --chunk-size 128K --progress never "$big" "$bigdst" \
+    >"$T/killed2.log" 2>&1 &
+cpid=$!
+for _ in $(seq 100); do
+    rbd2 image-meta get "$bigdst" rbdmove.pending >/dev/null 2>&1 && break
+    sleep 0.05
+done
+expect_failure "a second copy to the same destination is refused while one runs" \
+    copy "$big" "$bigdst"
+grep -q "in use by another client" "$LAST_OUTPUT" && pass "says it is in use" ||
+    fail "message says the destination is in use"
+kill -9 $cpid 2>/dev/null
+wait $cpid 2>/dev/null
+rbd2 image-meta get "$bigdst" rbdmove.pending >/dev/null 2>&1 &&
+    pass "round was interrupted mid-way" ||
+    pass "round finished before the kill (nothing to resume)"
+expect_success "copy after a killed round" copy -v "$big" "$bigdst"
+b=$(base_of 2 "$bigdst")
+expect_equal "equal after the interrupted round" \
+    "$(image_checksum 1 "$big@$b")" "$(image_checksum 2 "$bigdst@$b")"
+expect_equal "one rbdmove snapshot on the destination" 1 \
+    "$(echo $(base_of 2 "$bigdst") | wc -w)"
+
+# ---- a clone, and an object size other than 4 MiB ---------------------------
+parent=volumes/$(unique_name parent)
+make_image 1 "$parent" 32M --object-size 1M
+write_random 1 "$parent" 0 6M
+rbd1 snap create "$parent@p" >/dev/null 2>&1
+rbd1 snap protect "$parent@p" >/dev/null 2>&1
+clone=volumes/$(unique_name clone)
+track_image 1 "$clone"
+rbd1 clone "$parent@p" "$clone" >/dev/null 2>&1
+write_random 1 "$clone" 2M 1M
+cdst=volumes/$(unique_name cdst)
+track_image 2 "$cdst"
+expect_success "copy of a clone" copy --verify "$clone" "$cdst"
+b=$(base_of 2 "$cdst")
+expect_equal "clone copy equal, parent data included" \
+    "$(image_checksum 1 "$clone@$b")" "$(image_checksum 2 "$cdst@$b")"
+expect_equal "destination keeps the 1 MiB object size" 20 \
+    "$(rbd2 info --format json "$cdst" | python3 -c 'import json,sys; print(json.load(sys.stdin)["order"])')"
+expect_equal "the copy is standalone (no parent)" "None" \
+    "$(rbd2 info --format json "$cdst" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("parent"))')"
