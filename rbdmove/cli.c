@@ -63,9 +63,10 @@ void cli_parser_init(struct cli_parser *p, const struct cli_command *cmd)
 
     p->cmd = cmd;
     p->longopts = xcalloc(total + 1, sizeof(*p->longopts));
-    /* '+': stop at the first non-option, as POSIX wants; ':' lets us word
-     * the missing-argument error ourselves. */
-    buf_adds(&shortopts, "+:");
+    /* Options may follow the arguments (GNU permutation, as git and curl
+     * allow); "--" ends them. ':' lets us word the missing-argument error
+     * ourselves. */
+    buf_adds(&shortopts, ":");
     add_options(p, cmd->options, &n, &shortopts);
     add_options(p, common_options, &n, &shortopts);
     p->shortopts = buf_take(&shortopts);

@@ -12,10 +12,87 @@
 #include "rbdmove/image.h"
 #include "rbdmove/strutil.h"
 #include "rbdmove/xalloc.h"
+#include "transport/ssh.h"
 
 struct cli_session {
     struct cluster *cl;
+    struct transport_ssh_target target;
+    struct transport_ssh_options ssh;
+    char *remote_rbdmove;
 };
+
+/* dest_remote_exec_fn: `<remote rbdmove> args` over a new SSH session. */
+static int ssh_exec(void *ctx, const char *args, struct transport **out,
+                    struct error *err)
+{
+    struct cli_session *s = ctx;
+    struct buf cmd = BUF_INIT;
+    int ret;
+
+    buf_add_shell_quoted(&cmd, s->remote_rbdmove);
+    buf_adds(&cmd, " ");
+    buf_adds(&cmd, args);
+    ret = transport_ssh_exec(&s->target, &s->ssh, buf_str(&cmd), out, err);
+    buf_release(&cmd);
+    return ret;
+}
+
+/* A path or program name for the remote command line: printable, no
+ * newline; it is quoted anyway. */
+static bool arg_is_printable(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* "ssh://[USER@]HOST[:PORT]/POOL/IMAGE" */
+static int remote_dest(const struct cli_remote *r, const char *spec,
+                       const char *conf, const char *id, struct cli_session *s,
+                       struct dest **out, struct error *err)
+{
+    const char *rest = spec + 6;
+    const char *slash = strchr(rest, '/');
+    struct dest_remote_params p;
+    struct image_spec is = {0};
+    char *authority = NULL;
+    int ret = -1;
+
+    if (!slash || slash == rest)
+        return error_set(err, ERROR_USAGE, 0,
+                         "'%s' is not ssh://[USER@]HOST[:PORT]/POOL/IMAGE",
+                         spec);
+    authority = xstrndup(rest, (size_t)(slash - rest));
+    if (transport_ssh_target_parse(authority, &s->target, err) < 0 ||
+        image_spec_parse(slash + 1, 0, &is, err) < 0)
+        goto out;
+    if (!arg_is_printable(r->remote_rbdmove) ||
+        (conf && !arg_is_printable(conf))) {
+        error_set(err, ERROR_USAGE, 0,
+                  "--remote-rbdmove and --dst-conf must be printable");
+        goto out;
+    }
+    s->remote_rbdmove = xstrdup(r->remote_rbdmove);
+    s->ssh.identity = r->identity;
+    s->ssh.known_hosts = r->known_hosts;
+    s->ssh.accept_new_host_key = r->accept_new_host_key;
+    s->ssh.timeout_ms = r->timeout_s * 1000;
+    memset(&p, 0, sizeof(p));
+    p.exec = ssh_exec;
+    p.exec_ctx = s;
+    p.streams = r->streams;
+    p.compress_level = r->compress_level;
+    p.bwlimit = r->bwlimit;
+    ret = dest_remote_open(&p, spec, conf, id, is.pool, is.name, out, err);
+out:
+    free(authority);
+    image_spec_release(&is);
+    return ret;
+}
 
 void cli_remote_init(struct cli_remote *r)
 {
@@ -84,11 +161,16 @@ int cli_remote_dest(const struct cli_remote *r, const char *spec,
     struct image_spec is = {0};
     int ret = -1;
 
-    (void)r;
+    s->target = (struct transport_ssh_target)TRANSPORT_SSH_TARGET_INIT;
+
     *out = NULL;
     *session = NULL;
     if (!strncmp(spec, "ssh://", 6)) {
-        error_set(err, ERROR_USAGE, 0, "ssh:// destinations are not built yet");
+        if (remote_dest(r, spec, conf, id, s, out, err) < 0)
+            goto out;
+        *session = s;
+        s = NULL;
+        ret = 0;
         goto out;
     }
     if (image_spec_parse(spec, 0, &is, err) < 0)
@@ -110,5 +192,7 @@ void cli_session_free(struct cli_session *s)
     if (!s)
         return;
     cluster_close(s->cl);
+    transport_ssh_target_release(&s->target);
+    free(s->remote_rbdmove);
     free(s);
 }

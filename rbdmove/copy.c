@@ -484,8 +484,10 @@ static int engine_run_source(struct engine *e, const char *from_snap,
     uint64_t extents = 0;
     int ret = -1;
 
-    if (p->progress && copy_measure(e->src, from_snap, p->whole_object,
-                                    &e->total, &extents, err) < 0)
+    e->total = p->known_total;
+    if (p->progress && !e->total &&
+        copy_measure(e->src, from_snap, p->whole_object, &e->total, &extents,
+                     err) < 0)
         return -1;
     for (uint64_t off = p->resume_off / seg * seg; off < size; off += seg) {
         l.n = 0;

@@ -52,6 +52,9 @@ struct copy_params {
     int (*checkpoint)(void *ctx, uint64_t done_below, struct error *err);
     void *checkpoint_ctx;
     uint64_t checkpoint_every;
+    /* Bytes the whole transfer covers, when the caller measured it already
+     * (parallel streams); 0: measured here when progress is wanted. */
+    uint64_t known_total;
 };
 
 struct copy_stats {

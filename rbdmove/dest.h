@@ -103,4 +103,36 @@ void dest_free(struct dest *d);
 struct dest *dest_local_new(struct cluster *cl, const char *pool,
                             const char *image);
 
+/*
+ * Runs `<remote rbdmove> ARGS` on the destination host and returns a
+ * transport to it (the CLI opens an SSH exec channel). args is already
+ * quoted for the remote shell.
+ */
+typedef int dest_remote_exec_fn(void *ctx, const char *args,
+                                struct transport **out, struct error *err);
+
+struct dest_remote_params {
+    dest_remote_exec_fn *exec;
+    void *exec_ctx;
+    unsigned streams;   /* parallel data sessions */
+    int compress_level; /* zstd level, 0: none */
+    uint64_t bwlimit;   /* bytes per second over all streams, 0: none */
+};
+
+/*
+ * A destination served by `rbdmove receive` on another host: starts the
+ * control session (which takes the image's lock once it exists) and checks
+ * the receiver's protocol version. name is for messages. conf and id are
+ * the ceph configuration path and client id there (conf may be NULL).
+ */
+int dest_remote_open(const struct dest_remote_params *p, const char *name,
+                     const char *conf, const char *id, const char *pool,
+                     const char *image, struct dest **out,
+                     struct error *err) MUST_CHECK;
+
+/* The open, locked head of a local destination (borrowed), for the
+ * receiver's parallel appliers. d must come from dest_local_new. */
+int dest_local_head(struct dest *d, struct image **out,
+                    struct error *err) MUST_CHECK;
+
 #endif

@@ -231,6 +231,11 @@ struct dest *dest_local_new(struct cluster *cl, const char *pool,
     return &d->base;
 }
 
+int dest_local_head(struct dest *dd, struct image **out, struct error *err)
+{
+    return open_head((struct dest_local *)dd, out, err);
+}
+
 /* ---- shared helpers -------------------------------------------------------
  */
 

@@ -144,6 +144,64 @@ bool name_is_safe(const char *s)
     return n <= 255;
 }
 
+void buf_add_pct(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    if (!*s) {
+        buf_adds(b, "%");
+        return;
+    }
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (isalnum(c) || c == '.' || c == '_' || c == '-') {
+            buf_add(b, s, 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+
+            buf_add(b, e, 3);
+        }
+    }
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+char *pct_decode(const char *s)
+{
+    struct buf b = BUF_INIT;
+
+    if (!strcmp(s, "%"))
+        return xstrdup("");
+    while (*s) {
+        if (*s == '%') {
+            int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+            char c;
+
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                buf_release(&b);
+                return NULL;
+            }
+            c = (char)(hi << 4 | lo);
+            buf_add(&b, &c, 1);
+            s += 3;
+        } else {
+            buf_add(&b, s, 1);
+            s++;
+        }
+    }
+    return buf_take(&b);
+}
+
 double time_now(void)
 {
     struct timespec ts;

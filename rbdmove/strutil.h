@@ -43,6 +43,15 @@ void buf_add_shell_quoted(struct buf *b, const char *s);
  */
 bool name_is_safe(const char *s);
 
+/*
+ * Percent-encoding for tokens of rbdmove's control protocol: every byte
+ * outside [A-Za-z0-9._-] becomes %XX, so a token never holds a space, a
+ * newline or a shell metacharacter. An empty string is "%" alone.
+ */
+void buf_add_pct(struct buf *b, const char *s);
+/* Decode; NULL on malformed input. Caller owns the result. */
+char *pct_decode(const char *s);
+
 /* Seconds on the monotonic clock. */
 double time_now(void);
 /* Seconds since the epoch (wall clock), for records meant for people. */

@@ -147,12 +147,22 @@ static void fd_free(struct transport *t)
     free(ft);
 }
 
+static int fd_flush_op(struct transport *t, struct error *err)
+{
+    struct fd_transport *ft = (struct fd_transport *)t;
+
+    if (ft->wfd < 0)
+        return 0;
+    return fd_flush(ft, err);
+}
+
 static const struct transport_ops fd_ops = {
     .read = fd_read,
     .write = fd_write,
     .close_write = fd_close_write,
     .finish = fd_finish,
     .free = fd_free,
+    .flush = fd_flush_op,
 };
 
 struct transport *transport_fd_new(int rfd, int wfd, int own_fds,

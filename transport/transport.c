@@ -62,6 +62,13 @@ int transport_close_write(struct transport *t, struct error *err)
     return t->ops->close_write(t, err);
 }
 
+int transport_flush(struct transport *t, struct error *err)
+{
+    if (!t->ops->flush)
+        return 0;
+    return t->ops->flush(t, err);
+}
+
 int transport_finish(struct transport *t, struct error *err)
 {
     if (!t->ops->finish)

@@ -40,6 +40,9 @@ struct transport_ops {
     int (*finish)(struct transport *t, struct error *err);
     /* Release everything; must accept a half-built transport. */
     void (*free)(struct transport *t);
+    /* Push buffered writes to the peer now (a request that waits for its
+     * answer). May be NULL: the back end does not buffer. */
+    int (*flush)(struct transport *t, struct error *err);
 };
 
 struct transport {
@@ -64,6 +67,8 @@ int transport_read_full(struct transport *t, void *buf, size_t len,
 int transport_write(struct transport *t, const void *buf, size_t len,
                     struct error *err) MUST_CHECK;
 int transport_close_write(struct transport *t, struct error *err) MUST_CHECK;
+/* Push buffered writes to the peer. */
+int transport_flush(struct transport *t, struct error *err) MUST_CHECK;
 int transport_finish(struct transport *t, struct error *err) MUST_CHECK;
 /* NULL-safe. */
 void transport_free(struct transport *t);
