@@ -21,20 +21,13 @@ struct cli_session {
     char *remote_rbdmove;
 };
 
-/* dest_remote_exec_fn: `<remote rbdmove> args` over a new SSH session. */
-static int ssh_exec(void *ctx, const char *args, struct transport **out,
+/* dest_remote_exec_fn: command over a new SSH session. */
+static int ssh_exec(void *ctx, const char *command, struct transport **out,
                     struct error *err)
 {
     struct cli_session *s = ctx;
-    struct buf cmd = BUF_INIT;
-    int ret;
 
-    buf_add_shell_quoted(&cmd, s->remote_rbdmove);
-    buf_adds(&cmd, " ");
-    buf_adds(&cmd, args);
-    ret = transport_ssh_exec(&s->target, &s->ssh, buf_str(&cmd), out, err);
-    buf_release(&cmd);
-    return ret;
+    return transport_ssh_exec(&s->target, &s->ssh, command, out, err);
 }
 
 /* A path or program name for the remote command line: printable, no
@@ -84,6 +77,7 @@ static int remote_dest(const struct cli_remote *r, const char *spec,
     memset(&p, 0, sizeof(p));
     p.exec = ssh_exec;
     p.exec_ctx = s;
+    p.program = s->remote_rbdmove;
     p.streams = r->streams;
     p.compress_level = r->compress_level;
     p.bwlimit = r->bwlimit;

@@ -60,7 +60,7 @@ static int serve(const char *conf, const char *id, const char *spec)
         cli_report_error(&err);
         goto out;
     }
-    if (receiver_serve(cl, s.pool, s.name, ctl, &err) < 0) {
+    if (receiver_serve(cl, s.pool, s.name, ctl, STDIN_FILENO, &err) < 0) {
         cli_report_error(&err);
         goto out;
     }

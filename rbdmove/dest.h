@@ -104,19 +104,19 @@ struct dest *dest_local_new(struct cluster *cl, const char *pool,
                             const char *image);
 
 /*
- * Runs `<remote rbdmove> ARGS` on the destination host and returns a
- * transport to it (the CLI opens an SSH exec channel). args is already
- * quoted for the remote shell.
+ * Runs command (already quoted for the remote shell) on the destination
+ * host and returns a transport to it (the CLI opens an SSH exec channel).
  */
-typedef int dest_remote_exec_fn(void *ctx, const char *args,
+typedef int dest_remote_exec_fn(void *ctx, const char *command,
                                 struct transport **out, struct error *err);
 
 struct dest_remote_params {
     dest_remote_exec_fn *exec;
     void *exec_ctx;
-    unsigned streams;   /* parallel data sessions */
-    int compress_level; /* zstd level, 0: none */
-    uint64_t bwlimit;   /* bytes per second over all streams, 0: none */
+    const char *program; /* rbdmove on that host; NULL: "rbdmove" */
+    unsigned streams;    /* parallel data sessions */
+    int compress_level;  /* zstd level, 0: none */
+    uint64_t bwlimit;    /* bytes per second over all streams, 0: none */
 };
 
 /*

@@ -31,6 +31,7 @@
 struct dest_remote {
     struct dest base;
     struct dest_remote_params p;
+    char *program;
     struct transport *ctl;
     struct proto_reader r;
     bool broken;
@@ -327,6 +328,12 @@ static void *sender_main(void *arg)
     return NULL;
 }
 
+/* The quoted remote program, at the start of a command line. */
+static void add_program(const struct dest_remote *d, struct buf *b)
+{
+    buf_add_shell_quoted(b, d->program);
+}
+
 /* Open the data session of stream i and wrap it. */
 static int open_stream(struct dest_remote *d, const char *socket_path,
                        struct transport **out, struct error *err)
@@ -336,7 +343,8 @@ static int open_stream(struct dest_remote *d, const char *socket_path,
     unsigned n = d->p.streams ? d->p.streams : 1;
     int ret;
 
-    buf_adds(&args, "receive --join ");
+    add_program(d, &args);
+    buf_adds(&args, " receive --join ");
     buf_add_shell_quoted(&args, socket_path);
     ret = d->p.exec(d->p.exec_ctx, buf_str(&args), &t, err);
     buf_release(&args);
@@ -512,6 +520,7 @@ static void remote_free(struct dest *dd)
     }
     proto_reader_release(&d->r);
     transport_free(d->ctl);
+    free(d->program);
     free(d);
 }
 
@@ -550,13 +559,16 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
     d->base.ops = &remote_ops;
     d->base.name = xstrdup(name);
     d->p = *p;
-    if ((conf && !conf_is_safe(conf)) || (id && !name_is_safe(id)) ||
-        !name_is_safe(pool) || !name_is_safe(image)) {
+    d->program = xstrdup(p->program ? p->program : "rbdmove");
+    if (!conf_is_safe(d->program) || (conf && !conf_is_safe(conf)) ||
+        (id && !name_is_safe(id)) || !name_is_safe(pool) ||
+        !name_is_safe(image)) {
         error_set(err, ERROR_USAGE, 0,
                   "refusing unsafe characters on the remote command line");
         goto out;
     }
-    buf_adds(&args, "receive --serve");
+    add_program(d, &args);
+    buf_adds(&args, " receive --serve");
     if (conf) {
         buf_adds(&args, " --conf ");
         buf_add_shell_quoted(&args, conf);

@@ -47,6 +47,7 @@
 struct server {
     struct dest *d;
     struct transport *ctl;
+    int ctl_fd;
     struct buf out; /* the answer being built */
 };
 
@@ -244,11 +245,14 @@ static int listen_socket(char *dir, size_t dirlen, char *path, size_t pathlen,
     return 0;
 }
 
-static int accept_one(int lfd, int *out, struct error *err)
+static int accept_one(int lfd, int ctl_fd, int *out, struct error *err)
 {
-    struct pollfd pfd = {lfd, POLLIN, 0};
-    int r = poll(&pfd, 1, ACCEPT_TIMEOUT_MS);
+    struct pollfd pfd[2] = {{lfd, POLLIN, 0}, {ctl_fd, 0, 0}};
+    int r = poll(pfd, ctl_fd >= 0 ? 2 : 1, ACCEPT_TIMEOUT_MS);
 
+    if (r > 0 && (pfd[1].revents & (POLLHUP | POLLERR)))
+        return error_set(err, ERROR_STATE, ECONNRESET,
+                         "the sender hung up before its streams arrived");
     if (r == 0)
         return error_set(err, ERROR_STATE, ETIMEDOUT,
                          "no data stream arrived within %d s",
@@ -269,7 +273,7 @@ static int run_appliers(struct server *s, int lfd, struct applier *ap,
     int ret = 0;
 
     for (; started < n; started++) {
-        if (accept_one(lfd, &ap[started].fd, err) < 0) {
+        if (accept_one(lfd, s->ctl_fd, &ap[started].fd, err) < 0) {
             ret = -1;
             break;
         }
@@ -290,7 +294,6 @@ static int run_appliers(struct server *s, int lfd, struct applier *ap,
         total->zero_bytes += ap[i].st.zero_bytes;
         total->stream_bytes += ap[i].st.stream_bytes;
     }
-    (void)s;
     return ret;
 }
 
@@ -418,9 +421,9 @@ static int dispatch(struct server *s, const struct proto_tokens *t,
 }
 
 int receiver_serve(struct cluster *cl, const char *pool, const char *image,
-                   struct transport *ctl, struct error *err)
+                   struct transport *ctl, int ctl_fd, struct error *err)
 {
-    struct server s = {dest_local_new(cl, pool, image), ctl, BUF_INIT};
+    struct server s = {dest_local_new(cl, pool, image), ctl, ctl_fd, BUF_INIT};
     struct buf line = BUF_INIT;
     struct proto_reader r;
     int ret = -1;

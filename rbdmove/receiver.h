@@ -20,10 +20,14 @@ struct transport;
 /*
  * Serve requests for pool/image on cl, read from and answered on ctl,
  * until "quit" or the end of ctl. Fails only when ctl itself fails; a
- * failed request is answered with its error.
+ * failed request is answered with its error. ctl_fd, when not -1, is the
+ * descriptor ctl reads: while waiting for data streams the receiver
+ * watches it, and gives up at once when the sender hangs up instead of
+ * holding the image's lock until a timeout.
  */
 int receiver_serve(struct cluster *cl, const char *pool, const char *image,
-                   struct transport *ctl, struct error *err) MUST_CHECK;
+                   struct transport *ctl, int ctl_fd,
+                   struct error *err) MUST_CHECK;
 
 /*
  * Relay in_fd to the serving receiver's socket, then copy its verdict
