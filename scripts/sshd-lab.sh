@@ -135,7 +135,7 @@ EOF
 }
 
 start() {
-    local pid i
+    local pid
     command -v ssh-keygen >/dev/null || die "ssh-keygen is missing (install openssh-client)"
     [ -x "$SSHD" ] || die "$SSHD is missing (install openssh-server)"
     if pid=$(running_pid); then
@@ -153,7 +153,7 @@ start() {
     "$SSHD" -t -f "$DIR/sshd_config" || die "sshd rejected $DIR/sshd_config"
     : >"$DIR/sshd.log"
     "$SSHD" -f "$DIR/sshd_config" -E "$DIR/sshd.log"
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         if pid=$(running_pid) && port_open; then
             echo "SSHD_PID=$pid" >>"$ENVFILE"
             echo "sshd-lab.sh: sshd (pid $pid) listening on $HOST:$PORT; env in $ENVFILE"
@@ -166,7 +166,7 @@ start() {
 }
 
 stop() {
-    local pid i
+    local pid
     if ! pid=$(running_pid); then
         rm -f "$PIDFILE"
         echo "sshd-lab.sh: not running"
@@ -174,7 +174,7 @@ stop() {
     fi
     # The listener only: sessions still open end when their clients go.
     kill "$pid"
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done

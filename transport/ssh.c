@@ -70,6 +70,8 @@ struct ssh_transport {
     double ka_next;    /* when the next keepalive is due */
     double ka_pending; /* when the oldest unanswered keepalive went out */
     bool broken;       /* a fatal error: no goodbye on free */
+    bool peer_closed;  /* recv() saw the end of the TCP stream */
+    int sock_errno;    /* the last error of recv() or send() */
     bool eof_sent;
     bool stdout_eof;
     size_t since_drain;
@@ -417,16 +419,42 @@ static void add_tail(struct ssh_transport *st, struct error *err)
 
 /* ---- connection ---------------------------------------------------------- */
 
+/*
+ * Socket callbacks: libssh2's own, plus what it does not keep: when the
+ * peer last sent anything (for the dead-peer check) and why the socket
+ * failed (for the message).
+ */
 static ssize_t recv_cb(libssh2_socket_t sock, void *buffer, size_t length,
                        int flags, void **abstract)
 {
     struct ssh_transport *st = *abstract;
     ssize_t n = recv(sock, buffer, length, flags);
 
-    if (n < 0)
-        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return -EAGAIN;
+    if (n < 0) {
+        st->sock_errno = errno;
+        return -errno;
+    }
+    if (n == 0 && length > 0)
+        st->peer_closed = true;
     if (n > 0)
         st->last_recv = time_now();
+    return n;
+}
+
+static ssize_t send_cb(libssh2_socket_t sock, const void *buffer, size_t length,
+                       int flags, void **abstract)
+{
+    struct ssh_transport *st = *abstract;
+    ssize_t n = send(sock, buffer, length, flags);
+
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return -EAGAIN;
+    if (n < 0) {
+        st->sock_errno = errno;
+        return -errno;
+    }
     return n;
 }
 
@@ -932,7 +960,7 @@ static int auth_agent(struct ssh_transport *st, const char *user,
     int ret = 1;
     char type[64];
 
-    if (!getenv("SSH_AUTH_SOCK"))
+    if (!getenv("SSH_AUTH_SOCK") || !*getenv("SSH_AUTH_SOCK"))
         return 1;
     agent = libssh2_agent_init(st->session);
     if (!agent || libssh2_agent_connect(agent) ||
@@ -1034,6 +1062,8 @@ static int start_session(struct ssh_transport *st, struct known_hosts *k,
                          "cannot create an ssh session for %s", st->where);
     libssh2_session_callback_set(st->session, LIBSSH2_CALLBACK_RECV,
                                  (void *)recv_cb);
+    libssh2_session_callback_set(st->session, LIBSSH2_CALLBACK_SEND,
+                                 (void *)send_cb);
     libssh2_session_set_blocking(st->session, 1);
     libssh2_session_set_timeout(st->session, st->timeout_ms);
     libssh2_session_banner_set(st->session, "SSH-2.0-rbdmove_" RBDMOVE_VERSION);
@@ -1195,6 +1225,29 @@ static ssize_t call(struct ssh_transport *st, enum step_op op, void *buf,
     return LIBSSH2_ERROR_INVAL;
 }
 
+/* A failed channel call: name the socket's own reason when there is one. */
+static void io_fail(struct ssh_transport *st, int rc, struct error *err)
+{
+    char ebuf[128];
+    const char *why = st->peer_closed ? "closed by the peer"
+                      : st->sock_errno
+                          ? strerror_r(st->sock_errno, ebuf, sizeof(ebuf))
+                          : NULL;
+
+    if (why)
+        error_set(err, ERROR_SSH, rc, "connection to %s lost: %s (%s)",
+                  st->where, why, last_msg(st, NULL));
+    else
+        fail(st, rc, "ssh channel error with", err);
+    add_tail(st, err);
+}
+
+/* Each transport operation measures its own waiting (peer_dead). */
+static void begin_op(struct ssh_transport *st)
+{
+    st->wait_since = 0;
+}
+
 /*
  * One libssh2 channel call. libssh2 1.10 insists that a call which left a
  * packet half-sent (EAGAIN with the outbound direction blocked) be repeated
@@ -1213,11 +1266,7 @@ static ssize_t step(struct ssh_transport *st, enum step_op op, void *buf,
             return n;
         if (n != LIBSSH2_ERROR_EAGAIN) {
             st->broken = true;
-            fail(st, (int)n,
-                 op == OP_WRITE ? "lost the connection (writing) to"
-                                : "lost the connection to",
-                 err);
-            add_tail(st, err);
+            io_fail(st, (int)n, err);
             return STEP_FAILED;
         }
         if (!half_sent(st))
@@ -1368,6 +1417,7 @@ static ssize_t ssh_read(struct transport *t, void *buf, size_t len,
 {
     struct ssh_transport *st = (struct ssh_transport *)t;
 
+    begin_op(st);
     if (len == 0)
         return 0;
     for (;;) {
@@ -1391,6 +1441,7 @@ ssize_t transport_ssh_read_nowait(struct transport *t, void *buf, size_t len,
     if (t->ops->read != ssh_read)
         return error_set(err, ERROR_IO, EINVAL, "%s is not an ssh transport",
                          t->name);
+    begin_op(st);
     n = read_once(st, buf, len, &got, err);
     if (n == STEP_FAILED)
         return -1;
@@ -1452,6 +1503,7 @@ static int ssh_write(struct transport *t, const void *buf, size_t len,
     struct ssh_transport *st = (struct ssh_transport *)t;
     char *p = (char *)buf;
 
+    begin_op(st);
     if (st->eof_sent)
         return error_set(err, ERROR_IO, EPIPE, "%s: write after end of input",
                          t->name);
@@ -1508,6 +1560,7 @@ static int ssh_close_write(struct transport *t, struct error *err)
 {
     struct ssh_transport *st = (struct ssh_transport *)t;
 
+    begin_op(st);
     if (st->eof_sent)
         return 0;
     if (complete(st, OP_EOF, err) < 0)
@@ -1533,6 +1586,7 @@ static int ssh_finish(struct transport *t, struct error *err)
         log_debug("discarded %" PRIu64 " unread bytes from %s", discarded,
                   st->where);
     /* The exit status comes before the peer's CHANNEL_CLOSE. */
+    begin_op(st);
     if (complete(st, OP_WAIT_CLOSED, err) < 0 ||
         complete(st, OP_CLOSE, err) < 0)
         return -1;

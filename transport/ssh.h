@@ -72,8 +72,8 @@ struct transport_ssh_options {
        silent (keepalives unanswered) before the link counts as dead.
        0: 30000. */
     int timeout_ms;
-    /* Seconds between keepalives while waiting on the peer; 0: 15. It is
-       capped at half the timeout. */
+    /* Seconds between keepalives while waiting on the peer; 0: 15. Kept
+       between 3 s and half the timeout. */
     int keepalive_s;
     /* Name of an environment variable holding the key's passphrase, or
        NULL. The passphrase itself is never an option. */
