@@ -1340,14 +1340,14 @@ static int drain_stdout(struct ssh_transport *st, bool *got, struct error *err)
                              "the remote command on %s wrote more than %u "
                              "MiB that nobody read",
                              st->where, SSH_INBUF_MAX >> 20);
-        if (st->in_cap - st->in_end < 65536) {
+        if (st->in_cap - st->in_end < 65536 && st->in_start > 0) {
             memmove(st->in, st->in + st->in_start, st->in_end - st->in_start);
             st->in_end -= st->in_start;
             st->in_start = 0;
-            if (st->in_cap - st->in_end < 65536) {
-                st->in_cap = st->in_cap * 2 + 65536;
-                st->in = xrealloc(st->in, st->in_cap);
-            }
+        }
+        if (st->in_cap - st->in_end < 65536) {
+            st->in_cap = st->in_cap * 2 + 65536;
+            st->in = xrealloc(st->in, st->in_cap);
         }
         n = step(st, OP_READ_STDOUT, st->in + st->in_end,
                  st->in_cap - st->in_end, err);

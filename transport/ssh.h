@@ -89,10 +89,13 @@ struct transport_ssh_options {
  * stdin (writes of any size; 1 MiB or more per call is the fast path).
  * close_write sends EOF. finish sends EOF if not done yet, discards stdout
  * nobody read, waits for the command to end and fails unless it exited 0:
- * ERROR_STATE with cause = the exit status (or the signal number... 0 for a
- * signal libssh2 cannot name), and the last lines of its stderr in the
- * message. The command's stderr is relayed to the log as it arrives, each
- * line prefixed "remote: ", control characters replaced.
+ * ERROR_STATE with cause = the exit status, or 128 + the signal number when
+ * a signal killed it (as a shell reports it), and the last lines of its
+ * stderr in the message. (libssh2 1.10 cannot tell a command that exited 0
+ * from a channel closed without any exit status.) A command that ends
+ * while we still write to it fails the write the same way. The command's
+ * stderr is relayed to the log as it arrives, each line prefixed
+ * "remote: ", control characters replaced.
  *
  * While a read or write waits, keepalives go out every keepalive_s; a peer
  * that sends nothing at all for timeout_ms, keepalive answers included, is
