@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
+#
 # rbdmove's two-region OpenStack lab on loopback, from Debian 12's packages.
 #
 #   scripts/openstack-lab.sh start              start it (and the Ceph lab if needed)
@@ -28,7 +30,10 @@ LAB=${RBDMOVE_LAB:-/tmp/rbm}
 OSD=$LAB/openstack
 PY=/usr/bin/python3 # Debian's: the OpenStack libraries live there, not in a pyenv
 SPATH=/usr/sbin:/usr/bin:/sbin:/bin
-START_TIMEOUT=${RBM_OS_START_TIMEOUT:-300}
+# Services and tools run with this environment only: nothing of the caller's
+# (OS_* variables, a pyenv's PATH) leaks in.
+CLEAN_ENV=(env -i PATH="$SPATH" HOME="$OSD/home" LANG=C.UTF-8 TMPDIR="$OSD/tmp"
+    PYTHONDONTWRITEBYTECODE=1)
 
 PORT_KEYSTONE=15000
 PORT_PLACEMENT_R1=18778
@@ -51,13 +56,13 @@ T0=$EPOCHREALTIME
 elapsed() { awk -v a="$EPOCHREALTIME" -v b="$T0" 'BEGIN { printf "%.1f", a - b }'; }
 say() { echo "[openstack-lab $(elapsed)s] $*"; }
 die() {
-	echo "openstack-lab: $*" >&2
-	exit 1
+    echo "openstack-lab: $*" >&2
+    exit 1
 }
 
 usage() {
-	sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
-	exit 2
+    sed -n '4,8s/^# \{0,1\}//p' "$0"
+    exit 2
 }
 
 # ---------------------------------------------------------------- processes
@@ -65,144 +70,144 @@ usage() {
 # group id), with a clean environment carrying a marker that stop checks
 # before it kills anything.
 spawn() {
-	local name=$1
-	shift
-	setsid env -i PATH=$SPATH HOME="$OSD/home" LANG=C.UTF-8 TMPDIR="$OSD/tmp" \
-		RBDMOVE_OSLAB="$OSD" "$@" >>"$OSD/log/$name.out" 2>&1 </dev/null &
-	echo $! >"$OSD/run/$name.pid"
-	disown $!
-	echo "$name" >>"$OSD/run/order"
+    local name=$1
+    shift
+    setsid "${CLEAN_ENV[@]}" RBDMOVE_OSLAB="$OSD" "$@" \
+        >>"$OSD/log/$name.out" 2>&1 </dev/null 9>&- &
+    echo $! >"$OSD/run/$name.pid"
+    disown $!
+    echo "$name" >>"$OSD/run/order"
 }
 
 # ours PID: true when PID is alive and was started by this lab.
 ours() {
-	[ -r "/proc/$1/environ" ] &&
-		tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qxF "RBDMOVE_OSLAB=$OSD"
+    [ -r "/proc/$1/environ" ] &&
+        tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qxF "RBDMOVE_OSLAB=$OSD"
 }
 
 group_alive() { kill -0 -- "-$1" 2>/dev/null; }
 
 service_names() {
-	[ -f "$OSD/run/order" ] && cat "$OSD/run/order" || true
+    if [ -f "$OSD/run/order" ]; then cat "$OSD/run/order"; fi
 }
 
 stop_services() {
-	local names name pid pids=() deadline
-	names=$(service_names | tac)
-	for name in $names; do
-		pid=$(cat "$OSD/run/$name.pid" 2>/dev/null) || continue
-		if ours "$pid"; then
-			kill -TERM -- "-$pid" 2>/dev/null || true
-			pids+=("$pid")
-		fi
-	done
-	deadline=$((SECONDS + 15))
-	for pid in "${pids[@]}"; do
-		while group_alive "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-		if group_alive "$pid"; then
-			kill -KILL -- "-$pid" 2>/dev/null || true
-		fi
-	done
-	for pid in "${pids[@]}"; do
-		while group_alive "$pid"; do sleep 0.1; done
-	done
-	rm -f "$OSD"/run/*.pid "$OSD/run/order"
-	rm -f "$LAB/openstack.env" "$OSD/clouds.yaml" "$OSD/openstack.env.pending"
+    local names name pid pids=() deadline
+    names=$(service_names | tac)
+    for name in $names; do
+        pid=$(cat "$OSD/run/$name.pid" 2>/dev/null) || continue
+        if ours "$pid"; then
+            kill -TERM -- "-$pid" 2>/dev/null || true
+            pids+=("$pid")
+        fi
+    done
+    deadline=$((SECONDS + 15))
+    for pid in "${pids[@]}"; do
+        while group_alive "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+        if group_alive "$pid"; then
+            kill -KILL -- "-$pid" 2>/dev/null || true
+        fi
+    done
+    for pid in "${pids[@]}"; do
+        while group_alive "$pid"; do sleep 0.1; done
+    done
+    rm -f "$OSD"/run/*.pid "$OSD/run/order"
+    rm -f "$LAB/openstack.env" "$OSD/clouds.yaml" "$OSD/openstack.env.pending"
 }
 
 # wait_port PORT SECONDS [NAME]: waits until something listens on 127.0.0.1:PORT
 # (and NAME's process group is still alive, when given).
 wait_port() {
-	local port=$1 limit=$2 name=${3:-} deadline=$((SECONDS + $2))
-	while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-		if [ -n "$name" ] && ! group_alive "$(cat "$OSD/run/$name.pid")"; then
-			fail "$name exited before listening on $port"
-		fi
-		[ $SECONDS -lt $deadline ] || fail "nothing listens on port $port after ${limit}s"
-		sleep 0.2
-	done
+    local port=$1 limit=$2 name=${3:-} deadline=$((SECONDS + $2))
+    while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        if [ -n "$name" ] && ! group_alive "$(cat "$OSD/run/$name.pid")"; then
+            fail "$name exited before listening on $port"
+        fi
+        [ $SECONDS -lt $deadline ] || fail "nothing listens on port $port after ${limit}s"
+        sleep 0.2
+    done
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # fail MSG: ends the start with MSG; on_exit then cleans up.
 fail() {
-	echo "openstack-lab: start FAILED after $(elapsed)s: $*" >&2
-	exit 1
+    echo "openstack-lab: start FAILED after $(elapsed)s: $*" >&2
+    exit 1
 }
 
 # While starting, any failure (fail, or a command failing under set -e) shows
 # the errors in the logs and stops everything this start began.
 STARTING=
 on_exit() {
-	local rc=$?
-	[ $rc -ne 0 ] && [ -n "$STARTING" ] || return 0
-	STARTING=
-	local f pid
-	for pid in "${BG_PIDS[@]}"; do
-		kill -KILL -- "-$pid" 2>/dev/null || true
-	done
-	for f in "$OSD"/log/*; do
-		[ -s "$f" ] || continue
-		if grep -qE 'ERROR|CRITICAL|Traceback|error' "$f" 2>/dev/null; then
-			echo "---- $f (last error lines)" >&2
-			grep -E 'ERROR|CRITICAL|Traceback|[Ee]rror' "$f" | tail -n 5 >&2
-		fi
-	done
-	echo "openstack-lab: stopping what was started; logs kept in $OSD/log" >&2
-	stop_services
-	[ -z "${CEPH_BG_STARTED:-}" ] || echo "openstack-lab: the Ceph lab was left running" >&2
-	exit $rc
+    local rc=$?
+    [ $rc -ne 0 ] && [ -n "$STARTING" ] || return 0
+    STARTING=
+    local f pid
+    for pid in "${BG_PIDS[@]}"; do
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    done
+    for f in "$OSD"/log/*; do
+        [ -s "$f" ] || continue
+        if grep -qE 'ERROR|CRITICAL|Traceback|error' "$f" 2>/dev/null; then
+            echo "---- $f (last error lines)" >&2
+            grep -E 'ERROR|CRITICAL|Traceback|[Ee]rror' "$f" | tail -n 5 >&2
+        fi
+    done
+    echo "openstack-lab: stopping what was started; logs kept in $OSD/log" >&2
+    stop_services
+    [ -z "${CEPH_BG_STARTED:-}" ] || echo "openstack-lab: the Ceph lab was left running" >&2
+    exit $rc
 }
 
 # ---------------------------------------------------------------- packages
 # The package list is OPENSTACK_PACKAGES in scripts/install-deps.sh, which
 # does nothing when everything is installed.
 ensure_packages() {
-	"$SRC/scripts/install-deps.sh" --openstack >"$OSD/log/install-deps.out" 2>&1 || {
-		tail -n 20 "$OSD/log/install-deps.out" >&2
-		fail "scripts/install-deps.sh --openstack failed"
-	}
+    "$SRC/scripts/install-deps.sh" --openstack >"$OSD/log/install-deps.out" 2>&1 || {
+        tail -n 20 "$OSD/log/install-deps.out" >&2
+        fail "scripts/install-deps.sh --openstack failed"
+    }
 }
 
 # ---------------------------------------------------------------- Ceph
 ceph_ok() {
-	local c
-	for c in ceph1 ceph2; do
-		[ -f "$LAB/$c/ceph.conf" ] || return 1
-		timeout 20 rados -c "$LAB/$c/ceph.conf" lspools 2>/dev/null |
-			grep -qx volumes || return 1
-	done
+    local c
+    for c in ceph1 ceph2; do
+        [ -f "$LAB/$c/ceph.conf" ] || return 1
+        timeout 20 rados -c "$LAB/$c/ceph.conf" lspools 2>/dev/null |
+            grep -qx volumes || return 1
+    done
 }
 
 # ---------------------------------------------------------------- secrets
 gen_secret() { head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 write_secrets() {
-	local k
-	umask 077
-	{
-		echo "# rbdmove OpenStack lab secrets (generated at start)"
-		for k in ADMIN DEMO NOVA CINDER PLACEMENT GLANCE DB RABBIT; do
-			echo "export RBM_PW_$k=$(gen_secret)"
-		done
-	} >"$OSD/secrets.env"
-	umask 022
+    local k
+    umask 077
+    {
+        echo "# rbdmove OpenStack lab secrets (generated at start)"
+        for k in ADMIN DEMO NOVA CINDER PLACEMENT GLANCE DB RABBIT; do
+            echo "export RBM_PW_$k=$(gen_secret)"
+        done
+    } >"$OSD/secrets.env"
+    umask 022
 }
 
 # Variables labtool.py and the config writers need.
 export_lab_env() {
-	local v
-	export RBM_LAB="$LAB" RBM_OSD="$OSD" RBM_HOST_R1=rbm-r1 RBM_HOST_R2=rbm-r2
-	export RBM_IMAGE_NAME=rbdmove-tiny RBM_FLAVOR_NAME=m1.tiny
-	export RBM_DB_USER=rbmlab RBM_RABBIT_USER=rbmlab
-	export RBM_RABBIT_VHOSTS="nova_r1 nova_r2 cinder_r1 cinder_r2"
-	for v in KEYSTONE PLACEMENT_R1 PLACEMENT_R2 GLANCE CINDER_R1 CINDER_R2 NOVA_R1 \
-		NOVA_R2 NEUTRON MYSQL AMQP RABBIT_DIST EPMD; do
-		eval "export RBM_PORT_$v=\$PORT_$v"
-	done
-	# shellcheck disable=SC1091
-	. "$OSD/secrets.env"
+    local v
+    export RBM_LAB="$LAB" RBM_OSD="$OSD" RBM_HOST_R1=rbm-r1 RBM_HOST_R2=rbm-r2
+    export RBM_IMAGE_NAME=rbdmove-tiny RBM_FLAVOR_NAME=m1.tiny
+    export RBM_DB_USER=rbmlab RBM_RABBIT_USER=rbmlab
+    export RBM_RABBIT_VHOSTS="nova_r1 nova_r2 cinder_r1 cinder_r2"
+    for v in KEYSTONE PLACEMENT_R1 PLACEMENT_R2 GLANCE CINDER_R1 CINDER_R2 NOVA_R1 \
+        NOVA_R2 NEUTRON MYSQL AMQP RABBIT_DIST EPMD; do
+        eval "export RBM_PORT_$v=\$PORT_$v"
+    done
+    # shellcheck disable=SC1091
+    . "$OSD/secrets.env"
 }
 
 db_url() { echo "mysql+pymysql://$RBM_DB_USER:$RBM_PW_DB@127.0.0.1:$PORT_MYSQL/$1?charset=utf8"; }
@@ -210,7 +215,7 @@ rabbit_url() { echo "rabbit://$RBM_RABBIT_USER:$RBM_PW_RABBIT@127.0.0.1:$PORT_AM
 
 # ksauth SECTION USER PASSWORD [REGION]: a keystoneauth password section.
 ksauth() {
-	cat <<EOF
+    cat <<EOF
 [$1]
 auth_type = password
 auth_url = http://127.0.0.1:$PORT_KEYSTONE/v3
@@ -220,13 +225,13 @@ project_name = service
 username = $2
 password = $3
 EOF
-	[ -z "${4:-}" ] || echo "region_name = $4"
-	echo "valid_interfaces = public"
-	echo
+    [ -z "${4:-}" ] || echo "region_name = $4"
+    echo "valid_interfaces = public"
+    echo
 }
 
 authtoken() {
-	cat <<EOF
+    cat <<EOF
 [keystone_authtoken]
 www_authenticate_uri = http://127.0.0.1:$PORT_KEYSTONE/v3
 auth_url = http://127.0.0.1:$PORT_KEYSTONE/v3
@@ -244,14 +249,19 @@ EOF
 
 # ---------------------------------------------------------------- configs
 write_configs() {
-	local r n
-	mkdir -p "$OSD"/{etc,log,run,home,tmp,mysql,rabbitmq,keystone,glance/images,glance/staging,glance/cache}
+    local r
+    # AF_UNIX paths are limited to 107 bytes.
+    MYSQL_SOCK=$OSD/run/mysqld.sock
+    if [ ${#MYSQL_SOCK} -gt 100 ]; then
+        MYSQL_SOCK=/tmp/rbm-mysqld-$(printf '%s' "$OSD" | cksum | cut -d' ' -f1).sock
+    fi
+    mkdir -p "$OSD"/{etc,log,run,home,tmp,mysql,rabbitmq,keystone,glance/images,glance/staging,glance/cache}
 
-	cat >"$OSD/etc/my.cnf" <<EOF
+    cat >"$OSD/etc/my.cnf" <<EOF
 [mysqld]
 user = root
 datadir = $OSD/mysql
-socket = $OSD/run/mysqld.sock
+socket = $MYSQL_SOCK
 pid-file = $OSD/run/mysqld.pidfile
 log-error = $OSD/log/mariadb.log
 port = $PORT_MYSQL
@@ -270,16 +280,16 @@ sync_binlog = 0
 character-set-server = utf8mb4
 collation-server = utf8mb4_general_ci
 [client]
-socket = $OSD/run/mysqld.sock
+socket = $MYSQL_SOCK
 EOF
 
-	# RabbitMQ: no plugins, one user and four vhosts loaded at boot.
-	echo '[].' >"$OSD/rabbitmq/enabled_plugins"
-	echo '[].' >"$OSD/rabbitmq/advanced.config"
-	: >"$OSD/rabbitmq/rabbitmq-env.conf"
-	"$PY" "$HERE/labtool.py" rabbit-defs >"$OSD/rabbitmq/definitions.json"
-	chmod 600 "$OSD/rabbitmq/definitions.json"
-	cat >"$OSD/rabbitmq/rabbitmq.conf" <<EOF
+    # RabbitMQ: no plugins, one user and four vhosts loaded at boot.
+    echo '[].' >"$OSD/rabbitmq/enabled_plugins"
+    echo '[].' >"$OSD/rabbitmq/advanced.config"
+    : >"$OSD/rabbitmq/rabbitmq-env.conf"
+    "$PY" "$HERE/labtool.py" rabbit-defs >"$OSD/rabbitmq/definitions.json"
+    chmod 600 "$OSD/rabbitmq/definitions.json"
+    cat >"$OSD/rabbitmq/rabbitmq.conf" <<EOF
 listeners.tcp.default = 127.0.0.1:$PORT_AMQP
 distribution.listener.interface = 127.0.0.1
 distribution.listener.port_range.min = $PORT_RABBIT_DIST
@@ -292,7 +302,7 @@ log.console = false
 disk_free_limit.absolute = 50MB
 EOF
 
-	cat >"$OSD/etc/keystone.conf" <<EOF
+    cat >"$OSD/etc/keystone.conf" <<EOF
 [DEFAULT]
 log_file = $OSD/log/keystone.log
 [database]
@@ -311,7 +321,7 @@ password_hash_rounds = 4
 enabled = false
 EOF
 
-	cat >"$OSD/etc/glance-api.conf" <<EOF
+    cat >"$OSD/etc/glance-api.conf" <<EOF
 [DEFAULT]
 bind_host = 127.0.0.1
 bind_port = $PORT_GLANCE
@@ -333,13 +343,13 @@ lock_path = $OSD/glance/lock
 $(authtoken glance "$RBM_PW_GLANCE")
 EOF
 
-	for r in 1 2; do
-		local region=RegionOne host=$RBM_HOST_R1
-		[ $r = 1 ] || region=RegionTwo host=$RBM_HOST_R2
-		local pport=PORT_PLACEMENT_R$r nport=PORT_NOVA_R$r cport=PORT_CINDER_R$r
-		mkdir -p "$OSD/etc/placement-r$r" "$OSD/nova-r$r/instances" "$OSD/cinder-r$r"
+    for r in 1 2; do
+        local region=RegionOne host=$RBM_HOST_R1
+        [ $r = 1 ] || region=RegionTwo host=$RBM_HOST_R2
+        local nport=PORT_NOVA_R$r cport=PORT_CINDER_R$r
+        mkdir -p "$OSD/etc/placement-r$r" "$OSD/nova-r$r/instances" "$OSD/cinder-r$r"
 
-		cat >"$OSD/etc/placement-r$r/placement.conf" <<EOF
+        cat >"$OSD/etc/placement-r$r/placement.conf" <<EOF
 [DEFAULT]
 log_file = $OSD/log/placement-r$r.log
 [placement_database]
@@ -349,7 +359,7 @@ auth_strategy = keystone
 $(authtoken placement "$RBM_PW_PLACEMENT")
 EOF
 
-		cat >"$OSD/etc/nova-r$r.conf" <<EOF
+        cat >"$OSD/etc/nova-r$r.conf" <<EOF
 [DEFAULT]
 host = $host
 my_ip = 127.0.0.1
@@ -363,6 +373,7 @@ osapi_compute_workers = 1
 transport_url = $(rabbit_url nova_r$r)
 graceful_shutdown_timeout = 5
 heal_instance_info_cache_interval = -1
+periodic_fuzzy_delay = 0
 [api]
 auth_strategy = keystone
 [wsgi]
@@ -400,11 +411,11 @@ os_region_name = $region
 catalog_info = volumev3::publicURL
 EOF
 
-		awk '/^\[/ { skip = ($0 == "[database]" || $0 == "[api_database]") } !skip' \
-			"$OSD/etc/nova-r$r.conf" >"$OSD/etc/nova-compute-r$r.conf"
+        awk '/^\[/ { skip = ($0 == "[database]" || $0 == "[api_database]") } !skip' \
+            "$OSD/etc/nova-r$r.conf" >"$OSD/etc/nova-compute-r$r.conf"
 
-		local cephconf=$LAB/ceph$r/ceph.conf
-		cat >"$OSD/etc/cinder-r$r.conf" <<EOF
+        local cephconf=$LAB/ceph$r/ceph.conf
+        cat >"$OSD/etc/cinder-r$r.conf" <<EOF
 [DEFAULT]
 host = $host
 my_ip = 127.0.0.1
@@ -445,47 +456,47 @@ rbd_flatten_volume_from_snapshot = false
 rados_connect_timeout = 10
 report_discard_supported = true
 EOF
-	done
-	chmod 600 "$OSD"/etc/*.conf "$OSD"/etc/*/*.conf
+    done
+    chmod 600 "$OSD"/etc/*.conf "$OSD"/etc/*/*.conf
 }
 
 # ---------------------------------------------------------------- pieces
 start_mariadb() {
-	mariadb-install-db --defaults-file="$OSD/etc/my.cnf" --skip-test-db \
-		--auth-root-authentication-method=socket >"$OSD/log/mariadb-install.out" 2>&1 ||
-		fail "mariadb-install-db failed (see $OSD/log/mariadb-install.out)"
-	spawn mariadb /usr/sbin/mariadbd --defaults-file="$OSD/etc/my.cnf"
+    mariadb-install-db --defaults-file="$OSD/etc/my.cnf" --skip-test-db \
+        --auth-root-authentication-method=socket >"$OSD/log/mariadb-install.out" 2>&1 ||
+        fail "mariadb-install-db failed (see $OSD/log/mariadb-install.out)"
+    spawn mariadb /usr/sbin/mariadbd --defaults-file="$OSD/etc/my.cnf"
 }
 
 create_databases() {
-	local db sql=""
-	for db in keystone glance placement_r1 placement_r2 nova_api_r1 nova_r1 nova_cell0_r1 \
-		nova_api_r2 nova_r2 nova_cell0_r2 cinder_r1 cinder_r2; do
-		sql+="CREATE DATABASE $db; "
-	done
-	sql+="CREATE USER '$RBM_DB_USER'@'127.0.0.1' IDENTIFIED BY '$RBM_PW_DB'; "
-	sql+="GRANT ALL PRIVILEGES ON *.* TO '$RBM_DB_USER'@'127.0.0.1'; FLUSH PRIVILEGES;"
-	mariadb --defaults-file="$OSD/etc/my.cnf" -uroot <<<"$sql" ||
-		fail "creating the databases failed"
+    local db sql=""
+    for db in keystone glance placement_r1 placement_r2 nova_api_r1 nova_r1 nova_cell0_r1 \
+        nova_api_r2 nova_r2 nova_cell0_r2 cinder_r1 cinder_r2; do
+        sql+="CREATE DATABASE $db; "
+    done
+    sql+="CREATE USER '$RBM_DB_USER'@'127.0.0.1' IDENTIFIED BY '$RBM_PW_DB'; "
+    sql+="GRANT ALL PRIVILEGES ON *.* TO '$RBM_DB_USER'@'127.0.0.1'; FLUSH PRIVILEGES;"
+    mariadb --defaults-file="$OSD/etc/my.cnf" -uroot <<<"$sql" ||
+        fail "creating the databases failed"
 }
 
 start_rabbit() {
-	# epmd first, in its own group: Erlang would otherwise start a daemon
-	# that outlives the lab.
-	spawn epmd /usr/bin/epmd -d -port "$PORT_EPMD" -address 127.0.0.1
-	wait_port "$PORT_EPMD" 10 epmd
-	spawn rabbitmq env RABBITMQ_NODENAME=rbmlab@localhost \
-		RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$PORT_AMQP" \
-		RABBITMQ_DIST_PORT="$PORT_RABBIT_DIST" ERL_EPMD_PORT="$PORT_EPMD" \
-		ERL_EPMD_ADDRESS=127.0.0.1 \
-		RABBITMQ_CONFIG_FILE="$OSD/rabbitmq/rabbitmq.conf" \
-		RABBITMQ_ADVANCED_CONFIG_FILE="$OSD/rabbitmq/advanced.config" \
-		RABBITMQ_CONF_ENV_FILE="$OSD/rabbitmq/rabbitmq-env.conf" \
-		RABBITMQ_ENABLED_PLUGINS_FILE="$OSD/rabbitmq/enabled_plugins" \
-		RABBITMQ_MNESIA_BASE="$OSD/rabbitmq/mnesia" RABBITMQ_LOG_BASE="$OSD/log" \
-		RABBITMQ_PID_FILE="$OSD/run/rabbitmq.pidfile" \
-		RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+S 2:2 +sbwt none +sbwtdcpu none +sbwtdio none" \
-		/usr/lib/rabbitmq/bin/rabbitmq-server
+    # epmd first, in its own group: Erlang would otherwise start a daemon
+    # that outlives the lab.
+    spawn epmd /usr/bin/epmd -d -port "$PORT_EPMD" -address 127.0.0.1
+    wait_port "$PORT_EPMD" 10 epmd
+    spawn rabbitmq env RABBITMQ_NODENAME=rbmlab@localhost \
+        RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$PORT_AMQP" \
+        RABBITMQ_DIST_PORT="$PORT_RABBIT_DIST" ERL_EPMD_PORT="$PORT_EPMD" \
+        ERL_EPMD_ADDRESS=127.0.0.1 \
+        RABBITMQ_CONFIG_FILE="$OSD/rabbitmq/rabbitmq.conf" \
+        RABBITMQ_ADVANCED_CONFIG_FILE="$OSD/rabbitmq/advanced.config" \
+        RABBITMQ_CONF_ENV_FILE="$OSD/rabbitmq/rabbitmq-env.conf" \
+        RABBITMQ_ENABLED_PLUGINS_FILE="$OSD/rabbitmq/enabled_plugins" \
+        RABBITMQ_MNESIA_BASE="$OSD/rabbitmq/mnesia" RABBITMQ_LOG_BASE="$OSD/log" \
+        RABBITMQ_PID_FILE="$OSD/run/rabbitmq.pidfile" \
+        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+S 2:2 +sbwt none +sbwtdcpu none +sbwtdio none" \
+        /usr/lib/rabbitmq/bin/rabbitmq-server
 }
 
 # bg [-n] NAME CMD...: a setup step in the background, output in
@@ -493,238 +504,269 @@ start_rabbit() {
 BG_PIDS=()
 BG_NAMES=()
 bg() {
-	local nice=
-	[ "$1" != -n ] || {
-		nice=1
-		shift
-	}
-	local name=$1
-	shift
-	set -m # its own process group, so that a failed start can end all of it
-	(
-		trap - EXIT INT TERM
-		[ -z "$nice" ] || renice -n 10 -p $BASHPID >/dev/null
-		"$@"
-	) >"$OSD/log/$name.out" 2>&1 &
-	set +m
-	BG_PIDS+=($!)
-	BG_NAMES+=("$name")
+    local nice=
+    [ "$1" != -n ] || {
+        nice=1
+        shift
+    }
+    local name=$1
+    shift
+    set -m # its own process group, so that a failed start can end all of it
+    (
+        trap - EXIT INT TERM
+        exec 9>&- # the lock stays with this script, not with daemons
+        [ -z "$nice" ] || renice -n 10 -p $BASHPID >/dev/null
+        "$@"
+    ) >"$OSD/log/$name.out" 2>&1 &
+    set +m
+    BG_PIDS+=($!)
+    BG_NAMES+=("$name")
 }
 
 # bg_wait NAME: waits for one background step, fails when it failed.
 bg_wait() {
-	local i
-	for i in "${!BG_NAMES[@]}"; do
-		if [ "${BG_NAMES[$i]}" = "$1" ]; then
-			wait "${BG_PIDS[$i]}" || fail "$1 failed: see $OSD/log/$1.out"
-			return 0
-		fi
-	done
-	fail "internal: no background step $1"
+    local i
+    for i in "${!BG_NAMES[@]}"; do
+        if [ "${BG_NAMES[$i]}" = "$1" ]; then
+            wait "${BG_PIDS[$i]}" || fail "$1 failed: see $OSD/log/$1.out"
+            return 0
+        fi
+    done
+    fail "internal: no background step $1"
 }
 
 run() { # run NAME MODULE:FUNC ARGS... (a tool, in the foreground, clean environment)
-	if [ "$1" = env ]; then # run env VAR=VALUE... CMD...: more environment
-		shift
-		env -i PATH=$SPATH HOME="$OSD/home" LANG=C.UTF-8 TMPDIR="$OSD/tmp" "$@"
-	else
-		env -i PATH=$SPATH HOME="$OSD/home" LANG=C.UTF-8 TMPDIR="$OSD/tmp" \
-			"$PY" "$HERE/run.py" "$@"
-	fi
+    if [ "$1" = env ]; then # run env VAR=VALUE... CMD...: more environment
+        shift
+        "${CLEAN_ENV[@]}" "$@"
+    else
+        "${CLEAN_ENV[@]}" "$PY" "$HERE/run.py" "$@"
+    fi
 }
 
 setup_keystone() {
-	local c=(--config-file "$OSD/etc/keystone.conf") u=(--keystone-user root --keystone-group root)
-	# The admin password reaches keystone-manage through its environment
-	# (OS_BOOTSTRAP_PASSWORD), not its command line.
-	run env OS_BOOTSTRAP_PASSWORD="$RBM_PW_ADMIN" "$PY" "$HERE/run.py" keystone-manage keystone_lab:main \
-		--step "${c[@]}" db_sync \
-		--step "${c[@]}" fernet_setup "${u[@]}" \
-		--step "${c[@]}" credential_setup "${u[@]}" \
-		--step "${c[@]}" bootstrap --bootstrap-username admin --bootstrap-project-name admin \
-		--bootstrap-role-name admin --bootstrap-region-id RegionOne \
-		--bootstrap-admin-url "http://127.0.0.1:$PORT_KEYSTONE/v3" \
-		--bootstrap-internal-url "http://127.0.0.1:$PORT_KEYSTONE/v3" \
-		--bootstrap-public-url "http://127.0.0.1:$PORT_KEYSTONE/v3" \
-		--step lab-setup "${c[@]}" "$OSD/keystone/lab-spec.json" "$OSD/keystone/lab-ids.json"
+    local c=(--config-file "$OSD/etc/keystone.conf") u=(--keystone-user root --keystone-group root)
+    # The admin password reaches keystone-manage through its environment
+    # (OS_BOOTSTRAP_PASSWORD), not its command line.
+    run env OS_BOOTSTRAP_PASSWORD="$RBM_PW_ADMIN" "$PY" "$HERE/run.py" keystone-manage keystone_lab:main \
+        --step "${c[@]}" db_sync \
+        --step "${c[@]}" fernet_setup "${u[@]}" \
+        --step "${c[@]}" credential_setup "${u[@]}" \
+        --step "${c[@]}" bootstrap --bootstrap-username admin --bootstrap-project-name admin \
+        --bootstrap-role-name admin --bootstrap-region-id RegionOne \
+        --bootstrap-admin-url "http://127.0.0.1:$PORT_KEYSTONE/v3" \
+        --bootstrap-internal-url "http://127.0.0.1:$PORT_KEYSTONE/v3" \
+        --bootstrap-public-url "http://127.0.0.1:$PORT_KEYSTONE/v3" \
+        --step lab-setup "${c[@]}" "$OSD/keystone/lab-spec.json" "$OSD/keystone/lab-ids.json"
 }
 
 setup_nova() { # setup_nova R: cells v2 for region R
-	local r=$1 c=(--config-file "$OSD/etc/nova-r$1.conf")
-	run nova-manage nova.cmd.manage:main \
-		--step "${c[@]}" api_db sync \
-		--step "${c[@]}" cell_v2 map_cell0 --database_connection "$(db_url nova_cell0_r$r)" \
-		--step "${c[@]}" cell_v2 create_cell --name cell1 \
-		--step "${c[@]}" db sync
+    local r=$1 c=(--config-file "$OSD/etc/nova-r$1.conf")
+    run nova-manage nova.cmd.manage:main \
+        --step "${c[@]}" api_db sync \
+        --step "${c[@]}" cell_v2 map_cell0 --database_connection "$(db_url "nova_cell0_r$r")" \
+        --step "${c[@]}" cell_v2 create_cell --name cell1 \
+        --step "${c[@]}" db sync
 }
 
 uwsgi_app() { # uwsgi_app NAME PORT MODULE THREADS ENV...
-	local name=$1 port=$2 module=$3 threads=$4
-	shift 4
-	spawn "$name" env "$@" /usr/bin/uwsgi-core --plugin python3 \
-		--http-socket "127.0.0.1:$port" --module "$module" --need-app \
-		--master --processes 1 --threads "$threads" --die-on-term \
-		--add-header 'Connection: close' --buffer-size 65535 \
-		--logto "$OSD/log/$name-uwsgi.log" --disable-logging
+    local name=$1 port=$2 module=$3 threads=$4
+    shift 4
+    spawn "$name" env "$@" /usr/bin/uwsgi-core --plugin python3 \
+        --http-socket "127.0.0.1:$port" --module "$module" --need-app \
+        --master --processes 1 --threads "$threads" --die-on-term \
+        --add-header 'Connection: close' --buffer-size 65535 \
+        --logto "$OSD/log/$name-uwsgi.log" --disable-logging
 }
 
 pyservice() { # pyservice NAME MODULE:FUNC CONFIG
-	spawn "$1" "$PY" "$HERE/run.py" "$1" "$2" --config-file "$3" --log-file "$OSD/log/$1.log"
+    spawn "$1" "$PY" "$HERE/run.py" "$1" "$2" --config-file "$3" --log-file "$OSD/log/$1.log"
 }
 
 # ---------------------------------------------------------------- commands
 all_running() {
-	local name pid any=
-	for name in $(service_names); do
-		any=1
-		pid=$(cat "$OSD/run/$name.pid" 2>/dev/null) || return 1
-		ours "$pid" || return 1
-	done
-	[ -n "$any" ] && [ -f "$LAB/openstack.env" ]
+    local name pid any=
+    for name in $(service_names); do
+        any=1
+        pid=$(cat "$OSD/run/$name.pid" 2>/dev/null) || return 1
+        ours "$pid" || return 1
+    done
+    [ -n "$any" ] && [ -f "$LAB/openstack.env" ]
+}
+
+# group_mem PGID: "PSS RSS" in KiB, summed over the process group.
+group_mem() {
+    local p pss=0 rss=0 a b
+    for p in $(pgrep -g "$1"); do
+        read -r a b < <(awk '/^Pss:/ { p = $2 } /^Rss:/ { r = $2 } END { print p + 0, r + 0 }' \
+            "/proc/$p/smaps_rollup" 2>/dev/null || echo 0 0)
+        pss=$((pss + a))
+        rss=$((rss + b))
+    done
+    echo "$pss $rss"
 }
 
 cmd_status() {
-	local name pid state rc=0 any=
-	for name in $(service_names); do
-		any=1
-		pid=$(cat "$OSD/run/$name.pid" 2>/dev/null || echo -)
-		if [ "$pid" != - ] && ours "$pid"; then state=running; else
-			state=DEAD
-			rc=1
-		fi
-		printf '%-22s %-8s %s\n' "$name" "$pid" "$state"
-	done
-	if [ -z "$any" ]; then
-		echo "openstack lab: stopped"
-		return 3
-	fi
-	if [ $rc = 0 ] && [ ! -f "$LAB/openstack.env" ]; then
-		echo "openstack lab: processes up, but start did not finish"
-		return 1
-	fi
-	[ $rc = 0 ] && echo "openstack lab: running ($LAB/openstack.env)" ||
-		echo "openstack lab: DEGRADED"
-	return $rc
+    local name pid state rc=0 any='' pss rss tpss=0 trss=0
+    for name in $(service_names); do
+        [ -n "$any" ] || printf '%-22s %-8s %-8s %9s %9s\n' SERVICE PGID STATE PSS_MiB RSS_MiB
+        any=1
+        pid=$(cat "$OSD/run/$name.pid" 2>/dev/null || echo -)
+        pss=0 rss=0
+        if [ "$pid" != - ] && ours "$pid"; then
+            state=running
+            read -r pss rss < <(group_mem "$pid")
+        else
+            state=DEAD
+            rc=1
+        fi
+        tpss=$((tpss + pss))
+        trss=$((trss + rss))
+        printf '%-22s %-8s %-8s %9d %9d\n' "$name" "$pid" "$state" $((pss / 1024)) $((rss / 1024))
+    done
+    if [ -z "$any" ]; then
+        echo "openstack lab: stopped"
+        return 3
+    fi
+    printf '%-22s %-8s %-8s %9d %9d\n' total "" "" $((tpss / 1024)) $((trss / 1024))
+    if [ $rc = 0 ] && [ ! -f "$LAB/openstack.env" ]; then
+        echo "openstack lab: processes up, but start did not finish"
+        return 1
+    fi
+    [ $rc = 0 ] && echo "openstack lab: running ($LAB/openstack.env)" ||
+        echo "openstack lab: DEGRADED"
+    return $rc
 }
 
 cmd_stop() {
-	local with_ceph=
-	[ "${1:-}" = --with-ceph ] && with_ceph=1
-	[ -n "${1:-}" ] && [ -z "$with_ceph" ] && usage
-	if [ -d "$OSD/run" ]; then
-		stop_services
-		say "openstack lab stopped"
-	fi
-	if [ -n "$with_ceph" ]; then
-		"$SRC/scripts/ceph-lab.sh" stop
-	fi
+    local with_ceph=
+    [ "${1:-}" = --with-ceph ] && with_ceph=1
+    [ -n "${1:-}" ] && [ -z "$with_ceph" ] && usage
+    if [ -d "$OSD/run" ]; then
+        stop_services
+        say "openstack lab stopped"
+    fi
+    if [ -n "$with_ceph" ]; then
+        "$SRC/scripts/ceph-lab.sh" stop
+    fi
 }
 
 cmd_start() {
-	if all_running; then
-		say "already running ($LAB/openstack.env)"
-		return 0
-	fi
-	[ -d "$OSD/run" ] && stop_services
-	local p
-	for p in $ALL_PORTS; do
-		port_in_use "$p" && die "port $p on 127.0.0.1 is already in use: $(ss -Hltnp "sport = :$p" | head -n1)"
-	done
-	rm -rf "$OSD"
-	mkdir -p "$OSD/log" "$OSD/run"
-	STARTING=1
-	trap on_exit EXIT
-	trap 'exit 130' INT TERM
-	ensure_packages
-	write_secrets
-	export_lab_env
-	write_configs
+    if all_running; then
+        say "already running ($LAB/openstack.env)"
+        return 0
+    fi
+    [ -d "$OSD/run" ] && stop_services
+    local p
+    for p in $ALL_PORTS; do
+        port_in_use "$p" && die "port $p on 127.0.0.1 is already in use: $(ss -Hltnp "sport = :$p" | head -n1)"
+    done
+    rm -rf "$OSD"
+    mkdir -p "$OSD/log" "$OSD/run"
+    STARTING=1
+    trap on_exit EXIT
+    trap 'exit 130' INT TERM
+    ensure_packages
+    write_secrets
+    export_lab_env
+    write_configs
 
-	# Ceph in the background while the rest comes up.
-	local ceph_started=
-	if ! ceph_ok; then
-		[ -x "$SRC/scripts/ceph-lab.sh" ] || fail "the Ceph lab is not running and scripts/ceph-lab.sh is missing"
-		say "starting the Ceph lab (scripts/ceph-lab.sh start)"
-		bg ceph-lab "$SRC/scripts/ceph-lab.sh" start
-		ceph_started=1
-	fi
+    # Ceph in the background while the rest comes up.
+    local ceph_started=
+    if ! ceph_ok; then
+        [ -x "$SRC/scripts/ceph-lab.sh" ] || fail "the Ceph lab is not running and scripts/ceph-lab.sh is missing"
+        say "starting the Ceph lab (scripts/ceph-lab.sh start)"
+        bg ceph-lab "$SRC/scripts/ceph-lab.sh" start
+        ceph_started=1
+    fi
 
-	start_mariadb
-	start_rabbit
-	spawn neutron-standin "$PY" "$HERE/neutron-standin.py" --port "$PORT_NEUTRON"
-	wait_port "$PORT_MYSQL" 60 mariadb
-	create_databases
-	say "MariaDB up, databases created"
+    start_mariadb
+    start_rabbit
+    spawn neutron-standin "$PY" "$HERE/neutron-standin.py" --port "$PORT_NEUTRON"
+    wait_port "$PORT_MYSQL" 60 mariadb
+    create_databases
+    say "MariaDB up, databases created"
 
-	# Keystone is on the critical path: the other schema syncs run niced.
-	local m=--config-file
-	"$PY" "$HERE/labtool.py" keystone-spec "$OSD/keystone/lab-spec.json"
-	bg keystone-setup setup_keystone
-	bg -n glance-db run glance-manage glance.cmd.manage:main $m "$OSD/etc/glance-api.conf" db_sync
-	bg -n placement-db run placement-manage placement.cmd.manage:main \
-		--step $m "$OSD/etc/placement-r1/placement.conf" db sync \
-		--step $m "$OSD/etc/placement-r2/placement.conf" db sync
-	bg -n nova-db-r1 setup_nova 1
-	bg -n nova-db-r2 setup_nova 2
-	bg -n cinder-db run cinder-manage cinder.cmd.manage:main \
-		--step $m "$OSD/etc/cinder-r1.conf" db sync --step $m "$OSD/etc/cinder-r2.conf" db sync
+    # Keystone is on the critical path: the other schema syncs run niced.
+    local m=--config-file
+    "$PY" "$HERE/labtool.py" keystone-spec "$OSD/keystone/lab-spec.json"
+    bg keystone-setup setup_keystone
+    bg -n glance-db run glance-manage glance.cmd.manage:main $m "$OSD/etc/glance-api.conf" db_sync
+    bg -n placement-db run placement-manage placement.cmd.manage:main \
+        --step $m "$OSD/etc/placement-r1/placement.conf" db sync \
+        --step $m "$OSD/etc/placement-r2/placement.conf" db sync
+    bg -n nova-db-r1 setup_nova 1
+    bg -n nova-db-r2 setup_nova 2
+    bg -n cinder-db run cinder-manage cinder.cmd.manage:main \
+        --step $m "$OSD/etc/cinder-r1.conf" db sync --step $m "$OSD/etc/cinder-r2.conf" db sync
 
-	bg_wait keystone-setup
-	say "keystone database, fernet keys, bootstrap, catalog and users done"
-	uwsgi_app keystone "$PORT_KEYSTONE" 'keystone.server.wsgi:initialize_public_application()' 4 \
-		OS_KEYSTONE_CONFIG_FILES="$OSD/etc/keystone.conf"
-	wait_port "$PORT_KEYSTONE" 60 keystone
-	"$PY" "$HERE/labtool.py" keystone >"$OSD/log/labtool-keystone.out" 2>&1 ||
-		fail "keystone setup failed: $(tail -n 3 "$OSD/log/labtool-keystone.out")"
-	say "keystone up: tokens work, application credential created"
+    bg_wait keystone-setup
+    say "keystone database, fernet keys, bootstrap, catalog and users done"
+    uwsgi_app keystone "$PORT_KEYSTONE" 'keystone.server.wsgi:initialize_public_application()' 4 \
+        OS_KEYSTONE_CONFIG_FILES="$OSD/etc/keystone.conf"
+    wait_port "$PORT_KEYSTONE" 60 keystone
+    "$PY" "$HERE/labtool.py" keystone >"$OSD/log/labtool-keystone.out" 2>&1 ||
+        fail "keystone setup failed: $(tail -n 3 "$OSD/log/labtool-keystone.out")"
+    say "keystone up: tokens work, application credential created"
 
-	wait_port "$PORT_AMQP" 90 rabbitmq
-	say "RabbitMQ up"
+    wait_port "$PORT_AMQP" 90 rabbitmq
+    say "RabbitMQ up"
 
-	bg_wait placement-db
-	for r in 1 2; do
-		p=PORT_PLACEMENT_R$r
-		uwsgi_app placement-r$r "${!p}" 'placement.wsgi:init_application()' 1 \
-			OS_PLACEMENT_CONFIG_DIR="$OSD/etc/placement-r$r"
-	done
-	bg_wait glance-db
-	pyservice glance-api glance.cmd.api:main "$OSD/etc/glance-api.conf"
-	for r in 1 2; do
-		bg_wait nova-db-r$r
-		for p in api conductor scheduler; do
-			pyservice nova-$p-r$r nova.cmd.$p:main "$OSD/etc/nova-r$r.conf"
-		done
-		# nova-compute reaches the databases only through the conductor.
-		pyservice nova-compute-r$r nova.cmd.compute:main "$OSD/etc/nova-compute-r$r.conf"
-	done
-	bg_wait cinder-db
-	for r in 1 2; do
-		pyservice cinder-api-r$r cinder.cmd.api:main "$OSD/etc/cinder-r$r.conf"
-		pyservice cinder-scheduler-r$r cinder.cmd.scheduler:main "$OSD/etc/cinder-r$r.conf"
-	done
-	say "placement, glance, nova and cinder api/scheduler started"
+    bg_wait placement-db
+    for r in 1 2; do
+        p=PORT_PLACEMENT_R$r
+        uwsgi_app placement-r$r "${!p}" 'placement.wsgi:init_application()' 1 \
+            OS_PLACEMENT_CONFIG_DIR="$OSD/etc/placement-r$r"
+    done
+    bg_wait glance-db
+    pyservice glance-api glance.cmd.api:main "$OSD/etc/glance-api.conf"
+    for r in 1 2; do
+        bg_wait nova-db-r$r
+        for p in conductor scheduler api; do
+            pyservice nova-$p-r$r nova.cmd.$p:main "$OSD/etc/nova-r$r.conf"
+        done
+        # nova-compute reaches the databases only through the conductor.
+        pyservice nova-compute-r$r nova.cmd.compute:main "$OSD/etc/nova-compute-r$r.conf"
+    done
+    bg_wait cinder-db
+    for r in 1 2; do
+        pyservice cinder-api-r$r cinder.cmd.api:main "$OSD/etc/cinder-r$r.conf"
+        pyservice cinder-scheduler-r$r cinder.cmd.scheduler:main "$OSD/etc/cinder-r$r.conf"
+    done
+    say "placement, glance, nova and cinder api/scheduler started"
 
-	if [ -n "$ceph_started" ]; then
-		bg_wait ceph-lab
-	fi
-	ceph_ok || fail "the Ceph lab does not answer (pool volumes in $LAB/ceph1 and $LAB/ceph2)"
-	for r in 1 2; do
-		pyservice cinder-volume-r$r cinder.cmd.volume:main "$OSD/etc/cinder-r$r.conf"
-	done
-	say "Ceph ready, cinder-volume started"
+    if [ -n "$ceph_started" ]; then
+        bg_wait ceph-lab
+    fi
+    ceph_ok || fail "the Ceph lab does not answer (pool volumes in $LAB/ceph1 and $LAB/ceph2)"
+    for r in 1 2; do
+        pyservice cinder-volume-r$r cinder.cmd.volume:main "$OSD/etc/cinder-r$r.conf"
+    done
+    say "Ceph ready, cinder-volume started"
 
-	"$PY" "$HERE/labtool.py" ready >"$OSD/log/labtool-ready.out" 2>&1 ||
-		fail "lab not ready: $(tail -n 3 "$OSD/log/labtool-ready.out")"
-	STARTING=
-	say "OpenStack lab ready: $LAB/openstack.env, $OSD/clouds.yaml"
+    "$PY" "$HERE/labtool.py" ready >"$OSD/log/labtool-ready.out" 2>&1 ||
+        fail "lab not ready: $(tail -n 3 "$OSD/log/labtool-ready.out")"
+    STARTING=
+    say "OpenStack lab ready: $LAB/openstack.env, $OSD/clouds.yaml"
+}
+
+# One start or stop at a time (tests may autostart the lab).
+lock() {
+    mkdir -p "$LAB"
+    exec 9>"$LAB/.openstack-lab.lock"
+    flock -w 600 9 || die "another openstack-lab.sh holds $LAB/.openstack-lab.lock"
 }
 
 case "${1:-}" in
-start) cmd_start ;;
+start)
+    lock
+    cmd_start
+    ;;
 stop)
-	shift
-	cmd_stop "$@"
-	;;
+    shift
+    lock
+    cmd_stop "$@"
+    ;;
 status) cmd_status ;;
 *) usage ;;
 esac

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """keystone-manage, plus `lab-setup` for the rbdmove OpenStack lab.
 
     keystone_lab.py [keystone-manage arguments]       as keystone-manage

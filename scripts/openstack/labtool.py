@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """REST side of the rbdmove OpenStack lab (called by scripts/openstack-lab.sh).
 
     labtool.py keystone-spec FILE

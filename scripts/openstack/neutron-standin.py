@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A minimal Neutron stand-in for the rbdmove OpenStack lab.
 
 rbdmove never talks to Neutron, and the lab's servers are created with

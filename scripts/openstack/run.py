@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Run an OpenStack service or tool from its Python entry point.
 
 Debian's python3-<project> packages ship the libraries but not the service

@@ -113,6 +113,7 @@ t40_cleanup() {
         api DELETE "$s" "$(cat "$TEST_TMP/demo.token")" || true
     done
 }
+# shellcheck disable=SC2154 # _t40_rc is set by the trap itself
 trap '_t40_rc=$?; t40_cleanup >/dev/null 2>&1; (exit $_t40_rc); _lib_exit' EXIT
 
 # ---- tokens and catalog ----------------------------------------------------
@@ -145,8 +146,9 @@ NOVA1=$(endpoint demo compute RegionOne)
 NOVA2=$(endpoint demo compute RegionTwo)
 CINDER1=$(endpoint demo volumev3 RegionOne)
 GLANCE=$(endpoint demo image RegionOne)
-[ -n "$NOVA1" ] && [ -n "$NOVA2" ] && [ -n "$CINDER1" ] && [ -n "$GLANCE" ] ||
+if [ -z "$NOVA1" ] || [ -z "$NOVA2" ] || [ -z "$CINDER1" ] || [ -z "$GLANCE" ]; then
     bail "the demo user's catalog lacks compute, volumev3 or image"
+fi
 
 # ---- servers -----------------------------------------------------------------
 
