@@ -222,8 +222,33 @@ out:
     return ret;
 }
 
+/* The marker of the "next" link of a list, or NULL. */
+static char *next_marker(json_t *links)
+{
+    size_t i;
+    json_t *l;
+
+    json_array_foreach(links, i, l)
+    {
+        const char *rel = json_string_value(json_object_get(l, "rel"));
+        const char *href = json_string_value(json_object_get(l, "href"));
+        const char *m;
+        size_t len;
+
+        if (!rel || strcmp(rel, "next") != 0 || !href)
+            continue;
+        m = strstr(href, "marker=");
+        if (!m)
+            continue;
+        m += 7;
+        len = strcspn(m, "&#");
+        return len ? xstrndup(m, len) : NULL;
+    }
+    return NULL;
+}
+
 int cinder_volume_list_parse(const char *body, size_t len,
-                             struct cinder_volume **out, size_t *n,
+                             struct cinder_volume **out, size_t *n, char **next,
                              struct error *err)
 {
     struct cinder_volume *vols = NULL;
@@ -235,6 +260,8 @@ int cinder_volume_list_parse(const char *body, size_t len,
 
     *out = NULL;
     *n = 0;
+    if (next)
+        *next = NULL;
     if (http_json_parse(body, len, "Cinder volume list", &root, err) < 0)
         return -1;
     arr = json_object_get(root, "volumes");
@@ -250,6 +277,8 @@ int cinder_volume_list_parse(const char *body, size_t len,
             goto out;
         count++;
     }
+    if (next)
+        *next = next_marker(json_object_get(root, "volumes_links"));
     *out = vols;
     *n = count;
     vols = NULL;
@@ -350,31 +379,90 @@ out:
     return ret;
 }
 
-int cinder_volume_list(struct cinder *c, const char *name,
-                       struct cinder_volume **out, size_t *n, struct error *err)
+/* Append the volumes of src to *dst, emptying src. */
+static void append_volumes(struct cinder_volume **dst, size_t *n,
+                           struct cinder_volume *src, size_t m)
+{
+    *dst = xrealloc(*dst, (*n + m + 1) * sizeof(**dst));
+    memcpy(*dst + *n, src, m * sizeof(*src));
+    *n += m;
+    free(src);
+}
+
+/* Every page of /volumes/detail, with the name filter when name is set. */
+static int list_pages(struct cinder *c, const char *name,
+                      struct cinder_volume **out, size_t *n, struct error *err)
 {
     struct http_response resp = HTTP_RESPONSE_INIT;
     struct buf path = BUF_INIT;
+    char *marker = NULL;
     int ret = -1;
 
-    *out = NULL;
-    *n = 0;
-    buf_adds(&path, "/volumes/detail");
-    if (name) {
-        buf_adds(&path, "?name=");
-        http_url_escape(&path, name);
-    }
-    if (cinder_call(c, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
-        cinder_volume_list_parse(resp.body.data, resp.body.len, out, n, err) <
-            0) {
-        error_prefix(err, "cannot list volumes");
-        goto out;
-    }
+    do {
+        struct cinder_volume *page = NULL;
+        size_t count = 0;
+
+        buf_reset(&path);
+        buf_adds(&path, "/volumes/detail?sort=created_at:asc");
+        if (name) {
+            buf_adds(&path, "&name=");
+            http_url_escape(&path, name);
+        }
+        if (marker) {
+            buf_adds(&path, "&marker=");
+            http_url_escape(&path, marker);
+            free(marker);
+            marker = NULL;
+        }
+        if (cinder_call(c, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
+            cinder_volume_list_parse(resp.body.data, resp.body.len, &page,
+                                     &count, &marker, err) < 0)
+            goto out;
+        append_volumes(out, n, page, count);
+    } while (marker);
     ret = 0;
 out:
+    free(marker);
     buf_release(&path);
     http_response_release(&resp);
     return ret;
+}
+
+int cinder_volume_list(struct cinder *c, const char *name,
+                       struct cinder_volume **out, size_t *n, struct error *err)
+{
+    struct cinder_volume *all = NULL;
+    size_t count = 0;
+    int r;
+
+    *out = NULL;
+    *n = 0;
+    r = list_pages(c, name, &all, &count, err);
+    /* Clouds whose resource_filters.json does not allow "name" answer 400
+     * to non-admins: list everything and filter here, as cinderclient's
+     * find does. */
+    if (r < 0 && name && err->kind == ERROR_API && err->cause == 400) {
+        log_debug("name filter refused (%s); listing all volumes", err->msg);
+        cinder_volumes_free(all, count);
+        all = NULL;
+        count = 0;
+        error_clear(err);
+        r = list_pages(c, NULL, &all, &count, err);
+    }
+    if (r < 0) {
+        cinder_volumes_free(all, count);
+        return error_prefix(err, "cannot list volumes");
+    }
+    /* Keep exact matches only: the filter may be fuzzy, or absent. */
+    *out = xcalloc(count + 1, sizeof(**out));
+    for (size_t i = 0; i < count; i++) {
+        if (name && !(all[i].name && !strcmp(all[i].name, name)))
+            cinder_volume_release(&all[i]);
+        else
+            (*out)[(*n)++] = all[i];
+    }
+    free(all);
+    return 0;
 }
 
 int cinder_volume_find(struct cinder *c, const char *name_or_id,
@@ -382,7 +470,7 @@ int cinder_volume_find(struct cinder *c, const char *name_or_id,
 {
     struct cinder_volume *list = NULL;
     struct error e = ERROR_INIT;
-    size_t n = 0, hits = 0, hit = 0;
+    size_t n = 0;
     int ret = -1;
 
     memset(out, 0, sizeof(*out));
@@ -396,26 +484,19 @@ int cinder_volume_find(struct cinder *c, const char *name_or_id,
     }
     if (cinder_volume_list(c, name_or_id, &list, &n, err) < 0)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        /* The name filter is exact in Cinder, but do not rely on it. */
-        if (list[i].name && !strcmp(list[i].name, name_or_id)) {
-            hits++;
-            hit = i;
-        }
-    }
-    if (hits == 0) {
+    if (n == 0) {
         error_set(err, ERROR_API, 404, "no volume with name or id '%s'",
                   name_or_id);
         goto out;
     }
-    if (hits > 1) {
+    if (n > 1) {
         error_set(err, ERROR_USAGE, 0,
                   "more than one volume is named '%s' (%zu): give its id",
-                  name_or_id, hits);
+                  name_or_id, n);
         goto out;
     }
-    *out = list[hit];
-    memset(&list[hit], 0, sizeof(list[hit]));
+    *out = list[0];
+    memset(&list[0], 0, sizeof(list[0]));
     ret = 0;
 out:
     cinder_volumes_free(list, n);

@@ -86,12 +86,14 @@ enum cinder_status_class cinder_status_classify(const char *status);
  * tests. On failure the out-params are left empty and err is
  * ERROR_PROTOCOL.
  *   cinder_volume_parse:      {"volume": {...}}
- *   cinder_volume_list_parse: {"volumes": [...]}
+ *   cinder_volume_list_parse: {"volumes": [...], "volumes_links": [...]};
+ *                             *next (may be NULL) gets the marker of the
+ *                             next page, or NULL on the last one
  */
 int cinder_volume_parse(const char *body, size_t len, struct cinder_volume *out,
                         struct error *err) MUST_CHECK;
 int cinder_volume_list_parse(const char *body, size_t len,
-                             struct cinder_volume **out, size_t *n,
+                             struct cinder_volume **out, size_t *n, char **next,
                              struct error *err) MUST_CHECK;
 
 struct cinder;
@@ -122,8 +124,11 @@ int cinder_volume_get(struct cinder *c, const char *id,
 int cinder_volume_find(struct cinder *c, const char *name_or_id,
                        struct cinder_volume *out, struct error *err) MUST_CHECK;
 
-/* The project's volumes, all of them or those named name (exactly). The
- * caller frees *out with cinder_volumes_free. */
+/*
+ * The project's volumes, all of them or those named name (exactly), over
+ * every page. Clouds that refuse the name filter are listed whole and
+ * filtered here. The caller frees *out with cinder_volumes_free.
+ */
 int cinder_volume_list(struct cinder *c, const char *name,
                        struct cinder_volume **out, size_t *n,
                        struct error *err) MUST_CHECK;

@@ -367,17 +367,32 @@ static void add_distinct(struct buf *list, const char *s)
     buf_adds(list, s);
 }
 
+static int compare_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 void keystone_catalog_regions(const struct keystone_catalog *cat,
                               struct buf *out)
 {
-    struct buf list = BUF_INIT;
+    const char **names = xcalloc(cat->n + 1, sizeof(*names));
+    size_t n = 0;
 
     for (size_t i = 0; i < cat->n; i++) {
-        if (cat->endpoints[i].region)
-            add_distinct(&list, cat->endpoints[i].region);
+        const char *r = cat->endpoints[i].region;
+        bool seen = false;
+
+        for (size_t j = 0; r && j < n && !seen; j++)
+            seen = !strcmp(names[j], r);
+        if (r && !seen)
+            names[n++] = r;
     }
-    buf_adds(out, list.len ? buf_str(&list) : "none");
-    buf_release(&list);
+    qsort(names, n, sizeof(*names), compare_str);
+    for (size_t i = 0; i < n; i++)
+        buf_addf(out, "%s%s", i ? ", " : "", names[i]);
+    if (!n)
+        buf_adds(out, "none");
+    free(names);
 }
 
 /*

@@ -124,7 +124,7 @@ int keystone_catalog_find(const struct keystone_catalog *cat,
                           const char *interface, const char **url,
                           struct error *err) MUST_CHECK;
 
-/* Appends the distinct regions of the catalog, comma separated. */
+/* Appends the distinct regions of the catalog, sorted, comma separated. */
 void keystone_catalog_regions(const struct keystone_catalog *cat,
                               struct buf *out);
 

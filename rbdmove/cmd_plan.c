@@ -188,14 +188,15 @@ static void print_source(const struct plan *p)
         printf("  backend      %s\n", v->host);
 }
 
-static void print_limit(const char *what, int64_t used, int64_t max)
+static void print_limit(const char *what, int64_t used, int64_t max,
+                        const char *sep)
 {
     if (max == CINDER_LIMIT_UNKNOWN)
         return;
     if (max < 0)
-        printf(" %s %" PRId64 " (unlimited)", what, used);
+        printf("%s%s %" PRId64 " (unlimited)", sep, what, used);
     else
-        printf(" %s %" PRId64 " of %" PRId64, what, used, max);
+        printf("%s%s %" PRId64 " of %" PRId64, sep, what, used, max);
 }
 
 static void print_destination(const struct plan *p)
@@ -218,11 +219,11 @@ static void print_destination(const struct plan *p)
     if (p->dst_ceph_fsid)
         printf("  ceph fsid    %s\n", p->dst_ceph_fsid);
     if (p->have_limits) {
-        printf("  quota used  ");
+        printf("  quota used   ");
         print_limit("volumes", p->dst_limits.volumes_used,
-                    p->dst_limits.volumes_max);
+                    p->dst_limits.volumes_max, "");
         print_limit("gigabytes", p->dst_limits.gigabytes_used,
-                    p->dst_limits.gigabytes_max);
+                    p->dst_limits.gigabytes_max, ", ");
         printf("\n");
     }
 }

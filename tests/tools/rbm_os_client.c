@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "openstack/cinder.h"
 #include "openstack/config.h"
@@ -346,6 +347,41 @@ static int cmd_raw(struct session *s, int argc, char **argv, struct error *err)
     return r;
 }
 
+/*
+ * reauth-check FILE: one request, then wait until FILE exists (the test
+ * revokes the session's token meanwhile), then a request to Nova, which
+ * must succeed by authenticating again.
+ */
+static int cmd_reauth_check(struct session *s, int argc, char **argv,
+                            struct error *err)
+{
+    struct cinder_limits l;
+    struct nova_server srv;
+    double deadline = time_now() + 120;
+
+    if (argc != 1)
+        return error_set(err, ERROR_USAGE, 0, "reauth-check FILE");
+    if (cinder_limits_get(s->cinder, NULL, &l, err) < 0)
+        return -1;
+    printf("first=ok\n");
+    fflush(stdout);
+    while (access(argv[0], F_OK) != 0) {
+        if (time_now() > deadline)
+            return error_set(err, ERROR_STATE, 0, "%s never appeared", argv[0]);
+        http_sleep(0.2);
+    }
+    /* Nova has not seen the token yet, so it asks Keystone (Cinder's
+     * middleware may still have it cached as valid). */
+    if (nova_server_find(s->nova, "rbm-no-such-server", &srv, err) == 0) {
+        nova_server_release(&srv);
+    } else if (err->kind != ERROR_API || err->cause != 404) {
+        return -1;
+    }
+    error_clear(err);
+    printf("second=ok\n");
+    return 0;
+}
+
 static int run(struct session *s, const char *cmd, int argc, char **argv,
                struct error *err)
 {
@@ -377,6 +413,8 @@ static int run(struct session *s, const char *cmd, int argc, char **argv,
         return cmd_manage(s, argc, argv, err);
     if (!strcmp(cmd, "unmanage"))
         return cmd_unmanage(s, argc, argv, err);
+    if (!strcmp(cmd, "reauth-check"))
+        return cmd_reauth_check(s, argc, argv, err);
     if (!strcmp(cmd, "raw"))
         return cmd_raw(s, argc, argv, err);
     return error_set(err, ERROR_USAGE, 0, "unknown command '%s'", cmd);

@@ -378,13 +378,17 @@ static void test_cinder_rejects_volume_without_status(void **state)
 
 static void test_cinder_parses_volume_list(void **state)
 {
+    char *next = NULL;
     struct cinder_volume *v = NULL;
     struct error err = ERROR_INIT;
     size_t n = 0, len;
     char *body = load("volume_list.json", &len);
 
     (void)state;
-    assert_int_equal(cinder_volume_list_parse(body, len, &v, &n, &err), 0);
+    assert_int_equal(cinder_volume_list_parse(body, len, &v, &n, &next, &err),
+                     0);
+    assert_string_equal(next, "9b1e0a52-6c1d-4d7e-9c3a-55b0a1c2d3e4");
+    free(next);
     assert_int_equal(n, 2);
     assert_string_equal(v[0].name, "data-1");
     assert_int_equal(v[0].n_attachments, 1);
