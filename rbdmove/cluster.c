@@ -101,3 +101,8 @@ void *cluster_rados(struct cluster *cl)
 {
     return cl->rados;
 }
+
+uint64_t cluster_instance_id(struct cluster *cl)
+{
+    return rados_get_instance_id(cl->rados);
+}

@@ -8,6 +8,8 @@
 #ifndef RBDMOVE_CLUSTER_H
 #define RBDMOVE_CLUSTER_H
 
+#include <stdint.h>
+
 #include "rbdmove/error.h"
 
 struct cluster;
@@ -28,6 +30,9 @@ const char *cluster_fsid(const struct cluster *cl);
 
 /* The configuration file path given, or "default" (borrowed). */
 const char *cluster_conf(const struct cluster *cl);
+
+/* This client's global id (client.N), as watchers lists show it. */
+uint64_t cluster_instance_id(struct cluster *cl);
 
 /* The rados_t as a void pointer, for image.c only. */
 void *cluster_rados(struct cluster *cl);

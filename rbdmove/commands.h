@@ -11,6 +11,10 @@ int cmd_import_diff(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_receive(int argc, char **argv);
+int cmd_move(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_abort(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 
 #endif

@@ -87,6 +87,11 @@ struct dest_ops {
     /* Hash snapshot snap in blocks of block bytes. */
     int (*hash)(struct dest *d, const char *snap, uint64_t block,
                 struct dest_hashes *out, struct error *err);
+    /* Hash only the blocks idx[0..n) of snap into hashes (NULL: not
+     * supported, the caller hashes everything). */
+    int (*hash_blocks)(struct dest *d, const char *snap, uint64_t block,
+                       const uint64_t *idx, size_t n, uint64_t *hashes,
+                       struct error *err);
     void (*free)(struct dest *d);
 };
 

@@ -195,6 +195,21 @@ static int local_hash(struct dest *dd, const char *snap, uint64_t block,
     return ret;
 }
 
+static int local_hash_blocks(struct dest *dd, const char *snap, uint64_t block,
+                             const uint64_t *idx, size_t n, uint64_t *hashes,
+                             struct error *err)
+{
+    struct dest_local *d = (struct dest_local *)dd;
+    struct image *img = NULL;
+    int ret;
+
+    if (image_open(d->cl, d->pool, d->image, snap, true, &img, err) < 0)
+        return -1;
+    ret = verify_hash_blocks(img, block, 16, idx, n, hashes, err);
+    image_close(img);
+    return ret;
+}
+
 static void local_free(struct dest *dd)
 {
     struct dest_local *d = (struct dest_local *)dd;
@@ -215,6 +230,7 @@ static const struct dest_ops local_ops = {
     .dirty = local_dirty,
     .transfer = local_transfer,
     .hash = local_hash,
+    .hash_blocks = local_hash_blocks,
     .free = local_free,
 };
 

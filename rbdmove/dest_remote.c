@@ -267,6 +267,46 @@ out:
     return ret;
 }
 
+static int remote_hash_blocks(struct dest *dd, const char *snap, uint64_t block,
+                              const uint64_t *idx, size_t n, uint64_t *hashes,
+                              struct error *err)
+{
+    struct dest_remote *d = (struct dest_remote *)dd;
+    struct proto_tokens ans = {NULL, 0};
+    struct buf line = BUF_INIT, list = BUF_INIT;
+    uint64_t got = 0;
+    int ret = -1;
+
+    for (size_t i = 0; i < n; i++)
+        buf_addf(&list, "%s%" PRIu64, i ? "," : "", idx[i]);
+    proto_add(&line, "hash-blocks");
+    proto_add(&line, snap);
+    proto_add_u64(&line, block);
+    proto_add(&line, buf_str(&list));
+    if (request(d, &line, &ans, err) < 0 ||
+        proto_get_u64(&ans, "n", &got, err) < 0)
+        goto out;
+    if (got != n) {
+        d->broken = true;
+        error_set(err, ERROR_PROTOCOL, 0, "inconsistent hash list");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct proto_tokens t;
+
+        if (read_block_line(d, &t, 1, err) < 0)
+            goto out;
+        hashes[i] = strtoull(t.v[0], NULL, 16);
+        proto_tokens_release(&t);
+    }
+    ret = 0;
+out:
+    proto_tokens_release(&ans);
+    buf_release(&line);
+    buf_release(&list);
+    return ret;
+}
+
 /* ---- transfer over parallel data sessions -------------------------------- */
 
 struct shared {
@@ -534,6 +574,7 @@ static const struct dest_ops remote_ops = {
     .dirty = remote_dirty,
     .transfer = remote_transfer,
     .hash = remote_hash,
+    .hash_blocks = remote_hash_blocks,
     .free = remote_free,
 };
 

@@ -423,7 +423,8 @@ int image_lock_exclusive(struct image *img, struct error *err)
     return 0;
 }
 
-int image_watcher_count(struct image *img, int *count, struct error *err)
+int image_watcher_count(struct image *img, uint64_t self, int *count,
+                        struct error *err)
 {
     rbd_image_watcher_t *w = NULL;
     size_t max = 8;
@@ -440,7 +441,11 @@ int image_watcher_count(struct image *img, int *count, struct error *err)
         return error_set(err, ERROR_CEPH, -r,
                          "cannot list the watchers of '%s'", img->spec);
     }
-    *count = (int)max;
+    *count = 0;
+    for (size_t i = 0; i < max; i++) {
+        if (!self || (uint64_t)w[i].id != self)
+            (*count)++;
+    }
     rbd_watchers_list_cleanup(w, max);
     free(w);
     return 0;

@@ -114,8 +114,11 @@ int image_meta_remove(struct image *img, const char *key,
  */
 int image_lock_exclusive(struct image *img, struct error *err) MUST_CHECK;
 
-/* Number of clients watching the image (a hypervisor holding it open). */
-int image_watcher_count(struct image *img, int *count,
+/*
+ * Number of clients watching the image (a hypervisor holding it open),
+ * not counting the client whose global id is self (0: count all).
+ */
+int image_watcher_count(struct image *img, uint64_t self, int *count,
                         struct error *err) MUST_CHECK;
 
 /* ---- extents ------------------------------------------------------------ */

@@ -19,6 +19,11 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"move", cmd_move,
+     "move an attached Cinder volume to a server in another region", false},
+    {"status", cmd_status, "list moves, or show one", false},
+    {"resume", cmd_resume, "finish an interrupted move", false},
+    {"abort", cmd_abort, "undo an unfinished move", false},
     {"copy", cmd_copy,
      "copy an image between clusters: seed, then incremental rounds", false},
     {"verify", cmd_verify, "compare two snapshots object by object", false},

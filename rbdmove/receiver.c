@@ -134,6 +134,45 @@ static int do_hash(struct server *s, const struct proto_tokens *t,
     return 0;
 }
 
+/* "hash-blocks SNAP BLOCK I,J,K": hashes of those blocks, in order. */
+static int do_hash_blocks(struct server *s, const struct proto_tokens *t,
+                          struct error *err)
+{
+    uint64_t block = 0, *idx = NULL, *hashes = NULL;
+    size_t n = 0;
+    const char *p;
+    int ret = -1;
+
+    if (t->n != 4 ||
+        parse_uint(t->v[2], "block", 4096, 1u << 30, &block, err) < 0)
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "usage: hash-blocks SNAP BLOCK LIST");
+    for (p = t->v[3]; *p;) {
+        char *end = NULL;
+
+        idx = xrealloc(idx, (n + 1) * sizeof(*idx));
+        idx[n++] = strtoull(p, &end, 10);
+        if (end == p || (*end && *end != ',')) {
+            error_set(err, ERROR_PROTOCOL, 0, "malformed block list");
+            goto out;
+        }
+        p = *end ? end + 1 : end;
+    }
+    hashes = xcalloc(n + 1, sizeof(*hashes));
+    if (n &&
+        s->d->ops->hash_blocks(s->d, t->v[1], block, idx, n, hashes, err) < 0)
+        goto out;
+    proto_add(&s->out, "ok");
+    add_kv_u64(&s->out, "n", n);
+    for (size_t i = 0; i < n; i++)
+        buf_addf(&s->out, "\n%016" PRIx64, hashes[i]);
+    ret = 0;
+out:
+    free(idx);
+    free(hashes);
+    return ret;
+}
+
 /* ---- apply: parallel streams through a Unix socket ------------------------
  */
 
@@ -384,6 +423,8 @@ static int dispatch(struct server *s, const struct proto_tokens *t,
         return do_dirty(s, t, err);
     if (!strcmp(v, "hash"))
         return do_hash(s, t, err);
+    if (!strcmp(v, "hash-blocks"))
+        return do_hash_blocks(s, t, err);
     if (!strcmp(v, "apply"))
         return do_apply(s, t, err);
     if (!strcmp(v, "create")) {

@@ -707,3 +707,22 @@ int replicate_run(struct replicate *r, bool *converged, struct error *err)
             return -1;
     }
 }
+
+int replicate_drop_base(struct replicate *r, struct error *err)
+{
+    if (!r->base)
+        return 0;
+    if (r->dst->ops->set_meta(r->dst, DEST_META_BASE, NULL, err) < 0 ||
+        r->dst->ops->snap_remove(r->dst, r->base, err) < 0 ||
+        image_snap_remove(r->head, r->base, err) < 0)
+        return -1;
+    free(r->base);
+    r->base = NULL;
+    return 0;
+}
+
+void replicate_set_cancel(struct replicate *r, cancel_fn *fn, void *ctx)
+{
+    r->o.params.cancel = fn;
+    r->o.params.cancel_ctx = ctx;
+}

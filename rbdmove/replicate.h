@@ -90,6 +90,15 @@ int replicate_round(struct replicate *r, struct copy_stats *st,
                     struct error *err) MUST_CHECK;
 
 /*
+ * The end of a move: remove the base snapshot on both sides and the
+ * destination's marks; no later run can continue from it.
+ */
+int replicate_drop_base(struct replicate *r, struct error *err) MUST_CHECK;
+
+/* Cancel checks on or off (the cutover must not stop half way). */
+void replicate_set_cancel(struct replicate *r, cancel_fn *fn, void *ctx);
+
+/*
  * Seed if needed, then rounds while the delta is at least o->converge,
  * at most o->max_rounds, and at least one round when anything changed
  * since an existing base. *converged tells whether the last delta measured

@@ -5,6 +5,7 @@
 #include "rbdmove/verify.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,6 +142,63 @@ out:
     free(h.hash);
     free(t.bits);
     free(zeros);
+    return ret;
+}
+
+int verify_hash_blocks(struct image *img, uint64_t block, unsigned window,
+                       const uint64_t *idx, size_t n, uint64_t *hashes,
+                       struct error *err)
+{
+    struct dest_hashes h = {block, image_size(img), 0, NULL};
+    struct touched t = {NULL, block, 0};
+    int ret = -1;
+
+    h.nblocks = (h.size + block - 1) / block;
+    h.hash = xcalloc(h.nblocks + 1, sizeof(*h.hash));
+    t.bits = xcalloc(h.nblocks + 1, 1);
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i] >= h.nblocks) {
+            error_set(err, ERROR_STATE, 0,
+                      "block %" PRIu64 " lies beyond the end of '%s'", idx[i],
+                      image_name(img));
+            goto out;
+        }
+        if (!t.bits[idx[i]]) {
+            t.bits[idx[i]] = 1;
+            t.count++;
+        }
+    }
+    if (hash_touched(img, &t, window ? window : 8, NULL, NULL, &h, err) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        hashes[i] = h.hash[idx[i]];
+    ret = 0;
+out:
+    free(h.hash);
+    free(t.bits);
+    return ret;
+}
+
+int verify_changed_blocks(struct image *img, const char *since, uint64_t block,
+                          uint64_t **idx, size_t *n, struct error *err)
+{
+    uint64_t nblocks = (image_size(img) + block - 1) / block;
+    struct touched t = {xcalloc(nblocks + 1, 1), block, 0};
+    int ret = -1;
+
+    *idx = NULL;
+    *n = 0;
+    if (image_diff(img, since, 0, image_size(img), false, mark_block, &t, err) <
+        0)
+        goto out;
+    *idx = xcalloc(t.count + 1, sizeof(**idx));
+    for (uint64_t b = 0; b < nblocks; b++) {
+        if (t.bits[b])
+            (*idx)[(*n)++] = b;
+    }
+    ret = 0;
+out:
+    free(t.bits);
     return ret;
 }
 

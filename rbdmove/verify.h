@@ -25,6 +25,22 @@ int verify_hash_image(struct image *img, uint64_t block, unsigned window,
                       progress_fn *progress, void *progress_ctx,
                       struct dest_hashes *out, struct error *err) MUST_CHECK;
 
+/*
+ * Hash only the blocks listed in idx (ascending) of img, into hashes[i]
+ * for idx[i]: the check of a final round, which touched few blocks.
+ */
+int verify_hash_blocks(struct image *img, uint64_t block, unsigned window,
+                       const uint64_t *idx, size_t n, uint64_t *hashes,
+                       struct error *err) MUST_CHECK;
+
+/*
+ * The blocks (of block bytes) that changed in img (open at a snapshot)
+ * since snapshot since, ascending. Caller frees *idx.
+ */
+int verify_changed_blocks(struct image *img, const char *since, uint64_t block,
+                          uint64_t **idx, size_t *n,
+                          struct error *err) MUST_CHECK;
+
 /* A differing range, for reports. */
 struct verify_range {
     uint64_t off;

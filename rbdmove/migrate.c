@@ -1,0 +1,861 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/migrate.c: the move of a Cinder volume between regions (see
+ * migrate.h). The steps, each recorded in the journal before it is taken:
+ *
+ *   phase        what is true
+ *   new          nothing changed yet
+ *   creating     dst.volume requested (its id is recorded first)
+ *   replicating  dst volume exists; seed and rounds run while the server
+ *                keeps writing
+ *   detaching    detach requested; the source may still be attached
+ *   detached     the source is detached, nobody else has its image open
+ *   attaching    final round applied and verified; attach requested
+ *   attached     the destination volume is in use by the destination
+ *   done         temporary snapshots removed, volumes marked
+ *   rolled-back  a cutover failed and the source is attached again
+ *   aborted      everything undone
+ */
+#include "rbdmove/migrate.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "openstack/cinder.h"
+#include "openstack/nova.h"
+#include "rbdmove/buf.h"
+#include "rbdmove/cluster.h"
+#include "rbdmove/dest.h"
+#include "rbdmove/image.h"
+#include "rbdmove/journal.h"
+#include "rbdmove/replicate.h"
+#include "rbdmove/strutil.h"
+#include "rbdmove/verify.h"
+#include "rbdmove/xalloc.h"
+
+/* What the cutover costs besides the final data round (lab: detach 0.5 s,
+ * attach 3-4 s): the round must fit in what is left of the budget. */
+#define CUTOVER_OVERHEAD_S 5.0
+
+struct move {
+    struct journal *j;
+    const struct migrate_opts *o;
+    struct migrate_report *rep;
+    struct plan *plan;
+    struct cluster *src_cl;
+    struct dest *dst;
+    struct replicate *repl;
+    double throughput; /* bytes/s of the last transfer, 0: unknown */
+    unsigned round;
+};
+
+void migrate_opts_init(struct migrate_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->max_downtime = 10;
+    o->full_verify = true;
+    o->max_rounds = 20;
+    o->detach_timeout = 120;
+    o->attach_timeout = 120;
+    copy_params_init(&o->params);
+}
+
+void migrate_report_release(struct migrate_report *r)
+{
+    free(r->dst_device);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ---- events and the journal ---------------------------------------------- */
+
+static void emit(struct move *m, const char *phase, const struct copy_stats *st,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void emit(struct move *m, const char *phase, const struct copy_stats *st,
+                 const char *fmt, ...)
+{
+    struct migrate_event ev = {phase, NULL, m->round, st};
+    struct buf b = BUF_INIT;
+    va_list ap;
+
+    va_start(ap, fmt);
+    buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    ev.msg = buf_str(&b);
+    journal_log(m->j, "%s: %s", phase, ev.msg);
+    if (m->o->event)
+        m->o->event(m->o->event_ctx, &ev);
+    buf_release(&b);
+}
+
+static const char *J(struct move *m, const char *key)
+{
+    return journal_get(m->j, key);
+}
+
+static int set_phase(struct move *m, const char *phase, struct error *err)
+{
+    journal_set(m->j, "phase", phase);
+    return journal_save(m->j, err);
+}
+
+static bool phase_is(struct move *m, const char *phase)
+{
+    const char *p = J(m, "phase");
+
+    return p && !strcmp(p, phase);
+}
+
+/* ---- OpenStack steps
+ * --------------------------------------------------------- */
+
+static int wait_volume(struct cinder *c, const char *id, const char *want,
+                       double timeout, struct error *err)
+{
+    struct buf seen = BUF_INIT;
+    struct cinder_wait w = {want, timeout, 0, &seen};
+    int ret = cinder_volume_wait(c, id, &w, NULL, err);
+
+    if (ret < 0)
+        error_prefix(err, "volume %s (went through %s)", id,
+                     seen.len ? buf_str(&seen) : "no status");
+    buf_release(&seen);
+    return ret;
+}
+
+static int attach(struct nova *n, struct cinder *c, const char *server,
+                  const char *volume, const char *device, double timeout,
+                  char **device_out, struct error *err)
+{
+    struct nova_attachment a;
+
+    memset(&a, 0, sizeof(a));
+    if (nova_volume_attach(n, server, volume, device, &a, err) < 0)
+        return error_prefix(err, "attaching volume %s to server %s", volume,
+                            server);
+    if (device_out && a.device)
+        *device_out = xstrdup(a.device);
+    free(a.device);
+    free(a.attachment_id);
+    return wait_volume(c, volume, "in-use", timeout, err);
+}
+
+/* Put the source back on its server. */
+static int rollback(struct move *m, const struct error *why, struct error *err)
+{
+    const char *server = J(m, "src.server");
+    const char *vol = J(m, "src.volume");
+    struct error e2 = ERROR_INIT;
+
+    *err = *why;
+    if (!server) {
+        error_prefix(err,
+                     "the source volume %s was not attached: nothing to "
+                     "put back",
+                     vol);
+        return -1;
+    }
+    emit(m, "rollback", NULL, "re-attaching volume %s to server %s", vol,
+         server);
+    if (attach(m->plan->src.nova, m->plan->src.cinder, server, vol,
+               J(m, "src.device"), m->o->attach_timeout, NULL, &e2) < 0) {
+        error_prefix(err,
+                     "the cutover failed and re-attaching the source failed "
+                     "too (%s); volume %s is detached: attach it to server "
+                     "%s by hand, or run 'rbdmove abort %s'",
+                     e2.msg, vol, server, journal_id(m->j));
+        return -1;
+    }
+    if (set_phase(m, "rolled-back", &e2) < 0)
+        journal_log(m->j, "cannot record the rollback: %s", e2.msg);
+    error_prefix(err,
+                 "cutover failed; volume %s is attached to server %s again "
+                 "and destination volume %s is left unattached ('rbdmove "
+                 "resume %s' tries again, 'rbdmove abort %s' undoes)",
+                 vol, server, J(m, "dst.volume"), journal_id(m->j),
+                 journal_id(m->j));
+    return -1;
+}
+
+/* ---- pre-flight
+ * --------------------------------------------------------------- */
+
+static void plan_problems(const struct plan *p, struct buf *b)
+{
+    for (size_t i = 0; i < p->n_notes; i++) {
+        if (p->notes[i].severity == PLAN_PROBLEM)
+            buf_addf(b, "%s%s: %s", b->len ? "; " : "", p->notes[i].side,
+                     p->notes[i].text);
+    }
+}
+
+static int preflight(struct move *m, bool resuming, struct error *err)
+{
+    struct plan_options po = m->o->plan;
+    struct buf why = BUF_INIT;
+
+    if (resuming) {
+        po.volume = J(m, "src.volume");
+        po.dst_server = J(m, "dst.server");
+    }
+    m->plan = plan_build(&po);
+    if (!m->plan->src.cinder || !m->plan->src.nova || !m->plan->dst.cinder ||
+        !m->plan->dst.nova || !m->plan->have_volume ||
+        (!resuming && !plan_ok(m->plan))) {
+        plan_problems(m->plan, &why);
+        error_set(err, ERROR_STATE, 0, "pre-flight failed: %s",
+                  why.len ? buf_str(&why) : "see 'rbdmove plan'");
+        buf_release(&why);
+        return -1;
+    }
+    if (!resuming) {
+        const struct plan *p = m->plan;
+
+        journal_set(m->j, "src.volume", p->volume.id);
+        journal_set(m->j, "src.name", p->volume.name);
+        journal_setf(m->j, "src.size_gib", "%" PRIu64, p->volume.size_gib);
+        if (p->n_attachments == 1) {
+            journal_set(m->j, "src.server", p->attachments[0].server_id);
+            journal_set(m->j, "src.device", p->attachments[0].device);
+        }
+        journal_set(m->j, "src.pool",
+                    m->o->src_pool ? m->o->src_pool
+                    : p->rbd_pool  ? p->rbd_pool
+                                   : "volumes");
+        journal_set(m->j, "src.image", p->rbd_image);
+        journal_set(m->j, "dst.server", p->server.id);
+        journal_set(m->j, "dst.pool",
+                    m->o->dst_pool    ? m->o->dst_pool
+                    : p->dst_rbd_pool ? p->dst_rbd_pool
+                                      : "volumes");
+        journal_setf(m->j, "max_downtime", "%.3f", m->o->max_downtime);
+        if (set_phase(m, "new", err) < 0)
+            return -1;
+    }
+    emit(m, "preflight", NULL, "volume %s (%s, %" PRIu64 " GiB) to server %s",
+         J(m, "src.volume"), J(m, "src.name") ? J(m, "src.name") : "-",
+         m->plan->volume.size_gib, J(m, "dst.server"));
+    return 0;
+}
+
+static int create_dst_volume(struct move *m, struct error *err)
+{
+    const struct plan *p = m->plan;
+    struct cinder_kv meta[] = {{"rbdmove.move_id", journal_id(m->j)},
+                               {"rbdmove.source", p->volume.id},
+                               {"rbdmove.state", "receiving"}};
+    struct cinder_volume_spec spec = {p->volume.size_gib,
+                                      p->new_name,
+                                      "moved by rbdmove",
+                                      p->new_type,
+                                      p->new_availability_zone,
+                                      meta,
+                                      3};
+    struct cinder_volume v;
+
+    memset(&v, 0, sizeof(v));
+    if (set_phase(m, "creating", err) < 0)
+        return -1;
+    if (cinder_volume_create(p->dst.cinder, &spec, &v, err) < 0)
+        return error_prefix(err, "creating the destination volume");
+    journal_set(m->j, "dst.volume", v.id);
+    journal_set(m->j, "dst.created", "1");
+    journal_setf(m->j, "dst.image", "volume-%s", v.id);
+    cinder_volume_release(&v);
+    if (journal_save(m->j, err) < 0)
+        return -1;
+    emit(m, "create", NULL, "destination volume %s requested",
+         J(m, "dst.volume"));
+    if (wait_volume(p->dst.cinder, J(m, "dst.volume"), "available", 600, err) <
+        0)
+        return -1;
+    return set_phase(m, "replicating", err);
+}
+
+static int mark_source(struct move *m, const char *state, struct error *err)
+{
+    struct cinder_kv meta[] = {{"rbdmove.move_id", journal_id(m->j)},
+                               {"rbdmove.state", state},
+                               {"rbdmove.destination", J(m, "dst.volume")}};
+
+    return cinder_volume_metadata_set(m->plan->src.cinder, J(m, "src.volume"),
+                                      meta, J(m, "dst.volume") ? 3 : 2, err);
+}
+
+/* ---- data
+ * ----------------------------------------------------------------------- */
+
+static void on_replicate(void *ctx, const struct replicate_event *ev)
+{
+    struct move *m = ctx;
+
+    if (ev->kind == REPLICATE_EV_INFO) {
+        emit(m, "info", NULL, "%s", ev->msg);
+        return;
+    }
+    m->round = ev->round;
+    if (ev->kind == REPLICATE_EV_ROUND_START) {
+        emit(m, ev->round ? "round" : "seed", NULL, "%s %u started (%s)",
+             ev->round ? "round" : "seed", ev->round, ev->snap);
+        return;
+    }
+    if (ev->round < 64)
+        m->rep->bytes[ev->round] = ev->stats->data_bytes;
+    m->rep->rounds = ev->round;
+    if (ev->stats->seconds > 0.05 && ev->stats->extent_bytes > (4u << 20))
+        m->throughput = (double)ev->stats->extent_bytes / ev->stats->seconds;
+    emit(m, ev->round ? "round" : "seed", ev->stats,
+         "%s %u done: %" PRIu64 " bytes of data in %.2f s",
+         ev->round ? "round" : "seed", ev->round, ev->stats->data_bytes,
+         ev->stats->seconds);
+}
+
+static int open_data(struct move *m, struct error *err)
+{
+    struct replicate_opts ro;
+
+    if (cluster_connect(m->o->src_conf, m->o->src_id, 60, &m->src_cl, err) <
+            0 ||
+        m->o->make_dest(m->o->make_dest_ctx, J(m, "dst.pool"),
+                        J(m, "dst.image"), &m->dst, err) < 0)
+        return -1;
+    replicate_opts_init(&ro);
+    ro.params = m->o->params;
+    ro.max_rounds = m->o->max_rounds;
+    ro.event = on_replicate;
+    ro.event_ctx = m;
+    return replicate_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"),
+                          m->dst, &ro, &m->repl, err);
+}
+
+/* Seconds the final round would take now. */
+static double predict(struct move *m, uint64_t delta)
+{
+    if (m->throughput <= 0)
+        return delta ? 1e9 : 0;
+    return (double)delta / m->throughput;
+}
+
+/* Rounds until the predicted final round fits the budget. */
+static int converge(struct move *m, struct error *err)
+{
+    double budget = m->o->max_downtime - CUTOVER_OVERHEAD_S;
+    uint64_t delta = 0, prev = UINT64_MAX;
+    unsigned stalled = 0;
+
+    if (budget < 0.5)
+        budget = 0.5;
+    if (replicate_seed(m->repl, err) < 0)
+        return -1;
+    for (;;) {
+        struct copy_stats st;
+        double p;
+
+        if (replicate_delta(m->repl, &delta, err) < 0)
+            return -1;
+        p = predict(m, delta);
+        if (p <= budget) {
+            emit(m, "info", NULL,
+                 "%" PRIu64 " bytes changed since the last round: the final "
+                 "round should take %.2f s (budget %.1f s)",
+                 delta, p, budget);
+            return 0;
+        }
+        stalled = delta >= prev - prev / 10 ? stalled + 1 : 0;
+        if (stalled >= 2 || replicate_rounds(m->repl) >= m->o->max_rounds) {
+            if (m->o->force_cutover) {
+                emit(m, "info", NULL,
+                     "not converging (%" PRIu64 " bytes pending, final round "
+                     "%.1f s); cutting over anyway (--force-cutover)",
+                     delta, p);
+                return 0;
+            }
+            return error_set(err, ERROR_STATE, 0,
+                             "the writer outruns the copy: %" PRIu64
+                             " bytes change between rounds and the final "
+                             "round would take %.1f s, over the %.1f s budget;"
+                             " nothing was cut over (raise --max-downtime, "
+                             "or --force-cutover)",
+                             delta, p, budget);
+        }
+        prev = delta;
+        if (replicate_round(m->repl, &st, err) < 0)
+            return -1;
+    }
+}
+
+/* Verify the current base in full, while the server still runs. */
+static int verify_base(struct move *m, struct error *err)
+{
+    struct dest_hashes a = {0}, b = {0};
+    struct image *img = NULL;
+    struct verify_range r[1];
+    const char *base = replicate_base(m->repl);
+    int ret = -1;
+
+    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), base, true,
+                   &img, err) < 0 ||
+        verify_hash_image(img, VERIFY_BLOCK, 16, NULL, NULL, &a, err) < 0 ||
+        m->dst->ops->hash(m->dst, base, VERIFY_BLOCK, &b, err) < 0)
+        goto out;
+    if (verify_compare(&a, &b, r, 1) != 0) {
+        error_set(err, ERROR_MISMATCH, 0,
+                  "the destination differs from the source at snapshot '%s' "
+                  "(first at byte %" PRIu64 "); nothing was cut over",
+                  base, r[0].off);
+        goto out;
+    }
+    emit(m, "verify", NULL, "'%s' equal on both sides (%" PRIu64 " blocks)",
+         base, a.nblocks);
+    ret = 0;
+out:
+    image_close(img);
+    dest_hashes_release(&a);
+    dest_hashes_release(&b);
+    return ret;
+}
+
+/* Verify the blocks that changed between prev and the current base. */
+static int verify_final(struct move *m, const char *prev, struct error *err)
+{
+    const char *base = replicate_base(m->repl);
+    uint64_t *idx = NULL, *ha = NULL, *hb = NULL;
+    struct image *img = NULL;
+    size_t n = 0;
+    int ret = -1;
+
+    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), base, true,
+                   &img, err) < 0 ||
+        verify_changed_blocks(img, prev, VERIFY_BLOCK, &idx, &n, err) < 0)
+        goto out;
+    ha = xcalloc(n + 1, sizeof(*ha));
+    hb = xcalloc(n + 1, sizeof(*hb));
+    if (n && (verify_hash_blocks(img, VERIFY_BLOCK, 16, idx, n, ha, err) < 0 ||
+              m->dst->ops->hash_blocks(m->dst, base, VERIFY_BLOCK, idx, n, hb,
+                                       err) < 0))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (ha[i] != hb[i]) {
+            error_set(err, ERROR_MISMATCH, 0,
+                      "the final round left the destination different from "
+                      "the source at byte %" PRIu64,
+                      idx[i] * VERIFY_BLOCK);
+            goto out;
+        }
+    }
+    emit(m, "verify", NULL, "final round verified (%zu blocks)", n);
+    ret = 0;
+out:
+    image_close(img);
+    free(idx);
+    free(ha);
+    free(hb);
+    return ret;
+}
+
+/* ---- cutover
+ * -------------------------------------------------------------------- */
+
+static int wait_watchers(struct move *m, struct error *err)
+{
+    struct image *img = NULL;
+    double t0 = time_now();
+    int count = 0, ret = -1;
+
+    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), NULL, true,
+                   &img, err) < 0)
+        return -1;
+    for (;;) {
+        if (image_watcher_count(img, cluster_instance_id(m->src_cl), &count,
+                                err) < 0)
+            goto out;
+        if (count == 0)
+            break;
+        if (time_now() - t0 > m->o->detach_timeout) {
+            error_set(err, ERROR_STATE, 0,
+                      "%d client%s still hold%s '%s/%s' open %.0f s after the "
+                      "detach (a hypervisor that has not let go could still "
+                      "write)",
+                      count, count == 1 ? "" : "s", count == 1 ? "s" : "",
+                      J(m, "src.pool"), J(m, "src.image"),
+                      m->o->detach_timeout);
+            goto out;
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ret = 0;
+out:
+    image_close(img);
+    return ret;
+}
+
+static int detach(struct move *m, double *t0, struct error *err)
+{
+    const char *server = J(m, "src.server");
+    const char *vol = J(m, "src.volume");
+    double t;
+
+    if (set_phase(m, "detaching", err) < 0)
+        return -1;
+    *t0 = time_now();
+    if (server) {
+        emit(m, "detach", NULL, "detaching volume %s from server %s", vol,
+             server);
+        if (nova_volume_detach(m->plan->src.nova, server, vol, err) < 0)
+            return error_prefix(err, "detaching volume %s from server %s", vol,
+                                server);
+        if (wait_volume(m->plan->src.cinder, vol, "available",
+                        m->o->detach_timeout, err) < 0)
+            return -1;
+    }
+    if (wait_watchers(m, err) < 0)
+        return -1;
+    t = time_now();
+    m->rep->t_detach = t - *t0;
+    journal_setf(m->j, "cutover.t_detach", "%.3f", m->rep->t_detach);
+    return set_phase(m, "detached", err);
+}
+
+/* From a detached source to an attached destination. */
+static int finish_cutover(struct move *m, double t0, struct error *err)
+{
+    char *prev = xstrdup(replicate_base(m->repl));
+    struct copy_stats st;
+    double t;
+    int ret = -1;
+
+    t = time_now();
+    emit(m, "final", NULL, "final round");
+    if (replicate_round(m->repl, &st, err) < 0)
+        goto out;
+    m->rep->t_final = time_now() - t;
+    t = time_now();
+    if (verify_final(m, prev, err) < 0)
+        goto out;
+    m->rep->t_verify = time_now() - t;
+    if (set_phase(m, "attaching", err) < 0)
+        goto out;
+    t = time_now();
+    emit(m, "attach", NULL, "attaching volume %s to server %s",
+         J(m, "dst.volume"), J(m, "dst.server"));
+    if (attach(m->plan->dst.nova, m->plan->dst.cinder, J(m, "dst.server"),
+               J(m, "dst.volume"), NULL, m->o->attach_timeout,
+               &m->rep->dst_device, err) < 0)
+        goto out;
+    m->rep->t_attach = time_now() - t;
+    m->rep->downtime = t0 > 0 ? time_now() - t0 : 0;
+    journal_setf(m->j, "cutover.t_final", "%.3f", m->rep->t_final);
+    journal_setf(m->j, "cutover.t_verify", "%.3f", m->rep->t_verify);
+    journal_setf(m->j, "cutover.t_attach", "%.3f", m->rep->t_attach);
+    journal_setf(m->j, "cutover.downtime", "%.3f", m->rep->downtime);
+    ret = set_phase(m, "attached", err);
+out:
+    free(prev);
+    return ret;
+}
+
+static int cutover(struct move *m, struct error *err)
+{
+    struct error e = ERROR_INIT;
+    double t0 = 0;
+
+    /* From the detach on, a signal must not leave the server without its
+     * disk: finish, or roll back. */
+    replicate_set_cancel(m->repl, NULL, NULL);
+    if (!phase_is(m, "detached") && detach(m, &t0, &e) < 0)
+        return rollback(m, &e, err);
+    if (finish_cutover(m, t0, &e) < 0)
+        return rollback(m, &e, err);
+    return 0;
+}
+
+static int cleanup(struct move *m, struct error *err)
+{
+    struct cinder_kv dst_meta[] = {{"rbdmove.state", "moved-here"}};
+    struct error e2 = ERROR_INIT;
+
+    emit(m, "cleanup", NULL, "removing the temporary snapshots");
+    if (replicate_drop_base(m->repl, err) < 0)
+        return -1;
+    if (mark_source(m, "moved", &e2) < 0 ||
+        cinder_volume_metadata_set(m->plan->dst.cinder, J(m, "dst.volume"),
+                                   dst_meta, 1, &e2) < 0)
+        emit(m, "info", NULL, "cannot update the volumes' metadata: %s",
+             e2.msg);
+    if (m->o->delete_source) {
+        emit(m, "cleanup", NULL, "deleting source volume %s",
+             J(m, "src.volume"));
+        if (cinder_volume_delete(m->plan->src.cinder, J(m, "src.volume"), err) <
+                0 ||
+            wait_volume(m->plan->src.cinder, J(m, "src.volume"), "deleted", 300,
+                        err) < 0)
+            return error_prefix(err, "the move succeeded, but deleting the "
+                                     "source failed");
+    }
+    return set_phase(m, "done", err);
+}
+
+/* Where a resumed cutover stands: a source that is attached again means
+ * the move goes back to rounds. */
+static int source_attached(struct move *m, bool *attached, struct error *err)
+{
+    struct cinder_volume v;
+
+    memset(&v, 0, sizeof(v));
+    if (cinder_volume_get(m->plan->src.cinder, J(m, "src.volume"), &v, err) < 0)
+        return -1;
+    *attached = v.n_attachments > 0;
+    cinder_volume_release(&v);
+    return 0;
+}
+
+static int dst_attached(struct move *m, bool *attached, struct error *err)
+{
+    struct cinder_volume v;
+
+    memset(&v, 0, sizeof(v));
+    if (cinder_volume_get(m->plan->dst.cinder, J(m, "dst.volume"), &v, err) < 0)
+        return -1;
+    *attached = !strcmp(v.status, "in-use");
+    cinder_volume_release(&v);
+    return 0;
+}
+
+static int drive(struct move *m, struct error *err)
+{
+    bool attached = false;
+
+    if (phase_is(m, "new") || phase_is(m, "creating")) {
+        if (J(m, "dst.volume")) {
+            if (wait_volume(m->plan->dst.cinder, J(m, "dst.volume"),
+                            "available", 600, err) < 0 ||
+                set_phase(m, "replicating", err) < 0)
+                return -1;
+        } else if (create_dst_volume(m, err) < 0) {
+            return -1;
+        }
+        if (mark_source(m, "moving", err) < 0)
+            return -1;
+    }
+    if (open_data(m, err) < 0)
+        return -1;
+    if (phase_is(m, "detaching") || phase_is(m, "detached")) {
+        if (source_attached(m, &attached, err) < 0)
+            return -1;
+        if (attached && set_phase(m, "replicating", err) < 0)
+            return -1;
+    }
+    if (phase_is(m, "attaching")) {
+        if (dst_attached(m, &attached, err) < 0)
+            return -1;
+        if (attached && set_phase(m, "attached", err) < 0)
+            return -1;
+        if (!attached && set_phase(m, "detached", err) < 0)
+            return -1;
+    }
+    if (phase_is(m, "replicating") || phase_is(m, "rolled-back")) {
+        if (set_phase(m, "replicating", err) < 0 || converge(m, err) < 0)
+            return -1;
+        if (m->o->full_verify && verify_base(m, err) < 0)
+            return -1;
+    }
+    if (phase_is(m, "replicating") || phase_is(m, "detaching") ||
+        phase_is(m, "detached")) {
+        if (cutover(m, err) < 0)
+            return -1;
+    }
+    if (phase_is(m, "attached"))
+        return cleanup(m, err);
+    return 0;
+}
+
+static void move_release(struct move *m)
+{
+    replicate_close(m->repl);
+    dest_free(m->dst);
+    cluster_close(m->src_cl);
+    plan_free(m->plan);
+}
+
+int migrate_run(struct journal *j, const struct migrate_opts *o,
+                struct migrate_report *rep, struct error *err)
+{
+    struct move m = {j, o, rep, NULL, NULL, NULL, NULL, 0, 0};
+    const char *phase = journal_get(j, "phase");
+    int ret = -1;
+
+    memset(rep, 0, sizeof(*rep));
+    if (phase && !strcmp(phase, "done"))
+        return error_set(err, ERROR_STATE, 0, "move %s is already done",
+                         journal_id(j));
+    if (phase && !strcmp(phase, "aborted"))
+        return error_set(err, ERROR_STATE, 0, "move %s was aborted",
+                         journal_id(j));
+    if (preflight(&m, phase != NULL, err) < 0)
+        goto out;
+    ret = drive(&m, err);
+    if (J(&m, "dst.volume"))
+        snprintf(rep->dst_volume_id, sizeof(rep->dst_volume_id), "%s",
+                 J(&m, "dst.volume"));
+    if (ret == 0) {
+        const char *d = J(&m, "cutover.downtime");
+
+        rep->downtime = d ? strtod(d, NULL) : rep->downtime;
+        emit(&m, "done", NULL, "volume %s now serves server %s",
+             J(&m, "dst.volume"), J(&m, "dst.server"));
+    } else {
+        journal_log(j, "stopped: %s", err->msg);
+    }
+out:
+    move_release(&m);
+    return ret;
+}
+
+/* ---- abort
+ * ------------------------------------------------------------------------ */
+
+/* Remove the snapshots rbdmove made for this move on the source: the ones
+ * the destination's marks name. */
+static void drop_source_snaps(struct move *m)
+{
+    struct error e = ERROR_INIT;
+    struct image *img = NULL;
+    struct image_snap *snaps = NULL;
+    size_t n = 0;
+
+    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), NULL, false,
+                   &img, &e) < 0 ||
+        image_snap_list(img, &snaps, &n, &e) < 0) {
+        emit(m, "info", NULL, "cannot list the source's snapshots: %s", e.msg);
+        image_close(img);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *s = snaps[i].name;
+        const char *keys[] = {"snap.base", "snap.seed", "snap.pending"};
+
+        for (size_t k = 0; k < 3; k++) {
+            const char *v = J(m, keys[k]);
+
+            if (v && !strcmp(v, s) && image_snap_remove(img, s, &e) < 0)
+                emit(m, "info", NULL, "%s", e.msg);
+        }
+    }
+    image_snaps_free(snaps, n);
+    image_close(img);
+}
+
+/* Read the destination's marks into the journal before deleting it. */
+static void note_snaps(struct move *m)
+{
+    struct dest_state st;
+    struct error e = ERROR_INIT;
+    const char *vals[3];
+    const char *keys[] = {"snap.base", "snap.seed", "snap.pending"};
+
+    if (!m->dst || m->dst->ops->probe(m->dst, &st, &e) < 0)
+        return;
+    vals[0] = st.meta_base;
+    vals[1] = st.meta_seed;
+    vals[2] = st.meta_pending;
+    for (size_t k = 0; k < 3; k++) {
+        const char *p = vals[k] ? strstr(vals[k], " snap=") : NULL;
+
+        if (p) {
+            char *name = xstrndup(p + 6, strcspn(p + 6, " "));
+
+            journal_set(m->j, keys[k], name);
+            free(name);
+        }
+    }
+    dest_state_release(&st);
+}
+
+static int abort_dst(struct move *m, struct error *err)
+{
+    struct dest_state st;
+
+    if (!J(m, "dst.volume") || !J(m, "dst.created"))
+        return 0;
+    /* Cinder's RBD driver cannot delete an image that has snapshots. */
+    if (m->dst && m->dst->ops->probe(m->dst, &st, err) == 0) {
+        for (size_t i = 0; i < st.nsnaps; i++) {
+            struct error e = ERROR_INIT;
+
+            if (m->dst->ops->snap_remove(m->dst, st.snaps[i].name, &e) < 0)
+                emit(m, "info", NULL, "%s", e.msg);
+        }
+        dest_state_release(&st);
+    }
+    dest_free(m->dst);
+    m->dst = NULL;
+    emit(m, "cleanup", NULL, "deleting destination volume %s",
+         J(m, "dst.volume"));
+    if (cinder_volume_delete(m->plan->dst.cinder, J(m, "dst.volume"), err) <
+            0 &&
+        !(err->kind == ERROR_API && err->cause == 404))
+        return -1;
+    return wait_volume(m->plan->dst.cinder, J(m, "dst.volume"), "deleted", 300,
+                       err);
+}
+
+int migrate_abort(struct journal *j, const struct migrate_opts *o,
+                  struct error *err)
+{
+    struct migrate_report rep;
+    struct move m = {j, o, &rep, NULL, NULL, NULL, NULL, 0, 0};
+    const char *phase = journal_get(j, "phase");
+    bool attached = false;
+    int ret = -1;
+
+    memset(&rep, 0, sizeof(rep));
+    if (phase && (!strcmp(phase, "done") || !strcmp(phase, "attached")))
+        return error_set(err, ERROR_STATE, 0,
+                         "move %s is complete: the destination volume is in "
+                         "use; nothing to abort",
+                         journal_id(j));
+    if (!phase)
+        return set_phase(&m, "aborted", err);
+    if (preflight(&m, true, err) < 0)
+        goto out;
+    if (J(&m, "src.server")) {
+        if (source_attached(&m, &attached, err) < 0)
+            goto out;
+        if (!attached &&
+            attach(m.plan->src.nova, m.plan->src.cinder, J(&m, "src.server"),
+                   J(&m, "src.volume"), J(&m, "src.device"), o->attach_timeout,
+                   NULL, err) < 0)
+            goto out;
+        if (!attached)
+            emit(&m, "rollback", NULL, "volume %s attached to server %s again",
+                 J(&m, "src.volume"), J(&m, "src.server"));
+    }
+    if (cluster_connect(o->src_conf, o->src_id, 60, &m.src_cl, err) < 0)
+        goto out;
+    if (J(&m, "dst.image") &&
+        o->make_dest(o->make_dest_ctx, J(&m, "dst.pool"), J(&m, "dst.image"),
+                     &m.dst, err) == 0)
+        note_snaps(&m);
+    error_clear(err);
+    drop_source_snaps(&m);
+    if (abort_dst(&m, err) < 0)
+        goto out;
+    for (size_t k = 0; k < 3; k++) {
+        static const char *const keys[] = {"rbdmove.move_id", "rbdmove.state",
+                                           "rbdmove.destination"};
+        struct error e = ERROR_INIT;
+
+        if (cinder_volume_metadata_unset(m.plan->src.cinder,
+                                         J(&m, "src.volume"), keys[k], &e) < 0)
+            emit(&m, "info", NULL, "%s", e.msg);
+    }
+    ret = set_phase(&m, "aborted", err);
+out:
+    move_release(&m);
+    return ret;
+}
