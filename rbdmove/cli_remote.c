@@ -10,6 +10,7 @@
 #include "rbdmove/cluster.h"
 #include "rbdmove/dest.h"
 #include "rbdmove/image.h"
+#include "rbdmove/log.h"
 #include "rbdmove/strutil.h"
 #include "rbdmove/xalloc.h"
 #include "transport/ssh.h"
@@ -43,6 +44,23 @@ static bool arg_is_printable(const char *s)
     return true;
 }
 
+/* --receiver=rbd: the stock rbd CLI on HOST, one stream. */
+static int rbd_dest(const struct cli_remote *r, const char *spec,
+                    const char *conf, const char *id, struct cli_session *s,
+                    const struct image_spec *is, struct dest **out,
+                    struct error *err)
+{
+    struct dest_rbdcli_params p = {ssh_exec, s, r->bwlimit};
+
+    if (r->streams_given && r->streams > 1)
+        log_warn("--streams does not apply with --receiver=rbd: one stream "
+                 "into 'rbd import-diff'");
+    if (r->compress_level)
+        log_warn("--compress does not apply with --receiver=rbd: 'rbd "
+                 "import-diff' reads a plain stream");
+    return dest_rbdcli_open(&p, spec, conf, id, is->pool, is->name, out, err);
+}
+
 /* "ssh://[USER@]HOST[:PORT]/POOL/IMAGE" */
 static int remote_dest(const struct cli_remote *r, const char *spec,
                        const char *conf, const char *id, struct cli_session *s,
@@ -74,6 +92,10 @@ static int remote_dest(const struct cli_remote *r, const char *spec,
     s->ssh.known_hosts = r->known_hosts;
     s->ssh.accept_new_host_key = r->accept_new_host_key;
     s->ssh.timeout_ms = r->timeout_s * 1000;
+    if (r->receiver_rbd) {
+        ret = rbd_dest(r, spec, conf, id, s, &is, out, err);
+        goto out;
+    }
     memset(&p, 0, sizeof(p));
     p.exec = ssh_exec;
     p.exec_ctx = s;
@@ -119,6 +141,7 @@ int cli_remote_option(struct cli_remote *r, int c, const char *arg,
         if (parse_uint(arg, "--streams", 1, 32, &v, err) < 0)
             return -1;
         r->streams = (unsigned)v;
+        r->streams_given = true;
         return 0;
     case OPT_REMOTE_COMPRESS:
         if (!arg) {

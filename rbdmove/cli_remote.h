@@ -57,6 +57,7 @@ struct cli_remote {
     bool accept_new_host_key;
     const char *remote_rbdmove;
     unsigned streams;
+    bool streams_given; /* --streams was on the command line */
     int compress_level; /* 0: off */
     uint64_t bwlimit;
     bool receiver_rbd;

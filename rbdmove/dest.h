@@ -135,6 +135,30 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
                      const char *image, struct dest **out,
                      struct error *err) MUST_CHECK;
 
+struct dest_rbdcli_params {
+    dest_remote_exec_fn *exec;
+    void *exec_ctx;
+    uint64_t bwlimit; /* bytes per second of the transfer stream, 0: none */
+};
+
+/*
+ * A destination on a host that has the stock rbd CLI but no rbdmove
+ * (dest_rbdcli.c, --receiver=rbd): every operation runs `rbd` there
+ * through p->exec, one command per request, and a transfer is one plain
+ * rbd diff v1 stream (no to-snap) piped into `rbd import-diff -`; hash
+ * reads the snapshot back whole with `rbd export`. name is for messages;
+ * conf and id are the ceph configuration path and client id there (NULL:
+ * the host's defaults). Checks that rbd runs there before returning.
+ * Fails with ERROR_USAGE, before running anything, when pool, image or id
+ * is not name_is_safe or conf is not printable text; with the exec
+ * callback's error when the host cannot be reached; with ERROR_STATE when
+ * rbd does not run there. On success *out is a new dest (dest_free).
+ */
+int dest_rbdcli_open(const struct dest_rbdcli_params *p, const char *name,
+                     const char *conf, const char *id, const char *pool,
+                     const char *image, struct dest **out,
+                     struct error *err) MUST_CHECK;
+
 /* The open, locked head of a local destination (borrowed), for the
  * receiver's parallel appliers. d must come from dest_local_new. */
 int dest_local_head(struct dest *d, struct image **out,
