@@ -415,6 +415,21 @@ static void print_failed(struct journal *jr, const struct error *err)
     json_out_release(&j);
 }
 
+/* RBDMOVE_TEST_HOLD=PHASE:SECONDS, for fault-injection tests. */
+static void test_hold(struct migrate_opts *mo)
+{
+    const char *v = getenv("RBDMOVE_TEST_HOLD");
+    const char *colon = v ? strchr(v, ':') : NULL;
+    static char phase[32];
+
+    if (!colon || (size_t)(colon - v) >= sizeof(phase))
+        return;
+    memcpy(phase, v, (size_t)(colon - v));
+    phase[colon - v] = '\0';
+    mo->hold_phase = phase;
+    mo->hold_seconds = strtod(colon + 1, NULL);
+}
+
 /* Run or resume the move of journal jr with options a. */
 static int drive(struct journal *jr, struct move_args *a, bool do_abort)
 {
@@ -430,6 +445,7 @@ static int drive(struct journal *jr, struct move_args *a, bool do_abort)
     a->mo.event_ctx = (void *)journal_id(jr);
     a->mo.params.progress = progress_update;
     a->mo.params.cancel = cli_cancelled;
+    test_hold(&a->mo);
     progress_setup(a->progress, cli_json);
     cli_install_signals();
     if (do_abort)

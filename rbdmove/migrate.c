@@ -100,7 +100,16 @@ static const char *J(struct move *m, const char *key)
 static int set_phase(struct move *m, const char *phase, struct error *err)
 {
     journal_set(m->j, "phase", phase);
-    return journal_save(m->j, err);
+    if (journal_save(m->j, err) < 0)
+        return -1;
+    if (m->o->hold_phase && !strcmp(m->o->hold_phase, phase)) {
+        struct timespec ts = {(time_t)m->o->hold_seconds, 0};
+
+        journal_log(m->j, "holding in phase %s for %.0f s (test)", phase,
+                    m->o->hold_seconds);
+        nanosleep(&ts, NULL);
+    }
+    return 0;
 }
 
 static bool phase_is(struct move *m, const char *phase)
@@ -531,6 +540,7 @@ static int finish_cutover(struct move *m, double t0, struct error *err)
 
     t = time_now();
     emit(m, "final", NULL, "final round");
+    replicate_keep_previous(m->repl, true);
     if (replicate_round(m->repl, &st, err) < 0)
         goto out;
     m->rep->t_final = time_now() - t;
@@ -538,6 +548,8 @@ static int finish_cutover(struct move *m, double t0, struct error *err)
     if (verify_final(m, prev, err) < 0)
         goto out;
     m->rep->t_verify = time_now() - t;
+    if (replicate_drop_kept(m->repl, err) < 0)
+        goto out;
     if (set_phase(m, "attaching", err) < 0)
         goto out;
     t = time_now();
@@ -555,7 +567,34 @@ static int finish_cutover(struct move *m, double t0, struct error *err)
     journal_setf(m->j, "cutover.downtime", "%.3f", m->rep->downtime);
     ret = set_phase(m, "attached", err);
 out:
+    replicate_keep_previous(m->repl, false);
+    if (ret < 0) {
+        struct error e2 = ERROR_INIT;
+
+        if (replicate_drop_kept(m->repl, &e2) < 0)
+            journal_log(m->j, "cannot remove a kept snapshot: %s", e2.msg);
+    }
     free(prev);
+    return ret;
+}
+
+/* Do not take the source away from its server for a destination that
+ * cannot take it: check the destination server once more. */
+static int check_dst_server(struct move *m, struct error *err)
+{
+    struct nova_server s;
+    struct buf why = BUF_INIT;
+    int ret = 0;
+
+    memset(&s, 0, sizeof(s));
+    if (nova_server_get(m->plan->dst.nova, J(m, "dst.server"), &s, err) < 0)
+        return error_prefix(err, "destination server %s; nothing was cut over",
+                            J(m, "dst.server"));
+    if (!nova_server_can_attach(&s, &why))
+        ret = error_set(err, ERROR_STATE, 0, "%s; nothing was cut over",
+                        buf_str(&why));
+    nova_server_release(&s);
+    buf_release(&why);
     return ret;
 }
 
@@ -563,6 +602,9 @@ static int cutover(struct move *m, struct error *err)
 {
     struct error e = ERROR_INIT;
     double t0 = 0;
+
+    if (!phase_is(m, "detached") && check_dst_server(m, err) < 0)
+        return -1;
 
     /* From the detach on, a signal must not leave the server without its
      * disk: finish, or roll back. */

@@ -62,6 +62,11 @@ struct migrate_opts {
     struct copy_params params;
     migrate_event_fn *event;
     void *event_ctx;
+    /* Tests: stay this many seconds in phase hold_phase once it is
+     * recorded (the CLI reads RBDMOVE_TEST_HOLD=PHASE:SECONDS), so that a
+     * fault can be injected at a known point. */
+    const char *hold_phase;
+    double hold_seconds;
 };
 
 void migrate_opts_init(struct migrate_opts *o);

@@ -54,6 +54,8 @@ struct replicate {
     bool dst_fresh; /* absent or empty: zero ranges need no writes */
     bool dst_absent;
     unsigned rounds;
+    bool keep_previous;
+    char *kept; /* a replaced base kept on both sides */
 };
 
 void replicate_opts_init(struct replicate_opts *o)
@@ -450,6 +452,7 @@ void replicate_close(struct replicate *r)
     free(r->pool);
     free(r->image);
     free(r->base);
+    free(r->kept);
     mark_release(&r->seed);
     mark_release(&r->pending);
     free(r);
@@ -554,6 +557,11 @@ static int commit(struct replicate *r, const struct mark *m,
     if (r->dst->ops->set_meta(r->dst, meta_key, NULL, err) < 0)
         return -1;
     r->base = xstrdup(m->snap);
+    if (old && r->keep_previous) {
+        free(r->kept);
+        r->kept = old;
+        return 0;
+    }
     if (old) {
         if (r->dst->ops->snap_remove(r->dst, old, err) < 0 ||
             image_snap_remove(r->head, old, err) < 0) {
@@ -725,4 +733,26 @@ void replicate_set_cancel(struct replicate *r, cancel_fn *fn, void *ctx)
 {
     r->o.params.cancel = fn;
     r->o.params.cancel_ctx = ctx;
+}
+
+void replicate_keep_previous(struct replicate *r, bool keep)
+{
+    r->keep_previous = keep;
+}
+
+const char *replicate_kept(const struct replicate *r)
+{
+    return r->kept;
+}
+
+int replicate_drop_kept(struct replicate *r, struct error *err)
+{
+    if (!r->kept)
+        return 0;
+    if (r->dst->ops->snap_remove(r->dst, r->kept, err) < 0 ||
+        image_snap_remove(r->head, r->kept, err) < 0)
+        return -1;
+    free(r->kept);
+    r->kept = NULL;
+    return 0;
 }

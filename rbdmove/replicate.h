@@ -90,6 +90,16 @@ int replicate_round(struct replicate *r, struct copy_stats *st,
                     struct error *err) MUST_CHECK;
 
 /*
+ * Keep the base that the next round replaces (on both sides) instead of
+ * removing it, so that the round can be checked against it; then remove
+ * it with replicate_drop_kept. The cutover's final round uses this.
+ */
+void replicate_keep_previous(struct replicate *r, bool keep);
+/* The snapshot kept by the last round (borrowed), or NULL. */
+const char *replicate_kept(const struct replicate *r);
+int replicate_drop_kept(struct replicate *r, struct error *err) MUST_CHECK;
+
+/*
  * The end of a move: remove the base snapshot on both sides and the
  * destination's marks; no later run can continue from it.
  */
