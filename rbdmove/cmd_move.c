@@ -52,6 +52,9 @@ enum {
     OPT_STATE_DIR,
     OPT_JSON,
     OPT_PROGRESS,
+    OPT_WINDOW,
+    OPT_CHUNK,
+    OPT_CHECKPOINT,
 };
 
 /* The options move records in the journal, by long name. */
@@ -102,6 +105,12 @@ static const struct cli_option move_options[] = {
      "CA bundle for the destination cloud"},
     {"insecure", no_argument, OPT_INSECURE, NULL,
      "do not verify TLS certificates (never in production)"},
+    {"window", required_argument, OPT_WINDOW, "N",
+     "requests in flight per image (default 16)"},
+    {"chunk-size", required_argument, OPT_CHUNK, "SIZE",
+     "bytes per request (default 4M)"},
+    {"checkpoint", required_argument, OPT_CHECKPOINT, "SIZE",
+     "record seed progress every SIZE bytes (default 1G)"},
     {"state-dir", required_argument, OPT_STATE_DIR, "DIR",
      "where journals live (default ~/.local/state/rbdmove)"},
     {"json", no_argument, OPT_JSON, NULL, "print JSON events on stdout"},
@@ -248,6 +257,28 @@ static int apply_opt(struct move_args *a, int c, const char *v,
         return progress_mode_parse(v, &a->progress, err);
     case OPT_MAX_DOWNTIME:
         return parse_seconds(v, "--max-downtime", &a->mo.max_downtime, err);
+    case OPT_WINDOW:
+        if (parse_uint(v, "--window", 1, 256, &n, err) < 0)
+            return -1;
+        a->mo.params.window = (unsigned)n;
+        break;
+    case OPT_CHUNK:
+        if (parse_size(v, "--chunk-size", &n, err) < 0)
+            return -1;
+        if (n < 4096 || n > (64u << 20) || n % 4096)
+            return error_set(err, ERROR_USAGE, 0,
+                             "--chunk-size must be a multiple of 4K between "
+                             "4K and 64M");
+        a->mo.params.chunk_size = (size_t)n;
+        break;
+    case OPT_CHECKPOINT:
+        if (parse_size(v, "--checkpoint", &n, err) < 0)
+            return -1;
+        if (n < (1u << 20))
+            return error_set(err, ERROR_USAGE, 0,
+                             "--checkpoint must be at least 1M");
+        a->mo.params.checkpoint_every = n;
+        break;
     case OPT_MAX_ROUNDS:
         if (parse_uint(v, "--max-rounds", 1, 60, &n, err) < 0)
             return -1;

@@ -1,0 +1,329 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# t50-move: rbdmove move against the real two-region OpenStack lab, with a
+# stand-in VM (vm_writer.py) that keeps writing into the volume until Nova
+# detaches it. Then faults, each ending with the volume attached somewhere
+# and nothing lost: kill -9 during the seed, during a round and during the
+# cutover, then resume (and separately abort); the SSH connection cut
+# mid-seed; the destination server deleted before the attach (rollback);
+# Cinder in the destination refusing to create the volume.
+. "$(dirname "$0")/lib.sh"
+
+lab_require ceph sshd openstack
+
+export RBM_AUTH_URL=${RBM_AUTH_URL:-$OS_AUTH_URL}
+export RBM_ADMIN_PASSWORD=${OS_PASSWORD:-}
+for v in $(env | grep -o '^OS_[A-Z_]*'); do
+    [ "$v" = OS_CLIENT_CONFIG_FILE ] || unset "$v"
+done
+export OS_CLIENT_CONFIG_FILE=${OS_CLIENT_CONFIG_FILE:-$RBDMOVE_LAB/openstack/clouds.yaml}
+TOOL=${RBM_OS_CLIENT:-$(dirname "$(dirname "$RBDMOVE")")/tests/tools/rbm-os-client}
+[ -x "$TOOL" ] || bail "rbm-os-client not found at $TOOL"
+HERE=$(cd "$(dirname "$0")" && pwd)
+STATE=$TEST_TMP/state
+R1=RegionOne
+R2=RegionTwo
+SERVERS=()
+VOLUMES=()
+
+osc() {
+    "$TOOL" --os-cloud rbdmove-demo "$@"
+}
+os_server() {
+    /usr/bin/python3 "$HERE/os_server.py" "$@"
+}
+cleanup() {
+    local v s
+    for v in "${VOLUMES[@]}"; do
+        # Snapshots first: Cinder's RBD driver cannot delete an image that
+        # has some.
+        _lib_remove_snaps "${v%% *}" "${v#* }"
+        "$TOOL" --os-cloud rbdmove-lab --os-region-name "${v%% *}" \
+            volume-delete "${v#* }" >/dev/null 2>&1
+    done
+    for s in "${SERVERS[@]}"; do
+        os_server delete "${s%% *}" "${s#* }" >/dev/null 2>&1
+    done
+}
+_lib_remove_snaps() {
+    local c=1
+    [ "$1" = $R2 ] && c=2
+    for snap in $(rbdc $c snap ls --format json "volumes/volume-$2" 2>/dev/null |
+        python3 -c 'import json,sys
+for s in json.load(sys.stdin): print(s["name"])'); do
+        rbdc $c snap rm --no-progress "volumes/volume-$2@$snap" >/dev/null 2>&1
+    done
+}
+trap 'rc=$?; cleanup; (exit $rc); _lib_exit' EXIT
+
+# value KEY FILE: KEY=... from rbm-os-client output
+value() {
+    sed -n "s/^$1=//p" "$2" | head -n 1
+}
+# json_last EVENT FIELD FILE
+json_last() {
+    python3 - "$@" <<'PY'
+import json, sys
+v = None
+for line in open(sys.argv[3]):
+    if line.startswith("{"):
+        e = json.loads(line)
+        if e.get("event") == sys.argv[1]:
+            v = e.get(sys.argv[2])
+print(v)
+PY
+}
+
+src_srv=$(os_server create $R1 "$(unique_name t50-src)") ||
+    bail "cannot create a server in $R1"
+SERVERS+=("$R1 $src_srv")
+dst_srv=$(os_server create $R2 "$(unique_name t50-dst)") ||
+    bail "cannot create a server in $R2"
+SERVERS+=("$R2 $dst_srv")
+
+# new_volume NAME DATA: a 1 GiB volume attached to src_srv, with DATA of
+# random data written into it; prints its id.
+new_volume() {
+    local out=$TEST_TMP/vol.$$ id
+    osc --os-region-name $R1 volume-create 1 "$1" >"$out" 2>&1 || {
+        cat "$out" >&2
+        return 1
+    }
+    id=$(value id "$out")
+    VOLUMES+=("$R1 $id")
+    osc --os-region-name $R1 attach "$src_srv" "$id" >"$out" 2>&1 || {
+        cat "$out" >&2
+        return 1
+    }
+    [ "$2" != 0 ] && write_random 1 "volumes/volume-$id" 0 "$2"
+    echo "$id"
+}
+# move VOLUME [options...]
+move() {
+    local vol=$1
+    shift
+    rbdmove move --os-cloud rbdmove-demo --os-region-name $R1 \
+        --dst-os-region-name $R2 --dst-server "$dst_srv" \
+        --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \
+        --state-dir "$STATE" --progress never "$@" "$vol"
+}
+# The move's id from its output
+move_id() {
+    sed -n 's/^rbdmove: move \([0-9T-]*[0-9a-f]\) (journal.*/\1/p' "$1" |
+        head -n 1
+}
+phase_of() {
+    sed -n 's/^phase //p' "$STATE/$1.journal"
+}
+dst_of() {
+    sed -n 's/^dst.volume //p' "$STATE/$1.journal"
+}
+# Wait until journal $1 reaches phase $2 (at most 120 s)
+wait_phase() {
+    for _ in $(seq 1200); do
+        [ -f "$STATE/$1.journal" ] && [ "$(phase_of "$1")" = "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# The move running in the background: its id once its journal exists
+bg_id() {
+    for _ in $(seq 300); do
+        id=$(move_id "$1")
+        [ -n "$id" ] && echo "$id" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+volume_field() {
+    "$TOOL" --os-cloud rbdmove-demo --os-region-name "$1" volume-show "$2" \
+        >"$TEST_TMP/show" 2>&1
+    value "$3" "$TEST_TMP/show"
+}
+rbdmove_snaps() {
+    rbdc "$1" snap ls --format json "$2" 2>/dev/null | python3 -c 'import json,sys
+print(len([s for s in json.load(sys.stdin) if s["name"].startswith("rbdmove-")]))'
+}
+# check_moved SRCVOL DSTVOL TITLE: data equal, dst attached to dst_srv,
+# src detached, no temporary snapshots left
+check_moved() {
+    expect_equal "$3: data equal" \
+        "$(image_checksum 1 "volumes/volume-$1")" \
+        "$(image_checksum 2 "volumes/volume-$2")"
+    expect_equal "$3: destination attached to the destination server" \
+        "in-use $dst_srv" \
+        "$(volume_field $R2 "$2" status) $(volume_field $R2 "$2" attached.0 | cut -d' ' -f1)"
+    expect_equal "$3: source detached" available "$(volume_field $R1 "$1" status)"
+    expect_equal "$3: no temporary snapshots left" "0 0" \
+        "$(rbdmove_snaps 1 "volumes/volume-$1") $(rbdmove_snaps 2 "volumes/volume-$2")"
+}
+
+# ---- a move while the server keeps writing ------------------------------------
+v1=$(new_volume "$(unique_name t50-live)" 128M) || bail "cannot make a volume"
+/usr/bin/python3 "$HERE/vm_writer.py" "$CEPH1_CONF" "volumes/volume-$v1" \
+    4000000 "$v1" $R1 300 >"$TEST_TMP/writer1" 2>&1 &
+wpid=$!
+sleep 2
+expect_success "move an attached volume while it is written to" \
+    move "$v1" --json
+cp "$LAST_OUTPUT" "$TEST_TMP/move1"
+wait $wpid
+written=$(tail -n 1 "$TEST_TMP/writer1")
+[ "${written:-0}" -gt 0 ] && pass "the writer wrote until the detach ($written bytes)" ||
+    fail "the writer did not run: $(cat "$TEST_TMP/writer1")"
+d1=$(json_last done dst_volume_id "$TEST_TMP/move1")
+VOLUMES+=("$R2 $d1")
+check_moved "$v1" "$d1" "live move"
+dt=$(json_last done downtime_s "$TEST_TMP/move1")
+[ "$dt" != None ] && pass "done event reports the downtime ($dt s)" ||
+    fail "no downtime in the done event"
+grep -q '"event":"verify"' "$TEST_TMP/move1" && pass "verification reported" ||
+    fail "no verify event"
+expect_equal "source marked as moved" moved "$(volume_field $R1 "$v1" meta.rbdmove.state)"
+id1=$(move_id "$TEST_TMP/move1")
+expect_success "status lists the move" rbdmove status --state-dir "$STATE"
+grep -q "$id1  done" "$LAST_OUTPUT" && pass "status says done" || fail "status"
+expect_failure "resume of a finished move is refused" \
+    rbdmove resume --state-dir "$STATE" "$id1"
+
+# ---- kill -9 during the seed, then resume ----------------------------------------
+v2=$(new_volume "$(unique_name t50-seed)" 192M) || bail "cannot make a volume"
+"$RBDMOVE" move --os-cloud rbdmove-demo --os-region-name $R1 \
+    --dst-os-region-name $R2 --dst-server "$dst_srv" --src-conf "$CEPH1_CONF" \
+    --dst-conf "$CEPH2_CONF" --state-dir "$STATE" --progress never \
+    --window 1 --chunk-size 256K --checkpoint 8M "$v2" >"$TEST_TMP/m2" 2>&1 &
+mpid=$!
+id2=$(bg_id "$TEST_TMP/m2")
+for _ in $(seq 600); do
+    d2=$(dst_of "$id2" 2>/dev/null)
+    [ -n "$d2" ] && rbd2 image-meta get "volumes/volume-$d2" rbdmove.seed 2>/dev/null |
+        grep -q 'done=[1-9]' && break
+    sleep 0.1
+done
+kill -9 $mpid
+wait $mpid 2>/dev/null
+[ -n "$d2" ] && VOLUMES+=("$R2 $d2")
+expect_equal "killed during the seed" replicating "$(phase_of "$id2")"
+expect_equal "...the source is still attached" in-use "$(volume_field $R1 "$v2" status)"
+expect_success "resume after kill -9 in the seed" \
+    rbdmove resume --state-dir "$STATE" --progress never -v "$id2"
+grep -q "resuming the seed" "$LAST_OUTPUT" && pass "the seed resumed where it stopped" ||
+    fail "the seed started again from zero"
+check_moved "$v2" "$d2" "resumed seed"
+
+# ---- kill -9 during the cutover, then resume -------------------------------------
+v3=$(new_volume "$(unique_name t50-cut)" 32M) || bail "cannot make a volume"
+RBDMOVE_TEST_HOLD=detached:60 "$RBDMOVE" move --os-cloud rbdmove-demo \
+    --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$dst_srv" \
+    --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
+    --progress never "$v3" >"$TEST_TMP/m3" 2>&1 &
+mpid=$!
+id3=$(bg_id "$TEST_TMP/m3")
+wait_phase "$id3" detached && pass "reached the cutover" || fail "no cutover"
+kill -9 $mpid
+wait $mpid 2>/dev/null
+d3=$(dst_of "$id3")
+VOLUMES+=("$R2 $d3")
+expect_equal "killed with the source detached" available "$(volume_field $R1 "$v3" status)"
+expect_success "resume after kill -9 in the cutover" \
+    rbdmove resume --state-dir "$STATE" --progress never "$id3"
+check_moved "$v3" "$d3" "resumed cutover"
+
+# ---- kill -9 during the cutover, then abort --------------------------------------
+v4=$(new_volume "$(unique_name t50-abort)" 32M) || bail "cannot make a volume"
+sum4=$(image_checksum 1 "volumes/volume-$v4")
+RBDMOVE_TEST_HOLD=detached:60 "$RBDMOVE" move --os-cloud rbdmove-demo \
+    --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$dst_srv" \
+    --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
+    --progress never "$v4" >"$TEST_TMP/m4" 2>&1 &
+mpid=$!
+id4=$(bg_id "$TEST_TMP/m4")
+wait_phase "$id4" detached || fail "no cutover"
+kill -9 $mpid
+wait $mpid 2>/dev/null
+d4=$(dst_of "$id4")
+VOLUMES+=("$R2 $d4")
+expect_success "abort after kill -9 in the cutover" \
+    rbdmove abort --state-dir "$STATE" "$id4"
+expect_equal "abort: source attached to its server again" "in-use $src_srv" \
+    "$(volume_field $R1 "$v4" status) $(volume_field $R1 "$v4" attached.0 | cut -d' ' -f1)"
+expect_equal "abort: destination volume deleted" "" "$(volume_field $R2 "$d4" id)"
+expect_equal "abort: no temporary snapshots on the source" 0 \
+    "$(rbdmove_snaps 1 "volumes/volume-$v4")"
+expect_equal "abort: source data unchanged" "$sum4" \
+    "$(image_checksum 1 "volumes/volume-$v4")"
+expect_equal "abort: phase recorded" aborted "$(phase_of "$id4")"
+
+# ---- the destination server deleted before the attach: rollback -----------------
+tmp_srv=$(os_server create $R2 "$(unique_name t50-gone)") || bail "no server"
+v5=$(new_volume "$(unique_name t50-rollback)" 16M) || bail "cannot make a volume"
+RBDMOVE_TEST_HOLD=attaching:20 "$RBDMOVE" move --os-cloud rbdmove-demo \
+    --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$tmp_srv" \
+    --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
+    --progress never "$v5" >"$TEST_TMP/m5" 2>&1 &
+mpid=$!
+id5=$(bg_id "$TEST_TMP/m5")
+wait_phase "$id5" attaching || fail "did not reach the attach"
+os_server delete $R2 "$tmp_srv" >/dev/null 2>&1
+wait $mpid
+rc=$?
+d5=$(dst_of "$id5")
+VOLUMES+=("$R2 $d5")
+[ $rc -ne 0 ] && [ $rc -lt 128 ] && pass "the move fails when the attach fails" ||
+    fail "exit status $rc"
+grep -q "attached to server $src_srv again" "$TEST_TMP/m5" &&
+    pass "says the source was put back" || fail "message: $(tail -3 "$TEST_TMP/m5")"
+expect_equal "rollback: source attached to its server again" "in-use $src_srv" \
+    "$(volume_field $R1 "$v5" status) $(volume_field $R1 "$v5" attached.0 | cut -d' ' -f1)"
+expect_equal "rollback: recorded" rolled-back "$(phase_of "$id5")"
+expect_success "abort after the rollback cleans up" \
+    rbdmove abort --state-dir "$STATE" "$id5"
+
+# ---- Cinder refuses to create the destination volume ----------------------------
+v6=$(new_volume "$(unique_name t50-quota)" 0) || bail "cannot make a volume"
+quota() {
+    /usr/bin/python3 - "$1" <<'PY'
+import json, os, sys, urllib.request
+E = os.environ
+def call(method, url, token=None, body=None):
+    h = {"Content-Type": "application/json"}
+    if token:
+        h["X-Auth-Token"] = token
+    req = urllib.request.Request(url, json.dumps(body).encode() if body else None, h, method=method)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.headers, json.loads(r.read() or b"null")
+auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+    "name": "admin", "domain": {"name": "Default"}, "password": E["RBM_ADMIN_PASSWORD"]}}},
+    "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
+hdr, tok = call("POST", E["RBM_AUTH_URL"] + "/auth/tokens", body=auth)
+t = hdr["X-Subject-Token"]
+url = [e["url"] for s in tok["token"]["catalog"] if s["type"] == "volumev3"
+       for e in s["endpoints"] if e["region_id"] == "RegionTwo" and e["interface"] == "public"][0]
+base = url.rsplit("/", 1)[0] + "/" + E["RBM_OS_ADMIN_PROJECT_ID"]
+call("PUT", base + "/os-quota-sets/" + E["RBM_OS_DEMO_PROJECT_ID"], t,
+     {"quota_set": {"volumes": int(sys.argv[1])}})
+PY
+}
+if [ -n "$RBM_ADMIN_PASSWORD" ]; then
+    RBDMOVE_TEST_HOLD=new:8 "$RBDMOVE" move --os-cloud rbdmove-demo \
+        --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$dst_srv" \
+        --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
+        --progress never "$v6" >"$TEST_TMP/m6" 2>&1 &
+    mpid=$!
+    id6=$(bg_id "$TEST_TMP/m6")
+    wait_phase "$id6" new
+    quota 0
+    wait $mpid
+    rc=$?
+    quota -1
+    [ $rc -ne 0 ] && [ $rc -lt 128 ] && pass "a refused volume create fails the move" ||
+        fail "exit status $rc"
+    grep -qi "creating the destination volume" "$TEST_TMP/m6" &&
+        pass "says Cinder refused the volume" || fail "message: $(tail -3 "$TEST_TMP/m6")"
+    expect_equal "nothing changed: source still attached" in-use \
+        "$(volume_field $R1 "$v6" status)"
+    expect_equal "nothing changed: no destination volume recorded" "" "$(dst_of "$id6")"
+else
+    fail "the admin password (OS_PASSWORD) is not in the lab's environment"
+fi
