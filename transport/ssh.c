@@ -326,12 +326,18 @@ static void key_file_info(const char *path, struct key_info *ki)
         end = p + blob.len;
         /* "openssh-key-v1\0", cipher, kdf, kdf options, count, public key */
         if (blob.len > 15 && !memcmp(p, "openssh-key-v1", 15)) {
+            bool ok;
+
             p += 15;
-            if (wire_string(&p, end, &s, &n)) {
+            ok = wire_string(&p, end, &s, &n); /* cipher */
+            if (ok)
                 ki->encrypted = !(n == 4 && !memcmp(s, "none", 4));
-                if (wire_string(&p, end, &s, &n) &&
-                    wire_string(&p, end, &s, &n) && end - p >= 4 &&
-                    (p += 4, wire_string(&p, end, &pub, &publen)))
+            ok = ok && wire_string(&p, end, &s, &n) && /* kdf */
+                 wire_string(&p, end, &s, &n) &&       /* kdf options */
+                 end - p >= 4;
+            if (ok) {
+                p += 4; /* number of keys */
+                if (wire_string(&p, end, &pub, &publen))
                     blob_key_type(pub, publen, ki->type, sizeof(ki->type));
             }
         }
@@ -591,7 +597,7 @@ static bool line_field(const char *line, size_t len, int i, const char **f,
 static int known_hosts_load(struct ssh_transport *st, struct known_hosts *k,
                             struct error *err)
 {
-    int fd = open(k->path, O_RDONLY | O_CLOEXEC);
+    int fd;
     struct buf one = BUF_INIT;
     char chunk[65536];
     ssize_t n;
@@ -601,14 +607,19 @@ static int known_hosts_load(struct ssh_transport *st, struct known_hosts *k,
     k->kh = libssh2_knownhost_init(st->session);
     if (!k->kh)
         return fail(st, -1, "cannot set up known hosts for", err);
+    fd = open(k->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
         k->missing = true;
         return 0;
     }
     if (fd < 0)
         return error_set(err, ERROR_IO, errno, "cannot open '%s'", k->path);
-    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+    for (;;) {
+        n = read(fd, chunk, sizeof(chunk));
+        if (n <= 0)
+            break;
         buf_add(&k->text, chunk, (size_t)n);
+    }
     close(fd);
     if (n < 0)
         return error_set(err, ERROR_IO, errno, "cannot read '%s'", k->path);
@@ -866,12 +877,13 @@ static int verify_host_key(struct ssh_transport *st, struct known_hosts *k,
         break;
     case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
         line = known_hosts_line_of(k, found->key, found->name);
+        buf_addf(&types, line ? "%s:%d" : "%s", k->path, line);
         error_set(err, ERROR_SSH, LIBSSH2_ERROR_KNOWN_HOSTS,
-                  "host key for %s has CHANGED: %s:%d holds another %s key; "
+                  "host key for %s has CHANGED: %s holds another %s key; "
                   "the server now shows %s. Refusing to connect (someone "
                   "may be intercepting); if the change is expected, remove "
-                  "that line",
-                  st->where, k->path, line, kt->name, fp);
+                  "that entry",
+                  st->where, types.data, kt->name, fp);
         break;
     case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
         if (k->known) {
@@ -1578,8 +1590,12 @@ static int ssh_finish(struct transport *t, struct error *err)
 
     if (ssh_close_write(t, err) < 0)
         return -1;
-    while ((n = ssh_read(t, scratch, sizeof(scratch), err)) > 0)
+    for (;;) {
+        n = ssh_read(t, scratch, sizeof(scratch), err);
+        if (n <= 0)
+            break;
         discarded += (uint64_t)n;
+    }
     if (n < 0)
         return -1;
     if (discarded)

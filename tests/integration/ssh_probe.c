@@ -114,9 +114,13 @@ static int session(struct job *job, int in, int out)
     if (send_input(t, in, out, cfg->limit, ibuf, obuf, &job->err) < 0 ||
         transport_close_write(t, &job->err) < 0)
         goto out;
-    while ((n = transport_read(t, obuf, CHUNK, &job->err)) > 0)
+    for (;;) {
+        n = transport_read(t, obuf, CHUNK, &job->err);
+        if (n <= 0)
+            break;
         if (write_out(out, obuf, (size_t)n, &job->err) < 0)
             goto out;
+    }
     if (n < 0 || transport_finish(t, &job->err) < 0)
         goto out;
     ret = 0;

@@ -139,6 +139,13 @@ expect_failure "a changed host key is refused even with --accept-new" \
 expect_success "... and the file is left alone" \
     cmp -s "$SSH_KNOWN_HOSTS_CHANGED" <(printf '# the lab host with a key it does not have\n[127.0.0.1]:%s %s\n' \
         "$SSH_PORT" "$(cut -d' ' -f1,2 "$SSH_DIR/other_host_ed25519_key.pub")")
+printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$SSH_KEY_ECDSA.pub")" \
+    >"$TEST_TMP/kh_ecdsa"
+expect_failure "a host known only by a key of another type is refused, even with --accept-new" \
+    probe -a -k "$TEST_TMP/kh_ecdsa" "$SSH_TARGET" true </dev/null
+expect_success "... as a changed key" \
+    grep -q "CHANGED: .*records ecdsa-sha2-nistp256 .* but the server shows ssh-ed25519" \
+    "$LAST_OUTPUT"
 expect_success "a hashed known_hosts entry is recognised" \
     probe -k "$SSH_KNOWN_HOSTS_HASHED" "$SSH_TARGET" true </dev/null
 
