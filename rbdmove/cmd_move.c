@@ -55,6 +55,8 @@ enum {
     OPT_WINDOW,
     OPT_CHUNK,
     OPT_CHECKPOINT,
+    OPT_CONVERGE,
+    OPT_VERIFY,
 };
 
 /* The options move records in the journal, by long name. */
@@ -170,6 +172,8 @@ static const char *long_name(int val)
 
 struct move_args {
     struct migrate_opts mo;
+    uint64_t converge; /* sync */
+    bool verify;       /* sync */
     struct cli_remote remote;
     const char *dst_conf, *dst_id, *ssh;
     const char *state_dir;
@@ -278,6 +282,11 @@ static int apply_opt(struct move_args *a, int c, const char *v,
             return error_set(err, ERROR_USAGE, 0,
                              "--checkpoint must be at least 1M");
         a->mo.params.checkpoint_every = n;
+        break;
+    case OPT_CONVERGE:
+        return parse_size(v, "--converge", &a->converge, err);
+    case OPT_VERIFY:
+        a->verify = true;
         break;
     case OPT_MAX_ROUNDS:
         if (parse_uint(v, "--max-rounds", 1, 60, &n, err) < 0)
@@ -545,6 +554,7 @@ out:
 static void args_init(struct move_args *a)
 {
     memset(a, 0, sizeof(*a));
+    a->converge = 64ull << 20;
     migrate_opts_init(&a->mo);
     cli_remote_init(&a->remote);
     a->mo.plan.src.use_env = true;
@@ -707,4 +717,157 @@ out:
     journal_ids_free(ids, n);
     free(dir);
     return ret;
+}
+
+/* ---- sync
+ * ------------------------------------------------------------------------ */
+
+static const struct cli_option sync_options[] = {
+    {"os-cloud", required_argument, OPT_OS_CLOUD, "CLOUD",
+     "source cloud in clouds.yaml (default $OS_CLOUD)"},
+    {"os-region-name", required_argument, OPT_OS_REGION, "REGION",
+     "source region"},
+    {"dst-os-cloud", required_argument, OPT_DST_OS_CLOUD, "CLOUD",
+     "destination cloud (default: the source's)"},
+    {"dst-os-region-name", required_argument, OPT_DST_OS_REGION, "REGION",
+     "destination region"},
+    {"src-conf", required_argument, OPT_SRC_CONF, "CONF",
+     "ceph configuration of the source cluster"},
+    {"src-id", required_argument, OPT_SRC_ID, "ID",
+     "ceph client id at the source (default admin)"},
+    {"dst-conf", required_argument, OPT_DST_CONF, "CONF",
+     "ceph configuration of the destination (a path on HOST with --ssh)"},
+    {"dst-id", required_argument, OPT_DST_ID, "ID",
+     "ceph client id at the destination (default admin)"},
+    {"ssh", required_argument, OPT_SSH, "[USER@]HOST[:PORT]",
+     "reach the destination cluster through an rbdmove receiver on HOST"},
+    {"converge", required_argument, OPT_CONVERGE, "SIZE",
+     "stop the rounds when less than SIZE changed (default 64M)"},
+    {"max-rounds", required_argument, OPT_MAX_ROUNDS, "N",
+     "incremental rounds at most (default 10)"},
+    {"verify", no_argument, OPT_VERIFY, NULL,
+     "compare the snapshots both sides share at the end"},
+    {"dst-volume-type", required_argument, OPT_DST_VOLUME_TYPE, "TYPE",
+     "volume type of the copy (default: the source's)"},
+    {"dst-availability-zone", required_argument, OPT_DST_AZ, "ZONE",
+     "availability zone of the copy"},
+    {"src-pool", required_argument, OPT_SRC_POOL, "POOL",
+     "source RBD pool (default: from Cinder, else volumes)"},
+    {"dst-pool", required_argument, OPT_DST_POOL, "POOL",
+     "destination RBD pool (default: from Cinder, else volumes)"},
+    {"window", required_argument, OPT_WINDOW, "N",
+     "requests in flight per image (default 16)"},
+    {"chunk-size", required_argument, OPT_CHUNK, "SIZE",
+     "bytes per request (default 4M)"},
+    {"os-interface", required_argument, OPT_OS_INTERFACE, "INTERFACE",
+     "endpoint interface (default public)"},
+    {"os-cacert", required_argument, OPT_OS_CACERT, "FILE",
+     "CA bundle for the source cloud"},
+    {"dst-os-cacert", required_argument, OPT_DST_OS_CACERT, "FILE",
+     "CA bundle for the destination cloud"},
+    {"insecure", no_argument, OPT_INSECURE, NULL,
+     "do not verify TLS certificates (never in production)"},
+    {"json", no_argument, OPT_JSON, NULL, "print JSON events on stdout"},
+    {"progress", required_argument, OPT_PROGRESS, "WHEN",
+     "auto, always or never (default auto)"},
+    REMOTE_CLI_OPTIONS,
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_command sync_command = {
+    "sync",
+    "--os-cloud CLOUD --os-region-name REGION [--dst-os-cloud CLOUD]\n"
+    "       --dst-os-region-name REGION --src-conf CONF --dst-conf CONF\n"
+    "       [--ssh [USER@]HOST[:PORT]] [--json] VOLUME",
+    "Keep a disaster-recovery copy of VOLUME in another region: the first\n"
+    "run creates the copy (a volume marked rbdmove.sync_of) and seeds it,\n"
+    "every later run moves only what changed. Nothing is detached.",
+    sync_options,
+};
+
+static void print_synced(const struct migrate_sync_result *r)
+{
+    struct json_out j = JSON_OUT_INIT;
+
+    fprintf(stderr,
+            "rbdmove: volume %s holds the source as of snapshot '%s' (%s, %u "
+            "incremental round%s%s%s)\n",
+            r->dst_volume_id, r->base, r->created ? "created" : "updated",
+            r->rounds, r->rounds == 1 ? "" : "s",
+            r->converged ? "" : ", did not converge",
+            r->verified ? ", verified equal" : "");
+    json_out_object_begin(&j, NULL);
+    json_out_str(&j, "event", "done");
+    json_out_str(&j, "dst_volume_id", r->dst_volume_id);
+    json_out_bool(&j, "created", r->created);
+    json_out_str(&j, "base_snap", r->base);
+    json_out_u64(&j, "rounds", r->rounds);
+    json_out_bool(&j, "converged", r->converged);
+    json_out_bool(&j, "verified", r->verified);
+    json_out_object_end(&j);
+    events_print(&j);
+    json_out_release(&j);
+}
+
+int cmd_sync(int argc, char **argv)
+{
+    struct move_args a;
+    struct migrate_sync_opts so;
+    struct migrate_sync_result res;
+    struct dest_ctx dc;
+    struct cli_parser p;
+    struct error err = ERROR_INIT;
+    int c, ret = -1;
+
+    args_init(&a);
+    a.mo.max_rounds = 10;
+    cli_parser_init(&p, &sync_command);
+    while ((c = cli_next(&p, argc, argv)) != -1) {
+        if (c == CLI_DONE_HELP || c == CLI_DONE_USAGE) {
+            cli_parser_release(&p);
+            return c == CLI_DONE_HELP ? EXIT_OK : EXIT_USAGE;
+        }
+        if (apply_opt(&a, c, optarg, &err) < 0) {
+            cli_parser_release(&p);
+            return cli_usage_error(&sync_command, "%s", err.msg);
+        }
+    }
+    if (argc - optind != 1)
+        ret = cli_usage_error(&sync_command, "expected one volume");
+    else if (!a.mo.plan.dst.region)
+        ret =
+            cli_usage_error(&sync_command, "--dst-os-region-name is required");
+    else if (!a.mo.src_conf || !a.dst_conf)
+        ret = cli_usage_error(&sync_command,
+                              "--src-conf and --dst-conf are required");
+    if (ret >= 0) {
+        cli_parser_release(&p);
+        return ret;
+    }
+    a.mo.plan.volume = argv[optind];
+    cli_parser_release(&p);
+    memset(&dc, 0, sizeof(dc));
+    dc.a = &a;
+    memset(&so, 0, sizeof(so));
+    so.m = a.mo;
+    so.m.make_dest = make_dest;
+    so.m.make_dest_ctx = &dc;
+    so.m.event = on_event;
+    so.m.event_ctx = (void *)"sync";
+    so.m.params.progress = progress_update;
+    so.m.params.cancel = cli_cancelled;
+    so.converge = a.converge;
+    so.max_rounds = a.mo.max_rounds;
+    so.verify = a.verify;
+    progress_setup(a.progress, cli_json);
+    cli_install_signals();
+    ret = migrate_sync(&so, &res, &err);
+    progress_stop();
+    for (unsigned i = 0; i < dc.n; i++)
+        cli_session_free(dc.sessions[i]);
+    if (ret < 0)
+        return cli_report_error(&err);
+    print_synced(&res);
+    migrate_sync_result_release(&res);
+    return EXIT_OK;
 }

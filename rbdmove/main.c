@@ -21,6 +21,8 @@ struct command {
 static const struct command commands[] = {
     {"move", cmd_move,
      "move an attached Cinder volume to a server in another region", false},
+    {"sync", cmd_sync,
+     "keep a disaster-recovery copy of a volume in another region", false},
     {"status", cmd_status, "list moves, or show one", false},
     {"resume", cmd_resume, "finish an interrupted move", false},
     {"abort", cmd_abort, "undo an unfinished move", false},

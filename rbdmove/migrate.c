@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@ struct move {
     struct replicate *repl;
     double throughput; /* bytes/s of the last transfer, 0: unknown */
     unsigned round;
+    char *src_pool, *src_image; /* for sync, which has no journal */
 };
 
 void migrate_opts_init(struct migrate_opts *o)
@@ -86,7 +88,8 @@ static void emit(struct move *m, const char *phase, const struct copy_stats *st,
     buf_vaddf(&b, fmt, ap);
     va_end(ap);
     ev.msg = buf_str(&b);
-    journal_log(m->j, "%s: %s", phase, ev.msg);
+    if (m->j)
+        journal_log(m->j, "%s: %s", phase, ev.msg);
     if (m->o->event)
         m->o->event(m->o->event_ctx, &ev);
     buf_release(&b);
@@ -94,6 +97,13 @@ static void emit(struct move *m, const char *phase, const struct copy_stats *st,
 
 static const char *J(struct move *m, const char *key)
 {
+    if (!m->j) {
+        if (!strcmp(key, "src.pool"))
+            return m->src_pool;
+        if (!strcmp(key, "src.image"))
+            return m->src_image;
+        return NULL;
+    }
     return journal_get(m->j, key);
 }
 
@@ -428,6 +438,48 @@ out:
     return ret;
 }
 
+struct dst_hash_job {
+    struct dest *d;
+    const char *snap;
+    const uint64_t *idx;
+    size_t n;
+    uint64_t *hashes;
+    struct error err;
+    int ret;
+};
+
+static void *dst_hash_thread(void *arg)
+{
+    struct dst_hash_job *j = arg;
+
+    j->ret = j->d->ops->hash_blocks(j->d, j->snap, VERIFY_BLOCK, j->idx, j->n,
+                                    j->hashes, &j->err);
+    return NULL;
+}
+
+/* Hash the blocks idx on both sides at once: the downtime pays for the
+ * slower side only. */
+static int hash_both(struct move *m, struct image *img, const char *snap,
+                     const uint64_t *idx, size_t n, uint64_t *ha, uint64_t *hb,
+                     struct error *err)
+{
+    struct dst_hash_job j = {m->dst, snap, idx, n, hb, ERROR_INIT, 0};
+    pthread_t th;
+    int r;
+
+    if (pthread_create(&th, NULL, dst_hash_thread, &j) != 0)
+        return error_set(err, ERROR_IO, EAGAIN, "cannot start a thread");
+    r = verify_hash_blocks(img, VERIFY_BLOCK, 16, idx, n, ha, err);
+    pthread_join(th, NULL);
+    if (r < 0)
+        return -1;
+    if (j.ret < 0) {
+        *err = j.err;
+        return -1;
+    }
+    return 0;
+}
+
 /* Verify the blocks that changed between prev and the current base. */
 static int verify_final(struct move *m, const char *prev, struct error *err)
 {
@@ -443,9 +495,7 @@ static int verify_final(struct move *m, const char *prev, struct error *err)
         goto out;
     ha = xcalloc(n + 1, sizeof(*ha));
     hb = xcalloc(n + 1, sizeof(*hb));
-    if (n && (verify_hash_blocks(img, VERIFY_BLOCK, 16, idx, n, ha, err) < 0 ||
-              m->dst->ops->hash_blocks(m->dst, base, VERIFY_BLOCK, idx, n, hb,
-                                       err) < 0))
+    if (n && hash_both(m, img, base, idx, n, ha, hb, err) < 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
         if (ha[i] != hb[i]) {
@@ -722,12 +772,14 @@ static void move_release(struct move *m)
     dest_free(m->dst);
     cluster_close(m->src_cl);
     plan_free(m->plan);
+    free(m->src_pool);
+    free(m->src_image);
 }
 
 int migrate_run(struct journal *j, const struct migrate_opts *o,
                 struct migrate_report *rep, struct error *err)
 {
-    struct move m = {j, o, rep, NULL, NULL, NULL, NULL, 0, 0};
+    struct move m = {j, o, rep, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL};
     const char *phase = journal_get(j, "phase");
     int ret = -1;
 
@@ -850,7 +902,7 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
                   struct error *err)
 {
     struct migrate_report rep;
-    struct move m = {j, o, &rep, NULL, NULL, NULL, NULL, 0, 0};
+    struct move m = {j, o, &rep, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL};
     const char *phase = journal_get(j, "phase");
     bool attached = false;
     int ret = -1;
@@ -898,6 +950,180 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
     }
     ret = set_phase(&m, "aborted", err);
 out:
+    move_release(&m);
+    return ret;
+}
+
+/* ---- sync
+ * ------------------------------------------------------------------------ */
+
+void migrate_sync_result_release(struct migrate_sync_result *r)
+{
+    free(r->base);
+    memset(r, 0, sizeof(*r));
+}
+
+/* The destination volume that holds the copy of source id, if any. */
+static int find_sync_volume(struct cinder *c, const char *src_id, char *out,
+                            struct error *err)
+{
+    struct cinder_volume *v = NULL;
+    size_t n = 0, found = 0;
+
+    out[0] = '\0';
+    if (cinder_volume_list(c, NULL, &v, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = cinder_volume_meta(&v[i], "rbdmove.sync_of");
+
+        if (s && !strcmp(s, src_id)) {
+            snprintf(out, 37, "%s", v[i].id);
+            found++;
+        }
+    }
+    cinder_volumes_free(v, n);
+    if (found > 1)
+        return error_set(err, ERROR_STATE, 0,
+                         "%zu volumes claim to be the copy of %s "
+                         "(rbdmove.sync_of); remove the extra ones",
+                         found, src_id);
+    return 0;
+}
+
+static int create_sync_volume(const struct plan *p, char *out,
+                              struct error *err)
+{
+    struct cinder_kv meta[] = {{"rbdmove.sync_of", p->volume.id},
+                               {"rbdmove.state", "syncing"}};
+    char name[300];
+    struct cinder_volume_spec spec = {p->volume.size_gib,
+                                      name,
+                                      "disaster-recovery copy kept by rbdmove",
+                                      p->new_type,
+                                      p->new_availability_zone,
+                                      meta,
+                                      2};
+    struct cinder_volume v;
+
+    memset(&v, 0, sizeof(v));
+    snprintf(name, sizeof(name), "%s-dr",
+             p->volume.name && *p->volume.name ? p->volume.name : p->volume.id);
+    if (cinder_volume_create(p->dst.cinder, &spec, &v, err) < 0)
+        return error_prefix(err, "creating the destination volume");
+    snprintf(out, 37, "%s", v.id);
+    cinder_volume_release(&v);
+    return wait_volume(p->dst.cinder, out, "available", 600, err);
+}
+
+static void on_sync_event(void *ctx, const struct replicate_event *ev)
+{
+    struct move *m = ctx;
+    struct migrate_event me = {"info", ev->msg, ev->round, ev->stats};
+    char msg[256];
+
+    if (ev->kind != REPLICATE_EV_INFO) {
+        me.phase = ev->round ? "round" : "seed";
+        snprintf(msg, sizeof(msg), "%s %u %s (%s)", me.phase, ev->round,
+                 ev->kind == REPLICATE_EV_ROUND_START ? "started" : "done",
+                 ev->snap);
+        me.msg = msg;
+        if (ev->kind == REPLICATE_EV_ROUND_START)
+            me.stats = NULL;
+    }
+    if (m->o->event)
+        m->o->event(m->o->event_ctx, &me);
+}
+
+static int sync_data(struct move *m, const struct migrate_sync_opts *o,
+                     const char *dst_id, struct migrate_sync_result *res,
+                     struct error *err)
+{
+    const struct plan *p = m->plan;
+    struct replicate_opts ro;
+    char image[64];
+    int ret = -1;
+
+    snprintf(image, sizeof(image), "volume-%s", dst_id);
+    if (cluster_connect(o->m.src_conf, o->m.src_id, 60, &m->src_cl, err) < 0 ||
+        o->m.make_dest(o->m.make_dest_ctx,
+                       o->m.dst_pool     ? o->m.dst_pool
+                       : p->dst_rbd_pool ? p->dst_rbd_pool
+                                         : "volumes",
+                       image, &m->dst, err) < 0)
+        return -1;
+    replicate_opts_init(&ro);
+    ro.params = o->m.params;
+    ro.converge = o->converge;
+    ro.max_rounds = o->max_rounds;
+    ro.event = on_sync_event;
+    ro.event_ctx = m;
+    m->src_pool = xstrdup(o->m.src_pool ? o->m.src_pool
+                          : p->rbd_pool ? p->rbd_pool
+                                        : "volumes");
+    m->src_image = xstrdup(p->rbd_image);
+    if (replicate_open(m->src_cl, m->src_pool, m->src_image, m->dst, &ro,
+                       &m->repl, err) < 0 ||
+        replicate_run(m->repl, &res->converged, err) < 0)
+        goto out;
+    res->rounds = replicate_rounds(m->repl);
+    res->base = xstrdup(replicate_base(m->repl));
+    ret = 0;
+out:
+    return ret;
+}
+
+int migrate_sync(const struct migrate_sync_opts *o,
+                 struct migrate_sync_result *res, struct error *err)
+{
+    struct migrate_report rep;
+    struct move m = {NULL, &o->m, &rep, NULL, NULL, NULL,
+                     NULL, 0,     0,    NULL, NULL};
+    struct buf why = BUF_INIT;
+    char dst_id[37];
+    int ret = -1;
+
+    memset(res, 0, sizeof(*res));
+    m.plan = plan_build(&o->m.plan);
+    if (!m.plan->src.cinder || !m.plan->dst.cinder || !m.plan->have_volume ||
+        !plan_ok(m.plan)) {
+        plan_problems(m.plan, &why);
+        error_set(err, ERROR_STATE, 0, "pre-flight failed: %s",
+                  why.len ? buf_str(&why) : "see 'rbdmove plan'");
+        goto out;
+    }
+    if (find_sync_volume(m.plan->dst.cinder, m.plan->volume.id, dst_id, err) <
+        0)
+        goto out;
+    if (!dst_id[0]) {
+        if (create_sync_volume(m.plan, dst_id, err) < 0)
+            goto out;
+        res->created = true;
+    }
+    snprintf(res->dst_volume_id, sizeof(res->dst_volume_id), "%s", dst_id);
+    if (sync_data(&m, o, dst_id, res, err) < 0)
+        goto out;
+    if (o->verify) {
+        if (verify_base(&m, err) < 0)
+            goto out;
+        res->verified = true;
+    }
+    {
+        char when[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        struct cinder_kv meta[] = {{"rbdmove.state", "synced"},
+                                   {"rbdmove.synced_at", when},
+                                   {"rbdmove.base", res->base}};
+
+        gmtime_r(&now, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (cinder_volume_metadata_set(m.plan->dst.cinder, dst_id, meta, 3,
+                                       err) < 0)
+            goto out;
+    }
+    ret = 0;
+out:
+    buf_release(&why);
     move_release(&m);
     return ret;
 }

@@ -98,4 +98,36 @@ int migrate_run(struct journal *j, const struct migrate_opts *o,
 int migrate_abort(struct journal *j, const struct migrate_opts *o,
                   struct error *err) MUST_CHECK;
 
+/* ---- sync: a DR copy kept fresh, no cutover
+ * ---------------------------------- */
+
+struct migrate_sync_opts {
+    struct migrate_opts m; /* plan (no dst_server), clusters, dest, events */
+    uint64_t converge;     /* stop rounds below this delta (default 64M) */
+    unsigned max_rounds;   /* default 10 */
+    bool verify;           /* compare the base snapshots at the end */
+};
+
+struct migrate_sync_result {
+    char dst_volume_id[37];
+    bool created;
+    unsigned rounds;
+    bool converged;
+    bool verified;
+    char *base; /* the snapshot both sides share now */
+};
+
+void migrate_sync_result_release(struct migrate_sync_result *r);
+
+/*
+ * Keep a copy of the source volume in the destination region: the volume
+ * whose metadata says rbdmove.sync_of=<source id> (created, with that
+ * mark, the first time), seeded once and then brought up to date with
+ * incremental rounds. Nothing is detached or attached. Safe to interrupt
+ * and run again (replicate.c resumes), and it refuses a copy that was
+ * written to since the last run.
+ */
+int migrate_sync(const struct migrate_sync_opts *o,
+                 struct migrate_sync_result *res, struct error *err) MUST_CHECK;
+
 #endif

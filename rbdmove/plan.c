@@ -297,7 +297,8 @@ static void check_server(struct plan *p, const struct plan_options *o)
     struct error err = ERROR_INIT;
     struct buf why = BUF_INIT;
 
-    if (!p->dst.nova)
+    /* No server: a pre-flight without one (rbdmove sync). */
+    if (!p->dst.nova || !o->dst_server)
         return;
     if (nova_server_find(p->dst.nova, o->dst_server, &p->server, &err) < 0) {
         failed(p, PLAN_PROBLEM, DST, &err);
@@ -478,7 +479,8 @@ struct plan *plan_build(const struct plan_options *o)
     log_info("checking the source: volume '%s'", o->volume);
     if (open_side(p, &p->src, SRC, &o->src))
         check_source(p, o);
-    log_info("checking the destination: server '%s'", o->dst_server);
+    log_info("checking the destination: server '%s'",
+             o->dst_server ? o->dst_server : "(none)");
     if (open_side(p, &p->dst, DST, &dst))
         check_destination(p, o);
     if (str_same(p->src.auth_url, p->dst.auth_url) &&
