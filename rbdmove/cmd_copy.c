@@ -294,6 +294,9 @@ static int run(struct copy_args *a, const struct image_spec *s,
 
     a->ro.event = print_event;
     a->ro.params.progress = progress_update;
+    /* Over SSH the streams carry the limit (dest_remote.c). */
+    if (strncmp(a->dst, "ssh://", 6))
+        a->ro.params.bwlimit = a->remote.bwlimit;
     a->ro.params.cancel = cli_cancelled;
     if (replicate_open(cl, s->pool, s->name, dst, &a->ro, &r, err) < 0)
         return -1;

@@ -484,6 +484,9 @@ static int drive(struct journal *jr, struct move_args *a, bool do_abort)
     a->mo.event = on_event;
     a->mo.event_ctx = (void *)journal_id(jr);
     a->mo.params.progress = progress_update;
+    /* Over SSH the streams carry the limit (dest_remote.c). */
+    if (!a->ssh)
+        a->mo.params.bwlimit = a->remote.bwlimit;
     a->mo.params.cancel = cli_cancelled;
     test_hold(&a->mo);
     progress_setup(a->progress, cli_json);
@@ -855,6 +858,8 @@ int cmd_sync(int argc, char **argv)
     so.m.event = on_event;
     so.m.event_ctx = (void *)"sync";
     so.m.params.progress = progress_update;
+    if (!a.ssh)
+        so.m.params.bwlimit = a.remote.bwlimit;
     so.m.params.cancel = cli_cancelled;
     so.converge = a.converge;
     so.max_rounds = a.mo.max_rounds;

@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rbdmove/image.h"
 #include "rbdmove/stream.h"
@@ -51,6 +52,8 @@ struct engine {
     uint64_t free_seq, read_seq, tail_seq;
     uint64_t done, total;
     uint64_t next_checkpoint;
+    double start;       /* for bwlimit */
+    uint64_t submitted; /* bytes, for bwlimit */
 };
 
 void copy_params_init(struct copy_params *p)
@@ -117,7 +120,27 @@ static int engine_init(struct engine *e, const struct copy_params *p,
                              p->chunk_size);
     }
     e->next_checkpoint = p->checkpoint_every;
+    e->start = time_now();
     return 0;
+}
+
+/* Hold the pace to p->bwlimit: sleep until the bytes submitted so far are
+ * within the budget of the time elapsed. */
+static void engine_pace(struct engine *e, size_t len)
+{
+    double due, now;
+
+    if (!e->p->bwlimit)
+        return;
+    e->submitted += len;
+    due = (double)e->submitted / (double)e->p->bwlimit;
+    now = time_now() - e->start;
+    if (due > now) {
+        double s = due - now;
+        struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+
+        nanosleep(&ts, NULL);
+    }
 }
 
 static int slot_wait_writes(struct slot *s, struct error *err)
@@ -319,6 +342,7 @@ static int engine_submit(struct engine *e, uint64_t off, size_t len, bool zero,
 
     if (check_cancel(e, err) < 0)
         return -1;
+    engine_pace(e, zero ? 0 : len);
     while (engine_full(e)) {
         if (e->read_seq < e->tail_seq) {
             if (engine_process(e, err) < 0)

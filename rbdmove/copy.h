@@ -55,6 +55,9 @@ struct copy_params {
     /* Bytes the whole transfer covers, when the caller measured it already
      * (parallel streams); 0: measured here when progress is wanted. */
     uint64_t known_total;
+    /* Bytes per second this copy may read at most (0: no limit): a
+     * shared link or a busy cluster. */
+    uint64_t bwlimit;
 };
 
 struct copy_stats {

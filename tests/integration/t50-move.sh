@@ -110,7 +110,7 @@ move() {
 }
 # The move's id from its output
 move_id() {
-    sed -n 's/^rbdmove: move \([0-9T-]*[0-9a-f]\) (journal.*/\1/p' "$1" |
+    sed -n 's/^rbdmove: move \([0-9A-Za-z-]*\) (journal.*/\1/p' "$1" |
         head -n 1
 }
 phase_of() {
@@ -192,7 +192,7 @@ v2=$(new_volume "$(unique_name t50-seed)" 192M) || bail "cannot make a volume"
 "$RBDMOVE" move --os-cloud rbdmove-demo --os-region-name $R1 \
     --dst-os-region-name $R2 --dst-server "$dst_srv" --src-conf "$CEPH1_CONF" \
     --dst-conf "$CEPH2_CONF" --state-dir "$STATE" --progress never \
-    --window 1 --chunk-size 256K --checkpoint 8M "$v2" >"$TEST_TMP/m2" 2>&1 &
+    --bwlimit 24M --checkpoint 8M "$v2" >"$TEST_TMP/m2" 2>&1 &
 mpid=$!
 id2=$(bg_id "$TEST_TMP/m2")
 for _ in $(seq 600); do

@@ -1,0 +1,103 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# t51-sync: rbdmove sync keeps a DR copy of a volume in the other region:
+# the first run creates and seeds it, later runs move only the delta, a
+# copy written to behind rbdmove's back is refused, and the same works
+# through an rbdmove receiver over SSH.
+. "$(dirname "$0")/lib.sh"
+
+lab_require ceph sshd openstack
+
+for v in $(env | grep -o '^OS_[A-Z_]*'); do
+    [ "$v" = OS_CLIENT_CONFIG_FILE ] || unset "$v"
+done
+export OS_CLIENT_CONFIG_FILE=${OS_CLIENT_CONFIG_FILE:-$RBDMOVE_LAB/openstack/clouds.yaml}
+TOOL=${RBM_OS_CLIENT:-$(dirname "$(dirname "$RBDMOVE")")/tests/tools/rbm-os-client}
+[ -x "$TOOL" ] || bail "rbm-os-client not found at $TOOL"
+VOLUMES=()
+
+cleanup() {
+    local v c snap
+    for v in "${VOLUMES[@]}"; do
+        c=1
+        [ "${v%% *}" = RegionTwo ] && c=2
+        for snap in $(rbdc $c snap ls --format json "volumes/volume-${v#* }" 2>/dev/null |
+            python3 -c 'import json,sys
+for s in json.load(sys.stdin): print(s["name"])'); do
+            rbdc $c snap rm --no-progress "volumes/volume-${v#* }@$snap" >/dev/null 2>&1
+        done
+        "$TOOL" --os-cloud rbdmove-lab --os-region-name "${v%% *}" \
+            volume-delete "${v#* }" >/dev/null 2>&1
+    done
+}
+trap 'rc=$?; cleanup; (exit $rc); _lib_exit' EXIT
+
+json_last() {
+    python3 - "$@" <<'PY'
+import json, sys
+v = None
+for line in open(sys.argv[3]):
+    if line.startswith("{"):
+        e = json.loads(line)
+        if e.get("event") == sys.argv[1]:
+            v = e.get(sys.argv[2])
+print(v)
+PY
+}
+sync() {
+    rbdmove sync --os-cloud rbdmove-demo --os-region-name RegionOne \
+        --dst-os-region-name RegionTwo --src-conf "$CEPH1_CONF" \
+        --dst-conf "$CEPH2_CONF" --progress never --json "$@"
+}
+base_of() {
+    rbdc "$1" snap ls --format json "$2" | python3 -c 'import json,sys
+print(" ".join(s["name"] for s in json.load(sys.stdin) if s["name"].startswith("rbdmove-")))'
+}
+
+"$TOOL" --os-cloud rbdmove-demo --os-region-name RegionOne volume-create 1 \
+    "$(unique_name t51-vol)" >"$TEST_TMP/v" 2>&1 || bail "cannot create a volume"
+src=$(sed -n 's/^id=//p' "$TEST_TMP/v")
+VOLUMES+=("RegionOne $src")
+write_random 1 "volumes/volume-$src" 0 24M
+
+expect_success "first sync creates and seeds the copy" sync --verify "$src"
+cp "$LAST_OUTPUT" "$TEST_TMP/s1"
+dst=$(json_last done dst_volume_id "$TEST_TMP/s1")
+VOLUMES+=("RegionTwo $dst")
+expect_equal "the copy was created" True "$(json_last done created "$TEST_TMP/s1")"
+expect_equal "the copy is verified" True "$(json_last done verified "$TEST_TMP/s1")"
+"$TOOL" --os-cloud rbdmove-demo --os-region-name RegionTwo volume-show "$dst" \
+    >"$TEST_TMP/show" 2>&1
+grep -q "^meta.rbdmove.sync_of=$src$" "$TEST_TMP/show" &&
+    pass "the copy is marked with its source" || fail "no rbdmove.sync_of mark"
+b=$(base_of 1 "volumes/volume-$src")
+expect_equal "equal at the shared snapshot" \
+    "$(image_checksum 1 "volumes/volume-$src@$b")" \
+    "$(image_checksum 2 "volumes/volume-$dst@$b")"
+
+write_random 1 "volumes/volume-$src" 300M 3M
+expect_success "second sync" sync "$src"
+cp "$LAST_OUTPUT" "$TEST_TMP/s2"
+expect_equal "the same copy is reused" "$dst" "$(json_last done dst_volume_id "$TEST_TMP/s2")"
+moved=$(json_last round data_bytes "$TEST_TMP/s2")
+[ "$moved" -ge 3145728 ] && [ "$moved" -le 3460300 ] &&
+    pass "only the 3 MiB delta moved ($moved bytes)" || fail "moved $moved bytes"
+b=$(base_of 1 "volumes/volume-$src")
+expect_equal "equal after the second sync" \
+    "$(image_checksum 1 "volumes/volume-$src@$b")" \
+    "$(image_checksum 2 "volumes/volume-$dst@$b")"
+
+# Through an rbdmove receiver over SSH.
+write_random 1 "volumes/volume-$src" 500M 2M
+expect_success "sync through an SSH receiver" \
+    sync --ssh "$SSH_TARGET" -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
+    --remote-rbdmove "$RBDMOVE" --verify "$src"
+expect_equal "verified over SSH" True "$(json_last done verified "$LAST_OUTPUT")"
+
+# A copy written to behind rbdmove's back is refused.
+write_random 2 "volumes/volume-$dst" 0 64K
+write_random 1 "volumes/volume-$src" 0 64K
+expect_failure "a modified copy is refused" sync "$src"
+grep -q "modified after its base snapshot" "$LAST_OUTPUT" &&
+    pass "says the copy was modified" || fail "message"
