@@ -683,6 +683,155 @@ static void test_http_helpers(void **state)
     assert_false(http_is_uuid(NULL));
 }
 
+/* ---- answers recorded from the lab (Keystone 22, Cinder 21, Nova 26) ---- */
+
+static void test_recorded_token_and_catalog(void **state)
+{
+    struct keystone_token_info info;
+    struct error err = ERROR_INIT;
+    const char *url = NULL;
+    size_t len;
+    char *body = load("lab_token.json", &len);
+
+    (void)state;
+    assert_int_equal(keystone_token_parse(body, len, &info, &err), 0);
+    assert_string_equal(info.user_name, "demo");
+    assert_non_null(info.project_id);
+    assert_true(info.expires_at > 1.7e9);
+    /* 6 services x 2 regions x 3 interfaces */
+    assert_int_equal(info.catalog.n, 36);
+    assert_int_equal(keystone_catalog_find(&info.catalog, volume_types,
+                                           "RegionTwo", NULL, &url, &err),
+                     0);
+    assert_non_null(strstr(url, ":18786/v3/"));
+    assert_non_null(strstr(url, info.project_id));
+    assert_int_equal(keystone_catalog_find(&info.catalog, compute_types,
+                                           "RegionOne", "internal", &url, &err),
+                     0);
+    assert_non_null(strstr(url, ":18774/"));
+    keystone_token_info_release(&info);
+    free(body);
+}
+
+static void test_recorded_volume_admin_and_member_views(void **state)
+{
+    struct cinder_volume admin, member;
+    struct error err = ERROR_INIT;
+    size_t len;
+    char *a = load("lab_volume_in_use.json", &len);
+    char *m;
+
+    (void)state;
+    assert_int_equal(cinder_volume_parse(a, len, &admin, &err), 0);
+    m = load("lab_volume_in_use_demo.json", &len);
+    assert_int_equal(cinder_volume_parse(m, len, &member, &err), 0);
+    assert_string_equal(admin.id, member.id);
+    assert_string_equal(admin.status, "in-use");
+    assert_int_equal(admin.size_gib, 1);
+    assert_string_equal(admin.volume_type, "ceph");
+    /* Only admins see the backend. */
+    assert_string_equal(admin.host, "rbm-r1@ceph#ceph");
+    assert_null(member.host);
+    assert_int_equal(member.n_attachments, 1);
+    assert_string_equal(member.attachments[0].device, "/dev/sdb");
+    assert_non_null(member.attachments[0].attachment_id);
+    assert_string_equal(cinder_volume_meta(&member, "rbdmove.test"), "t41");
+    cinder_volume_release(&admin);
+    cinder_volume_release(&member);
+    free(a);
+    free(m);
+}
+
+static void test_recorded_server_and_attachments(void **state)
+{
+    struct nova_server s;
+    struct nova_attachment *att = NULL;
+    struct error err = ERROR_INIT;
+    size_t len, n = 0;
+    char *body = load("lab_server.json", &len);
+    char *list;
+
+    (void)state;
+    assert_int_equal(nova_server_parse(body, len, &s, &err), 0);
+    assert_string_equal(s.status, "ACTIVE");
+    assert_null(s.task_state);
+    assert_true(nova_server_can_attach(&s, NULL));
+    assert_int_equal(s.n_volumes, 1);
+    list = load("lab_attachments.json", &len);
+    assert_int_equal(nova_attachments_parse(list, len, &att, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(att[0].server_id, s.id);
+    assert_string_equal(att[0].volume_id, s.volume_ids[0]);
+    assert_string_equal(att[0].device, "/dev/sdb");
+    nova_attachments_free(att, n);
+    nova_server_release(&s);
+    free(list);
+    free(body);
+}
+
+static void test_recorded_backend_quota_types(void **state)
+{
+    struct cinder_pool *p = NULL;
+    struct cinder_volume_type *t = NULL;
+    struct cinder_manageable *m = NULL;
+    struct cinder_limits l;
+    struct error err = ERROR_INIT;
+    size_t len, n = 0, nt = 0, nm = 0;
+    char *pools = load("lab_pools.json", &len);
+    char *limits, *qs, *types, *man;
+
+    (void)state;
+    assert_int_equal(cinder_pools_parse(pools, len, &p, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(p[0].rbd_pool, "volumes");
+    assert_string_equal(p[0].rbd_user, "admin");
+    assert_int_equal(strlen(p[0].ceph_fsid), 36);
+    limits = load("lab_limits.json", &len);
+    assert_int_equal(cinder_limits_parse(limits, len, &l, &err), 0);
+    assert_int_equal(l.volumes_max, 10);
+    assert_int_equal(l.gigabytes_max, 1000);
+    qs = load("lab_quota_set.json", &len);
+    assert_int_equal(cinder_quota_set_parse(qs, len, "ceph", &l, &err), 0);
+    assert_int_equal(l.per_volume_gigabytes, -1);
+    assert_int_equal(l.type_volumes_max, -1);
+    assert_int_equal(cinder_limits_check(&l, 1, NULL), 0);
+    types = load("lab_types.json", &len);
+    assert_int_equal(cinder_types_parse(types, len, &t, &nt, &err), 0);
+    assert_non_null(cinder_type_lookup(t, nt, "ceph"));
+    assert_string_equal(cinder_type_lookup(t, nt, "ceph")->backend_name,
+                        "ceph");
+    man = load("lab_manageable.json", &len);
+    assert_int_equal(cinder_manageable_parse(man, len, &m, &nm, &err), 0);
+    assert_true(nm > 0);
+    for (size_t i = 0; i < nm; i++) {
+        if (m[i].cinder_id)
+            assert_false(m[i].safe_to_manage);
+    }
+    cinder_manageables_free(m, nm);
+    cinder_types_free(t, nt);
+    cinder_pools_free(p, n);
+    free(pools);
+    free(limits);
+    free(qs);
+    free(types);
+    free(man);
+}
+
+static void test_recorded_error_bodies(void **state)
+{
+    (void)state;
+    check_message("lab_error_keystone_401.json", 401,
+                  "The request you have made requires authentication.");
+    check_message("lab_error_cinder_404.json", 404,
+                  "Volume 00000000-0000-4000-8000-000000000000 could not be "
+                  "found.");
+    check_message("lab_error_cinder_400.json", 400,
+                  "Invalid filters name are found in query options.");
+    check_message("lab_error_nova_404.json", 404,
+                  "Instance 00000000-0000-4000-8000-000000000000 could not "
+                  "be found.");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -723,6 +872,11 @@ int main(void)
         cmocka_unit_test(test_nova_parses_attachments),
         cmocka_unit_test(test_http_extracts_service_messages),
         cmocka_unit_test(test_http_helpers),
+        cmocka_unit_test(test_recorded_token_and_catalog),
+        cmocka_unit_test(test_recorded_volume_admin_and_member_views),
+        cmocka_unit_test(test_recorded_server_and_attachments),
+        cmocka_unit_test(test_recorded_backend_quota_types),
+        cmocka_unit_test(test_recorded_error_bodies),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
