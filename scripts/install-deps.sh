@@ -19,7 +19,8 @@ CEPH_PACKAGES="ceph-mon ceph-mgr ceph-osd ceph-common python3 python3-rados
   python3-rbd procps util-linux coreutils"
 
 # sshd lab and tools used by tests and demos.
-OTHER_PACKAGES="openssh-server openssh-client zstd iproute2"
+OTHER_PACKAGES="openssh-server openssh-client zstd iproute2
+  socat openssl"  # socat, openssl: the TLS proxy of t41-openstack-client
 
 # ---- OpenStack lab packages (filled in by the openstack-lab helper) ----
 # Libraries, not the service packages (whose postinst scripts configure and
