@@ -598,8 +598,6 @@ static int finish_cutover(struct move *m, double t0, struct error *err)
     if (verify_final(m, prev, err) < 0)
         goto out;
     m->rep->t_verify = time_now() - t;
-    if (replicate_drop_kept(m->repl, err) < 0)
-        goto out;
     if (set_phase(m, "attaching", err) < 0)
         goto out;
     t = time_now();
@@ -611,6 +609,9 @@ static int finish_cutover(struct move *m, double t0, struct error *err)
         goto out;
     m->rep->t_attach = time_now() - t;
     m->rep->downtime = t0 > 0 ? time_now() - t0 : 0;
+    /* The server has its disk again: tidy up outside the downtime. */
+    if (replicate_drop_kept(m->repl, err) < 0)
+        goto out;
     journal_setf(m->j, "cutover.t_final", "%.3f", m->rep->t_final);
     journal_setf(m->j, "cutover.t_verify", "%.3f", m->rep->t_verify);
     journal_setf(m->j, "cutover.t_attach", "%.3f", m->rep->t_attach);
