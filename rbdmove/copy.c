@@ -614,6 +614,8 @@ static int apply_piece(struct engine *e, struct stream_reader *r, uint64_t off,
         return -1;
     e->read_seq++;
     e->done += len;
+    if (e->p->submitted)
+        e->p->submitted(e->p->submitted_ctx, off + len);
     if (e->p->progress)
         e->p->progress(e->p->progress_ctx, stream_reader_offset(r), e->total);
     return engine_reclaim(e, false, err);

@@ -58,6 +58,18 @@ struct copy_params {
     /* Bytes per second this copy may read at most (0: no limit): a
      * shared link or a busy cluster. */
     uint64_t bwlimit;
+    /*
+     * Seeds through a remote receiver: the receiver cannot call back, so
+     * it records its own progress every checkpoint_every bytes as the
+     * image metadata checkpoint_key = "checkpoint_prefix done=N" (after a
+     * flush, N being an offset below which everything is written).
+     */
+    const char *checkpoint_key;
+    const char *checkpoint_prefix;
+    /* Applying a stream: called after the writes of each record up to
+     * image offset end were submitted (end only grows). */
+    void (*submitted)(void *ctx, uint64_t end);
+    void *submitted_ctx;
 };
 
 struct copy_stats {

@@ -428,6 +428,11 @@ static int start_apply(struct dest_remote *d, const struct copy_params *p,
     proto_add_u64(&line, window);
     proto_add_u64(&line, p->chunk_size);
     proto_add_u64(&line, p->dst_is_zero ? 1 : 0);
+    if (p->checkpoint_key && p->checkpoint_prefix) {
+        proto_add_u64(&line, p->checkpoint_every);
+        proto_add(&line, p->checkpoint_key);
+        proto_add(&line, p->checkpoint_prefix);
+    }
     if (request(d, &line, &ans, err) < 0)
         goto out;
     sock = proto_get(&ans, "socket");

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rbdmove/buf.h"
@@ -178,6 +179,8 @@ out:
 
 struct applier {
     pthread_t th;
+    volatile bool done;
+    volatile uint64_t pos; /* writes submitted below this offset */
     int fd;
     struct image *img;
     int level;
@@ -226,6 +229,13 @@ out:
     return ret;
 }
 
+static void applier_submitted(void *ctx, uint64_t end)
+{
+    struct applier *a = ctx;
+
+    a->pos = end;
+}
+
 static void *applier_main(void *arg)
 {
     struct applier *a = arg;
@@ -251,6 +261,7 @@ static void *applier_main(void *arg)
     if (t != sock)
         transport_free(t);
     transport_free(sock);
+    a->done = true;
     return NULL;
 }
 
@@ -304,9 +315,58 @@ static int accept_one(int lfd, int ctl_fd, int *out, struct error *err)
     return 0;
 }
 
+/* Where a seed through us records its progress (see copy.h). */
+struct ckpt {
+    uint64_t every;
+    const char *key;
+    const char *prefix;
+    uint64_t last;
+};
+
+/* Everything below the smallest position of the streams still running is
+ * written once a flush returns: record it. */
+static void checkpoint(struct server *s, struct image *img, struct applier *ap,
+                       unsigned n, struct ckpt *c)
+{
+    uint64_t below = UINT64_MAX;
+    struct error e = ERROR_INIT;
+    struct buf v = BUF_INIT;
+
+    for (unsigned i = 0; i < n; i++) {
+        if (!ap[i].done && ap[i].pos < below)
+            below = ap[i].pos;
+    }
+    if (below == UINT64_MAX || below < c->last + c->every)
+        return;
+    if (image_flush(img, &e) < 0)
+        return;
+    buf_addf(&v, "%s done=%" PRIu64, c->prefix, below);
+    if (s->d->ops->set_meta(s->d, c->key, buf_str(&v), &e) == 0)
+        c->last = below;
+    buf_release(&v);
+}
+
+static void wait_appliers(struct server *s, struct image *img,
+                          struct applier *ap, unsigned n, struct ckpt *c)
+{
+    for (;;) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        bool all = true;
+
+        for (unsigned i = 0; i < n; i++)
+            all = all && ap[i].done;
+        if (all)
+            return;
+        nanosleep(&ts, NULL);
+        if (c->key)
+            checkpoint(s, img, ap, n, c);
+    }
+}
+
 /* Accept n streams and apply them; first error wins. */
 static int run_appliers(struct server *s, int lfd, struct applier *ap,
-                        unsigned n, struct copy_stats *total, struct error *err)
+                        unsigned n, struct ckpt *c, struct copy_stats *total,
+                        struct error *err)
 {
     unsigned started = 0;
     int ret = 0;
@@ -323,6 +383,8 @@ static int run_appliers(struct server *s, int lfd, struct applier *ap,
             break;
         }
     }
+    if (ret == 0)
+        wait_appliers(s, ap[0].img, ap, started, c);
     for (unsigned i = 0; i < started; i++) {
         pthread_join(ap[i].th, NULL);
         if (ap[i].ret < 0 && ret == 0) {
@@ -344,17 +406,27 @@ static int do_apply(struct server *s, const struct proto_tokens *t,
     struct copy_stats total;
     struct image *img = NULL;
     uint64_t n, level, window, chunk, zero;
+    struct ckpt ck = {0, NULL, NULL, 0};
     struct buf ans = BUF_INIT;
     int lfd = -1, ret = -1;
 
     dir[0] = '\0';
-    if (t->n != 6 || parse_uint(t->v[1], "streams", 1, MAX_STREAMS, &n, err) ||
+    if (t->n == 9) {
+        if (parse_uint(t->v[6], "checkpoint", 1u << 20, UINT64_MAX, &ck.every,
+                       err) < 0)
+            return -1;
+        ck.key = t->v[7];
+        ck.prefix = t->v[8];
+    }
+    if ((t->n != 6 && t->n != 9) ||
+        parse_uint(t->v[1], "streams", 1, MAX_STREAMS, &n, err) ||
         parse_uint(t->v[2], "level", 0, 22, &level, err) ||
         parse_uint(t->v[3], "window", 1, 256, &window, err) ||
         parse_uint(t->v[4], "chunk", 4096, 64u << 20, &chunk, err) ||
         parse_uint(t->v[5], "zero", 0, 1, &zero, err))
         return error_set(err, ERROR_PROTOCOL, 0,
-                         "usage: apply N LEVEL WINDOW CHUNK ZERO");
+                         "usage: apply N LEVEL WINDOW CHUNK ZERO "
+                         "[EVERY KEY PREFIX]");
     if (dest_local_head(s->d, &img, err) < 0)
         return -1;
     if (listen_socket(dir, sizeof(dir), path, sizeof(path), &lfd, err) < 0)
@@ -371,9 +443,11 @@ static int do_apply(struct server *s, const struct proto_tokens *t,
         ap[i].p.window = (unsigned)window;
         ap[i].p.chunk_size = (size_t)chunk;
         ap[i].p.dst_is_zero = zero != 0;
+        ap[i].p.submitted = applier_submitted;
+        ap[i].p.submitted_ctx = &ap[i];
     }
     memset(&total, 0, sizeof(total));
-    if (run_appliers(s, lfd, ap, (unsigned)n, &total, err) < 0)
+    if (run_appliers(s, lfd, ap, (unsigned)n, &ck, &total, err) < 0)
         goto out;
     if (image_flush(img, err) < 0)
         goto out;

@@ -580,6 +580,8 @@ static int do_seed(struct replicate *r, struct error *err)
     struct copy_stats st;
     struct image *at = NULL;
     bool resumed = r->seed.snap != NULL;
+    char *seed_prefix = NULL;
+    int ret;
 
     if (!resumed && source_snapshot(r, &r->seed, err) < 0)
         return -1;
@@ -604,7 +606,17 @@ static int do_seed(struct replicate *r, struct error *err)
     p.resume_off = r->seed.done;
     p.checkpoint = seed_checkpoint;
     p.checkpoint_ctx = &ck;
-    if (transfer(r, &r->seed, NULL, &p, &st, err) < 0)
+    {
+        struct mark m0 = r->seed;
+
+        m0.done = 0;
+        seed_prefix = mark_format(r, &m0);
+    }
+    p.checkpoint_key = DEST_META_SEED;
+    p.checkpoint_prefix = seed_prefix;
+    ret = transfer(r, &r->seed, NULL, &p, &st, err);
+    free(seed_prefix);
+    if (ret < 0)
         return -1;
     if (commit(r, &r->seed, DEST_META_SEED, err) < 0)
         return -1;
