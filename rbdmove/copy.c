@@ -292,14 +292,21 @@ static int engine_emit(struct engine *e, struct slot *s, struct error *err)
                           err);
 }
 
+static int engine_process(struct engine *e, struct error *err);
+
 static int engine_checkpoint(struct engine *e, uint64_t below,
                              struct error *err)
 {
     if (!e->p->checkpoint || e->done < e->next_checkpoint)
         return 0;
     e->next_checkpoint = e->done + e->p->checkpoint_every;
-    if (engine_reclaim(e, false, err) < 0)
-        return -1;
+    /* Every chunk below 'below' was submitted, but reads may still be in
+     * flight and their writes not even started: emit them all and wait
+     * for every write before claiming anything is written. */
+    while (e->read_seq < e->tail_seq) {
+        if (engine_process(e, err) < 0)
+            return -1;
+    }
     while (e->free_seq < e->read_seq) {
         if (engine_reclaim(e, true, err) < 0)
             return -1;

@@ -132,7 +132,7 @@ make_image 1 "$big" 192M
 track_image 2 "$bigdst"
 write_random 1 "$big" 0 160M
 "$RBDMOVE" copy --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \
-    --window 1 --chunk-size 256K --checkpoint 8M --progress never \
+    --bwlimit 24M --checkpoint 8M --progress never \
     "$big" "$bigdst" >"$T/killed.log" 2>&1 &
 cpid=$!
 for _ in $(seq 100); do
