@@ -96,7 +96,9 @@ new_volume() {
         cat "$out" >&2
         return 1
     }
-    [ "$2" != 0 ] && write_random 1 "volumes/volume-$id" 0 "$2"
+    if [ "$2" != 0 ]; then
+        write_random 1 "volumes/volume-$id" 0 "$2" || return 1
+    fi
     echo "$id"
 }
 # move VOLUME [options...]
