@@ -24,9 +24,9 @@
 static const char *const SRC = "source";
 static const char *const DST = "destination";
 
-static void note_v(struct plan *p, enum plan_severity severity,
-                   const char *side, enum error_kind kind, int cause,
-                   const char *fmt, va_list ap)
+static void __attribute__((format(printf, 6, 0)))
+note_v(struct plan *p, enum plan_severity severity, const char *side,
+       enum error_kind kind, int cause, const char *fmt, va_list ap)
 {
     struct plan_note *n;
     struct buf b = BUF_INIT;
