@@ -35,6 +35,11 @@ os_server() {
 }
 cleanup() {
     local v s
+    if [ -f "$TEST_TMP/volumes" ]; then
+        while read -r v; do
+            VOLUMES+=("$v")
+        done <"$TEST_TMP/volumes"
+    fi
     for v in "${VOLUMES[@]}"; do
         # Snapshots first: Cinder's RBD driver cannot delete an image that
         # has some.
@@ -91,7 +96,8 @@ new_volume() {
         return 1
     }
     id=$(value id "$out")
-    VOLUMES+=("$R1 $id")
+    # Called as $(new_volume ...): a subshell, so track it in a file.
+    echo "$R1 $id" >>"$TEST_TMP/volumes"
     osc --os-region-name $R1 attach "$src_srv" "$id" >"$out" 2>&1 || {
         cat "$out" >&2
         return 1
