@@ -57,6 +57,7 @@ enum {
     OPT_CHECKPOINT,
     OPT_CONVERGE,
     OPT_VERIFY,
+    OPT_SERVER,
 };
 
 /* The options move records in the journal, by long name. */
@@ -71,6 +72,8 @@ static const struct cli_option move_options[] = {
      "destination region"},
     {"dst-server", required_argument, OPT_DST_SERVER, "SERVER",
      "server (name or id) to attach the volume to"},
+    {"server", required_argument, OPT_SERVER, "SERVER",
+     "instead of VOLUME: every data volume of SERVER, one cutover"},
     {"src-conf", required_argument, OPT_SRC_CONF, "CONF",
      "ceph configuration of the source cluster"},
     {"src-id", required_argument, OPT_SRC_ID, "ID",
@@ -172,8 +175,9 @@ static const char *long_name(int val)
 
 struct move_args {
     struct migrate_opts mo;
-    uint64_t converge; /* sync */
-    bool verify;       /* sync */
+    const char *server; /* move --server */
+    uint64_t converge;  /* sync */
+    bool verify;        /* sync */
     struct cli_remote remote;
     const char *dst_conf, *dst_id, *ssh;
     const char *state_dir;
@@ -283,6 +287,9 @@ static int apply_opt(struct move_args *a, int c, const char *v,
                              "--checkpoint must be at least 1M");
         a->mo.params.checkpoint_every = n;
         break;
+    case OPT_SERVER:
+        a->server = v;
+        break;
     case OPT_CONVERGE:
         return parse_size(v, "--converge", &a->converge, err);
     case OPT_VERIFY:
@@ -348,7 +355,7 @@ static int rebuild(struct journal *j, struct move_args *a, struct error *err)
 
 struct dest_ctx {
     struct move_args *a;
-    struct cli_session *sessions[4];
+    struct cli_session *sessions[64];
     unsigned n;
 };
 
@@ -360,7 +367,7 @@ static int make_dest(void *ctx, const char *pool, const char *image,
     struct cli_session *s = NULL;
     int ret;
 
-    if (d->n == 4)
+    if (d->n == 64)
         return error_set(err, ERROR_STATE, 0, "too many destinations");
     if (d->a->ssh)
         buf_addf(&spec, "ssh://%s/", d->a->ssh);
@@ -518,6 +525,213 @@ static int drive(struct journal *jr, struct move_args *a, bool do_abort)
     return ret;
 }
 
+/* ---- several volumes: move --server
+ * ------------------------------------------------ */
+
+#define GROUP_MAX 16
+
+static void args_init(struct move_args *a);
+
+static void print_group_done(struct journal *g, struct journal **js,
+                             const struct migrate_report *reps, size_t n)
+{
+    struct json_out j = JSON_OUT_INIT;
+    double worst = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (reps[i].downtime > worst)
+            worst = reps[i].downtime;
+        fprintf(stderr,
+                "rbdmove: volume %s -> %s: %u round%s, final round %.2f s, "
+                "verify %.2f s, attach %.2f s\n",
+                journal_get(js[i], "src.volume"), reps[i].dst_volume_id,
+                reps[i].rounds, reps[i].rounds == 1 ? "" : "s", reps[i].t_final,
+                reps[i].t_verify, reps[i].t_attach);
+    }
+    fprintf(stderr,
+            "rbdmove: moved %zu volumes with one cutover; downtime "
+            "%.2f s\n",
+            n, worst);
+    json_out_object_begin(&j, NULL);
+    json_out_str(&j, "event", "done");
+    json_out_str(&j, "move", journal_id(g));
+    json_out_double(&j, "downtime_s", worst);
+    json_out_array_begin(&j, "volumes");
+    for (size_t i = 0; i < n; i++) {
+        json_out_object_begin(&j, NULL);
+        json_out_str(&j, "src_volume_id", journal_get(js[i], "src.volume"));
+        json_out_str(&j, "dst_volume_id", reps[i].dst_volume_id);
+        json_out_str(&j, "dst_device", reps[i].dst_device);
+        json_out_double(&j, "downtime_s", reps[i].downtime);
+        json_out_double(&j, "final_round_s", reps[i].t_final);
+        json_out_u64(&j, "rounds", reps[i].rounds);
+        json_out_object_end(&j);
+    }
+    json_out_array_end(&j);
+    json_out_object_end(&j);
+    events_print(&j);
+    json_out_release(&j);
+}
+
+/* Run, resume or abort group g, whose members js[i] have options as[i]. */
+static int drive_group(struct journal *g, struct journal **js,
+                       struct move_args *as, size_t n, bool do_abort)
+{
+    struct dest_ctx dc = {&as[0], {NULL}, 0};
+    struct migrate_opts os[GROUP_MAX];
+    struct migrate_report reps[GROUP_MAX];
+    struct error err = ERROR_INIT;
+    int ret = 0;
+
+    memset(reps, 0, sizeof(reps));
+    for (size_t i = 0; i < n; i++) {
+        os[i] = as[i].mo;
+        os[i].make_dest = make_dest;
+        os[i].make_dest_ctx = &dc;
+        os[i].event = on_event;
+        os[i].event_ctx = (void *)journal_id(js[i]);
+        os[i].params.progress = progress_update;
+        if (!as[i].ssh)
+            os[i].params.bwlimit = as[i].remote.bwlimit;
+        os[i].params.cancel = cli_cancelled;
+        test_hold(&os[i]);
+    }
+    progress_setup(as[0].progress, cli_json);
+    cli_install_signals();
+    if (do_abort) {
+        for (size_t i = 0; i < n; i++) {
+            if (migrate_abort(js[i], &os[i], &err) < 0) {
+                cli_report_error(&err);
+                ret = -1;
+            }
+        }
+    } else {
+        ret = migrate_run_group(js, n, os, reps, &err);
+    }
+    progress_stop();
+    for (unsigned i = 0; i < dc.n; i++)
+        cli_session_free(dc.sessions[i]);
+    if (ret < 0 && !do_abort) {
+        print_failed(g, &err);
+        ret = cli_report_error(&err);
+        fprintf(stderr,
+                "rbdmove: move %s stopped: 'rbdmove resume %s' goes on, "
+                "'rbdmove abort %s' undoes it\n",
+                journal_id(g), journal_id(g), journal_id(g));
+        if (err.kind == ERROR_INTERRUPTED)
+            ret = EXIT_RESUMABLE;
+    } else if (ret < 0) {
+        ret = EXIT_FAIL;
+    } else if (do_abort) {
+        fprintf(stderr, "rbdmove: move %s aborted\n", journal_id(g));
+    } else {
+        print_group_done(g, js, reps, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        migrate_report_release(&reps[i]);
+    return ret;
+}
+
+static void free_journals(struct journal **js, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        journal_free(js[i]);
+}
+
+static int move_server(struct move_args *a, int argc, char **argv,
+                       const char *dir)
+{
+    struct journal *g = NULL, *js[GROUP_MAX] = {NULL};
+    struct move_args as[GROUP_MAX];
+    struct error err = ERROR_INIT;
+    struct buf members = BUF_INIT;
+    char **ids = NULL;
+    size_t n = 0, made = 0;
+    int ret = EXIT_FAIL;
+
+    if (migrate_server_volumes(&a->mo.plan, a->server, &ids, &n, &err) < 0) {
+        ret = cli_report_error(&err);
+        goto out;
+    }
+    if (n > GROUP_MAX) {
+        error_set(&err, ERROR_USAGE, 0,
+                  "server %s has %zu volumes; at most %d move together",
+                  a->server, n, GROUP_MAX);
+        ret = cli_report_error(&err);
+        goto out;
+    }
+    if (journal_create(dir, &g, &err) < 0) {
+        ret = cli_report_error(&err);
+        goto out;
+    }
+    for (; made < n; made++) {
+        if (journal_create(dir, &js[made], &err) < 0) {
+            ret = cli_report_error(&err);
+            goto out;
+        }
+        record(js[made], argc, argv, ids[made]);
+        journal_set(js[made], "group", journal_id(g));
+        if (journal_save(js[made], &err) < 0) {
+            ret = cli_report_error(&err);
+            goto out;
+        }
+        buf_addf(&members, "%s%s", made ? "," : "", journal_id(js[made]));
+        as[made] = *a;
+        as[made].mo.plan.volume = ids[made];
+    }
+    journal_set(g, "group.server", a->server);
+    journal_set(g, "group.members", buf_str(&members));
+    journal_set(g, "phase", "group");
+    if (journal_save(g, &err) < 0) {
+        ret = cli_report_error(&err);
+        goto out;
+    }
+    fprintf(stderr,
+            "rbdmove: move %s: %zu volumes of server %s (journals in "
+            "%s)\n",
+            journal_id(g), n, a->server, dir);
+    ret = drive_group(g, js, as, n, false);
+out:
+    free_journals(js, made);
+    journal_free(g);
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+    buf_release(&members);
+    return ret;
+}
+
+/* resume/abort of a group: its members' journals and options. */
+static int group_by_id(struct journal *g, const char *dir,
+                       const struct move_args *cl, bool do_abort)
+{
+    struct journal *js[GROUP_MAX] = {NULL};
+    struct move_args as[GROUP_MAX];
+    struct error err = ERROR_INIT;
+    char *list = xstrdup(journal_get(g, "group.members"));
+    char *save = NULL;
+    size_t n = 0;
+    int ret = EXIT_FAIL;
+
+    for (char *id = strtok_r(list, ",", &save); id && n < GROUP_MAX;
+         id = strtok_r(NULL, ",", &save)) {
+        args_init(&as[n]);
+        if (journal_open(dir, id, &js[n], &err) < 0 ||
+            rebuild(js[n], &as[n], &err) < 0) {
+            ret = cli_report_error(&err);
+            n += js[n] != NULL;
+            goto out;
+        }
+        as[n].progress = cl->progress;
+        n++;
+    }
+    ret = drive_group(g, js, as, n, do_abort);
+out:
+    free_journals(js, n);
+    free(list);
+    return ret;
+}
+
 /* ---- commands
  * ----------------------------------------------------------------- */
 
@@ -538,8 +752,11 @@ static int parse_move(int argc, char **argv, struct move_args *a)
             goto out;
         }
     }
-    if (argc - optind != 1)
-        ret = cli_usage_error(&move_command, "expected one volume");
+    if (argc - optind != (a->server ? 0 : 1))
+        ret = cli_usage_error(&move_command,
+                              a->server ? "--server moves its volumes: give "
+                                          "no VOLUME"
+                                        : "expected one volume");
     else if (!a->mo.plan.dst_server || !a->mo.plan.dst.region)
         ret = cli_usage_error(&move_command,
                               "--dst-server and --dst-os-region-name are "
@@ -547,7 +764,7 @@ static int parse_move(int argc, char **argv, struct move_args *a)
     else if (!a->mo.src_conf || !a->dst_conf)
         ret = cli_usage_error(&move_command,
                               "--src-conf and --dst-conf are required");
-    else
+    else if (!a->server)
         a->mo.plan.volume = argv[optind];
 out:
     cli_parser_release(&p);
@@ -576,6 +793,10 @@ int cmd_move(int argc, char **argv)
     if (ret >= 0)
         return ret;
     dir = a.state_dir ? xstrdup(a.state_dir) : journal_default_dir();
+    if (a.server) {
+        ret = move_server(&a, argc, argv, dir);
+        goto out;
+    }
     if (journal_create(dir, &jr, &err) < 0) {
         ret = cli_report_error(&err);
         goto out;
@@ -618,8 +839,22 @@ static int by_id(int argc, char **argv, const struct cli_command *cmd,
         goto out;
     }
     dir = cl.state_dir ? xstrdup(cl.state_dir) : journal_default_dir();
-    if (journal_open(dir, argv[optind], &jr, &err) < 0 ||
-        rebuild(jr, &a, &err) < 0) {
+    if (journal_open(dir, argv[optind], &jr, &err) < 0) {
+        ret = cli_report_error(&err);
+        goto out;
+    }
+    if (journal_get(jr, "group.members")) {
+        ret = group_by_id(jr, dir, &cl, do_abort);
+        goto out;
+    }
+    if (journal_get(jr, "group")) {
+        error_set(&err, ERROR_USAGE, 0,
+                  "move %s is one volume of move %s: resume or abort that",
+                  journal_id(jr), journal_get(jr, "group"));
+        ret = cli_report_error(&err);
+        goto out;
+    }
+    if (rebuild(jr, &a, &err) < 0) {
         ret = cli_report_error(&err);
         goto out;
     }

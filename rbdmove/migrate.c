@@ -580,8 +580,17 @@ static int detach(struct move *m, double *t0, struct error *err)
     return set_phase(m, "detached", err);
 }
 
-/* From a detached source to an attached destination. */
-static int finish_cutover(struct move *m, double t0, struct error *err)
+static void drop_kept_quietly(struct move *m)
+{
+    struct error e2 = ERROR_INIT;
+
+    if (replicate_drop_kept(m->repl, &e2) < 0)
+        journal_log(m->j, "cannot remove a kept snapshot: %s", e2.msg);
+}
+
+/* The final round and its check, on a detached source. Leaves the
+ * replaced base kept until the attach (removing it costs downtime). */
+static int final_verify(struct move *m, struct error *err)
 {
     char *prev = xstrdup(replicate_base(m->repl));
     struct copy_stats st;
@@ -598,35 +607,47 @@ static int finish_cutover(struct move *m, double t0, struct error *err)
     if (verify_final(m, prev, err) < 0)
         goto out;
     m->rep->t_verify = time_now() - t;
-    if (set_phase(m, "attaching", err) < 0)
-        goto out;
-    t = time_now();
+    journal_setf(m->j, "cutover.t_final", "%.3f", m->rep->t_final);
+    journal_setf(m->j, "cutover.t_verify", "%.3f", m->rep->t_verify);
+    ret = set_phase(m, "attaching", err);
+out:
+    replicate_keep_previous(m->repl, false);
+    if (ret < 0)
+        drop_kept_quietly(m);
+    free(prev);
+    return ret;
+}
+
+/* Attach the destination volume; t0 is when the downtime began. */
+static int attach_dst(struct move *m, double t0, struct error *err)
+{
+    double t = time_now();
+
     emit(m, "attach", NULL, "attaching volume %s to server %s",
          J(m, "dst.volume"), J(m, "dst.server"));
     if (attach(m->plan->dst.nova, m->plan->dst.cinder, J(m, "dst.server"),
                J(m, "dst.volume"), NULL, m->o->attach_timeout,
-               &m->rep->dst_device, err) < 0)
-        goto out;
+               &m->rep->dst_device, err) < 0) {
+        drop_kept_quietly(m);
+        return -1;
+    }
     m->rep->t_attach = time_now() - t;
     m->rep->downtime = t0 > 0 ? time_now() - t0 : 0;
-    /* The server has its disk again: tidy up outside the downtime. */
-    if (replicate_drop_kept(m->repl, err) < 0)
-        goto out;
-    journal_setf(m->j, "cutover.t_final", "%.3f", m->rep->t_final);
-    journal_setf(m->j, "cutover.t_verify", "%.3f", m->rep->t_verify);
     journal_setf(m->j, "cutover.t_attach", "%.3f", m->rep->t_attach);
     journal_setf(m->j, "cutover.downtime", "%.3f", m->rep->downtime);
-    ret = set_phase(m, "attached", err);
-out:
-    replicate_keep_previous(m->repl, false);
-    if (ret < 0) {
-        struct error e2 = ERROR_INIT;
+    if (set_phase(m, "attached", err) < 0)
+        return -1;
+    /* The server has its disk again: tidy up outside the downtime. */
+    drop_kept_quietly(m);
+    return 0;
+}
 
-        if (replicate_drop_kept(m->repl, &e2) < 0)
-            journal_log(m->j, "cannot remove a kept snapshot: %s", e2.msg);
-    }
-    free(prev);
-    return ret;
+/* From a detached source to an attached destination. */
+static int finish_cutover(struct move *m, double t0, struct error *err)
+{
+    if (!phase_is(m, "attaching") && final_verify(m, err) < 0)
+        return -1;
+    return attach_dst(m, t0, err);
 }
 
 /* Do not take the source away from its server for a destination that
@@ -719,7 +740,9 @@ static int dst_attached(struct move *m, bool *attached, struct error *err)
     return 0;
 }
 
-static int drive(struct move *m, struct error *err)
+/* Everything before the cutover: create, replicate until the final round
+ * fits the budget, verify; or, resumed, find where the cutover stands. */
+static int prepare(struct move *m, struct error *err)
 {
     bool attached = false;
 
@@ -757,11 +780,21 @@ static int drive(struct move *m, struct error *err)
         if (m->o->full_verify && verify_base(m, err) < 0)
             return -1;
     }
-    if (phase_is(m, "replicating") || phase_is(m, "detaching") ||
-        phase_is(m, "detached")) {
-        if (cutover(m, err) < 0)
-            return -1;
-    }
+    return 0;
+}
+
+static bool in_cutover(struct move *m)
+{
+    return phase_is(m, "replicating") || phase_is(m, "detaching") ||
+           phase_is(m, "detached") || phase_is(m, "attaching");
+}
+
+static int drive(struct move *m, struct error *err)
+{
+    if (prepare(m, err) < 0)
+        return -1;
+    if (in_cutover(m) && cutover(m, err) < 0)
+        return -1;
     if (phase_is(m, "attached"))
         return cleanup(m, err);
     return 0;
@@ -808,6 +841,204 @@ int migrate_run(struct journal *j, const struct migrate_opts *o,
     }
 out:
     move_release(&m);
+    return ret;
+}
+
+static bool is_boot_device(const char *dev)
+{
+    size_t n = dev ? strlen(dev) : 0;
+
+    /* /dev/vda, /dev/sda, /dev/xvda, /dev/hda: what Nova boots from. */
+    return n >= 2 && !strcmp(dev + n - 2, "da");
+}
+
+static int cmp_device(const void *a, const void *b)
+{
+    const struct nova_attachment *x = a, *y = b;
+
+    return strcmp(x->device ? x->device : "", y->device ? y->device : "");
+}
+
+int migrate_server_volumes(const struct plan_options *po, const char *server,
+                           char ***ids, size_t *n, struct error *err)
+{
+    struct plan_options o = *po;
+    struct nova_attachment *a = NULL;
+    struct nova_server s;
+    struct buf why = BUF_INIT;
+    struct plan *p;
+    size_t cnt = 0;
+    int ret = -1;
+
+    *ids = NULL;
+    *n = 0;
+    memset(&s, 0, sizeof(s));
+    o.volume = NULL;
+    o.dst_server = NULL;
+    p = plan_build(&o);
+    if (!p->src.nova) {
+        plan_problems(p, &why);
+        error_set(err, ERROR_STATE, 0, "pre-flight failed: %s",
+                  why.len ? buf_str(&why) : "no compute service");
+        goto out;
+    }
+    if (nova_server_find(p->src.nova, server, &s, err) < 0 ||
+        nova_attachments_list(p->src.nova, s.id, &a, &cnt, err) < 0)
+        goto out;
+    qsort(a, cnt, sizeof(*a), cmp_device);
+    for (size_t i = 0; i < cnt; i++) {
+        if (is_boot_device(a[i].device))
+            continue;
+        *ids = xrealloc(*ids, (*n + 1) * sizeof(char *));
+        (*ids)[(*n)++] = xstrdup(a[i].volume_id);
+    }
+    if (*n == 0) {
+        error_set(err, ERROR_STATE, 0,
+                  "server %s has no data volume to move (its boot disk "
+                  "cannot be detached)",
+                  s.id);
+        goto out;
+    }
+    ret = 0;
+out:
+    nova_attachments_free(a, cnt);
+    nova_server_release(&s);
+    buf_release(&why);
+    plan_free(p);
+    return ret;
+}
+
+/* ---- several volumes, one cutover -------------------------------------------
+ */
+
+/* Undo a group's cutover: every destination already attached is detached
+ * again, every detached source re-attached. */
+static int group_rollback(struct move *ms, size_t n, const struct error *why,
+                          struct error *err)
+{
+    struct error first = *why;
+    bool reported = false;
+    int ret = -1;
+
+    for (size_t i = 0; i < n; i++) {
+        struct move *m = &ms[i];
+        struct error e = ERROR_INIT;
+
+        if (phase_is(m, "attached")) {
+            emit(m, "rollback", NULL, "detaching volume %s from server %s",
+                 J(m, "dst.volume"), J(m, "dst.server"));
+            if (nova_volume_detach(m->plan->dst.nova, J(m, "dst.server"),
+                                   J(m, "dst.volume"), &e) < 0 ||
+                wait_volume(m->plan->dst.cinder, J(m, "dst.volume"),
+                            "available", m->o->detach_timeout, &e) < 0)
+                journal_log(m->j, "rollback: %s", e.msg);
+        }
+        if (phase_is(m, "detaching") || phase_is(m, "detached") ||
+            phase_is(m, "attaching") || phase_is(m, "attached")) {
+            /* rollback() always fails, saying what it did: keep the
+             * first account, the others are in the journals. */
+            if (rollback(m, &first, &e) < 0 && !reported) {
+                *err = e;
+                reported = true;
+            }
+        }
+    }
+    if (!reported)
+        *err = first;
+    return ret;
+}
+
+static int group_cutover(struct move *ms, size_t n, struct error *err)
+{
+    struct error e = ERROR_INIT;
+    double t0 = time_now(), t;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (!phase_is(&ms[i], "detached") && !phase_is(&ms[i], "attaching") &&
+            check_dst_server(&ms[i], err) < 0)
+            return -1;
+        replicate_set_cancel(ms[i].repl, NULL, NULL);
+    }
+    for (i = 0; i < n; i++) {
+        if (phase_is(&ms[i], "replicating") || phase_is(&ms[i], "detaching")) {
+            if (detach(&ms[i], &t, &e) < 0)
+                return group_rollback(ms, n, &e, err);
+        }
+    }
+    for (i = 0; i < n; i++) {
+        if (phase_is(&ms[i], "detached") && final_verify(&ms[i], &e) < 0)
+            return group_rollback(ms, n, &e, err);
+    }
+    for (i = 0; i < n; i++) {
+        if (phase_is(&ms[i], "attaching") && attach_dst(&ms[i], t0, &e) < 0)
+            return group_rollback(ms, n, &e, err);
+    }
+    return 0;
+}
+
+int migrate_run_group(struct journal **js, size_t n,
+                      const struct migrate_opts *os,
+                      struct migrate_report *reps, struct error *err)
+{
+    struct move *ms = xcalloc(n, sizeof(*ms));
+    size_t i;
+    int ret = -1;
+
+    for (i = 0; i < n; i++) {
+        const char *phase = journal_get(js[i], "phase");
+
+        memset(&reps[i], 0, sizeof(reps[i]));
+        ms[i] = (struct move){js[i], &os[i], &reps[i], NULL, NULL, NULL,
+                              NULL,  0,      0,        NULL, NULL};
+        if (phase && (!strcmp(phase, "aborted"))) {
+            error_set(err, ERROR_STATE, 0, "move %s was aborted",
+                      journal_id(js[i]));
+            goto out;
+        }
+        if (phase && !strcmp(phase, "done"))
+            continue;
+        if (preflight(&ms[i], phase != NULL, err) < 0)
+            goto out;
+    }
+    /* Each volume replicates until it is ready; then a last look at the
+     * first ones, which kept changing while the others caught up. */
+    for (i = 0; i < n; i++) {
+        if (ms[i].plan && prepare(&ms[i], err) < 0)
+            goto out;
+    }
+    for (i = 0; i + 1 < n; i++) {
+        if (ms[i].plan && phase_is(&ms[i], "replicating") &&
+            converge(&ms[i], err) < 0)
+            goto out;
+    }
+    {
+        size_t live = 0;
+        struct move *sub = xcalloc(n, sizeof(*sub));
+
+        for (i = 0; i < n; i++) {
+            if (ms[i].plan && in_cutover(&ms[i]))
+                sub[live++] = ms[i];
+        }
+        ret = live ? group_cutover(sub, live, err) : 0;
+        free(sub);
+        if (ret < 0)
+            goto out;
+    }
+    ret = -1;
+    for (i = 0; i < n; i++) {
+        if (ms[i].plan && phase_is(&ms[i], "attached") &&
+            cleanup(&ms[i], err) < 0)
+            goto out;
+        if (J(&ms[i], "dst.volume"))
+            snprintf(reps[i].dst_volume_id, sizeof(reps[i].dst_volume_id), "%s",
+                     J(&ms[i], "dst.volume"));
+    }
+    ret = 0;
+out:
+    for (i = 0; i < n; i++)
+        move_release(&ms[i]);
+    free(ms);
     return ret;
 }
 

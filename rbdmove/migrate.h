@@ -91,6 +91,26 @@ int migrate_run(struct journal *j, const struct migrate_opts *o,
                 struct migrate_report *rep, struct error *err) MUST_CHECK;
 
 /*
+ * The data volumes attached to server (name or id) in the source region
+ * of po, in device order, the boot disk left out. Caller frees *ids.
+ */
+int migrate_server_volumes(const struct plan_options *po, const char *server,
+                           char ***ids, size_t *n,
+                           struct error *err) MUST_CHECK;
+
+/*
+ * Move several volumes (of one server) with one cutover: each journal
+ * js[i] with its options os[i] replicates as migrate_run does; then all
+ * sources are detached, all final rounds applied and verified, all
+ * destinations attached; a failure anywhere in between puts every source
+ * back. reps[i] gets each volume's report (downtime from the first detach).
+ */
+int migrate_run_group(struct journal **js, size_t n,
+                      const struct migrate_opts *os,
+                      struct migrate_report *reps,
+                      struct error *err) MUST_CHECK;
+
+/*
  * Return to the starting state: the source attached to its server again,
  * rbdmove's snapshots removed on both sides, a destination volume rbdmove
  * created deleted, rbdmove's metadata removed.

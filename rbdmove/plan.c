@@ -276,7 +276,8 @@ static void check_source(struct plan *p, const struct plan_options *o)
 {
     struct error err = ERROR_INIT;
 
-    if (!p->src.cinder)
+    /* No volume: only the sessions are wanted (move --server). */
+    if (!p->src.cinder || !o->volume)
         return;
     if (cinder_volume_find(p->src.cinder, o->volume, &p->volume, &err) < 0) {
         failed(p, PLAN_PROBLEM, SRC, &err);
@@ -476,7 +477,8 @@ struct plan *plan_build(const struct plan_options *o)
         dst.cacert = o->src.cacert;
     dst.insecure = dst.insecure || o->src.insecure;
 
-    log_info("checking the source: volume '%s'", o->volume);
+    log_info("checking the source: volume '%s'",
+             o->volume ? o->volume : "(none)");
     if (open_side(p, &p->src, SRC, &o->src))
         check_source(p, o);
     log_info("checking the destination: server '%s'",
