@@ -53,6 +53,7 @@ struct move {
     double throughput; /* bytes/s of the last transfer, 0: unknown */
     unsigned round;
     char *src_pool, *src_image; /* for sync, which has no journal */
+    double t_attach0;
 };
 
 void migrate_opts_init(struct migrate_opts *o)
@@ -146,9 +147,10 @@ static int wait_volume(struct cinder *c, const char *id, const char *want,
     return ret;
 }
 
-static int attach(struct nova *n, struct cinder *c, const char *server,
-                  const char *volume, const char *device, double timeout,
-                  char **device_out, struct error *err)
+/* Ask Nova to attach; the volume is in use a few seconds later. */
+static int attach_request(struct nova *n, const char *server,
+                          const char *volume, const char *device,
+                          char **device_out, struct error *err)
 {
     struct nova_attachment a;
 
@@ -160,6 +162,15 @@ static int attach(struct nova *n, struct cinder *c, const char *server,
         *device_out = xstrdup(a.device);
     free(a.device);
     free(a.attachment_id);
+    return 0;
+}
+
+static int attach(struct nova *n, struct cinder *c, const char *server,
+                  const char *volume, const char *device, double timeout,
+                  char **device_out, struct error *err)
+{
+    if (attach_request(n, server, volume, device, device_out, err) < 0)
+        return -1;
     return wait_volume(c, volume, "in-use", timeout, err);
 }
 
@@ -553,31 +564,44 @@ out:
     return ret;
 }
 
-static int detach(struct move *m, double *t0, struct error *err)
+/* Ask Nova to detach the source (phase detaching). */
+static int detach_request(struct move *m, struct error *err)
 {
     const char *server = J(m, "src.server");
     const char *vol = J(m, "src.volume");
-    double t;
 
     if (set_phase(m, "detaching", err) < 0)
         return -1;
-    *t0 = time_now();
-    if (server) {
-        emit(m, "detach", NULL, "detaching volume %s from server %s", vol,
-             server);
-        if (nova_volume_detach(m->plan->src.nova, server, vol, err) < 0)
-            return error_prefix(err, "detaching volume %s from server %s", vol,
-                                server);
-        if (wait_volume(m->plan->src.cinder, vol, "available",
-                        m->o->detach_timeout, err) < 0)
-            return -1;
-    }
+    if (!server)
+        return 0;
+    emit(m, "detach", NULL, "detaching volume %s from server %s", vol, server);
+    if (nova_volume_detach(m->plan->src.nova, server, vol, err) < 0)
+        return error_prefix(err, "detaching volume %s from server %s", vol,
+                            server);
+    return 0;
+}
+
+/* Wait until the source is available and nobody else has its image open
+ * (phase detached). t0 is when the detach was asked for. */
+static int detach_wait(struct move *m, double t0, struct error *err)
+{
+    if (J(m, "src.server") &&
+        wait_volume(m->plan->src.cinder, J(m, "src.volume"), "available",
+                    m->o->detach_timeout, err) < 0)
+        return -1;
     if (wait_watchers(m, err) < 0)
         return -1;
-    t = time_now();
-    m->rep->t_detach = t - *t0;
+    m->rep->t_detach = time_now() - t0;
     journal_setf(m->j, "cutover.t_detach", "%.3f", m->rep->t_detach);
     return set_phase(m, "detached", err);
+}
+
+static int detach(struct move *m, double *t0, struct error *err)
+{
+    *t0 = time_now();
+    if (detach_request(m, err) < 0)
+        return -1;
+    return detach_wait(m, *t0, err);
 }
 
 static void drop_kept_quietly(struct move *m)
@@ -618,20 +642,17 @@ out:
     return ret;
 }
 
-/* Attach the destination volume; t0 is when the downtime began. */
-static int attach_dst(struct move *m, double t0, struct error *err)
+static void attach_started(struct move *m)
 {
-    double t = time_now();
-
     emit(m, "attach", NULL, "attaching volume %s to server %s",
          J(m, "dst.volume"), J(m, "dst.server"));
-    if (attach(m->plan->dst.nova, m->plan->dst.cinder, J(m, "dst.server"),
-               J(m, "dst.volume"), NULL, m->o->attach_timeout,
-               &m->rep->dst_device, err) < 0) {
-        drop_kept_quietly(m);
-        return -1;
-    }
-    m->rep->t_attach = time_now() - t;
+    m->t_attach0 = time_now();
+}
+
+/* The destination volume is attached (or failed): record, tidy up. */
+static int attach_done(struct move *m, double t0, struct error *err)
+{
+    m->rep->t_attach = time_now() - m->t_attach0;
     m->rep->downtime = t0 > 0 ? time_now() - t0 : 0;
     journal_setf(m->j, "cutover.t_attach", "%.3f", m->rep->t_attach);
     journal_setf(m->j, "cutover.downtime", "%.3f", m->rep->downtime);
@@ -640,6 +661,19 @@ static int attach_dst(struct move *m, double t0, struct error *err)
     /* The server has its disk again: tidy up outside the downtime. */
     drop_kept_quietly(m);
     return 0;
+}
+
+/* Attach the destination volume; t0 is when the downtime began. */
+static int attach_dst(struct move *m, double t0, struct error *err)
+{
+    attach_started(m);
+    if (attach(m->plan->dst.nova, m->plan->dst.cinder, J(m, "dst.server"),
+               J(m, "dst.volume"), NULL, m->o->attach_timeout,
+               &m->rep->dst_device, err) < 0) {
+        drop_kept_quietly(m);
+        return -1;
+    }
+    return attach_done(m, t0, err);
 }
 
 /* From a detached source to an attached destination. */
@@ -813,7 +847,7 @@ static void move_release(struct move *m)
 int migrate_run(struct journal *j, const struct migrate_opts *o,
                 struct migrate_report *rep, struct error *err)
 {
-    struct move m = {j, o, rep, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL};
+    struct move m = {.j = j, .o = o, .rep = rep};
     const char *phase = journal_get(j, "phase");
     int ret = -1;
 
@@ -951,7 +985,7 @@ static int group_rollback(struct move *ms, size_t n, const struct error *why,
 static int group_cutover(struct move *ms, size_t n, struct error *err)
 {
     struct error e = ERROR_INIT;
-    double t0 = time_now(), t;
+    double t0 = time_now();
     size_t i;
 
     for (i = 0; i < n; i++) {
@@ -960,18 +994,41 @@ static int group_cutover(struct move *ms, size_t n, struct error *err)
             return -1;
         replicate_set_cancel(ms[i].repl, NULL, NULL);
     }
+    /* Every request first, then every wait: the volumes detach (and
+     * attach) side by side, and the downtime is that of the slowest. */
     for (i = 0; i < n; i++) {
-        if (phase_is(&ms[i], "replicating") || phase_is(&ms[i], "detaching")) {
-            if (detach(&ms[i], &t, &e) < 0)
-                return group_rollback(ms, n, &e, err);
-        }
+        if ((phase_is(&ms[i], "replicating") ||
+             phase_is(&ms[i], "detaching")) &&
+            detach_request(&ms[i], &e) < 0)
+            return group_rollback(ms, n, &e, err);
+    }
+    for (i = 0; i < n; i++) {
+        if (phase_is(&ms[i], "detaching") && detach_wait(&ms[i], t0, &e) < 0)
+            return group_rollback(ms, n, &e, err);
     }
     for (i = 0; i < n; i++) {
         if (phase_is(&ms[i], "detached") && final_verify(&ms[i], &e) < 0)
             return group_rollback(ms, n, &e, err);
     }
     for (i = 0; i < n; i++) {
-        if (phase_is(&ms[i], "attaching") && attach_dst(&ms[i], t0, &e) < 0)
+        struct move *m = &ms[i];
+
+        if (!phase_is(m, "attaching"))
+            continue;
+        attach_started(m);
+        if (attach_request(m->plan->dst.nova, J(m, "dst.server"),
+                           J(m, "dst.volume"), NULL, &m->rep->dst_device,
+                           &e) < 0)
+            return group_rollback(ms, n, &e, err);
+    }
+    for (i = 0; i < n; i++) {
+        struct move *m = &ms[i];
+
+        if (!phase_is(m, "attaching"))
+            continue;
+        if (wait_volume(m->plan->dst.cinder, J(m, "dst.volume"), "in-use",
+                        m->o->attach_timeout, &e) < 0 ||
+            attach_done(m, t0, &e) < 0)
             return group_rollback(ms, n, &e, err);
     }
     return 0;
@@ -989,8 +1046,7 @@ int migrate_run_group(struct journal **js, size_t n,
         const char *phase = journal_get(js[i], "phase");
 
         memset(&reps[i], 0, sizeof(reps[i]));
-        ms[i] = (struct move){js[i], &os[i], &reps[i], NULL, NULL, NULL,
-                              NULL,  0,      0,        NULL, NULL};
+        ms[i] = (struct move){.j = js[i], .o = &os[i], .rep = &reps[i]};
         if (phase && (!strcmp(phase, "aborted"))) {
             error_set(err, ERROR_STATE, 0, "move %s was aborted",
                       journal_id(js[i]));
@@ -1134,7 +1190,7 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
                   struct error *err)
 {
     struct migrate_report rep;
-    struct move m = {j, o, &rep, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL};
+    struct move m = {.j = j, .o = o, .rep = &rep};
     const char *phase = journal_get(j, "phase");
     bool attached = false;
     int ret = -1;
@@ -1308,8 +1364,7 @@ int migrate_sync(const struct migrate_sync_opts *o,
                  struct migrate_sync_result *res, struct error *err)
 {
     struct migrate_report rep;
-    struct move m = {NULL, &o->m, &rep, NULL, NULL, NULL,
-                     NULL, 0,     0,    NULL, NULL};
+    struct move m = {.j = NULL, .o = &o->m, .rep = &rep};
     struct buf why = BUF_INIT;
     char dst_id[37];
     int ret = -1;

@@ -335,3 +335,42 @@ if [ -n "$RBM_ADMIN_PASSWORD" ]; then
 else
     fail "the admin password (OS_PASSWORD) is not in the lab's environment"
 fi
+
+# ---- every data volume of a server, with one cutover ------------------------------
+grp_src=$(os_server create $R1 "$(unique_name t50-grp)") || bail "no server"
+SERVERS+=("$R1 $grp_src")
+grp_dst=$(os_server create $R2 "$(unique_name t50-grpdst)") || bail "no server"
+SERVERS+=("$R2 $grp_dst")
+ga=$(new_volume "$(unique_name t50-ga)" 0) || bail "cannot make a volume"
+gb=$(new_volume "$(unique_name t50-gb)" 0) || bail "cannot make a volume"
+for v in "$ga" "$gb"; do
+    osc --os-region-name $R1 detach "$src_srv" "$v" >/dev/null 2>&1
+    osc --os-region-name $R1 attach "$grp_src" "$v" >/dev/null 2>&1 ||
+        fail "cannot attach $v to the group's server"
+    write_random 1 "volumes/volume-$v" 0 12M
+done
+expect_success "move --server moves both data volumes with one cutover" \
+    rbdmove move --os-cloud rbdmove-demo --os-region-name $R1 \
+    --dst-os-region-name $R2 --dst-server "$grp_dst" --server "$grp_src" \
+    --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
+    --progress never --json
+cp "$LAST_OUTPUT" "$TEST_TMP/mg"
+python3 - "$TEST_TMP/mg" >"$TEST_TMP/pairs" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    if line.startswith("{"):
+        e = json.loads(line)
+        if e.get("event") == "done":
+            for v in e["volumes"]:
+                print(v["src_volume_id"], v["dst_volume_id"])
+PY
+expect_equal "the done event lists both volumes" 2 "$(wc -l <"$TEST_TMP/pairs")"
+while read -r s d; do
+    VOLUMES+=("$R2 $d")
+    expect_equal "group: $s equal at the destination" \
+        "$(image_checksum 1 "volumes/volume-$s")" \
+        "$(image_checksum 2 "volumes/volume-$d")"
+    expect_equal "group: $d attached to the destination server" \
+        "in-use $grp_dst" \
+        "$(volume_field $R2 "$d" status) $(volume_field $R2 "$d" attached.0 | cut -d' ' -f1)"
+done <"$TEST_TMP/pairs"
