@@ -362,7 +362,9 @@ else:
     print("    %d rounds while the server ran, then the final one during the cutover" %
           (n_inc - 1))
 for m in why:
-    print("    rbdmove: %s" % m)
+    head, _, tail = m.partition(": ")
+    print("    (rbdmove: %s:" % head)
+    print("     %s)" % tail)
 print()
 print("  downtime %s%.2f s%s, from the detach request to the destination in-use:" % (
     B, done["downtime_s"], N))
