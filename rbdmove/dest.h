@@ -24,6 +24,7 @@ struct copy_stats;
 struct image;
 struct image_snap;
 struct transport;
+typedef void progress_fn(void *ctx, uint64_t done, uint64_t total);
 
 /* Image metadata keys rbdmove keeps on a destination. */
 #define DEST_META_BASE "rbdmove.base"       /* the snapshot both sides share */
@@ -138,7 +139,8 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
 struct dest_rbdcli_params {
     dest_remote_exec_fn *exec;
     void *exec_ctx;
-    uint64_t bwlimit; /* bytes per second of the transfer stream, 0: none */
+    uint64_t bwlimit; /* bytes per second of the transfer and export
+                         streams, 0: none */
 };
 
 /*
@@ -158,6 +160,9 @@ int dest_rbdcli_open(const struct dest_rbdcli_params *p, const char *name,
                      const char *conf, const char *id, const char *pool,
                      const char *image, struct dest **out,
                      struct error *err) MUST_CHECK;
+
+/* Progress of a local destination's hash (verify); fn NULL: none. */
+void dest_local_set_progress(struct dest *d, progress_fn *fn, void *ctx);
 
 /* The open, locked head of a local destination (borrowed), for the
  * receiver's parallel appliers. d must come from dest_local_new. */

@@ -716,6 +716,8 @@ static int rbdcli_hash(struct dest *dd, const char *snap, uint64_t block,
     log_debug("on %s: %s", d->base.name, buf_str(&cmd));
     if (d->p.exec(d->p.exec_ctx, buf_str(&cmd), &t, err) < 0)
         goto out;
+    if (d->p.bwlimit)
+        t = transport_ratelimit_new(t, d->p.bwlimit, true);
     if (transport_close_write(t, err) < 0 ||
         hash_export(d, t, buf, &h, err) < 0 || transport_finish(t, err) < 0) {
         error_prefix(err, "rbd export of '%s@%s'", d->base.name, snap);
