@@ -139,6 +139,7 @@ static int import_from(struct image *img, struct transport *t,
     struct stream_reader *r = stream_reader_new(t);
     struct stream_header h = {NULL, NULL, false, 0};
     struct copy_params p;
+    bool started = false;
     int ret = -1;
 
     if (stream_read_header(r, &h, err) < 0)
@@ -151,6 +152,7 @@ static int import_from(struct image *img, struct transport *t,
     p.progress = progress_update;
     p.cancel = cli_cancelled;
     progress_start("import");
+    started = true;
     ret = copy_apply(img, r, &p, 0, st, err);
     progress_stop();
     if (ret < 0)
@@ -158,7 +160,7 @@ static int import_from(struct image *img, struct transport *t,
     /* Every write is flushed: only now may the end snapshot exist. */
     ret = h.to_snap ? image_snap_create(img, h.to_snap, err) : 0;
 out:
-    if (ret < 0 && err->kind != ERROR_INTERRUPTED)
+    if (ret < 0 && started && err->kind != ERROR_INTERRUPTED)
         error_prefix(err,
                      "nothing was snapshotted: '%s' holds a partial "
                      "import",

@@ -505,7 +505,13 @@ static int drive(struct journal *jr, struct move_args *a, bool do_abort)
     progress_stop();
     for (unsigned i = 0; i < dc.n; i++)
         cli_session_free(dc.sessions[i]);
-    if (ret < 0) {
+    if (ret < 0 && !do_abort && !journal_get(jr, "phase")) {
+        /* The pre-flight failed: nothing changed, nothing to resume. */
+        print_failed(jr, &err);
+        ret = cli_report_error(&err);
+        journal_discard(jr);
+        fprintf(stderr, "rbdmove: nothing was changed\n");
+    } else if (ret < 0) {
         print_failed(jr, &err);
         ret = cli_report_error(&err);
         if (!do_abort && ret != EXIT_USAGE)
@@ -776,6 +782,7 @@ static void args_init(struct move_args *a)
     memset(a, 0, sizeof(*a));
     a->converge = 64ull << 20;
     migrate_opts_init(&a->mo);
+    a->mo.ceph_timeout = cli_ceph_timeout();
     cli_remote_init(&a->remote);
     a->mo.plan.src.use_env = true;
 }

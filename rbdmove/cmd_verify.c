@@ -237,8 +237,11 @@ int cmd_verify(int argc, char **argv)
                         &err) < 0)
         goto fail;
     src = dest_local_new(cl, s.pool, s.name);
+    dest_local_set_progress(src, progress_update, NULL);
+    progress_start("verify");
     if (compare(src, s.snap, dst, dst_snap, &a, &equal, &err) < 0)
         goto fail;
+    progress_stop();
     ret = equal ? EXIT_OK : EXIT_FAIL;
     goto out;
 fail:

@@ -25,6 +25,8 @@ struct dest_local {
     char *pool;
     char *image;
     struct image *head; /* open and locked, once it exists */
+    progress_fn *progress;
+    void *progress_ctx;
 };
 
 /* The locked head (borrowed). */
@@ -190,7 +192,8 @@ static int local_hash(struct dest *dd, const char *snap, uint64_t block,
 
     if (image_open(d->cl, d->pool, d->image, snap, true, &img, err) < 0)
         return -1;
-    ret = verify_hash_image(img, block, 16, NULL, NULL, out, err);
+    ret = verify_hash_image(img, block, 16, d->progress, d->progress_ctx, out,
+                            err);
     image_close(img);
     return ret;
 }
@@ -245,6 +248,14 @@ struct dest *dest_local_new(struct cluster *cl, const char *pool,
     d->pool = xstrdup(pool);
     d->image = xstrdup(image);
     return &d->base;
+}
+
+void dest_local_set_progress(struct dest *dd, progress_fn *fn, void *ctx)
+{
+    struct dest_local *d = (struct dest_local *)dd;
+
+    d->progress = fn;
+    d->progress_ctx = ctx;
 }
 
 int dest_local_head(struct dest *dd, struct image **out, struct error *err)

@@ -427,3 +427,15 @@ void journal_ids_free(char **ids, size_t n)
         free(ids[i]);
     free(ids);
 }
+
+void journal_discard(struct journal *j)
+{
+    static const char *const exts[] = {".journal", ".log", ".lock"};
+
+    for (size_t i = 0; i < 3; i++) {
+        char *path = path_of(j, exts[i]);
+
+        unlink(path);
+        free(path);
+    }
+}

@@ -36,6 +36,8 @@ int journal_open(const char *dir, const char *id, struct journal **out,
 /* Load without locking, for status. */
 int journal_read(const char *dir, const char *id, struct journal **out,
                  struct error *err) MUST_CHECK;
+/* Remove the journal's files (a move that changed nothing). */
+void journal_discard(struct journal *j);
 /* NULL-safe; releases the lock. */
 void journal_free(struct journal *j);
 

@@ -64,6 +64,7 @@ void migrate_opts_init(struct migrate_opts *o)
     o->max_rounds = 20;
     o->detach_timeout = 120;
     o->attach_timeout = 120;
+    o->ceph_timeout = 60;
     copy_params_init(&o->params);
 }
 
@@ -348,8 +349,8 @@ static int open_data(struct move *m, struct error *err)
 {
     struct replicate_opts ro;
 
-    if (cluster_connect(m->o->src_conf, m->o->src_id, 60, &m->src_cl, err) <
-            0 ||
+    if (cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
+                        &m->src_cl, err) < 0 ||
         m->o->make_dest(m->o->make_dest_ctx, J(m, "dst.pool"),
                         J(m, "dst.image"), &m->dst, err) < 0)
         return -1;
@@ -1217,7 +1218,8 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
             emit(&m, "rollback", NULL, "volume %s attached to server %s again",
                  J(&m, "src.volume"), J(&m, "src.server"));
     }
-    if (cluster_connect(o->src_conf, o->src_id, 60, &m.src_cl, err) < 0)
+    if (cluster_connect(o->src_conf, o->src_id, o->ceph_timeout, &m.src_cl,
+                        err) < 0)
         goto out;
     if (J(&m, "dst.image") &&
         o->make_dest(o->make_dest_ctx, J(&m, "dst.pool"), J(&m, "dst.image"),
@@ -1332,7 +1334,8 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
     int ret = -1;
 
     snprintf(image, sizeof(image), "volume-%s", dst_id);
-    if (cluster_connect(o->m.src_conf, o->m.src_id, 60, &m->src_cl, err) < 0 ||
+    if (cluster_connect(o->m.src_conf, o->m.src_id, o->m.ceph_timeout,
+                        &m->src_cl, err) < 0 ||
         o->m.make_dest(o->m.make_dest_ctx,
                        o->m.dst_pool     ? o->m.dst_pool
                        : p->dst_rbd_pool ? p->dst_rbd_pool

@@ -59,6 +59,7 @@ struct migrate_opts {
     unsigned max_rounds;   /* default 20 */
     double detach_timeout; /* default 120 s */
     double attach_timeout; /* default 120 s */
+    int ceph_timeout;      /* every Ceph operation, seconds; default 60 */
     struct copy_params params;
     migrate_event_fn *event;
     void *event_ctx;
