@@ -20,7 +20,8 @@ CEPH_PACKAGES="ceph-mon ceph-mgr ceph-osd ceph-common python3 python3-rados
 
 # sshd lab and tools used by tests and demos.
 OTHER_PACKAGES="openssh-server openssh-client zstd iproute2
-  socat openssl"  # socat, openssl: the TLS proxy of t41-openstack-client
+  socat openssl time"  # socat, openssl: the TLS proxy of t41-openstack-client
+# time: /usr/bin/time for scripts/bench-copy.sh (peak RSS); it also uses openssl.
 
 # ---- OpenStack lab packages (filled in by the openstack-lab helper) ----
 # Libraries, not the service packages (whose postinst scripts configure and
