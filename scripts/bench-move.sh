@@ -160,8 +160,9 @@ remove_volume() {
     local conf spec out=$WORK/rm.out srv
     conf=$(conf_of "$1")
     spec=volumes/volume-$2
-    if rbd -c "$conf" info "$spec" >/dev/null 2>&1; then
-        rbd -c "$conf" snap purge --no-progress "$spec" >/dev/null 2>&1 ||
+    # (timeouts: the rbd CLI waits forever for a dead OSD)
+    if timeout 60 rbd -c "$conf" info "$spec" >/dev/null 2>&1; then
+        timeout 120 rbd -c "$conf" snap purge --no-progress "$spec" >/dev/null 2>&1 ||
             say "cannot purge the snapshots of $spec"
     fi
     if osc "$1" volume-show "$2" >"$out" 2>&1; then
@@ -215,12 +216,17 @@ trap 'exit 130' INT TERM
 # Memory for one move: the data and ~20 s of writes on both clusters, plus
 # headroom for the snapshot copies (the OSDs reuse what the previous move's
 # volumes freed).
-need_mib() { echo $((((2 * DATA_BYTES + 2 * RATE * 20) >> 20) + 512)); }
+need_mib() { echo $((((2 * DATA_BYTES + 2 * RATE * 20) >> 20) + 1024)); }
+# On a shared machine others' memory comes and goes: wait up to 2 minutes.
 check_memory() {
-    local avail
-    avail=$(awk '/^MemAvailable:/ {print int($2 / 1024)}' /proc/meminfo)
-    [ "$avail" -ge "$(need_mib)" ] ||
-        die "only $avail MiB of memory available, a move needs about $(need_mib) MiB (try --data 256M)"
+    local avail i
+    for i in $(seq 24); do
+        avail=$(awk '/^MemAvailable:/ {print int($2 / 1024)}' /proc/meminfo)
+        [ "$avail" -ge "$(need_mib)" ] && return 0
+        [ "$i" = 1 ] && say "waiting for memory: $avail MiB available, a move needs about $(need_mib) MiB"
+        sleep 5
+    done
+    die "only $avail MiB of memory available, a move needs about $(need_mib) MiB (try --data 256M)"
 }
 check_memory
 
@@ -234,10 +240,9 @@ dst_srv=$("$PY" "$SRC/tests/integration/os_server.py" create $R2 "$TAG-dst") ||
     die "cannot create a server in $R2"
 SERVERS+=("$R2 $dst_srv")
 
-# fill CONF POOL/IMAGE BYTES: BYTES of random data in 4 MiB extents at
+# fill.py CONF POOL/IMAGE BYTES: BYTES of random data in 4 MiB extents at
 # distinct random offsets.
-fill() {
-    "$PY" - "$@" <<'PY'
+cat >"$WORK/fill.py" <<'PY'
 import os, random, sys
 import rados, rbd
 conf, spec, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -252,11 +257,10 @@ with rados.Rados(conffile=conf) as c, c.open_ioctx(pool) as io, rbd.Image(io, na
         left -= n
     img.flush()
 PY
-}
 
 checksum() { # checksum CONF POOL/IMAGE OUTFILE (pipefail: a failed export shows)
     local sum
-    if sum=$(rbd -c "$1" export --no-progress "$2" - | sha256sum); then
+    if sum=$(timeout 600 rbd -c "$1" export --no-progress "$2" - | sha256sum); then
         echo "${sum%% *}" >"$3"
     else
         echo "export-failed" >"$3"
@@ -266,16 +270,28 @@ checksum() { # checksum CONF POOL/IMAGE OUTFILE (pipefail: a failed export shows
 
 # ---- the moves -----------------------------------------------------------------------
 
+# Both clusters must answer before each move: a dead OSD (the OOM killer
+# likes memstore OSDs) fails every later move, so stop instead.
+check_clusters() {
+    local c
+    for c in "$C1" "$C2"; do
+        timeout 30 rbd -c "$c" ls volumes >/dev/null 2>&1 ||
+            die "the cluster of $c does not answer (is its OSD alive? scripts/ceph-lab.sh status)"
+    done
+}
+
 failures=0
 for run in $(seq "$RUNS"); do
     check_memory
+    check_clusters
     out=$WORK/run$run
     say "move $run/$RUNS: a ${SIZE_GIB} GiB volume with $DATA of data, writer at $RATE B/s"
     osc $R1 volume-create "$SIZE_GIB" "$TAG-$run" >"$out.create" 2>&1 ||
         die "cannot create a volume: $(tail -n 3 "$out.create")"
     vol=$(value id "$out.create")
     VOLUMES+=("$R1 $vol")
-    fill "$C1" "volumes/volume-$vol" "$DATA_BYTES" || die "cannot write the data"
+    timeout 300 "$PY" - "$C1" "volumes/volume-$vol" "$DATA_BYTES" <"$WORK/fill.py" ||
+        die "cannot write the data"
     osc $R1 attach "$src_srv" "$vol" >"$out.attach" 2>&1 ||
         die "cannot attach the volume: $(tail -n 3 "$out.attach")"
 
@@ -330,8 +346,8 @@ for run in $(seq "$RUNS"); do
             [ "$(cat "$out.sum1")" != export-failed ]; then
             equal=1
         fi
-        snaps_left=$(($(rbd -c "$C1" snap ls "volumes/volume-$vol" 2>/dev/null | grep -c rbdmove- || true) +
-            $(rbd -c "$C2" snap ls "volumes/volume-$dst" 2>/dev/null | grep -c rbdmove- || true)))
+        snaps_left=$(($(timeout 60 rbd -c "$C1" snap ls "volumes/volume-$vol" 2>/dev/null | grep -c rbdmove- || true) +
+            $(timeout 60 rbd -c "$C2" snap ls "volumes/volume-$dst" 2>/dev/null | grep -c rbdmove- || true)))
     fi
     [ "$equal" = 1 ] || failures=$((failures + 1))
     if [ "$rc" != 0 ]; then
