@@ -114,7 +114,7 @@ void cli_remote_init(struct cli_remote *r)
 {
     memset(r, 0, sizeof(*r));
     r->remote_rbdmove = "rbdmove";
-    r->streams = 4;
+    r->streams = 0; /* automatic: dest_remote.c */
     r->timeout_s = 30;
 }
 

@@ -39,7 +39,7 @@ enum {
         {"remote-rbdmove", required_argument, OPT_REMOTE_RBDMOVE, "PATH",      \
          "rbdmove on the remote host (default rbdmove)"},                      \
         {"streams", required_argument, OPT_REMOTE_STREAMS, "N",                \
-         "parallel SSH streams (default 4)"},                                  \
+         "parallel SSH streams (default: from the round trip)"},               \
         {"compress", optional_argument, OPT_REMOTE_COMPRESS, "LEVEL",          \
          "zstd-compress the streams (level 1-19, default 1)"},                 \
         {"bwlimit", required_argument, OPT_REMOTE_BWLIMIT, "RATE",             \

@@ -583,6 +583,24 @@ static const struct dest_ops remote_ops = {
     .free = remote_free,
 };
 
+/*
+ * How many data sessions, from the round trip of the first request. One
+ * stream moves at most sshd's 2 MiB channel window per round trip, so a
+ * long link wants several (bandwidth x RTT / 2 MiB); on a LAN or loopback
+ * the copy is bound by CPU instead, and extra sessions only compete for it
+ * (measured: 4 streams were slower than 1 on loopback, 1.6x faster at
+ * 40 ms).
+ */
+static unsigned auto_streams(double rtt)
+{
+    unsigned n;
+
+    if (rtt < 0.005)
+        return 1;
+    n = (unsigned)(rtt / 0.010);
+    return n < 2 ? 2 : n > 8 ? 8 : n;
+}
+
 static bool conf_is_safe(const char *s)
 {
     for (; *s; s++) {
@@ -599,6 +617,7 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
     struct dest_remote *d = xcalloc(1, sizeof(*d));
     struct proto_tokens ans = {NULL, 0};
     struct buf args = BUF_INIT;
+    double t0;
     int ret = -1;
 
     *out = NULL;
@@ -630,6 +649,7 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
     if (p->exec(p->exec_ctx, buf_str(&args), &d->ctl, err) < 0)
         goto out;
     proto_reader_init(&d->r, d->ctl);
+    t0 = time_now();
     if (simple(d, err, "hello", NULL, NULL) < 0) {
         d->broken = true;
         error_prefix(err,
@@ -639,6 +659,8 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
                      name);
         goto out;
     }
+    if (!d->p.streams)
+        d->p.streams = auto_streams(time_now() - t0);
     *out = &d->base;
     d = NULL;
     ret = 0;
