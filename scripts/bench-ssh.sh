@@ -25,10 +25,12 @@
 #   --data SIZE        random data in the image: 2G, or 1G when less than
 #                      8 GiB of memory is available (auto); the image is
 #                      4 GiB either way
-#   --streams N        the "default" stream count (default: rbdmove's own)
+#   --streams N        the "default" run's stream count (default: none given,
+#                      rbdmove picks it from the round trip)
 #   --runs N           loopback repetitions, in alternating order; the
 #                      ratios use each tool's best time (default 2)
-#   --relay-streams "N..."   stream counts through the relay (default "1 4")
+#   --relay-streams "N..."   stream counts through the relay, "auto" for
+#                      rbdmove's own pick (default "1 4 auto")
 #   --delay MS         one-way delay of the relay (default 20: 40 ms RTT)
 #   --relay-port P     relay port (default 2223)
 #   --no-relay         skip the relay runs
@@ -47,7 +49,7 @@ BIN=${RBDMOVE:-}
 DATA=auto
 STREAMS=""
 RUNS=2
-RELAY_STREAMS="1 4"
+RELAY_STREAMS="1 4 auto"
 DELAY=20
 RELAY_PORT=2223
 RELAY=1
@@ -314,8 +316,8 @@ SUM=$(checksum "$C1" "$SRCIMG@s1")
 
 default_streams=()
 [ -z "$STREAMS" ] || default_streams=(--streams "$STREAMS")
-N=${STREAMS:-$("$BIN" copy --help | sed -n 's/.*parallel SSH streams (default \([0-9]*\)).*/\1/p')}
-N=${N:-4}
+N=${STREAMS:+$STREAMS streams}
+N=${N:-default --streams}
 
 # ---- loopback ---------------------------------------------------------------------------
 
@@ -332,7 +334,7 @@ loop_one() {
     ONE_S=$(min "$ONE_S" "$LAST_S")
 }
 loop_default() {
-    copy_run "rbdmove copy (default: $N streams), run $1" "$SSH_PORT" \
+    copy_run "rbdmove copy ($N), run $1" "$SSH_PORT" \
         "$SSH_KNOWN_HOSTS" "${default_streams[@]}"
     DEF_S=$(min "$DEF_S" "$LAST_S")
 }
@@ -377,8 +379,13 @@ if [ "$RELAY" = 1 ]; then
     say "through the relay (+$DELAY ms each way): 'ssh true' takes" \
         "$RTT_RELAY s, $RTT_DIRECT s direct"
     for n in $RELAY_STREAMS; do
-        copy_run "relay: rbdmove copy --streams $n" "$RELAY_PORT" \
-            "$KH_RELAY" --streams "$n"
+        if [ "$n" = auto ]; then
+            copy_run "relay: rbdmove copy (default --streams)" \
+                "$RELAY_PORT" "$KH_RELAY"
+        else
+            copy_run "relay: rbdmove copy --streams $n" "$RELAY_PORT" \
+                "$KH_RELAY" --streams "$n"
+        fi
     done
     pipe_run "relay: OpenSSH pipe" "$RELAY_PORT" "$KH_RELAY"
 fi
@@ -402,9 +409,9 @@ report() {
         i=$((i + 1))
     done
     echo
-    echo "Loopback, best of $RUNS: OpenSSH pipe $PIPE_S s, rbdmove --streams 1 $ONE_S s, rbdmove $N streams $DEF_S s."
+    echo "Loopback, best of $RUNS: OpenSSH pipe $PIPE_S s, rbdmove --streams 1 $ONE_S s, rbdmove ($N) $DEF_S s."
     echo "OpenSSH pipe / rbdmove --streams 1 = $(ratio "$PIPE_S" "$ONE_S")x;" \
-        "OpenSSH pipe / rbdmove ($N streams) = $(ratio "$PIPE_S" "$DEF_S")x" \
+        "OpenSSH pipe / rbdmove ($N) = $(ratio "$PIPE_S" "$DEF_S")x" \
         "(target: at least 1.5x)."
 }
 report | tee "$WORK/report.md"
