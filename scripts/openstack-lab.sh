@@ -6,6 +6,7 @@
 #   scripts/openstack-lab.sh start              start it (and the Ceph lab if needed)
 #   scripts/openstack-lab.sh stop [--with-ceph] stop it (and the Ceph lab if asked)
 #   scripts/openstack-lab.sh status             exit 0 when every service runs
+#                                               (and both Ceph clusters answer)
 #
 # What runs (all on 127.0.0.1, every process started here with setsid and a
 # pid file, stopped by process group):
@@ -35,19 +36,24 @@ SPATH=/usr/sbin:/usr/bin:/sbin:/bin
 CLEAN_ENV=(env -i PATH="$SPATH" HOME="$OSD/home" LANG=C.UTF-8 TMPDIR="$OSD/tmp"
     PYTHONDONTWRITEBYTECODE=1)
 
-PORT_KEYSTONE=15000
-PORT_PLACEMENT_R1=18778
-PORT_PLACEMENT_R2=18788
-PORT_GLANCE=19292
-PORT_CINDER_R1=18776
-PORT_CINDER_R2=18786
-PORT_NOVA_R1=18774
-PORT_NOVA_R2=18784
-PORT_NEUTRON=19696
-PORT_MYSQL=13306
-PORT_AMQP=15672
-PORT_RABBIT_DIST=25672
-PORT_EPMD=14369
+# The port plan. RBM_OS_PORT_OFFSET (default 0) shifts every port, for a
+# second lab beside the first (with its own RBDMOVE_LAB, whose ceph1 and
+# ceph2 may be symlinks to the first one's clusters).
+OFF=${RBM_OS_PORT_OFFSET:-0}
+PORT_KEYSTONE=$((15000 + OFF))
+PORT_PLACEMENT_R1=$((18778 + OFF))
+PORT_PLACEMENT_R2=$((18788 + OFF))
+PORT_GLANCE=$((19292 + OFF))
+PORT_CINDER_R1=$((18776 + OFF))
+PORT_CINDER_R2=$((18786 + OFF))
+PORT_NOVA_R1=$((18774 + OFF))
+PORT_NOVA_R2=$((18784 + OFF))
+PORT_NEUTRON=$((19696 + OFF))
+PORT_MYSQL=$((13306 + OFF))
+PORT_AMQP=$((15672 + OFF))
+PORT_RABBIT_DIST=$((25672 + OFF))
+PORT_EPMD=$((14369 + OFF))
+RABBIT_NODE=rbmlab$([ "$OFF" = 0 ] || echo "$OFF")@localhost
 ALL_PORTS="$PORT_MYSQL $PORT_AMQP $PORT_RABBIT_DIST $PORT_EPMD $PORT_KEYSTONE
   $PORT_PLACEMENT_R1 $PORT_PLACEMENT_R2 $PORT_GLANCE $PORT_CINDER_R1 $PORT_CINDER_R2
   $PORT_NOVA_R1 $PORT_NOVA_R2 $PORT_NEUTRON"
@@ -61,7 +67,7 @@ die() {
 }
 
 usage() {
-    sed -n '4,8s/^# \{0,1\}//p' "$0"
+    sed -n '4,9s/^# \{0,1\}//p' "$0"
     exit 2
 }
 
@@ -91,17 +97,19 @@ service_names() {
     if [ -f "$OSD/run/order" ]; then cat "$OSD/run/order"; fi
 }
 
-stop_services() {
-    local names name pid pids=() deadline
-    names=$(service_names | tac)
-    for name in $names; do
+# stop_groups SECONDS NAME...: TERM to each one's process group, KILL after
+# SECONDS.
+stop_groups() {
+    local grace=$1 name pid pids=() deadline
+    shift
+    for name in "$@"; do
         pid=$(cat "$OSD/run/$name.pid" 2>/dev/null) || continue
         if ours "$pid"; then
             kill -TERM -- "-$pid" 2>/dev/null || true
             pids+=("$pid")
         fi
     done
-    deadline=$((SECONDS + 15))
+    deadline=$((SECONDS + grace))
     for pid in "${pids[@]}"; do
         while group_alive "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
         if group_alive "$pid"; then
@@ -111,6 +119,21 @@ stop_services() {
     for pid in "${pids[@]}"; do
         while group_alive "$pid"; do sleep 0.1; done
     done
+}
+
+# The OpenStack services first (their state is thrown away: no need to wait
+# for their graceful shutdown), then MariaDB and RabbitMQ, epmd last: an
+# Erlang node that finds no epmd starts a daemon of its own, which would
+# outlive the lab and hold its port.
+stop_services() {
+    local names name services=()
+    names=$(service_names | tac)
+    for name in $names; do
+        case "$name" in mariadb | rabbitmq | epmd) ;; *) services+=("$name") ;; esac
+    done
+    stop_groups 3 "${services[@]}"
+    stop_groups 15 rabbitmq mariadb
+    stop_groups 5 epmd
     rm -f "$OSD"/run/*.pid "$OSD/run/order"
     rm -f "$LAB/openstack.env" "$OSD/clouds.yaml" "$OSD/openstack.env.pending"
 }
@@ -485,7 +508,7 @@ start_rabbit() {
     # that outlives the lab.
     spawn epmd /usr/bin/epmd -d -port "$PORT_EPMD" -address 127.0.0.1
     wait_port "$PORT_EPMD" 10 epmd
-    spawn rabbitmq env RABBITMQ_NODENAME=rbmlab@localhost \
+    spawn rabbitmq env RABBITMQ_NODENAME="$RABBIT_NODE" \
         RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$PORT_AMQP" \
         RABBITMQ_DIST_PORT="$PORT_RABBIT_DIST" ERL_EPMD_PORT="$PORT_EPMD" \
         ERL_EPMD_ADDRESS=127.0.0.1 \
@@ -583,6 +606,15 @@ pyservice() { # pyservice NAME MODULE:FUNC CONFIG
     spawn "$1" "$PY" "$HERE/run.py" "$1" "$2" --config-file "$3" --log-file "$OSD/log/$1.log"
 }
 
+# zygote_line NAME MODULE:FUNC AFTER_FILE AFTER_REGEX CONFIG: one service for
+# run.py --zygote (tab-separated; "-" for no AFTER), registered for stop.
+zygote_line() {
+    printf '%s\t' "$1" "$2" "$OSD/log/$1.out" "$OSD/run/$1.pid" "$3" "$4" \
+        --config-file "$5" --log-file
+    printf '%s\n' "$OSD/log/$1.log"
+    echo "$1" >>"$OSD/run/order"
+}
+
 # ---------------------------------------------------------------- commands
 all_running() {
     local name pid any=
@@ -629,6 +661,10 @@ cmd_status() {
         return 3
     fi
     printf '%-22s %-8s %-8s %9d %9d\n' total "" "" $((tpss / 1024)) $((trss / 1024))
+    if ! ceph_ok; then
+        echo "openstack lab: its Ceph clusters ($LAB/ceph1, ceph2: pool volumes) do not answer"
+        rc=1
+    fi
     if [ $rc = 0 ] && [ ! -f "$LAB/openstack.env" ]; then
         echo "openstack lab: processes up, but start did not finish"
         return 1
@@ -720,29 +756,40 @@ cmd_start() {
     done
     bg_wait glance-db
     pyservice glance-api glance.cmd.api:main "$OSD/etc/glance-api.conf"
+
+    # Nova's eight services from one import, Cinder's six from another.
+    # nova-compute reaches the databases only through the conductor, and
+    # talks to it once it listens; cinder-volume starts once Ceph answers.
+    local nova_spec=$OSD/run/nova.zygote cinder_spec=$OSD/run/cinder.zygote
     for r in 1 2; do
-        bg_wait nova-db-r$r
         for p in conductor scheduler api; do
-            pyservice nova-$p-r$r nova.cmd.$p:main "$OSD/etc/nova-r$r.conf"
-        done
-        # nova-compute reaches the databases only through the conductor.
-        pyservice nova-compute-r$r nova.cmd.compute:main "$OSD/etc/nova-compute-r$r.conf"
+            zygote_line nova-$p-r$r nova.cmd.$p:main - - "$OSD/etc/nova-r$r.conf"
+        done >>"$nova_spec"
+        zygote_line nova-compute-r$r nova.cmd.compute:main \
+            "$OSD/log/nova-conductor-r$r.log" 'Starting conductor node' \
+            "$OSD/etc/nova-compute-r$r.conf" >>"$nova_spec"
+        for p in api scheduler; do
+            zygote_line cinder-$p-r$r cinder.cmd.$p:main - - "$OSD/etc/cinder-r$r.conf"
+        done >>"$cinder_spec"
     done
-    bg_wait cinder-db
     for r in 1 2; do
-        pyservice cinder-api-r$r cinder.cmd.api:main "$OSD/etc/cinder-r$r.conf"
-        pyservice cinder-scheduler-r$r cinder.cmd.scheduler:main "$OSD/etc/cinder-r$r.conf"
+        zygote_line cinder-volume-r$r cinder.cmd.volume:main "$OSD/run/ceph-ready" ok \
+            "$OSD/etc/cinder-r$r.conf" >>"$cinder_spec"
     done
-    say "placement, glance, nova and cinder api/scheduler started"
+    bg_wait nova-db-r1
+    bg_wait nova-db-r2
+    bg nova-zygote "${CLEAN_ENV[@]}" RBDMOVE_OSLAB="$OSD" "$PY" "$HERE/run.py" --zygote "$nova_spec"
+    bg_wait cinder-db
+    bg cinder-zygote "${CLEAN_ENV[@]}" RBDMOVE_OSLAB="$OSD" "$PY" "$HERE/run.py" --zygote "$cinder_spec"
 
     if [ -n "$ceph_started" ]; then
         bg_wait ceph-lab
     fi
     ceph_ok || fail "the Ceph lab does not answer (pool volumes in $LAB/ceph1 and $LAB/ceph2)"
-    for r in 1 2; do
-        pyservice cinder-volume-r$r cinder.cmd.volume:main "$OSD/etc/cinder-r$r.conf"
-    done
-    say "Ceph ready, cinder-volume started"
+    echo ok >"$OSD/run/ceph-ready"
+    bg_wait nova-zygote
+    bg_wait cinder-zygote
+    say "Ceph ready; placement, glance, nova and cinder started"
 
     "$PY" "$HERE/labtool.py" ready >"$OSD/log/labtool-ready.out" 2>&1 ||
         fail "lab not ready: $(tail -n 3 "$OSD/log/labtool-ready.out")"
