@@ -42,6 +42,19 @@
  * attach 3-4 s): the round must fit in what is left of the budget. */
 #define CUTOVER_OVERHEAD_S 5.0
 
+/* The final data round should stay under this (the issue's target), so
+ * that its check and the attach fit in what is left of the budget. */
+#define FINAL_ROUND_TARGET_S 1.0
+
+/* The blocks the final check hashes on both sides: small, because a VM's
+ * writes are small and scattered and every byte read here is downtime. */
+#define FINAL_BLOCK (64u * 1024)
+
+/* Below this the seed's rate is a good enough guess for the final round;
+ * above, an incremental round is measured first (a seed streams large
+ * extents far faster than a round applies scattered ones). */
+#define UNMEASURED_DELTA_MAX (16ull << 20)
+
 struct move {
     struct journal *j;
     const struct migrate_opts *o;
@@ -54,6 +67,7 @@ struct move {
     unsigned round;
     char *src_pool, *src_image; /* for sync, which has no journal */
     double t_attach0;
+    bool round_measured; /* throughput comes from an incremental round */
 };
 
 void migrate_opts_init(struct migrate_opts *o)
@@ -337,8 +351,10 @@ static void on_replicate(void *ctx, const struct replicate_event *ev)
     if (ev->round < 64)
         m->rep->bytes[ev->round] = ev->stats->data_bytes;
     m->rep->rounds = ev->round;
-    if (ev->stats->seconds > 0.05 && ev->stats->extent_bytes > (4u << 20))
+    if (ev->stats->seconds > 0.05 && ev->stats->extent_bytes > (4u << 20)) {
         m->throughput = (double)ev->stats->extent_bytes / ev->stats->seconds;
+        m->round_measured = ev->round > 0;
+    }
     emit(m, ev->round ? "round" : "seed", ev->stats,
          "%s %u done: %" PRIu64 " bytes of data in %.2f s",
          ev->round ? "round" : "seed", ev->round, ev->stats->data_bytes,
@@ -378,8 +394,10 @@ static int converge(struct move *m, struct error *err)
     uint64_t delta = 0, prev = UINT64_MAX;
     unsigned stalled = 0;
 
-    if (budget < 0.5)
-        budget = 0.5;
+    if (budget > FINAL_ROUND_TARGET_S)
+        budget = FINAL_ROUND_TARGET_S;
+    if (budget < 0.2)
+        budget = 0.2;
     if (replicate_seed(m->repl, err) < 0)
         return -1;
     for (;;) {
@@ -389,6 +407,8 @@ static int converge(struct move *m, struct error *err)
         if (replicate_delta(m->repl, &delta, err) < 0)
             return -1;
         p = predict(m, delta);
+        if (!m->round_measured && delta > UNMEASURED_DELTA_MAX)
+            p = p > budget ? p : budget + 1; /* measure a round first */
         if (p <= budget) {
             emit(m, "info", NULL,
                  "%" PRIu64 " bytes changed since the last round: the final "
@@ -464,7 +484,7 @@ static void *dst_hash_thread(void *arg)
 {
     struct dst_hash_job *j = arg;
 
-    j->ret = j->d->ops->hash_blocks(j->d, j->snap, VERIFY_BLOCK, j->idx, j->n,
+    j->ret = j->d->ops->hash_blocks(j->d, j->snap, FINAL_BLOCK, j->idx, j->n,
                                     j->hashes, &j->err);
     return NULL;
 }
@@ -481,7 +501,7 @@ static int hash_both(struct move *m, struct image *img, const char *snap,
 
     if (pthread_create(&th, NULL, dst_hash_thread, &j) != 0)
         return error_set(err, ERROR_IO, EAGAIN, "cannot start a thread");
-    r = verify_hash_blocks(img, VERIFY_BLOCK, 16, idx, n, ha, err);
+    r = verify_hash_blocks(img, FINAL_BLOCK, 32, idx, n, ha, err);
     pthread_join(th, NULL);
     if (r < 0)
         return -1;
@@ -503,7 +523,7 @@ static int verify_final(struct move *m, const char *prev, struct error *err)
 
     if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), base, true,
                    &img, err) < 0 ||
-        verify_changed_blocks(img, prev, VERIFY_BLOCK, &idx, &n, err) < 0)
+        verify_changed_blocks(img, prev, FINAL_BLOCK, &idx, &n, err) < 0)
         goto out;
     ha = xcalloc(n + 1, sizeof(*ha));
     hb = xcalloc(n + 1, sizeof(*hb));
@@ -514,7 +534,7 @@ static int verify_final(struct move *m, const char *prev, struct error *err)
             error_set(err, ERROR_MISMATCH, 0,
                       "the final round left the destination different from "
                       "the source at byte %" PRIu64,
-                      idx[i] * VERIFY_BLOCK);
+                      idx[i] * FINAL_BLOCK);
             goto out;
         }
     }
