@@ -105,7 +105,7 @@ stop_groups() {
     for name in "$@"; do
         pid=$(cat "$OSD/run/$name.pid" 2>/dev/null) || continue
         if ours "$pid"; then
-            kill -TERM -- "-$pid" 2>/dev/null || true
+            kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
             pids+=("$pid")
         fi
     done
@@ -143,7 +143,10 @@ stop_services() {
 wait_port() {
     local port=$1 limit=$2 name=${3:-} deadline=$((SECONDS + $2))
     while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-        if [ -n "$name" ] && ! group_alive "$(cat "$OSD/run/$name.pid")"; then
+        # The process itself, or its group: until the child has called
+        # setsid() its group does not exist yet.
+        if [ -n "$name" ] && ! kill -0 "$(cat "$OSD/run/$name.pid")" 2>/dev/null &&
+            ! group_alive "$(cat "$OSD/run/$name.pid")"; then
             fail "$name exited before listening on $port"
         fi
         [ $SECONDS -lt $deadline ] || fail "nothing listens on port $port after ${limit}s"
