@@ -54,6 +54,10 @@ struct dest_extents {
     size_t n;
 };
 void dest_extents_release(struct dest_extents *x);
+/* An image_diff_fn (image.h) that appends each extent to the struct
+ * dest_extents ctx. */
+int dest_extents_collect(void *ctx, uint64_t off, uint64_t len, bool exists,
+                         struct error *err);
 
 /* Per-block hashes of a snapshot, for verify. hash[i] is of block i. */
 struct dest_hashes {

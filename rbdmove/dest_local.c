@@ -136,25 +136,6 @@ static int local_snap_remove(struct dest *dd, const char *name,
     return local_snap(dd, name, false, err);
 }
 
-static int add_dirty(void *ctx, uint64_t off, uint64_t len, bool exists,
-                     struct error *err)
-{
-    struct dest_extents *x = ctx;
-
-    (void)exists;
-    (void)err;
-    if ((x->n & (x->n - 1)) == 0) {
-        size_t cap = x->n ? x->n * 2 : 16;
-
-        x->off = xrealloc(x->off, cap * sizeof(*x->off));
-        x->len = xrealloc(x->len, cap * sizeof(*x->len));
-    }
-    x->off[x->n] = off;
-    x->len[x->n] = len;
-    x->n++;
-    return 0;
-}
-
 static int local_dirty(struct dest *dd, const char *since,
                        struct dest_extents *x, struct error *err)
 {
@@ -165,7 +146,8 @@ static int local_dirty(struct dest *dd, const char *since,
     memset(x, 0, sizeof(*x));
     if (open_head(d, &img, err) < 0)
         return -1;
-    ret = image_diff(img, since, 0, image_size(img), true, add_dirty, x, err);
+    ret = image_diff(img, since, 0, image_size(img), true, dest_extents_collect,
+                     x, err);
     if (ret < 0)
         dest_extents_release(x);
     return ret;
@@ -293,6 +275,25 @@ uint64_t dest_state_snap_id(const struct dest_state *st, const char *name)
         if (!strcmp(st->snaps[i].name, name))
             return st->snaps[i].id;
     }
+    return 0;
+}
+
+int dest_extents_collect(void *ctx, uint64_t off, uint64_t len, bool exists,
+                         struct error *err)
+{
+    struct dest_extents *x = ctx;
+
+    (void)exists;
+    (void)err;
+    if ((x->n & (x->n - 1)) == 0) {
+        size_t cap = x->n ? x->n * 2 : 16;
+
+        x->off = xrealloc(x->off, cap * sizeof(*x->off));
+        x->len = xrealloc(x->len, cap * sizeof(*x->len));
+    }
+    x->off[x->n] = off;
+    x->len[x->n] = len;
+    x->n++;
     return 0;
 }
 

@@ -231,25 +231,6 @@ static bool extents_covered(const struct dest_extents *x,
     return true;
 }
 
-static int collect(void *ctx, uint64_t off, uint64_t len, bool exists,
-                   struct error *err)
-{
-    struct dest_extents *x = ctx;
-
-    (void)exists;
-    (void)err;
-    if ((x->n & (x->n - 1)) == 0) {
-        size_t cap = x->n ? x->n * 2 : 16;
-
-        x->off = xrealloc(x->off, cap * sizeof(*x->off));
-        x->len = xrealloc(x->len, cap * sizeof(*x->len));
-    }
-    x->off[x->n] = off;
-    x->len[x->n] = len;
-    x->n++;
-    return 0;
-}
-
 /*
  * An interrupted round wrote part of the diff base..pending into the
  * destination head. Check that whatever changed there since the base lies
@@ -267,7 +248,8 @@ static int check_partial_round(struct replicate *r, const char *base,
         goto out;
     if (image_open(r->cl, r->pool, r->image, snap, true, &at, err) < 0)
         goto out;
-    if (image_diff(at, base, 0, image_size(at), true, collect, &src, err) < 0)
+    if (image_diff(at, base, 0, image_size(at), true, dest_extents_collect,
+                   &src, err) < 0)
         goto out;
     if (!extents_covered(&dirty, &src)) {
         error_set(err, ERROR_STATE, 0,
