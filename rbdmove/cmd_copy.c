@@ -293,7 +293,7 @@ static int run(struct copy_args *a, const struct image_spec *s,
     int ret = -1;
 
     a->ro.event = print_event;
-    a->ro.params.progress = progress_update;
+    a->ro.params.progress = progress_callback();
     /* Over SSH the streams carry the limit (dest_remote.c). */
     if (strncmp(a->dst, "ssh://", 6))
         a->ro.params.bwlimit = a->remote.bwlimit;

@@ -142,7 +142,7 @@ static int export_to(struct cluster *cl, const struct export_args *a,
     p.whole_object = a->whole_object;
     if (a->window)
         p.window = a->window;
-    p.progress = progress_update;
+    p.progress = progress_callback();
     p.cancel = cli_cancelled;
     h.from_snap = (char *)a->from;
     h.to_snap = s->snap;

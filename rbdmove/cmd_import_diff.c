@@ -149,7 +149,7 @@ static int import_from(struct image *img, struct transport *t,
     copy_params_init(&p);
     if (a->window)
         p.window = a->window;
-    p.progress = progress_update;
+    p.progress = progress_callback();
     p.cancel = cli_cancelled;
     progress_start("import");
     started = true;

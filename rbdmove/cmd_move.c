@@ -486,11 +486,12 @@ static int drive(struct journal *jr, struct move_args *a, bool do_abort)
     int ret;
 
     memset(&rep, 0, sizeof(rep));
+    progress_setup(a->progress, cli_json);
     a->mo.make_dest = make_dest;
     a->mo.make_dest_ctx = &dc;
     a->mo.event = on_event;
     a->mo.event_ctx = (void *)journal_id(jr);
-    a->mo.params.progress = progress_update;
+    a->mo.params.progress = progress_callback();
     /* Over SSH the streams carry the limit (dest_remote.c). */
     if (!a->ssh)
         a->mo.params.bwlimit = a->remote.bwlimit;
@@ -590,13 +591,14 @@ static int drive_group(struct journal *g, struct journal **js,
     int ret = 0;
 
     memset(reps, 0, sizeof(reps));
+    progress_setup(as[0].progress, cli_json);
     for (size_t i = 0; i < n; i++) {
         os[i] = as[i].mo;
         os[i].make_dest = make_dest;
         os[i].make_dest_ctx = &dc;
         os[i].event = on_event;
         os[i].event_ctx = (void *)journal_id(js[i]);
-        os[i].params.progress = progress_update;
+        os[i].params.progress = progress_callback();
         if (!as[i].ssh)
             os[i].params.bwlimit = as[i].remote.bwlimit;
         os[i].params.cancel = cli_cancelled;
@@ -1099,7 +1101,8 @@ int cmd_sync(int argc, char **argv)
     so.m.make_dest_ctx = &dc;
     so.m.event = on_event;
     so.m.event_ctx = (void *)"sync";
-    so.m.params.progress = progress_update;
+    progress_setup(a.progress, cli_json);
+    so.m.params.progress = progress_callback();
     if (!a.ssh)
         so.m.params.bwlimit = a.remote.bwlimit;
     so.m.params.cancel = cli_cancelled;

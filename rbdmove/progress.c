@@ -210,3 +210,10 @@ bool events_enabled(void)
 {
     return pg.json;
 }
+
+progress_fn *progress_callback(void)
+{
+    if (pg.json || pg.tty || log_get_level() >= LOG_LEVEL_INFO)
+        return progress_update;
+    return NULL;
+}

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "rbdmove/error.h"
+#include "rbdmove/copy.h"
 #include "rbdmove/json_out.h"
 
 enum progress_mode {
@@ -31,6 +32,13 @@ int progress_mode_parse(const char *s, enum progress_mode *out,
                         struct error *err) MUST_CHECK;
 
 void progress_setup(enum progress_mode mode, bool json);
+
+/*
+ * progress_update when anything will be shown (a terminal, --json, or -v),
+ * else NULL: the core then skips the pass that measures the total. Call
+ * after progress_setup.
+ */
+progress_fn *progress_callback(void);
 
 /* Start a phase; label is copied ("seed", "round 2", "verify"). */
 void progress_start(const char *label);
