@@ -499,7 +499,7 @@ if ok:
                   sum(f < 1 for f in fr), len(runs)))
 lines.append("moves failed or not equal: %s of %d" % (failures, len(runs)))
 
-head2 = ["move", "predicted MiB", "final MiB", "decision -> detach s",
+head2 = ["move", "changed at decision MiB", "final round data MiB", "decision -> detach s",
          "final: before copy s", "copy s", "after copy s"]
 rows2 = []
 for r in ok:
@@ -520,8 +520,9 @@ print("rbdmove move: %d moves of a %s GiB volume with %s of data, writer at %s B
       % (len(runs), size, data, rate))
 print("\n".join(table(head, rows)))
 print()
-print("the final round: bytes predicted at the last decision and moved; time")
-print("from that decision to the detach request; the round's own parts")
+print("the final round: changed extents when the last round was judged to fit the")
+print("budget and the data the final round moved; time from that decision to the")
+print("detach request; the final round's time before, in and after the copy")
 print("\n".join(table(head2, rows2)))
 print()
 print("\n".join(lines))
