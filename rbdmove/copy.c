@@ -60,7 +60,10 @@ void copy_params_init(struct copy_params *p)
 {
     memset(p, 0, sizeof(*p));
     p->chunk_size = 4 * MIB;
-    p->window = 16;
+    /* 8 x 4 MiB: on the lab, faster than 16 and 32 (the OSDs, not the
+     * queue depth, are the limit) and a peak RSS of 170 MiB instead of
+     * 240 MiB for a copy. */
+    p->window = 8;
     p->zero_block = 4096;
     p->shards = 1;
     p->checkpoint_every = 1024ull * MIB;
