@@ -480,7 +480,7 @@ rbd_ceph_conf = $cephconf
 rbd_user = admin
 rbd_exclusive_cinder_pool = true
 rbd_flatten_volume_from_snapshot = false
-rados_connect_timeout = 10
+rados_connect_timeout = 60
 report_discard_supported = true
 EOF
     done
