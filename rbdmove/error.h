@@ -28,7 +28,7 @@ enum error_kind {
     ERROR_INTERRUPTED, /* stopped by a signal; resumable; exit status 3 */
 };
 
-#define ERROR_MSG_MAX 512
+#define ERROR_MSG_MAX 1024
 
 struct error {
     enum error_kind kind;

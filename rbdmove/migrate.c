@@ -189,12 +189,15 @@ static int attach(struct nova *n, struct cinder *c, const char *server,
     return wait_volume(c, volume, "in-use", timeout, err);
 }
 
+static int source_attached(struct move *m, bool *attached, struct error *err);
+
 /* Put the source back on its server. */
 static int rollback(struct move *m, const struct error *why, struct error *err)
 {
     const char *server = J(m, "src.server");
     const char *vol = J(m, "src.volume");
     struct error e2 = ERROR_INIT;
+    bool still = false;
 
     *err = *why;
     if (!server) {
@@ -204,6 +207,17 @@ static int rollback(struct move *m, const struct error *why, struct error *err)
                      vol);
         return -1;
     }
+    if (source_attached(m, &still, &e2) == 0 && still) {
+        /* The detach never completed (a timeout): nothing to put back. */
+        error_prefix(err,
+                     "volume %s is still attached to server %s; "
+                     "nothing was cut over",
+                     vol, server);
+        if (set_phase(m, "rolled-back", &e2) < 0)
+            journal_log(m->j, "cannot record the rollback: %s", e2.msg);
+        return -1;
+    }
+    error_clear(&e2);
     emit(m, "rollback", NULL, "re-attaching volume %s to server %s", vol,
          server);
     if (attach(m->plan->src.nova, m->plan->src.cinder, server, vol,

@@ -90,6 +90,10 @@ mon allow pool delete = true
 mon warn on pool no redundancy = false
 mon data avail warn = 2
 mon data avail crit = 1
+# memstore counts as a rotational device, where snapshot trimming sleeps
+# 5 s between steps: removed snapshots then stay in OSD memory for minutes
+# (the OOM killer took lab OSDs for it).
+osd snap trim sleep hdd = 0
 # A call against a dead cluster must fail, not hang.
 rados mon op timeout = 30
 client mount timeout = 30
