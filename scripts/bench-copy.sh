@@ -16,13 +16,17 @@
 #   --runs N          repetitions in one go (default 2)
 #   --windows "N..."  --window values of the extra full copies (default "8 16 32")
 #   --no-warmup       skip writing (and removing) warm-up data first
-#   --results FILE    keep the raw key=value measurements in FILE
+#   --results FILE    write the raw key=value measurements to FILE (as they come)
 #   --markdown FILE   also write the tables as Markdown to FILE
 #   --scale K         divide every size by K (a quick check: --scale 16)
+#   --commit ID       the commit the binary was built from, for the report
+#                     (default: HEAD of this tree, "+dirty" with local changes)
 #
-# Memory: memstore keeps every byte written in RAM; a run needs about 2.5 GiB
-# on ceph1 and 2.5 GiB on ceph2 (one destination at a time). Every image it makes is
-# named bench-<pid>-*, and removed with its snapshots at exit.
+# Memory: a memstore OSD holds every byte written in RAM, about 2 bytes of
+# RSS per byte; a run needs about 4.5 GiB on ceph1 and 4.5 GiB on ceph2 (one
+# destination at a time) and stops early when the machine has too little.
+# Every image it makes is named bench-<pid>-*, removed with its snapshots at
+# exit.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +41,7 @@ START_LAB=0
 RESULTS=""
 MARKDOWN=""
 SCALE=1
+COMMIT=""
 PY=/usr/bin/python3 # Debian's, with python3-rbd
 
 say() { echo "$PROG: $*" >&2; }
@@ -46,7 +51,7 @@ die() {
 }
 
 usage() {
-    sed -n '4,24s/^# \{0,1\}//p' "$0" >&2
+    sed -n '4,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2
     exit 2
 }
 
@@ -62,6 +67,7 @@ while [ $# -gt 0 ]; do
     --results) RESULTS=${2:?}; shift ;;
     --markdown) MARKDOWN=${2:?}; shift ;;
     --scale) SCALE=${2:?}; shift ;;
+    --commit) COMMIT=${2:?}; shift ;;
     -h | --help) usage ;;
     *) say "unknown argument '$1'"; usage ;;
     esac
@@ -143,9 +149,23 @@ if ! "$SRC/scripts/ceph-lab.sh" status >/dev/null 2>&1; then
     "$SRC/scripts/ceph-lab.sh" start >&2
 fi
 
+# memstore counts as a rotational device, so the OSDs sleep
+# osd_snap_trim_sleep_hdd (5 s) between snapshot trims: removed snapshots
+# then hold their RAM for minutes. Lift that on a lab this script started;
+# only warn on a shared one.
+for c in "$C1" "$C2"; do
+    if [ "$LAB_STARTED" = 1 ]; then
+        timeout 30 ceph -c "$c" tell osd.0 config set osd_snap_trim_sleep_hdd 0 >/dev/null ||
+            say "could not set osd_snap_trim_sleep_hdd on $c"
+    elif timeout 30 ceph -c "$c" tell osd.0 config get osd_snap_trim_sleep_hdd 2>/dev/null |
+        grep -q '"[1-9][0-9.]*"'; then
+        say "warning: osd.0 of $c sleeps between snapshot trims; removed images keep their RAM for minutes (ceph tell osd.0 config set osd_snap_trim_sleep_hdd 0)"
+    fi
+done
+
 # ---- measuring -----------------------------------------------------------------
 
-RES=$WORK/results
+RES=${RESULTS:-$WORK/results}
 : >"$RES"
 TIME_FMT='%e %U %S %M %x'
 
@@ -208,11 +228,13 @@ timed_pipe() {
 
 cpu_of() { awk -v a="$T_USER" -v b="$T_SYS" 'BEGIN { printf "%.2f", a + b }'; }
 
-# sum_events FILE: "DATA ZERO ROUNDS BASE" from rbdmove --json events.
+# sum_events FILE: "DATA ZERO ROUNDS BASE SECONDS" from rbdmove --json
+# events (SECONDS: the data transfers of the rounds, without the fixed costs
+# of a run: connections, snapshots, metadata).
 sum_events() {
     "$PY" - "$1" <<'PY'
 import json, sys
-data = zero = rounds = 0
+data = zero = rounds = secs = 0
 base = "-"
 for line in open(sys.argv[1]):
     line = line.strip()
@@ -222,10 +244,11 @@ for line in open(sys.argv[1]):
     if ev.get("event") == "round_done":
         data += ev["data_bytes"]
         zero += ev["zero_bytes"]
+        secs += ev["seconds"]
         rounds += 1
     elif ev.get("event") == "done":
         base = ev["base_snap"]
-print(data, zero, rounds, base)
+print(data, zero, rounds, base, "%.3f" % secs)
 PY
 }
 
@@ -248,14 +271,36 @@ make_image() { # make_image CONF SPEC SIZE
     rbd -c "$1" create --size "$3"B "$2"
 }
 
-# mem_guard BYTES WHAT: refuse to go on when writing BYTES more into a
-# memstore OSD would leave the machine short of memory (others share it).
+# mem_guard CONF BYTES WHAT: refuse to go on when writing BYTES more into
+# the memstore OSD of CONF would leave the machine short of memory (others
+# share it). Measured here: a memstore OSD grows by about 2 bytes of RSS per
+# byte written (4 MiB writes); memory of removed images stays in the OSD for
+# a while (and is reused) and goes back to the system slowly. So the need is
+# 2 * BYTES + 1 GiB, less what the OSD holds beyond its live data; wait up
+# to two minutes for it before giving up.
 mem_guard() {
-    local avail need
-    avail=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
-    need=$((($1 >> 10) + (2 << 20)))
-    [ "$avail" -ge "$need" ] ||
-        die "only $((avail >> 10)) MiB of memory available, $2 needs about $((need >> 10)) MiB; stopping (try --scale 4)"
+    local conf=$1 bytes=$2 what=$3 avail need spare i
+    for i in $(seq 1 24); do
+        spare=$(osd_spare_kib "$conf")
+        need=$(((bytes >> 9) + (1 << 20) - spare))
+        avail=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
+        [ "$avail" -lt "$need" ] || return 0
+        [ "$i" -gt 1 ] || say "waiting for memory: $((avail >> 10)) MiB available, $what needs about $((need >> 10)) MiB more"
+        sleep 5
+    done
+    die "only $((avail >> 10)) MiB of memory available, $what needs about $((need >> 10)) MiB more; stopping (try --scale 4)"
+}
+
+# osd_spare_kib CONF: RSS of the cluster's OSD beyond twice its live data.
+osd_spare_kib() {
+    local pid rss used
+    pid=$(pgrep -f "^ceph-osd -c $1 " | head -n 1)
+    [ -n "$pid" ] || { echo 0; return; }
+    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    used=$(timeout 30 ceph -c "$1" osd df -f json 2>/dev/null |
+        "$PY" -c 'import json, sys; print(json.load(sys.stdin)["nodes"][0]["kb_used"])' 2>/dev/null ||
+        echo "$rss")
+    echo $((rss > 2 * used ? rss - 2 * used : 0))
 }
 
 # warm_dst RUN: write WARM_BYTES into ceph2 and remove them again, right
@@ -265,8 +310,8 @@ mem_guard() {
 WARM_BYTES=$((FILL_BYTES + FILL_BYTES / 8))
 warm_dst() {
     local spec=volumes/$TAG-warm t0
+    mem_guard "$C2" "$WARM_BYTES" "the next copy"
     [ "$WARMUP" = 1 ] || return 0
-    mem_guard "$WARM_BYTES" "the warm-up"
     t0=$(now)
     make_image "$C2" "$spec" "$WARM_BYTES"
     rbd -c "$C2" bench --io-type write --io-size 4M --io-threads 16 \
@@ -295,9 +340,11 @@ export_count() {
 
 # ---- one run -------------------------------------------------------------------
 
-COMMIT=$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$SRC" status --porcelain -- rbdmove transport 2>/dev/null)" ]; then
-    COMMIT="$COMMIT+dirty"
+if [ -z "$COMMIT" ]; then
+    COMMIT=$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+    if [ -n "$(git -C "$SRC" status --porcelain -- rbdmove transport 2>/dev/null)" ]; then
+        COMMIT="$COMMIT+dirty"
+    fi
 fi
 
 # not_full CONF: the cluster accepts writes. (A memstore OSD whose usage
@@ -313,20 +360,20 @@ not_full() {
 run_once() {
     local run=$1 src=volumes/$TAG-r$1-src dst1=volumes/$TAG-r$1-dst1
     local dst2=volumes/$TAG-r$1-dst2 t0 sum_s1 sum_s2 sum base1 base2
-    local data zero rounds n w
+    local data zero rounds n w xfer snap_s2
 
     say "run $run/$RUNS"
     not_full "$C1"
     not_full "$C2"
 
-    mem_guard $((FILL_BYTES + DELTA_BYTES)) "the source image"
+    mem_guard "$C1" $((FILL_BYTES + DELTA_BYTES)) "the source image"
     make_image "$C1" "$src" "$IMAGE_SIZE"
     timed fill-$run "$PY" "$SRC/scripts/bench/rbd_write.py" "$C1" "$src" \
         --count "$FILL_COUNT" --size "$FILL_SIZE" --json
     record run="$run" phase=setup tool=fill wall="$T_WALL" bytes="$FILL_BYTES"
     t0=$(now)
     rbd -c "$C1" snap create --no-progress "$src@s1" >/dev/null
-    record run="$run" phase=setup tool=snap-create wall="$(elapsed "$t0" "$(now)")"
+    record run="$run" phase=full tool=rbd-snaps wall="$(elapsed "$t0" "$(now)")"
     sum_s1=$(checksum "$C1" "$src@s1")
 
     # ---- rbdmove: full copy, then the delta, into dst1 ----
@@ -334,32 +381,42 @@ run_once() {
     IMAGES+=("$C2 $dst1")
     timed copy1-$run "$BIN" copy --json --progress never \
         --src-conf "$C1" --dst-conf "$C2" "$src" "$dst1"
-    read -r data zero rounds base1 < <(sum_events "$WORK/copy1-$run.out")
+    read -r data zero rounds base1 xfer < <(sum_events "$WORK/copy1-$run.out")
     record run="$run" phase=full tool=rbdmove-copy wall="$T_WALL" \
-        cpu="$(cpu_of)" rss="$T_RSS" bytes="$data" zero="$zero" rounds="$rounds"
+        cpu="$(cpu_of)" rss="$T_RSS" bytes="$data" zero="$zero" rounds="$rounds" \
+        transfer="$xfer"
     sum=$(checksum "$C2" "$dst1@$base1")
     check "$run" full rbdmove "$sum" "$sum_s1" "$dst1@$base1" "$src@s1"
 
     timed delta-$run "$PY" "$SRC/scripts/bench/rbd_write.py" "$C1" "$src" \
         --count "$DELTA_COUNT" --size "$DELTA_SIZE" --json
     record run="$run" phase=setup tool=delta-write wall="$T_WALL" bytes="$DELTA_BYTES"
+    t0=$(now)
     rbd -c "$C1" snap create --no-progress "$src@s2" >/dev/null
+    snap_s2=$(elapsed "$t0" "$(now)")
     sum_s2=$(checksum "$C1" "$src@s2")
 
     # Moves only the delta: the base snapshot of the first copy is there.
     timed copy2-$run "$BIN" copy --json --progress never \
         --src-conf "$C1" --dst-conf "$C2" "$src" "$dst1"
-    read -r data zero rounds base2 < <(sum_events "$WORK/copy2-$run.out")
+    read -r data zero rounds base2 xfer < <(sum_events "$WORK/copy2-$run.out")
     record run="$run" phase=delta tool=rbdmove-copy wall="$T_WALL" \
         cpu="$(cpu_of)" rss="$T_RSS" bytes="$data" zero="$zero" \
-        rounds="$rounds" written="$DELTA_BYTES"
+        rounds="$rounds" written="$DELTA_BYTES" transfer="$xfer"
     sum=$(checksum "$C2" "$dst1@$base2")
     check "$run" delta rbdmove "$sum" "$sum_s2" "$dst1@$base2" "$src@s2"
     remove_image "$C2" "$dst1"
 
+    # ---- stream sizes: both export-diffs of the same snapshots, counted ----
+    export_count "$run" full rbdmove "$BIN export-diff --progress never -c $C1 $src@s1 -"
+    export_count "$run" full rbd "rbd -c $C1 export-diff --no-progress $src@s1 -"
+    export_count "$run" delta rbdmove "$BIN export-diff --progress never -c $C1 --from-snap s1 $src@s2 -"
+    export_count "$run" delta rbd "rbd -c $C1 export-diff --no-progress --from-snap s1 $src@s2 -"
+
     # ---- rbd CLI: the same two steps from s1 and s2, into dst2 ----
-    # Timed: the pipes only (creating dst2 and the snapshots is not counted,
-    # which favours the rbd CLI: rbdmove's times include its snapshots).
+    # Timed: the pipes alone, which is what the targets compare against;
+    # the snapshot calls the same job needs (which rbdmove's times include)
+    # are timed apart as rbd-snaps. Creating dst2 is not timed.
     warm_dst "$run"
     make_image "$C2" "$dst2" "$IMAGE_SIZE"
     timed_pipe pipe1-$run \
@@ -376,13 +433,16 @@ run_once() {
         rss="$P_RSS1" rss2="$P_RSS2"
     sum=$(checksum "$C2" "$dst2@s2")
     check "$run" delta rbd "$sum" "$sum_s2" "$dst2@s2" "$src@s2"
+    # The snapshot work rbdmove copy does in its time (it snapshots the
+    # source and drops the old base on both sides), done with the rbd CLI:
+    # s2 created above, s1 removed here; snapshot calls cost up to 1 s each
+    # on a lab monitor (paxos propose interval).
+    t0=$(now)
+    rbd -c "$C2" snap rm --no-progress "$dst2@s1" >/dev/null
+    rbd -c "$C1" snap rm --no-progress "$src@s1" >/dev/null
+    record run="$run" phase=delta tool=rbd-snaps \
+        wall="$(awk -v a="$snap_s2" -v b="$(elapsed "$t0" "$(now)")" 'BEGIN { printf "%.3f", a + b }')"
     remove_image "$C2" "$dst2"
-
-    # ---- stream sizes: both export-diffs of the same snapshots, counted ----
-    export_count "$run" full rbdmove "$BIN export-diff --progress never -c $C1 $src@s1 -"
-    export_count "$run" full rbd "rbd -c $C1 export-diff --no-progress $src@s1 -"
-    export_count "$run" delta rbdmove "$BIN export-diff --progress never -c $C1 --from-snap s1 $src@s2 -"
-    export_count "$run" delta rbd "rbd -c $C1 export-diff --no-progress --from-snap s1 $src@s2 -"
 
     # ---- windows: full copies of the source head, one at a time ----
     for w in $WINDOWS; do
@@ -391,9 +451,9 @@ run_once() {
         IMAGES+=("$C2 $n")
         timed win$w-$run "$BIN" copy --json --progress never --window "$w" \
             --src-conf "$C1" --dst-conf "$C2" "$src" "$n"
-        read -r data zero rounds base1 < <(sum_events "$WORK/win$w-$run.out")
+        read -r data zero rounds base1 xfer < <(sum_events "$WORK/win$w-$run.out")
         record run="$run" phase=window tool=rbdmove-copy window="$w" \
-            wall="$T_WALL" cpu="$(cpu_of)" rss="$T_RSS" bytes="$data"
+            wall="$T_WALL" cpu="$(cpu_of)" rss="$T_RSS" bytes="$data" transfer="$xfer"
         remove_image "$C2" "$n"
     done
     cleanup_images
@@ -414,5 +474,4 @@ for r in $(seq 1 "$RUNS"); do
 done
 record meta total_seconds=$((SECONDS - t_all))
 
-[ -z "$RESULTS" ] || cp "$RES" "$RESULTS"
 "$PY" "$SRC/scripts/bench/report.py" "$RES" ${MARKDOWN:+--markdown "$MARKDOWN"}

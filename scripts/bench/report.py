@@ -90,12 +90,15 @@ class Out:
             print(fmt(r))
         print()
         if self.md is not None:
-            self.md.append("| " + " | ".join(head) + " |")
+            def cell(x):
+                return str(x).replace("|", "\\|")
+
+            self.md.append("| " + " | ".join(cell(x) for x in head) + " |")
             self.md.append(
                 "|" + "|".join("---:" if a == ">" else ":---" for a in align) + "|"
             )
             for r in rows:
-                self.md.append("| " + " | ".join(str(x) for x in r) + " |")
+                self.md.append("| " + " | ".join(cell(x) for x in r) + " |")
             self.md.append("")
 
     def close(self):
@@ -141,6 +144,9 @@ def main():
     summary = {
         "speedup": [],
         "delta_speedup": [],
+        "speedup_snap": [],
+        "delta_speedup_snap": [],
+        "speedup_xfer": [],
         "delta_copy_ratio": [],
         "delta_stream_ratio": [],
         "delta_rbd_ratio": [],
@@ -175,12 +181,29 @@ def main():
                         phase,
                         LABELS[tool],
                         f"{num(r['wall']):.2f}",
+                        f"{num(r['transfer']):.2f}" if "transfer" in r else "-",
                         r.get("cpu", "-"),
                         moved,
                         rss,
                     ]
                 )
-        out.table(["phase", "command", "time s", "CPU s", "moved", "peak RSS"], table)
+                snaps = find(rows, run, phase, "rbd-snaps")
+                if tool == "rbd-pipe" and snaps:
+                    table.append(
+                        [
+                            phase,
+                            "  the same + rbd snap create/rm (as rbdmove does)",
+                            f"{num(r['wall']) + num(snaps['wall']):.2f}",
+                            "-",
+                            "-",
+                            "",
+                            "",
+                        ]
+                    )
+        out.table(
+            ["phase", "command", "time s", "transfer s", "CPU s", "moved", "peak RSS"],
+            table,
+        )
 
         full_m = find(rows, run, "full", "rbdmove-copy")
         full_r = find(rows, run, "full", "rbd-pipe")
@@ -191,6 +214,23 @@ def main():
         written = num(meta.get("delta"))
         sp = ratio(num(full_r["wall"]), num(full_m["wall"])) if full_m and full_r else None
         dsp = ratio(num(delta_r["wall"]), num(delta_m["wall"])) if delta_m and delta_r else None
+        fs = find(rows, run, "full", "rbd-snaps")
+        ds = find(rows, run, "delta", "rbd-snaps")
+        sp_snap = (
+            ratio(num(full_r["wall"]) + num(fs["wall"]), num(full_m["wall"]))
+            if full_m and full_r and fs
+            else None
+        )
+        dsp_snap = (
+            ratio(num(delta_r["wall"]) + num(ds["wall"]), num(delta_m["wall"]))
+            if delta_m and delta_r and ds
+            else None
+        )
+        sp_xfer = (
+            ratio(num(full_r["wall"]), num(full_m["transfer"]))
+            if full_m and full_r and "transfer" in full_m
+            else None
+        )
         dcopy = ratio(num(delta_m["bytes"]), written) if delta_m else None
         dstream = ratio(num(dexp_m["bytes"]), written) if dexp_m else None
         drbd = ratio(num(dexp_r["bytes"]), written) if dexp_r else None
@@ -203,13 +243,18 @@ def main():
         )
         summary["speedup"].append(sp)
         summary["delta_speedup"].append(dsp)
+        summary["speedup_snap"].append(sp_snap)
+        summary["delta_speedup_snap"].append(dsp_snap)
+        summary["speedup_xfer"].append(sp_xfer)
         summary["delta_copy_ratio"].append(dcopy)
         summary["delta_stream_ratio"].append(dstream)
         summary["delta_rbd_ratio"].append(drbd)
         summary["rss"].append(rss)
         out.text(
-            f"- full copy: rbd pipe time / rbdmove copy time = {fx(sp)}; "
-            f"delta: {fx(dsp)}"
+            f"- rbd pipe time / rbdmove copy time: full copy {fx(sp)}, delta {fx(dsp)}; "
+            f"with the rbd CLI doing the same snapshot work: full {fx(sp_snap)}, "
+            f"delta {fx(dsp_snap)}; rbd pipe time / rbdmove's transfer alone "
+            f"(full): {fx(sp_xfer)}"
         )
         out.text(
             f"- delta bytes / bytes written: rbdmove copy data {fx(dcopy)}, "
@@ -253,11 +298,15 @@ def main():
                     str(w),
                     " / ".join(f"{x:.2f}" for x in walls),
                     f"{statistics.median(walls):.2f}",
+                    " / ".join(f"{num(r.get('transfer'), 0):.2f}" for r in rs),
                     " / ".join(r["cpu"] for r in rs),
                     f"{max(num(r['rss']) for r in rs) / 1024:.0f} MiB",
                 ]
             )
-        out.table(["window", "time s (each run)", "median s", "CPU s", "peak RSS"], table)
+        out.table(
+            ["window", "time s (each run)", "median s", "transfer s", "CPU s", "peak RSS"],
+            table,
+        )
 
     def worst(key, fn):
         vals = [v for v in summary[key] if v is not None]
@@ -310,6 +359,17 @@ def main():
         ],
         align=["<", ">", "<", "<"],
     )
+    out.text(
+        "Not targets, for reading the above: rbd pipe time with the snapshot "
+        "calls the job needs / rbdmove copy time: full "
+        + ", ".join(fx(v) for v in summary["speedup_snap"])
+        + "; delta "
+        + ", ".join(fx(v) for v in summary["delta_speedup_snap"])
+        + ". rbd pipe time / rbdmove's data transfer alone (full copy): "
+        + ", ".join(fx(v) for v in summary["speedup_xfer"])
+        + "."
+    )
+    out.text()
     out.text(
         "For reference, the rbd CLI's delta stream was "
         + ", ".join(fx(v, 1) for v in summary["delta_rbd_ratio"])
