@@ -31,6 +31,10 @@ typedef void progress_fn(void *ctx, uint64_t done, uint64_t total);
 #define DEST_META_SEED "rbdmove.seed"       /* a seed in progress */
 #define DEST_META_PENDING "rbdmove.pending" /* a round in progress */
 
+/* The head, where a request names a snapshot in the receiver's protocol
+ * (no snapshot name rbdmove accepts begins with '-'). */
+#define DEST_HEAD_TOKEN "-"
+
 struct dest_state {
     bool exists;
     uint64_t size;
@@ -89,14 +93,21 @@ struct dest_ops {
     int (*transfer)(struct dest *d, struct image *src, const char *from_snap,
                     const struct copy_params *p, struct copy_stats *st,
                     struct error *err);
-    /* Hash snapshot snap in blocks of block bytes. */
+    /* Hash snapshot snap (NULL: the head) in blocks of block bytes. */
     int (*hash)(struct dest *d, const char *snap, uint64_t block,
                 struct dest_hashes *out, struct error *err);
-    /* Hash only the blocks idx[0..n) of snap into hashes (NULL: not
-     * supported, the caller hashes everything). */
+    /* Hash only the blocks idx[0..n) of snap (NULL: the head) into hashes
+     * (NULL: not supported, the caller hashes everything). */
     int (*hash_blocks)(struct dest *d, const char *snap, uint64_t block,
                        const uint64_t *idx, size_t n, uint64_t *hashes,
                        struct error *err);
+    /*
+     * Give up the image's exclusive lock, for an image a server is about to
+     * use: later operations (tidying snapshots and marks) open it without
+     * taking the lock, which its new user's librbd will then hold. NULL:
+     * this destination holds no lock.
+     */
+    int (*unlock)(struct dest *d, struct error *err);
     void (*free)(struct dest *d);
 };
 

@@ -6,7 +6,8 @@
  * The head is opened once, at the first operation that finds or creates
  * it, and kept with its exclusive lock taken until the dest is freed: a
  * second rbdmove (or anyone else) cannot write into the image while a copy
- * runs, and every operation of ours goes through that one handle.
+ * runs, and every operation of ours goes through that one handle. After
+ * unlock (the image is handed to a server) it is opened without the lock.
  */
 #include "rbdmove/dest.h"
 
@@ -25,6 +26,7 @@ struct dest_local {
     char *pool;
     char *image;
     struct image *head; /* open and locked, once it exists */
+    bool unlocked;      /* handed over: open the head without the lock */
     progress_fn *progress;
     void *progress_ctx;
 };
@@ -39,7 +41,7 @@ static int open_head(struct dest_local *d, struct image **out,
 
         if (image_open(d->cl, d->pool, d->image, NULL, false, &img, err) < 0)
             return -1;
-        if (image_lock_exclusive(img, err) < 0) {
+        if (!d->unlocked && image_lock_exclusive(img, err) < 0) {
             image_close(img);
             return -1;
         }
@@ -195,6 +197,18 @@ static int local_hash_blocks(struct dest *dd, const char *snap, uint64_t block,
     return ret;
 }
 
+static int local_unlock(struct dest *dd, struct error *err)
+{
+    struct dest_local *d = (struct dest_local *)dd;
+
+    (void)err;
+    /* Closing the handle releases the lock (rbd_close flushes first). */
+    image_close(d->head);
+    d->head = NULL;
+    d->unlocked = true;
+    return 0;
+}
+
 static void local_free(struct dest *dd)
 {
     struct dest_local *d = (struct dest_local *)dd;
@@ -216,6 +230,7 @@ static const struct dest_ops local_ops = {
     .transfer = local_transfer,
     .hash = local_hash,
     .hash_blocks = local_hash_blocks,
+    .unlock = local_unlock,
     .free = local_free,
 };
 

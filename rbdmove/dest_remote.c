@@ -189,6 +189,11 @@ static int remote_snap_remove(struct dest *dd, const char *name,
     return simple((struct dest_remote *)dd, err, "snap-remove", name, NULL);
 }
 
+static int remote_unlock(struct dest *dd, struct error *err)
+{
+    return simple((struct dest_remote *)dd, err, "unlock", NULL, NULL);
+}
+
 static int remote_dirty(struct dest *dd, const char *since,
                         struct dest_extents *x, struct error *err)
 {
@@ -236,7 +241,7 @@ static int remote_hash(struct dest *dd, const char *snap, uint64_t block,
 
     memset(out, 0, sizeof(*out));
     proto_add(&line, "hash");
-    proto_add(&line, snap);
+    proto_add(&line, snap ? snap : DEST_HEAD_TOKEN);
     proto_add_u64(&line, block);
     if (request(d, &line, &ans, err) < 0 ||
         proto_get_u64(&ans, "size", &h.size, err) < 0 ||
@@ -280,7 +285,7 @@ static int remote_hash_blocks(struct dest *dd, const char *snap, uint64_t block,
     for (size_t i = 0; i < n; i++)
         buf_addf(&list, "%s%" PRIu64, i ? "," : "", idx[i]);
     proto_add(&line, "hash-blocks");
-    proto_add(&line, snap);
+    proto_add(&line, snap ? snap : DEST_HEAD_TOKEN);
     proto_add_u64(&line, block);
     proto_add(&line, buf_str(&list));
     if (request(d, &line, &ans, err) < 0 ||
@@ -580,8 +585,45 @@ static const struct dest_ops remote_ops = {
     .transfer = remote_transfer,
     .hash = remote_hash,
     .hash_blocks = remote_hash_blocks,
+    .unlock = remote_unlock,
     .free = remote_free,
 };
+
+/* Greet the receiver and check that it speaks our protocol. */
+static int hello(struct dest_remote *d, const char *name, struct error *err)
+{
+    struct proto_tokens ans = {NULL, 0};
+    struct buf line = BUF_INIT;
+    uint64_t version = 0;
+    int ret = -1;
+
+    proto_add(&line, "hello");
+    if (request(d, &line, &ans, err) < 0) {
+        d->broken = true;
+        error_prefix(err,
+                     "no rbdmove receiver answered for '%s' (is rbdmove "
+                     "installed there? see --remote-rbdmove, "
+                     "--receiver=rbd)",
+                     name);
+        goto out;
+    }
+    if (proto_get_u64(&ans, "version", &version, err) < 0 ||
+        version != RECEIVER_PROTOCOL_VERSION) {
+        error_clear(err);
+        d->broken = true;
+        error_set(err, ERROR_STATE, 0,
+                  "the rbdmove receiver for '%s' speaks protocol version "
+                  "%" PRIu64 ", this rbdmove needs %d: install the same "
+                  "rbdmove version there (see --remote-rbdmove)",
+                  name, version, RECEIVER_PROTOCOL_VERSION);
+        goto out;
+    }
+    ret = 0;
+out:
+    proto_tokens_release(&ans);
+    buf_release(&line);
+    return ret;
+}
 
 /*
  * How many data sessions, from the round trip of the first request. One
@@ -650,15 +692,8 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
         goto out;
     proto_reader_init(&d->r, d->ctl);
     t0 = time_now();
-    if (simple(d, err, "hello", NULL, NULL) < 0) {
-        d->broken = true;
-        error_prefix(err,
-                     "no rbdmove receiver answered for '%s' (is rbdmove "
-                     "installed there? see --remote-rbdmove, "
-                     "--receiver=rbd)",
-                     name);
+    if (hello(d, name, err) < 0)
         goto out;
-    }
     if (!d->p.streams)
         d->p.streams = auto_streams(time_now() - t0);
     *out = &d->base;

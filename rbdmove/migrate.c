@@ -375,7 +375,9 @@ static void on_replicate(void *ctx, const struct replicate_event *ev)
          ev->stats->seconds);
 }
 
-static int open_data(struct move *m, struct error *err)
+/* Connect to both images. tidy: the destination is a server's now, only
+ * the snapshots and marks are left to remove. */
+static int open_data(struct move *m, bool tidy, struct error *err)
 {
     struct replicate_opts ro;
 
@@ -389,6 +391,7 @@ static int open_data(struct move *m, struct error *err)
     ro.max_rounds = m->o->max_rounds;
     ro.event = on_replicate;
     ro.event_ctx = m;
+    ro.tidy_only = tidy;
     return replicate_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"),
                           m->dst, &ro, &m->repl, err);
 }
@@ -526,8 +529,10 @@ static int hash_both(struct move *m, struct image *img, const char *snap,
     return 0;
 }
 
-/* Verify the blocks that changed between prev and the current base. */
-static int verify_final(struct move *m, const char *prev, struct error *err)
+/* Verify, head against head, the blocks that changed on the source since
+ * the base: the rest was verified in full before the detach
+ * (verify_base). */
+static int verify_final(struct move *m, struct error *err)
 {
     const char *base = replicate_base(m->repl);
     uint64_t *idx = NULL, *ha = NULL, *hb = NULL;
@@ -535,13 +540,13 @@ static int verify_final(struct move *m, const char *prev, struct error *err)
     size_t n = 0;
     int ret = -1;
 
-    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), base, true,
+    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), NULL, true,
                    &img, err) < 0 ||
-        verify_changed_blocks(img, prev, FINAL_BLOCK, &idx, &n, err) < 0)
+        verify_changed_blocks(img, base, FINAL_BLOCK, &idx, &n, err) < 0)
         goto out;
     ha = xcalloc(n + 1, sizeof(*ha));
     hb = xcalloc(n + 1, sizeof(*hb));
-    if (n && hash_both(m, img, base, idx, n, ha, hb, err) < 0)
+    if (n && hash_both(m, img, NULL, idx, n, ha, hb, err) < 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
         if (ha[i] != hb[i]) {
@@ -639,42 +644,32 @@ static int detach(struct move *m, double *t0, struct error *err)
     return detach_wait(m, *t0, err);
 }
 
-static void drop_kept_quietly(struct move *m)
-{
-    struct error e2 = ERROR_INIT;
-
-    if (replicate_drop_kept(m->repl, &e2) < 0)
-        journal_log(m->j, "cannot remove a kept snapshot: %s", e2.msg);
-}
-
-/* The final round and its check, on a detached source. Leaves the
- * replaced base kept until the attach (removing it costs downtime). */
+/*
+ * The final round and its check, on a detached source: straight from the
+ * source head into the destination head, no snapshot on either side (each
+ * would be a monitor update, up to a second of downtime); the snapshots of
+ * the base go after the attach. Then the destination's lock is given up,
+ * for the server that gets it.
+ */
 static int final_verify(struct move *m, struct error *err)
 {
-    char *prev = xstrdup(replicate_base(m->repl));
     struct copy_stats st;
     double t;
-    int ret = -1;
 
     t = time_now();
     emit(m, "final", NULL, "final round");
-    replicate_keep_previous(m->repl, true);
-    if (replicate_round(m->repl, &st, err) < 0)
-        goto out;
+    if (replicate_final(m->repl, &st, err) < 0)
+        return -1;
     m->rep->t_final = time_now() - t;
     t = time_now();
-    if (verify_final(m, prev, err) < 0)
-        goto out;
+    if (verify_final(m, err) < 0)
+        return -1;
     m->rep->t_verify = time_now() - t;
     journal_setf(m->j, "cutover.t_final", "%.3f", m->rep->t_final);
     journal_setf(m->j, "cutover.t_verify", "%.3f", m->rep->t_verify);
-    ret = set_phase(m, "attaching", err);
-out:
-    replicate_keep_previous(m->repl, false);
-    if (ret < 0)
-        drop_kept_quietly(m);
-    free(prev);
-    return ret;
+    if (m->dst->ops->unlock && m->dst->ops->unlock(m->dst, err) < 0)
+        return error_prefix(err, "releasing the destination image");
+    return set_phase(m, "attaching", err);
 }
 
 static void attach_started(struct move *m)
@@ -691,11 +686,7 @@ static int attach_done(struct move *m, double t0, struct error *err)
     m->rep->downtime = t0 > 0 ? time_now() - t0 : 0;
     journal_setf(m->j, "cutover.t_attach", "%.3f", m->rep->t_attach);
     journal_setf(m->j, "cutover.downtime", "%.3f", m->rep->downtime);
-    if (set_phase(m, "attached", err) < 0)
-        return -1;
-    /* The server has its disk again: tidy up outside the downtime. */
-    drop_kept_quietly(m);
-    return 0;
+    return set_phase(m, "attached", err);
 }
 
 /* Attach the destination volume; t0 is when the downtime began. */
@@ -704,10 +695,8 @@ static int attach_dst(struct move *m, double t0, struct error *err)
     attach_started(m);
     if (attach(m->plan->dst.nova, m->plan->dst.cinder, J(m, "dst.server"),
                J(m, "dst.volume"), NULL, m->o->attach_timeout,
-               &m->rep->dst_device, err) < 0) {
-        drop_kept_quietly(m);
+               &m->rep->dst_device, err) < 0)
         return -1;
-    }
     return attach_done(m, t0, err);
 }
 
@@ -827,20 +816,20 @@ static int prepare(struct move *m, struct error *err)
         if (mark_source(m, "moving", err) < 0)
             return -1;
     }
-    if (open_data(m, err) < 0)
-        return -1;
-    if (phase_is(m, "detaching") || phase_is(m, "detached")) {
-        if (source_attached(m, &attached, err) < 0)
-            return -1;
-        if (attached && set_phase(m, "replicating", err) < 0)
-            return -1;
-    }
     if (phase_is(m, "attaching")) {
         if (dst_attached(m, &attached, err) < 0)
             return -1;
         if (attached && set_phase(m, "attached", err) < 0)
             return -1;
         if (!attached && set_phase(m, "detached", err) < 0)
+            return -1;
+    }
+    if (open_data(m, phase_is(m, "attached"), err) < 0)
+        return -1;
+    if (phase_is(m, "detaching") || phase_is(m, "detached")) {
+        if (source_attached(m, &attached, err) < 0)
+            return -1;
+        if (attached && set_phase(m, "replicating", err) < 0)
             return -1;
     }
     if (phase_is(m, "replicating") || phase_is(m, "rolled-back")) {

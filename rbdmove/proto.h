@@ -21,7 +21,9 @@
 struct transport;
 
 #define PROTO_LINE_MAX (1u << 20)
-#define PROTO_VERSION "rbdmove-receive 1"
+/* What "hello" answers; both ends must match. 2: data streams pass their
+ * descriptor (SCM_RIGHTS), "-" names the head, "unlock". */
+#define RECEIVER_PROTOCOL_VERSION 2
 
 /* A buffered line reader over a transport (kept as a reference). */
 struct proto_reader {

@@ -3,7 +3,8 @@
  * rbdmove/receiver.c: `rbdmove receive`, serving a dest_remote client.
  *
  * Requests (one line each, see proto.h):
- *   hello                         ok version=1
+ *   hello                         ok version=2 (2: streams pass their
+ *                                 descriptor, "-" names the head, unlock)
  *   probe                         ok exists= size= order= id= [base= seed=
  *                                 pending=] snaps=K, then K lines NAME ID SIZE
  *   create SIZE ORDER | resize SIZE
@@ -11,6 +12,9 @@
  *   snap-create NAME | snap-remove NAME
  *   dirty [SINCE]                 ok n=K, then K lines OFF LEN
  *   hash SNAP BLOCK               ok size= block= n=K, then K lines of hex
+ *   hash-blocks SNAP BLOCK I,J,K  ok n=K, then K lines of hex
+ *                                 (SNAP "-": the head)
+ *   unlock                        give up the image's lock (handed over)
  *   apply N LEVEL WINDOW CHUNK ZERO   ok socket=PATH; later, when the N
  *                                 streams are in: ok data= zero= stream=
  *   quit
@@ -114,6 +118,12 @@ static int do_dirty(struct server *s, const struct proto_tokens *t,
     return 0;
 }
 
+/* A snapshot argument: "-" is the head. */
+static const char *snap_arg(const char *v)
+{
+    return strcmp(v, DEST_HEAD_TOKEN) ? v : NULL;
+}
+
 static int do_hash(struct server *s, const struct proto_tokens *t,
                    struct error *err)
 {
@@ -123,7 +133,7 @@ static int do_hash(struct server *s, const struct proto_tokens *t,
     if (t->n != 3 ||
         parse_uint(t->v[2], "block", 4096, 1u << 30, &block, err) < 0)
         return error_set(err, ERROR_PROTOCOL, 0, "usage: hash SNAP BLOCK");
-    if (s->d->ops->hash(s->d, t->v[1], block, &h, err) < 0)
+    if (s->d->ops->hash(s->d, snap_arg(t->v[1]), block, &h, err) < 0)
         return -1;
     proto_add(&s->out, "ok");
     add_kv_u64(&s->out, "size", h.size);
@@ -160,8 +170,8 @@ static int do_hash_blocks(struct server *s, const struct proto_tokens *t,
         p = *end ? end + 1 : end;
     }
     hashes = xcalloc(n + 1, sizeof(*hashes));
-    if (n &&
-        s->d->ops->hash_blocks(s->d, t->v[1], block, idx, n, hashes, err) < 0)
+    if (n && s->d->ops->hash_blocks(s->d, snap_arg(t->v[1]), block, idx, n,
+                                    hashes, err) < 0)
         goto out;
     proto_add(&s->out, "ok");
     add_kv_u64(&s->out, "n", n);
@@ -236,17 +246,71 @@ static void applier_submitted(void *ctx, uint64_t end)
     a->pos = end;
 }
 
+/*
+ * The join passes us the descriptor its stream arrives on (sshd's pipe)
+ * with SCM_RIGHTS, so that we read the stream ourselves instead of the
+ * join copying every byte into the socket: one copy less per byte.
+ */
+static int recv_stream_fd(int sock, int *out, struct error *err)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    char byte = 0;
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg;
+    struct cmsghdr *c;
+    ssize_t n;
+
+    *out = -1;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof(u.buf);
+    do {
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return error_set(err, ERROR_IO, errno, "cannot receive a stream");
+    c = CMSG_FIRSTHDR(&msg);
+    if (n != 1 || byte != 'F' || !c || c->cmsg_level != SOL_SOCKET ||
+        c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
+        /* A descriptor we did not ask for would leak: none is expected
+         * but the one. */
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+            close(fd);
+        }
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "a data stream did not pass its descriptor (an "
+                         "rbdmove of another version?)");
+    }
+    memcpy(out, CMSG_DATA(c), sizeof(*out));
+    return 0;
+}
+
 static void *applier_main(void *arg)
 {
     struct applier *a = arg;
     struct transport *sock = transport_fd_new(a->fd, a->fd, 1, "stream");
-    struct transport *t = sock;
+    struct transport *in = NULL;
+    struct transport *t = NULL;
     struct error e2 = ERROR_INIT;
     struct buf verdict = BUF_INIT;
+    int fd = -1;
 
-    if (a->level)
-        t = transport_zstd_new(sock, a->level, false);
-    a->ret = apply_one(a, t, &a->err);
+    a->ret = recv_stream_fd(a->fd, &fd, &a->err);
+    if (a->ret == 0) {
+        in = t = transport_fd_new(fd, -1, 1, "stream");
+        if (a->level)
+            t = transport_zstd_new(in, a->level, false);
+        a->ret = apply_one(a, t, &a->err);
+    }
     if (a->ret == 0)
         proto_add(&verdict, "ok");
     else {
@@ -258,8 +322,9 @@ static void *applier_main(void *arg)
     if (proto_send(sock, &verdict, &e2) < 0)
         error_clear(&e2);
     buf_release(&verdict);
-    if (t != sock)
+    if (t != in)
         transport_free(t);
+    transport_free(in);
     transport_free(sock);
     a->done = true;
     return NULL;
@@ -488,7 +553,7 @@ static int dispatch(struct server *s, const struct proto_tokens *t,
 
     if (!strcmp(v, "hello")) {
         proto_add(&s->out, "ok");
-        proto_add(&s->out, "version=1");
+        add_kv_u64(&s->out, "version", RECEIVER_PROTOCOL_VERSION);
         return 0;
     }
     if (!strcmp(v, "probe"))
@@ -523,6 +588,10 @@ static int dispatch(struct server *s, const struct proto_tokens *t,
     } else if (!strcmp(v, "snap-create")) {
         if (need(t, 2, "snap-create NAME", err) < 0 ||
             d->ops->snap_create(d, t->v[1], err) < 0)
+            return -1;
+    } else if (!strcmp(v, "unlock")) {
+        if (need(t, 1, "unlock", err) < 0 ||
+            (d->ops->unlock && d->ops->unlock(d, err) < 0))
             return -1;
     } else if (!strcmp(v, "snap-remove")) {
         if (need(t, 2, "snap-remove NAME", err) < 0 ||
@@ -580,40 +649,37 @@ out:
 /* ---- join ------------------------------------------------------------------
  */
 
-static int relay(int in_fd, int sock, struct error *err)
+/* Hand in_fd to the server (see recv_stream_fd). */
+static int send_stream_fd(int sock, int in_fd, struct error *err)
 {
-    char *buf = xmalloc(1u << 20);
-    int ret = -1;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    char byte = 'F';
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg;
+    struct cmsghdr *c;
+    ssize_t n;
 
-    for (;;) {
-        ssize_t n = read(in_fd, buf, 1u << 20);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            error_set(err, ERROR_IO, errno, "cannot read the stream");
-            goto out;
-        }
-        if (n == 0)
-            break;
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(sock, buf + off, (size_t)(n - off));
-
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0) {
-                /* The server stopped reading: its verdict says why. */
-                ret = 0;
-                goto out;
-            }
-            off += w;
-        }
-    }
-    ret = 0;
-out:
-    shutdown(sock, SHUT_WR);
-    free(buf);
-    return ret;
+    memset(&u, 0, sizeof(u));
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof(u.buf);
+    c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &in_fd, sizeof(in_fd));
+    do {
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1)
+        return error_set(err, ERROR_IO, n < 0 ? errno : EIO,
+                         "cannot hand the stream to the receiver");
+    return 0;
 }
 
 int receiver_join(const char *socket_path, int in_fd, int out_fd,
@@ -639,7 +705,9 @@ int receiver_join(const char *socket_path, int in_fd, int out_fd,
         close(sock);
         return -1;
     }
-    if (relay(in_fd, sock, err) < 0)
+    /* The server reads the stream from in_fd itself; we only wait for its
+     * verdict, which sshd then carries back as our output. */
+    if (send_stream_fd(sock, in_fd, err) < 0)
         goto out;
     t = transport_fd_new(sock, -1, 0, "receiver");
     proto_reader_init(&r, t);

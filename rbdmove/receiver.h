@@ -30,8 +30,9 @@ int receiver_serve(struct cluster *cl, const char *pool, const char *image,
                    struct error *err) MUST_CHECK;
 
 /*
- * Relay in_fd to the serving receiver's socket, then copy its verdict
- * line to out_fd. Fails unless the verdict is "ok".
+ * Hand in_fd (a data stream) to the serving receiver through its socket
+ * (SCM_RIGHTS), then copy its verdict line to out_fd. Fails unless the
+ * verdict is "ok".
  */
 int receiver_join(const char *socket_path, int in_fd, int out_fd,
                   struct error *err) MUST_CHECK;

@@ -7,6 +7,9 @@
  *   rbdmove.base     fsid= image= snap= snap_id=   both sides hold snap
  *   rbdmove.seed     fsid= image= snap= snap_id= done=   seed in progress
  *   rbdmove.pending  fsid= image= snap= snap_id= from=   round in progress
+ *   rbdmove.pending  fsid= image= snap=BASE snap_id= from=BASE head=1
+ *                    the head holds (part of) the source head's changes
+ *                    since the base: a final round (replicate_final)
  * fsid and image name the source cluster and image id; snap_id is the
  * source snapshot's id, so a snapshot deleted and re-created under the
  * same name is told apart.
@@ -39,6 +42,7 @@ struct mark {
     uint64_t snap_id;
     char *from;    /* pending only */
     uint64_t done; /* seed only */
+    bool head;     /* pending only: towards the source head, no snapshot */
 };
 
 struct replicate {
@@ -54,8 +58,6 @@ struct replicate {
     bool dst_fresh; /* absent or empty: zero ranges need no writes */
     bool dst_absent;
     unsigned rounds;
-    bool keep_previous;
-    char *kept; /* a replaced base kept on both sides */
 };
 
 void replicate_opts_init(struct replicate_opts *o)
@@ -110,6 +112,8 @@ static int mark_parse(const char *key, const char *s, struct mark *m,
             m->snap_id = strtoull(v, NULL, 10);
         else if (!strcmp(tok, "done"))
             m->done = strtoull(v, NULL, 10);
+        else if (!strcmp(tok, "head"))
+            m->head = !strcmp(v, "1");
     }
     if (!m->fsid || !m->image || !m->snap || !name_is_safe(m->snap) ||
         (m->from && !name_is_safe(m->from)))
@@ -134,6 +138,8 @@ static char *mark_format(const struct replicate *r, const struct mark *m)
         buf_addf(&b, " from=%s", m->from);
     if (m->done)
         buf_addf(&b, " done=%" PRIu64, m->done);
+    if (m->head)
+        buf_adds(&b, " head=1");
     return buf_take(&b);
 }
 
@@ -233,9 +239,11 @@ static bool extents_covered(const struct dest_extents *x,
 
 /*
  * An interrupted round wrote part of the diff base..pending into the
- * destination head. Check that whatever changed there since the base lies
- * within what changed at the source, so that applying the diff again makes
- * the head equal to the source snapshot.
+ * destination head (snap NULL: a final round, base..the source head).
+ * Check that whatever changed there since the base lies within what
+ * changed at the source, so that applying the diff again (or that of any
+ * later snapshot: the changes since the base only grow) makes the head
+ * equal to the source.
  */
 static int check_partial_round(struct replicate *r, const char *base,
                                const char *snap, struct error *err)
@@ -290,7 +298,8 @@ static int check_base(struct replicate *r, const struct dest_state *st,
             base_size = st->snaps[i].size;
     }
     if (r->pending.snap)
-        return check_partial_round(r, base->snap, r->pending.snap, err);
+        return check_partial_round(
+            r, base->snap, r->pending.head ? NULL : r->pending.snap, err);
     if (r->dst->ops->dirty(r->dst, base->snap, &dirty, err) < 0)
         goto out;
     if (dirty.n > 0 || st->size != base_size) {
@@ -363,8 +372,20 @@ static int check_dest(struct replicate *r, struct error *err)
     struct mark base = {0};
     int ret = -1;
 
+    if (r->o.tidy_only && r->dst->ops->unlock &&
+        r->dst->ops->unlock(r->dst, err) < 0)
+        return -1;
     if (r->dst->ops->probe(r->dst, &st, err) < 0)
         return -1;
+    if (r->o.tidy_only) {
+        /* Only the marks are wanted, of an image in use elsewhere. */
+        if (st.meta_base &&
+            mark_parse(DEST_META_BASE, st.meta_base, &base, err) < 0)
+            goto out;
+        r->base = base.snap ? xstrdup(base.snap) : NULL;
+        ret = 0;
+        goto out;
+    }
     if (!st.exists) {
         r->dst_absent = r->dst_fresh = true;
         ret = 0;
@@ -434,7 +455,6 @@ void replicate_close(struct replicate *r)
     free(r->pool);
     free(r->image);
     free(r->base);
-    free(r->kept);
     mark_release(&r->seed);
     mark_release(&r->pending);
     free(r);
@@ -484,16 +504,16 @@ static int source_snapshot(struct replicate *r, struct mark *m,
     return 0;
 }
 
-/* Move src@m->snap (since from, NULL for a seed) into the destination's
- * head, after resizing it to the snapshot's size. */
-static int transfer(struct replicate *r, const struct mark *m, const char *from,
+/* Move src@snap (NULL: the head) since from (NULL for a seed) into the
+ * destination's head, after resizing it to the source's size. */
+static int transfer(struct replicate *r, const char *snap, const char *from,
                     struct copy_params *p, struct copy_stats *st,
                     struct error *err)
 {
     struct image *at = NULL;
     int ret = -1;
 
-    if (image_open(r->cl, r->pool, r->image, m->snap, true, &at, err) < 0)
+    if (image_open(r->cl, r->pool, r->image, snap, true, &at, err) < 0)
         return -1;
     if (!r->dst_absent || from) {
         struct dest_state ds;
@@ -502,10 +522,10 @@ static int transfer(struct replicate *r, const struct mark *m, const char *from,
             goto out;
         if (ds.size > image_size(at) && !r->o.allow_shrink) {
             error_set(err, ERROR_STATE, 0,
-                      "'%s/%s@%s' is smaller than '%s' (%" PRIu64 " < %" PRIu64
+                      "'%s/%s%s%s' is smaller than '%s' (%" PRIu64 " < %" PRIu64
                       " bytes); use --allow-shrink to follow it",
-                      r->pool, r->image, m->snap, r->dst->name, image_size(at),
-                      ds.size);
+                      r->pool, r->image, snap ? "@" : "", snap ? snap : "",
+                      r->dst->name, image_size(at), ds.size);
             dest_state_release(&ds);
             goto out;
         }
@@ -539,11 +559,6 @@ static int commit(struct replicate *r, const struct mark *m,
     if (r->dst->ops->set_meta(r->dst, meta_key, NULL, err) < 0)
         return -1;
     r->base = xstrdup(m->snap);
-    if (old && r->keep_previous) {
-        free(r->kept);
-        r->kept = old;
-        return 0;
-    }
     if (old) {
         if (r->dst->ops->snap_remove(r->dst, old, err) < 0 ||
             image_snap_remove(r->head, old, err) < 0) {
@@ -596,7 +611,7 @@ static int do_seed(struct replicate *r, struct error *err)
     }
     p.checkpoint_key = DEST_META_SEED;
     p.checkpoint_prefix = seed_prefix;
-    ret = transfer(r, &r->seed, NULL, &p, &st, err);
+    ret = transfer(r, r->seed.snap, NULL, &p, &st, err);
     free(seed_prefix);
     if (ret < 0)
         return -1;
@@ -618,7 +633,7 @@ static int finish_pending(struct replicate *r, struct error *err)
          r->pending.snap);
     r->rounds++;
     emit(r, REPLICATE_EV_ROUND_START, r->pending.snap, 0, NULL, NULL);
-    if (transfer(r, &r->pending, r->base, &p, &st, err) < 0)
+    if (transfer(r, r->pending.snap, r->base, &p, &st, err) < 0)
         return -1;
     if (commit(r, &r->pending, DEST_META_PENDING, err) < 0)
         return -1;
@@ -631,7 +646,9 @@ int replicate_seed(struct replicate *r, struct error *err)
 {
     if (!r->base)
         return do_seed(r, err);
-    if (r->pending.snap)
+    /* A final round towards the head is not finished here: the next
+     * round's diff from the base covers it (check_partial_round). */
+    if (r->pending.snap && !r->pending.head)
         return finish_pending(r, err);
     return 0;
 }
@@ -675,11 +692,45 @@ int replicate_round(struct replicate *r, struct copy_stats *st,
         goto out;
     r->rounds++;
     emit(r, REPLICATE_EV_ROUND_START, m.snap, estimate, NULL, NULL);
-    if (transfer(r, &m, r->base, &p, st, err) < 0)
+    if (transfer(r, m.snap, r->base, &p, st, err) < 0)
         goto out;
     if (commit(r, &m, DEST_META_PENDING, err) < 0)
         goto out;
+    mark_release(&r->pending); /* a final round's mark, if any, is gone */
     emit(r, REPLICATE_EV_ROUND_DONE, m.snap, estimate, st, NULL);
+    ret = 0;
+out:
+    mark_release(&m);
+    return ret;
+}
+
+int replicate_final(struct replicate *r, struct copy_stats *st,
+                    struct error *err)
+{
+    struct copy_params p = r->o.params;
+    struct mark m = {0};
+    bool exists = false;
+    int ret = -1;
+
+    if (!r->base)
+        return error_set(err, ERROR_STATE, 0, "no base snapshot yet");
+    m.snap = xstrdup(r->base);
+    m.from = xstrdup(r->base);
+    m.head = true;
+    if (image_snap_lookup(r->head, r->base, &exists, &m.snap_id, err) < 0)
+        goto out;
+    if (!exists) {
+        error_set(err, ERROR_STATE, 0, "base snapshot '%s/%s@%s' is gone",
+                  r->pool, r->image, r->base);
+        goto out;
+    }
+    if (set_mark(r, DEST_META_PENDING, &m, err) < 0)
+        goto out;
+    r->rounds++;
+    emit(r, REPLICATE_EV_ROUND_START, "head", 0, NULL, NULL);
+    if (transfer(r, NULL, r->base, &p, st, err) < 0)
+        goto out;
+    emit(r, REPLICATE_EV_ROUND_DONE, "head", 0, st, NULL);
     ret = 0;
 out:
     mark_release(&m);
@@ -711,13 +762,25 @@ int replicate_run(struct replicate *r, bool *converged, struct error *err)
     }
 }
 
+/* A snapshot that is already gone was removed by an interrupted run. */
+static int gone_ok(int rc, struct error *err)
+{
+    if (rc < 0 && err->cause == ENOENT) {
+        error_clear(err);
+        return 0;
+    }
+    return rc;
+}
+
 int replicate_drop_base(struct replicate *r, struct error *err)
 {
     if (!r->base)
         return 0;
-    if (r->dst->ops->set_meta(r->dst, DEST_META_BASE, NULL, err) < 0 ||
-        r->dst->ops->snap_remove(r->dst, r->base, err) < 0 ||
-        image_snap_remove(r->head, r->base, err) < 0)
+    /* The base mark goes last: until then a rerun knows what to remove. */
+    if (r->dst->ops->set_meta(r->dst, DEST_META_PENDING, NULL, err) < 0 ||
+        gone_ok(r->dst->ops->snap_remove(r->dst, r->base, err), err) < 0 ||
+        gone_ok(image_snap_remove(r->head, r->base, err), err) < 0 ||
+        r->dst->ops->set_meta(r->dst, DEST_META_BASE, NULL, err) < 0)
         return -1;
     free(r->base);
     r->base = NULL;
@@ -728,26 +791,4 @@ void replicate_set_cancel(struct replicate *r, cancel_fn *fn, void *ctx)
 {
     r->o.params.cancel = fn;
     r->o.params.cancel_ctx = ctx;
-}
-
-void replicate_keep_previous(struct replicate *r, bool keep)
-{
-    r->keep_previous = keep;
-}
-
-const char *replicate_kept(const struct replicate *r)
-{
-    return r->kept;
-}
-
-int replicate_drop_kept(struct replicate *r, struct error *err)
-{
-    if (!r->kept)
-        return 0;
-    if (r->dst->ops->snap_remove(r->dst, r->kept, err) < 0 ||
-        image_snap_remove(r->head, r->kept, err) < 0)
-        return -1;
-    free(r->kept);
-    r->kept = NULL;
-    return 0;
 }

@@ -49,6 +49,9 @@ struct replicate_opts {
     uint64_t converge;   /* stop when the remaining delta is below */
     unsigned max_rounds; /* incremental rounds at most, after the seed */
     bool allow_shrink;   /* follow a source that shrank */
+    /* Only tidy up (replicate_drop_base) a destination that a server now
+     * uses: give up its lock first (dest unlock) and check nothing. */
+    bool tidy_only;
     struct copy_params params;
     replicate_event_fn *event;
     void *event_ctx;
@@ -90,18 +93,22 @@ int replicate_round(struct replicate *r, struct copy_stats *st,
                     struct error *err) MUST_CHECK;
 
 /*
- * Keep the base that the next round replaces (on both sides) instead of
- * removing it, so that the round can be checked against it; then remove
- * it with replicate_drop_kept. The cutover's final round uses this.
+ * The final round of a move: move the source head's changes since the
+ * base into the destination head, with no snapshot on either side (each
+ * snapshot is a monitor update, up to a second of downtime). Only for a
+ * source nobody can write any more (detached, no watchers): then the
+ * destination head equals the source head. The base stays the base; the
+ * destination is marked pending towards the head, so that a rerun checks
+ * it like an interrupted round, and a later round from the base (after a
+ * rollback) covers what this one wrote.
  */
-void replicate_keep_previous(struct replicate *r, bool keep);
-/* The snapshot kept by the last round (borrowed), or NULL. */
-const char *replicate_kept(const struct replicate *r);
-int replicate_drop_kept(struct replicate *r, struct error *err) MUST_CHECK;
+int replicate_final(struct replicate *r, struct copy_stats *st,
+                    struct error *err) MUST_CHECK;
 
 /*
  * The end of a move: remove the base snapshot on both sides and the
- * destination's marks; no later run can continue from it.
+ * destination's marks; no later run can continue from it. Snapshots that
+ * are already gone are fine (an interrupted earlier attempt).
  */
 int replicate_drop_base(struct replicate *r, struct error *err) MUST_CHECK;
 

@@ -5,9 +5,10 @@
 # stand-in VM (vm_writer.py) that keeps writing into the volume until Nova
 # detaches it. Then faults, each ending with the volume attached somewhere
 # and nothing lost: kill -9 during the seed, during a round and during the
-# cutover, then resume (and separately abort); the SSH connection cut
-# mid-seed; the destination server deleted before the attach (rollback);
-# Cinder in the destination refusing to create the volume.
+# cutover (before and after the final round, after the attach), then resume
+# (and separately abort); the SSH connection cut mid-seed; the destination
+# server deleted before the attach (rollback); Cinder in the destination
+# refusing to create the volume.
 . "$(dirname "$0")/lib.sh"
 
 lab_require ceph sshd openstack
@@ -56,7 +57,7 @@ _lib_remove_snaps() {
     [ "$1" = $R2 ] && c=2
     for snap in $(rbdc $c snap ls --format json "volumes/volume-$2" 2>/dev/null |
         python3 -c 'import json,sys
-for s in json.load(sys.stdin): print(s["name"])'); do
+for s in json.load(sys.stdin): print(s["name"])' 2>/dev/null); do
         rbdc $c snap rm --no-progress "volumes/volume-$2@$snap" >/dev/null 2>&1
     done
 }
@@ -262,6 +263,77 @@ expect_equal "abort: no temporary snapshots on the source" 0 \
 expect_equal "abort: source data unchanged" "$sum4" \
     "$(image_checksum 1 "volumes/volume-$v4")"
 expect_equal "abort: phase recorded" aborted "$(phase_of "$id4")"
+
+# ---- kill -9 after the final round, before the attach, then resume ---------------
+# The final round writes the source head straight into the destination head
+# (no snapshot): a rerun must accept that head and redo the round.
+v7=$(new_volume "$(unique_name t50-final)" 16M) || bail "cannot make a volume"
+RBDMOVE_TEST_HOLD=attaching:60 "$RBDMOVE" move --os-cloud rbdmove-demo \
+    --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$dst_srv" \
+    --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
+    --progress never "$v7" >"$TEST_TMP/m7" 2>&1 &
+mpid=$!
+id7=$(bg_id "$TEST_TMP/m7")
+wait_phase "$id7" attaching && pass "reached the attach" || fail "no attach"
+kill -9 $mpid
+wait $mpid 2>/dev/null
+d7=$(dst_of "$id7")
+VOLUMES+=("$R2 $d7")
+expect_success "resume after kill -9 between the final round and the attach" \
+    rbdmove resume --state-dir "$STATE" --progress never "$id7"
+check_moved "$v7" "$d7" "resumed before the attach"
+
+# ---- the same, but the source is put back and written to before the resume -------
+# The resume goes back to rounds over a destination whose head holds an
+# abandoned final round: the next round from the base must cover it.
+v8=$(new_volume "$(unique_name t50-back)" 16M) || bail "cannot make a volume"
+RBDMOVE_TEST_HOLD=attaching:60 "$RBDMOVE" move --os-cloud rbdmove-demo \
+    --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$dst_srv" \
+    --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
+    --progress never "$v8" >"$TEST_TMP/m8" 2>&1 &
+mpid=$!
+id8=$(bg_id "$TEST_TMP/m8")
+wait_phase "$id8" attaching || fail "no attach"
+kill -9 $mpid
+wait $mpid 2>/dev/null
+d8=$(dst_of "$id8")
+VOLUMES+=("$R2 $d8")
+osc --os-region-name $R1 attach "$src_srv" "$v8" >"$TEST_TMP/att8" 2>&1 &&
+    pass "source attached again by hand" || fail "attach: $(cat "$TEST_TMP/att8")"
+write_random 1 "volumes/volume-$v8" 8M 4M || fail "cannot write into the source"
+expect_success "resume after the source was written to again" \
+    rbdmove resume --state-dir "$STATE" --progress never -v "$id8"
+grep -q "round 1 started (rbdmove-" "$LAST_OUTPUT" && pass "the resume went back to rounds" ||
+    fail "no round after the source came back: $(tail -5 "$LAST_OUTPUT")"
+check_moved "$v8" "$d8" "resumed after the source came back"
+
+# ---- kill -9 after the attach, the new server writes, then resume ----------------
+# The destination is the server's now: the resume only tidies up. It must
+# not take the image's lock (the writer would stall) nor refuse the new data.
+v9=$(new_volume "$(unique_name t50-tidy)" 16M) || bail "cannot make a volume"
+RBDMOVE_TEST_HOLD=attached:60 "$RBDMOVE" move --os-cloud rbdmove-demo \
+    --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$dst_srv" \
+    --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
+    --progress never "$v9" >"$TEST_TMP/m9" 2>&1 &
+mpid=$!
+id9=$(bg_id "$TEST_TMP/m9")
+wait_phase "$id9" attached && pass "reached the end of the cutover" || fail "no attach"
+kill -9 $mpid
+wait $mpid 2>/dev/null
+d9=$(dst_of "$id9")
+VOLUMES+=("$R2 $d9")
+t0=$SECONDS
+write_random 2 "volumes/volume-$d9" 0 4M || fail "the new server cannot write"
+[ $((SECONDS - t0)) -lt 20 ] && pass "the destination's lock was given up before the attach" ||
+    fail "writing into the destination waited $((SECONDS - t0)) s for its lock"
+sum9=$(image_checksum 2 "volumes/volume-$d9")
+expect_success "resume after kill -9 after the attach" \
+    rbdmove resume --state-dir "$STATE" --progress never "$id9"
+expect_equal "tidy resume: phase done" done "$(phase_of "$id9")"
+expect_equal "tidy resume: no temporary snapshots left" "0 0" \
+    "$(rbdmove_snaps 1 "volumes/volume-$v9") $(rbdmove_snaps 2 "volumes/volume-$d9")"
+expect_equal "tidy resume: the new server's data untouched" "$sum9" \
+    "$(image_checksum 2 "volumes/volume-$d9")"
 
 # ---- the destination server deleted before the attach: rollback -----------------
 tmp_srv=$(os_server create $R2 "$(unique_name t50-gone)") || bail "no server"
