@@ -123,18 +123,24 @@ static const char *J(struct move *m, const char *key)
     return journal_get(m->j, key);
 }
 
+/* Fault-injection tests: pause at point (a phase, or "seeded"). */
+static void test_hold(struct move *m, const char *point)
+{
+    if (m->o->hold_phase && !strcmp(m->o->hold_phase, point)) {
+        struct timespec ts = {(time_t)m->o->hold_seconds, 0};
+
+        journal_log(m->j, "holding at %s for %.0f s (test)", point,
+                    m->o->hold_seconds);
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int set_phase(struct move *m, const char *phase, struct error *err)
 {
     journal_set(m->j, "phase", phase);
     if (journal_save(m->j, err) < 0)
         return -1;
-    if (m->o->hold_phase && !strcmp(m->o->hold_phase, phase)) {
-        struct timespec ts = {(time_t)m->o->hold_seconds, 0};
-
-        journal_log(m->j, "holding in phase %s for %.0f s (test)", phase,
-                    m->o->hold_seconds);
-        nanosleep(&ts, NULL);
-    }
+    test_hold(m, phase);
     return 0;
 }
 
@@ -417,6 +423,7 @@ static int converge(struct move *m, struct error *err)
         budget = 0.2;
     if (replicate_seed(m->repl, err) < 0)
         return -1;
+    test_hold(m, "seeded");
     for (;;) {
         struct copy_stats st;
         double p;

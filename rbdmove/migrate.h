@@ -64,8 +64,9 @@ struct migrate_opts {
     migrate_event_fn *event;
     void *event_ctx;
     /* Tests: stay this many seconds in phase hold_phase once it is
-     * recorded (the CLI reads RBDMOVE_TEST_HOLD=PHASE:SECONDS), so that a
-     * fault can be injected at a known point. */
+     * recorded, or after the seed when it is "seeded" (the CLI reads
+     * RBDMOVE_TEST_HOLD=POINT:SECONDS), so that a fault can be injected at
+     * a known point. */
     const char *hold_phase;
     double hold_seconds;
 };

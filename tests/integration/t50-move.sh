@@ -221,6 +221,86 @@ grep -q "resuming the seed" "$LAST_OUTPUT" && pass "the seed resumed where it st
     fail "the seed started again from zero"
 check_moved "$v2" "$d2" "resumed seed"
 
+# ---- kill -9 during a round, then resume -----------------------------------------
+# seeded_round VOL LOG MOVE-OPTIONS...: start a move that pauses after its
+# seed, write 48 MiB into the source meanwhile, and return once the round
+# that moves them is streaming (at 8 MiB/s); sets mpid, mid and mdst.
+seeded_round() {
+    local vol=$1 log=$2
+    shift 2
+    RBDMOVE_TEST_HOLD=seeded:8 "$RBDMOVE" move --os-cloud rbdmove-demo \
+        --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$dst_srv" \
+        --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
+        --progress never --bwlimit 8M "$@" "$vol" >"$log" 2>&1 &
+    mpid=$!
+    mid=$(bg_id "$log")
+    mdst=""
+    for _ in $(seq 600); do
+        mdst=$(dst_of "$mid" 2>/dev/null)
+        [ -n "$mdst" ] && rbd2 image-meta get "volumes/volume-$mdst" rbdmove.base \
+            >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    [ -n "$mdst" ] && VOLUMES+=("$R2 $mdst")
+    write_random 1 "volumes/volume-$vol" 0 48M || fail "cannot write into the source"
+    for _ in $(seq 300); do
+        rbd2 image-meta get "volumes/volume-$mdst" rbdmove.pending >/dev/null 2>&1 &&
+            break
+        sleep 0.1
+    done
+    sleep 1.5 # the round is streaming (48 MiB at 8 MiB/s)
+}
+v10=$(new_volume "$(unique_name t50-round)" 16M) || bail "cannot make a volume"
+seeded_round "$v10" "$TEST_TMP/m10"
+rbd2 image-meta get "volumes/volume-$mdst" rbdmove.pending >/dev/null 2>&1 &&
+    pass "killed during a round" || fail "no round in progress"
+kill -9 $mpid
+wait $mpid 2>/dev/null
+expect_equal "killed in a round: source still attached" in-use \
+    "$(volume_field $R1 "$v10" status)"
+expect_success "resume after kill -9 in a round" \
+    rbdmove resume --state-dir "$STATE" --progress never -v "$mid"
+grep -q "finishing the interrupted round" "$LAST_OUTPUT" &&
+    pass "the interrupted round was finished" ||
+    fail "no interrupted round: $(tail -5 "$LAST_OUTPUT")"
+check_moved "$v10" "$mdst" "resumed round"
+
+# ---- the SSH connection cut mid-round, then resume --------------------------------
+# The receiver runs on the lab's sshd; its sessions are killed while a round
+# streams: the move stops with the source still attached, and resumes.
+# session_of PID: the sshd process (nearest ancestor) serving PID
+session_of() {
+    local p=$1
+    while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+        p=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')
+        [ "$(ps -o comm= -p "$p" 2>/dev/null)" = sshd ] && echo "$p" && return
+    done
+}
+v11=$(new_volume "$(unique_name t50-ssh)" 16M) || bail "cannot make a volume"
+seeded_round "$v11" "$TEST_TMP/m11" --ssh "$SSH_TARGET" -i "$SSH_KEY" \
+    --known-hosts "$SSH_KNOWN_HOSTS" --remote-rbdmove "$RBDMOVE"
+sess=""
+for p in $(pgrep -f " receive --(serve|join) "); do
+    sess="$sess $(session_of "$p")"
+done
+# shellcheck disable=SC2086 # one pid per word
+[ -n "${sess// /}" ] && kill -KILL $sess && pass "ssh sessions cut mid-round" ||
+    fail "no receiver session to cut"
+wait $mpid
+rc=$?
+cp "$TEST_TMP/m11" "$LAST_OUTPUT"
+[ $rc -ne 0 ] && [ $rc -lt 128 ] && pass "the move fails when the connection drops" ||
+    fail "exit status $rc"
+grep -qi "connection .*lost\|remote command .* killed\|lost the connection\|receiver" \
+    "$TEST_TMP/m11" && pass "says the connection was lost" ||
+    fail "message: $(tail -3 "$TEST_TMP/m11")"
+expect_equal "connection cut: source still attached" in-use \
+    "$(volume_field $R1 "$v11" status)"
+expect_equal "connection cut: still replicating" replicating "$(phase_of "$mid")"
+expect_success "resume after the connection was cut" \
+    rbdmove resume --state-dir "$STATE" --progress never "$mid"
+check_moved "$v11" "$mdst" "resumed over SSH"
+
 # ---- kill -9 during the cutover, then resume -------------------------------------
 v3=$(new_volume "$(unique_name t50-cut)" 32M) || bail "cannot make a volume"
 RBDMOVE_TEST_HOLD=detached:60 "$RBDMOVE" move --os-cloud rbdmove-demo \
