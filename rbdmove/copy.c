@@ -3,11 +3,18 @@
  * rbdmove/copy.c: the data path between images and diff streams.
  *
  * One engine serves the three directions. Chunks of changed extents go
- * through a ring of slots, each with its own buffer:
+ * through a ring of slots:
  *
  *   free_seq <= read_seq <= tail_seq   (counters; slot = seq % n)
  *   [free_seq, read_seq)  processed, their writes may still be in flight
  *   [read_seq, tail_seq)  submitted, their reads may still be in flight
+ *
+ * Their buffers are cut from one circular arena of window x chunk_size
+ * bytes, in ring order (slots are freed in the same order): memory is
+ * bounded by bytes in flight, not by requests. A full copy of 4 MiB chunks
+ * keeps `window` requests in flight as before, while a diff of scattered
+ * 64 KiB extents keeps up to SLOTS_PER_CHUNK times as many, which is what
+ * a latency-bound round of small writes needs.
  *
  * Slots are processed strictly in order, so a stream comes out in
  * ascending offsets and "everything below the oldest busy slot is written"
@@ -29,9 +36,12 @@
 #include "transport/transport.h"
 
 #define MIB (1024u * 1024u)
+/* Slots per chunk of the window: small requests in flight at most. */
+#define SLOTS_PER_CHUNK 16
 
 struct slot {
-    char *buf;
+    char *buf;     /* in the arena; NULL for a zero range */
+    size_t charge; /* arena bytes this slot holds (with a skipped tail) */
     uint64_t off;
     size_t len;
     bool zero; /* a range to zero: nothing to read */
@@ -49,6 +59,9 @@ struct engine {
     struct transport *t; /* stream sink when sending */
     struct slot *slots;
     unsigned n;
+    char *arena;
+    size_t arena_size;
+    size_t a_head, a_tail, a_used; /* allocate at head, free from tail */
     uint64_t free_seq, read_seq, tail_seq;
     uint64_t done, total;
     uint64_t next_checkpoint;
@@ -110,18 +123,19 @@ static int engine_init(struct engine *e, const struct copy_params *p,
                        struct copy_stats *st, struct error *err)
 {
     memset(st, 0, sizeof(*st));
+    unsigned window = p->window ? p->window : 1;
+
     e->p = p;
     e->st = st;
-    e->n = p->window ? p->window : 1;
+    e->n = window * SLOTS_PER_CHUNK;
     e->slots = xcalloc(e->n, sizeof(*e->slots));
-    for (unsigned i = 0; i < e->n; i++) {
-        /* Large buffers report ENOMEM instead of aborting (style 4.4.5). */
-        e->slots[i].buf = malloc(p->chunk_size);
-        if (!e->slots[i].buf)
-            return error_set(err, ERROR_IO, ENOMEM,
-                             "cannot allocate %u buffers of %zu bytes", e->n,
-                             p->chunk_size);
-    }
+    e->arena_size = (size_t)window * p->chunk_size;
+    /* Large buffers report ENOMEM instead of aborting (style 4.4.5). */
+    e->arena = malloc(e->arena_size);
+    if (!e->arena)
+        return error_set(err, ERROR_IO, ENOMEM,
+                         "cannot allocate %u buffers of %zu bytes", window,
+                         p->chunk_size);
     e->next_checkpoint = p->checkpoint_every;
     e->start = time_now();
     return 0;
@@ -144,6 +158,53 @@ static void engine_pace(struct engine *e, size_t len)
 
         nanosleep(&ts, NULL);
     }
+}
+
+/* ---- the arena: FIFO allocation of slot buffers ----------------------- */
+
+/* Cut len bytes for s from the arena; false when they do not fit yet. */
+static bool arena_take(struct engine *e, struct slot *s, size_t len)
+{
+    size_t skip = 0;
+
+    s->buf = NULL;
+    s->charge = 0;
+    if (len == 0)
+        return true;
+    if (e->a_used == 0)
+        e->a_head = e->a_tail = 0;
+    if (e->a_used > 0 && e->a_head == e->a_tail)
+        return false; /* full */
+    if (e->a_head >= e->a_tail) {
+        /* Free: [head, size) and [0, tail). Buffers are contiguous, so
+         * when the end is too short it is skipped. */
+        if (e->arena_size - e->a_head < len) {
+            if (e->a_tail < len)
+                return false;
+            skip = e->arena_size - e->a_head;
+            e->a_head = 0;
+        }
+    } else if (e->a_tail - e->a_head < len) {
+        return false;
+    }
+    s->buf = e->arena + e->a_head;
+    s->charge = len + skip;
+    e->a_head += len;
+    e->a_used += s->charge;
+    return true;
+}
+
+/* Give back the buffer of the oldest slot still holding one. */
+static void arena_give(struct engine *e, struct slot *s)
+{
+    if (!s->buf)
+        return;
+    e->a_used -= s->charge;
+    /* Slots are freed in the order they were cut: the free space now
+     * begins where this buffer ends (a skipped end went with it). */
+    e->a_tail = (size_t)(s->buf - e->arena) + s->len;
+    s->buf = NULL;
+    s->charge = 0;
 }
 
 static int slot_wait_writes(struct slot *s, struct error *err)
@@ -192,12 +253,12 @@ static void engine_release(struct engine *e)
     if (!e->slots)
         return;
     engine_drain_quiet(e);
-    for (unsigned i = 0; i < e->n; i++) {
-        free(e->slots[i].buf);
+    for (unsigned i = 0; i < e->n; i++)
         free(e->slots[i].writes);
-    }
     free(e->slots);
     e->slots = NULL;
+    free(e->arena);
+    e->arena = NULL;
 }
 
 static int add_write(struct slot *s, struct image_aio *a)
@@ -221,6 +282,7 @@ static int engine_reclaim(struct engine *e, bool block, struct error *err)
             break;
         if (slot_wait_writes(s, err) < 0)
             return -1;
+        arena_give(e, s);
         e->free_seq++;
         block = false;
     }
@@ -230,6 +292,17 @@ static int engine_reclaim(struct engine *e, bool block, struct error *err)
 static bool engine_full(const struct engine *e)
 {
     return e->tail_seq - e->free_seq >= e->n;
+}
+
+/* The next slot, with a buffer of len bytes (0: none), or false while
+ * neither is free yet. */
+static struct slot *engine_take(struct engine *e, size_t len)
+{
+    struct slot *s = &e->slots[e->tail_seq % e->n];
+
+    if (engine_full(e) || !arena_take(e, s, len))
+        return NULL;
+    return s;
 }
 
 /* ---- sinks ----------------------------------------------------------------
@@ -353,17 +426,19 @@ static int engine_submit(struct engine *e, uint64_t off, size_t len, bool zero,
     if (check_cancel(e, err) < 0)
         return -1;
     engine_pace(e, zero ? 0 : len);
-    while (engine_full(e)) {
+    while (!(s = engine_take(e, zero ? 0 : len))) {
         if (e->read_seq < e->tail_seq) {
             if (engine_process(e, err) < 0)
                 return -1;
             if (engine_reclaim(e, false, err) < 0)
                 return -1;
-        } else if (engine_reclaim(e, true, err) < 0) {
-            return -1;
+        } else {
+            if (e->free_seq == e->read_seq)
+                BUG("an empty arena cannot take %zu bytes", len);
+            if (engine_reclaim(e, true, err) < 0)
+                return -1;
         }
     }
-    s = &e->slots[e->tail_seq % e->n];
     s->off = off;
     s->len = len;
     s->zero = zero;
@@ -593,14 +668,17 @@ out:
 /* ---- applying a stream ----------------------------------------------------
  */
 
-/* Take a free slot for data arriving from the stream. */
-static int apply_slot(struct engine *e, struct slot **out, struct error *err)
+/* Take a free slot (with len bytes of buffer) for data arriving from the
+ * stream. */
+static int apply_slot(struct engine *e, size_t len, struct slot **out,
+                      struct error *err)
 {
-    while (engine_full(e)) {
+    while (!(*out = engine_take(e, len))) {
+        if (e->free_seq == e->read_seq)
+            BUG("an empty arena cannot take %zu bytes", len);
         if (engine_reclaim(e, true, err) < 0)
             return -1;
     }
-    *out = &e->slots[e->tail_seq % e->n];
     (*out)->read = NULL;
     return 0;
 }
@@ -612,7 +690,7 @@ static int apply_piece(struct engine *e, struct stream_reader *r, uint64_t off,
 
     if (check_cancel(e, err) < 0)
         return -1;
-    if (apply_slot(e, &s, err) < 0)
+    if (apply_slot(e, zero ? 0 : len, &s, err) < 0)
         return -1;
     s->off = off;
     s->len = len;

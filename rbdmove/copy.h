@@ -35,7 +35,9 @@ typedef bool cancel_fn(void *ctx);
 
 struct copy_params {
     size_t chunk_size;   /* bytes per aio request; default 4 MiB */
-    unsigned window;     /* aio requests in flight per image; default 16 */
+    unsigned window;     /* chunks in flight per image (bytes: window x
+                            chunk_size; small requests: up to 16x as
+                            many); default 8 */
     size_t zero_block;   /* zero detection granularity; default 4096 */
     bool whole_object;   /* enumerate whole objects (fast-diff) */
     bool dst_is_zero;    /* destination known to read as zeros (fresh):

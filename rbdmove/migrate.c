@@ -46,6 +46,10 @@
  * that its check and the attach fit in what is left of the budget. */
 #define FINAL_ROUND_TARGET_S 1.0
 
+/* After the full check before the cutover, one more round when the final
+ * one would take longer than this (see catch_up). */
+#define CATCH_UP_S 0.25
+
 /* The blocks the final check hashes on both sides: small, because a VM's
  * writes are small and scattered and every byte read here is downtime. */
 #define FINAL_BLOCK (64u * 1024)
@@ -463,6 +467,26 @@ static int converge(struct move *m, struct error *err)
     }
 }
 
+/*
+ * The full verify takes seconds while the writer goes on, and all it
+ * writes meanwhile would land in the final round: catch up with one more
+ * round when the final one would otherwise take more than CATCH_UP_S.
+ * Not a convergence test (that was passed already): one round at most.
+ */
+static int catch_up(struct move *m, struct error *err)
+{
+    struct copy_stats st;
+    uint64_t delta = 0;
+
+    if (replicate_delta(m->repl, &delta, err) < 0)
+        return -1;
+    if (predict(m, delta) <= CATCH_UP_S)
+        return 0;
+    emit(m, "info", NULL,
+         "%" PRIu64 " bytes changed during the check: one more round", delta);
+    return replicate_round(m->repl, &st, err);
+}
+
 /* Verify the current base in full, while the server still runs. */
 static int verify_base(struct move *m, struct error *err)
 {
@@ -842,7 +866,8 @@ static int prepare(struct move *m, struct error *err)
     if (phase_is(m, "replicating") || phase_is(m, "rolled-back")) {
         if (set_phase(m, "replicating", err) < 0 || converge(m, err) < 0)
             return -1;
-        if (m->o->full_verify && verify_base(m, err) < 0)
+        if (m->o->full_verify &&
+            (verify_base(m, err) < 0 || catch_up(m, err) < 0))
             return -1;
     }
     return 0;
