@@ -55,7 +55,7 @@ static const struct cli_option options[] = {
     {"allow-shrink", no_argument, OPT_ALLOW_SHRINK, NULL,
      "follow a source that shrank"},
     {"window", required_argument, OPT_WINDOW, "N",
-     "requests in flight per image (default 8)"},
+     "chunks in flight per image (default 8)"},
     {"chunk-size", required_argument, OPT_CHUNK, "SIZE",
      "bytes per request (default 4M)"},
     {"progress", required_argument, OPT_PROGRESS, "WHEN",

@@ -32,7 +32,7 @@ static const struct cli_option options[] = {
     {"whole-object", no_argument, OPT_WHOLE_OBJECT, NULL,
      "list whole objects (fast with fast-diff; more data)"},
     {"window", required_argument, OPT_WINDOW, "N",
-     "reads in flight (default 8)"},
+     "chunks read in flight (default 8)"},
     {"progress", required_argument, OPT_PROGRESS, "WHEN",
      "auto, always or never (default auto)"},
     {NULL, 0, 0, NULL, NULL},

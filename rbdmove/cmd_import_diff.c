@@ -29,7 +29,7 @@ static const struct cli_option options[] = {
     {"allow-shrink", no_argument, OPT_ALLOW_SHRINK, NULL,
      "let the stream's size record shrink the image"},
     {"window", required_argument, OPT_WINDOW, "N",
-     "writes in flight (default 8)"},
+     "chunks written in flight (default 8)"},
     {"progress", required_argument, OPT_PROGRESS, "WHEN",
      "auto, always or never (default auto)"},
     {NULL, 0, 0, NULL, NULL},
