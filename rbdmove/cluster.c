@@ -10,6 +10,7 @@
 
 #include <rados/librados.h>
 
+#include "rbdmove/image.h"
 #include "rbdmove/xalloc.h"
 
 struct cluster {
@@ -81,7 +82,9 @@ void cluster_close(struct cluster *cl)
 {
     if (!cl)
         return;
-    if (cl->rados)
+    /* Shutting librados down under an image still open (its close gave
+     * up on a dead cluster) could crash: leave both to the exit. */
+    if (cl->rados && !image_abandoned_handles())
         rados_shutdown(cl->rados);
     free(cl->conf);
     free(cl);

@@ -11,8 +11,11 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rados/librados.h>
 #include <rbd/librbd.h>
@@ -147,13 +150,99 @@ out:
     return ret;
 }
 
+/*
+ * rbd_close waits for a cluster that stopped answering (60-180 s seen on
+ * the lab after an OSD died), long after the operation that found it dead
+ * has failed. So the close runs in a helper thread and gets CLOSE_WAIT_S;
+ * past that its handle is abandoned to the process's exit (our writes were
+ * flushed or failed before any close), and so is the cluster connection:
+ * cluster_close() does not shut librados down under a handle still open.
+ */
+#define CLOSE_WAIT_S 15
+
+static atomic_uint abandoned_handles;
+
+struct closer {
+    rbd_image_t rbd;
+    rados_ioctx_t ioctx;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    bool abandoned;
+};
+
+static void *closer_main(void *arg)
+{
+    struct closer *c = arg;
+    bool abandoned;
+
+    rbd_close(c->rbd);
+    rados_ioctx_destroy(c->ioctx);
+    pthread_mutex_lock(&c->mu);
+    c->done = true;
+    abandoned = c->abandoned;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (abandoned) {
+        /* Late, but closed after all. */
+        atomic_fetch_sub(&abandoned_handles, 1);
+        free(c);
+    }
+    return NULL;
+}
+
+static void close_bounded(rbd_image_t rbd, rados_ioctx_t ioctx)
+{
+    struct closer *c = xcalloc(1, sizeof(*c));
+    struct timespec until;
+    pthread_attr_t attr;
+    pthread_t th;
+    int rc;
+
+    c->rbd = rbd;
+    c->ioctx = ioctx;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&th, &attr, closer_main, c);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        rbd_close(rbd);
+        rados_ioctx_destroy(ioctx);
+        free(c);
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += CLOSE_WAIT_S;
+    pthread_mutex_lock(&c->mu);
+    while (!c->done &&
+           pthread_cond_timedwait(&c->cv, &c->mu, &until) != ETIMEDOUT)
+        ;
+    if (!c->done) {
+        c->abandoned = true;
+        atomic_fetch_add(&abandoned_handles, 1);
+        pthread_mutex_unlock(&c->mu);
+        return; /* the helper frees c if it ever finishes */
+    }
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
+unsigned image_abandoned_handles(void)
+{
+    return atomic_load(&abandoned_handles);
+}
+
 void image_close(struct image *img)
 {
     if (!img)
         return;
     if (img->rbd)
-        rbd_close(img->rbd);
-    if (img->ioctx)
+        close_bounded(img->rbd, img->ioctx);
+    else if (img->ioctx)
         rados_ioctx_destroy(img->ioctx);
     free(img->spec);
     free(img->id);

@@ -45,6 +45,9 @@ int image_open(struct cluster *cl, const char *pool, const char *name,
                struct error *err) MUST_CHECK;
 /* NULL-safe; also safe on a half-opened image. */
 void image_close(struct image *img);
+/* Handles whose close gave up waiting for a cluster that stopped
+ * answering (see image.c); their cluster must not be shut down. */
+unsigned image_abandoned_handles(void);
 
 /* ENOENT is not an error: *exists tells. */
 int image_exists(struct cluster *cl, const char *pool, const char *name,

@@ -200,3 +200,44 @@ expect_equal "destination keeps the 1 MiB object size" 20 \
     "$(rbd2 info --format json "$cdst" | python3 -c 'import json,sys; print(json.load(sys.stdin)["order"])')"
 expect_equal "the copy is standalone (no parent)" "None" \
     "$(rbd2 info --format json "$cdst" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("parent"))')"
+
+# ---- a destination cluster that stops answering ---------------------------------
+# ceph2's OSDs are paused (`ceph osd pause`: clients hold every request, as
+# with a cluster that stopped answering; nothing is lost) while a seed
+# streams. The copy must fail within its Ceph timeout (RBDMOVE_CEPH_TIMEOUT=5)
+# plus the bounded wait for librbd to close, saying so, and leave no base
+# snapshot; once the cluster answers again a copy succeeds. (SIGSTOP of the
+# OSD left requests "waiting for readable" for good after SIGCONT.)
+frz=volumes/$(unique_name frozen)
+frzdst=volumes/$(unique_name frozendst)
+make_image 1 "$frz" 64M
+track_image 2 "$frzdst"
+write_random 1 "$frz" 0 48M
+RBDMOVE_CEPH_TIMEOUT=5 "$RBDMOVE" copy --src-conf "$CEPH1_CONF" \
+    --dst-conf "$CEPH2_CONF" --bwlimit 16M --progress never "$frz" "$frzdst" \
+    >"$T/frozen.log" 2>&1 &
+cpid=$!
+for _ in $(seq 100); do
+    rbd2 image-meta get "$frzdst" rbdmove.seed >/dev/null 2>&1 && break
+    sleep 0.1
+done
+sleep 0.5
+ceph2 osd pause >/dev/null 2>&1 || fail "cannot pause ceph2"
+t0=$SECONDS
+wait $cpid
+rc=$?
+took=$((SECONDS - t0))
+ceph2 osd unpause >/dev/null 2>&1 || fail "cannot unpause ceph2"
+cp "$T/frozen.log" "$LAST_OUTPUT"
+[ $rc -ne 0 ] && [ $rc -lt 128 ] &&
+    pass "the copy fails when the destination stops answering" ||
+    fail "exit status $rc"
+[ $took -le 45 ] && pass "...within $took s (Ceph timeout 5 s)" ||
+    fail "it took $took s after the pause"
+grep -qi "timed out" "$T/frozen.log" && pass "...saying it timed out" ||
+    fail "message: $(tail -n 3 "$T/frozen.log")"
+expect_equal "no base snapshot after the stalled copy" "" "$(base_of 2 "$frzdst")"
+expect_success "copy once the cluster answers again" copy "$frz" "$frzdst"
+b=$(base_of 2 "$frzdst")
+expect_equal "copy after the stall equal" "$(image_checksum 1 "$frz@$b")" \
+    "$(image_checksum 2 "$frzdst@$b")"
