@@ -248,25 +248,6 @@ receiver_pids() {
         done
     done
 }
-# session_of PID: the sshd process (nearest ancestor) serving PID
-session_of() {
-    local p=$1
-    while [ -n "$p" ] && [ "$p" -gt 1 ]; do
-        p=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')
-        [ "$(ps -o comm= -p "$p" 2>/dev/null)" = sshd ] && echo "$p" && return
-    done
-}
-# kill_sessions PID...: SIGKILL the sshd session processes of these
-# commands, so that their connections drop (not the commands themselves).
-kill_sessions() {
-    local p sess=""
-    for p in "$@"; do
-        sess="$sess $(session_of "$p")"
-    done
-    # shellcheck disable=SC2086
-    [ -n "${sess// /}" ] && kill -KILL $sess 2>/dev/null
-    echo "$sess"
-}
 # wait_gone PATTERN: until no process matches (10 s), then SIGKILL them.
 wait_gone() {
     for _ in $(seq 100); do

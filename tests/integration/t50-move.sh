@@ -168,6 +168,22 @@ check_moved() {
         "$(rbdmove_snaps 1 "volumes/volume-$1") $(rbdmove_snaps 2 "volumes/volume-$2")"
 }
 
+# held_move POINT:SECONDS VOL LOG [OPTION...]: start a move of VOL in the
+# background that pauses at POINT (RBDMOVE_TEST_HOLD, see migrate.h) for a
+# fault to be injected there; to $MOVE_DST if set, else dst_srv. Sets mpid
+# (its pid) and mid (its id).
+held_move() {
+    local hold=$1 vol=$2 log=$3
+    shift 3
+    RBDMOVE_TEST_HOLD=$hold "$RBDMOVE" move --os-cloud rbdmove-demo \
+        --os-region-name $R1 --dst-os-region-name $R2 \
+        --dst-server "${MOVE_DST:-$dst_srv}" --src-conf "$CEPH1_CONF" \
+        --dst-conf "$CEPH2_CONF" --state-dir "$STATE" --progress never \
+        "$@" "$vol" >"$log" 2>&1 &
+    mpid=$!
+    mid=$(bg_id "$log")
+}
+
 # ---- a move while the server keeps writing ------------------------------------
 v1=$(new_volume "$(unique_name t50-live)" 128M) || bail "cannot make a volume"
 /usr/bin/python3 "$HERE/vm_writer.py" "$CEPH1_CONF" "volumes/volume-$v1" \
@@ -228,12 +244,7 @@ check_moved "$v2" "$d2" "resumed seed"
 seeded_round() {
     local vol=$1 log=$2
     shift 2
-    RBDMOVE_TEST_HOLD=seeded:8 "$RBDMOVE" move --os-cloud rbdmove-demo \
-        --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$dst_srv" \
-        --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
-        --progress never --bwlimit 8M "$@" "$vol" >"$log" 2>&1 &
-    mpid=$!
-    mid=$(bg_id "$log")
+    held_move seeded:8 "$vol" "$log" --bwlimit 8M "$@"
     mdst=""
     for _ in $(seq 600); do
         mdst=$(dst_of "$mid" 2>/dev/null)
@@ -268,23 +279,12 @@ check_moved "$v10" "$mdst" "resumed round"
 # ---- the SSH connection cut mid-round, then resume --------------------------------
 # The receiver runs on the lab's sshd; its sessions are killed while a round
 # streams: the move stops with the source still attached, and resumes.
-# session_of PID: the sshd process (nearest ancestor) serving PID
-session_of() {
-    local p=$1
-    while [ -n "$p" ] && [ "$p" -gt 1 ]; do
-        p=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')
-        [ "$(ps -o comm= -p "$p" 2>/dev/null)" = sshd ] && echo "$p" && return
-    done
-}
 v11=$(new_volume "$(unique_name t50-ssh)" 16M) || bail "cannot make a volume"
 seeded_round "$v11" "$TEST_TMP/m11" --ssh "$SSH_TARGET" -i "$SSH_KEY" \
     --known-hosts "$SSH_KNOWN_HOSTS" --remote-rbdmove "$RBDMOVE"
-sess=""
-for p in $(pgrep -f " receive --(serve|join) "); do
-    sess="$sess $(session_of "$p")"
-done
-# shellcheck disable=SC2086 # one pid per word
-[ -n "${sess// /}" ] && kill -KILL $sess && pass "ssh sessions cut mid-round" ||
+# shellcheck disable=SC2046 # one pid per word
+sess=$(kill_sessions $(pgrep -f " receive --(serve|join) "))
+[ -n "${sess// /}" ] && pass "ssh sessions cut mid-round" ||
     fail "no receiver session to cut"
 wait $mpid
 rc=$?
@@ -303,12 +303,8 @@ check_moved "$v11" "$mdst" "resumed over SSH"
 
 # ---- kill -9 during the cutover, then resume -------------------------------------
 v3=$(new_volume "$(unique_name t50-cut)" 32M) || bail "cannot make a volume"
-RBDMOVE_TEST_HOLD=detached:60 "$RBDMOVE" move --os-cloud rbdmove-demo \
-    --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$dst_srv" \
-    --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
-    --progress never "$v3" >"$TEST_TMP/m3" 2>&1 &
-mpid=$!
-id3=$(bg_id "$TEST_TMP/m3")
+held_move detached:60 "$v3" "$TEST_TMP/m3"
+id3=$mid
 wait_phase "$id3" detached && pass "reached the cutover" || fail "no cutover"
 kill -9 $mpid
 wait $mpid 2>/dev/null
@@ -322,12 +318,8 @@ check_moved "$v3" "$d3" "resumed cutover"
 # ---- kill -9 during the cutover, then abort --------------------------------------
 v4=$(new_volume "$(unique_name t50-abort)" 32M) || bail "cannot make a volume"
 sum4=$(image_checksum 1 "volumes/volume-$v4")
-RBDMOVE_TEST_HOLD=detached:60 "$RBDMOVE" move --os-cloud rbdmove-demo \
-    --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$dst_srv" \
-    --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
-    --progress never "$v4" >"$TEST_TMP/m4" 2>&1 &
-mpid=$!
-id4=$(bg_id "$TEST_TMP/m4")
+held_move detached:60 "$v4" "$TEST_TMP/m4"
+id4=$mid
 wait_phase "$id4" detached || fail "no cutover"
 kill -9 $mpid
 wait $mpid 2>/dev/null
@@ -348,12 +340,8 @@ expect_equal "abort: phase recorded" aborted "$(phase_of "$id4")"
 # The final round writes the source head straight into the destination head
 # (no snapshot): a rerun must accept that head and redo the round.
 v7=$(new_volume "$(unique_name t50-final)" 16M) || bail "cannot make a volume"
-RBDMOVE_TEST_HOLD=attaching:60 "$RBDMOVE" move --os-cloud rbdmove-demo \
-    --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$dst_srv" \
-    --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
-    --progress never "$v7" >"$TEST_TMP/m7" 2>&1 &
-mpid=$!
-id7=$(bg_id "$TEST_TMP/m7")
+held_move attaching:60 "$v7" "$TEST_TMP/m7"
+id7=$mid
 wait_phase "$id7" attaching && pass "reached the attach" || fail "no attach"
 kill -9 $mpid
 wait $mpid 2>/dev/null
@@ -367,12 +355,8 @@ check_moved "$v7" "$d7" "resumed before the attach"
 # The resume goes back to rounds over a destination whose head holds an
 # abandoned final round: the next round from the base must cover it.
 v8=$(new_volume "$(unique_name t50-back)" 16M) || bail "cannot make a volume"
-RBDMOVE_TEST_HOLD=attaching:60 "$RBDMOVE" move --os-cloud rbdmove-demo \
-    --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$dst_srv" \
-    --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
-    --progress never "$v8" >"$TEST_TMP/m8" 2>&1 &
-mpid=$!
-id8=$(bg_id "$TEST_TMP/m8")
+held_move attaching:60 "$v8" "$TEST_TMP/m8"
+id8=$mid
 wait_phase "$id8" attaching || fail "no attach"
 kill -9 $mpid
 wait $mpid 2>/dev/null
@@ -391,12 +375,8 @@ check_moved "$v8" "$d8" "resumed after the source came back"
 # The destination is the server's now: the resume only tidies up. It must
 # not take the image's lock (the writer would stall) nor refuse the new data.
 v9=$(new_volume "$(unique_name t50-tidy)" 16M) || bail "cannot make a volume"
-RBDMOVE_TEST_HOLD=attached:60 "$RBDMOVE" move --os-cloud rbdmove-demo \
-    --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$dst_srv" \
-    --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
-    --progress never "$v9" >"$TEST_TMP/m9" 2>&1 &
-mpid=$!
-id9=$(bg_id "$TEST_TMP/m9")
+held_move attached:60 "$v9" "$TEST_TMP/m9"
+id9=$mid
 wait_phase "$id9" attached && pass "reached the end of the cutover" || fail "no attach"
 kill -9 $mpid
 wait $mpid 2>/dev/null
@@ -418,12 +398,8 @@ expect_equal "tidy resume: the new server's data untouched" "$sum9" \
 # ---- the destination server deleted before the attach: rollback -----------------
 tmp_srv=$(os_server create $R2 "$(unique_name t50-gone)") || bail "no server"
 v5=$(new_volume "$(unique_name t50-rollback)" 16M) || bail "cannot make a volume"
-RBDMOVE_TEST_HOLD=attaching:20 "$RBDMOVE" move --os-cloud rbdmove-demo \
-    --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$tmp_srv" \
-    --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" --state-dir "$STATE" \
-    --progress never "$v5" >"$TEST_TMP/m5" 2>&1 &
-mpid=$!
-id5=$(bg_id "$TEST_TMP/m5")
+MOVE_DST=$tmp_srv held_move attaching:20 "$v5" "$TEST_TMP/m5"
+id5=$mid
 wait_phase "$id5" attaching || fail "did not reach the attach"
 os_server delete $R2 "$tmp_srv" >/dev/null 2>&1
 wait $mpid
