@@ -184,6 +184,18 @@ held_move() {
     mid=$(bg_id "$log")
 }
 
+# kill_held PHASE: once the held move reaches PHASE, kill -9 it. Sets mdst
+# (its destination volume, queued for removal); fails if PHASE never came.
+kill_held() {
+    local rc=0
+    wait_phase "$mid" "$1" || rc=1
+    kill -9 $mpid
+    wait $mpid 2>/dev/null
+    mdst=$(dst_of "$mid")
+    [ -n "$mdst" ] && VOLUMES+=("$R2 $mdst")
+    return $rc
+}
+
 # ---- a move while the server keeps writing ------------------------------------
 v1=$(new_volume "$(unique_name t50-live)" 128M) || bail "cannot make a volume"
 /usr/bin/python3 "$HERE/vm_writer.py" "$CEPH1_CONF" "volumes/volume-$v1" \
@@ -305,11 +317,8 @@ check_moved "$v11" "$mdst" "resumed over SSH"
 v3=$(new_volume "$(unique_name t50-cut)" 32M) || bail "cannot make a volume"
 held_move detached:60 "$v3" "$TEST_TMP/m3"
 id3=$mid
-wait_phase "$id3" detached && pass "reached the cutover" || fail "no cutover"
-kill -9 $mpid
-wait $mpid 2>/dev/null
-d3=$(dst_of "$id3")
-VOLUMES+=("$R2 $d3")
+kill_held detached && pass "reached the cutover" || fail "no cutover"
+d3=$mdst
 expect_equal "killed with the source detached" available "$(volume_field $R1 "$v3" status)"
 expect_success "resume after kill -9 in the cutover" \
     rbdmove resume --state-dir "$STATE" --progress never "$id3"
@@ -320,11 +329,8 @@ v4=$(new_volume "$(unique_name t50-abort)" 32M) || bail "cannot make a volume"
 sum4=$(image_checksum 1 "volumes/volume-$v4")
 held_move detached:60 "$v4" "$TEST_TMP/m4"
 id4=$mid
-wait_phase "$id4" detached || fail "no cutover"
-kill -9 $mpid
-wait $mpid 2>/dev/null
-d4=$(dst_of "$id4")
-VOLUMES+=("$R2 $d4")
+kill_held detached || fail "no cutover"
+d4=$mdst
 expect_success "abort after kill -9 in the cutover" \
     rbdmove abort --state-dir "$STATE" "$id4"
 expect_equal "abort: source attached to its server again" "in-use $src_srv" \
@@ -342,11 +348,8 @@ expect_equal "abort: phase recorded" aborted "$(phase_of "$id4")"
 v7=$(new_volume "$(unique_name t50-final)" 16M) || bail "cannot make a volume"
 held_move attaching:60 "$v7" "$TEST_TMP/m7"
 id7=$mid
-wait_phase "$id7" attaching && pass "reached the attach" || fail "no attach"
-kill -9 $mpid
-wait $mpid 2>/dev/null
-d7=$(dst_of "$id7")
-VOLUMES+=("$R2 $d7")
+kill_held attaching && pass "reached the attach" || fail "no attach"
+d7=$mdst
 expect_success "resume after kill -9 between the final round and the attach" \
     rbdmove resume --state-dir "$STATE" --progress never "$id7"
 check_moved "$v7" "$d7" "resumed before the attach"
@@ -357,11 +360,8 @@ check_moved "$v7" "$d7" "resumed before the attach"
 v8=$(new_volume "$(unique_name t50-back)" 16M) || bail "cannot make a volume"
 held_move attaching:60 "$v8" "$TEST_TMP/m8"
 id8=$mid
-wait_phase "$id8" attaching || fail "no attach"
-kill -9 $mpid
-wait $mpid 2>/dev/null
-d8=$(dst_of "$id8")
-VOLUMES+=("$R2 $d8")
+kill_held attaching || fail "no attach"
+d8=$mdst
 osc --os-region-name $R1 attach "$src_srv" "$v8" >"$TEST_TMP/att8" 2>&1 &&
     pass "source attached again by hand" || fail "attach: $(cat "$TEST_TMP/att8")"
 write_random 1 "volumes/volume-$v8" 8M 4M || fail "cannot write into the source"
@@ -377,11 +377,8 @@ check_moved "$v8" "$d8" "resumed after the source came back"
 v9=$(new_volume "$(unique_name t50-tidy)" 16M) || bail "cannot make a volume"
 held_move attached:60 "$v9" "$TEST_TMP/m9"
 id9=$mid
-wait_phase "$id9" attached && pass "reached the end of the cutover" || fail "no attach"
-kill -9 $mpid
-wait $mpid 2>/dev/null
-d9=$(dst_of "$id9")
-VOLUMES+=("$R2 $d9")
+kill_held attached && pass "reached the end of the cutover" || fail "no attach"
+d9=$mdst
 t0=$SECONDS
 write_random 2 "volumes/volume-$d9" 0 4M || fail "the new server cannot write"
 [ $((SECONDS - t0)) -lt 20 ] && pass "the destination's lock was given up before the attach" ||
