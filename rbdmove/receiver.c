@@ -251,6 +251,8 @@ static void applier_submitted(void *ctx, uint64_t end)
  * with SCM_RIGHTS, so that we read the stream ourselves instead of the
  * join copying every byte into the socket: one copy less per byte.
  */
+#define PIPE_SIZE (1 << 20)
+
 static int recv_stream_fd(int sock, int *out, struct error *err)
 {
     union {
@@ -306,6 +308,10 @@ static void *applier_main(void *arg)
 
     a->ret = recv_stream_fd(a->fd, &fd, &a->err);
     if (a->ret == 0) {
+        /* sshd writes the stream into a pipe of 64 KiB: a larger one means
+         * fewer wake-ups on both sides (not a pipe, or over the limit of
+         * fs.pipe-max-size: it stays as it is). */
+        (void)fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
         in = t = transport_fd_new(fd, -1, 1, "stream");
         if (a->level)
             t = transport_zstd_new(in, a->level, false);

@@ -459,6 +459,9 @@ periodic_interval = 10
 periodic_fuzzy_delay = 0
 scheduler_driver_init_wait_time = 20
 graceful_shutdown_timeout = 5
+# The fault tests keep each case's volumes until they end: more than
+# Cinder's default of 10 per project (t50 tests a refusal with its own).
+quota_volumes = 40
 [database]
 connection = $(db_url cinder_r$r)
 max_pool_size = 5
