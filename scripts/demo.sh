@@ -369,7 +369,7 @@ print()
 print("  downtime %s%.2f s%s, from the detach request to the destination in-use:" % (
     B, done["downtime_s"], N))
 for k, label in (("detach_s", "detach, until no client holds the image"),
-                 ("final_round_s", "final round (snapshot, diff, apply)"),
+                 ("final_round_s", "final round (head to head, no snapshot)"),
                  ("verify_s", "verify the blocks the final round touched"),
                  ("attach_s", "attach in RegionTwo, until in-use")):
     print("    %6.2f s  %s" % (done[k], label))
