@@ -72,6 +72,7 @@ struct move {
     char *src_pool, *src_image; /* for sync, which has no journal */
     double t_attach0;
     bool round_measured; /* throughput comes from an incremental round */
+    bool detach_done;    /* resumed in "detaching" with the source detached */
 };
 
 void migrate_opts_init(struct migrate_opts *o)
@@ -645,6 +646,13 @@ static int detach_request(struct move *m, struct error *err)
         return -1;
     if (!server)
         return 0;
+    if (m->detach_done) {
+        /* An earlier run asked, and Nova did it: asking again would be
+         * refused ("not attached"), and that is no reason to roll back. */
+        emit(m, "detach", NULL, "volume %s was already detached from server %s",
+             vol, server);
+        return 0;
+    }
     emit(m, "detach", NULL, "detaching volume %s from server %s", vol, server);
     if (nova_volume_detach(m->plan->src.nova, server, vol, err) < 0)
         return error_prefix(err, "detaching volume %s from server %s", vol,
@@ -817,6 +825,32 @@ static int source_attached(struct move *m, bool *attached, struct error *err)
     return 0;
 }
 
+/* A run killed during the detach leaves the source "detaching" for a
+ * while: wait until Nova has finished (or given up) before deciding. */
+static int detach_settle(struct move *m, struct error *err)
+{
+    double until = time_now() + m->o->detach_timeout;
+
+    for (;;) {
+        struct cinder_volume v;
+        bool busy;
+
+        memset(&v, 0, sizeof(v));
+        if (cinder_volume_get(m->plan->src.cinder, J(m, "src.volume"), &v,
+                              err) < 0)
+            return -1;
+        busy = v.status && !strcmp(v.status, "detaching");
+        cinder_volume_release(&v);
+        if (!busy)
+            return 0;
+        if (time_now() > until)
+            return error_set(err, ERROR_STATE, 0,
+                             "volume %s is still detaching after %.0f s",
+                             J(m, "src.volume"), m->o->detach_timeout);
+        nanosleep(&(struct timespec){1, 0}, NULL);
+    }
+}
+
 static int dst_attached(struct move *m, bool *attached, struct error *err)
 {
     struct cinder_volume v;
@@ -858,10 +892,14 @@ static int prepare(struct move *m, struct error *err)
     if (open_data(m, phase_is(m, "attached"), err) < 0)
         return -1;
     if (phase_is(m, "detaching") || phase_is(m, "detached")) {
+        if (phase_is(m, "detaching") && detach_settle(m, err) < 0)
+            return -1;
         if (source_attached(m, &attached, err) < 0)
             return -1;
         if (attached && set_phase(m, "replicating", err) < 0)
             return -1;
+        /* Killed after the detach request: it may have been carried out. */
+        m->detach_done = !attached && phase_is(m, "detaching");
     }
     if (phase_is(m, "replicating") || phase_is(m, "rolled-back")) {
         if (set_phase(m, "replicating", err) < 0 || converge(m, err) < 0)

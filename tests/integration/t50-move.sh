@@ -8,7 +8,9 @@
 # cutover (before and after the final round, after the attach), then resume
 # (and separately abort); the SSH connection cut mid-seed; the destination
 # server deleted before the attach (rollback); Cinder in the destination
-# refusing to create the volume.
+# refusing to create the volume; `move --server` (two volumes, one
+# cutover), and the same killed with one volume detached and the other
+# detaching, then resumed.
 . "$(dirname "$0")/lib.sh"
 
 lab_require ceph sshd openstack
@@ -513,3 +515,62 @@ while read -r s d; do
         "in-use $grp_dst" \
         "$(volume_field $R2 "$d" status) $(volume_field $R2 "$d" attached.0 | cut -d' ' -f1)"
 done <"$TEST_TMP/pairs"
+
+# ---- move --server killed in the middle of its cutover, then resume ---------------
+# The group's first volume is detached, the second only asked to detach: a
+# resume of the group finishes each from where it stopped, with one cutover.
+gc=$(new_volume "$(unique_name t50-gc)" 0) || bail "cannot make a volume"
+gd=$(new_volume "$(unique_name t50-gd)" 0) || bail "cannot make a volume"
+for v in "$gc" "$gd"; do
+    osc --os-region-name $R1 detach "$src_srv" "$v" >/dev/null 2>&1
+    osc --os-region-name $R1 attach "$grp_src" "$v" >/dev/null 2>&1 ||
+        fail "cannot attach $v to the group's server"
+    write_random 1 "volumes/volume-$v" 4M 8M
+done
+RBDMOVE_TEST_HOLD=detached:60 "$RBDMOVE" move --os-cloud rbdmove-demo \
+    --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$grp_dst" \
+    --server "$grp_src" --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \
+    --state-dir "$STATE" --progress never >"$TEST_TMP/mgk" 2>&1 &
+mpid=$!
+gid=
+for _ in $(seq 300); do
+    gid=$(sed -n 's/^rbdmove: move \([0-9A-Za-z-]*\): [0-9]* volumes of server.*/\1/p' \
+        "$TEST_TMP/mgk" | head -n 1)
+    [ -n "$gid" ] && break
+    sleep 0.1
+done
+[ -n "$gid" ] || fail "no group id: $(cat "$TEST_TMP/mgk")"
+# Values are stored %-escaped: the list's commas are "%2C".
+members=$(sed -n 's/^group.members //p' "$STATE/$gid.journal" | sed 's/%2C/ /g')
+held=
+for _ in $(seq 1200); do
+    for m in $members; do
+        [ "$(phase_of "$m")" = detached ] && held=$m
+    done
+    [ -n "$held" ] && break
+    sleep 0.1
+done
+kill -9 $mpid
+wait $mpid 2>/dev/null
+[ -n "$held" ] && pass "group killed with one volume detached" ||
+    fail "the group never reached its cutover: $(tail -3 "$TEST_TMP/mgk")"
+for m in $members; do
+    d=$(dst_of "$m")
+    [ -n "$d" ] && VOLUMES+=("$R2 $d")
+done
+expect_success "resume of the group after kill -9 in its cutover" \
+    rbdmove resume --state-dir "$STATE" --progress never "$gid"
+for m in $members; do
+    s=$(sed -n 's/^src.volume //p' "$STATE/$m.journal")
+    d=$(dst_of "$m")
+    expect_equal "resumed group: phase of $m" done "$(phase_of "$m")"
+    expect_equal "resumed group: $s equal at the destination" \
+        "$(image_checksum 1 "volumes/volume-$s")" \
+        "$(image_checksum 2 "volumes/volume-$d")"
+    expect_equal "resumed group: $d attached to the destination server" \
+        "in-use $grp_dst" \
+        "$(volume_field $R2 "$d" status) $(volume_field $R2 "$d" attached.0 | cut -d' ' -f1)"
+    expect_equal "resumed group: $s detached" available "$(volume_field $R1 "$s" status)"
+    expect_equal "resumed group: no temporary snapshots left" "0 0" \
+        "$(rbdmove_snaps 1 "volumes/volume-$s") $(rbdmove_snaps 2 "volumes/volume-$d")"
+done
