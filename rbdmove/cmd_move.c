@@ -422,11 +422,21 @@ static void print_done(struct journal *jr, const struct migrate_report *r)
 {
     struct json_out j = JSON_OUT_INIT;
 
-    fprintf(stderr,
-            "rbdmove: moved in %u round%s; downtime %.2f s (detach %.2f s, "
-            "final round %.2f s, verify %.2f s, attach %.2f s)\n",
-            r->rounds, r->rounds == 1 ? "" : "s", r->downtime, r->t_detach,
-            r->t_final, r->t_verify, r->t_attach);
+    /* No downtime: the cutover began in a run that was interrupted, and
+     * its start died with it. Say so rather than print 0.00 s. */
+    bool timed = r->downtime > 0;
+
+    if (timed)
+        fprintf(stderr,
+                "rbdmove: moved in %u round%s; downtime %.2f s (detach %.2f "
+                "s, final round %.2f s, verify %.2f s, attach %.2f s)\n",
+                r->rounds, r->rounds == 1 ? "" : "s", r->downtime, r->t_detach,
+                r->t_final, r->t_verify, r->t_attach);
+    else
+        fprintf(stderr,
+                "rbdmove: moved in %u round%s; the cutover began in an "
+                "earlier run, its downtime is not known\n",
+                r->rounds, r->rounds == 1 ? "" : "s");
     json_out_object_begin(&j, NULL);
     json_out_str(&j, "event", "done");
     json_out_str(&j, "move", journal_id(jr));
@@ -435,7 +445,10 @@ static void print_done(struct journal *jr, const struct migrate_report *r)
     for (unsigned i = 0; i <= r->rounds && i < 64; i++)
         json_out_u64(&j, NULL, r->bytes[i]);
     json_out_array_end(&j);
-    json_out_double(&j, "downtime_s", r->downtime);
+    if (timed)
+        json_out_double(&j, "downtime_s", r->downtime);
+    else
+        json_out_null(&j, "downtime_s");
     json_out_double(&j, "detach_s", r->t_detach);
     json_out_double(&j, "final_round_s", r->t_final);
     json_out_double(&j, "verify_s", r->t_verify);
@@ -544,10 +557,13 @@ static void print_group_done(struct journal *g, struct journal **js,
 {
     struct json_out j = JSON_OUT_INIT;
     double worst = 0;
+    bool timed = true; /* false: a cutover began in an earlier run */
 
     for (size_t i = 0; i < n; i++) {
         if (reps[i].downtime > worst)
             worst = reps[i].downtime;
+        if (!(reps[i].downtime > 0))
+            timed = false;
         fprintf(stderr,
                 "rbdmove: volume %s -> %s: %u round%s, final round %.2f s, "
                 "verify %.2f s, attach %.2f s\n",
@@ -555,21 +571,33 @@ static void print_group_done(struct journal *g, struct journal **js,
                 reps[i].rounds, reps[i].rounds == 1 ? "" : "s", reps[i].t_final,
                 reps[i].t_verify, reps[i].t_attach);
     }
-    fprintf(stderr,
-            "rbdmove: moved %zu volumes with one cutover; downtime "
-            "%.2f s\n",
-            n, worst);
+    if (timed)
+        fprintf(stderr,
+                "rbdmove: moved %zu volumes with one cutover; downtime "
+                "%.2f s\n",
+                n, worst);
+    else
+        fprintf(stderr,
+                "rbdmove: moved %zu volumes with one cutover; it began in an "
+                "earlier run, its downtime is not known\n",
+                n);
     json_out_object_begin(&j, NULL);
     json_out_str(&j, "event", "done");
     json_out_str(&j, "move", journal_id(g));
-    json_out_double(&j, "downtime_s", worst);
+    if (timed)
+        json_out_double(&j, "downtime_s", worst);
+    else
+        json_out_null(&j, "downtime_s");
     json_out_array_begin(&j, "volumes");
     for (size_t i = 0; i < n; i++) {
         json_out_object_begin(&j, NULL);
         json_out_str(&j, "src_volume_id", journal_get(js[i], "src.volume"));
         json_out_str(&j, "dst_volume_id", reps[i].dst_volume_id);
         json_out_str(&j, "dst_device", reps[i].dst_device);
-        json_out_double(&j, "downtime_s", reps[i].downtime);
+        if (reps[i].downtime > 0)
+            json_out_double(&j, "downtime_s", reps[i].downtime);
+        else
+            json_out_null(&j, "downtime_s");
         json_out_double(&j, "final_round_s", reps[i].t_final);
         json_out_u64(&j, "rounds", reps[i].rounds);
         json_out_object_end(&j);

@@ -201,6 +201,7 @@ static int attach(struct nova *n, struct cinder *c, const char *server,
 }
 
 static int source_attached(struct move *m, bool *attached, struct error *err);
+static int undo_dst_attach(struct move *m, struct error *err);
 
 /* Put the source back on its server. */
 static int rollback(struct move *m, const struct error *why, struct error *err)
@@ -211,6 +212,20 @@ static int rollback(struct move *m, const struct error *why, struct error *err)
     bool still = false;
 
     *err = *why;
+    /* Never two servers with a copy each: the destination's attach,
+     * asked for or done, is undone first, or the source stays off. */
+    if ((phase_is(m, "attaching") || phase_is(m, "attached")) &&
+        undo_dst_attach(m, &e2) < 0) {
+        error_prefix(err,
+                     "the cutover failed, and destination volume %s may "
+                     "still be attached to server %s (%s); source volume %s "
+                     "stays detached so that only one copy is in use: check "
+                     "both, then run 'rbdmove resume %s' or 'rbdmove abort "
+                     "%s'",
+                     J(m, "dst.volume"), J(m, "dst.server"), e2.msg, vol,
+                     journal_id(m->j), journal_id(m->j));
+        return -1;
+    }
     if (!server) {
         error_prefix(err,
                      "the source volume %s was not attached: nothing to "
@@ -648,15 +663,23 @@ static int detach_request(struct move *m, struct error *err)
         return 0;
     if (m->detach_done) {
         /* An earlier run asked, and Nova did it: asking again would be
-         * refused ("not attached"), and that is no reason to roll back. */
-        emit(m, "detach", NULL, "volume %s was already detached from server %s",
-             vol, server);
-        return 0;
+         * refused ("not attached"), and that is no reason to roll back.
+         * Looked at again: somebody may have attached it since. */
+        bool attached = false;
+
+        if (source_attached(m, &attached, err) < 0)
+            return -1;
+        if (!attached) {
+            emit(m, "detach", NULL,
+                 "volume %s was already detached from server %s", vol, server);
+            return 0;
+        }
     }
     emit(m, "detach", NULL, "detaching volume %s from server %s", vol, server);
     if (nova_volume_detach(m->plan->src.nova, server, vol, err) < 0)
         return error_prefix(err, "detaching volume %s from server %s", vol,
                             server);
+    test_hold(m, "detach-requested");
     return 0;
 }
 
@@ -670,14 +693,16 @@ static int detach_wait(struct move *m, double t0, struct error *err)
         return -1;
     if (wait_watchers(m, err) < 0)
         return -1;
-    m->rep->t_detach = time_now() - t0;
+    m->rep->t_detach = t0 > 0 ? time_now() - t0 : 0;
     journal_setf(m->j, "cutover.t_detach", "%.3f", m->rep->t_detach);
     return set_phase(m, "detached", err);
 }
 
 static int detach(struct move *m, double *t0, struct error *err)
 {
-    *t0 = time_now();
+    /* 0: the detach began in an earlier run, the downtime's start is
+     * not known (resumed in "detaching", or found detached). */
+    *t0 = phase_is(m, "replicating") && !m->detach_done ? time_now() : 0;
     if (detach_request(m, err) < 0)
         return -1;
     return detach_wait(m, *t0, err);
@@ -732,9 +757,12 @@ static int attach_done(struct move *m, double t0, struct error *err)
 static int attach_dst(struct move *m, double t0, struct error *err)
 {
     attach_started(m);
-    if (attach(m->plan->dst.nova, m->plan->dst.cinder, J(m, "dst.server"),
-               J(m, "dst.volume"), NULL, m->o->attach_timeout,
-               &m->rep->dst_device, err) < 0)
+    if (attach_request(m->plan->dst.nova, J(m, "dst.server"),
+                       J(m, "dst.volume"), NULL, &m->rep->dst_device, err) < 0)
+        return -1;
+    test_hold(m, "attach-requested");
+    if (wait_volume(m->plan->dst.cinder, J(m, "dst.volume"), "in-use",
+                    m->o->attach_timeout, err) < 0)
         return -1;
     return attach_done(m, t0, err);
 }
@@ -825,28 +853,37 @@ static int source_attached(struct move *m, bool *attached, struct error *err)
     return 0;
 }
 
-/* A run killed during the detach leaves the source "detaching" for a
- * while: wait until Nova has finished (or given up) before deciding. */
-static int detach_settle(struct move *m, struct error *err)
+/* A run killed while Nova detached or attached a volume leaves it in a
+ * passing status for a while: wait until it is out of the busy ones
+ * (NULL-terminated) before deciding where the move stands. */
+static int volume_settle(struct move *m, struct cinder *c, const char *id,
+                         const char *const *busy, struct error *err)
 {
-    double until = time_now() + m->o->detach_timeout;
+    double timeout = m->o->detach_timeout > m->o->attach_timeout
+                         ? m->o->detach_timeout
+                         : m->o->attach_timeout;
+    double until = time_now() + timeout;
 
     for (;;) {
         struct cinder_volume v;
-        bool busy;
+        const char *const *b = busy;
 
         memset(&v, 0, sizeof(v));
-        if (cinder_volume_get(m->plan->src.cinder, J(m, "src.volume"), &v,
-                              err) < 0)
+        if (cinder_volume_get(c, id, &v, err) < 0)
             return -1;
-        busy = v.status && !strcmp(v.status, "detaching");
-        cinder_volume_release(&v);
-        if (!busy)
+        while (*b && !(v.status && !strcmp(v.status, *b)))
+            b++;
+        if (!*b) {
+            cinder_volume_release(&v);
             return 0;
-        if (time_now() > until)
-            return error_set(err, ERROR_STATE, 0,
-                             "volume %s is still detaching after %.0f s",
-                             J(m, "src.volume"), m->o->detach_timeout);
+        }
+        if (time_now() > until) {
+            error_set(err, ERROR_STATE, 0,
+                      "volume %s is still '%s' after %.0f s", id, *b, timeout);
+            cinder_volume_release(&v);
+            return -1;
+        }
+        cinder_volume_release(&v);
         nanosleep(&(struct timespec){1, 0}, NULL);
     }
 }
@@ -860,6 +897,31 @@ static int dst_attached(struct move *m, bool *attached, struct error *err)
         return -1;
     *attached = !strcmp(v.status, "in-use");
     cinder_volume_release(&v);
+    return 0;
+}
+
+/* Detach the destination volume from its server if it is attached, or
+ * about to be. */
+static int undo_dst_attach(struct move *m, struct error *err)
+{
+    static const char *const attaching[] = {"reserved", "attaching", NULL};
+    bool attached = false;
+
+    if (!J(m, "dst.volume"))
+        return 0;
+    if (volume_settle(m, m->plan->dst.cinder, J(m, "dst.volume"), attaching,
+                      err) < 0 ||
+        dst_attached(m, &attached, err) < 0)
+        return -1;
+    if (!attached)
+        return 0;
+    emit(m, "rollback", NULL, "detaching volume %s from server %s",
+         J(m, "dst.volume"), J(m, "dst.server"));
+    if (nova_volume_detach(m->plan->dst.nova, J(m, "dst.server"),
+                           J(m, "dst.volume"), err) < 0 ||
+        wait_volume(m->plan->dst.cinder, J(m, "dst.volume"), "available",
+                    m->o->detach_timeout, err) < 0)
+        return -1;
     return 0;
 }
 
@@ -882,7 +944,11 @@ static int prepare(struct move *m, struct error *err)
             return -1;
     }
     if (phase_is(m, "attaching")) {
-        if (dst_attached(m, &attached, err) < 0)
+        static const char *const attaching[] = {"reserved", "attaching", NULL};
+
+        if (volume_settle(m, m->plan->dst.cinder, J(m, "dst.volume"), attaching,
+                          err) < 0 ||
+            dst_attached(m, &attached, err) < 0)
             return -1;
         if (attached && set_phase(m, "attached", err) < 0)
             return -1;
@@ -892,7 +958,11 @@ static int prepare(struct move *m, struct error *err)
     if (open_data(m, phase_is(m, "attached"), err) < 0)
         return -1;
     if (phase_is(m, "detaching") || phase_is(m, "detached")) {
-        if (phase_is(m, "detaching") && detach_settle(m, err) < 0)
+        static const char *const detaching[] = {"detaching", NULL};
+
+        if (phase_is(m, "detaching") &&
+            volume_settle(m, m->plan->src.cinder, J(m, "src.volume"), detaching,
+                          err) < 0)
             return -1;
         if (source_attached(m, &attached, err) < 0)
             return -1;
@@ -900,6 +970,12 @@ static int prepare(struct move *m, struct error *err)
             return -1;
         /* Killed after the detach request: it may have been carried out. */
         m->detach_done = !attached && phase_is(m, "detaching");
+    } else if (phase_is(m, "rolled-back") && J(m, "src.server")) {
+        /* A rollback that found the source still detaching (a timeout)
+         * leaves it to Nova, which may finish the detach later. */
+        if (source_attached(m, &attached, err) < 0)
+            return -1;
+        m->detach_done = !attached;
     }
     if (phase_is(m, "replicating") || phase_is(m, "rolled-back")) {
         if (set_phase(m, "replicating", err) < 0 || converge(m, err) < 0)
@@ -1052,15 +1128,6 @@ static int group_rollback(struct move *ms, size_t n, const struct error *why,
         struct move *m = &ms[i];
         struct error e = ERROR_INIT;
 
-        if (phase_is(m, "attached")) {
-            emit(m, "rollback", NULL, "detaching volume %s from server %s",
-                 J(m, "dst.volume"), J(m, "dst.server"));
-            if (nova_volume_detach(m->plan->dst.nova, J(m, "dst.server"),
-                                   J(m, "dst.volume"), &e) < 0 ||
-                wait_volume(m->plan->dst.cinder, J(m, "dst.volume"),
-                            "available", m->o->detach_timeout, &e) < 0)
-                journal_log(m->j, "rollback: %s", e.msg);
-        }
         if (phase_is(m, "detaching") || phase_is(m, "detached") ||
             phase_is(m, "attaching") || phase_is(m, "attached")) {
             /* rollback() always fails, saying what it did: keep the
@@ -1079,8 +1146,14 @@ static int group_rollback(struct move *ms, size_t n, const struct error *why,
 static int group_cutover(struct move *ms, size_t n, struct error *err)
 {
     struct error e = ERROR_INIT;
-    double t0 = time_now();
+    double t0 = 0; /* the downtime's start; 0: in an earlier run */
+    bool fresh = true;
     size_t i;
+
+    for (i = 0; i < n; i++)
+        fresh = fresh && phase_is(&ms[i], "replicating") && !ms[i].detach_done;
+    if (fresh)
+        t0 = time_now();
 
     for (i = 0; i < n; i++) {
         if (!phase_is(&ms[i], "detached") && !phase_is(&ms[i], "attaching") &&
@@ -1114,6 +1187,7 @@ static int group_cutover(struct move *ms, size_t n, struct error *err)
                            J(m, "dst.volume"), NULL, &m->rep->dst_device,
                            &e) < 0)
             return group_rollback(ms, n, &e, err);
+        test_hold(m, "attach-requested");
     }
     for (i = 0; i < n; i++) {
         struct move *m = &ms[i];
@@ -1299,8 +1373,22 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
         return set_phase(&m, "aborted", err);
     if (preflight(&m, true, err) < 0)
         goto out;
+    /* An attach the killed run asked for is undone before the source
+     * goes back, so that two servers never hold a copy each. */
+    if (phase_is(&m, "attaching") && undo_dst_attach(&m, err) < 0) {
+        error_prefix(err,
+                     "destination volume %s may be attached to server "
+                     "%s; the source was left as it is",
+                     J(&m, "dst.volume"), J(&m, "dst.server"));
+        goto out;
+    }
     if (J(&m, "src.server")) {
-        if (source_attached(&m, &attached, err) < 0)
+        static const char *const detaching[] = {"detaching", NULL};
+
+        /* A detach under way would end after the check below. */
+        if (volume_settle(&m, m.plan->src.cinder, J(&m, "src.volume"),
+                          detaching, err) < 0 ||
+            source_attached(&m, &attached, err) < 0)
             goto out;
         if (!attached &&
             attach(m.plan->src.nova, m.plan->src.cinder, J(&m, "src.server"),

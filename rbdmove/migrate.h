@@ -64,9 +64,10 @@ struct migrate_opts {
     migrate_event_fn *event;
     void *event_ctx;
     /* Tests: stay this many seconds in phase hold_phase once it is
-     * recorded, or after the seed when it is "seeded" (the CLI reads
-     * RBDMOVE_TEST_HOLD=POINT:SECONDS), so that a fault can be injected at
-     * a known point. */
+     * recorded, or at one of the points "seeded" (after the seed),
+     * "detach-requested" and "attach-requested" (once Nova accepted the
+     * request); the CLI reads RBDMOVE_TEST_HOLD=POINT:SECONDS. So a fault
+     * can be injected at a known point. */
     const char *hold_phase;
     double hold_seconds;
 };

@@ -8,7 +8,8 @@
 # cutover (before and after the final round, after the attach), then resume
 # (and separately abort); the SSH connection cut mid-seed; the destination
 # server deleted before the attach (rollback); Cinder in the destination
-# refusing to create the volume; `move --server` (two volumes, one
+# refusing to create the volume; kill -9 once Nova took the detach or the
+# attach request (resume, and abort); `move --server` (two volumes, one
 # cutover), and the same killed with one volume detached and the other
 # detaching, then resumed.
 . "$(dirname "$0")/lib.sh"
@@ -191,6 +192,22 @@ held_move() {
 kill_held() {
     local rc=0
     wait_phase "$mid" "$1" || rc=1
+    kill -9 $mpid
+    wait $mpid 2>/dev/null
+    mdst=$(dst_of "$mid")
+    [ -n "$mdst" ] && VOLUMES+=("$R2 $mdst")
+    return $rc
+}
+
+# kill_at POINT: once the held move says it holds at POINT (a point that
+# is not a phase: detach-requested, attach-requested), kill -9 it. Sets
+# mdst like kill_held.
+kill_at() {
+    local rc=1
+    for _ in $(seq 1200); do
+        grep -q "holding at $1 " "$STATE/$mid.log" 2>/dev/null && rc=0 && break
+        sleep 0.1
+    done
     kill -9 $mpid
     wait $mpid 2>/dev/null
     mdst=$(dst_of "$mid")
@@ -407,6 +424,63 @@ expect_equal "tidy resume: no temporary snapshots left" "0 0" \
 expect_equal "tidy resume: the new server's data untouched" "$sum9" \
     "$(image_checksum 2 "volumes/volume-$d9")"
 
+# ---- kill -9 once Nova took the detach request, then resume ----------------------
+# Nova detaches the source after rbdmove is gone: the resume must not ask
+# again (Nova refuses a volume that is not attached) nor roll back.
+v12=$(new_volume "$(unique_name t50-detreq)" 16M) || bail "cannot make a volume"
+held_move detach-requested:60 "$v12" "$TEST_TMP/m12"
+kill_at detach-requested && pass "killed after the detach request" ||
+    fail "no detach request: $(tail -3 "$TEST_TMP/m12")"
+expect_success "resume after kill -9 after the detach request" \
+    rbdmove resume --state-dir "$STATE" --progress never "$mid"
+grep -q "downtime is not known" "$LAST_OUTPUT" &&
+    pass "no downtime counted from the resume" ||
+    fail "summary: $(tail -1 "$LAST_OUTPUT")"
+check_moved "$v12" "$mdst" "resumed after the detach request"
+
+# ---- kill -9 once Nova took the attach request, then resume ----------------------
+# The destination becomes attached after rbdmove is gone: the resume must
+# see it attached, not run the final round into it nor attach it twice.
+v13=$(new_volume "$(unique_name t50-attreq)" 16M) || bail "cannot make a volume"
+held_move attach-requested:60 "$v13" "$TEST_TMP/m13"
+kill_at attach-requested && pass "killed after the attach request" ||
+    fail "no attach request: $(tail -3 "$TEST_TMP/m13")"
+expect_success "resume after kill -9 after the attach request" \
+    rbdmove resume --state-dir "$STATE" --progress never -v "$mid"
+if grep -q "final: final round" "$LAST_OUTPUT"; then
+    fail "the resume ran the final round into an attached volume"
+else
+    pass "the resume found the destination attached"
+fi
+grep -q "downtime is not known" "$LAST_OUTPUT" &&
+    pass "no downtime made up for a cutover begun before the kill" ||
+    fail "summary: $(tail -1 "$LAST_OUTPUT")"
+check_moved "$v13" "$mdst" "resumed after the attach request"
+expect_equal "the destination attached once" "" \
+    "$(volume_field $R2 "$mdst" attached.1)"
+
+# ---- the same, then abort ----------------------------------------------------------
+# The destination's attach is undone before the source goes back: never
+# two servers with a copy each.
+v14=$(new_volume "$(unique_name t50-attabort)" 16M) || bail "cannot make a volume"
+sum14=$(image_checksum 1 "volumes/volume-$v14")
+held_move attach-requested:60 "$v14" "$TEST_TMP/m14"
+kill_at attach-requested || fail "no attach request: $(tail -3 "$TEST_TMP/m14")"
+expect_success "abort after kill -9 after the attach request" \
+    rbdmove abort --state-dir "$STATE" "$mid"
+grep -q "rollback: detaching volume $mdst" "$STATE/$mid.log" &&
+    pass "abort after the attach: the destination detached first" ||
+    fail "abort after the attach: $(tail -3 "$STATE/$mid.log")"
+expect_equal "abort after the attach: source attached to its server again" \
+    "in-use $src_srv" \
+    "$(volume_field $R1 "$v14" status) $(volume_field $R1 "$v14" attached.0 | cut -d' ' -f1)"
+expect_equal "abort after the attach: destination volume deleted" "" \
+    "$(volume_field $R2 "$mdst" id)"
+expect_equal "abort after the attach: source data unchanged" "$sum14" \
+    "$(image_checksum 1 "volumes/volume-$v14")"
+
+release_sources
+
 # ---- the destination server deleted before the attach: rollback -----------------
 tmp_srv=$(os_server create $R2 "$(unique_name t50-gone)") || bail "no server"
 v5=$(new_volume "$(unique_name t50-rollback)" 16M) || bail "cannot make a volume"
@@ -560,6 +634,9 @@ for m in $members; do
 done
 expect_success "resume of the group after kill -9 in its cutover" \
     rbdmove resume --state-dir "$STATE" --progress never "$gid"
+grep -q "downtime is not known" "$LAST_OUTPUT" &&
+    pass "resumed group: no downtime made up" ||
+    fail "summary: $(tail -1 "$LAST_OUTPUT")"
 for m in $members; do
     s=$(sed -n 's/^src.volume //p' "$STATE/$m.journal")
     d=$(dst_of "$m")
