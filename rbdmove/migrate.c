@@ -973,7 +973,11 @@ static int prepare(struct move *m, struct error *err)
     } else if (phase_is(m, "rolled-back") && J(m, "src.server")) {
         /* A rollback that found the source still detaching (a timeout)
          * leaves it to Nova, which may finish the detach later. */
-        if (source_attached(m, &attached, err) < 0)
+        static const char *const detaching[] = {"detaching", NULL};
+
+        if (volume_settle(m, m->plan->src.cinder, J(m, "src.volume"), detaching,
+                          err) < 0 ||
+            source_attached(m, &attached, err) < 0)
             return -1;
         m->detach_done = !attached;
     }
