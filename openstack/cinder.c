@@ -658,7 +658,8 @@ int cinder_volume_wait(struct cinder *c, const char *id,
     double timeout = w->timeout > 0 ? w->timeout : 300;
     double pause = w->interval > 0 ? w->interval : 0.25;
     double start = time_now();
-    bool want_gone = !strcmp(w->want, "deleted");
+    const char *goal = w->want ? w->want : "not busy";
+    bool want_gone = w->want && !strcmp(w->want, "deleted");
     char *last = NULL;
     int ret = -1;
 
@@ -676,11 +677,12 @@ int cinder_volume_wait(struct cinder *c, const char *id,
                 break;
             }
             *err = e;
-            error_prefix(err, "waiting for volume %s to be '%s'", id, w->want);
+            error_prefix(err, "waiting for volume %s to be '%s'", id, goal);
             break;
         }
         note_status(w->seen, &last, v.status);
-        if (!strcmp(v.status, w->want)) {
+        if (w->want ? !strcmp(v.status, w->want)
+                    : cinder_status_classify(v.status) != CINDER_STATUS_BUSY) {
             if (out)
                 *out = v;
             else
@@ -692,7 +694,7 @@ int cinder_volume_wait(struct cinder *c, const char *id,
             cinder_status_classify(w->want) != CINDER_STATUS_ERROR) {
             error_set(err, ERROR_STATE, 0,
                       "volume %s went to status '%s' while waiting for '%s'",
-                      id, v.status, w->want);
+                      id, v.status, goal);
             cinder_volume_release(&v);
             break;
         }
@@ -702,7 +704,7 @@ int cinder_volume_wait(struct cinder *c, const char *id,
             error_set(err, ERROR_STATE, 0,
                       "volume %s is still '%s' after %.0f s (waiting for "
                       "'%s')",
-                      id, last, timeout, w->want);
+                      id, last, timeout, goal);
             break;
         }
         http_sleep(pause < left ? pause : left);

@@ -171,15 +171,18 @@ int cinder_volume_reset_status(struct cinder *c, const char *id,
 
 /* How to wait for a status. */
 struct cinder_wait {
-    const char *want; /* the status to reach, or "deleted" */
+    const char *want; /* the status to reach, "deleted", or NULL: any
+                         status that is not busy (cinder_status_classify) */
     double timeout;   /* seconds; 0: 300 */
     double interval;  /* first pause between polls; 0: 0.25 s, grows to 2 s */
     struct buf *seen; /* if set, every status seen is appended, ","-joined */
 };
 
 /*
- * Poll the volume until it reaches w->want. Fails fast with ERROR_STATE
- * when it enters an error status (unless that is what is wanted), with
+ * Poll the volume until it reaches w->want (with want NULL: until it
+ * leaves the busy statuses, whatever it ends in). Fails fast with
+ * ERROR_STATE when it enters an error status (unless that is what is
+ * wanted, or want is NULL), with
  * ERROR_STATE naming the last status after the timeout, and with the
  * request's error when a poll fails. *out (may be NULL) gets the last
  * answer on success.

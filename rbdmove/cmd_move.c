@@ -418,15 +418,23 @@ static void on_event(void *ctx, const struct migrate_event *ev)
     json_out_release(&j);
 }
 
+/* A downtime of 0 was not measured (the cutover began in an earlier,
+ * interrupted run): null, not a made-up 0. */
+static void json_downtime(struct json_out *j, const char *key, double d)
+{
+    if (d > 0)
+        json_out_double(j, key, d);
+    else
+        json_out_null(j, key);
+}
+
 static void print_done(struct journal *jr, const struct migrate_report *r)
 {
     struct json_out j = JSON_OUT_INIT;
 
     /* No downtime: the cutover began in a run that was interrupted, and
      * its start died with it. Say so rather than print 0.00 s. */
-    bool timed = r->downtime > 0;
-
-    if (timed)
+    if (r->downtime > 0)
         fprintf(stderr,
                 "rbdmove: moved in %u round%s; downtime %.2f s (detach %.2f "
                 "s, final round %.2f s, verify %.2f s, attach %.2f s)\n",
@@ -445,10 +453,7 @@ static void print_done(struct journal *jr, const struct migrate_report *r)
     for (unsigned i = 0; i <= r->rounds && i < 64; i++)
         json_out_u64(&j, NULL, r->bytes[i]);
     json_out_array_end(&j);
-    if (timed)
-        json_out_double(&j, "downtime_s", r->downtime);
-    else
-        json_out_null(&j, "downtime_s");
+    json_downtime(&j, "downtime_s", r->downtime);
     json_out_double(&j, "detach_s", r->t_detach);
     json_out_double(&j, "final_round_s", r->t_final);
     json_out_double(&j, "verify_s", r->t_verify);
@@ -584,20 +589,14 @@ static void print_group_done(struct journal *g, struct journal **js,
     json_out_object_begin(&j, NULL);
     json_out_str(&j, "event", "done");
     json_out_str(&j, "move", journal_id(g));
-    if (timed)
-        json_out_double(&j, "downtime_s", worst);
-    else
-        json_out_null(&j, "downtime_s");
+    json_downtime(&j, "downtime_s", timed ? worst : 0);
     json_out_array_begin(&j, "volumes");
     for (size_t i = 0; i < n; i++) {
         json_out_object_begin(&j, NULL);
         json_out_str(&j, "src_volume_id", journal_get(js[i], "src.volume"));
         json_out_str(&j, "dst_volume_id", reps[i].dst_volume_id);
         json_out_str(&j, "dst_device", reps[i].dst_device);
-        if (reps[i].downtime > 0)
-            json_out_double(&j, "downtime_s", reps[i].downtime);
-        else
-            json_out_null(&j, "downtime_s");
+        json_downtime(&j, "downtime_s", reps[i].downtime);
         json_out_double(&j, "final_round_s", reps[i].t_final);
         json_out_u64(&j, "rounds", reps[i].rounds);
         json_out_object_end(&j);

@@ -200,7 +200,8 @@ static int attach(struct nova *n, struct cinder *c, const char *server,
     return wait_volume(c, volume, "in-use", timeout, err);
 }
 
-static int source_attached(struct move *m, bool *attached, struct error *err);
+static int source_attached(struct move *m, bool settle, bool *attached,
+                           struct error *err);
 static int undo_dst_attach(struct move *m, struct error *err);
 
 /* Put the source back on its server. */
@@ -233,7 +234,7 @@ static int rollback(struct move *m, const struct error *why, struct error *err)
                      vol);
         return -1;
     }
-    if (source_attached(m, &still, &e2) == 0 && still) {
+    if (source_attached(m, false, &still, &e2) == 0 && still) {
         /* The detach never completed (a timeout): nothing to put back. */
         error_prefix(err,
                      "volume %s is still attached to server %s; "
@@ -667,7 +668,7 @@ static int detach_request(struct move *m, struct error *err)
          * Looked at again: somebody may have attached it since. */
         bool attached = false;
 
-        if (source_attached(m, &attached, err) < 0)
+        if (source_attached(m, false, &attached, err) < 0)
             return -1;
         if (!attached) {
             emit(m, "detach", NULL,
@@ -839,61 +840,44 @@ static int cleanup(struct move *m, struct error *err)
     return set_phase(m, "done", err);
 }
 
+/* Volume id as Cinder has it, settled: a run killed while Nova detached
+ * or attached it leaves it busy ("detaching", "reserved", "attaching")
+ * for a while, and where the move stands is known once Nova is done. */
+static int volume_get(struct cinder *c, const char *id, bool settle,
+                      double timeout, struct cinder_volume *v,
+                      struct error *err)
+{
+    struct cinder_wait w = {NULL, timeout, 1.0, NULL};
+
+    memset(v, 0, sizeof(*v));
+    if (!settle)
+        return cinder_volume_get(c, id, v, err);
+    return cinder_volume_wait(c, id, &w, v, err);
+}
+
 /* Where a resumed cutover stands: a source that is attached again means
- * the move goes back to rounds. */
-static int source_attached(struct move *m, bool *attached, struct error *err)
+ * the move goes back to rounds. settle: once a detach under way is over. */
+static int source_attached(struct move *m, bool settle, bool *attached,
+                           struct error *err)
 {
     struct cinder_volume v;
 
-    memset(&v, 0, sizeof(v));
-    if (cinder_volume_get(m->plan->src.cinder, J(m, "src.volume"), &v, err) < 0)
+    if (volume_get(m->plan->src.cinder, J(m, "src.volume"), settle,
+                   m->o->detach_timeout, &v, err) < 0)
         return -1;
     *attached = v.n_attachments > 0;
     cinder_volume_release(&v);
     return 0;
 }
 
-/* A run killed while Nova detached or attached a volume leaves it in a
- * passing status for a while: wait until it is out of the busy ones
- * (NULL-terminated) before deciding where the move stands. */
-static int volume_settle(struct move *m, struct cinder *c, const char *id,
-                         const char *const *busy, struct error *err)
-{
-    double timeout = m->o->detach_timeout > m->o->attach_timeout
-                         ? m->o->detach_timeout
-                         : m->o->attach_timeout;
-    double until = time_now() + timeout;
-
-    for (;;) {
-        struct cinder_volume v;
-        const char *const *b = busy;
-
-        memset(&v, 0, sizeof(v));
-        if (cinder_volume_get(c, id, &v, err) < 0)
-            return -1;
-        while (*b && !(v.status && !strcmp(v.status, *b)))
-            b++;
-        if (!*b) {
-            cinder_volume_release(&v);
-            return 0;
-        }
-        if (time_now() > until) {
-            error_set(err, ERROR_STATE, 0,
-                      "volume %s is still '%s' after %.0f s", id, *b, timeout);
-            cinder_volume_release(&v);
-            return -1;
-        }
-        cinder_volume_release(&v);
-        nanosleep(&(struct timespec){1, 0}, NULL);
-    }
-}
-
-static int dst_attached(struct move *m, bool *attached, struct error *err)
+/* settle: once an attach under way is over. */
+static int dst_attached(struct move *m, bool settle, bool *attached,
+                        struct error *err)
 {
     struct cinder_volume v;
 
-    memset(&v, 0, sizeof(v));
-    if (cinder_volume_get(m->plan->dst.cinder, J(m, "dst.volume"), &v, err) < 0)
+    if (volume_get(m->plan->dst.cinder, J(m, "dst.volume"), settle,
+                   m->o->attach_timeout, &v, err) < 0)
         return -1;
     *attached = !strcmp(v.status, "in-use");
     cinder_volume_release(&v);
@@ -904,14 +888,11 @@ static int dst_attached(struct move *m, bool *attached, struct error *err)
  * about to be. */
 static int undo_dst_attach(struct move *m, struct error *err)
 {
-    static const char *const attaching[] = {"reserved", "attaching", NULL};
     bool attached = false;
 
     if (!J(m, "dst.volume"))
         return 0;
-    if (volume_settle(m, m->plan->dst.cinder, J(m, "dst.volume"), attaching,
-                      err) < 0 ||
-        dst_attached(m, &attached, err) < 0)
+    if (dst_attached(m, true, &attached, err) < 0)
         return -1;
     if (!attached)
         return 0;
@@ -944,11 +925,7 @@ static int prepare(struct move *m, struct error *err)
             return -1;
     }
     if (phase_is(m, "attaching")) {
-        static const char *const attaching[] = {"reserved", "attaching", NULL};
-
-        if (volume_settle(m, m->plan->dst.cinder, J(m, "dst.volume"), attaching,
-                          err) < 0 ||
-            dst_attached(m, &attached, err) < 0)
+        if (dst_attached(m, true, &attached, err) < 0)
             return -1;
         if (attached && set_phase(m, "attached", err) < 0)
             return -1;
@@ -958,13 +935,7 @@ static int prepare(struct move *m, struct error *err)
     if (open_data(m, phase_is(m, "attached"), err) < 0)
         return -1;
     if (phase_is(m, "detaching") || phase_is(m, "detached")) {
-        static const char *const detaching[] = {"detaching", NULL};
-
-        if (phase_is(m, "detaching") &&
-            volume_settle(m, m->plan->src.cinder, J(m, "src.volume"), detaching,
-                          err) < 0)
-            return -1;
-        if (source_attached(m, &attached, err) < 0)
+        if (source_attached(m, phase_is(m, "detaching"), &attached, err) < 0)
             return -1;
         if (attached && set_phase(m, "replicating", err) < 0)
             return -1;
@@ -973,11 +944,7 @@ static int prepare(struct move *m, struct error *err)
     } else if (phase_is(m, "rolled-back") && J(m, "src.server")) {
         /* A rollback that found the source still detaching (a timeout)
          * leaves it to Nova, which may finish the detach later. */
-        static const char *const detaching[] = {"detaching", NULL};
-
-        if (volume_settle(m, m->plan->src.cinder, J(m, "src.volume"), detaching,
-                          err) < 0 ||
-            source_attached(m, &attached, err) < 0)
+        if (source_attached(m, true, &attached, err) < 0)
             return -1;
         m->detach_done = !attached;
     }
@@ -1387,12 +1354,8 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
         goto out;
     }
     if (J(&m, "src.server")) {
-        static const char *const detaching[] = {"detaching", NULL};
-
         /* A detach under way would end after the check below. */
-        if (volume_settle(&m, m.plan->src.cinder, J(&m, "src.volume"),
-                          detaching, err) < 0 ||
-            source_attached(&m, &attached, err) < 0)
+        if (source_attached(&m, true, &attached, err) < 0)
             goto out;
         if (!attached &&
             attach(m.plan->src.nova, m.plan->src.cinder, J(&m, "src.server"),
