@@ -17,6 +17,15 @@ base_of() {
 n=[s["name"] for s in json.load(sys.stdin) if s["name"].startswith("rbdmove-")]
 print(" ".join(n))'
 }
+# wait_meta IMAGE KEY: until ceph2's IMAGE carries metadata KEY (at most
+# 10 s): a running copy has reached the point that sets it.
+wait_meta() {
+    for _ in $(seq 200); do
+        rbd2 image-meta get "$1" "$2" >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    return 1
+}
 # json_field FILE EVENT FIELD: the field of the last such event
 json_field() {
     python3 - "$@" <<'PY'
@@ -160,10 +169,7 @@ write_random 1 "$big" 0 96M
     --window 1 --chunk-size 128K --progress never "$big" "$bigdst" \
     >"$T/killed2.log" 2>&1 &
 cpid=$!
-for _ in $(seq 100); do
-    rbd2 image-meta get "$bigdst" rbdmove.pending >/dev/null 2>&1 && break
-    sleep 0.05
-done
+wait_meta "$bigdst" rbdmove.pending
 expect_failure "a second copy to the same destination is refused while one runs" \
     copy "$big" "$bigdst"
 grep -q "in use by another client" "$LAST_OUTPUT" && pass "says it is in use" ||
@@ -218,10 +224,7 @@ RBDMOVE_CEPH_TIMEOUT=5 timeout 300 "$RBDMOVE" copy --src-conf "$CEPH1_CONF" \
     --dst-conf "$CEPH2_CONF" --bwlimit 16M --progress never "$frz" "$frzdst" \
     >"$T/frozen.log" 2>&1 &
 cpid=$!
-for _ in $(seq 100); do
-    rbd2 image-meta get "$frzdst" rbdmove.seed >/dev/null 2>&1 && break
-    sleep 0.1
-done
+wait_meta "$frzdst" rbdmove.seed
 sleep 0.5
 ceph2 osd pause >/dev/null 2>&1 || fail "cannot pause ceph2"
 t0=$SECONDS

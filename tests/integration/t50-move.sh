@@ -120,10 +120,10 @@ move() {
         --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \
         --state-dir "$STATE" --progress never "$@" "$vol"
 }
-# The move's id from its output
+# The move's id from its output (one volume, or a group of them)
 move_id() {
-    sed -n 's/^rbdmove: move \([0-9A-Za-z-]*\) (journal.*/\1/p' "$1" |
-        head -n 1
+    sed -n 's/^rbdmove: move \([0-9A-Za-z-]*\)\( (journal\|: [0-9]* volumes of server\).*/\1/p' \
+        "$1" | head -n 1
 }
 phase_of() {
     sed -n 's/^phase //p' "$STATE/$1.journal"
@@ -192,10 +192,7 @@ held_move() {
 kill_held() {
     local rc=0
     wait_phase "$mid" "$1" || rc=1
-    kill -9 $mpid
-    wait $mpid 2>/dev/null
-    mdst=$(dst_of "$mid")
-    [ -n "$mdst" ] && VOLUMES+=("$R2 $mdst")
+    kill_move
     return $rc
 }
 
@@ -208,11 +205,17 @@ kill_at() {
         grep -q "holding at $1 " "$STATE/$mid.log" 2>/dev/null && rc=0 && break
         sleep 0.1
     done
+    kill_move
+    return $rc
+}
+
+# kill_move: kill -9 the held move (mpid); mdst gets its destination
+# volume, queued for removal.
+kill_move() {
     kill -9 $mpid
     wait $mpid 2>/dev/null
     mdst=$(dst_of "$mid")
     [ -n "$mdst" ] && VOLUMES+=("$R2 $mdst")
-    return $rc
 }
 
 # release_sources: delete the source volumes made so far (the lab's quota
@@ -606,14 +609,7 @@ RBDMOVE_TEST_HOLD=detached:60 "$RBDMOVE" move --os-cloud rbdmove-demo \
     --server "$grp_src" --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \
     --state-dir "$STATE" --progress never >"$TEST_TMP/mgk" 2>&1 &
 mpid=$!
-gid=
-for _ in $(seq 300); do
-    gid=$(sed -n 's/^rbdmove: move \([0-9A-Za-z-]*\): [0-9]* volumes of server.*/\1/p' \
-        "$TEST_TMP/mgk" | head -n 1)
-    [ -n "$gid" ] && break
-    sleep 0.1
-done
-[ -n "$gid" ] || fail "no group id: $(cat "$TEST_TMP/mgk")"
+gid=$(bg_id "$TEST_TMP/mgk") || fail "no group id: $(cat "$TEST_TMP/mgk")"
 # Values are stored %-escaped: the list's commas are "%2C".
 members=$(sed -n 's/^group.members //p' "$STATE/$gid.journal" | sed 's/%2C/ /g')
 held=
