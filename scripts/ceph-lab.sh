@@ -1,23 +1,30 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# ceph-lab.sh start|stop|status [1|2|all]: two throw-away Ceph clusters on
-# loopback for tests and demos (1 mon + 1 mgr + 1 memstore OSD each, cephx).
+# ceph-lab.sh start|stop|status|check [1|2|all]: two throw-away Ceph clusters
+# on loopback for tests and demos (1 mon + 1 mgr + 1 OSD each, cephx).
 #
 #   $RBDMOVE_LAB/ceph1/ceph.conf   (default RBDMOVE_LAB=/tmp/rbm)
 #   $RBDMOVE_LAB/ceph2/ceph.conf   `rbd -c <that> ls volumes` needs no flags
 #   $RBDMOVE_LAB/ceph.env          CEPH1_CONF=... and CEPH2_CONF=... lines
 #
 # Pools: `volumes` and `other`, both `rbd pool init`-ed. start is a no-op on a
-# healthy cluster; stop kills by pid file and removes the state. memstore
-# keeps every byte written in the OSD's RAM until stop.
+# healthy cluster; stop kills by pid file and removes the state. check exits
+# 1 with the cluster's own words when a cluster cannot take writes (health
+# error, a full or nearly full OSD, no OSD up).
+# The OSD is BlueStore on a sparse file (ceph<N>/osd-block), as in
+# production; RBDMOVE_CEPH_STORE=memstore keeps every byte in the OSD's RAM
+# instead (faster to start, but it never returns memory).
 # Environment: RBDMOVE_LAB, RBDMOVE_LAB_TIMEOUT (seconds, default 180),
-# RBDMOVE_CEPH_PORTS (base ports of ceph1 and ceph2, default "16800 17800").
+# RBDMOVE_CEPH_PORTS (base ports of ceph1 and ceph2, default "16800 17800"),
+# RBDMOVE_CEPH_STORE (bluestore or memstore, default bluestore),
+# RBDMOVE_CEPH_OSD_SIZE (the OSD's capacity in GiB, default 16).
 set -euo pipefail
 
 LAB=${RBDMOVE_LAB:-/tmp/rbm}
 START_TIMEOUT=${RBDMOVE_LAB_TIMEOUT:-180}
-MEMSTORE_BYTES=$((16 << 30))
+STORE=${RBDMOVE_CEPH_STORE:-bluestore}
+OSD_GIB=${RBDMOVE_CEPH_OSD_SIZE:-16}
 PROG=ceph-lab
 
 say() {
@@ -29,7 +36,7 @@ warn() {
 }
 
 usage() {
-    sed -n '4,15s/^# \{0,1\}//p' "$0" >&2
+    sed -n '4,21s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
@@ -90,9 +97,10 @@ mon allow pool delete = true
 mon warn on pool no redundancy = false
 mon data avail warn = 2
 mon data avail crit = 1
-# memstore counts as a rotational device, where snapshot trimming sleeps
-# 5 s between steps: removed snapshots then stay in OSD memory for minutes
-# (the OOM killer took lab OSDs for it).
+# The lab's OSD counts as a rotational device (memstore always, BlueStore
+# on a file of a virtual disk mostly), where snapshot trimming sleeps 5 s
+# between steps: removed snapshots then pile up for minutes (the OOM killer
+# took memstore lab OSDs for it).
 osd snap trim sleep hdd = 0
 # A call against a dead cluster must fail, not hang.
 rados mon op timeout = 30
@@ -122,10 +130,40 @@ osd data = $dir/osd
 keyring = \$osd_data/keyring
 log file = $dir/log/\$name.log
 pid file = $run/\$name.pid
+$(store_conf "$dir")
+CONF
+}
+
+# store_conf DIR: the [osd] lines of the object store.
+store_conf() {
+    local bytes=$((OSD_GIB << 30))
+    case "$STORE" in
+    bluestore)
+        cat <<CONF
+osd objectstore = bluestore
+# One sparse file holds data, RocksDB and its log; disk is used only where
+# data was written.
+bluestore block path = $1/osd-block
+bluestore block create = true
+bluestore block size = $bytes
+bluestore block db create = false
+bluestore block wal create = false
+# A new, empty store: checking it costs seconds and finds nothing.
+bluestore fsck on mkfs = false
+bluestore fsck on mount = false
+# Two OSDs share a small machine with OpenStack: the smallest cache target
+# that BlueStore's autotuner accepts without complaint.
+osd memory target = 939524096
+CONF
+        ;;
+    memstore)
+        cat <<CONF
 osd objectstore = memstore
 # Reported capacity only: RAM is used per byte written, never returned.
-memstore device bytes = $MEMSTORE_BYTES
+memstore device bytes = $bytes
 CONF
+        ;;
+    esac
 }
 
 # bootstrap N: create and start cluster N, wait until it serves rbd. Runs
@@ -331,6 +369,64 @@ cmd_stop() {
     fi
 }
 
+# check_one N: cluster N can take writes; else say why, in its own words.
+# Fails on HEALTH_ERR, on any full, nearly full or down OSD, and on an OSD
+# whose usage passed the nearfull ratio before the monitor flagged it (a
+# memstore OSD once counted 16 EiB used of 16 GiB).
+check_one() {
+    local n=$1 conf out
+    conf=$(cluster_dir "$n")/ceph.conf
+    if ! running "$n"; then
+        warn "ceph$n: not running (scripts/ceph-lab.sh start $n)"
+        return 1
+    fi
+    if ! out=$({
+        timeout 20 ceph -c "$conf" health detail -f json &&
+            echo &&
+            timeout 20 ceph -c "$conf" osd dump -f json &&
+            echo &&
+            timeout 20 ceph -c "$conf" osd df -f json
+    } 2>&1); then
+        warn "ceph$n: does not answer: $(echo "$out" | tail -n 3)"
+        return 1
+    fi
+    echo "$out" | /usr/bin/python3 -c '
+import json, sys
+name = sys.argv[1]
+docs = [json.loads(l) for l in sys.stdin.read().split("\n") if l.strip()]
+health, dump, df = docs
+bad = []
+flagged = ("FULL", "NEARFULL", "BACKFILLFULL", "OSD_DOWN", "OSD_HOST_DOWN")
+for code, c in sorted(health.get("checks", {}).items()):
+    if health["status"] == "HEALTH_ERR" or any(f in code for f in flagged):
+        line = "%s: %s" % (code, c["summary"]["message"])
+        for d in c.get("detail", [])[:3]:
+            line += "; " + d["message"]
+        bad.append(line)
+if health["status"] == "HEALTH_ERR" and not bad:
+    bad.append("HEALTH_ERR")
+up = sum(1 for o in dump["osds"] if o["up"])
+if up == 0:
+    bad.append("no OSD is up")
+limit = 100 * dump["nearfull_ratio"]
+for node in df.get("nodes", []):
+    if node["utilization"] >= limit:
+        bad.append("osd.%d uses %.1f%% of %d bytes (nearfull at %.0f%%)"
+                   % (node["id"], node["utilization"], node["kb"] * 1024, limit))
+for b in bad:
+    print("%s: %s" % (name, b))
+sys.exit(1 if bad else 0)
+' "ceph$n" >&2
+}
+
+cmd_check() {
+    local n rc=0
+    for n in "$@"; do
+        check_one "$n" || rc=1
+    done
+    return "$rc"
+}
+
 cmd_status() {
     local n rc=0 conf
     for n in "$@"; do
@@ -357,6 +453,20 @@ main() {
     *) usage ;;
     esac
     [ "$#" -le 2 ] || usage
+    case "$STORE" in
+    bluestore | memstore) ;;
+    *)
+        warn "RBDMOVE_CEPH_STORE must be bluestore or memstore, not '$STORE'"
+        exit 2
+        ;;
+    esac
+    case "$OSD_GIB" in
+    [1-9] | [1-9][0-9] | [1-9][0-9][0-9]) ;;
+    *)
+        warn "RBDMOVE_CEPH_OSD_SIZE must be 1-999 (GiB), not '$OSD_GIB'"
+        exit 2
+        ;;
+    esac
     if [ "$action" = start ]; then
         mkdir -p "$LAB"
     fi
@@ -369,6 +479,7 @@ main() {
     start) cmd_start "${clusters[@]}" ;;
     stop) cmd_stop "${clusters[@]}" ;;
     status) cmd_status "${clusters[@]}" ;;
+    check) cmd_check "${clusters[@]}" ;;
     *) usage ;;
     esac
 }
