@@ -189,11 +189,32 @@ subset() { # subset "A B" "A B C": is every word of $1 in $2?
     done
 }
 
+# ceph_after TEST LABS: the Ceph lab can still take writes after TEST; if
+# not, that is a failure, and the lab (with the labs of LABS that run on
+# it) is started anew for the next test.
+ceph_after() {
+    local name=$1 labs=$2 why lab
+    why=$("$(lab_script ceph)" check 2>&1) && return 0
+    echo "test.sh: after $name the Ceph lab cannot take writes:"
+    echo "$why" | sed 's/^/  /'
+    record FAIL "$name left the Ceph lab unable to take writes"
+    summary+=("FAIL  $name left the Ceph lab unable to take writes")
+    for lab in $labs; do
+        [ "$lab" = openstack ] && "$(lab_script openstack)" stop
+    done
+    "$(lab_script ceph)" stop
+    step "start the ceph lab anew" "$(lab_script ceph)" start
+    for lab in $labs; do
+        [ "$lab" = openstack ] &&
+            step "start the openstack lab anew" "$(lab_script openstack)" start
+    done
+}
+
 run_integration() {
     local -A needs=() done_tests=()
     local -a phase_tests=() phase_labs=()
     local -A last_use=()
-    local t name i j lab tests labs regex names last=$((${#PHASES[@]} - 1))
+    local t name i j lab tests labs names last=$((${#PHASES[@]} - 1))
     for t in "$SRC"/tests/integration/t[0-9][0-9]-*.sh; do
         [ -e "$t" ] || continue
         name=$(basename "$t" .sh)
@@ -231,10 +252,16 @@ run_integration() {
         for lab in ${phase_labs[$i]}; do
             start_lab "$lab"
         done
-        read -r -a names <<<"${phase_tests[$i]}"
-        regex="^integration/($(IFS='|' && echo "${names[*]}"))\$"
-        run_ctest "integration tests, phase $((i + 1))" "$BUILD" \
-            -L integration -R "$regex"
+        # One test at a time, each on a lab that can take writes: a test
+        # that leaves a cluster unable to (full, HEALTH_ERR) is a failure,
+        # and the next test gets a fresh lab instead of inheriting it.
+        for name in ${phase_tests[$i]}; do
+            run_ctest "integration/$name" "$BUILD" -L integration \
+                -R "^integration/$name\$"
+            if [[ " ${phase_labs[$i]} " == *" ceph "* ]]; then
+                ceph_after "$name" "${phase_labs[$i]}"
+            fi
+        done
         read -r -a names <<<"${phase_labs[$i]}"
         for ((j = ${#names[@]} - 1; j >= 0; j--)); do
             lab=${names[$j]}

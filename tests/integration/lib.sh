@@ -28,11 +28,25 @@
 #   discard_range CLUSTER POOL/IMAGE OFFSET LEN
 #   image_checksum CLUSTER POOL/IMAGE[@SNAP]      prints a sha256 of content
 #   snap_exists CLUSTER POOL/IMAGE@SNAP
+#   snap_names CLUSTER POOL/IMAGE [PREFIX]        its snapshots' names
+#   remove_snaps CLUSTER POOL/IMAGE        all of them (quiet, for cleanups)
+#   json_get [KEY|INDEX...] <JSON              one value of a JSON document
+#   json_event FILE EVENT FIELD            FIELD of the last --json EVENT
 #   unique_name PREFIX                     prints PREFIX-tNN-PID-COUNTER
 #
 # After each expect_*, $LAST_OUTPUT names a file holding the command's
 # stdout and stderr, and $LAST_RC its exit status. $TEST_TMP is a scratch
 # directory removed at exit.
+#
+# Honest helpers: a helper that cannot read what it was asked for (an image
+# that does not export whole, output that holds no JSON) says so on stderr,
+# prints a value that equals nothing else, and is counted as a failed check
+# even when it ran in a $(...) subshell. Every rbd and ceph command of a
+# test has explicit limits: RBDMOVE_TEST_OP_TIMEOUT seconds (default 60) for
+# one Ceph operation, RBDMOVE_TEST_CMD_TIMEOUT (default 300) for a command.
+# When one fails and the cluster turns out unable to take writes (full,
+# HEALTH_ERR: scripts/ceph-lab.sh check), the test stops at once with the
+# cluster's own message.
 
 RBDMOVE_SRC=${RBDMOVE_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 RBDMOVE_LAB=${RBDMOVE_LAB:-/tmp/rbm}
@@ -55,6 +69,13 @@ TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/rbm-$TEST_NAME.XXXXXX")
 LAST_OUTPUT=$TEST_TMP/output.0
 LAST_RC=0
 : >"$LAST_OUTPUT"
+
+RBDMOVE_TEST_OP_TIMEOUT=${RBDMOVE_TEST_OP_TIMEOUT:-60}
+RBDMOVE_TEST_CMD_TIMEOUT=${RBDMOVE_TEST_CMD_TIMEOUT:-300}
+# rbdmove's own limit on one Ceph operation (its default, said explicitly).
+export RBDMOVE_CEPH_TIMEOUT=${RBDMOVE_CEPH_TIMEOUT:-60}
+# Failures found by helpers that may run in a subshell: one line each.
+_LIB_HELPER_FAILURES=$TEST_TMP/helper-failures
 
 _lib_checks=0
 _lib_passed=0
@@ -91,10 +112,18 @@ bail() {
     exit 1
 }
 
+# _lib_helper_failed MSG: a helper could not do its job (in a subshell too).
+_lib_helper_failed() {
+    local msg=${1//$'\n'/; }
+    echo "# $msg" >&2
+    echo "$msg" >>"$_LIB_HELPER_FAILURES"
+}
+
 # A new file per command, so that a check may read the previous output:
 # expect_success "..." grep -q x "$LAST_OUTPUT".
 _lib_run() {
     local prev=$LAST_OUTPUT
+    _lib_stop_if_lab_broken
     _lib_runs=$((_lib_runs + 1))
     LAST_OUTPUT=$TEST_TMP/output.$_lib_runs
     "$@" >"$LAST_OUTPUT" 2>&1
@@ -163,8 +192,34 @@ _lib_lab_up() {
     "$RBDMOVE_SRC/scripts/$1-lab.sh" status >/dev/null 2>&1
 }
 
-# lab_require LAB...: the named labs must be running. Their environment
-# files ($RBDMOVE_LAB/<lab>.env, KEY=VALUE lines) are exported.
+# _lib_lab_check: the Ceph lab can take writes (scripts/ceph-lab.sh check);
+# else print the cluster's own words and fail.
+_lib_lab_check() {
+    "$RBDMOVE_SRC/scripts/ceph-lab.sh" check 2>&1
+}
+
+# _lib_cluster_suspect: a Ceph helper failed. If the lab cannot take writes,
+# note it, so that this test stops before its next check (the note is a
+# file: the helper may run in a $(...) subshell).
+_lib_cluster_suspect() {
+    local why
+    [ -f "$TEST_TMP/lab-broken" ] && return 0
+    why=$(_lib_lab_check) && return 0
+    echo "$why" >"$TEST_TMP/lab-broken"
+    echo "# the Ceph lab cannot take writes: $why" >&2
+}
+
+_lib_stop_if_lab_broken() {
+    [ -f "$TEST_TMP/lab-broken" ] || return 0
+    local why
+    why=$(cat "$TEST_TMP/lab-broken")
+    rm -f "$TEST_TMP/lab-broken"
+    bail "the Ceph lab cannot take writes; stopping $TEST_NAME: ${why//$'\n'/; }"
+}
+
+# lab_require LAB...: the named labs must be running (and the Ceph lab
+# able to take writes). Their environment files ($RBDMOVE_LAB/<lab>.env,
+# KEY=VALUE lines) are exported.
 lab_require() {
     local lab script why
     for lab in "$@"; do
@@ -183,6 +238,11 @@ lab_require() {
             fi
             _lib_lab_up "$lab" ||
                 why="the $lab lab is not running (scripts/$lab-lab.sh start)"
+        fi
+        # The OpenStack lab's volumes live in the Ceph lab.
+        if [ -z "$why" ] && { [ "$lab" = ceph ] || [ "$lab" = openstack ]; } &&
+            ! why=$(_lib_lab_check); then
+            bail "lab_require $lab: the Ceph lab cannot take writes: ${why//$'\n'/; }"
         fi
         if [ -n "$why" ]; then
             if [ "${CI:-}" = true ]; then
@@ -214,34 +274,44 @@ _lib_conf() {
     esac
 }
 
+# _lib_ceph_tool TOOL CONF ARGS...: rbd or ceph within the test's limits:
+# an operation the cluster cannot serve fails instead of waiting for ever.
+_lib_ceph_tool() {
+    local tool=$1 conf=$2 t=$RBDMOVE_TEST_OP_TIMEOUT
+    shift 2
+    timeout -k 5 "$RBDMOVE_TEST_CMD_TIMEOUT" "$tool" -c "$conf" \
+        --rados-osd-op-timeout "$t" --rados-mon-op-timeout "$t" \
+        --client-mount-timeout "$t" "$@"
+}
+
 rbdc() {
     local conf
     conf=$(_lib_conf "$1") || return 2
     shift
-    rbd -c "$conf" "$@"
+    _lib_ceph_tool rbd "$conf" "$@"
 }
 
 cephc() {
     local conf
     conf=$(_lib_conf "$1") || return 2
     shift
-    ceph -c "$conf" "$@"
+    _lib_ceph_tool ceph "$conf" "$@"
 }
 
 rbd1() {
-    rbd -c "$CEPH1_CONF" "$@"
+    rbdc 1 "$@"
 }
 
 rbd2() {
-    rbd -c "$CEPH2_CONF" "$@"
+    rbdc 2 "$@"
 }
 
 ceph1() {
-    ceph -c "$CEPH1_CONF" "$@"
+    cephc 1 "$@"
 }
 
 ceph2() {
-    ceph -c "$CEPH2_CONF" "$@"
+    cephc 2 "$@"
 }
 
 rbdmove() {
@@ -263,6 +333,7 @@ make_image() {
     track_image "$cluster" "$spec"
     if ! out=$(rbdc "$cluster" create --size "$size" "$@" "$spec" 2>&1); then
         echo "# make_image $cluster $spec $size failed: $out" >&2
+        _lib_cluster_suspect
         return 1
     fi
 }
@@ -272,7 +343,8 @@ make_image() {
 _lib_rbd_io() {
     local conf
     conf=$(_lib_conf "$2") || return 2
-    /usr/bin/python3 - "$1" "$conf" "$3" "$4" "$5" <<'PY'
+    if ! timeout -k 5 "$RBDMOVE_TEST_CMD_TIMEOUT" /usr/bin/python3 - "$1" \
+        "$conf" "$3" "$4" "$5" "$RBDMOVE_TEST_OP_TIMEOUT" <<'PY'; then
 import os
 import sys
 
@@ -290,8 +362,11 @@ def size(text):
 
 mode, conf, spec = sys.argv[1:4]
 offset, length = size(sys.argv[4]), size(sys.argv[5])
+limit = sys.argv[6]
 pool, _, name = spec.rpartition("/")
-with rados.Rados(conffile=conf) as cluster:
+limits = {"rados_osd_op_timeout": limit, "rados_mon_op_timeout": limit,
+          "client_mount_timeout": limit}
+with rados.Rados(conffile=conf, conf=limits) as cluster:
     with cluster.open_ioctx(pool) as ioctx:
         with rbd.Image(ioctx, name) as image:
             if mode == "discard":
@@ -305,6 +380,10 @@ with rados.Rados(conffile=conf) as cluster:
                     sys.exit("short write at %d" % offset)
                 offset += n
 PY
+        echo "# $1 of ceph$2 $3 at $4 (+$5) failed" >&2
+        _lib_cluster_suspect
+        return 1
+    fi
 }
 
 write_random() {
@@ -319,36 +398,174 @@ discard_range() {
     _lib_rbd_io discard "$@"
 }
 
+# image_checksum CLUSTER SPEC: the sha256 of the image's whole content. An
+# image that cannot be read, or whose export is not exactly its size, gives
+# "unreadable:..." (unequal to anything) and a failed check.
 image_checksum() {
-    local sum rc
-    sum=$(rbdc "$1" export --no-progress "$2" - | sha256sum)
-    rc=${PIPESTATUS[0]}
-    if [ "$rc" != 0 ]; then
-        echo "# image_checksum $1 $2: rbd export failed ($rc)" >&2
+    local info size out rc
+    if ! info=$(rbdc "$1" info --format json "$2" 2>&1); then
+        _lib_checksum_failed "$1" "$2" "rbd info failed: $info"
         return 1
     fi
-    echo "${sum%% *}"
+    size=$(json_get size <<<"$info") || {
+        _lib_checksum_failed "$1" "$2" "rbd info gave no size"
+        return 1
+    }
+    out=$(rbdc "$1" export --no-progress "$2" - 2>"$TEST_TMP/checksum.err" |
+        /usr/bin/python3 -c 'import hashlib, sys
+h, n = hashlib.sha256(), 0
+while True:
+    b = sys.stdin.buffer.read(1 << 22)
+    if not b:
+        break
+    h.update(b)
+    n += len(b)
+print(h.hexdigest(), n)')
+    rc=${PIPESTATUS[0]}
+    if [ "$rc" != 0 ]; then
+        _lib_checksum_failed "$1" "$2" "rbd export failed ($rc): $(head -c 300 "$TEST_TMP/checksum.err")"
+        return 1
+    fi
+    if [ "${out#* }" != "$size" ]; then
+        _lib_checksum_failed "$1" "$2" "rbd export gave ${out#* } bytes of a $size-byte image"
+        return 1
+    fi
+    echo "${out%% *}"
+}
+
+_lib_checksum_failed() {
+    _lib_helper_failed "image_checksum ceph$1 $2: $3"
+    _lib_cluster_suspect
+    echo "unreadable:ceph$1:$2:$RANDOM$RANDOM"
+}
+
+# snap_names CLUSTER POOL/IMAGE [PREFIX]: the names of the image's snapshots
+# (those starting with PREFIX), on one line; fails if it cannot list them.
+snap_names() {
+    local json out
+    if ! json=$(rbdc "$1" snap ls --format json "$2" 2>&1); then
+        _lib_helper_failed "snap_names ceph$1 $2: $json"
+        _lib_cluster_suspect
+        return 1
+    fi
+    if ! out=$(_lib_json snap_names "$2" "${3:-}" <<<"$json" 2>&1); then
+        _lib_helper_failed "$out"
+        return 1
+    fi
+    echo "$out"
 }
 
 snap_exists() {
-    local image=${2%@*} snap=${2##*@}
-    rbdc "$1" snap ls --format json "$image" 2>/dev/null |
-        /usr/bin/python3 -c 'import json, sys
-sys.exit(0 if any(s["name"] == sys.argv[1] for s in json.load(sys.stdin))
-         else 1)' "$snap"
+    local names
+    names=$(snap_names "$1" "${2%@*}") || return 2
+    [[ " $names " == *" ${2##*@} "* ]]
+}
+
+# _lib_json WHAT ARGS... <JSON: the JSON work of the helpers, in one place:
+# input that holds no JSON is said as such, never a traceback.
+_lib_json() {
+    /usr/bin/python3 -c "$_LIB_JSON_PY" "$@"
+}
+_LIB_JSON_PY=$(
+    cat <<'PY'
+import json, sys
+
+what, args = sys.argv[1], sys.argv[2:]
+
+
+def no_json(text, err):
+    text = text.strip().replace("\n", " | ")
+    sys.exit("%s: no JSON in its input (%s): %r" % (what, err, text[:300]))
+
+
+def show(v):
+    print(json.dumps(v) if isinstance(v, (dict, list)) else v)
+
+
+if what == "json_event":
+    path, event, field = args
+    found, value = False, None
+    text = open(path, errors="replace").read()
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            e = json.loads(line)
+        except ValueError as err:
+            no_json(line, err)
+        found = True
+        if e.get("event") == event:
+            value = e.get(field)
+    if not found:
+        no_json(text, "no event line")
+    show(value)
+    sys.exit(0)
+
+text = sys.stdin.read()
+try:
+    doc = json.loads(text)
+except ValueError as err:
+    no_json(text, err)
+if what == "snap_names":
+    prefix = args[1]
+    print(" ".join(s["name"] for s in doc if s["name"].startswith(prefix)))
+else:
+    for k in args:
+        if isinstance(doc, list) and k.lstrip("-").isdigit():
+            doc = doc[int(k)] if -len(doc) <= int(k) < len(doc) else None
+        elif isinstance(doc, dict):
+            doc = doc.get(k)
+        else:
+            doc = None
+    show(doc)
+PY
+)
+
+# json_get [KEY|INDEX...] <JSON: the value at that path ("None" when absent;
+# objects and arrays as JSON).
+json_get() {
+    local out rc
+    out=$(_lib_json json_get "$@" 2>&1)
+    rc=$?
+    if [ "$rc" != 0 ]; then
+        _lib_helper_failed "$out"
+        return 1
+    fi
+    echo "$out"
+}
+
+# json_event FILE EVENT FIELD: FIELD of the last EVENT among the --json event
+# lines of FILE ("None" when there is no such event).
+json_event() {
+    local out rc
+    out=$(_lib_json json_event "$@" </dev/null 2>&1)
+    rc=$?
+    if [ "$rc" != 0 ]; then
+        _lib_helper_failed "$out"
+        return 1
+    fi
+    echo "$out"
 }
 
 # ---- exit ------------------------------------------------------------------
 
-_lib_remove_image() {
-    local cluster=$1 spec=$2 snap out
-    rbdc "$cluster" info "$spec" >/dev/null 2>&1 || return 0
-    for snap in $(rbdc "$cluster" snap ls --format json "$spec" 2>/dev/null |
-        /usr/bin/python3 -c 'import json, sys
-for s in json.load(sys.stdin):
-    print(s["name"])'); do
-        rbdc "$cluster" snap unprotect "$spec@$snap" >/dev/null 2>&1
+# remove_snaps CLUSTER POOL/IMAGE: remove every snapshot of the image
+# (protected ones too), quietly: for cleanups, where an image may be gone.
+remove_snaps() {
+    local snap names
+    names=$(rbdc "$1" snap ls --format json "$2" 2>/dev/null |
+        _lib_json snap_names "$2" "" 2>/dev/null) || return 0
+    for snap in $names; do
+        rbdc "$1" snap unprotect "$2@$snap" >/dev/null 2>&1
+        rbdc "$1" snap rm --no-progress "$2@$snap" >/dev/null 2>&1
     done
+}
+
+_lib_remove_image() {
+    local cluster=$1 spec=$2 out
+    rbdc "$cluster" info "$spec" >/dev/null 2>&1 || return 0
+    remove_snaps "$cluster" "$spec"
     if ! out=$(rbdc "$cluster" snap purge --no-progress "$spec" 2>&1 &&
         rbdc "$cluster" rm --no-progress "$spec" 2>&1); then
         echo "# cleanup: could not remove ceph$cluster $spec: $out"
@@ -368,6 +585,14 @@ _lib_exit() {
         "$RBDMOVE_SRC/scripts/${_lib_labs_started[$i]}-lab.sh" stop |
             sed 's/^/# /'
     done
+    if [ -f "$TEST_TMP/lab-broken" ]; then
+        _lib_fail "the Ceph lab cannot take writes: $(tr '\n' ';' <"$TEST_TMP/lab-broken")"
+    fi
+    if [ -s "$_LIB_HELPER_FAILURES" ]; then
+        while IFS= read -r i; do
+            _lib_fail "helper: $i"
+        done <"$_LIB_HELPER_FAILURES"
+    fi
     rm -rf "$TEST_TMP"
     if [ "$rc" = 77 ] && [ "$_lib_failed" = 0 ]; then
         echo "# SKIP $TEST_NAME"

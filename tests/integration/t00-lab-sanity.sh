@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest-timeout: 120
 #
 # t00-lab-sanity: the two lab clusters answer, are two different clusters,
 # have the pools the tests use, and the helpers of lib.sh work: images are
@@ -66,3 +67,27 @@ expect_success "purge the snapshots of volumes/$img" \
 expect_success "remove volumes/$img from ceph1" \
     rbd1 rm --no-progress "volumes/$img"
 expect_failure "volumes/$img is gone" rbd1 info "volumes/$img"
+
+# The helpers are honest: an image that cannot be read never checksums equal
+# to another one, and the test that reads it fails even though the
+# comparison happened in a $(...) subshell; output without JSON is said as
+# such, not a traceback. (Run in a nested test, whose failure is expected.)
+cat >"$TEST_TMP/nested.sh" <<'NESTED'
+. "$RBDMOVE_SRC/tests/integration/lib.sh"
+expect_equal "two unreadable images compare" \
+    "$(image_checksum 1 volumes/no-such-image@nosnap)" \
+    "$(image_checksum 2 volumes/no-such-image@nosnap)"
+v=$(echo "rbd: error opening image" | json_get size)
+pass "after the JSON helper (got '$v')"
+NESTED
+expect_exit 1 "a test that reads an unreadable image fails" \
+    env CI=true bash "$TEST_TMP/nested.sh"
+N=$TEST_TMP/nested.out
+cp "$LAST_OUTPUT" "$N"
+expect_success "... the comparison itself fails" \
+    grep -q "^not ok 1 - two unreadable images compare" "$N"
+expect_success "... each unreadable side is a failed check" \
+    test "$(grep -c '^not ok .* - helper: image_checksum ceph[12] volumes/no-such-image@nosnap: ' "$N")" = 2
+expect_success "... output without JSON is said as such" \
+    grep -q "^not ok .* - helper: json_get: no JSON in its input" "$N"
+expect_failure "... with no traceback" grep -q Traceback "$N"

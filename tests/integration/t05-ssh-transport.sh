@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest-timeout: 300
 #
 # t05-ssh-transport: transport/ssh.c against the real sshd of the lab,
 # driven by ssh_probe: data through a remote `cat` and parallel sessions

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest-timeout: 300
 # rbdmove export-diff / import-diff against the rbd CLI, both ways, on two
 # real clusters: full and incremental streams, clones, growth, discards,
 # object sizes other than 4 MiB, and every refusal.
@@ -77,7 +78,7 @@ expect_success "import-diff of an incremental rbd stream" \
 expect_equal "incremental content equal (rbdmove import)" "$sum2" \
     "$(image_checksum 2 "$b@s2")"
 expect_equal "image grew with the stream" "100663296" \
-    "$(rbd2 info --format json "$b" | python3 -c 'import json,sys; print(json.load(sys.stdin)["size"])')"
+    "$(rbd2 info --format json "$b" | json_get size)"
 
 # Refusals: nothing is snapshotted unless everything arrived.
 c=volumes/$(unique_name c)

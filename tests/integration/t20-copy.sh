@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest-timeout: 600
 # rbdmove copy between two real clusters: seed and rounds under a live
 # writer, a second run that moves only the delta, verify, refusals of
 # destinations that do not match, resumption after kill -9, clones.
@@ -13,9 +14,7 @@ copy() {
 }
 # base_of CLUSTER POOL/IMAGE: the rbdmove snapshot of an image
 base_of() {
-    rbdc "$1" snap ls --format json "$2" | python3 -c 'import json,sys
-n=[s["name"] for s in json.load(sys.stdin) if s["name"].startswith("rbdmove-")]
-print(" ".join(n))'
+    snap_names "$1" "$2" rbdmove-
 }
 # wait_meta IMAGE KEY: until ceph2's IMAGE carries metadata KEY (at most
 # 10 s): a running copy has reached the point that sets it.
@@ -25,20 +24,6 @@ wait_meta() {
         sleep 0.05
     done
     return 1
-}
-# json_field FILE EVENT FIELD: the field of the last such event
-json_field() {
-    python3 - "$@" <<'PY'
-import json, sys
-v = None
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if line.startswith("{"):
-        e = json.loads(line)
-        if e.get("event") == sys.argv[2]:
-            v = e.get(sys.argv[3])
-print(v)
-PY
 }
 
 # ---- seed and rounds under a live writer -------------------------------------
@@ -62,7 +47,7 @@ expect_equal "the same snapshot is the base on the source" "$base" \
     "$(base_of 1 "$src")"
 expect_equal "destination equals the source at the base" \
     "$(image_checksum 1 "$src@$base")" "$(image_checksum 2 "$dst@$base")"
-rounds=$(json_field "$T/first.json" done rounds)
+rounds=$(json_event "$T/first.json" done rounds)
 [ "$rounds" -ge 1 ] && pass "incremental rounds ran under the writer ($rounds)" ||
     fail "expected incremental rounds under a live writer, got $rounds"
 
@@ -70,7 +55,7 @@ rounds=$(json_field "$T/first.json" done rounds)
 expect_success "catch up with the writer's last writes" copy "$src" "$dst"
 write_random 1 "$src" 200M 2M
 expect_success "second copy" copy --json "$src" "$dst"
-moved=$(json_field "$LAST_OUTPUT" round_done data_bytes)
+moved=$(json_event "$LAST_OUTPUT" round_done data_bytes)
 [ "$moved" -ge 2097152 ] && [ "$moved" -le 2306867 ] &&
     pass "second copy moved only the 2 MiB delta ($moved bytes)" ||
     fail "second copy moved $moved bytes for a 2 MiB change"
@@ -82,7 +67,7 @@ expect_equal "equal after the second copy" \
     "$(image_checksum 1 "$src@$base2")" "$(image_checksum 2 "$dst@$base2")"
 expect_success "third copy with nothing changed" copy --json "$src" "$dst"
 expect_equal "no round when nothing changed" 0 \
-    "$(json_field "$LAST_OUTPUT" done rounds)"
+    "$(json_event "$LAST_OUTPUT" done rounds)"
 expect_equal "base kept when nothing changed" "$base2" "$(base_of 2 "$dst")"
 expect_success "copy --verify" copy --verify "$src" "$dst"
 
@@ -203,9 +188,9 @@ b=$(base_of 2 "$cdst")
 expect_equal "clone copy equal, parent data included" \
     "$(image_checksum 1 "$clone@$b")" "$(image_checksum 2 "$cdst@$b")"
 expect_equal "destination keeps the 1 MiB object size" 20 \
-    "$(rbd2 info --format json "$cdst" | python3 -c 'import json,sys; print(json.load(sys.stdin)["order"])')"
+    "$(rbd2 info --format json "$cdst" | json_get order)"
 expect_equal "the copy is standalone (no parent)" "None" \
-    "$(rbd2 info --format json "$cdst" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("parent"))')"
+    "$(rbd2 info --format json "$cdst" | json_get parent)"
 
 # ---- a destination cluster that stops answering ---------------------------------
 # ceph2's OSDs are paused (`ceph osd pause`: clients hold every request, as

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest-timeout: 900
 # rbdmove copy and verify to ssh:// destinations through the lab sshd: seed
 # and incremental rounds equal by content, parallel streams, compression,
 # a rate limit, the compatibility mode (--receiver=rbd: plain rbd
@@ -31,24 +32,7 @@ sverify() {
 }
 # base_of CLUSTER POOL/IMAGE: its rbdmove-* snapshots
 base_of() {
-    rbdc "$1" snap ls --format json "$2" 2>/dev/null | /usr/bin/python3 -c '
-import json, sys
-print(" ".join(s["name"] for s in json.load(sys.stdin)
-               if s["name"].startswith("rbdmove-")))'
-}
-# json_field FILE EVENT FIELD: the field of the last such event
-json_field() {
-    /usr/bin/python3 - "$@" <<'PY'
-import json, sys
-v = None
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if line.startswith("{"):
-        e = json.loads(line)
-        if e.get("event") == sys.argv[2]:
-            v = e.get(sys.argv[3])
-print(v)
-PY
+    snap_names "$1" "$2" rbdmove-
 }
 # expect_same_at_base TITLE SRC DST: one rbdmove snapshot on DST, also on
 # SRC (which may hold the bases of other copies too), equal there
@@ -94,7 +78,7 @@ expect_same_at_base "seed" "$src" "$dst"
 base=$(base_of 2 "$dst")
 write_random 1 "$src" 40M 2M
 expect_success "incremental copy over ssh" scopy --json "$src" "$dst"
-moved=$(json_field "$LAST_OUTPUT" round_done data_bytes)
+moved=$(json_event "$LAST_OUTPUT" round_done data_bytes)
 [ "$moved" -ge 2097152 ] && [ "$moved" -le 2306867 ] &&
     pass "the round moved only the 2 MiB delta ($moved bytes)" ||
     fail "the round moved $moved bytes for a 2 MiB change"
@@ -103,7 +87,7 @@ expect_same_at_base "incremental" "$src" "$dst"
     fail "the base did not move"
 expect_success "a copy with nothing changed" scopy --json "$src" "$dst"
 expect_equal "no round when nothing changed" 0 \
-    "$(json_field "$LAST_OUTPUT" "done" rounds)"
+    "$(json_event "$LAST_OUTPUT" "done" rounds)"
 expect_success "copy --verify over ssh" scopy --verify "$src" "$dst"
 expect_grep "... says it verified" "verified equal"
 
@@ -165,13 +149,12 @@ expect_grep "... and that --compress does not apply" \
     "--compress does not apply with --receiver=rbd"
 expect_same_at_base "--receiver=rbd seed" "$csrc" "$cdst"
 expect_equal "--receiver=rbd keeps the 1 MiB object size" 20 \
-    "$(rbd2 info --format json "$cdst" | /usr/bin/python3 -c 'import json,sys
-print(json.load(sys.stdin)["order"])')"
+    "$(rbd2 info --format json "$cdst" | json_get order)"
 write_random 1 "$csrc" 3M 1M
 discard_range 1 "$csrc" 30M 1M
 expect_success "--receiver=rbd: second (incremental) run" \
     scopy --receiver=rbd --json "$csrc" "$cdst"
-expect_equal "... ran one round" 1 "$(json_field "$LAST_OUTPUT" "done" rounds)"
+expect_equal "... ran one round" 1 "$(json_event "$LAST_OUTPUT" "done" rounds)"
 expect_same_at_base "--receiver=rbd incremental" "$csrc" "$cdst"
 write_random 1 "$csrc" 40M 64K
 expect_success "--receiver=rbd: a third run with --verify" \

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest-timeout: 600
 #
 # t40-openstack-lab: sanity of the two-region OpenStack lab
 # (scripts/openstack-lab.sh), with plain curl and python3's json: tokens for
@@ -20,12 +21,25 @@ VOL_MV="OpenStack-API-Version: volume 3.27"
 
 # ---- helpers ---------------------------------------------------------------
 
-# jget FILE PYEXPR: prints PYEXPR evaluated with `d` = the JSON in FILE.
+# jget [-q] FILE PYEXPR: prints PYEXPR evaluated with `d` = the JSON in FILE.
+# A FILE without JSON is said as such and fails the test (-q: only returns 1,
+# for polls that may meet a passing error page).
 jget() {
-    "$PY" -c 'import json, sys
-d = json.load(open(sys.argv[1]))
+    local quiet=0 out
+    [ "$1" = -q ] && quiet=1 && shift
+    if out=$("$PY" -c 'import json, sys
+text = open(sys.argv[1], errors="replace").read()
+try:
+    d = json.loads(text)
+except ValueError as err:
+    sys.exit("jget %s: no JSON (%s): %r" % (sys.argv[1], err, text[:300]))
 v = eval(sys.argv[2])
-print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$1" "$2"
+print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$1" "$2" 2>&1); then
+        echo "$out"
+        return 0
+    fi
+    [ "$quiet" = 1 ] || _lib_helper_failed "$out"
+    return 1
 }
 
 # api METHOD URL TOKEN [BODY] [HEADER...]: one call; the body lands in
@@ -82,7 +96,7 @@ wait_status() {
     local deadline=$((SECONDS + limit))
     while :; do
         api GET "$url" "$tok" "" "$hdr"
-        if [ "$CODE" = 404 ]; then st=gone; else st=$(jget "$TEST_TMP/resp.json" "d['$key']['status']" 2>/dev/null); fi
+        if [ "$CODE" = 404 ]; then st=gone; else st=$(jget -q "$TEST_TMP/resp.json" "d['$key']['status']"); fi
         [ "$st" = "${seen##* }" ] || seen="$seen $st"
         if [ "$st" = "$want" ]; then
             echo "statuses:$seen"
@@ -200,8 +214,8 @@ expect_equal "its type is the default, $RBM_OS_VOLUME_TYPE" "$RBM_OS_VOLUME_TYPE
     "$(jget "$TEST_TMP/resp.json" "d['volume']['volume_type']")"
 expect_success "its RBD image volumes/volume-$VOL exists in ceph1" \
     rbd1 info "volumes/volume-$VOL"
-expect_equal "the RBD image is 1 GiB" 1073741824 "$(rbd1 info --format json "volumes/volume-$VOL" |
-    "$PY" -c 'import json, sys; print(json.load(sys.stdin)["size"])')"
+expect_equal "the RBD image is 1 GiB" 1073741824 \
+    "$(rbd1 info --format json "volumes/volume-$VOL" | json_get size)"
 expect_failure "...and not in ceph2" rbd2 info "volumes/volume-$VOL"
 
 api POST "$S1/os-volume_attachments" "$DEMO" "{\"volumeAttachment\": {\"volumeId\": \"$VOL\"}}" "$NOVA_MV"

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest-timeout: 900
 #
 # t41-openstack-client: the OpenStack client layer (openstack/) and
 # `rbdmove plan` against the real two-region lab: password, application
@@ -170,14 +171,6 @@ print(text.decode())
 PY
 }
 export RBM_ADMIN_PASSWORD=$ADMIN_PASSWORD
-
-json_get() {
-    /usr/bin/python3 -c 'import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1:]:
-    v = v[int(k)] if k.isdigit() else v[k]
-print(v)' "$@"
-}
 
 ra_user=$(unique_name t41-reauth)
 ra_pass=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest-timeout: 1500
 #
 # t50-move: rbdmove move against the real two-region OpenStack lab, with a
 # stand-in VM (vm_writer.py) that keeps writing into the volume until Nova
@@ -47,7 +48,8 @@ cleanup() {
     for v in "${VOLUMES[@]}"; do
         # Snapshots first: Cinder's RBD driver cannot delete an image that
         # has some.
-        _lib_remove_snaps "${v%% *}" "${v#* }"
+        remove_snaps "$([ "${v%% *}" = $R2 ] && echo 2 || echo 1)" \
+            "volumes/volume-${v#* }"
         "$TOOL" --os-cloud rbdmove-lab --os-region-name "${v%% *}" \
             volume-delete "${v#* }" >/dev/null 2>&1
     done
@@ -55,33 +57,11 @@ cleanup() {
         os_server delete "${s%% *}" "${s#* }" >/dev/null 2>&1
     done
 }
-_lib_remove_snaps() {
-    local c=1
-    [ "$1" = $R2 ] && c=2
-    for snap in $(rbdc $c snap ls --format json "volumes/volume-$2" 2>/dev/null |
-        python3 -c 'import json,sys
-for s in json.load(sys.stdin): print(s["name"])' 2>/dev/null); do
-        rbdc $c snap rm --no-progress "volumes/volume-$2@$snap" >/dev/null 2>&1
-    done
-}
 trap 'rc=$?; cleanup; (exit $rc); _lib_exit' EXIT
 
 # value KEY FILE: KEY=... from rbm-os-client output
 value() {
     sed -n "s/^$1=//p" "$2" | head -n 1
-}
-# json_last EVENT FIELD FILE
-json_last() {
-    python3 - "$@" <<'PY'
-import json, sys
-v = None
-for line in open(sys.argv[3]):
-    if line.startswith("{"):
-        e = json.loads(line)
-        if e.get("event") == sys.argv[1]:
-            v = e.get(sys.argv[2])
-print(v)
-PY
 }
 
 src_srv=$(os_server create $R1 "$(unique_name t50-src)") ||
@@ -154,8 +134,9 @@ volume_field() {
     value "$3" "$TEST_TMP/show"
 }
 rbdmove_snaps() {
-    rbdc "$1" snap ls --format json "$2" 2>/dev/null | python3 -c 'import json,sys
-print(len([s for s in json.load(sys.stdin) if s["name"].startswith("rbdmove-")]))'
+    local names
+    names=$(snap_names "$1" "$2" rbdmove-) || return 1
+    echo "$names" | wc -w
 }
 # check_moved SRCVOL DSTVOL TITLE: data equal, dst attached to dst_srv,
 # src detached, no temporary snapshots left
@@ -243,10 +224,10 @@ wait $wpid
 written=$(tail -n 1 "$TEST_TMP/writer1")
 [ "${written:-0}" -gt 0 ] && pass "the writer wrote until the detach ($written bytes)" ||
     fail "the writer did not run: $(cat "$TEST_TMP/writer1")"
-d1=$(json_last done dst_volume_id "$TEST_TMP/move1")
+d1=$(json_event "$TEST_TMP/move1" done dst_volume_id)
 VOLUMES+=("$R2 $d1")
 check_moved "$v1" "$d1" "live move"
-dt=$(json_last done downtime_s "$TEST_TMP/move1")
+dt=$(json_event "$TEST_TMP/move1" done downtime_s)
 [ "$dt" != None ] && pass "done event reports the downtime ($dt s)" ||
     fail "no downtime in the done event"
 grep -q '"event":"verify"' "$TEST_TMP/move1" && pass "verification reported" ||

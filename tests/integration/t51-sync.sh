@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest-timeout: 600
 #
 # t51-sync: rbdmove sync keeps a DR copy of a volume in the other region:
 # the first run creates and seeds it, later runs move only the delta, a
@@ -18,41 +19,24 @@ TOOL=${RBM_OS_CLIENT:-$(dirname "$(dirname "$RBDMOVE")")/tests/tools/rbm-os-clie
 VOLUMES=()
 
 cleanup() {
-    local v c snap
+    local v c
     for v in "${VOLUMES[@]}"; do
         c=1
         [ "${v%% *}" = RegionTwo ] && c=2
-        for snap in $(rbdc $c snap ls --format json "volumes/volume-${v#* }" 2>/dev/null |
-            python3 -c 'import json,sys
-for s in json.load(sys.stdin): print(s["name"])'); do
-            rbdc $c snap rm --no-progress "volumes/volume-${v#* }@$snap" >/dev/null 2>&1
-        done
+        remove_snaps $c "volumes/volume-${v#* }"
         "$TOOL" --os-cloud rbdmove-lab --os-region-name "${v%% *}" \
             volume-delete "${v#* }" >/dev/null 2>&1
     done
 }
 trap 'rc=$?; cleanup; (exit $rc); _lib_exit' EXIT
 
-json_last() {
-    python3 - "$@" <<'PY'
-import json, sys
-v = None
-for line in open(sys.argv[3]):
-    if line.startswith("{"):
-        e = json.loads(line)
-        if e.get("event") == sys.argv[1]:
-            v = e.get(sys.argv[2])
-print(v)
-PY
-}
 sync() {
     rbdmove sync --os-cloud rbdmove-demo --os-region-name RegionOne \
         --dst-os-region-name RegionTwo --src-conf "$CEPH1_CONF" \
         --dst-conf "$CEPH2_CONF" --progress never --json "$@"
 }
 base_of() {
-    rbdc "$1" snap ls --format json "$2" | python3 -c 'import json,sys
-print(" ".join(s["name"] for s in json.load(sys.stdin) if s["name"].startswith("rbdmove-")))'
+    snap_names "$1" "$2" rbdmove-
 }
 
 "$TOOL" --os-cloud rbdmove-demo --os-region-name RegionOne volume-create 1 \
@@ -63,10 +47,10 @@ write_random 1 "volumes/volume-$src" 0 24M
 
 expect_success "first sync creates and seeds the copy" sync --verify "$src"
 cp "$LAST_OUTPUT" "$TEST_TMP/s1"
-dst=$(json_last done dst_volume_id "$TEST_TMP/s1")
+dst=$(json_event "$TEST_TMP/s1" done dst_volume_id)
 VOLUMES+=("RegionTwo $dst")
-expect_equal "the copy was created" True "$(json_last done created "$TEST_TMP/s1")"
-expect_equal "the copy is verified" True "$(json_last done verified "$TEST_TMP/s1")"
+expect_equal "the copy was created" True "$(json_event "$TEST_TMP/s1" done created)"
+expect_equal "the copy is verified" True "$(json_event "$TEST_TMP/s1" done verified)"
 "$TOOL" --os-cloud rbdmove-demo --os-region-name RegionTwo volume-show "$dst" \
     >"$TEST_TMP/show" 2>&1
 grep -q "^meta.rbdmove.sync_of=$src$" "$TEST_TMP/show" &&
@@ -79,8 +63,8 @@ expect_equal "equal at the shared snapshot" \
 write_random 1 "volumes/volume-$src" 300M 3M
 expect_success "second sync" sync "$src"
 cp "$LAST_OUTPUT" "$TEST_TMP/s2"
-expect_equal "the same copy is reused" "$dst" "$(json_last done dst_volume_id "$TEST_TMP/s2")"
-moved=$(json_last round data_bytes "$TEST_TMP/s2")
+expect_equal "the same copy is reused" "$dst" "$(json_event "$TEST_TMP/s2" done dst_volume_id)"
+moved=$(json_event "$TEST_TMP/s2" round data_bytes)
 [ "$moved" -ge 3145728 ] && [ "$moved" -le 3460300 ] &&
     pass "only the 3 MiB delta moved ($moved bytes)" || fail "moved $moved bytes"
 b=$(base_of 1 "volumes/volume-$src")
@@ -93,7 +77,7 @@ write_random 1 "volumes/volume-$src" 500M 2M
 expect_success "sync through an SSH receiver" \
     sync --ssh "$SSH_TARGET" -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
     --remote-rbdmove "$RBDMOVE" --verify "$src"
-expect_equal "verified over SSH" True "$(json_last done verified "$LAST_OUTPUT")"
+expect_equal "verified over SSH" True "$(json_event "$LAST_OUTPUT" done verified)"
 
 # A copy written to behind rbdmove's back is refused.
 write_random 2 "volumes/volume-$dst" 0 64K
