@@ -63,7 +63,9 @@ allowed() {
 third_party() {
     local file=$1 file_layer=$2 h=$3
     case "$h" in
-    libssh2*.h) [ "$file" = transport/ssh.c ] ;;
+    libssh2*.h) [ "$file" = transport/ssh.c ] ||
+        [ "$file" = transport/known_hosts.c ] ||
+        [ "$file" = transport/known_hosts.h ] ;;
     zstd.h | zstd_errors.h) [ "$file_layer" = transport ] ;;
     curl/*) [ "$file" = openstack/http.c ] ;;
     jansson.h | yaml.h) [ "$file_layer" = openstack ] ;;
