@@ -1,12 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# test.sh [--no-install] [--keep-labs] [--no-asan]: install what is needed
-# and run every test: build with -Werror, unit tests (also under ASan/UBSan),
-# scripts/check-layers.sh, clang-format, then the integration tests against
-# the real labs. Each lab starts once, before the first phase whose tests
-# need it, and stops after the last one (also on failure or ^C).
-# Exits non-zero if anything failed; the last line is the summary.
+# test.sh [--no-install] [--keep-labs] [--no-asan] [--only=T1,T2...]:
+# install what is needed and run every test: build with -Werror, unit tests
+# (also under ASan/UBSan), scripts/check-layers.sh, clang-format, then the
+# integration tests against the real labs. Each lab starts once, before the
+# first phase whose tests need it, and stops after the last one (also on
+# failure or ^C). --only= runs just those integration tests (tNN names or
+# prefixes, e.g. t00,t20-copy). Exits non-zero if anything failed; the last
+# line is the summary.
 #
 # Environment: RBDMOVE_LAB (default /tmp/rbm), CI=true (a lab that cannot
 # start fails the tests that need it instead of skipping them),
@@ -30,13 +32,15 @@ PHASES=("ceph sshd" "ceph sshd openstack")
 install=1
 keep_labs=0
 asan=1
+only=""
 for arg in "$@"; do
     case "$arg" in
+    --only=*) only=${arg#--only=} ;;
     --no-install) install=0 ;;
     --keep-labs) keep_labs=1 ;;
     --no-asan) asan=0 ;;
     -h | --help)
-        sed -n '4,14s/^# \{0,1\}//p' "$0"
+        sed -n '4,16s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
     *)
@@ -189,6 +193,16 @@ subset() { # subset "A B" "A B C": is every word of $1 in $2?
     done
 }
 
+# selected NAME: NAME is one of the --only tests (all when none are named).
+selected() {
+    local w
+    [ -n "$only" ] || return 0
+    for w in ${only//,/ }; do
+        [[ "$1" == "$w"* ]] && return 0
+    done
+    return 1
+}
+
 # ceph_after TEST LABS: the Ceph lab can still take writes after TEST; if
 # not, that is a failure, and the lab (with the labs of LABS that run on
 # it) is started anew for the next test.
@@ -218,6 +232,7 @@ run_integration() {
     for t in "$SRC"/tests/integration/t[0-9][0-9]-*.sh; do
         [ -e "$t" ] || continue
         name=$(basename "$t" .sh)
+        selected "$name" || continue
         needs[$name]=$(required_labs "$t")
     done
     if [ "${#needs[@]}" = 0 ]; then

@@ -136,7 +136,7 @@ E = os.environ
 b = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
     "name": "admin", "domain": {"name": "Default"}, "password": E["OS_PASSWORD"]}}}}}
 r = urllib.request.urlopen(urllib.request.Request(E["OS_AUTH_URL"] + "/auth/tokens",
-    json.dumps(b).encode(), {"Content-Type": "application/json"}))
+    json.dumps(b).encode(), {"Content-Type": "application/json"}), timeout=30)
 print(r.headers["X-Subject-Token"])')
 expect_success "token auth (an unscoped token rescoped to a project)" \
     env OS_AUTH_URL="$AUTH_URL" OS_AUTH_TYPE=token OS_TOKEN="$token" \
@@ -159,12 +159,12 @@ auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
     "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
 h = {"Content-Type": "application/json"}
 r = urllib.request.urlopen(urllib.request.Request(
-    E["RBM_AUTH_URL"] + "/auth/tokens", json.dumps(auth).encode(), h))
+    E["RBM_AUTH_URL"] + "/auth/tokens", json.dumps(auth).encode(), h), timeout=30)
 h["X-Auth-Token"] = r.headers["X-Subject-Token"]
 req = urllib.request.Request(E["RBM_AUTH_URL"] + path,
                              body.encode() if body else None, h, method=method)
 try:
-    text = urllib.request.urlopen(req).read()
+    text = urllib.request.urlopen(req, timeout=30).read()
 except urllib.error.HTTPError as e:
     sys.exit("%s %s: %s %s" % (method, path, e.code, e.read().decode()))
 print(text.decode())
