@@ -742,11 +742,6 @@ const char *keystone_region(const struct keystone *ks)
     return ks->region;
 }
 
-const char *keystone_auth_url(const struct keystone *ks)
-{
-    return ks->auth.auth_url;
-}
-
 const struct keystone_token_info *keystone_info(const struct keystone *ks)
 {
     return &ks->info;

@@ -149,7 +149,6 @@ void keystone_close(struct keystone *ks);
  * the info). */
 const char *keystone_project_id(const struct keystone *ks);
 const char *keystone_region(const struct keystone *ks);
-const char *keystone_auth_url(const struct keystone *ks);
 const struct keystone_token_info *keystone_info(const struct keystone *ks);
 
 /* True when the token carries the role (case-insensitive). */

@@ -95,11 +95,6 @@ const char *cluster_fsid(const struct cluster *cl)
     return cl->fsid;
 }
 
-const char *cluster_conf(const struct cluster *cl)
-{
-    return cl->conf;
-}
-
 void *cluster_rados(struct cluster *cl)
 {
     return cl->rados;

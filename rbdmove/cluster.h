@@ -28,9 +28,6 @@ void cluster_close(struct cluster *cl);
 /* The cluster's fsid (borrowed). */
 const char *cluster_fsid(const struct cluster *cl);
 
-/* The configuration file path given, or "default" (borrowed). */
-const char *cluster_conf(const struct cluster *cl);
-
 /* This client's global id (client.N), as watchers lists show it. */
 uint64_t cluster_instance_id(struct cluster *cl);
 

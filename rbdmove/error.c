@@ -7,7 +7,6 @@
  */
 #include "rbdmove/error.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,23 +56,6 @@ void error_clear(struct error *err)
     err->kind = ERROR_NONE;
     err->cause = 0;
     err->msg[0] = '\0';
-}
-
-bool error_is_transient(const struct error *err)
-{
-    switch (err->kind) {
-    case ERROR_CEPH:
-    case ERROR_IO:
-        return err->cause == EAGAIN || err->cause == ETIMEDOUT ||
-               err->cause == EINTR;
-    case ERROR_HTTP:
-        return true;
-    case ERROR_API:
-        return err->cause == 409 || err->cause == 502 || err->cause == 503 ||
-               err->cause == 504;
-    default:
-        return false;
-    }
 }
 
 const char *error_kind_name(enum error_kind kind)

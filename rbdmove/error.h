@@ -55,9 +55,6 @@ int error_prefix(struct error *err, const char *fmt, ...)
 /* Reset *err to ERROR_NONE. */
 void error_clear(struct error *err);
 
-/* True for failures worth retrying: timeouts, 409/502/503/504, EAGAIN. */
-bool error_is_transient(const struct error *err);
-
 /* A short name of the kind ("ceph", "ssh", ...), for -v output and JSON. */
 const char *error_kind_name(enum error_kind kind);
 

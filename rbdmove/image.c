@@ -291,22 +291,6 @@ int image_create(struct cluster *cl, const char *pool, const char *name,
     return 0;
 }
 
-int image_remove(struct cluster *cl, const char *pool, const char *name,
-                 struct error *err)
-{
-    rados_ioctx_t io = NULL;
-    int r;
-
-    if (open_ioctx(cl, pool, &io, err) < 0)
-        return -1;
-    r = rbd_remove(io, name);
-    rados_ioctx_destroy(io);
-    if (r < 0)
-        return error_set(err, ERROR_CEPH, -r, "cannot remove image '%s/%s'",
-                         pool, name);
-    return 0;
-}
-
 const char *image_name(const struct image *img)
 {
     return img->spec;

@@ -59,8 +59,6 @@ int image_exists(struct cluster *cl, const char *pool, const char *name,
  */
 int image_create(struct cluster *cl, const char *pool, const char *name,
                  uint64_t size, int order, struct error *err) MUST_CHECK;
-int image_remove(struct cluster *cl, const char *pool, const char *name,
-                 struct error *err) MUST_CHECK;
 
 /* "pool/image@snap" (borrowed). */
 const char *image_name(const struct image *img);

@@ -206,11 +206,6 @@ void events_print(const struct json_out *j)
     fflush(stdout);
 }
 
-bool events_enabled(void)
-{
-    return pg.json;
-}
-
 progress_fn *progress_callback(void)
 {
     if (pg.json || pg.tty || log_get_level() >= LOG_LEVEL_INFO)

@@ -50,7 +50,5 @@ void progress_stop(void);
 /* Print one JSON event line on stdout (when --json). The object must be
  * complete. */
 void events_print(const struct json_out *j);
-/* True when --json was given. */
-bool events_enabled(void);
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * transport/local.c: file descriptors, files, pipes and child processes.
+ * transport/local.c: file descriptors, files and pipes.
  *
  * Writes are gathered in a 1 MiB buffer so that the many small records of
  * a diff stream cost few syscalls; reads go straight to the descriptor (the
@@ -10,10 +10,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rbdmove/xalloc.h"
@@ -25,7 +23,6 @@ struct fd_transport {
     int rfd;
     int wfd;
     int own_fds;
-    pid_t child;
     char *wbuf;
     size_t wlen;
 };
@@ -95,7 +92,7 @@ static int fd_close_write(struct transport *t, struct error *err)
         return 0;
     if (fd_flush(ft, err) < 0)
         return -1;
-    if (ft->own_fds || ft->child > 0) {
+    if (ft->own_fds) {
         r = close(ft->wfd);
         ft->wfd = -1;
         if (r < 0 && errno != EINTR)
@@ -106,43 +103,14 @@ static int fd_close_write(struct transport *t, struct error *err)
     return 0;
 }
 
-static int fd_finish(struct transport *t, struct error *err)
-{
-    struct fd_transport *ft = (struct fd_transport *)t;
-    int status;
-    pid_t r;
-
-    if (ft->child <= 0)
-        return 0;
-    do {
-        r = waitpid(ft->child, &status, 0);
-    } while (r < 0 && errno == EINTR);
-    ft->child = 0;
-    if (r < 0)
-        return error_set(err, ERROR_IO, errno, "cannot wait for %s", t->name);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    if (WIFEXITED(status))
-        return error_set(err, ERROR_STATE, WEXITSTATUS(status),
-                         "%s exited with status %d", t->name,
-                         WEXITSTATUS(status));
-    return error_set(err, ERROR_STATE, WTERMSIG(status),
-                     "%s was killed by signal %d", t->name, WTERMSIG(status));
-}
-
 static void fd_free(struct transport *t)
 {
     struct fd_transport *ft = (struct fd_transport *)t;
-    int own = ft->own_fds || ft->child > 0;
 
-    if (own && ft->wfd >= 0)
+    if (ft->own_fds && ft->wfd >= 0)
         close(ft->wfd);
-    if (own && ft->rfd >= 0 && ft->rfd != ft->wfd)
+    if (ft->own_fds && ft->rfd >= 0 && ft->rfd != ft->wfd)
         close(ft->rfd);
-    if (ft->child > 0) {
-        kill(ft->child, SIGTERM);
-        waitpid(ft->child, NULL, 0);
-    }
     free(ft->wbuf);
     free(ft);
 }
@@ -160,7 +128,6 @@ static const struct transport_ops fd_ops = {
     .read = fd_read,
     .write = fd_write,
     .close_write = fd_close_write,
-    .finish = fd_finish,
     .free = fd_free,
     .flush = fd_flush_op,
 };
@@ -198,44 +165,4 @@ int transport_file_open(const char *path, int for_write, struct transport **out,
     *out = for_write ? transport_fd_new(-1, fd, 1, path)
                      : transport_fd_new(fd, -1, 1, path);
     return 0;
-}
-
-int transport_spawn(char *const argv[], struct transport **out,
-                    struct error *err)
-{
-    int in[2] = {-1, -1}, outp[2] = {-1, -1};
-    struct fd_transport *ft;
-    pid_t pid;
-
-    *out = NULL;
-    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
-        error_set(err, ERROR_IO, errno, "cannot create a pipe");
-        goto fail;
-    }
-    pid = fork();
-    if (pid < 0) {
-        error_set(err, ERROR_IO, errno, "cannot start '%s'", argv[0]);
-        goto fail;
-    }
-    if (pid == 0) {
-        dup2(in[0], STDIN_FILENO);
-        dup2(outp[1], STDOUT_FILENO);
-        signal(SIGPIPE, SIG_DFL);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(in[0]);
-    close(outp[1]);
-    ft = (struct fd_transport *)transport_fd_new(outp[0], in[1], 1, argv[0]);
-    ft->child = pid;
-    *out = &ft->base;
-    return 0;
-fail:
-    for (int i = 0; i < 2; i++) {
-        if (in[i] >= 0)
-            close(in[i]);
-        if (outp[i] >= 0)
-            close(outp[i]);
-    }
-    return -1;
 }

@@ -1053,13 +1053,6 @@ ssize_t transport_ssh_read_nowait(struct transport *t, void *buf, size_t len,
     return n;
 }
 
-bool transport_ssh_eof(struct transport *t)
-{
-    struct ssh_transport *st = (struct ssh_transport *)t;
-
-    return st->stdout_eof && st->in_end == st->in_start;
-}
-
 /*
  * How the command ended, as an error (0 when it exited 0 and when is "").
  * cause: the exit status, or 128 + the signal number, as a shell says it.

@@ -119,14 +119,11 @@ int transport_ssh_exec(const struct transport_ssh_target *t,
 /*
  * Read what the command has already written to stdout, without waiting:
  * copies up to len bytes and returns the count, 0 when nothing is there
- * yet (or at end of stream: see transport_ssh_eof), -1 on error. Lets a
- * single thread interleave writes and reads with a command that answers
- * while it reads. t must come from transport_ssh_exec.
+ * yet (or at end of stream), -1 on error. Lets a single thread interleave
+ * writes and reads with a command that answers while it reads. t must come
+ * from transport_ssh_exec.
  */
 ssize_t transport_ssh_read_nowait(struct transport *t, void *buf, size_t len,
                                   struct error *err) MUST_CHECK;
-
-/* True once the command's stdout has ended and everything was read. */
-bool transport_ssh_eof(struct transport *t);
 
 #endif

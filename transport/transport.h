@@ -3,10 +3,10 @@
  * transport/transport.h: a byte stream with a peer (Redis rio style).
  *
  * The core reads and writes diff streams through this interface and never
- * knows whether the other end is a file, a pipe, a child process or an
- * rbdmove receiver behind an SSH exec channel. Back ends: local.c (file
- * descriptors, child processes), ssh.c (libssh2 exec channels), memory.c
- * (tests), zstd.c (compression wrapper around another transport).
+ * knows whether the other end is a file, a pipe or an rbdmove receiver
+ * behind an SSH exec channel. Back ends: local.c (file descriptors, files,
+ * pipes), ssh.c (libssh2 exec channels), memory.c (tests), zstd.c
+ * (compression wrapper around another transport).
  *
  * A transport is used by one thread at a time.
  */
@@ -32,10 +32,9 @@ struct transport_ops {
     /* Flush buffered data and signal end of stream to the peer. */
     int (*close_write)(struct transport *t, struct error *err);
     /*
-     * Wait for the peer to finish and check how it ended (a child's or a
-     * remote command's exit status); 0 when it succeeded. Relays the
-     * peer's error output through the log. May be NULL (nothing to wait
-     * for).
+     * Wait for the peer to finish and check how it ended (a remote
+     * command's exit status); 0 when it succeeded. Relays the peer's
+     * error output through the log. May be NULL (nothing to wait for).
      */
     int (*finish)(struct transport *t, struct error *err);
     /* Release everything; must accept a half-built transport. */
@@ -90,14 +89,6 @@ struct transport *transport_fd_new(int rfd, int wfd, int own_fds,
  */
 int transport_file_open(const char *path, int for_write, struct transport **out,
                         struct error *err) MUST_CHECK;
-
-/*
- * Run argv[0] (searched in PATH) with its stdin and stdout connected to
- * the transport; its stderr is passed through. finish() waits for it and
- * fails unless it exits 0.
- */
-int transport_spawn(char *const argv[], struct transport **out,
-                    struct error *err) MUST_CHECK;
 
 /*
  * In-memory back end (transport/memory.c), for tests and dry runs.
