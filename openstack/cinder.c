@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * openstack/cinder.c: Cinder v3 volumes, manage-existing, pools, quotas
- * and types.
+ * openstack/cinder.c: Cinder v3 volumes, pools, quotas and types.
  *
  * Every request carries "OpenStack-API-Version: volume 3.50" and goes
  * through keystone_request. Answers are copied out of jansson into the
  * plain structs of cinder.h at once; no json_t outlives a function here.
  * Knows nothing about Nova: attaching is nova.c's, waiting for the
  * resulting volume status is here. cinder_backend.c has the admin side
- * (manage-existing, pools, quotas, types).
+ * (pools, quotas, types, the manage-existing answer).
  */
 #include "openstack/cinder.h"
 
@@ -503,7 +502,8 @@ out:
     return ret;
 }
 
-json_t *cinder_metadata_json(const struct cinder_kv *kv, size_t n)
+/* A new JSON object of the key/value pairs. */
+static json_t *cinder_metadata_json(const struct cinder_kv *kv, size_t n)
 {
     json_t *o = json_object();
 
@@ -512,7 +512,8 @@ json_t *cinder_metadata_json(const struct cinder_kv *kv, size_t n)
     return o;
 }
 
-void cinder_json_set_opt(json_t *o, const char *key, const char *value)
+/* o[key] = value when value is not NULL. */
+static void cinder_json_set_opt(json_t *o, const char *key, const char *value)
 {
     if (value)
         json_object_set_new(o, key, json_string(value));
@@ -626,15 +627,6 @@ int cinder_volume_reset_status(struct cinder *c, const char *id,
                             "cannot reset the status of volume %s to "
                             "'%s'",
                             id, status);
-    return 0;
-}
-
-int cinder_volume_unmanage(struct cinder *c, const char *id, struct error *err)
-{
-    json_t *a = json_pack("{s:{}}", "os-unmanage");
-
-    if (volume_action(c, id, a, err) < 0)
-        return error_prefix(err, "cannot unmanage volume %s", id);
     return 0;
 }
 

@@ -3,10 +3,10 @@
  * openstack/cinder.h: the Cinder v3 block-storage API (microversioned).
  *
  * Volumes (show, find by name or id, create, delete, metadata, status
- * polling), manage-existing, backend pools, quotas and volume types. Every
- * answer is returned as plain C structs owned by the caller; nothing here
- * exposes jansson. Requests go through a struct keystone session, which
- * renews the token when needed.
+ * polling), backend pools, quotas and volume types. Every answer is
+ * returned as plain C structs owned by the caller; nothing here exposes
+ * jansson. Requests go through a struct keystone session, which renews the
+ * token when needed.
  */
 #ifndef OPENSTACK_CINDER_H
 #define OPENSTACK_CINDER_H
@@ -193,6 +193,10 @@ int cinder_volume_wait(struct cinder *c, const char *id,
 
 /* ---- manage-existing (admin, microversion >= 3.8) -------------------- */
 
+/* rbdmove does not adopt images: the calls that list, manage and unmanage
+ * are the tests' own (tests/tools/cinder_manage.c); their answer's parser
+ * stays here, with the other parsers and their recorded-answer tests. */
+
 struct cinder_manageable {
     char *reference; /* the backend's name: the RBD image */
     uint64_t size_gib;
@@ -207,35 +211,6 @@ void cinder_manageables_free(struct cinder_manageable *m, size_t n);
 int cinder_manageable_parse(const char *body, size_t len,
                             struct cinder_manageable **out, size_t *n,
                             struct error *err) MUST_CHECK;
-
-/* What a backend holds that Cinder could manage, on host "h@backend#pool". */
-int cinder_manageable_list(struct cinder *c, const char *host,
-                           struct cinder_manageable **out, size_t *n,
-                           struct error *err) MUST_CHECK;
-
-struct cinder_manage_spec {
-    const char *host;        /* "host@backend#pool" */
-    const char *source_name; /* the RBD image to adopt */
-    const char *name;
-    const char *description;
-    const char *volume_type;
-    const char *availability_zone;
-    const struct cinder_kv *metadata;
-    size_t n_metadata;
-    bool bootable;
-};
-
-/* Adopt an existing backend image as a new volume (status "managing"; wait
- * for "available"). Cinder's RBD driver renames the image to
- * volume-<new id> and rounds the size up to whole GiB. */
-int cinder_volume_manage(struct cinder *c,
-                         const struct cinder_manage_spec *spec,
-                         struct cinder_volume *out,
-                         struct error *err) MUST_CHECK;
-
-/* Forget a volume without deleting its image (os-unmanage). */
-int cinder_volume_unmanage(struct cinder *c, const char *id,
-                           struct error *err) MUST_CHECK;
 
 /* ---- backend pools (admin) ------------------------------------------ */
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * openstack/cinder_backend.c: the half of the Cinder module (cinder.h)
- * that is about backends and the project rather than one volume:
- * manage-existing, scheduler pools, limits and quotas, volume types.
+ * that is about backends and the project rather than one volume: the
+ * manage-existing answer, scheduler pools, limits and quotas, volume
+ * types.
  *
  * Split from cinder.c only to keep files short; it shares cinder.c's
  * request helper through cinder_internal.h and parses with jansson the
@@ -21,7 +22,7 @@
 #include "rbdmove/log.h"
 #include "rbdmove/xalloc.h"
 
-/* ---- manage-existing ----------------------------------------------------- */
+/* ---- manage-existing (the calls are in tests/tools/cinder_manage.c) ------ */
 
 void cinder_manageables_free(struct cinder_manageable *m, size_t n)
 {
@@ -69,64 +70,6 @@ int cinder_manageable_parse(const char *body, size_t len,
     }
     json_decref(root);
     return 0;
-}
-
-int cinder_manageable_list(struct cinder *c, const char *host,
-                           struct cinder_manageable **out, size_t *n,
-                           struct error *err)
-{
-    struct http_response resp = HTTP_RESPONSE_INIT;
-    struct buf path = BUF_INIT;
-    int ret = -1;
-
-    *out = NULL;
-    *n = 0;
-    buf_adds(&path, "/manageable_volumes/detail?host=");
-    http_url_escape(&path, host);
-    if (cinder_call(c, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
-        cinder_manageable_parse(resp.body.data, resp.body.len, out, n, err) <
-            0) {
-        error_prefix(err, "cannot list manageable volumes on '%s'", host);
-        goto out;
-    }
-    ret = 0;
-out:
-    buf_release(&path);
-    http_response_release(&resp);
-    return ret;
-}
-
-int cinder_volume_manage(struct cinder *c,
-                         const struct cinder_manage_spec *spec,
-                         struct cinder_volume *out, struct error *err)
-{
-    struct http_response resp = HTTP_RESPONSE_INIT;
-    json_t *v =
-        json_pack("{s:s, s:{s:s}, s:b}", "host", spec->host, "ref",
-                  "source-name", spec->source_name, "bootable", spec->bootable);
-    json_t *body = json_pack("{s:o}", "volume", v);
-    int ret = -1;
-
-    memset(out, 0, sizeof(*out));
-    cinder_json_set_opt(v, "name", spec->name);
-    cinder_json_set_opt(v, "description", spec->description);
-    cinder_json_set_opt(v, "volume_type", spec->volume_type);
-    cinder_json_set_opt(v, "availability_zone", spec->availability_zone);
-    if (spec->n_metadata)
-        json_object_set_new(
-            v, "metadata",
-            cinder_metadata_json(spec->metadata, spec->n_metadata));
-    if (cinder_call(c, "POST", "/manageable_volumes", body, &resp, err) < 0 ||
-        cinder_volume_parse(resp.body.data, resp.body.len, out, err) < 0) {
-        error_prefix(err, "cannot manage image '%s' on '%s'", spec->source_name,
-                     spec->host);
-        goto out;
-    }
-    ret = 0;
-out:
-    json_decref(body);
-    http_response_release(&resp);
-    return ret;
 }
 
 /* ---- pools --------------------------------------------------------------- */

@@ -20,12 +20,6 @@ int cinder_call(struct cinder *c, const char *method, const char *path,
                 struct json_t *body, struct http_response *resp,
                 struct error *err) MUST_CHECK;
 
-/* A new JSON object of the key/value pairs. */
-struct json_t *cinder_metadata_json(const struct cinder_kv *kv, size_t n);
-
-/* o[key] = value when value is not NULL. */
-void cinder_json_set_opt(struct json_t *o, const char *key, const char *value);
-
 /* The project the session is scoped to (borrowed). */
 const char *cinder_project_id(const struct cinder *c);
 

@@ -25,6 +25,7 @@
 #include "rbdmove/log.h"
 #include "rbdmove/strutil.h"
 #include "rbdmove/xalloc.h"
+#include "tests/tools/cinder_manage.h"
 
 struct session {
     struct keystone *ks;
@@ -283,7 +284,7 @@ static int cmd_manage(struct session *s, int argc, char **argv,
     spec.host = argv[0];
     spec.source_name = argv[1];
     spec.name = argv[2];
-    if (cinder_volume_manage(s->cinder, &spec, &v, err) < 0)
+    if (cinder_volume_manage(s->ks, s->cinder, &spec, &v, err) < 0)
         return -1;
     printf("id=%s\ncreated_status=%s\n", v.id, v.status);
     r = wait_for(s, v.id, "available", 120, err);
@@ -299,7 +300,7 @@ static int cmd_manageable(struct session *s, int argc, char **argv,
 
     if (argc != 1)
         return error_set(err, ERROR_USAGE, 0, "manageable HOST");
-    if (cinder_manageable_list(s->cinder, argv[0], &m, &n, err) < 0)
+    if (cinder_manageable_list(s->ks, s->cinder, argv[0], &m, &n, err) < 0)
         return -1;
     for (size_t i = 0; i < n; i++)
         printf("manageable.%zu=%s size=%" PRIu64 " safe=%s\n", i,
@@ -314,7 +315,7 @@ static int cmd_unmanage(struct session *s, int argc, char **argv,
 {
     if (argc != 1)
         return error_set(err, ERROR_USAGE, 0, "unmanage VOLUME_ID");
-    if (cinder_volume_unmanage(s->cinder, argv[0], err) < 0)
+    if (cinder_volume_unmanage(s->ks, s->cinder, argv[0], err) < 0)
         return -1;
     return wait_for(s, argv[0], "deleted", 60, err);
 }
