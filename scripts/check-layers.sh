@@ -15,14 +15,15 @@ violation() {
 
 # cmake_sources TARGET: the stems of the .c files rbdmove/CMakeLists.txt
 # lists for TARGET (CMake mirrors the table: rbm_base is the base layer, the
-# rbdmove executable the CLI).
+# rbdmove executable and rbm_cli, its option parser, the CLI).
 cmake_sources() {
     awk -v t="$1" '$0 ~ "add_(library|executable)\\(" t "( |$)" { f = 1 }
         f { print } f && /\)/ { exit }' rbdmove/CMakeLists.txt 2>/dev/null |
         grep -o '[A-Za-z0-9_]*\.c' | sed 's/\.c$//' | tr '\n' ' ' || true
 }
 BASE=" error buf log xalloc strutil banned $(cmake_sources rbm_base) "
-CLI=" main cli progress events commands $(cmake_sources rbdmove) "
+CLI=" main cli progress events commands $(cmake_sources rbdmove)"
+CLI+=" $(cmake_sources rbm_cli) "
 
 # layer FILE: base, transport, openstack, core or cli.
 layer() {
