@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rbdmove/cli.h"
 #include "rbdmove/cluster.h"
 #include "rbdmove/dest.h"
 #include "rbdmove/image.h"
 #include "rbdmove/log.h"
-#include "rbdmove/strutil.h"
 #include "rbdmove/xalloc.h"
 #include "transport/ssh.h"
 
@@ -52,7 +52,7 @@ static int rbd_dest(const struct cli_remote *r, const char *spec,
 {
     struct dest_rbdcli_params p = {ssh_exec, s, r->bwlimit};
 
-    if (r->streams_given && r->streams > 1)
+    if (r->streams > 1)
         log_warn("--streams does not apply with --receiver=rbd: one stream "
                  "into 'rbd import-diff'");
     if (r->compress_level)
@@ -91,7 +91,7 @@ static int remote_dest(const struct cli_remote *r, const char *spec,
     s->ssh.identity = r->identity;
     s->ssh.known_hosts = r->known_hosts;
     s->ssh.accept_new_host_key = r->accept_new_host_key;
-    s->ssh.timeout_ms = r->timeout_s * 1000;
+    s->ssh.timeout_ms = (r->timeout < 1 ? 1 : (int)r->timeout) * 1000;
     if (r->receiver_rbd) {
         ret = rbd_dest(r, spec, conf, id, s, &is, out, err);
         goto out;
@@ -101,7 +101,7 @@ static int remote_dest(const struct cli_remote *r, const char *spec,
     p.exec_ctx = s;
     p.program = s->remote_rbdmove;
     p.streams = r->streams;
-    p.compress_level = r->compress_level;
+    p.compress_level = (int)r->compress_level;
     p.bwlimit = r->bwlimit;
     ret = dest_remote_open(&p, spec, conf, id, is.pool, is.name, out, err);
 out:
@@ -115,59 +115,7 @@ void cli_remote_init(struct cli_remote *r)
     memset(r, 0, sizeof(*r));
     r->remote_rbdmove = "rbdmove";
     r->streams = 0; /* automatic: dest_remote.c */
-    r->timeout_s = 30;
-}
-
-int cli_remote_option(struct cli_remote *r, int c, const char *arg,
-                      struct error *err)
-{
-    uint64_t v;
-    double d;
-
-    switch (c) {
-    case 'i':
-        r->identity = arg;
-        return 0;
-    case OPT_REMOTE_KNOWN_HOSTS:
-        r->known_hosts = arg;
-        return 0;
-    case OPT_REMOTE_ACCEPT_NEW:
-        r->accept_new_host_key = true;
-        return 0;
-    case OPT_REMOTE_RBDMOVE:
-        r->remote_rbdmove = arg;
-        return 0;
-    case OPT_REMOTE_STREAMS:
-        if (parse_uint(arg, "--streams", 1, 32, &v, err) < 0)
-            return -1;
-        r->streams = (unsigned)v;
-        r->streams_given = true;
-        return 0;
-    case OPT_REMOTE_COMPRESS:
-        if (!arg) {
-            r->compress_level = 1;
-            return 0;
-        }
-        if (parse_uint(arg, "--compress", 1, 19, &v, err) < 0)
-            return -1;
-        r->compress_level = (int)v;
-        return 0;
-    case OPT_REMOTE_BWLIMIT:
-        return parse_size(arg, "--bwlimit", &r->bwlimit, err);
-    case OPT_REMOTE_RECEIVER:
-        if (strcmp(arg, "rbdmove") && strcmp(arg, "rbd"))
-            return error_set(err, ERROR_USAGE, 0,
-                             "invalid --receiver '%s' (rbdmove or rbd)", arg);
-        r->receiver_rbd = !strcmp(arg, "rbd");
-        return 0;
-    case OPT_REMOTE_TIMEOUT:
-        if (parse_seconds(arg, "--ssh-timeout", &d, err) < 0)
-            return -1;
-        r->timeout_s = d < 1 ? 1 : (int)d;
-        return 0;
-    default:
-        return error_set(err, ERROR_USAGE, 0, "unexpected option");
-    }
+    r->timeout = 30;
 }
 
 int cli_remote_dest(const struct cli_remote *r, const char *spec,

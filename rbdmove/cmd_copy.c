@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rbdmove/cli.h"
+#include "rbdmove/cli_options.h"
 #include "rbdmove/cluster.h"
 #include "rbdmove/commands.h"
 #include "rbdmove/dest.h"
@@ -21,52 +22,6 @@
 #include "rbdmove/strutil.h"
 #include "rbdmove/verify.h"
 
-enum {
-    OPT_SRC_CONF = 256,
-    OPT_SRC_ID,
-    OPT_DST_CONF,
-    OPT_DST_ID,
-    OPT_CONVERGE,
-    OPT_MAX_ROUNDS,
-    OPT_VERIFY,
-    OPT_ALLOW_SHRINK,
-    OPT_WINDOW,
-    OPT_CHUNK,
-    OPT_PROGRESS,
-    OPT_JSON,
-    OPT_CHECKPOINT,
-};
-
-static const struct cli_option options[] = {
-    {"src-conf", required_argument, OPT_SRC_CONF, "CONF",
-     "ceph configuration of the source cluster"},
-    {"src-id", required_argument, OPT_SRC_ID, "ID",
-     "ceph client id at the source (default admin)"},
-    {"dst-conf", required_argument, OPT_DST_CONF, "CONF",
-     "ceph configuration of the destination (a path on HOST with ssh://)"},
-    {"dst-id", required_argument, OPT_DST_ID, "ID",
-     "ceph client id at the destination (default admin)"},
-    {"converge", required_argument, OPT_CONVERGE, "SIZE",
-     "stop the rounds when less than SIZE changed (default 64M)"},
-    {"max-rounds", required_argument, OPT_MAX_ROUNDS, "N",
-     "incremental rounds at most (default 10)"},
-    {"verify", no_argument, OPT_VERIFY, NULL,
-     "compare the base snapshots of both sides at the end"},
-    {"allow-shrink", no_argument, OPT_ALLOW_SHRINK, NULL,
-     "follow a source that shrank"},
-    {"window", required_argument, OPT_WINDOW, "N",
-     "chunks in flight per image (default 8)"},
-    {"chunk-size", required_argument, OPT_CHUNK, "SIZE",
-     "bytes per request (default 4M)"},
-    {"progress", required_argument, OPT_PROGRESS, "WHEN",
-     "auto, always or never (default auto)"},
-    {"checkpoint", required_argument, OPT_CHECKPOINT, "SIZE",
-     "record seed progress every SIZE bytes (default 1G)"},
-    {"json", no_argument, OPT_JSON, NULL, "print JSON events on stdout"},
-    REMOTE_CLI_OPTIONS,
-    {NULL, 0, 0, NULL, NULL},
-};
-
 static const struct cli_command command = {
     "copy",
     "--src-conf CONF [--src-id ID] --dst-conf CONF [--dst-id ID] "
@@ -74,7 +29,6 @@ static const struct cli_command command = {
     "Copy an image to another cluster: seed from a snapshot of the live\n"
     "source, then incremental rounds until the change is small. One matching\n"
     "snapshot stays on both sides; a later run moves only what changed.",
-    options,
 };
 
 struct copy_args {
@@ -86,95 +40,44 @@ struct copy_args {
     struct cli_remote remote;
 };
 
-static int parse_opt(int c, struct copy_args *a, struct error *err)
+static enum parse_options_status parse(int argc, char **argv,
+                                       struct copy_args *a)
 {
-    uint64_t v;
+    struct parse_option opts[] = {
+        OPT_CLUSTERS(&a->src_conf, &a->src_id, &a->dst_conf, &a->dst_id,
+                     "ssh://"),
+        OPT_SIZE(0, "converge", &a->ro.converge, "SIZE",
+                 "stop the rounds when less than SIZE changed (default 64M)"),
+        OPT_UINT(0, "max-rounds", &a->ro.max_rounds, "N", 0, 1000,
+                 "incremental rounds at most (default 10)"),
+        OPT_BOOL(0, "verify", &a->verify,
+                 "compare the base snapshots of both sides at the end"),
+        OPT_BOOL(0, "allow-shrink", &a->ro.allow_shrink,
+                 "follow a source that shrank"),
+        OPT_UINT(0, "window", &a->ro.params.window, "N", 1, 256,
+                 "chunks in flight per image (default 8)"),
+        OPT_CHUNK_SIZE(&a->ro.params.chunk_size),
+        OPT_PROGRESS(&a->progress),
+        OPT_CHECKPOINT(&a->ro.params.checkpoint_every),
+        OPT_BOOL(0, "json", &cli_json, "print JSON events on stdout"),
+        OPT_REMOTE(&a->remote),
+        OPT_END(),
+    };
+    enum parse_options_status st;
+    int n;
 
-    switch (c) {
-    case OPT_SRC_CONF:
-        a->src_conf = optarg;
-        return 0;
-    case OPT_SRC_ID:
-        a->src_id = optarg;
-        return 0;
-    case OPT_DST_CONF:
-        a->dst_conf = optarg;
-        return 0;
-    case OPT_DST_ID:
-        a->dst_id = optarg;
-        return 0;
-    case OPT_CONVERGE:
-        return parse_size(optarg, "--converge", &a->ro.converge, err);
-    case OPT_MAX_ROUNDS:
-        if (parse_uint(optarg, "--max-rounds", 0, 1000, &v, err) < 0)
-            return -1;
-        a->ro.max_rounds = (unsigned)v;
-        return 0;
-    case OPT_VERIFY:
-        a->verify = true;
-        return 0;
-    case OPT_ALLOW_SHRINK:
-        a->ro.allow_shrink = true;
-        return 0;
-    case OPT_WINDOW:
-        if (parse_uint(optarg, "--window", 1, 256, &v, err) < 0)
-            return -1;
-        a->ro.params.window = (unsigned)v;
-        return 0;
-    case OPT_CHUNK:
-        if (parse_size(optarg, "--chunk-size", &v, err) < 0)
-            return -1;
-        if (v < 4096 || v > (64u << 20) || v % 4096)
-            return error_set(err, ERROR_USAGE, 0,
-                             "--chunk-size must be a multiple of 4K between "
-                             "4K and 64M");
-        a->ro.params.chunk_size = (size_t)v;
-        return 0;
-    case OPT_PROGRESS:
-        return progress_mode_parse(optarg, &a->progress, err);
-    case OPT_CHECKPOINT:
-        if (parse_size(optarg, "--checkpoint", &v, err) < 0)
-            return -1;
-        if (v < (1u << 20))
-            return error_set(err, ERROR_USAGE, 0,
-                             "--checkpoint must be at least 1M");
-        a->ro.params.checkpoint_every = v;
-        return 0;
-    case OPT_JSON:
-        cli_json = true;
-        return 0;
-    default:
-        return cli_remote_option(&a->remote, c, optarg, err);
-    }
-}
-
-static int parse(int argc, char **argv, struct copy_args *a)
-{
-    struct cli_parser p;
-    struct error err = ERROR_INIT;
-    int c, ret = -1;
-
-    cli_parser_init(&p, &command);
-    while ((c = cli_next(&p, argc, argv)) != -1) {
-        if (c == CLI_DONE_HELP || c == CLI_DONE_USAGE) {
-            ret = c == CLI_DONE_HELP ? EXIT_OK : EXIT_USAGE;
-            goto out;
-        }
-        if (parse_opt(c, a, &err) < 0) {
-            ret = cli_usage_error(&command, "%s", err.msg);
-            goto out;
-        }
-    }
-    if (argc - optind != 2)
-        ret = cli_usage_error(&command, "expected a source and a destination");
-    else if (!a->src_conf || !a->dst_conf)
-        ret = cli_usage_error(&command, "--src-conf and --dst-conf are "
-                                        "required");
-    a->src = argv[optind];
-    a->dst = argv[optind + 1];
-out:
-    cli_parser_release(&p);
-    return ret;
+    st = parse_options(&command, opts, argc, argv, &n);
+    if (st != PARSE_OPT_DONE)
+        return st;
+    if (n != 2)
+        return parse_options_error(&command,
+                                   "expected a source and a destination");
+    if (!a->src_conf || !a->dst_conf)
+        return parse_options_error(&command,
+                                   "--src-conf and --dst-conf are required");
+    a->src = argv[0];
+    a->dst = argv[1];
+    return PARSE_OPT_DONE;
 }
 
 static void print_event(void *ctx, const struct replicate_event *ev)
@@ -327,14 +230,15 @@ int cmd_copy(int argc, char **argv)
     struct cluster *src_cl = NULL;
     struct dest *dst = NULL;
     struct cli_session *rs = NULL;
+    enum parse_options_status st;
     int ret;
 
     memset(&a, 0, sizeof(a));
     replicate_opts_init(&a.ro);
     cli_remote_init(&a.remote);
-    ret = parse(argc, argv, &a);
-    if (ret >= 0)
-        return ret;
+    st = parse(argc, argv, &a);
+    if (st != PARSE_OPT_DONE)
+        return parse_options_exit(st);
     if (image_spec_parse(a.src, 0, &s, &err) < 0)
         return cli_usage_error(&command, "%s", err.msg);
     progress_setup(a.progress, cli_json);

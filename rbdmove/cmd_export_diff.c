@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "rbdmove/cli.h"
+#include "rbdmove/cli_options.h"
 #include "rbdmove/cluster.h"
 #include "rbdmove/commands.h"
 #include "rbdmove/copy.h"
@@ -21,29 +22,11 @@
 #include "rbdmove/strutil.h"
 #include "transport/transport.h"
 
-enum { OPT_FROM_SNAP = 256, OPT_WHOLE_OBJECT, OPT_PROGRESS, OPT_WINDOW };
-
-static const struct cli_option options[] = {
-    {"conf", required_argument, 'c', "CONF", "ceph configuration file"},
-    {"id", required_argument, 0x100 + 'i', "ID",
-     "ceph client id (default admin)"},
-    {"from-snap", required_argument, OPT_FROM_SNAP, "SNAP",
-     "only what changed since this snapshot"},
-    {"whole-object", no_argument, OPT_WHOLE_OBJECT, NULL,
-     "list whole objects (fast with fast-diff; more data)"},
-    {"window", required_argument, OPT_WINDOW, "N",
-     "chunks read in flight (default 8)"},
-    {"progress", required_argument, OPT_PROGRESS, "WHEN",
-     "auto, always or never (default auto)"},
-    {NULL, 0, 0, NULL, NULL},
-};
-
 static const struct cli_command command = {
     "export-diff",
     "[-c CONF] [--id ID] [--from-snap SNAP] POOL/IMAGE@SNAP OUT",
     "Write the changes of a snapshot (since --from-snap, or everything\n"
     "allocated) as an rbd diff v1 stream to OUT ('-' for stdout).",
-    options,
 };
 
 struct export_args {
@@ -57,62 +40,35 @@ struct export_args {
     const char *out;
 };
 
-static int parse(int argc, char **argv, struct export_args *a)
+static enum parse_options_status parse(int argc, char **argv,
+                                       struct export_args *a)
 {
-    struct cli_parser p;
-    struct error err = ERROR_INIT;
-    uint64_t v;
-    int c, ret = -1;
+    struct parse_option opts[] = {
+        OPT_CLUSTER(&a->conf, &a->id),
+        OPT_STRING(0, "from-snap", &a->from, "SNAP",
+                   "only what changed since this snapshot"),
+        OPT_BOOL(0, "whole-object", &a->whole_object,
+                 "list whole objects (fast with fast-diff; more data)"),
+        OPT_UINT(0, "window", &a->window, "N", 1, 256,
+                 "chunks read in flight (default 8)"),
+        OPT_PROGRESS(&a->progress),
+        OPT_END(),
+    };
+    enum parse_options_status st;
+    int n;
 
-    cli_parser_init(&p, &command);
-    while ((c = cli_next(&p, argc, argv)) != -1) {
-        switch (c) {
-        case 'c':
-            a->conf = optarg;
-            break;
-        case 0x100 + 'i':
-            a->id = optarg;
-            break;
-        case OPT_FROM_SNAP:
-            a->from = optarg;
-            break;
-        case OPT_WHOLE_OBJECT:
-            a->whole_object = true;
-            break;
-        case OPT_WINDOW:
-            if (parse_uint(optarg, "--window", 1, 256, &v, &err) < 0)
-                goto usage;
-            a->window = (unsigned)v;
-            break;
-        case OPT_PROGRESS:
-            if (progress_mode_parse(optarg, &a->progress, &err) < 0)
-                goto usage;
-            break;
-        case CLI_DONE_HELP:
-            ret = EXIT_OK;
-            goto out;
-        default:
-            ret = EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (argc - optind != 2) {
-        ret = cli_usage_error(&command, "expected POOL/IMAGE@SNAP and OUT");
-        goto out;
-    }
-    a->spec = argv[optind];
-    a->out = argv[optind + 1];
-    if (a->from && !name_is_safe(a->from)) {
-        ret = cli_usage_error(&command, "invalid snapshot name '%s'", a->from);
-        goto out;
-    }
-    ret = -1;
-    goto out;
-usage:
-    ret = cli_usage_error(&command, "%s", err.msg);
-out:
-    cli_parser_release(&p);
-    return ret;
+    st = parse_options(&command, opts, argc, argv, &n);
+    if (st != PARSE_OPT_DONE)
+        return st;
+    if (n != 2)
+        return parse_options_error(&command,
+                                   "expected POOL/IMAGE@SNAP and OUT");
+    if (a->from && !name_is_safe(a->from))
+        return parse_options_error(&command, "invalid snapshot name '%s'",
+                                   a->from);
+    a->spec = argv[0];
+    a->out = argv[1];
+    return PARSE_OPT_DONE;
 }
 
 static int export_to(struct cluster *cl, const struct export_args *a,
@@ -169,11 +125,12 @@ int cmd_export_diff(int argc, char **argv)
     bool regular = false;
     struct stat sb;
     char b1[32], b2[32];
+    enum parse_options_status parsed;
     int ret;
 
-    ret = parse(argc, argv, &a);
-    if (ret >= 0)
-        return ret;
+    parsed = parse(argc, argv, &a);
+    if (parsed != PARSE_OPT_DONE)
+        return parse_options_exit(parsed);
     if (image_spec_parse(a.spec, 1, &s, &err) < 0)
         return cli_usage_error(&command, "%s", err.msg);
     progress_setup(a.progress, false);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "rbdmove/cli.h"
+#include "rbdmove/cli_options.h"
 #include "rbdmove/cluster.h"
 #include "rbdmove/commands.h"
 #include "rbdmove/copy.h"
@@ -21,26 +22,11 @@
 #include "rbdmove/strutil.h"
 #include "transport/transport.h"
 
-enum { OPT_ALLOW_SHRINK = 256, OPT_PROGRESS, OPT_WINDOW, OPT_ID };
-
-static const struct cli_option options[] = {
-    {"conf", required_argument, 'c', "CONF", "ceph configuration file"},
-    {"id", required_argument, OPT_ID, "ID", "ceph client id (default admin)"},
-    {"allow-shrink", no_argument, OPT_ALLOW_SHRINK, NULL,
-     "let the stream's size record shrink the image"},
-    {"window", required_argument, OPT_WINDOW, "N",
-     "chunks written in flight (default 8)"},
-    {"progress", required_argument, OPT_PROGRESS, "WHEN",
-     "auto, always or never (default auto)"},
-    {NULL, 0, 0, NULL, NULL},
-};
-
 static const struct cli_command command = {
     "import-diff",
     "[-c CONF] [--id ID] [--allow-shrink] IN POOL/IMAGE",
     "Apply an rbd diff v1 stream from IN ('-' for stdin) to an existing\n"
     "image, then create the stream's end snapshot.",
-    options,
 };
 
 struct import_args {
@@ -53,55 +39,29 @@ struct import_args {
     const char *spec;
 };
 
-static int parse(int argc, char **argv, struct import_args *a)
+static enum parse_options_status parse(int argc, char **argv,
+                                       struct import_args *a)
 {
-    struct cli_parser p;
-    struct error err = ERROR_INIT;
-    uint64_t v;
-    int c, ret = -1;
+    struct parse_option opts[] = {
+        OPT_CLUSTER(&a->conf, &a->id),
+        OPT_BOOL(0, "allow-shrink", &a->allow_shrink,
+                 "let the stream's size record shrink the image"),
+        OPT_UINT(0, "window", &a->window, "N", 1, 256,
+                 "chunks written in flight (default 8)"),
+        OPT_PROGRESS(&a->progress),
+        OPT_END(),
+    };
+    enum parse_options_status st;
+    int n;
 
-    cli_parser_init(&p, &command);
-    while ((c = cli_next(&p, argc, argv)) != -1) {
-        switch (c) {
-        case 'c':
-            a->conf = optarg;
-            break;
-        case OPT_ID:
-            a->id = optarg;
-            break;
-        case OPT_ALLOW_SHRINK:
-            a->allow_shrink = true;
-            break;
-        case OPT_WINDOW:
-            if (parse_uint(optarg, "--window", 1, 256, &v, &err) < 0) {
-                ret = cli_usage_error(&command, "%s", err.msg);
-                goto out;
-            }
-            a->window = (unsigned)v;
-            break;
-        case OPT_PROGRESS:
-            if (progress_mode_parse(optarg, &a->progress, &err) < 0) {
-                ret = cli_usage_error(&command, "%s", err.msg);
-                goto out;
-            }
-            break;
-        case CLI_DONE_HELP:
-            ret = EXIT_OK;
-            goto out;
-        default:
-            ret = EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (argc - optind != 2) {
-        ret = cli_usage_error(&command, "expected IN and POOL/IMAGE");
-        goto out;
-    }
-    a->in = argv[optind];
-    a->spec = argv[optind + 1];
-out:
-    cli_parser_release(&p);
-    return ret;
+    st = parse_options(&command, opts, argc, argv, &n);
+    if (st != PARSE_OPT_DONE)
+        return st;
+    if (n != 2)
+        return parse_options_error(&command, "expected IN and POOL/IMAGE");
+    a->in = argv[0];
+    a->spec = argv[1];
+    return PARSE_OPT_DONE;
 }
 
 /* The checks rbd import-diff makes before it writes anything. */
@@ -180,11 +140,12 @@ int cmd_import_diff(int argc, char **argv)
     struct image *img = NULL;
     struct copy_stats st = {0};
     char b1[32], b2[32];
+    enum parse_options_status parsed;
     int ret;
 
-    ret = parse(argc, argv, &a);
-    if (ret >= 0)
-        return ret;
+    parsed = parse(argc, argv, &a);
+    if (parsed != PARSE_OPT_DONE)
+        return parse_options_exit(parsed);
     if (image_spec_parse(a.spec, 0, &s, &err) < 0)
         return cli_usage_error(&command, "%s", err.msg);
     progress_setup(a.progress, false);

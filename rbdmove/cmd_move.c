@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "rbdmove/cli.h"
+#include "rbdmove/cli_options.h"
 #include "rbdmove/cli_remote.h"
 #include "rbdmove/commands.h"
 #include "rbdmove/dest.h"
@@ -24,106 +25,6 @@
 #include "rbdmove/progress.h"
 #include "rbdmove/strutil.h"
 #include "rbdmove/xalloc.h"
-
-enum {
-    OPT_OS_CLOUD = 256,
-    OPT_OS_REGION,
-    OPT_DST_OS_CLOUD,
-    OPT_DST_OS_REGION,
-    OPT_OS_INTERFACE,
-    OPT_OS_CACERT,
-    OPT_DST_OS_CACERT,
-    OPT_INSECURE,
-    OPT_DST_SERVER,
-    OPT_DST_VOLUME_TYPE,
-    OPT_DST_AZ,
-    OPT_SRC_CONF,
-    OPT_SRC_ID,
-    OPT_DST_CONF,
-    OPT_DST_ID,
-    OPT_SRC_POOL,
-    OPT_DST_POOL,
-    OPT_SSH,
-    OPT_MAX_DOWNTIME,
-    OPT_MAX_ROUNDS,
-    OPT_FORCE_CUTOVER,
-    OPT_DELETE_SOURCE,
-    OPT_NO_FULL_VERIFY,
-    OPT_STATE_DIR,
-    OPT_JSON,
-    OPT_PROGRESS,
-    OPT_WINDOW,
-    OPT_CHUNK,
-    OPT_CHECKPOINT,
-    OPT_CONVERGE,
-    OPT_VERIFY,
-    OPT_SERVER,
-};
-
-/* The options move records in the journal, by long name. */
-static const struct cli_option move_options[] = {
-    {"os-cloud", required_argument, OPT_OS_CLOUD, "CLOUD",
-     "source cloud in clouds.yaml (default $OS_CLOUD)"},
-    {"os-region-name", required_argument, OPT_OS_REGION, "REGION",
-     "source region"},
-    {"dst-os-cloud", required_argument, OPT_DST_OS_CLOUD, "CLOUD",
-     "destination cloud (default: the source's)"},
-    {"dst-os-region-name", required_argument, OPT_DST_OS_REGION, "REGION",
-     "destination region"},
-    {"dst-server", required_argument, OPT_DST_SERVER, "SERVER",
-     "server (name or id) to attach the volume to"},
-    {"server", required_argument, OPT_SERVER, "SERVER",
-     "instead of VOLUME: every data volume of SERVER, one cutover"},
-    {"src-conf", required_argument, OPT_SRC_CONF, "CONF",
-     "ceph configuration of the source cluster"},
-    {"src-id", required_argument, OPT_SRC_ID, "ID",
-     "ceph client id at the source (default admin)"},
-    {"dst-conf", required_argument, OPT_DST_CONF, "CONF",
-     "ceph configuration of the destination (a path on HOST with --ssh)"},
-    {"dst-id", required_argument, OPT_DST_ID, "ID",
-     "ceph client id at the destination (default admin)"},
-    {"ssh", required_argument, OPT_SSH, "[USER@]HOST[:PORT]",
-     "reach the destination cluster through an rbdmove receiver on HOST"},
-    {"max-downtime", required_argument, OPT_MAX_DOWNTIME, "SECONDS",
-     "downtime budget of the cutover (default 10)"},
-    {"max-rounds", required_argument, OPT_MAX_ROUNDS, "N",
-     "incremental rounds at most before the cutover (default 20)"},
-    {"force-cutover", no_argument, OPT_FORCE_CUTOVER, NULL,
-     "cut over even when the rounds do not converge"},
-    {"delete-source", no_argument, OPT_DELETE_SOURCE, NULL,
-     "delete the source volume after a successful move"},
-    {"no-full-verify", no_argument, OPT_NO_FULL_VERIFY, NULL,
-     "skip the full comparison before the cutover"},
-    {"dst-volume-type", required_argument, OPT_DST_VOLUME_TYPE, "TYPE",
-     "volume type at the destination (default: the source's)"},
-    {"dst-availability-zone", required_argument, OPT_DST_AZ, "ZONE",
-     "availability zone of the new volume"},
-    {"src-pool", required_argument, OPT_SRC_POOL, "POOL",
-     "source RBD pool (default: from Cinder, else volumes)"},
-    {"dst-pool", required_argument, OPT_DST_POOL, "POOL",
-     "destination RBD pool (default: from Cinder, else volumes)"},
-    {"os-interface", required_argument, OPT_OS_INTERFACE, "INTERFACE",
-     "endpoint interface (default public)"},
-    {"os-cacert", required_argument, OPT_OS_CACERT, "FILE",
-     "CA bundle for the source cloud"},
-    {"dst-os-cacert", required_argument, OPT_DST_OS_CACERT, "FILE",
-     "CA bundle for the destination cloud"},
-    {"insecure", no_argument, OPT_INSECURE, NULL,
-     "do not verify TLS certificates (never in production)"},
-    {"window", required_argument, OPT_WINDOW, "N",
-     "chunks in flight per image (default 8)"},
-    {"chunk-size", required_argument, OPT_CHUNK, "SIZE",
-     "bytes per request (default 4M)"},
-    {"checkpoint", required_argument, OPT_CHECKPOINT, "SIZE",
-     "record seed progress every SIZE bytes (default 1G)"},
-    {"state-dir", required_argument, OPT_STATE_DIR, "DIR",
-     "where journals live (default ~/.local/state/rbdmove)"},
-    {"json", no_argument, OPT_JSON, NULL, "print JSON events on stdout"},
-    {"progress", required_argument, OPT_PROGRESS, "WHEN",
-     "auto, always or never (default auto)"},
-    REMOTE_CLI_OPTIONS,
-    {NULL, 0, 0, NULL, NULL},
-};
 
 static const struct cli_command move_command = {
     "move",
@@ -136,42 +37,24 @@ static const struct cli_command move_command = {
     "last changes, verify and attach it there, within the downtime budget.\n"
     "Interrupted, it is finished by 'rbdmove resume ID' or undone by\n"
     "'rbdmove abort ID'.",
-    move_options,
-};
-
-static const struct cli_option id_options[] = {
-    {"state-dir", required_argument, OPT_STATE_DIR, "DIR",
-     "where journals live (default ~/.local/state/rbdmove)"},
-    {"json", no_argument, OPT_JSON, NULL, "print JSON on stdout"},
-    {"progress", required_argument, OPT_PROGRESS, "WHEN",
-     "auto, always or never (default auto)"},
-    {NULL, 0, 0, NULL, NULL},
 };
 
 static const struct cli_command resume_command = {
     "resume", "[--state-dir DIR] [--json] ID",
-    "Finish an interrupted move from where it stopped.", id_options};
+    "Finish an interrupted move from where it stopped."};
 static const struct cli_command abort_command = {
     "abort", "[--state-dir DIR] [--json] ID",
     "Undo an unfinished move: the source volume attached to its server\n"
-    "again, rbdmove's snapshots and the volume it created removed.",
-    id_options};
+    "again, rbdmove's snapshots and the volume it created removed."};
 static const struct cli_command status_command = {
     "status", "[--state-dir DIR] [--json] [ID]",
-    "List the moves, or show one: its phase, volumes and history.", id_options};
+    "List the moves, or show one: its phase, volumes and history."};
 
-/* ---- recording and rebuilding the options ----------------------------------
- */
-
-/* Options whose value is recorded under "cli.<name>". */
-static const char *long_name(int val)
-{
-    for (const struct cli_option *o = move_options; o->name; o++) {
-        if (o->val == val)
-            return o->name;
-    }
-    return NULL;
-}
+/* One option given to move, as it is recorded in the journal. */
+struct given_option {
+    const char *name;  /* long name, static */
+    const char *value; /* borrowed from argv; "1" for none */
+};
 
 struct move_args {
     struct migrate_opts mo;
@@ -182,172 +65,122 @@ struct move_args {
     const char *dst_conf, *dst_id, *ssh;
     const char *state_dir;
     enum progress_mode progress;
+    struct given_option *given; /* move's command line, for its journal */
+    size_t n_given;
 };
 
-/* Apply one option to a (from the command line or from the journal). */
-static int apply_opt(struct move_args *a, int c, const char *v,
-                     struct error *err)
+/* ---- recording and rebuilding the options ----------------------------------
+ */
+
+/*
+ * The options of move. A move records those it was given in its journal
+ * under "cli.<long name>", and resume and abort rebuild them from there
+ * with this same table: one table keeps the two in step. The caller frees.
+ */
+static struct parse_option *move_options(struct move_args *a)
 {
     struct plan_options *p = &a->mo.plan;
-    uint64_t n;
+    const struct parse_option opts[] = {
+        OPT_OPENSTACK_CLOUDS(p),
+        OPT_OPENSTACK_DST_SERVER(p),
+        OPT_STRING(0, "server", &a->server, "SERVER",
+                   "instead of VOLUME: every data volume of SERVER, one "
+                   "cutover"),
+        OPT_CLUSTERS(&a->mo.src_conf, &a->mo.src_id, &a->dst_conf, &a->dst_id,
+                     "--ssh"),
+        OPT_STRING(0, "ssh", &a->ssh, "[USER@]HOST[:PORT]",
+                   "reach the destination cluster through an rbdmove receiver "
+                   "on HOST"),
+        OPT_SECONDS(0, "max-downtime", &a->mo.max_downtime, "SECONDS",
+                    "downtime budget of the cutover (default 10)"),
+        OPT_UINT(0, "max-rounds", &a->mo.max_rounds, "N", 1, 60,
+                 "incremental rounds at most before the cutover (default 20)"),
+        OPT_BOOL(0, "force-cutover", &a->mo.force_cutover,
+                 "cut over even when the rounds do not converge"),
+        OPT_BOOL(0, "delete-source", &a->mo.delete_source,
+                 "delete the source volume after a successful move"),
+        OPT_SET_BOOL(0, "no-full-verify", &a->mo.full_verify, false,
+                     "skip the full comparison before the cutover"),
+        OPT_OPENSTACK_NEW_VOLUME(p, "the new volume"),
+        OPT_STRING(0, "src-pool", &a->mo.src_pool, "POOL",
+                   "source RBD pool (default: from Cinder, else volumes)"),
+        OPT_STRING(0, "dst-pool", &a->mo.dst_pool, "POOL",
+                   "destination RBD pool (default: from Cinder, else volumes)"),
+        OPT_OPENSTACK_CONNECTION(p),
+        OPT_UINT(0, "window", &a->mo.params.window, "N", 1, 256,
+                 "chunks in flight per image (default 8)"),
+        OPT_CHUNK_SIZE(&a->mo.params.chunk_size),
+        OPT_CHECKPOINT(&a->mo.params.checkpoint_every),
+        OPT_STRING(0, "state-dir", &a->state_dir, "DIR",
+                   "where journals live (default ~/.local/state/rbdmove)"),
+        OPT_BOOL(0, "json", &cli_json, "print JSON events on stdout"),
+        OPT_PROGRESS(&a->progress),
+        OPT_REMOTE(&a->remote),
+        OPT_END(),
+    };
+    struct parse_option *copy = xmalloc(sizeof(opts));
 
-    switch (c) {
-    case OPT_OS_CLOUD:
-        p->src.cloud = v;
-        break;
-    case OPT_OS_REGION:
-        p->src.region = v;
-        break;
-    case OPT_DST_OS_CLOUD:
-        p->dst.cloud = v;
-        break;
-    case OPT_DST_OS_REGION:
-        p->dst.region = v;
-        break;
-    case OPT_OS_INTERFACE:
-        p->src.interface = p->dst.interface = v;
-        break;
-    case OPT_OS_CACERT:
-        p->src.cacert = v;
-        break;
-    case OPT_DST_OS_CACERT:
-        p->dst.cacert = v;
-        break;
-    case OPT_INSECURE:
-        p->src.insecure = p->dst.insecure = true;
-        break;
-    case OPT_DST_SERVER:
-        p->dst_server = v;
-        break;
-    case OPT_DST_VOLUME_TYPE:
-        p->dst_volume_type = v;
-        break;
-    case OPT_DST_AZ:
-        p->dst_availability_zone = v;
-        break;
-    case OPT_SRC_CONF:
-        a->mo.src_conf = v;
-        break;
-    case OPT_SRC_ID:
-        a->mo.src_id = v;
-        break;
-    case OPT_DST_CONF:
-        a->dst_conf = v;
-        break;
-    case OPT_DST_ID:
-        a->dst_id = v;
-        break;
-    case OPT_SRC_POOL:
-        a->mo.src_pool = v;
-        break;
-    case OPT_DST_POOL:
-        a->mo.dst_pool = v;
-        break;
-    case OPT_SSH:
-        a->ssh = v;
-        break;
-    case OPT_FORCE_CUTOVER:
-        a->mo.force_cutover = true;
-        break;
-    case OPT_DELETE_SOURCE:
-        a->mo.delete_source = true;
-        break;
-    case OPT_NO_FULL_VERIFY:
-        a->mo.full_verify = false;
-        break;
-    case OPT_STATE_DIR:
-        a->state_dir = v;
-        break;
-    case OPT_JSON:
-        cli_json = true;
-        break;
-    case OPT_PROGRESS:
-        return progress_mode_parse(v, &a->progress, err);
-    case OPT_MAX_DOWNTIME:
-        return parse_seconds(v, "--max-downtime", &a->mo.max_downtime, err);
-    case OPT_WINDOW:
-        if (parse_uint(v, "--window", 1, 256, &n, err) < 0)
-            return -1;
-        a->mo.params.window = (unsigned)n;
-        break;
-    case OPT_CHUNK:
-        if (parse_size(v, "--chunk-size", &n, err) < 0)
-            return -1;
-        if (n < 4096 || n > (64u << 20) || n % 4096)
-            return error_set(err, ERROR_USAGE, 0,
-                             "--chunk-size must be a multiple of 4K between "
-                             "4K and 64M");
-        a->mo.params.chunk_size = (size_t)n;
-        break;
-    case OPT_CHECKPOINT:
-        if (parse_size(v, "--checkpoint", &n, err) < 0)
-            return -1;
-        if (n < (1u << 20))
-            return error_set(err, ERROR_USAGE, 0,
-                             "--checkpoint must be at least 1M");
-        a->mo.params.checkpoint_every = n;
-        break;
-    case OPT_SERVER:
-        a->server = v;
-        break;
-    case OPT_CONVERGE:
-        return parse_size(v, "--converge", &a->converge, err);
-    case OPT_VERIFY:
-        a->verify = true;
-        break;
-    case OPT_MAX_ROUNDS:
-        if (parse_uint(v, "--max-rounds", 1, 60, &n, err) < 0)
-            return -1;
-        a->mo.max_rounds = (unsigned)n;
-        break;
-    default:
-        return cli_remote_option(&a->remote, c, v, err);
-    }
-    return 0;
+    memcpy(copy, opts, sizeof(opts));
+    return copy;
+}
+
+/* Not recorded: they say how this run talks, not what the move is. */
+static bool recorded(const char *name)
+{
+    return strcmp(name, "json") && strcmp(name, "progress") &&
+           strcmp(name, "state-dir");
+}
+
+/* parse_options_seen_fn: keep what record() will write. */
+static void keep_given(void *ctx, const struct parse_option *opt,
+                       const char *arg)
+{
+    struct move_args *a = ctx;
+
+    if (!recorded(opt->long_name))
+        return;
+    a->given = xrealloc(a->given, (a->n_given + 1) * sizeof(*a->given));
+    a->given[a->n_given].name = opt->long_name;
+    a->given[a->n_given].value = arg ? arg : "1";
+    a->n_given++;
 }
 
 /* Record the command line's options in the journal (no secrets: none is
  * an option). */
-static void record(struct journal *j, int argc, char **argv, const char *volume)
+static void record(struct journal *j, const struct move_args *a,
+                   const char *volume)
 {
-    struct cli_parser p;
-    int c;
-
-    cli_parser_init(&p, &move_command);
-    while ((c = cli_next(&p, argc, argv)) >= 0) {
-        const char *name = long_name(c);
+    for (size_t i = 0; i < a->n_given; i++) {
         struct buf key = BUF_INIT;
 
-        if (!name || c == OPT_JSON || c == OPT_PROGRESS || c == OPT_STATE_DIR)
-            continue;
-        buf_addf(&key, "cli.%s", name);
-        journal_set(j, buf_str(&key), optarg ? optarg : "1");
+        buf_addf(&key, "cli.%s", a->given[i].name);
+        journal_set(j, buf_str(&key), a->given[i].value);
         buf_release(&key);
     }
-    cli_parser_release(&p);
     journal_set(j, "cli.volume", volume);
 }
 
 /* Rebuild the move's options from the journal's "cli.*" keys. */
 static int rebuild(struct journal *j, struct move_args *a, struct error *err)
 {
+    struct parse_option *opts = move_options(a);
+    int ret = -1;
+
     for (size_t i = 0; i < journal_count(j); i++) {
         const char *k = journal_key(j, i);
+        const struct parse_option *o;
 
         if (strncmp(k, "cli.", 4) || !strcmp(k, "cli.volume"))
             continue;
-        for (const struct cli_option *o = move_options; o->name; o++) {
-            if (strcmp(o->name, k + 4))
-                continue;
-            if (apply_opt(a, o->val,
-                          o->has_arg == no_argument ? NULL
-                                                    : journal_value(j, i),
-                          err) < 0)
-                return -1;
-        }
+        o = parse_options_find(opts, k + 4);
+        if (o && parse_options_apply(o, journal_value(j, i), err) < 0)
+            goto out;
     }
     a->mo.plan.volume = journal_get(j, "cli.volume");
-    return 0;
+    ret = 0;
+out:
+    free(opts);
+    return ret;
 }
 
 /* ---- destinations
@@ -673,8 +506,7 @@ static void free_journals(struct journal **js, size_t n)
         journal_free(js[i]);
 }
 
-static int move_server(struct move_args *a, int argc, char **argv,
-                       const char *dir)
+static int move_server(struct move_args *a, const char *dir)
 {
     struct journal *g = NULL, *js[GROUP_MAX] = {NULL};
     struct move_args as[GROUP_MAX];
@@ -704,7 +536,7 @@ static int move_server(struct move_args *a, int argc, char **argv,
             ret = cli_report_error(&err);
             goto out;
         }
-        record(js[made], argc, argv, ids[made]);
+        record(js[made], a, ids[made]);
         journal_set(js[made], "group", journal_id(g));
         if (journal_save(js[made], &err) < 0) {
             ret = cli_report_error(&err);
@@ -770,40 +602,48 @@ out:
 /* ---- commands
  * ----------------------------------------------------------------- */
 
-static int parse_move(int argc, char **argv, struct move_args *a)
+static enum parse_options_status parse_move(int argc, char **argv,
+                                            struct move_args *a)
 {
-    struct cli_parser p;
-    struct error err = ERROR_INIT;
-    int c, ret = -1;
+    struct parse_option *opts = move_options(a);
+    enum parse_options_status st;
+    int n;
 
-    cli_parser_init(&p, &move_command);
-    while ((c = cli_next(&p, argc, argv)) != -1) {
-        if (c == CLI_DONE_HELP || c == CLI_DONE_USAGE) {
-            ret = c == CLI_DONE_HELP ? EXIT_OK : EXIT_USAGE;
-            goto out;
-        }
-        if (apply_opt(a, c, optarg, &err) < 0) {
-            ret = cli_usage_error(&move_command, "%s", err.msg);
-            goto out;
-        }
-    }
-    if (argc - optind != (a->server ? 0 : 1))
-        ret = cli_usage_error(&move_command,
-                              a->server ? "--server moves its volumes: give "
-                                          "no VOLUME"
-                                        : "expected one volume");
-    else if (!a->mo.plan.dst_server || !a->mo.plan.dst.region)
-        ret = cli_usage_error(&move_command,
-                              "--dst-server and --dst-os-region-name are "
-                              "required");
-    else if (!a->mo.src_conf || !a->dst_conf)
-        ret = cli_usage_error(&move_command,
-                              "--src-conf and --dst-conf are required");
-    else if (!a->server)
-        a->mo.plan.volume = argv[optind];
-out:
-    cli_parser_release(&p);
-    return ret;
+    st = parse_options_seen(&move_command, opts, argc, argv, &n, keep_given, a);
+    free(opts);
+    if (st != PARSE_OPT_DONE)
+        return st;
+    if (n != (a->server ? 0 : 1))
+        return parse_options_error(&move_command,
+                                   a->server ? "--server moves its volumes: "
+                                               "give no VOLUME"
+                                             : "expected one volume");
+    if (!a->mo.plan.dst_server || !a->mo.plan.dst.region)
+        return parse_options_error(&move_command,
+                                   "--dst-server and --dst-os-region-name are "
+                                   "required");
+    if (!a->mo.src_conf || !a->dst_conf)
+        return parse_options_error(&move_command,
+                                   "--src-conf and --dst-conf are required");
+    if (!a->server)
+        a->mo.plan.volume = argv[0];
+    return PARSE_OPT_DONE;
+}
+
+/* The options of resume, abort and status; *nargs as parse_options. */
+static enum parse_options_status parse_id(const struct cli_command *cmd,
+                                          int argc, char **argv,
+                                          struct move_args *a, int *nargs)
+{
+    struct parse_option opts[] = {
+        OPT_STRING(0, "state-dir", &a->state_dir, "DIR",
+                   "where journals live (default ~/.local/state/rbdmove)"),
+        OPT_BOOL(0, "json", &cli_json, "print JSON on stdout"),
+        OPT_PROGRESS(&a->progress),
+        OPT_END(),
+    };
+
+    return parse_options(cmd, opts, argc, argv, nargs);
 }
 
 static void args_init(struct move_args *a)
@@ -821,28 +661,32 @@ int cmd_move(int argc, char **argv)
     struct move_args a;
     struct journal *jr = NULL;
     struct error err = ERROR_INIT;
+    enum parse_options_status st;
     char *dir = NULL;
     int ret;
 
     args_init(&a);
-    ret = parse_move(argc, argv, &a);
-    if (ret >= 0)
-        return ret;
+    st = parse_move(argc, argv, &a);
+    if (st != PARSE_OPT_DONE) {
+        ret = parse_options_exit(st);
+        goto out;
+    }
     dir = a.state_dir ? xstrdup(a.state_dir) : journal_default_dir();
     if (a.server) {
-        ret = move_server(&a, argc, argv, dir);
+        ret = move_server(&a, dir);
         goto out;
     }
     if (journal_create(dir, &jr, &err) < 0) {
         ret = cli_report_error(&err);
         goto out;
     }
-    record(jr, argc, argv, a.mo.plan.volume);
+    record(jr, &a, a.mo.plan.volume);
     fprintf(stderr, "rbdmove: move %s (journal in %s)\n", journal_id(jr), dir);
     ret = drive(jr, &a, false);
 out:
     journal_free(jr);
     free(dir);
+    free(a.given);
     return ret;
 }
 
@@ -851,31 +695,21 @@ static int by_id(int argc, char **argv, const struct cli_command *cmd,
                  bool do_abort)
 {
     struct move_args a, cl;
-    struct cli_parser p;
     struct journal *jr = NULL;
     struct error err = ERROR_INIT;
+    enum parse_options_status st;
     char *dir = NULL;
-    int c, ret = -1;
+    int n, ret;
 
     args_init(&a);
     args_init(&cl);
-    cli_parser_init(&p, cmd);
-    while ((c = cli_next(&p, argc, argv)) != -1) {
-        if (c == CLI_DONE_HELP || c == CLI_DONE_USAGE) {
-            ret = c == CLI_DONE_HELP ? EXIT_OK : EXIT_USAGE;
-            goto out;
-        }
-        if (apply_opt(&cl, c, optarg, &err) < 0) {
-            ret = cli_usage_error(cmd, "%s", err.msg);
-            goto out;
-        }
-    }
-    if (argc - optind != 1) {
-        ret = cli_usage_error(cmd, "expected the id of a move");
-        goto out;
-    }
+    st = parse_id(cmd, argc, argv, &cl, &n);
+    if (st != PARSE_OPT_DONE)
+        return parse_options_exit(st);
+    if (n != 1)
+        return cli_usage_error(cmd, "expected the id of a move");
     dir = cl.state_dir ? xstrdup(cl.state_dir) : journal_default_dir();
-    if (journal_open(dir, argv[optind], &jr, &err) < 0) {
+    if (journal_open(dir, argv[0], &jr, &err) < 0) {
         ret = cli_report_error(&err);
         goto out;
     }
@@ -897,7 +731,6 @@ static int by_id(int argc, char **argv, const struct cli_command *cmd,
     a.progress = cl.progress;
     ret = drive(jr, &a, do_abort);
 out:
-    cli_parser_release(&p);
     journal_free(jr);
     free(dir);
     return ret;
@@ -935,33 +768,23 @@ static void show(struct journal *j)
 int cmd_status(int argc, char **argv)
 {
     struct move_args a;
-    struct cli_parser p;
     struct error err = ERROR_INIT;
+    enum parse_options_status st;
     char **ids = NULL;
     size_t n = 0;
     char *dir = NULL;
-    int c, ret = -1;
+    int nargs, ret;
 
     args_init(&a);
-    cli_parser_init(&p, &status_command);
-    while ((c = cli_next(&p, argc, argv)) != -1) {
-        if (c == CLI_DONE_HELP || c == CLI_DONE_USAGE) {
-            ret = c == CLI_DONE_HELP ? EXIT_OK : EXIT_USAGE;
-            goto out;
-        }
-        if (apply_opt(&a, c, optarg, &err) < 0) {
-            ret = cli_usage_error(&status_command, "%s", err.msg);
-            goto out;
-        }
-    }
+    st = parse_id(&status_command, argc, argv, &a, &nargs);
+    if (st != PARSE_OPT_DONE)
+        return parse_options_exit(st);
+    if (nargs > 1)
+        return cli_usage_error(&status_command, "expected at most one id");
     dir = a.state_dir ? xstrdup(a.state_dir) : journal_default_dir();
-    if (argc - optind > 1) {
-        ret = cli_usage_error(&status_command, "expected at most one id");
-        goto out;
-    }
-    if (argc - optind == 1) {
+    if (nargs == 1) {
         ids = xcalloc(1, sizeof(*ids));
-        ids[0] = xstrdup(argv[optind]);
+        ids[0] = xstrdup(argv[0]);
         n = 1;
     } else if (journal_list(dir, &ids, &n, &err) < 0) {
         ret = cli_report_error(&err);
@@ -975,7 +798,7 @@ int cmd_status(int argc, char **argv)
             ret = cli_report_error(&err);
             continue;
         }
-        if (argc - optind == 1 || cli_json)
+        if (nargs == 1 || cli_json)
             show(j);
         else
             printf("%s  %-12s %s -> %s\n", journal_id(j),
@@ -987,7 +810,6 @@ int cmd_status(int argc, char **argv)
         journal_free(j);
     }
 out:
-    cli_parser_release(&p);
     journal_ids_free(ids, n);
     free(dir);
     return ret;
@@ -995,58 +817,6 @@ out:
 
 /* ---- sync
  * ------------------------------------------------------------------------ */
-
-static const struct cli_option sync_options[] = {
-    {"os-cloud", required_argument, OPT_OS_CLOUD, "CLOUD",
-     "source cloud in clouds.yaml (default $OS_CLOUD)"},
-    {"os-region-name", required_argument, OPT_OS_REGION, "REGION",
-     "source region"},
-    {"dst-os-cloud", required_argument, OPT_DST_OS_CLOUD, "CLOUD",
-     "destination cloud (default: the source's)"},
-    {"dst-os-region-name", required_argument, OPT_DST_OS_REGION, "REGION",
-     "destination region"},
-    {"src-conf", required_argument, OPT_SRC_CONF, "CONF",
-     "ceph configuration of the source cluster"},
-    {"src-id", required_argument, OPT_SRC_ID, "ID",
-     "ceph client id at the source (default admin)"},
-    {"dst-conf", required_argument, OPT_DST_CONF, "CONF",
-     "ceph configuration of the destination (a path on HOST with --ssh)"},
-    {"dst-id", required_argument, OPT_DST_ID, "ID",
-     "ceph client id at the destination (default admin)"},
-    {"ssh", required_argument, OPT_SSH, "[USER@]HOST[:PORT]",
-     "reach the destination cluster through an rbdmove receiver on HOST"},
-    {"converge", required_argument, OPT_CONVERGE, "SIZE",
-     "stop the rounds when less than SIZE changed (default 64M)"},
-    {"max-rounds", required_argument, OPT_MAX_ROUNDS, "N",
-     "incremental rounds at most (default 10)"},
-    {"verify", no_argument, OPT_VERIFY, NULL,
-     "compare the snapshots both sides share at the end"},
-    {"dst-volume-type", required_argument, OPT_DST_VOLUME_TYPE, "TYPE",
-     "volume type of the copy (default: the source's)"},
-    {"dst-availability-zone", required_argument, OPT_DST_AZ, "ZONE",
-     "availability zone of the copy"},
-    {"src-pool", required_argument, OPT_SRC_POOL, "POOL",
-     "source RBD pool (default: from Cinder, else volumes)"},
-    {"dst-pool", required_argument, OPT_DST_POOL, "POOL",
-     "destination RBD pool (default: from Cinder, else volumes)"},
-    {"window", required_argument, OPT_WINDOW, "N",
-     "chunks in flight per image (default 8)"},
-    {"chunk-size", required_argument, OPT_CHUNK, "SIZE",
-     "bytes per request (default 4M)"},
-    {"os-interface", required_argument, OPT_OS_INTERFACE, "INTERFACE",
-     "endpoint interface (default public)"},
-    {"os-cacert", required_argument, OPT_OS_CACERT, "FILE",
-     "CA bundle for the source cloud"},
-    {"dst-os-cacert", required_argument, OPT_DST_OS_CACERT, "FILE",
-     "CA bundle for the destination cloud"},
-    {"insecure", no_argument, OPT_INSECURE, NULL,
-     "do not verify TLS certificates (never in production)"},
-    {"json", no_argument, OPT_JSON, NULL, "print JSON events on stdout"},
-    {"progress", required_argument, OPT_PROGRESS, "WHEN",
-     "auto, always or never (default auto)"},
-    REMOTE_CLI_OPTIONS,
-    {NULL, 0, 0, NULL, NULL},
-};
 
 static const struct cli_command sync_command = {
     "sync",
@@ -1056,8 +826,56 @@ static const struct cli_command sync_command = {
     "Keep a disaster-recovery copy of VOLUME in another region: the first\n"
     "run creates the copy (a volume marked rbdmove.sync_of) and seeds it,\n"
     "every later run moves only what changed. Nothing is detached.",
-    sync_options,
 };
+
+static enum parse_options_status parse_sync(int argc, char **argv,
+                                            struct move_args *a)
+{
+    struct plan_options *p = &a->mo.plan;
+    struct parse_option opts[] = {
+        OPT_OPENSTACK_CLOUDS(p),
+        OPT_CLUSTERS(&a->mo.src_conf, &a->mo.src_id, &a->dst_conf, &a->dst_id,
+                     "--ssh"),
+        OPT_STRING(0, "ssh", &a->ssh, "[USER@]HOST[:PORT]",
+                   "reach the destination cluster through an rbdmove receiver "
+                   "on HOST"),
+        OPT_SIZE(0, "converge", &a->converge, "SIZE",
+                 "stop the rounds when less than SIZE changed (default 64M)"),
+        OPT_UINT(0, "max-rounds", &a->mo.max_rounds, "N", 1, 60,
+                 "incremental rounds at most (default 10)"),
+        OPT_BOOL(0, "verify", &a->verify,
+                 "compare the snapshots both sides share at the end"),
+        OPT_OPENSTACK_NEW_VOLUME(p, "the copy"),
+        OPT_STRING(0, "src-pool", &a->mo.src_pool, "POOL",
+                   "source RBD pool (default: from Cinder, else volumes)"),
+        OPT_STRING(0, "dst-pool", &a->mo.dst_pool, "POOL",
+                   "destination RBD pool (default: from Cinder, else volumes)"),
+        OPT_UINT(0, "window", &a->mo.params.window, "N", 1, 256,
+                 "chunks in flight per image (default 8)"),
+        OPT_CHUNK_SIZE(&a->mo.params.chunk_size),
+        OPT_OPENSTACK_CONNECTION(p),
+        OPT_BOOL(0, "json", &cli_json, "print JSON events on stdout"),
+        OPT_PROGRESS(&a->progress),
+        OPT_REMOTE(&a->remote),
+        OPT_END(),
+    };
+    enum parse_options_status st;
+    int n;
+
+    st = parse_options(&sync_command, opts, argc, argv, &n);
+    if (st != PARSE_OPT_DONE)
+        return st;
+    if (n != 1)
+        return parse_options_error(&sync_command, "expected one volume");
+    if (!a->mo.plan.dst.region)
+        return parse_options_error(&sync_command,
+                                   "--dst-os-region-name is required");
+    if (!a->mo.src_conf || !a->dst_conf)
+        return parse_options_error(&sync_command,
+                                   "--src-conf and --dst-conf are required");
+    a->mo.plan.volume = argv[0];
+    return PARSE_OPT_DONE;
+}
 
 static void print_synced(const struct migrate_sync_result *r)
 {
@@ -1089,37 +907,15 @@ int cmd_sync(int argc, char **argv)
     struct migrate_sync_opts so;
     struct migrate_sync_result res;
     struct dest_ctx dc;
-    struct cli_parser p;
     struct error err = ERROR_INIT;
-    int c, ret = -1;
+    enum parse_options_status st;
+    int ret;
 
     args_init(&a);
     a.mo.max_rounds = 10;
-    cli_parser_init(&p, &sync_command);
-    while ((c = cli_next(&p, argc, argv)) != -1) {
-        if (c == CLI_DONE_HELP || c == CLI_DONE_USAGE) {
-            cli_parser_release(&p);
-            return c == CLI_DONE_HELP ? EXIT_OK : EXIT_USAGE;
-        }
-        if (apply_opt(&a, c, optarg, &err) < 0) {
-            cli_parser_release(&p);
-            return cli_usage_error(&sync_command, "%s", err.msg);
-        }
-    }
-    if (argc - optind != 1)
-        ret = cli_usage_error(&sync_command, "expected one volume");
-    else if (!a.mo.plan.dst.region)
-        ret =
-            cli_usage_error(&sync_command, "--dst-os-region-name is required");
-    else if (!a.mo.src_conf || !a.dst_conf)
-        ret = cli_usage_error(&sync_command,
-                              "--src-conf and --dst-conf are required");
-    if (ret >= 0) {
-        cli_parser_release(&p);
-        return ret;
-    }
-    a.mo.plan.volume = argv[optind];
-    cli_parser_release(&p);
+    st = parse_sync(argc, argv, &a);
+    if (st != PARSE_OPT_DONE)
+        return parse_options_exit(st);
     memset(&dc, 0, sizeof(dc));
     dc.a = &a;
     memset(&so, 0, sizeof(so));

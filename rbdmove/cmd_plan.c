@@ -11,52 +11,11 @@
 #include <string.h>
 
 #include "rbdmove/cli.h"
+#include "rbdmove/cli_options.h"
 #include "rbdmove/commands.h"
 #include "rbdmove/json_out.h"
 #include "rbdmove/plan.h"
 #include "rbdmove/strutil.h"
-
-enum {
-    OPT_OS_CLOUD = 256,
-    OPT_OS_REGION,
-    OPT_OS_INTERFACE,
-    OPT_OS_CACERT,
-    OPT_DST_OS_CLOUD,
-    OPT_DST_OS_REGION,
-    OPT_DST_OS_CACERT,
-    OPT_INSECURE,
-    OPT_DST_SERVER,
-    OPT_DST_VOLUME_TYPE,
-    OPT_DST_AZ,
-    OPT_JSON,
-};
-
-static const struct cli_option options[] = {
-    {"os-cloud", required_argument, OPT_OS_CLOUD, "CLOUD",
-     "source cloud in clouds.yaml (default $OS_CLOUD, else OS_* variables)"},
-    {"os-region-name", required_argument, OPT_OS_REGION, "REGION",
-     "source region (default $OS_REGION_NAME or the cloud's)"},
-    {"dst-os-cloud", required_argument, OPT_DST_OS_CLOUD, "CLOUD",
-     "destination cloud in clouds.yaml (default: the source cloud)"},
-    {"dst-os-region-name", required_argument, OPT_DST_OS_REGION, "REGION",
-     "destination region (required)"},
-    {"dst-server", required_argument, OPT_DST_SERVER, "SERVER",
-     "server (name or id) in the destination region to attach to"},
-    {"dst-volume-type", required_argument, OPT_DST_VOLUME_TYPE, "TYPE",
-     "volume type of the new volume (default: the source's type)"},
-    {"dst-availability-zone", required_argument, OPT_DST_AZ, "ZONE",
-     "availability zone of the new volume (default: Cinder's)"},
-    {"os-interface", required_argument, OPT_OS_INTERFACE, "INTERFACE",
-     "endpoint interface: public (default), internal or admin"},
-    {"os-cacert", required_argument, OPT_OS_CACERT, "FILE",
-     "CA bundle to verify TLS with (default $OS_CACERT, the system's)"},
-    {"dst-os-cacert", required_argument, OPT_DST_OS_CACERT, "FILE",
-     "CA bundle for the destination cloud (default: --os-cacert)"},
-    {"insecure", no_argument, OPT_INSECURE, NULL,
-     "do not verify TLS certificates (both clouds)"},
-    {"json", no_argument, OPT_JSON, NULL, "print the plan as one JSON object"},
-    {NULL, 0, 0, NULL, NULL},
-};
 
 static const struct cli_command command = {
     "plan",
@@ -68,77 +27,35 @@ static const struct cli_command command = {
     "RBD image, the destination server and the volume that would be\n"
     "created there, and every problem found. Exits 0 when the move can\n"
     "proceed, 1 when it cannot.",
-    options,
 };
 
-static int parse(int argc, char **argv, struct plan_options *o)
+static enum parse_options_status parse(int argc, char **argv,
+                                       struct plan_options *o)
 {
-    struct cli_parser p;
-    int c, ret = -1;
+    struct parse_option opts[] = {
+        OPT_OPENSTACK_CLOUDS(o),
+        OPT_OPENSTACK_DST_SERVER(o),
+        OPT_OPENSTACK_NEW_VOLUME(o, "the new volume"),
+        OPT_OPENSTACK_CONNECTION(o),
+        OPT_BOOL(0, "json", &cli_json, "print the plan as one JSON object"),
+        OPT_END(),
+    };
+    enum parse_options_status st;
+    int n;
 
-    cli_parser_init(&p, &command);
-    while ((c = cli_next(&p, argc, argv)) != -1) {
-        switch (c) {
-        case OPT_OS_CLOUD:
-            o->src.cloud = optarg;
-            break;
-        case OPT_OS_REGION:
-            o->src.region = optarg;
-            break;
-        case OPT_OS_INTERFACE:
-            o->src.interface = optarg;
-            o->dst.interface = optarg;
-            break;
-        case OPT_OS_CACERT:
-            o->src.cacert = optarg;
-            break;
-        case OPT_DST_OS_CLOUD:
-            o->dst.cloud = optarg;
-            break;
-        case OPT_DST_OS_REGION:
-            o->dst.region = optarg;
-            break;
-        case OPT_DST_OS_CACERT:
-            o->dst.cacert = optarg;
-            break;
-        case OPT_INSECURE:
-            o->src.insecure = true;
-            o->dst.insecure = true;
-            break;
-        case OPT_DST_SERVER:
-            o->dst_server = optarg;
-            break;
-        case OPT_DST_VOLUME_TYPE:
-            o->dst_volume_type = optarg;
-            break;
-        case OPT_DST_AZ:
-            o->dst_availability_zone = optarg;
-            break;
-        case OPT_JSON:
-            cli_json = true;
-            break;
-        case CLI_DONE_HELP:
-            ret = EXIT_OK;
-            goto out;
-        case CLI_DONE_USAGE:
-            ret = EXIT_USAGE;
-            goto out;
-        default:
-            ret = cli_usage_error(&command, "unexpected option");
-            goto out;
-        }
-    }
-    if (argc - optind != 1)
-        ret = cli_usage_error(&command, "expected one volume (name or id)");
-    else if (!o->dst_server)
-        ret = cli_usage_error(&command, "--dst-server is required");
-    else if (!o->dst.region)
-        ret = cli_usage_error(&command, "--dst-os-region-name is required");
-    else
-        o->volume = argv[optind];
-out:
-    cli_parser_release(&p);
-    return ret;
+    st = parse_options(&command, opts, argc, argv, &n);
+    if (st != PARSE_OPT_DONE)
+        return st;
+    if (n != 1)
+        return parse_options_error(&command,
+                                   "expected one volume (name or id)");
+    if (!o->dst_server)
+        return parse_options_error(&command, "--dst-server is required");
+    if (!o->dst.region)
+        return parse_options_error(&command,
+                                   "--dst-os-region-name is required");
+    o->volume = argv[0];
+    return PARSE_OPT_DONE;
 }
 
 /* ---- text ------------------------------------------------------------------
@@ -414,14 +331,15 @@ static void print_json(const struct plan *p)
 int cmd_plan(int argc, char **argv)
 {
     struct plan_options o;
+    enum parse_options_status st;
     struct plan *p;
     int ret;
 
     memset(&o, 0, sizeof(o));
     o.src.use_env = true;
-    ret = parse(argc, argv, &o);
-    if (ret >= 0)
-        return ret;
+    st = parse(argc, argv, &o);
+    if (st != PARSE_OPT_DONE)
+        return parse_options_exit(st);
     p = plan_build(&o);
     if (cli_json)
         print_json(p);

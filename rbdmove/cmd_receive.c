@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "rbdmove/cli.h"
+#include "rbdmove/cli_options.h"
 #include "rbdmove/cluster.h"
 #include "rbdmove/commands.h"
 #include "rbdmove/image.h"
@@ -21,23 +22,10 @@
 #include "rbdmove/receiver.h"
 #include "transport/transport.h"
 
-enum { OPT_SERVE = 256, OPT_JOIN, OPT_ID };
-
-static const struct cli_option options[] = {
-    {"serve", no_argument, OPT_SERVE, NULL,
-     "serve control requests on stdin/stdout"},
-    {"join", required_argument, OPT_JOIN, "SOCKET",
-     "relay a data stream from stdin to SOCKET"},
-    {"conf", required_argument, 'c', "CONF", "ceph configuration file"},
-    {"id", required_argument, OPT_ID, "ID", "ceph client id (default admin)"},
-    {NULL, 0, 0, NULL, NULL},
-};
-
 static const struct cli_command command = {
     "receive",
     "--serve [-c CONF] [--id ID] POOL/IMAGE | --join SOCKET",
     "The receiving end of a remote copy, started by rbdmove over SSH.",
-    options,
 };
 
 static int serve(const char *conf, const char *id, const char *spec)
@@ -74,47 +62,30 @@ out:
 
 int cmd_receive(int argc, char **argv)
 {
-    struct cli_parser p;
     struct error err = ERROR_INIT;
     const char *conf = NULL, *id = NULL, *join = NULL;
     bool do_serve = false;
-    int c, ret = -1;
+    struct parse_option opts[] = {
+        OPT_BOOL(0, "serve", &do_serve,
+                 "serve control requests on stdin/stdout"),
+        OPT_STRING(0, "join", &join, "SOCKET",
+                   "relay a data stream from stdin to SOCKET"),
+        OPT_CLUSTER(&conf, &id),
+        OPT_END(),
+    };
+    enum parse_options_status st;
+    int n;
 
     log_set_prefix("rbdmove receive");
-    cli_parser_init(&p, &command);
-    while ((c = cli_next(&p, argc, argv)) != -1) {
-        switch (c) {
-        case OPT_SERVE:
-            do_serve = true;
-            break;
-        case OPT_JOIN:
-            join = optarg;
-            break;
-        case 'c':
-            conf = optarg;
-            break;
-        case OPT_ID:
-            id = optarg;
-            break;
-        case CLI_DONE_HELP:
-            ret = EXIT_OK;
-            goto out;
-        default:
-            ret = EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (join && !do_serve && optind == argc) {
-        ret = receiver_join(join, STDIN_FILENO, STDOUT_FILENO, &err) < 0
-                  ? cli_report_error(&err)
-                  : EXIT_OK;
-    } else if (do_serve && !join && argc - optind == 1) {
-        ret = serve(conf, id, argv[optind]);
-    } else {
-        ret = cli_usage_error(&command,
-                              "expected --serve POOL/IMAGE or --join SOCKET");
-    }
-out:
-    cli_parser_release(&p);
-    return ret;
+    st = parse_options(&command, opts, argc, argv, &n);
+    if (st != PARSE_OPT_DONE)
+        return parse_options_exit(st);
+    if (join && !do_serve && n == 0)
+        return receiver_join(join, STDIN_FILENO, STDOUT_FILENO, &err) < 0
+                   ? cli_report_error(&err)
+                   : EXIT_OK;
+    if (do_serve && !join && n == 1)
+        return serve(conf, id, argv[0]);
+    return cli_usage_error(&command,
+                           "expected --serve POOL/IMAGE or --join SOCKET");
 }

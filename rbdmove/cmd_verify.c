@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "rbdmove/cli.h"
+#include "rbdmove/cli_options.h"
 #include "rbdmove/cli_remote.h"
 #include "rbdmove/cluster.h"
 #include "rbdmove/commands.h"
@@ -22,31 +23,6 @@
 #include "rbdmove/verify.h"
 #include "rbdmove/xalloc.h"
 
-enum {
-    OPT_SRC_CONF = 256,
-    OPT_SRC_ID,
-    OPT_DST_CONF,
-    OPT_DST_ID,
-    OPT_PROGRESS,
-    OPT_JSON,
-};
-
-static const struct cli_option options[] = {
-    {"src-conf", required_argument, OPT_SRC_CONF, "CONF",
-     "ceph configuration of the source cluster"},
-    {"src-id", required_argument, OPT_SRC_ID, "ID",
-     "ceph client id at the source (default admin)"},
-    {"dst-conf", required_argument, OPT_DST_CONF, "CONF",
-     "ceph configuration of the destination (a path on HOST with ssh://)"},
-    {"dst-id", required_argument, OPT_DST_ID, "ID",
-     "ceph client id at the destination (default admin)"},
-    {"progress", required_argument, OPT_PROGRESS, "WHEN",
-     "auto, always or never (default auto)"},
-    {"json", no_argument, OPT_JSON, NULL, "print the result as JSON"},
-    REMOTE_CLI_OPTIONS,
-    {NULL, 0, 0, NULL, NULL},
-};
-
 static const struct cli_command command = {
     "verify",
     "--src-conf CONF --dst-conf CONF SRC_POOL/IMAGE@SNAP "
@@ -54,7 +30,6 @@ static const struct cli_command command = {
     "Compare two snapshots in 4 MiB blocks, hashing both sides in parallel\n"
     "and reading only allocated data. Exits 0 when equal, 1 when not (naming\n"
     "the first differing ranges), 2 when they could not be compared.",
-    options,
 };
 
 struct verify_args {
@@ -64,58 +39,31 @@ struct verify_args {
     struct cli_remote remote;
 };
 
-static int parse(int argc, char **argv, struct verify_args *a)
+static enum parse_options_status parse(int argc, char **argv,
+                                       struct verify_args *a)
 {
-    struct cli_parser p;
-    struct error err = ERROR_INIT;
-    int c, ret = -1;
+    struct parse_option opts[] = {
+        OPT_CLUSTERS(&a->src_conf, &a->src_id, &a->dst_conf, &a->dst_id,
+                     "ssh://"),
+        OPT_PROGRESS(&a->progress),
+        OPT_BOOL(0, "json", &cli_json, "print the result as JSON"),
+        OPT_REMOTE(&a->remote),
+        OPT_END(),
+    };
+    enum parse_options_status st;
+    int n;
 
-    cli_parser_init(&p, &command);
-    while ((c = cli_next(&p, argc, argv)) != -1) {
-        switch (c) {
-        case OPT_SRC_CONF:
-            a->src_conf = optarg;
-            break;
-        case OPT_SRC_ID:
-            a->src_id = optarg;
-            break;
-        case OPT_DST_CONF:
-            a->dst_conf = optarg;
-            break;
-        case OPT_DST_ID:
-            a->dst_id = optarg;
-            break;
-        case OPT_PROGRESS:
-            if (progress_mode_parse(optarg, &a->progress, &err) < 0)
-                goto usage;
-            break;
-        case OPT_JSON:
-            cli_json = true;
-            break;
-        case CLI_DONE_HELP:
-            ret = EXIT_OK;
-            goto out;
-        case CLI_DONE_USAGE:
-            ret = EXIT_USAGE;
-            goto out;
-        default:
-            if (cli_remote_option(&a->remote, c, optarg, &err) < 0)
-                goto usage;
-        }
-    }
-    if (argc - optind != 2)
-        ret = cli_usage_error(&command, "expected two snapshots");
-    else if (!a->src_conf || !a->dst_conf)
-        ret =
-            cli_usage_error(&command, "--src-conf and --dst-conf are required");
-    a->src = argv[optind];
-    a->dst = argv[optind + 1];
-    goto out;
-usage:
-    ret = cli_usage_error(&command, "%s", err.msg);
-out:
-    cli_parser_release(&p);
-    return ret;
+    st = parse_options(&command, opts, argc, argv, &n);
+    if (st != PARSE_OPT_DONE)
+        return st;
+    if (n != 2)
+        return parse_options_error(&command, "expected two snapshots");
+    if (!a->src_conf || !a->dst_conf)
+        return parse_options_error(&command,
+                                   "--src-conf and --dst-conf are required");
+    a->src = argv[0];
+    a->dst = argv[1];
+    return PARSE_OPT_DONE;
 }
 
 struct hash_job {
@@ -214,13 +162,14 @@ int cmd_verify(int argc, char **argv)
     struct cli_session *ses = NULL;
     char *dst_base = NULL, *dst_snap = NULL;
     bool equal = false;
+    enum parse_options_status st;
     int ret;
 
     memset(&a, 0, sizeof(a));
     cli_remote_init(&a.remote);
-    ret = parse(argc, argv, &a);
-    if (ret >= 0)
-        return ret;
+    st = parse(argc, argv, &a);
+    if (st != PARSE_OPT_DONE)
+        return parse_options_exit(st);
     if (image_spec_parse(a.src, 1, &s, &err) < 0)
         return cli_usage_error(&command, "%s", err.msg);
     dst_base = split_snap(a.dst, &dst_snap);
