@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/test_verify.c: comparison of two hash lists (verify_compare):
+ * differing blocks merge into ranges, a size difference is one more range.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "rbdmove/verify.h"
+
+static void test_verify_compare_merges_ranges(void **state)
+{
+    uint64_t ha[6] = {1, 2, 3, 4, 5, 6}, hb[6] = {1, 9, 9, 4, 5, 7};
+    struct dest_hashes a = {4096, 6 * 4096, 6, ha};
+    struct dest_hashes b = {4096, 6 * 4096, 6, hb};
+    struct verify_range r[4];
+
+    (void)state;
+    assert_int_equal(verify_compare(&a, &b, r, 4), 2);
+    assert_int_equal(r[0].off, 4096);
+    assert_int_equal(r[0].len, 2 * 4096);
+    assert_int_equal(r[1].off, 5 * 4096);
+    b.size = 7 * 4096;
+    assert_int_equal(verify_compare(&a, &b, r, 4), 3);
+    assert_int_equal(verify_compare(&a, &a, r, 4), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_verify_compare_merges_ranges),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
