@@ -149,7 +149,7 @@ static int verify_base(struct cluster *src_cl, const struct image_spec *s,
     if (image_open(src_cl, s->pool, s->name, snap, true, &img, err) < 0 ||
         verify_hash_image(img, VERIFY_BLOCK, 16, progress_update, NULL, &a,
                           err) < 0 ||
-        dst->ops->hash(dst, snap, VERIFY_BLOCK, &b, err) < 0)
+        dest_hash(dst, snap, VERIFY_BLOCK, &b, err) < 0)
         goto out;
     n = verify_compare(&a, &b, r, 4);
     *equal = n == 0;

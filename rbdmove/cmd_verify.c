@@ -78,7 +78,7 @@ static void *hash_thread(void *arg)
 {
     struct hash_job *j = arg;
 
-    j->ret = j->d->ops->hash(j->d, j->snap, VERIFY_BLOCK, &j->h, &j->err);
+    j->ret = dest_hash(j->d, j->snap, VERIFY_BLOCK, &j->h, &j->err);
     return NULL;
 }
 

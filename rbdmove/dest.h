@@ -96,8 +96,8 @@ struct dest_ops {
     /* Hash snapshot snap (NULL: the head) in blocks of block bytes. */
     int (*hash)(struct dest *d, const char *snap, uint64_t block,
                 struct dest_hashes *out, struct error *err);
-    /* Hash only the blocks idx[0..n) of snap (NULL: the head) into hashes
-     * (NULL: not supported, the caller hashes everything). */
+    /* Hash only the blocks idx[0..n) of snap (NULL: the head) into hashes.
+     * NULL: not supported (dest_hash_blocks fails). */
     int (*hash_blocks)(struct dest *d, const char *snap, uint64_t block,
                        const uint64_t *idx, size_t n, uint64_t *hashes,
                        struct error *err);
@@ -116,6 +116,36 @@ struct dest {
     char *name; /* for messages: "pool/image" or "ssh://host/pool/image" */
 };
 
+/*
+ * Calls through d->ops (dest.c); callers use these, never the table. Each
+ * returns what the op returns.
+ */
+int dest_probe(struct dest *d, struct dest_state *st,
+               struct error *err) MUST_CHECK;
+int dest_create(struct dest *d, uint64_t size, int order,
+                struct error *err) MUST_CHECK;
+int dest_resize(struct dest *d, uint64_t size, struct error *err) MUST_CHECK;
+/* value NULL removes the key. */
+int dest_set_meta(struct dest *d, const char *key, const char *value,
+                  struct error *err) MUST_CHECK;
+int dest_snap_create(struct dest *d, const char *name,
+                     struct error *err) MUST_CHECK;
+int dest_snap_remove(struct dest *d, const char *name,
+                     struct error *err) MUST_CHECK;
+int dest_dirty(struct dest *d, const char *since, struct dest_extents *x,
+               struct error *err) MUST_CHECK;
+int dest_transfer(struct dest *d, struct image *src, const char *from_snap,
+                  const struct copy_params *p, struct copy_stats *st,
+                  struct error *err) MUST_CHECK;
+int dest_hash(struct dest *d, const char *snap, uint64_t block,
+              struct dest_hashes *out, struct error *err) MUST_CHECK;
+/* Fails with ERROR_STATE when d cannot hash single blocks (no
+ * hash_blocks op, e.g. dest_rbdcli). */
+int dest_hash_blocks(struct dest *d, const char *snap, uint64_t block,
+                     const uint64_t *idx, size_t n, uint64_t *hashes,
+                     struct error *err) MUST_CHECK;
+/* 0, doing nothing, when d holds no lock (no unlock op). */
+int dest_unlock(struct dest *d, struct error *err) MUST_CHECK;
 /* NULL-safe. */
 void dest_free(struct dest *d);
 

@@ -263,17 +263,6 @@ int dest_local_head(struct dest *dd, struct image **out, struct error *err)
 /* ---- shared helpers -------------------------------------------------------
  */
 
-void dest_free(struct dest *d)
-{
-    char *name;
-
-    if (!d)
-        return;
-    name = d->name;
-    d->ops->free(d);
-    free(name);
-}
-
 void dest_state_release(struct dest_state *st)
 {
     free(st->image_id);

@@ -516,7 +516,7 @@ static int verify_base(struct move *m, struct error *err)
     if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), base, true,
                    &img, err) < 0 ||
         verify_hash_image(img, VERIFY_BLOCK, 16, NULL, NULL, &a, err) < 0 ||
-        m->dst->ops->hash(m->dst, base, VERIFY_BLOCK, &b, err) < 0)
+        dest_hash(m->dst, base, VERIFY_BLOCK, &b, err) < 0)
         goto out;
     if (verify_compare(&a, &b, r, 1) != 0) {
         error_set(err, ERROR_MISMATCH, 0,
@@ -549,8 +549,8 @@ static void *dst_hash_thread(void *arg)
 {
     struct dst_hash_job *j = arg;
 
-    j->ret = j->d->ops->hash_blocks(j->d, j->snap, FINAL_BLOCK, j->idx, j->n,
-                                    j->hashes, &j->err);
+    j->ret = dest_hash_blocks(j->d, j->snap, FINAL_BLOCK, j->idx, j->n,
+                              j->hashes, &j->err);
     return NULL;
 }
 
@@ -732,7 +732,7 @@ static int final_verify(struct move *m, struct error *err)
     m->rep->t_verify = time_now() - t;
     journal_setf(m->j, "cutover.t_final", "%.3f", m->rep->t_final);
     journal_setf(m->j, "cutover.t_verify", "%.3f", m->rep->t_verify);
-    if (m->dst->ops->unlock && m->dst->ops->unlock(m->dst, err) < 0)
+    if (dest_unlock(m->dst, err) < 0)
         return error_prefix(err, "releasing the destination image");
     return set_phase(m, "attaching", err);
 }
@@ -1279,7 +1279,7 @@ static void note_snaps(struct move *m)
     const char *vals[3];
     const char *keys[] = {"snap.base", "snap.seed", "snap.pending"};
 
-    if (!m->dst || m->dst->ops->probe(m->dst, &st, &e) < 0)
+    if (!m->dst || dest_probe(m->dst, &st, &e) < 0)
         return;
     vals[0] = st.meta_base;
     vals[1] = st.meta_seed;
@@ -1304,11 +1304,11 @@ static int abort_dst(struct move *m, struct error *err)
     if (!J(m, "dst.volume") || !J(m, "dst.created"))
         return 0;
     /* Cinder's RBD driver cannot delete an image that has snapshots. */
-    if (m->dst && m->dst->ops->probe(m->dst, &st, err) == 0) {
+    if (m->dst && dest_probe(m->dst, &st, err) == 0) {
         for (size_t i = 0; i < st.nsnaps; i++) {
             struct error e = ERROR_INIT;
 
-            if (m->dst->ops->snap_remove(m->dst, st.snaps[i].name, &e) < 0)
+            if (dest_snap_remove(m->dst, st.snaps[i].name, &e) < 0)
                 emit(m, "info", NULL, "%s", e.msg);
         }
         dest_state_release(&st);

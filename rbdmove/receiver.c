@@ -79,7 +79,7 @@ static int do_probe(struct server *s, struct error *err)
 {
     struct dest_state st;
 
-    if (s->d->ops->probe(s->d, &st, err) < 0)
+    if (dest_probe(s->d, &st, err) < 0)
         return -1;
     proto_add(&s->out, "ok");
     add_kv_u64(&s->out, "exists", st.exists);
@@ -108,7 +108,7 @@ static int do_dirty(struct server *s, const struct proto_tokens *t,
 {
     struct dest_extents x;
 
-    if (s->d->ops->dirty(s->d, t->n > 1 ? t->v[1] : NULL, &x, err) < 0)
+    if (dest_dirty(s->d, t->n > 1 ? t->v[1] : NULL, &x, err) < 0)
         return -1;
     proto_add(&s->out, "ok");
     add_kv_u64(&s->out, "n", x.n);
@@ -133,7 +133,7 @@ static int do_hash(struct server *s, const struct proto_tokens *t,
     if (t->n != 3 ||
         parse_uint(t->v[2], "block", 4096, 1u << 30, &block, err) < 0)
         return error_set(err, ERROR_PROTOCOL, 0, "usage: hash SNAP BLOCK");
-    if (s->d->ops->hash(s->d, snap_arg(t->v[1]), block, &h, err) < 0)
+    if (dest_hash(s->d, snap_arg(t->v[1]), block, &h, err) < 0)
         return -1;
     proto_add(&s->out, "ok");
     add_kv_u64(&s->out, "size", h.size);
@@ -170,8 +170,8 @@ static int do_hash_blocks(struct server *s, const struct proto_tokens *t,
         p = *end ? end + 1 : end;
     }
     hashes = xcalloc(n + 1, sizeof(*hashes));
-    if (n && s->d->ops->hash_blocks(s->d, snap_arg(t->v[1]), block, idx, n,
-                                    hashes, err) < 0)
+    if (n && dest_hash_blocks(s->d, snap_arg(t->v[1]), block, idx, n, hashes,
+                              err) < 0)
         goto out;
     proto_add(&s->out, "ok");
     add_kv_u64(&s->out, "n", n);
@@ -412,7 +412,7 @@ static void checkpoint(struct server *s, struct image *img, struct applier *ap,
     if (image_flush(img, &e) < 0)
         return;
     buf_addf(&v, "%s done=%" PRIu64, c->prefix, below);
-    if (s->d->ops->set_meta(s->d, c->key, buf_str(&v), &e) == 0)
+    if (dest_set_meta(s->d, c->key, buf_str(&v), &e) == 0)
         c->last = below;
     buf_release(&v);
 }
@@ -576,32 +576,31 @@ static int dispatch(struct server *s, const struct proto_tokens *t,
         if (need(t, 3, "create SIZE ORDER", err) < 0 ||
             parse_uint(t->v[1], "size", 0, UINT64_MAX, &a, err) < 0 ||
             parse_uint(t->v[2], "order", 12, 26, &b, err) < 0 ||
-            d->ops->create(d, a, (int)b, err) < 0)
+            dest_create(d, a, (int)b, err) < 0)
             return -1;
     } else if (!strcmp(v, "resize")) {
         if (need(t, 2, "resize SIZE", err) < 0 ||
             parse_uint(t->v[1], "size", 0, UINT64_MAX, &a, err) < 0 ||
-            d->ops->resize(d, a, err) < 0)
+            dest_resize(d, a, err) < 0)
             return -1;
     } else if (!strcmp(v, "meta")) {
         if (need(t, 3, "meta KEY VALUE", err) < 0 ||
-            d->ops->set_meta(d, t->v[1], t->v[2], err) < 0)
+            dest_set_meta(d, t->v[1], t->v[2], err) < 0)
             return -1;
     } else if (!strcmp(v, "meta-remove")) {
         if (need(t, 2, "meta-remove KEY", err) < 0 ||
-            d->ops->set_meta(d, t->v[1], NULL, err) < 0)
+            dest_set_meta(d, t->v[1], NULL, err) < 0)
             return -1;
     } else if (!strcmp(v, "snap-create")) {
         if (need(t, 2, "snap-create NAME", err) < 0 ||
-            d->ops->snap_create(d, t->v[1], err) < 0)
+            dest_snap_create(d, t->v[1], err) < 0)
             return -1;
     } else if (!strcmp(v, "unlock")) {
-        if (need(t, 1, "unlock", err) < 0 ||
-            (d->ops->unlock && d->ops->unlock(d, err) < 0))
+        if (need(t, 1, "unlock", err) < 0 || dest_unlock(d, err) < 0)
             return -1;
     } else if (!strcmp(v, "snap-remove")) {
         if (need(t, 2, "snap-remove NAME", err) < 0 ||
-            d->ops->snap_remove(d, t->v[1], err) < 0)
+            dest_snap_remove(d, t->v[1], err) < 0)
             return -1;
     } else {
         return error_set(err, ERROR_PROTOCOL, 0, "unknown request '%s'", v);

@@ -148,7 +148,7 @@ static int set_mark(struct replicate *r, const char *key, const struct mark *m,
                     struct error *err)
 {
     char *v = m ? mark_format(r, m) : NULL;
-    int ret = r->dst->ops->set_meta(r->dst, key, v, err);
+    int ret = dest_set_meta(r->dst, key, v, err);
 
     free(v);
     return ret;
@@ -253,7 +253,7 @@ static int check_partial_round(struct replicate *r, const char *base,
     struct image *at = NULL;
     int ret = -1;
 
-    if (r->dst->ops->dirty(r->dst, base, &dirty, err) < 0)
+    if (dest_dirty(r->dst, base, &dirty, err) < 0)
         goto out;
     if (image_open(r->cl, r->pool, r->image, snap, true, &at, err) < 0)
         goto out;
@@ -301,7 +301,7 @@ static int check_base(struct replicate *r, const struct dest_state *st,
     if (r->pending.snap)
         return check_partial_round(
             r, base->snap, r->pending.head ? NULL : r->pending.snap, err);
-    if (r->dst->ops->dirty(r->dst, base->snap, &dirty, err) < 0)
+    if (dest_dirty(r->dst, base->snap, &dirty, err) < 0)
         goto out;
     if (dirty.n > 0 || st->size != base_size) {
         if (dirty.n > 0)
@@ -337,7 +337,7 @@ static int check_unmarked(struct replicate *r, const struct dest_state *st,
                          "'%s' exists, has snapshots and was not made by "
                          "rbdmove; refusing to overwrite it",
                          r->dst->name);
-    if (r->dst->ops->dirty(r->dst, NULL, &used, err) < 0)
+    if (dest_dirty(r->dst, NULL, &used, err) < 0)
         return -1;
     ret = used.n ? error_set(err, ERROR_STATE, 0,
                              "'%s' exists, holds data and was not made by "
@@ -373,10 +373,9 @@ static int check_dest(struct replicate *r, struct error *err)
     struct mark base = {0};
     int ret = -1;
 
-    if (r->o.tidy_only && r->dst->ops->unlock &&
-        r->dst->ops->unlock(r->dst, err) < 0)
+    if (r->o.tidy_only && dest_unlock(r->dst, err) < 0)
         return -1;
-    if (r->dst->ops->probe(r->dst, &st, err) < 0)
+    if (dest_probe(r->dst, &st, err) < 0)
         return -1;
     if (r->o.tidy_only) {
         /* Only the marks are wanted, of an image in use elsewhere. */
@@ -519,7 +518,7 @@ static int transfer(struct replicate *r, const char *snap, const char *from,
     if (!r->dst_absent || from) {
         struct dest_state ds;
 
-        if (r->dst->ops->probe(r->dst, &ds, err) < 0)
+        if (dest_probe(r->dst, &ds, err) < 0)
             goto out;
         if (ds.size > image_size(at) && !r->o.allow_shrink) {
             error_set(err, ERROR_STATE, 0,
@@ -531,14 +530,14 @@ static int transfer(struct replicate *r, const char *snap, const char *from,
             goto out;
         }
         if (ds.size != image_size(at) &&
-            r->dst->ops->resize(r->dst, image_size(at), err) < 0) {
+            dest_resize(r->dst, image_size(at), err) < 0) {
             dest_state_release(&ds);
             goto out;
         }
         dest_state_release(&ds);
     }
     p->whole_object = !from && image_fast_diff_valid(at);
-    ret = r->dst->ops->transfer(r->dst, at, from, p, st, err);
+    ret = dest_transfer(r->dst, at, from, p, st, err);
 out:
     image_close(at);
     return ret;
@@ -555,7 +554,7 @@ static void *dst_remove_main(void *arg)
 {
     struct dst_remove *j = arg;
 
-    j->ret = j->d->ops->snap_remove(j->d, j->snap, &j->err);
+    j->ret = dest_snap_remove(j->d, j->snap, &j->err);
     if (j->ret < 0 && j->err.cause == ENOENT) {
         error_clear(&j->err);
         j->ret = 0;
@@ -600,13 +599,13 @@ static int commit(struct replicate *r, const struct mark *m,
     struct mark base = {0};
     char *old = r->base;
 
-    if (r->dst->ops->snap_create(r->dst, m->snap, err) < 0)
+    if (dest_snap_create(r->dst, m->snap, err) < 0)
         return -1;
     base.snap = m->snap;
     base.snap_id = m->snap_id;
     if (set_mark(r, DEST_META_BASE, &base, err) < 0)
         return -1;
-    if (r->dst->ops->set_meta(r->dst, meta_key, NULL, err) < 0)
+    if (dest_set_meta(r->dst, meta_key, NULL, err) < 0)
         return -1;
     r->base = xstrdup(m->snap);
     if (old) {
@@ -634,8 +633,7 @@ static int do_seed(struct replicate *r, struct error *err)
         if (image_open(r->cl, r->pool, r->image, r->seed.snap, true, &at, err) <
             0)
             return -1;
-        if (r->dst->ops->create(r->dst, image_size(at), image_order(at), err) <
-            0) {
+        if (dest_create(r->dst, image_size(at), image_order(at), err) < 0) {
             image_close(at);
             return -1;
         }
@@ -815,9 +813,9 @@ int replicate_drop_base(struct replicate *r, struct error *err)
     if (!r->base)
         return 0;
     /* The base mark goes last: until then a rerun knows what to remove. */
-    if (r->dst->ops->set_meta(r->dst, DEST_META_PENDING, NULL, err) < 0 ||
+    if (dest_set_meta(r->dst, DEST_META_PENDING, NULL, err) < 0 ||
         remove_both(r, r->base, err) < 0 ||
-        r->dst->ops->set_meta(r->dst, DEST_META_BASE, NULL, err) < 0)
+        dest_set_meta(r->dst, DEST_META_BASE, NULL, err) < 0)
         return -1;
     free(r->base);
     r->base = NULL;
