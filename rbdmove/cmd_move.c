@@ -625,6 +625,14 @@ static enum parse_options_status parse_move(int argc, char **argv,
     if (!a->mo.src_conf || !a->dst_conf)
         return parse_options_error(&move_command,
                                    "--src-conf and --dst-conf are required");
+    /* Refused before anything starts: the cutover's final check hashes
+     * single blocks, which a plain rbd on HOST cannot do, so such a move
+     * could only fail after the server lost its disk. */
+    if (a->remote.receiver_rbd)
+        return parse_options_error(
+            &move_command, "--receiver=rbd cannot serve a move: the "
+                           "cutover's final check needs rbdmove's receiver "
+                           "on HOST (leave --receiver out)");
     if (!a->server)
         a->mo.plan.volume = argv[0];
     return PARSE_OPT_DONE;

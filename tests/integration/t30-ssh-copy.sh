@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# ctest-timeout: 900
+# ctest-timeout: 600
 # rbdmove copy and verify to ssh:// destinations through the lab sshd: seed
 # and incremental rounds equal by content, parallel streams, compression,
 # a rate limit, the compatibility mode (--receiver=rbd: plain rbd
@@ -207,6 +207,15 @@ expect_grep "... explaining libssh2 1.10 and RSA" \
 image_absent "$kdst2" && pass "... nothing created on the destination" ||
     fail "an image was created without authentication"
 
+# ---- move cannot use --receiver=rbd ----------------------------------------------
+# Its cutover's final check hashes single blocks, which only rbdmove's
+# receiver does: refused before any connection (no cloud named here exists).
+expect_exit 2 "move --receiver=rbd is refused as a usage error" \
+    rbdmove move --os-cloud no-such-cloud --dst-os-region-name R2 \
+    --dst-server s --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \
+    --ssh "$SSH_TARGET" --receiver=rbd some-volume
+expect_grep "... saying why" "--receiver=rbd cannot serve a move"
+
 # ---- remote receiver missing -----------------------------------------------------
 expect_failure "a missing remote receiver is a clear error" \
     scopy --remote-rbdmove /nonexistent/rbdmove "$src" "$kdst2"
@@ -231,13 +240,19 @@ receiver_pids() {
         done
     done
 }
-# wait_gone PATTERN: until no process matches (10 s), then SIGKILL them.
+# wait_gone PID...: until none of these processes is left (10 s), then
+# SIGKILL those that are (by pid: a pattern could hit another run's).
 wait_gone() {
+    local pid alive
     for _ in $(seq 100); do
-        pgrep -f "$1" >/dev/null || return 0
+        alive=0
+        for pid in "$@"; do
+            kill -0 "$pid" 2>/dev/null && alive=1
+        done
+        [ "$alive" = 0 ] && return 0
         sleep 0.1
     done
-    pkill -KILL -f "$1"
+    kill -KILL "$@" 2>/dev/null
 }
 # killed_copy TITLE PROCESS_PATTERN FINDER DST_IMAGE COPY_ARGS...: start a
 # slow copy round, wait for the pattern, drop its ssh sessions, check it.
@@ -255,7 +270,9 @@ killed_copy() {
         pgrep -f "$pattern" >/dev/null && break
         sleep 0.1
     done
-    sleep 1.5 # the round is streaming (40 MiB at 4 MiB/s)
+    # The round is streaming (40 MiB at 4 MiB/s, in offset order): past the
+    # 4 MiB the seed wrote.
+    wait_head_used 2 "$kd" $((4 << 20))
     pids=$($finder "$kd")
     # shellcheck disable=SC2086 # one pid per word
     sess=$(kill_sessions $pids)
@@ -270,7 +287,8 @@ killed_copy() {
         fail "$title: rbdmove exit status $rc, expected a failure"
     expect_grep "$title: with a clear message" \
         "connection to .* lost\|remote command .* killed\|lost the connection"
-    wait_gone "$pattern"
+    # shellcheck disable=SC2086 # one pid per word
+    wait_gone $pids
     expect_equal "$title: no new snapshot (to-snap) on the destination" \
         "$before" "$(base_of 2 "$kd")"
     expect_success "$title: a later copy succeeds" scopy "$@" "$ksrc" "$kd"
