@@ -30,6 +30,8 @@
 #   snap_exists CLUSTER POOL/IMAGE@SNAP
 #   snap_names CLUSTER POOL/IMAGE [PREFIX]        its snapshots' names
 #   remove_snaps CLUSTER POOL/IMAGE        all of them (quiet, for cleanups)
+#   wait_watched CLUSTER POOL/IMAGE        until a client has it open
+#   wait_head_used CLUSTER POOL/IMAGE BYTES  until its head holds more data
 #   json_get [KEY|INDEX...] <JSON              one value of a JSON document
 #   json_event FILE EVENT FIELD            FIELD of the last --json EVENT
 #   unique_name PREFIX                     prints PREFIX-tNN-PID-COUNTER
@@ -453,6 +455,36 @@ snap_names() {
         return 1
     fi
     echo "$out"
+}
+
+# wait_watched CLUSTER POOL/IMAGE: until a client holds the image open (a
+# writer started in the background is at work); at most 30 s.
+wait_watched() {
+    local w
+    for _ in $(seq 300); do
+        w=$(rbdc "$1" status --format json "$2" 2>/dev/null |
+            _lib_json json_get watchers 0 2>/dev/null)
+        [ -n "$w" ] && [ "$w" != None ] && return 0
+        sleep 0.1
+    done
+    _lib_helper_failed "wait_watched ceph$1 $2: no client opened it in 30 s"
+    return 1
+}
+
+# wait_head_used CLUSTER POOL/IMAGE BYTES: until more than BYTES of the
+# image's head hold data (a copy streaming into it got that far); 30 s.
+wait_head_used() {
+    local used
+    for _ in $(seq 300); do
+        used=$(rbdc "$1" du --format json "$2" 2>/dev/null |
+            /usr/bin/python3 -c 'import json, sys
+print(sum(i["used_size"] for i in json.load(sys.stdin)["images"]
+          if "snapshot" not in i))' 2>/dev/null)
+        [ -n "$used" ] && [ "$used" -gt "$3" ] && return 0
+        sleep 0.1
+    done
+    _lib_helper_failed "wait_head_used ceph$1 $2: not over $3 bytes in 30 s"
+    return 1
 }
 
 snap_exists() {

@@ -238,7 +238,8 @@ expect_equal "... stdout complete" 10485760 "$(stat -c %s "$TEST_TMP/dl")"
 # ---- broken links ----------------------------------------------------------
 
 # kill_case TITLE SIGNAL PROBE-ARGS...: start a transfer, send SIGNAL to the
-# sshd process serving it after 2 s, expect a failure within 20 s.
+# sshd process serving it once its remote command runs, expect a failure
+# within 20 s.
 kill_case() {
     local title=$1 sig=$2 pid pids start rc
     shift 2
@@ -251,7 +252,15 @@ kill_case() {
         wait_exit "$pid" 1
         return
     fi
-    sleep 2
+    # Past the login, the remote command runs: a child of the session that
+    # is not sshd itself (before, sshd's own pre-auth child is there).
+    for _ in $(seq 100); do
+        pids=$(sshd_pids_of "$pid")
+        # shellcheck disable=SC2086 # a list of pids
+        [ -n "$pids" ] && ps -o comm= --ppid "$(echo $pids | tr ' ' ',')" |
+            grep -qv '^sshd$' && break
+        sleep 0.1
+    done
     start=$(now)
     # shellcheck disable=SC2086 # a list of pids
     kill -"$sig" $pids 2>/dev/null

@@ -35,7 +35,7 @@ write_random 1 "$src" 0 24M
 write_random 1 "$src" 100M 8M
 /usr/bin/python3 "$WRITER" "$CEPH1_CONF" "$src" 4000000 600 &
 wpid=$!
-sleep 1
+wait_watched 1 "$src"
 expect_success "copy while a writer keeps writing" \
     copy --converge 1M --max-rounds 3 --json "$src" "$dst"
 cp "$LAST_OUTPUT" "$T/first.json"

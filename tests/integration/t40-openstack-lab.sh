@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# ctest-timeout: 600
+# ctest-timeout: 300
 #
 # t40-openstack-lab: sanity of the two-region OpenStack lab
 # (scripts/openstack-lab.sh), with plain curl and python3's json: tokens for

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# ctest-timeout: 900
+# ctest-timeout: 400
 #
 # t41-openstack-client: the OpenStack client layer (openstack/) and
 # `rbdmove plan` against the real two-region lab: password, application

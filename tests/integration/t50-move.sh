@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# ctest-timeout: 1500
+# ctest-timeout: 1800
 #
 # t50-move: rbdmove move against the real two-region OpenStack lab, with a
 # stand-in VM (vm_writer.py) that keeps writing into the volume until Nova
@@ -216,7 +216,7 @@ v1=$(new_volume "$(unique_name t50-live)" 128M) || bail "cannot make a volume"
 /usr/bin/python3 "$HERE/vm_writer.py" "$CEPH1_CONF" "volumes/volume-$v1" \
     4000000 "$v1" $R1 300 >"$TEST_TMP/writer1" 2>&1 &
 wpid=$!
-sleep 2
+wait_watched 1 "volumes/volume-$v1"
 expect_success "move an attached volume while it is written to" \
     move "$v1" --json
 cp "$LAST_OUTPUT" "$TEST_TMP/move1"
@@ -286,7 +286,9 @@ seeded_round() {
             break
         sleep 0.1
     done
-    sleep 1.5 # the round is streaming (48 MiB at 8 MiB/s)
+    # The round is streaming (48 MiB at 8 MiB/s, in offset order): past the
+    # 16 MiB the seed wrote.
+    wait_head_used 2 "volumes/volume-$mdst" $((16 << 20))
 }
 v10=$(new_volume "$(unique_name t50-round)" 16M) || bail "cannot make a volume"
 seeded_round "$v10" "$TEST_TMP/m10"

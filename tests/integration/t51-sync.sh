@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# ctest-timeout: 600
+# ctest-timeout: 300
 #
 # t51-sync: rbdmove sync keeps a DR copy of a volume in the other region:
 # the first run creates and seeds it, later runs move only the delta, a
