@@ -36,6 +36,7 @@
 #include "rbdmove/replicate.h"
 #include "rbdmove/strutil.h"
 #include "rbdmove/verify.h"
+#include "rbdmove/migrate_int.h"
 #include "rbdmove/xalloc.h"
 
 /* What the cutover costs besides the final data round (lab: detach 0.5 s,
@@ -59,22 +60,6 @@
  * extents far faster than a round applies scattered ones). */
 #define UNMEASURED_DELTA_MAX (16ull << 20)
 
-struct move {
-    struct journal *j;
-    const struct migrate_opts *o;
-    struct migrate_report *rep;
-    struct plan *plan;
-    struct cluster *src_cl;
-    struct dest *dst;
-    struct replicate *repl;
-    double throughput; /* bytes/s of the last transfer, 0: unknown */
-    unsigned round;
-    char *src_pool, *src_image; /* for sync, which has no journal */
-    double t_attach0;
-    bool round_measured; /* throughput comes from an incremental round */
-    bool detach_done;    /* resumed in "detaching" with the source detached */
-};
-
 void migrate_opts_init(struct migrate_opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -95,11 +80,8 @@ void migrate_report_release(struct migrate_report *r)
 
 /* ---- events and the journal ---------------------------------------------- */
 
-static void emit(struct move *m, const char *phase, const struct copy_stats *st,
-                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void emit(struct move *m, const char *phase, const struct copy_stats *st,
-                 const char *fmt, ...)
+void emit(struct move *m, const char *phase, const struct copy_stats *st,
+          const char *fmt, ...)
 {
     struct migrate_event ev = {phase, NULL, m->round, st};
     struct buf b = BUF_INIT;
@@ -116,7 +98,7 @@ static void emit(struct move *m, const char *phase, const struct copy_stats *st,
     buf_release(&b);
 }
 
-static const char *J(struct move *m, const char *key)
+const char *J(struct move *m, const char *key)
 {
     if (!m->j) {
         if (!strcmp(key, "src.pool"))
@@ -129,7 +111,7 @@ static const char *J(struct move *m, const char *key)
 }
 
 /* Fault-injection tests: pause at point (a phase, or "seeded"). */
-static void test_hold(struct move *m, const char *point)
+void test_hold(struct move *m, const char *point)
 {
     if (m->o->hold_phase && !strcmp(m->o->hold_phase, point)) {
         struct timespec ts = {(time_t)m->o->hold_seconds, 0};
@@ -140,7 +122,7 @@ static void test_hold(struct move *m, const char *point)
     }
 }
 
-static int set_phase(struct move *m, const char *phase, struct error *err)
+int set_phase(struct move *m, const char *phase, struct error *err)
 {
     journal_set(m->j, "phase", phase);
     if (journal_save(m->j, err) < 0)
@@ -149,7 +131,7 @@ static int set_phase(struct move *m, const char *phase, struct error *err)
     return 0;
 }
 
-static bool phase_is(struct move *m, const char *phase)
+bool phase_is(struct move *m, const char *phase)
 {
     const char *p = J(m, "phase");
 
@@ -159,8 +141,8 @@ static bool phase_is(struct move *m, const char *phase)
 /* ---- OpenStack steps
  * --------------------------------------------------------- */
 
-static int wait_volume(struct cinder *c, const char *id, const char *want,
-                       double timeout, struct error *err)
+int wait_volume(struct cinder *c, const char *id, const char *want,
+                double timeout, struct error *err)
 {
     struct buf seen = BUF_INIT;
     struct cinder_wait w = {want, timeout, 0, &seen};
@@ -174,9 +156,8 @@ static int wait_volume(struct cinder *c, const char *id, const char *want,
 }
 
 /* Ask Nova to attach; the volume is in use a few seconds later. */
-static int attach_request(struct nova *n, const char *server,
-                          const char *volume, const char *device,
-                          char **device_out, struct error *err)
+int attach_request(struct nova *n, const char *server, const char *volume,
+                   const char *device, char **device_out, struct error *err)
 {
     struct nova_attachment a;
 
@@ -191,21 +172,17 @@ static int attach_request(struct nova *n, const char *server,
     return 0;
 }
 
-static int attach(struct nova *n, struct cinder *c, const char *server,
-                  const char *volume, const char *device, double timeout,
-                  char **device_out, struct error *err)
+int attach(struct nova *n, struct cinder *c, const char *server,
+           const char *volume, const char *device, double timeout,
+           char **device_out, struct error *err)
 {
     if (attach_request(n, server, volume, device, device_out, err) < 0)
         return -1;
     return wait_volume(c, volume, "in-use", timeout, err);
 }
 
-static int source_attached(struct move *m, bool settle, bool *attached,
-                           struct error *err);
-static int undo_dst_attach(struct move *m, struct error *err);
-
 /* Put the source back on its server. */
-static int rollback(struct move *m, const struct error *why, struct error *err)
+int rollback(struct move *m, const struct error *why, struct error *err)
 {
     const char *server = J(m, "src.server");
     const char *vol = J(m, "src.volume");
@@ -270,7 +247,7 @@ static int rollback(struct move *m, const struct error *why, struct error *err)
 /* ---- pre-flight
  * --------------------------------------------------------------- */
 
-static void plan_problems(const struct plan *p, struct buf *b)
+void plan_problems(const struct plan *p, struct buf *b)
 {
     for (size_t i = 0; i < p->n_notes; i++) {
         if (p->notes[i].severity == PLAN_PROBLEM)
@@ -279,7 +256,7 @@ static void plan_problems(const struct plan *p, struct buf *b)
     }
 }
 
-static int preflight(struct move *m, bool resuming, struct error *err)
+int preflight(struct move *m, bool resuming, struct error *err)
 {
     struct plan_options po = m->o->plan;
     struct buf why = BUF_INIT;
@@ -432,7 +409,7 @@ static double predict(struct move *m, uint64_t delta)
 }
 
 /* Rounds until the predicted final round fits the budget. */
-static int converge(struct move *m, struct error *err)
+int converge(struct move *m, struct error *err)
 {
     double budget = m->o->max_downtime - CUTOVER_OVERHEAD_S;
     uint64_t delta = 0, prev = UINT64_MAX;
@@ -505,7 +482,7 @@ static int catch_up(struct move *m, struct error *err)
 }
 
 /* Verify the current base in full, while the server still runs. */
-static int verify_base(struct move *m, struct error *err)
+int verify_base(struct move *m, struct error *err)
 {
     struct dest_hashes a = {0}, b = {0};
     struct image *img = NULL;
@@ -653,7 +630,7 @@ out:
 }
 
 /* Ask Nova to detach the source (phase detaching). */
-static int detach_request(struct move *m, struct error *err)
+int detach_request(struct move *m, struct error *err)
 {
     const char *server = J(m, "src.server");
     const char *vol = J(m, "src.volume");
@@ -686,7 +663,7 @@ static int detach_request(struct move *m, struct error *err)
 
 /* Wait until the source is available and nobody else has its image open
  * (phase detached). t0 is when the detach was asked for. */
-static int detach_wait(struct move *m, double t0, struct error *err)
+int detach_wait(struct move *m, double t0, struct error *err)
 {
     if (J(m, "src.server") &&
         wait_volume(m->plan->src.cinder, J(m, "src.volume"), "available",
@@ -716,7 +693,7 @@ static int detach(struct move *m, double *t0, struct error *err)
  * the base go after the attach. Then the destination's lock is given up,
  * for the server that gets it.
  */
-static int final_verify(struct move *m, struct error *err)
+int final_verify(struct move *m, struct error *err)
 {
     struct copy_stats st;
     double t;
@@ -737,7 +714,7 @@ static int final_verify(struct move *m, struct error *err)
     return set_phase(m, "attaching", err);
 }
 
-static void attach_started(struct move *m)
+void attach_started(struct move *m)
 {
     emit(m, "attach", NULL, "attaching volume %s to server %s",
          J(m, "dst.volume"), J(m, "dst.server"));
@@ -745,7 +722,7 @@ static void attach_started(struct move *m)
 }
 
 /* The destination volume is attached (or failed): record, tidy up. */
-static int attach_done(struct move *m, double t0, struct error *err)
+int attach_done(struct move *m, double t0, struct error *err)
 {
     m->rep->t_attach = time_now() - m->t_attach0;
     m->rep->downtime = t0 > 0 ? time_now() - t0 : 0;
@@ -778,7 +755,7 @@ static int finish_cutover(struct move *m, double t0, struct error *err)
 
 /* Do not take the source away from its server for a destination that
  * cannot take it: check the destination server once more. */
-static int check_dst_server(struct move *m, struct error *err)
+int check_dst_server(struct move *m, struct error *err)
 {
     struct nova_server s;
     struct buf why = BUF_INIT;
@@ -814,7 +791,7 @@ static int cutover(struct move *m, struct error *err)
     return 0;
 }
 
-static int cleanup(struct move *m, struct error *err)
+int cleanup(struct move *m, struct error *err)
 {
     struct cinder_kv dst_meta[] = {{"rbdmove.state", "moved-here"}};
     struct error e2 = ERROR_INIT;
@@ -857,8 +834,8 @@ static int volume_get(struct cinder *c, const char *id, bool settle,
 
 /* Where a resumed cutover stands: a source that is attached again means
  * the move goes back to rounds. settle: once a detach under way is over. */
-static int source_attached(struct move *m, bool settle, bool *attached,
-                           struct error *err)
+int source_attached(struct move *m, bool settle, bool *attached,
+                    struct error *err)
 {
     struct cinder_volume v;
 
@@ -886,7 +863,7 @@ static int dst_attached(struct move *m, bool settle, bool *attached,
 
 /* Detach the destination volume from its server if it is attached, or
  * about to be. */
-static int undo_dst_attach(struct move *m, struct error *err)
+int undo_dst_attach(struct move *m, struct error *err)
 {
     bool attached = false;
 
@@ -908,7 +885,7 @@ static int undo_dst_attach(struct move *m, struct error *err)
 
 /* Everything before the cutover: create, replicate until the final round
  * fits the budget, verify; or, resumed, find where the cutover stands. */
-static int prepare(struct move *m, struct error *err)
+int prepare(struct move *m, struct error *err)
 {
     bool attached = false;
 
@@ -958,7 +935,7 @@ static int prepare(struct move *m, struct error *err)
     return 0;
 }
 
-static bool in_cutover(struct move *m)
+bool in_cutover(struct move *m)
 {
     return phase_is(m, "replicating") || phase_is(m, "detaching") ||
            phase_is(m, "detached") || phase_is(m, "attaching");
@@ -975,7 +952,7 @@ static int drive(struct move *m, struct error *err)
     return 0;
 }
 
-static void move_release(struct move *m)
+void move_release(struct move *m)
 {
     replicate_close(m->repl);
     dest_free(m->dst);
@@ -1015,553 +992,6 @@ int migrate_run(struct journal *j, const struct migrate_opts *o,
         journal_log(j, "stopped: %s", err->msg);
     }
 out:
-    move_release(&m);
-    return ret;
-}
-
-static bool is_boot_device(const char *dev)
-{
-    size_t n = dev ? strlen(dev) : 0;
-
-    /* /dev/vda, /dev/sda, /dev/xvda, /dev/hda: what Nova boots from. */
-    return n >= 2 && !strcmp(dev + n - 2, "da");
-}
-
-static int cmp_device(const void *a, const void *b)
-{
-    const struct nova_attachment *x = a, *y = b;
-
-    return strcmp(x->device ? x->device : "", y->device ? y->device : "");
-}
-
-int migrate_server_volumes(const struct plan_options *po, const char *server,
-                           char ***ids, size_t *n, struct error *err)
-{
-    struct plan_options o = *po;
-    struct nova_attachment *a = NULL;
-    struct nova_server s;
-    struct buf why = BUF_INIT;
-    struct plan *p;
-    size_t cnt = 0;
-    int ret = -1;
-
-    *ids = NULL;
-    *n = 0;
-    memset(&s, 0, sizeof(s));
-    o.volume = NULL;
-    o.dst_server = NULL;
-    p = plan_build(&o);
-    if (!p->src.nova) {
-        plan_problems(p, &why);
-        error_set(err, ERROR_STATE, 0, "pre-flight failed: %s",
-                  why.len ? buf_str(&why) : "no compute service");
-        goto out;
-    }
-    if (nova_server_find(p->src.nova, server, &s, err) < 0 ||
-        nova_attachments_list(p->src.nova, s.id, &a, &cnt, err) < 0)
-        goto out;
-    qsort(a, cnt, sizeof(*a), cmp_device);
-    for (size_t i = 0; i < cnt; i++) {
-        if (is_boot_device(a[i].device))
-            continue;
-        *ids = xrealloc(*ids, (*n + 1) * sizeof(char *));
-        (*ids)[(*n)++] = xstrdup(a[i].volume_id);
-    }
-    if (*n == 0) {
-        error_set(err, ERROR_STATE, 0,
-                  "server %s has no data volume to move (its boot disk "
-                  "cannot be detached)",
-                  s.id);
-        goto out;
-    }
-    ret = 0;
-out:
-    nova_attachments_free(a, cnt);
-    nova_server_release(&s);
-    buf_release(&why);
-    plan_free(p);
-    return ret;
-}
-
-/* ---- several volumes, one cutover -------------------------------------------
- */
-
-/* Undo a group's cutover: every destination already attached is detached
- * again, every detached source re-attached. */
-static int group_rollback(struct move *ms, size_t n, const struct error *why,
-                          struct error *err)
-{
-    struct error first = *why;
-    bool reported = false;
-    int ret = -1;
-
-    for (size_t i = 0; i < n; i++) {
-        struct move *m = &ms[i];
-        struct error e = ERROR_INIT;
-
-        if (phase_is(m, "detaching") || phase_is(m, "detached") ||
-            phase_is(m, "attaching") || phase_is(m, "attached")) {
-            /* rollback() always fails, saying what it did: keep the
-             * first account, the others are in the journals. */
-            if (rollback(m, &first, &e) < 0 && !reported) {
-                *err = e;
-                reported = true;
-            }
-        }
-    }
-    if (!reported)
-        *err = first;
-    return ret;
-}
-
-static int group_cutover(struct move *ms, size_t n, struct error *err)
-{
-    struct error e = ERROR_INIT;
-    double t0 = 0; /* the downtime's start; 0: in an earlier run */
-    bool fresh = true;
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        fresh = fresh && phase_is(&ms[i], "replicating") && !ms[i].detach_done;
-    if (fresh)
-        t0 = time_now();
-
-    for (i = 0; i < n; i++) {
-        if (!phase_is(&ms[i], "detached") && !phase_is(&ms[i], "attaching") &&
-            check_dst_server(&ms[i], err) < 0)
-            return -1;
-        replicate_set_cancel(ms[i].repl, NULL, NULL);
-    }
-    /* Every request first, then every wait: the volumes detach (and
-     * attach) side by side, and the downtime is that of the slowest. */
-    for (i = 0; i < n; i++) {
-        if ((phase_is(&ms[i], "replicating") ||
-             phase_is(&ms[i], "detaching")) &&
-            detach_request(&ms[i], &e) < 0)
-            return group_rollback(ms, n, &e, err);
-    }
-    for (i = 0; i < n; i++) {
-        if (phase_is(&ms[i], "detaching") && detach_wait(&ms[i], t0, &e) < 0)
-            return group_rollback(ms, n, &e, err);
-    }
-    for (i = 0; i < n; i++) {
-        if (phase_is(&ms[i], "detached") && final_verify(&ms[i], &e) < 0)
-            return group_rollback(ms, n, &e, err);
-    }
-    for (i = 0; i < n; i++) {
-        struct move *m = &ms[i];
-
-        if (!phase_is(m, "attaching"))
-            continue;
-        attach_started(m);
-        if (attach_request(m->plan->dst.nova, J(m, "dst.server"),
-                           J(m, "dst.volume"), NULL, &m->rep->dst_device,
-                           &e) < 0)
-            return group_rollback(ms, n, &e, err);
-        test_hold(m, "attach-requested");
-    }
-    for (i = 0; i < n; i++) {
-        struct move *m = &ms[i];
-
-        if (!phase_is(m, "attaching"))
-            continue;
-        if (wait_volume(m->plan->dst.cinder, J(m, "dst.volume"), "in-use",
-                        m->o->attach_timeout, &e) < 0 ||
-            attach_done(m, t0, &e) < 0)
-            return group_rollback(ms, n, &e, err);
-    }
-    return 0;
-}
-
-int migrate_run_group(struct journal **js, size_t n,
-                      const struct migrate_opts *os,
-                      struct migrate_report *reps, struct error *err)
-{
-    struct move *ms = xcalloc(n, sizeof(*ms));
-    size_t i;
-    int ret = -1;
-
-    for (i = 0; i < n; i++) {
-        const char *phase = journal_get(js[i], "phase");
-
-        memset(&reps[i], 0, sizeof(reps[i]));
-        ms[i] = (struct move){.j = js[i], .o = &os[i], .rep = &reps[i]};
-        if (phase && (!strcmp(phase, "aborted"))) {
-            error_set(err, ERROR_STATE, 0, "move %s was aborted",
-                      journal_id(js[i]));
-            goto out;
-        }
-        if (phase && !strcmp(phase, "done"))
-            continue;
-        if (preflight(&ms[i], phase != NULL, err) < 0)
-            goto out;
-    }
-    /* Each volume replicates until it is ready; then a last look at the
-     * first ones, which kept changing while the others caught up. */
-    for (i = 0; i < n; i++) {
-        if (ms[i].plan && prepare(&ms[i], err) < 0)
-            goto out;
-    }
-    for (i = 0; i + 1 < n; i++) {
-        if (ms[i].plan && phase_is(&ms[i], "replicating") &&
-            converge(&ms[i], err) < 0)
-            goto out;
-    }
-    {
-        size_t live = 0;
-        struct move *sub = xcalloc(n, sizeof(*sub));
-
-        for (i = 0; i < n; i++) {
-            if (ms[i].plan && in_cutover(&ms[i]))
-                sub[live++] = ms[i];
-        }
-        ret = live ? group_cutover(sub, live, err) : 0;
-        free(sub);
-        if (ret < 0)
-            goto out;
-    }
-    ret = -1;
-    for (i = 0; i < n; i++) {
-        if (ms[i].plan && phase_is(&ms[i], "attached") &&
-            cleanup(&ms[i], err) < 0)
-            goto out;
-        if (J(&ms[i], "dst.volume"))
-            snprintf(reps[i].dst_volume_id, sizeof(reps[i].dst_volume_id), "%s",
-                     J(&ms[i], "dst.volume"));
-    }
-    ret = 0;
-out:
-    for (i = 0; i < n; i++)
-        move_release(&ms[i]);
-    free(ms);
-    return ret;
-}
-
-/* ---- abort
- * ------------------------------------------------------------------------ */
-
-/* Remove the snapshots rbdmove made for this move on the source: the ones
- * the destination's marks name. */
-static void drop_source_snaps(struct move *m)
-{
-    struct error e = ERROR_INIT;
-    struct image *img = NULL;
-    struct image_snap *snaps = NULL;
-    size_t n = 0;
-
-    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), NULL, false,
-                   &img, &e) < 0 ||
-        image_snap_list(img, &snaps, &n, &e) < 0) {
-        emit(m, "info", NULL, "cannot list the source's snapshots: %s", e.msg);
-        image_close(img);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char *s = snaps[i].name;
-        const char *keys[] = {"snap.base", "snap.seed", "snap.pending"};
-
-        for (size_t k = 0; k < 3; k++) {
-            const char *v = J(m, keys[k]);
-
-            if (v && !strcmp(v, s) && image_snap_remove(img, s, &e) < 0)
-                emit(m, "info", NULL, "%s", e.msg);
-        }
-    }
-    image_snaps_free(snaps, n);
-    image_close(img);
-}
-
-/* Read the destination's marks into the journal before deleting it. */
-static void note_snaps(struct move *m)
-{
-    struct dest_state st;
-    struct error e = ERROR_INIT;
-    const char *vals[3];
-    const char *keys[] = {"snap.base", "snap.seed", "snap.pending"};
-
-    if (!m->dst || dest_probe(m->dst, &st, &e) < 0)
-        return;
-    vals[0] = st.meta_base;
-    vals[1] = st.meta_seed;
-    vals[2] = st.meta_pending;
-    for (size_t k = 0; k < 3; k++) {
-        const char *p = vals[k] ? strstr(vals[k], " snap=") : NULL;
-
-        if (p) {
-            char *name = xstrndup(p + 6, strcspn(p + 6, " "));
-
-            journal_set(m->j, keys[k], name);
-            free(name);
-        }
-    }
-    dest_state_release(&st);
-}
-
-static int abort_dst(struct move *m, struct error *err)
-{
-    struct dest_state st;
-
-    if (!J(m, "dst.volume") || !J(m, "dst.created"))
-        return 0;
-    /* Cinder's RBD driver cannot delete an image that has snapshots. */
-    if (m->dst && dest_probe(m->dst, &st, err) == 0) {
-        for (size_t i = 0; i < st.nsnaps; i++) {
-            struct error e = ERROR_INIT;
-
-            if (dest_snap_remove(m->dst, st.snaps[i].name, &e) < 0)
-                emit(m, "info", NULL, "%s", e.msg);
-        }
-        dest_state_release(&st);
-    }
-    dest_free(m->dst);
-    m->dst = NULL;
-    emit(m, "cleanup", NULL, "deleting destination volume %s",
-         J(m, "dst.volume"));
-    if (cinder_volume_delete(m->plan->dst.cinder, J(m, "dst.volume"), err) <
-            0 &&
-        !(err->kind == ERROR_API && err->cause == 404))
-        return -1;
-    return wait_volume(m->plan->dst.cinder, J(m, "dst.volume"), "deleted", 300,
-                       err);
-}
-
-int migrate_abort(struct journal *j, const struct migrate_opts *o,
-                  struct error *err)
-{
-    struct migrate_report rep;
-    struct move m = {.j = j, .o = o, .rep = &rep};
-    const char *phase = journal_get(j, "phase");
-    bool attached = false;
-    int ret = -1;
-
-    memset(&rep, 0, sizeof(rep));
-    if (phase && (!strcmp(phase, "done") || !strcmp(phase, "attached")))
-        return error_set(err, ERROR_STATE, 0,
-                         "move %s is complete: the destination volume is in "
-                         "use; nothing to abort",
-                         journal_id(j));
-    if (!phase)
-        return set_phase(&m, "aborted", err);
-    if (preflight(&m, true, err) < 0)
-        goto out;
-    /* An attach the killed run asked for is undone before the source
-     * goes back, so that two servers never hold a copy each. */
-    if (phase_is(&m, "attaching") && undo_dst_attach(&m, err) < 0) {
-        error_prefix(err,
-                     "destination volume %s may be attached to server "
-                     "%s; the source was left as it is",
-                     J(&m, "dst.volume"), J(&m, "dst.server"));
-        goto out;
-    }
-    if (J(&m, "src.server")) {
-        /* A detach under way would end after the check below. */
-        if (source_attached(&m, true, &attached, err) < 0)
-            goto out;
-        if (!attached &&
-            attach(m.plan->src.nova, m.plan->src.cinder, J(&m, "src.server"),
-                   J(&m, "src.volume"), J(&m, "src.device"), o->attach_timeout,
-                   NULL, err) < 0)
-            goto out;
-        if (!attached)
-            emit(&m, "rollback", NULL, "volume %s attached to server %s again",
-                 J(&m, "src.volume"), J(&m, "src.server"));
-    }
-    if (cluster_connect(o->src_conf, o->src_id, o->ceph_timeout, &m.src_cl,
-                        err) < 0)
-        goto out;
-    if (J(&m, "dst.image") &&
-        o->make_dest(o->make_dest_ctx, J(&m, "dst.pool"), J(&m, "dst.image"),
-                     &m.dst, err) == 0)
-        note_snaps(&m);
-    error_clear(err);
-    drop_source_snaps(&m);
-    if (abort_dst(&m, err) < 0)
-        goto out;
-    for (size_t k = 0; k < 3; k++) {
-        static const char *const keys[] = {"rbdmove.move_id", "rbdmove.state",
-                                           "rbdmove.destination"};
-        struct error e = ERROR_INIT;
-
-        if (cinder_volume_metadata_unset(m.plan->src.cinder,
-                                         J(&m, "src.volume"), keys[k], &e) < 0)
-            emit(&m, "info", NULL, "%s", e.msg);
-    }
-    ret = set_phase(&m, "aborted", err);
-out:
-    move_release(&m);
-    return ret;
-}
-
-/* ---- sync
- * ------------------------------------------------------------------------ */
-
-void migrate_sync_result_release(struct migrate_sync_result *r)
-{
-    free(r->base);
-    memset(r, 0, sizeof(*r));
-}
-
-/* The destination volume that holds the copy of source id, if any. */
-static int find_sync_volume(struct cinder *c, const char *src_id, char *out,
-                            struct error *err)
-{
-    struct cinder_volume *v = NULL;
-    size_t n = 0, found = 0;
-
-    out[0] = '\0';
-    if (cinder_volume_list(c, NULL, &v, &n, err) < 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        const char *s = cinder_volume_meta(&v[i], "rbdmove.sync_of");
-
-        if (s && !strcmp(s, src_id)) {
-            snprintf(out, 37, "%s", v[i].id);
-            found++;
-        }
-    }
-    cinder_volumes_free(v, n);
-    if (found > 1)
-        return error_set(err, ERROR_STATE, 0,
-                         "%zu volumes claim to be the copy of %s "
-                         "(rbdmove.sync_of); remove the extra ones",
-                         found, src_id);
-    return 0;
-}
-
-static int create_sync_volume(const struct plan *p, char *out,
-                              struct error *err)
-{
-    struct cinder_kv meta[] = {{"rbdmove.sync_of", p->volume.id},
-                               {"rbdmove.state", "syncing"}};
-    char name[300];
-    struct cinder_volume_spec spec = {p->volume.size_gib,
-                                      name,
-                                      "disaster-recovery copy kept by rbdmove",
-                                      p->new_type,
-                                      p->new_availability_zone,
-                                      meta,
-                                      2};
-    struct cinder_volume v;
-
-    memset(&v, 0, sizeof(v));
-    snprintf(name, sizeof(name), "%s-dr",
-             p->volume.name && *p->volume.name ? p->volume.name : p->volume.id);
-    if (cinder_volume_create(p->dst.cinder, &spec, &v, err) < 0)
-        return error_prefix(err, "creating the destination volume");
-    snprintf(out, 37, "%s", v.id);
-    cinder_volume_release(&v);
-    return wait_volume(p->dst.cinder, out, "available", 600, err);
-}
-
-static void on_sync_event(void *ctx, const struct replicate_event *ev)
-{
-    struct move *m = ctx;
-    struct migrate_event me = {"info", ev->msg, ev->round, ev->stats};
-    char msg[256];
-
-    if (ev->kind != REPLICATE_EV_INFO) {
-        me.phase = ev->round ? "round" : "seed";
-        snprintf(msg, sizeof(msg), "%s %u %s (%s)", me.phase, ev->round,
-                 ev->kind == REPLICATE_EV_ROUND_START ? "started" : "done",
-                 ev->snap);
-        me.msg = msg;
-        if (ev->kind == REPLICATE_EV_ROUND_START)
-            me.stats = NULL;
-    }
-    if (m->o->event)
-        m->o->event(m->o->event_ctx, &me);
-}
-
-static int sync_data(struct move *m, const struct migrate_sync_opts *o,
-                     const char *dst_id, struct migrate_sync_result *res,
-                     struct error *err)
-{
-    const struct plan *p = m->plan;
-    struct replicate_opts ro;
-    char image[64];
-    int ret = -1;
-
-    snprintf(image, sizeof(image), "volume-%s", dst_id);
-    if (cluster_connect(o->m.src_conf, o->m.src_id, o->m.ceph_timeout,
-                        &m->src_cl, err) < 0 ||
-        o->m.make_dest(o->m.make_dest_ctx,
-                       o->m.dst_pool     ? o->m.dst_pool
-                       : p->dst_rbd_pool ? p->dst_rbd_pool
-                                         : "volumes",
-                       image, &m->dst, err) < 0)
-        return -1;
-    replicate_opts_init(&ro);
-    ro.params = o->m.params;
-    ro.converge = o->converge;
-    ro.max_rounds = o->max_rounds;
-    ro.event = on_sync_event;
-    ro.event_ctx = m;
-    m->src_pool = xstrdup(o->m.src_pool ? o->m.src_pool
-                          : p->rbd_pool ? p->rbd_pool
-                                        : "volumes");
-    m->src_image = xstrdup(p->rbd_image);
-    if (replicate_open(m->src_cl, m->src_pool, m->src_image, m->dst, &ro,
-                       &m->repl, err) < 0 ||
-        replicate_run(m->repl, &res->converged, err) < 0)
-        goto out;
-    res->rounds = replicate_rounds(m->repl);
-    res->base = xstrdup(replicate_base(m->repl));
-    ret = 0;
-out:
-    return ret;
-}
-
-int migrate_sync(const struct migrate_sync_opts *o,
-                 struct migrate_sync_result *res, struct error *err)
-{
-    struct migrate_report rep;
-    struct move m = {.j = NULL, .o = &o->m, .rep = &rep};
-    struct buf why = BUF_INIT;
-    char dst_id[37];
-    int ret = -1;
-
-    memset(res, 0, sizeof(*res));
-    m.plan = plan_build(&o->m.plan);
-    if (!m.plan->src.cinder || !m.plan->dst.cinder || !m.plan->have_volume ||
-        !plan_ok(m.plan)) {
-        plan_problems(m.plan, &why);
-        error_set(err, ERROR_STATE, 0, "pre-flight failed: %s",
-                  why.len ? buf_str(&why) : "see 'rbdmove plan'");
-        goto out;
-    }
-    if (find_sync_volume(m.plan->dst.cinder, m.plan->volume.id, dst_id, err) <
-        0)
-        goto out;
-    if (!dst_id[0]) {
-        if (create_sync_volume(m.plan, dst_id, err) < 0)
-            goto out;
-        res->created = true;
-    }
-    snprintf(res->dst_volume_id, sizeof(res->dst_volume_id), "%s", dst_id);
-    if (sync_data(&m, o, dst_id, res, err) < 0)
-        goto out;
-    if (o->verify) {
-        if (verify_base(&m, err) < 0)
-            goto out;
-        res->verified = true;
-    }
-    {
-        char when[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        struct cinder_kv meta[] = {{"rbdmove.state", "synced"},
-                                   {"rbdmove.synced_at", when},
-                                   {"rbdmove.base", res->base}};
-
-        gmtime_r(&now, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        if (cinder_volume_metadata_set(m.plan->dst.cinder, dst_id, meta, 3,
-                                       err) < 0)
-            goto out;
-    }
-    ret = 0;
-out:
-    buf_release(&why);
     move_release(&m);
     return ret;
 }

@@ -54,7 +54,9 @@ allowed() {
     *:base | cli:*) return 0 ;;
     transport:transport | openstack:openstack | core:core) return 0 ;;
     core:transport) [ "$to" = transport/transport.h ] ;;
+    # migrate.c and the files it was split into by feature (migrate_*.c).
     core:openstack) [ "$from" = rbdmove/migrate.c ] ||
+        [[ "$from" == rbdmove/migrate_*.c ]] ||
         [ "$from" = rbdmove/plan.c ] || [ "$from" = rbdmove/plan.h ] ;;
     *) return 1 ;;
     esac
