@@ -314,7 +314,7 @@ static void print_failed(struct journal *jr, const struct error *err)
 }
 
 /* RBDMOVE_TEST_HOLD=PHASE:SECONDS, for fault-injection tests. */
-static void test_hold(struct migrate_opts *mo)
+static void test_hold_from_env(struct migrate_opts *mo)
 {
     const char *v = getenv("RBDMOVE_TEST_HOLD");
     const char *colon = v ? strchr(v, ':') : NULL;
@@ -347,7 +347,7 @@ static int drive(struct journal *jr, struct move_args *a, bool do_abort)
     if (!a->ssh)
         a->mo.params.bwlimit = a->remote.bwlimit;
     a->mo.params.cancel = cli_cancelled;
-    test_hold(&a->mo);
+    test_hold_from_env(&a->mo);
     progress_setup(a->progress, cli_json);
     cli_install_signals();
     if (do_abort)
@@ -462,7 +462,7 @@ static int drive_group(struct journal *g, struct journal **js,
         if (!as[i].ssh)
             os[i].params.bwlimit = as[i].remote.bwlimit;
         os[i].params.cancel = cli_cancelled;
-        test_hold(&os[i]);
+        test_hold_from_env(&os[i]);
     }
     progress_setup(as[0].progress, cli_json);
     cli_install_signals();
