@@ -16,6 +16,7 @@
 #include "rbdmove/cli.h"
 #include "rbdmove/cli_options.h"
 #include "rbdmove/cli_remote.h"
+#include "rbdmove/cmd_move_int.h"
 #include "rbdmove/commands.h"
 #include "rbdmove/dest.h"
 #include "rbdmove/journal.h"
@@ -49,25 +50,6 @@ static const struct cli_command abort_command = {
 static const struct cli_command status_command = {
     "status", "[--state-dir DIR] [--json] [ID]",
     "List the moves, or show one: its phase, volumes and history."};
-
-/* One option given to move, as it is recorded in the journal. */
-struct given_option {
-    const char *name;  /* long name, static */
-    const char *value; /* borrowed from argv; "1" for none */
-};
-
-struct move_args {
-    struct migrate_opts mo;
-    const char *server; /* move --server */
-    uint64_t converge;  /* sync */
-    bool verify;        /* sync */
-    struct cli_remote remote;
-    const char *dst_conf, *dst_id, *ssh;
-    const char *state_dir;
-    enum progress_mode progress;
-    struct given_option *given; /* move's command line, for its journal */
-    size_t n_given;
-};
 
 /* ---- recording and rebuilding the options ----------------------------------
  */
@@ -147,8 +129,7 @@ static void keep_given(void *ctx, const struct parse_option *opt,
 
 /* Record the command line's options in the journal (no secrets: none is
  * an option). */
-static void record(struct journal *j, const struct move_args *a,
-                   const char *volume)
+void record(struct journal *j, const struct move_args *a, const char *volume)
 {
     for (size_t i = 0; i < a->n_given; i++) {
         struct buf key = BUF_INIT;
@@ -161,7 +142,7 @@ static void record(struct journal *j, const struct move_args *a,
 }
 
 /* Rebuild the move's options from the journal's "cli.*" keys. */
-static int rebuild(struct journal *j, struct move_args *a, struct error *err)
+int rebuild(struct journal *j, struct move_args *a, struct error *err)
 {
     struct parse_option *opts = move_options(a);
     int ret = -1;
@@ -186,14 +167,8 @@ out:
 /* ---- destinations
  * ------------------------------------------------------------- */
 
-struct dest_ctx {
-    struct move_args *a;
-    struct cli_session *sessions[64];
-    unsigned n;
-};
-
-static int make_dest(void *ctx, const char *pool, const char *image,
-                     struct dest **out, struct error *err)
+int make_dest(void *ctx, const char *pool, const char *image, struct dest **out,
+              struct error *err)
 {
     struct dest_ctx *d = ctx;
     struct buf spec = BUF_INIT;
@@ -216,7 +191,7 @@ static int make_dest(void *ctx, const char *pool, const char *image,
 /* ---- events
  * ---------------------------------------------------------------------- */
 
-static void on_event(void *ctx, const struct migrate_event *ev)
+void on_event(void *ctx, const struct migrate_event *ev)
 {
     struct json_out j = JSON_OUT_INIT;
     const char *id = ctx;
@@ -253,7 +228,7 @@ static void on_event(void *ctx, const struct migrate_event *ev)
 
 /* A downtime of 0 was not measured (the cutover began in an earlier,
  * interrupted run): null, not a made-up 0. */
-static void json_downtime(struct json_out *j, const char *key, double d)
+void json_downtime(struct json_out *j, const char *key, double d)
 {
     if (d > 0)
         json_out_double(j, key, d);
@@ -298,7 +273,7 @@ static void print_done(struct journal *jr, const struct migrate_report *r)
     json_out_release(&j);
 }
 
-static void print_failed(struct journal *jr, const struct error *err)
+void print_failed(struct journal *jr, const struct error *err)
 {
     struct json_out j = JSON_OUT_INIT;
 
@@ -314,7 +289,7 @@ static void print_failed(struct journal *jr, const struct error *err)
 }
 
 /* RBDMOVE_TEST_HOLD=PHASE:SECONDS, for fault-injection tests. */
-static void test_hold_from_env(struct migrate_opts *mo)
+void test_hold_from_env(struct migrate_opts *mo)
 {
     const char *v = getenv("RBDMOVE_TEST_HOLD");
     const char *colon = v ? strchr(v, ':') : NULL;
@@ -383,222 +358,6 @@ static int drive(struct journal *jr, struct move_args *a, bool do_abort)
     return ret;
 }
 
-/* ---- several volumes: move --server
- * ------------------------------------------------ */
-
-#define GROUP_MAX 16
-
-static void args_init(struct move_args *a);
-
-static void print_group_done(struct journal *g, struct journal **js,
-                             const struct migrate_report *reps, size_t n)
-{
-    struct json_out j = JSON_OUT_INIT;
-    double worst = 0;
-    bool timed = true; /* false: a cutover began in an earlier run */
-
-    for (size_t i = 0; i < n; i++) {
-        if (reps[i].downtime > worst)
-            worst = reps[i].downtime;
-        if (!(reps[i].downtime > 0))
-            timed = false;
-        fprintf(stderr,
-                "rbdmove: volume %s -> %s: %u round%s, final round %.2f s, "
-                "verify %.2f s, attach %.2f s\n",
-                journal_get(js[i], "src.volume"), reps[i].dst_volume_id,
-                reps[i].rounds, reps[i].rounds == 1 ? "" : "s", reps[i].t_final,
-                reps[i].t_verify, reps[i].t_attach);
-    }
-    if (timed)
-        fprintf(stderr,
-                "rbdmove: moved %zu volumes with one cutover; downtime "
-                "%.2f s\n",
-                n, worst);
-    else
-        fprintf(stderr,
-                "rbdmove: moved %zu volumes with one cutover; it began in an "
-                "earlier run, its downtime is not known\n",
-                n);
-    json_out_object_begin(&j, NULL);
-    json_out_str(&j, "event", "done");
-    json_out_str(&j, "move", journal_id(g));
-    json_downtime(&j, "downtime_s", timed ? worst : 0);
-    json_out_array_begin(&j, "volumes");
-    for (size_t i = 0; i < n; i++) {
-        json_out_object_begin(&j, NULL);
-        json_out_str(&j, "src_volume_id", journal_get(js[i], "src.volume"));
-        json_out_str(&j, "dst_volume_id", reps[i].dst_volume_id);
-        json_out_str(&j, "dst_device", reps[i].dst_device);
-        json_downtime(&j, "downtime_s", reps[i].downtime);
-        json_out_double(&j, "final_round_s", reps[i].t_final);
-        json_out_u64(&j, "rounds", reps[i].rounds);
-        json_out_object_end(&j);
-    }
-    json_out_array_end(&j);
-    json_out_object_end(&j);
-    events_print(&j);
-    json_out_release(&j);
-}
-
-/* Run, resume or abort group g, whose members js[i] have options as[i]. */
-static int drive_group(struct journal *g, struct journal **js,
-                       struct move_args *as, size_t n, bool do_abort)
-{
-    struct dest_ctx dc = {&as[0], {NULL}, 0};
-    struct migrate_opts os[GROUP_MAX];
-    struct migrate_report reps[GROUP_MAX];
-    struct error err = ERROR_INIT;
-    int ret = 0;
-
-    memset(reps, 0, sizeof(reps));
-    progress_setup(as[0].progress, cli_json);
-    for (size_t i = 0; i < n; i++) {
-        os[i] = as[i].mo;
-        os[i].make_dest = make_dest;
-        os[i].make_dest_ctx = &dc;
-        os[i].event = on_event;
-        os[i].event_ctx = (void *)journal_id(js[i]);
-        os[i].params.progress = progress_callback();
-        if (!as[i].ssh)
-            os[i].params.bwlimit = as[i].remote.bwlimit;
-        os[i].params.cancel = cli_cancelled;
-        test_hold_from_env(&os[i]);
-    }
-    progress_setup(as[0].progress, cli_json);
-    cli_install_signals();
-    if (do_abort) {
-        for (size_t i = 0; i < n; i++) {
-            if (migrate_abort(js[i], &os[i], &err) < 0) {
-                cli_report_error(&err);
-                ret = -1;
-            }
-        }
-    } else {
-        ret = migrate_run_group(js, n, os, reps, &err);
-    }
-    progress_stop();
-    for (unsigned i = 0; i < dc.n; i++)
-        cli_session_free(dc.sessions[i]);
-    if (ret < 0 && !do_abort) {
-        print_failed(g, &err);
-        ret = cli_report_error(&err);
-        fprintf(stderr,
-                "rbdmove: move %s stopped: 'rbdmove resume %s' goes on, "
-                "'rbdmove abort %s' undoes it\n",
-                journal_id(g), journal_id(g), journal_id(g));
-        if (err.kind == ERROR_INTERRUPTED)
-            ret = EXIT_RESUMABLE;
-    } else if (ret < 0) {
-        ret = EXIT_FAIL;
-    } else if (do_abort) {
-        fprintf(stderr, "rbdmove: move %s aborted\n", journal_id(g));
-    } else {
-        print_group_done(g, js, reps, n);
-    }
-    for (size_t i = 0; i < n; i++)
-        migrate_report_release(&reps[i]);
-    return ret;
-}
-
-static void free_journals(struct journal **js, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        journal_free(js[i]);
-}
-
-static int move_server(struct move_args *a, const char *dir)
-{
-    struct journal *g = NULL, *js[GROUP_MAX] = {NULL};
-    struct move_args as[GROUP_MAX];
-    struct error err = ERROR_INIT;
-    struct buf members = BUF_INIT;
-    char **ids = NULL;
-    size_t n = 0, made = 0;
-    int ret = EXIT_FAIL;
-
-    if (migrate_server_volumes(&a->mo.plan, a->server, &ids, &n, &err) < 0) {
-        ret = cli_report_error(&err);
-        goto out;
-    }
-    if (n > GROUP_MAX) {
-        error_set(&err, ERROR_USAGE, 0,
-                  "server %s has %zu volumes; at most %d move together",
-                  a->server, n, GROUP_MAX);
-        ret = cli_report_error(&err);
-        goto out;
-    }
-    if (journal_create(dir, &g, &err) < 0) {
-        ret = cli_report_error(&err);
-        goto out;
-    }
-    for (; made < n; made++) {
-        if (journal_create(dir, &js[made], &err) < 0) {
-            ret = cli_report_error(&err);
-            goto out;
-        }
-        record(js[made], a, ids[made]);
-        journal_set(js[made], "group", journal_id(g));
-        if (journal_save(js[made], &err) < 0) {
-            ret = cli_report_error(&err);
-            goto out;
-        }
-        buf_addf(&members, "%s%s", made ? "," : "", journal_id(js[made]));
-        as[made] = *a;
-        as[made].mo.plan.volume = ids[made];
-    }
-    journal_set(g, "group.server", a->server);
-    journal_set(g, "group.members", buf_str(&members));
-    journal_set(g, "phase", "group");
-    if (journal_save(g, &err) < 0) {
-        ret = cli_report_error(&err);
-        goto out;
-    }
-    fprintf(stderr,
-            "rbdmove: move %s: %zu volumes of server %s (journals in "
-            "%s)\n",
-            journal_id(g), n, a->server, dir);
-    ret = drive_group(g, js, as, n, false);
-out:
-    free_journals(js, made);
-    journal_free(g);
-    for (size_t i = 0; i < n; i++)
-        free(ids[i]);
-    free(ids);
-    buf_release(&members);
-    return ret;
-}
-
-/* resume/abort of a group: its members' journals and options. */
-static int group_by_id(struct journal *g, const char *dir,
-                       const struct move_args *cl, bool do_abort)
-{
-    struct journal *js[GROUP_MAX] = {NULL};
-    struct move_args as[GROUP_MAX];
-    struct error err = ERROR_INIT;
-    char *list = xstrdup(journal_get(g, "group.members"));
-    char *save = NULL;
-    size_t n = 0;
-    int ret = EXIT_FAIL;
-
-    for (char *id = strtok_r(list, ",", &save); id && n < GROUP_MAX;
-         id = strtok_r(NULL, ",", &save)) {
-        args_init(&as[n]);
-        if (journal_open(dir, id, &js[n], &err) < 0 ||
-            rebuild(js[n], &as[n], &err) < 0) {
-            ret = cli_report_error(&err);
-            n += js[n] != NULL;
-            goto out;
-        }
-        as[n].progress = cl->progress;
-        n++;
-    }
-    ret = drive_group(g, js, as, n, do_abort);
-out:
-    free_journals(js, n);
-    free(list);
-    return ret;
-}
-
 /* ---- commands
  * ----------------------------------------------------------------- */
 
@@ -654,7 +413,7 @@ static enum parse_options_status parse_id(const struct cli_command *cmd,
     return parse_options(cmd, opts, argc, argv, nargs);
 }
 
-static void args_init(struct move_args *a)
+void args_init(struct move_args *a)
 {
     memset(a, 0, sizeof(*a));
     a->converge = 64ull << 20;
@@ -821,134 +580,4 @@ out:
     journal_ids_free(ids, n);
     free(dir);
     return ret;
-}
-
-/* ---- sync
- * ------------------------------------------------------------------------ */
-
-static const struct cli_command sync_command = {
-    "sync",
-    "--os-cloud CLOUD --os-region-name REGION [--dst-os-cloud CLOUD]\n"
-    "       --dst-os-region-name REGION --src-conf CONF --dst-conf CONF\n"
-    "       [--ssh [USER@]HOST[:PORT]] [--json] VOLUME",
-    "Keep a disaster-recovery copy of VOLUME in another region: the first\n"
-    "run creates the copy (a volume marked rbdmove.sync_of) and seeds it,\n"
-    "every later run moves only what changed. Nothing is detached.",
-};
-
-static enum parse_options_status parse_sync(int argc, char **argv,
-                                            struct move_args *a)
-{
-    struct plan_options *p = &a->mo.plan;
-    struct parse_option opts[] = {
-        OPT_OPENSTACK_CLOUDS(p),
-        OPT_CLUSTERS(&a->mo.src_conf, &a->mo.src_id, &a->dst_conf, &a->dst_id,
-                     "--ssh"),
-        OPT_STRING(0, "ssh", &a->ssh, "[USER@]HOST[:PORT]",
-                   "reach the destination cluster through an rbdmove receiver "
-                   "on HOST"),
-        OPT_SIZE(0, "converge", &a->converge, "SIZE",
-                 "stop the rounds when less than SIZE changed (default 64M)"),
-        OPT_UINT(0, "max-rounds", &a->mo.max_rounds, "N", 1, 60,
-                 "incremental rounds at most (default 10)"),
-        OPT_BOOL(0, "verify", &a->verify,
-                 "compare the snapshots both sides share at the end"),
-        OPT_OPENSTACK_NEW_VOLUME(p, "the copy"),
-        OPT_STRING(0, "src-pool", &a->mo.src_pool, "POOL",
-                   "source RBD pool (default: from Cinder, else volumes)"),
-        OPT_STRING(0, "dst-pool", &a->mo.dst_pool, "POOL",
-                   "destination RBD pool (default: from Cinder, else volumes)"),
-        OPT_UINT(0, "window", &a->mo.params.window, "N", 1, 256,
-                 "chunks in flight per image (default 8)"),
-        OPT_CHUNK_SIZE(&a->mo.params.chunk_size),
-        OPT_OPENSTACK_CONNECTION(p),
-        OPT_BOOL(0, "json", &cli_json, "print JSON events on stdout"),
-        OPT_PROGRESS(&a->progress),
-        OPT_REMOTE(&a->remote),
-        OPT_END(),
-    };
-    enum parse_options_status st;
-    int n;
-
-    st = parse_options(&sync_command, opts, argc, argv, &n);
-    if (st != PARSE_OPT_DONE)
-        return st;
-    if (n != 1)
-        return parse_options_error(&sync_command, "expected one volume");
-    if (!a->mo.plan.dst.region)
-        return parse_options_error(&sync_command,
-                                   "--dst-os-region-name is required");
-    if (!a->mo.src_conf || !a->dst_conf)
-        return parse_options_error(&sync_command,
-                                   "--src-conf and --dst-conf are required");
-    a->mo.plan.volume = argv[0];
-    return PARSE_OPT_DONE;
-}
-
-static void print_synced(const struct migrate_sync_result *r)
-{
-    struct json_out j = JSON_OUT_INIT;
-
-    fprintf(stderr,
-            "rbdmove: volume %s holds the source as of snapshot '%s' (%s, %u "
-            "incremental round%s%s%s)\n",
-            r->dst_volume_id, r->base, r->created ? "created" : "updated",
-            r->rounds, r->rounds == 1 ? "" : "s",
-            r->converged ? "" : ", did not converge",
-            r->verified ? ", verified equal" : "");
-    json_out_object_begin(&j, NULL);
-    json_out_str(&j, "event", "done");
-    json_out_str(&j, "dst_volume_id", r->dst_volume_id);
-    json_out_bool(&j, "created", r->created);
-    json_out_str(&j, "base_snap", r->base);
-    json_out_u64(&j, "rounds", r->rounds);
-    json_out_bool(&j, "converged", r->converged);
-    json_out_bool(&j, "verified", r->verified);
-    json_out_object_end(&j);
-    events_print(&j);
-    json_out_release(&j);
-}
-
-int cmd_sync(int argc, char **argv)
-{
-    struct move_args a;
-    struct migrate_sync_opts so;
-    struct migrate_sync_result res;
-    struct dest_ctx dc;
-    struct error err = ERROR_INIT;
-    enum parse_options_status st;
-    int ret;
-
-    args_init(&a);
-    a.mo.max_rounds = 10;
-    st = parse_sync(argc, argv, &a);
-    if (st != PARSE_OPT_DONE)
-        return parse_options_exit(st);
-    memset(&dc, 0, sizeof(dc));
-    dc.a = &a;
-    memset(&so, 0, sizeof(so));
-    so.m = a.mo;
-    so.m.make_dest = make_dest;
-    so.m.make_dest_ctx = &dc;
-    so.m.event = on_event;
-    so.m.event_ctx = (void *)"sync";
-    progress_setup(a.progress, cli_json);
-    so.m.params.progress = progress_callback();
-    if (!a.ssh)
-        so.m.params.bwlimit = a.remote.bwlimit;
-    so.m.params.cancel = cli_cancelled;
-    so.converge = a.converge;
-    so.max_rounds = a.mo.max_rounds;
-    so.verify = a.verify;
-    progress_setup(a.progress, cli_json);
-    cli_install_signals();
-    ret = migrate_sync(&so, &res, &err);
-    progress_stop();
-    for (unsigned i = 0; i < dc.n; i++)
-        cli_session_free(dc.sessions[i]);
-    if (ret < 0)
-        return cli_report_error(&err);
-    print_synced(&res);
-    migrate_sync_result_release(&res);
-    return EXIT_OK;
 }
