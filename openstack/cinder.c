@@ -18,9 +18,9 @@
 #include <jansson.h>
 
 #include "openstack/cinder_internal.h"
-#include "rbdmove/log.h"
-#include "rbdmove/strutil.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/log.h"
+#include "rbdmove/base/strutil.h"
+#include "rbdmove/base/xalloc.h"
 
 #define MICROVERSION_HEADER "OpenStack-API-Version: volume " CINDER_MICROVERSION
 

@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #include "openstack/keystone.h"
-#include "rbdmove/buf.h"
-#include "rbdmove/error.h"
+#include "rbdmove/base/buf.h"
+#include "rbdmove/base/error.h"
 
 /* The microversion every request asks for: manage-existing needs 3.8;
  * 3.50 is the newest that every release since Rocky (2018) speaks. */

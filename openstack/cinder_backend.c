@@ -19,8 +19,8 @@
 #include <jansson.h>
 
 #include "openstack/cinder_internal.h"
-#include "rbdmove/log.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/log.h"
+#include "rbdmove/base/xalloc.h"
 
 /* ---- manage-existing (the calls are in tests/tools/cinder_manage.c) ------ */
 

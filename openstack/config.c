@@ -19,8 +19,8 @@
 
 #include <yaml.h>
 
-#include "rbdmove/buf.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/buf.h"
+#include "rbdmove/base/xalloc.h"
 
 /* One loaded YAML file. */
 struct yaml_file {

@@ -18,7 +18,7 @@
 
 #include "openstack/http.h"
 #include "openstack/keystone.h"
-#include "rbdmove/error.h"
+#include "rbdmove/base/error.h"
 
 /* What the command line says; every field may be NULL/false. */
 struct config_args {

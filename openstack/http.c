@@ -24,9 +24,9 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "rbdmove/log.h"
-#include "rbdmove/strutil.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/log.h"
+#include "rbdmove/base/strutil.h"
+#include "rbdmove/base/xalloc.h"
 
 /* A response bigger than this is not an OpenStack answer we want. */
 #define RESPONSE_MAX (32u << 20)

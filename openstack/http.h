@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rbdmove/buf.h"
-#include "rbdmove/error.h"
+#include "rbdmove/base/buf.h"
+#include "rbdmove/base/error.h"
 
 /* jansson's json_t, without pulling <jansson.h> into every includer. */
 struct json_t;

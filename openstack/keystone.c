@@ -19,9 +19,9 @@
 
 #include <jansson.h>
 
-#include "rbdmove/log.h"
-#include "rbdmove/strutil.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/log.h"
+#include "rbdmove/base/strutil.h"
+#include "rbdmove/base/xalloc.h"
 
 /* Renew a token this long before Keystone says it expires. */
 #define EXPIRY_MARGIN 120.0

@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 #include "openstack/http.h"
-#include "rbdmove/error.h"
+#include "rbdmove/base/error.h"
 
 enum keystone_auth_type {
     KEYSTONE_AUTH_AUTO = 0, /* from the fields that are set */

@@ -13,8 +13,8 @@
 
 #include <jansson.h>
 
-#include "rbdmove/log.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/log.h"
+#include "rbdmove/base/xalloc.h"
 
 #define MICROVERSION_HEADER "OpenStack-API-Version: compute " NOVA_MICROVERSION
 

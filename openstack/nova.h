@@ -16,8 +16,8 @@
 #include <stddef.h>
 
 #include "openstack/keystone.h"
-#include "rbdmove/buf.h"
-#include "rbdmove/error.h"
+#include "rbdmove/base/buf.h"
+#include "rbdmove/base/error.h"
 
 /* 2.60 (Queens): multiattach; tags on attachments. */
 #define NOVA_MICROVERSION "2.60"

@@ -13,35 +13,29 @@ violation() {
     echo "$1: $2"
 }
 
-# cmake_sources TARGET: the stems of the .c files rbdmove/CMakeLists.txt
-# lists for TARGET (CMake mirrors the table: rbm_base is the base layer, the
-# rbdmove executable and rbm_cli, its option parser, the CLI).
-cmake_sources() {
-    awk -v t="$1" '$0 ~ "add_(library|executable)\\(" t "( |$)" { f = 1 }
-        f { print } f && /\)/ { exit }' rbdmove/CMakeLists.txt 2>/dev/null |
-        grep -o '[A-Za-z0-9_]*\.c' | sed 's/\.c$//' | tr '\n' ' ' || true
-}
-BASE=" error buf log xalloc strutil banned $(cmake_sources rbm_base) "
-CLI=" main cli progress events commands $(cmake_sources rbdmove)"
-CLI+=" $(cmake_sources rbm_cli) "
-
-# layer FILE: base, transport, openstack, core or cli.
+# The layer of each folder: the path is the table (style.md §4.1).
+#   rbdmove/base/  base       libc only
+#   transport/     transport  base
+#   openstack/     openstack  base
+#   rbdmove/core/  core       base, transport.h; the move (plan, migrate*)
+#                             also openstack/
+#   rbdmove/cli/   cli        everything
+# layer FILE: base, transport, openstack, core or cli; empty if none.
 layer() {
-    local stem
     case "$1" in
-    rbdmove/*)
-        stem=${1#rbdmove/}
-        stem=${stem%.[ch]}
-        if [[ "$BASE" == *" $stem "* ]]; then
-            echo base
-        elif [[ "$CLI" == *" $stem "* || "$stem" == cmd_* ]]; then
-            echo cli
-        else
-            echo core
-        fi
-        ;;
+    rbdmove/base/*) echo base ;;
+    rbdmove/core/*) echo core ;;
+    rbdmove/cli/*) echo cli ;;
     transport/*) echo transport ;;
     openstack/*) echo openstack ;;
+    esac
+}
+
+# is_move FILE: the move's part of the core, which drives OpenStack.
+is_move() {
+    case "$1" in
+    rbdmove/core/plan.[ch] | rbdmove/core/migrate.[ch] | rbdmove/core/migrate_*.[ch]) return 0 ;;
+    *) return 1 ;;
     esac
 }
 
@@ -54,10 +48,7 @@ allowed() {
     *:base | cli:*) return 0 ;;
     transport:transport | openstack:openstack | core:core) return 0 ;;
     core:transport) [ "$to" = transport/transport.h ] ;;
-    # migrate.c and the files it was split into by feature (migrate_*.c).
-    core:openstack) [ "$from" = rbdmove/migrate.c ] ||
-        [[ "$from" == rbdmove/migrate_*.c ]] ||
-        [ "$from" = rbdmove/plan.c ] || [ "$from" = rbdmove/plan.h ] ;;
+    core:openstack) is_move "$from" ;;
     *) return 1 ;;
     esac
 }
@@ -87,6 +78,9 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 files=$(find rbdmove transport openstack -name '*.[ch]' 2>/dev/null | sort)
 for f in $files; do
+    [ -n "$(layer "$f")" ] || violation "$f" "not in a layer's folder (rbdmove/base, core, cli; transport; openstack)"
+done >"$out"
+for f in $files; do
     l=$(layer "$f")
     while IFS=: read -r n line; do
         if [[ "$line" =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\"([^\"]+)\" ]]; then
@@ -109,7 +103,7 @@ for f in $files; do
     # Lines of code only: comment lines (starting with /*, * or //) are
     # skipped; _exit() after fork() is fine.
     case "$f" in
-    rbdmove/main.c | rbdmove/cmd_*.c | rbdmove/xalloc.c | rbdmove/error.c) ;;
+    rbdmove/cli/main.c | rbdmove/cli/cmd_*.c | rbdmove/base/xalloc.c | rbdmove/base/error.c) ;;
     *)
         code "$f" | grep -E '^[0-9]+:.*(^|[^_[:alnum:]])exit[[:space:]]*\(' |
             grep -vE '^[0-9]+:[[:space:]]*(/\*|\*|//)' |
@@ -128,7 +122,7 @@ for f in $files; do
             done || true
         ;;
     esac
-done >"$out"
+done >>"$out"
 
 violations=$(wc -l <"$out")
 cat "$out"

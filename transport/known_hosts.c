@@ -20,9 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "rbdmove/buf.h"
-#include "rbdmove/log.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/buf.h"
+#include "rbdmove/base/log.h"
+#include "rbdmove/base/xalloc.h"
 
 /*
  * The session and its name for messages ("user@host:port"): what the

@@ -15,7 +15,7 @@
 
 #include <libssh2.h>
 
-#include "rbdmove/error.h"
+#include "rbdmove/base/error.h"
 
 struct known_hosts;
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/xalloc.h"
 
 #define LOCAL_WBUF_SIZE (1u << 20)
 

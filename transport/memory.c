@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/xalloc.h"
 
 /* Bytes on their way in one direction. */
 struct mem_pipe {

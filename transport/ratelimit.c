@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "rbdmove/strutil.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/strutil.h"
+#include "rbdmove/base/xalloc.h"
 
 /* Largest piece moved at once: 100 ms worth, at least 16 KiB. */
 #define RATELIMIT_MIN_BURST 16384.0

@@ -38,10 +38,10 @@
 
 #include <libssh2.h>
 
-#include "rbdmove/buf.h"
-#include "rbdmove/log.h"
-#include "rbdmove/strutil.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/buf.h"
+#include "rbdmove/base/log.h"
+#include "rbdmove/base/strutil.h"
+#include "rbdmove/base/xalloc.h"
 #include "transport/known_hosts.h"
 
 #define SSH_TIMEOUT_MS_DEFAULT 30000

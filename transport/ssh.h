@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "rbdmove/error.h"
+#include "rbdmove/base/error.h"
 #include "transport/transport.h"
 
 /* Where to connect, parsed from "[USER@]HOST[:PORT]". */

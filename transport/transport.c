@@ -6,7 +6,7 @@
 
 #include <stdlib.h>
 
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/xalloc.h"
 
 void transport_init(struct transport *t, const struct transport_ops *ops,
                     const char *name)

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "rbdmove/error.h"
+#include "rbdmove/base/error.h"
 
 struct transport;
 

@@ -18,7 +18,7 @@
 
 #include <zstd.h>
 
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/xalloc.h"
 
 /* Compressed bytes go to the inner transport in pieces of about 1 MiB:
    large writes are what an SSH channel wants. */

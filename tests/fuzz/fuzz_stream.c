@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rbdmove/buf.h"
-#include "rbdmove/stream.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/buf.h"
+#include "rbdmove/core/stream.h"
+#include "rbdmove/base/xalloc.h"
 #include "transport/transport.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

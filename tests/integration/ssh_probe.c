@@ -21,9 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rbdmove/log.h"
-#include "rbdmove/strutil.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/log.h"
+#include "rbdmove/base/strutil.h"
+#include "rbdmove/base/xalloc.h"
 #include "transport/ssh.h"
 
 #define CHUNK (1u << 20)

@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "openstack/http.h"
-#include "rbdmove/buf.h"
-#include "rbdmove/json_out.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/buf.h"
+#include "rbdmove/base/json_out.h"
+#include "rbdmove/base/xalloc.h"
 
 /*
  * One request to path (relative to the endpoint, starting with '/') with

@@ -18,7 +18,7 @@
 
 #include "openstack/cinder.h"
 #include "openstack/keystone.h"
-#include "rbdmove/error.h"
+#include "rbdmove/base/error.h"
 
 /*
  * What a backend holds that Cinder could manage, on host "h@backend#pool".

@@ -22,9 +22,9 @@
 #include "openstack/config.h"
 #include "openstack/keystone.h"
 #include "openstack/nova.h"
-#include "rbdmove/log.h"
-#include "rbdmove/strutil.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/log.h"
+#include "rbdmove/base/strutil.h"
+#include "rbdmove/base/xalloc.h"
 #include "tests/tools/cinder_manage.h"
 
 struct session {

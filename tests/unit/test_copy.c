@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "rbdmove/copy.h"
+#include "rbdmove/core/copy.h"
 
 struct runs {
     size_t start[16], len[16];

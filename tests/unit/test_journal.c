@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "rbdmove/journal.h"
+#include "rbdmove/core/journal.h"
 
 static void test_journal_roundtrip_and_lock(void **state)
 {

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "rbdmove/json_in.h"
+#include "rbdmove/base/json_in.h"
 
 /* Parse a NUL-terminated text that must be valid. */
 static struct json_in *parse_ok(const char *text)

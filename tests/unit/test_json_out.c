@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "rbdmove/json_out.h"
+#include "rbdmove/base/json_out.h"
 
 static void test_json_out_escapes(void **state)
 {

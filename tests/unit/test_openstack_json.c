@@ -19,7 +19,7 @@
 #include "openstack/http.h"
 #include "openstack/keystone.h"
 #include "openstack/nova.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/xalloc.h"
 
 #define DATA TEST_DATA_DIR "/openstack/"
 

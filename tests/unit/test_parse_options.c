@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "rbdmove/log.h"
-#include "rbdmove/parse_options.h"
+#include "rbdmove/base/log.h"
+#include "rbdmove/cli/parse_options.h"
 
 static const struct cli_command command = {
     .name = "test",

@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "rbdmove/plan.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/core/plan.h"
+#include "rbdmove/base/xalloc.h"
 
 static void load_volume(const char *name, struct cinder_volume *v)
 {

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "rbdmove/buf.h"
-#include "rbdmove/proto.h"
+#include "rbdmove/base/buf.h"
+#include "rbdmove/core/proto.h"
 
 static void test_proto_tokens_roundtrip(void **state)
 {

@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "rbdmove/buf.h"
-#include "rbdmove/stream.h"
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/buf.h"
+#include "rbdmove/core/stream.h"
+#include "rbdmove/base/xalloc.h"
 #include "transport/transport.h"
 
 /* ---- memory transport ------------------------------------------------- */

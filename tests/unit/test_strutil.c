@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "rbdmove/strutil.h"
+#include "rbdmove/base/strutil.h"
 
 static void test_parse_size_accepts_suffixes(void **state)
 {

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "rbdmove/xalloc.h"
+#include "rbdmove/base/xalloc.h"
 #include "transport/ssh.h"
 #include "transport/transport.h"
 

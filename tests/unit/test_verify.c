@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "rbdmove/verify.h"
+#include "rbdmove/core/verify.h"
 
 static void test_verify_compare_merges_ranges(void **state)
 {

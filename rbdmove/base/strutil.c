@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/base/strutil.c: sizes, numbers, quoting, clocks.
+ */
+#include "rbdmove/base/strutil.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rbdmove/base/xalloc.h"
+
+static int suffix_shift(const char *end, unsigned *shift)
+{
+    static const char units[] = "KMGTPE";
+    const char *u;
+
+    if (*end == '\0' || !strcmp(end, "B")) {
+        *shift = 0;
+        return 0;
+    }
+    u = strchr(units, toupper((unsigned char)end[0]));
+    if (!u)
+        return -1;
+    *shift = 10 * (unsigned)(u - units + 1);
+    end++;
+    if (*end == '\0' || !strcmp(end, "B") || !strcmp(end, "iB"))
+        return 0;
+    return -1;
+}
+
+int parse_size(const char *s, const char *what, uint64_t *out,
+               struct error *err)
+{
+    char *end = NULL;
+    unsigned shift;
+    double v;
+
+    if (!s || !*s || !isdigit((unsigned char)s[0]))
+        goto bad;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || suffix_shift(end, &shift) < 0)
+        goto bad;
+    v = ldexp(v, (int)shift);
+    if (!(v >= 0) || v >= 18446744073709551616.0)
+        goto bad;
+    *out = (uint64_t)v;
+    return 0;
+bad:
+    return error_set(err, ERROR_USAGE, 0,
+                     "invalid %s '%s' (expected bytes, or a number with "
+                     "K, M, G or T)",
+                     what, s ? s : "");
+}
+
+int parse_uint(const char *s, const char *what, uint64_t min, uint64_t max,
+               uint64_t *out, struct error *err)
+{
+    char *end = NULL;
+    unsigned long long v;
+
+    if (!s || !isdigit((unsigned char)s[0]))
+        goto bad;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end != '\0' || v < min || v > max)
+        goto bad;
+    *out = v;
+    return 0;
+bad:
+    return error_set(err, ERROR_USAGE, 0,
+                     "invalid %s '%s' (expected a whole number from %llu to "
+                     "%llu)",
+                     what, s ? s : "", (unsigned long long)min,
+                     (unsigned long long)max);
+}
+
+int parse_seconds(const char *s, const char *what, double *out,
+                  struct error *err)
+{
+    char *end = NULL;
+    double v;
+
+    if (!s || !*s)
+        goto bad;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || (*end && strcmp(end, "s")) || !(v >= 0) || v > 1e9)
+        goto bad;
+    *out = v;
+    return 0;
+bad:
+    return error_set(err, ERROR_USAGE, 0, "invalid %s '%s' (expected seconds)",
+                     what, s ? s : "");
+}
+
+const char *format_bytes(uint64_t n, char *out, size_t outlen)
+{
+    static const char *const units[] = {"B",   "KiB", "MiB", "GiB",
+                                        "TiB", "PiB", "EiB"};
+    double v = (double)n;
+    unsigned i = 0;
+
+    while (v >= 1024 && i < 6) {
+        v /= 1024;
+        i++;
+    }
+    if (i == 0)
+        snprintf(out, outlen, "%llu B", (unsigned long long)n);
+    else
+        snprintf(out, outlen, "%.1f %s", v, units[i]);
+    return out;
+}
+
+void buf_add_shell_quoted(struct buf *b, const char *s)
+{
+    buf_adds(b, "'");
+    for (; *s; s++) {
+        if (*s == '\'')
+            buf_adds(b, "'\\''");
+        else
+            buf_add(b, s, 1);
+    }
+    buf_adds(b, "'");
+}
+
+bool name_is_safe(const char *s)
+{
+    size_t n = 0;
+
+    if (!s || !*s || s[0] == '-' || s[0] == '.')
+        return false;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+
+        if (!isalnum(c) && c != '.' && c != '_' && c != '-')
+            return false;
+    }
+    return n <= 255;
+}
+
+void buf_add_pct(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    if (!*s) {
+        buf_adds(b, "%");
+        return;
+    }
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (isalnum(c) || c == '.' || c == '_' || c == '-') {
+            buf_add(b, s, 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+
+            buf_add(b, e, 3);
+        }
+    }
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+char *pct_decode(const char *s)
+{
+    struct buf b = BUF_INIT;
+
+    if (!strcmp(s, "%"))
+        return xstrdup("");
+    while (*s) {
+        if (*s == '%') {
+            int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+            char c;
+
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                buf_release(&b);
+                return NULL;
+            }
+            c = (char)(hi << 4 | lo);
+            buf_add(&b, &c, 1);
+            s += 3;
+        } else {
+            buf_add(&b, s, 1);
+            s++;
+        }
+    }
+    return buf_take(&b);
+}
+
+double time_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double time_wall(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool mem_is_zero(const void *p, size_t len)
+{
+    const unsigned char *c = p;
+
+    /* Check the first bytes one by one, then let memcmp compare the
+     * buffer with itself shifted: it runs at memory speed. */
+    for (size_t i = 0; i < len && i < 16; i++) {
+        if (c[i])
+            return false;
+    }
+    if (len <= 16)
+        return true;
+    return memcmp(c, c + 16, len - 16) == 0;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/cli/cli_options.c: the callbacks of the shared option groups, for
+ * the options that set more than one variable or take a word.
+ */
+#include "rbdmove/cli/cli_options.h"
+
+#include <string.h>
+
+int cli_options_interface(const struct parse_option *opt, const char *arg,
+                          struct error *err)
+{
+    struct plan_options *p = opt->value;
+
+    (void)err;
+    p->src.interface = arg;
+    p->dst.interface = arg;
+    return 0;
+}
+
+int cli_options_insecure(const struct parse_option *opt, const char *arg,
+                         struct error *err)
+{
+    struct plan_options *p = opt->value;
+
+    (void)arg;
+    (void)err;
+    p->src.insecure = true;
+    p->dst.insecure = true;
+    return 0;
+}
+
+int cli_options_receiver(const struct parse_option *opt, const char *arg,
+                         struct error *err)
+{
+    bool *rbd = opt->value;
+
+    if (strcmp(arg, "rbdmove") && strcmp(arg, "rbd"))
+        return error_set(err, ERROR_USAGE, 0,
+                         "invalid --receiver '%s' (rbdmove or rbd)", arg);
+    *rbd = !strcmp(arg, "rbd");
+    return 0;
+}
+
+int cli_options_progress(const struct parse_option *opt, const char *arg,
+                         struct error *err)
+{
+    return progress_mode_parse(arg, opt->value, err);
+}

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/cli/cmd_copy.c: `rbdmove copy`, seed a destination image from a
+ * snapshot of a live source, then incremental rounds until the delta is
+ * small; run again, it moves only what changed (DR seeding).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rbdmove/cli/cli.h"
+#include "rbdmove/cli/cli_options.h"
+#include "rbdmove/core/cluster.h"
+#include "rbdmove/cli/commands.h"
+#include "rbdmove/core/dest.h"
+#include "rbdmove/core/image.h"
+#include "rbdmove/base/json_out.h"
+#include "rbdmove/base/log.h"
+#include "rbdmove/cli/progress.h"
+#include "rbdmove/cli/cli_remote.h"
+#include "rbdmove/core/replicate.h"
+#include "rbdmove/base/strutil.h"
+#include "rbdmove/core/verify.h"
+
+static const struct cli_command command = {
+    "copy",
+    "--src-conf CONF [--src-id ID] --dst-conf CONF [--dst-id ID] "
+    "SRC_POOL/IMAGE DST_POOL/IMAGE|ssh://[USER@]HOST[:PORT]/POOL/IMAGE",
+    "Copy an image to another cluster: seed from a snapshot of the live\n"
+    "source, then incremental rounds until the change is small. One matching\n"
+    "snapshot stays on both sides; a later run moves only what changed.",
+};
+
+struct copy_args {
+    const char *src_conf, *src_id, *dst_conf, *dst_id;
+    const char *src, *dst;
+    bool verify;
+    enum progress_mode progress;
+    struct replicate_opts ro;
+    struct cli_remote remote;
+};
+
+static enum parse_options_status parse(int argc, char **argv,
+                                       struct copy_args *a)
+{
+    struct parse_option opts[] = {
+        OPT_CLUSTERS(&a->src_conf, &a->src_id, &a->dst_conf, &a->dst_id,
+                     "ssh://"),
+        OPT_SIZE(0, "converge", &a->ro.converge, "SIZE",
+                 "stop the rounds when less than SIZE changed (default 64M)"),
+        OPT_UINT(0, "max-rounds", &a->ro.max_rounds, "N", 0, 1000,
+                 "incremental rounds at most (default 10)"),
+        OPT_BOOL(0, "verify", &a->verify,
+                 "compare the base snapshots of both sides at the end"),
+        OPT_BOOL(0, "allow-shrink", &a->ro.allow_shrink,
+                 "follow a source that shrank"),
+        OPT_UINT(0, "window", &a->ro.params.window, "N", 1, 256,
+                 "chunks in flight per image (default 8)"),
+        OPT_CHUNK_SIZE(&a->ro.params.chunk_size),
+        OPT_PROGRESS(&a->progress),
+        OPT_CHECKPOINT(&a->ro.params.checkpoint_every),
+        OPT_BOOL(0, "json", &cli_json, "print JSON events on stdout"),
+        OPT_REMOTE(&a->remote),
+        OPT_END(),
+    };
+    enum parse_options_status st;
+    int n;
+
+    st = parse_options(&command, opts, argc, argv, &n);
+    if (st != PARSE_OPT_DONE)
+        return st;
+    if (n != 2)
+        return parse_options_error(&command,
+                                   "expected a source and a destination");
+    if (!a->src_conf || !a->dst_conf)
+        return parse_options_error(&command,
+                                   "--src-conf and --dst-conf are required");
+    a->src = argv[0];
+    a->dst = argv[1];
+    return PARSE_OPT_DONE;
+}
+
+static void print_event(void *ctx, const struct replicate_event *ev)
+{
+    struct json_out j = JSON_OUT_INIT;
+    char b1[32], b2[32], b3[32], label[32];
+
+    (void)ctx;
+    if (ev->kind == REPLICATE_EV_INFO) {
+        log_info("%s", ev->msg);
+        return;
+    }
+    if (ev->round)
+        snprintf(label, sizeof(label), "round %u", ev->round);
+    else
+        snprintf(label, sizeof(label), "seed");
+    json_out_object_begin(&j, NULL);
+    if (ev->kind == REPLICATE_EV_ROUND_START) {
+        progress_start(label);
+        log_info("%s: snapshot '%s'%s", label, ev->snap,
+                 ev->round ? ", moving the changes since the last one" : "");
+        json_out_str(&j, "event", "round_start");
+        json_out_u64(&j, "round", ev->round);
+        json_out_str(&j, "snap", ev->snap);
+        json_out_u64(&j, "estimate", ev->estimate);
+    } else {
+        progress_stop();
+        fprintf(stderr, "%s: %s of data, %s of zeros in %.1f s (%s/s)\n", label,
+                format_bytes(ev->stats->data_bytes, b1, sizeof(b1)),
+                format_bytes(ev->stats->zero_bytes, b2, sizeof(b2)),
+                ev->stats->seconds,
+                format_bytes(ev->stats->seconds > 0
+                                 ? (uint64_t)((double)ev->stats->extent_bytes /
+                                              ev->stats->seconds)
+                                 : 0,
+                             b3, sizeof(b3)));
+        json_out_str(&j, "event", "round_done");
+        json_out_u64(&j, "round", ev->round);
+        json_out_str(&j, "snap", ev->snap);
+        json_out_u64(&j, "data_bytes", ev->stats->data_bytes);
+        json_out_u64(&j, "zero_bytes", ev->stats->zero_bytes);
+        json_out_u64(&j, "stream_bytes", ev->stats->stream_bytes);
+        json_out_double(&j, "seconds", ev->stats->seconds);
+    }
+    json_out_object_end(&j);
+    events_print(&j);
+    json_out_release(&j);
+}
+
+struct verify_job {
+    struct cluster *cl;
+    const char *pool, *image, *snap;
+    struct dest_hashes h;
+    struct error err;
+    int ret;
+};
+
+static int verify_base(struct cluster *src_cl, const struct image_spec *s,
+                       struct dest *dst, const char *snap, bool *equal,
+                       struct error *err)
+{
+    struct dest_hashes a = {0}, b = {0};
+    struct verify_range r[4];
+    struct image *img = NULL;
+    uint64_t n;
+    int ret = -1;
+
+    progress_start("verify");
+    if (image_open(src_cl, s->pool, s->name, snap, true, &img, err) < 0 ||
+        verify_hash_image(img, VERIFY_BLOCK, 16, progress_update, NULL, &a,
+                          err) < 0 ||
+        dest_hash(dst, snap, VERIFY_BLOCK, &b, err) < 0)
+        goto out;
+    n = verify_compare(&a, &b, r, 4);
+    *equal = n == 0;
+    for (uint64_t i = 0; i < n && i < 4; i++)
+        log_error("differs at [%" PRIu64 ", %" PRIu64 ")", r[i].off,
+                  r[i].off + r[i].len);
+    ret = 0;
+out:
+    progress_stop();
+    image_close(img);
+    dest_hashes_release(&a);
+    dest_hashes_release(&b);
+    return ret;
+}
+
+static void print_done(const struct copy_args *a, struct replicate *r,
+                       bool converged, int verified)
+{
+    struct json_out j = JSON_OUT_INIT;
+
+    fprintf(stderr, "%s is '%s@%s' (%u incremental round%s%s)%s\n", a->dst,
+            a->src, replicate_base(r), replicate_rounds(r),
+            replicate_rounds(r) == 1 ? "" : "s",
+            converged ? "" : ", did not converge",
+            verified > 0 ? ", verified equal" : "");
+    json_out_object_begin(&j, NULL);
+    json_out_str(&j, "event", "done");
+    json_out_str(&j, "base_snap", replicate_base(r));
+    json_out_u64(&j, "rounds", replicate_rounds(r));
+    json_out_bool(&j, "converged", converged);
+    if (verified >= 0)
+        json_out_bool(&j, "verified", verified > 0);
+    json_out_object_end(&j);
+    events_print(&j);
+    json_out_release(&j);
+}
+
+static int run(struct copy_args *a, const struct image_spec *s,
+               struct cluster *cl, struct dest *dst, struct error *err)
+{
+    struct replicate *r = NULL;
+    bool converged = false, equal = false;
+    int verified = -1;
+    int ret = -1;
+
+    a->ro.event = print_event;
+    a->ro.params.progress = progress_callback();
+    /* Over SSH the streams carry the limit (dest_remote.c). */
+    if (strncmp(a->dst, "ssh://", 6))
+        a->ro.params.bwlimit = a->remote.bwlimit;
+    a->ro.params.cancel = cli_cancelled;
+    if (replicate_open(cl, s->pool, s->name, dst, &a->ro, &r, err) < 0)
+        return -1;
+    if (replicate_run(r, &converged, err) < 0)
+        goto out;
+    if (a->verify) {
+        if (verify_base(cl, s, dst, replicate_base(r), &equal, err) < 0)
+            goto out;
+        if (!equal) {
+            error_set(err, ERROR_MISMATCH, 0, "'%s@%s' and '%s@%s' differ",
+                      a->src, replicate_base(r), a->dst, replicate_base(r));
+            goto out;
+        }
+        verified = 1;
+    }
+    print_done(a, r, converged, verified);
+    ret = 0;
+out:
+    replicate_close(r);
+    return ret;
+}
+
+int cmd_copy(int argc, char **argv)
+{
+    struct copy_args a;
+    struct image_spec s = {0};
+    struct error err = ERROR_INIT;
+    struct cluster *src_cl = NULL;
+    struct dest *dst = NULL;
+    struct cli_session *rs = NULL;
+    enum parse_options_status st;
+    int ret;
+
+    memset(&a, 0, sizeof(a));
+    replicate_opts_init(&a.ro);
+    cli_remote_init(&a.remote);
+    st = parse(argc, argv, &a);
+    if (st != PARSE_OPT_DONE)
+        return parse_options_exit(st);
+    if (image_spec_parse(a.src, 0, &s, &err) < 0)
+        return cli_usage_error(&command, "%s", err.msg);
+    progress_setup(a.progress, cli_json);
+    cli_install_signals();
+    if (cluster_connect(a.src_conf, a.src_id, cli_ceph_timeout(), &src_cl,
+                        &err) < 0 ||
+        cli_remote_dest(&a.remote, a.dst, a.dst_conf, a.dst_id, &dst, &rs,
+                        &err) < 0 ||
+        run(&a, &s, src_cl, dst, &err) < 0) {
+        ret = cli_report_error(&err);
+        goto out;
+    }
+    ret = EXIT_OK;
+out:
+    dest_free(dst);
+    cli_session_free(rs);
+    cluster_close(src_cl);
+    image_spec_release(&s);
+    return ret;
+}

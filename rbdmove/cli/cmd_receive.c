@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/cli/cmd_receive.c: `rbdmove receive`, the far end of a remote copy,
+ * started by rbdmove itself over SSH (internal; not for people):
+ *
+ *   rbdmove receive --serve [--conf CONF] [--id ID] POOL/IMAGE
+ *       answer the control requests of the sending rbdmove on stdin/stdout
+ *   rbdmove receive --join SOCKET
+ *       relay a data stream from stdin to the serving receiver
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rbdmove/cli/cli.h"
+#include "rbdmove/cli/cli_options.h"
+#include "rbdmove/core/cluster.h"
+#include "rbdmove/cli/commands.h"
+#include "rbdmove/core/image.h"
+#include "rbdmove/base/log.h"
+#include "rbdmove/core/proto.h"
+#include "rbdmove/core/receiver.h"
+#include "transport/transport.h"
+
+static const struct cli_command command = {
+    "receive",
+    "--serve [-c CONF] [--id ID] POOL/IMAGE | --join SOCKET",
+    "The receiving end of a remote copy, started by rbdmove over SSH.",
+};
+
+static int serve(const char *conf, const char *id, const char *spec)
+{
+    struct error err = ERROR_INIT;
+    struct image_spec s = {0};
+    struct cluster *cl = NULL;
+    struct transport *ctl = NULL;
+    int ret = EXIT_FAIL;
+
+    if (image_spec_parse(spec, 0, &s, &err) < 0)
+        return cli_usage_error(&command, "%s", err.msg);
+    ctl = transport_fd_new(STDIN_FILENO, STDOUT_FILENO, 0, "control");
+    if (cluster_connect(conf, id, cli_ceph_timeout(), &cl, &err) < 0) {
+        /* Say it on the control channel too: the sender shows it. */
+        struct error e2 = ERROR_INIT;
+
+        if (proto_send_error(ctl, &err, &e2) < 0)
+            error_clear(&e2);
+        cli_report_error(&err);
+        goto out;
+    }
+    if (receiver_serve(cl, s.pool, s.name, ctl, STDIN_FILENO, &err) < 0) {
+        cli_report_error(&err);
+        goto out;
+    }
+    ret = EXIT_OK;
+out:
+    transport_free(ctl);
+    cluster_close(cl);
+    image_spec_release(&s);
+    return ret;
+}
+
+int cmd_receive(int argc, char **argv)
+{
+    struct error err = ERROR_INIT;
+    const char *conf = NULL, *id = NULL, *join = NULL;
+    bool do_serve = false;
+    struct parse_option opts[] = {
+        OPT_BOOL(0, "serve", &do_serve,
+                 "serve control requests on stdin/stdout"),
+        OPT_STRING(0, "join", &join, "SOCKET",
+                   "relay a data stream from stdin to SOCKET"),
+        OPT_CLUSTER(&conf, &id),
+        OPT_END(),
+    };
+    enum parse_options_status st;
+    int n;
+
+    log_set_prefix("rbdmove receive");
+    st = parse_options(&command, opts, argc, argv, &n);
+    if (st != PARSE_OPT_DONE)
+        return parse_options_exit(st);
+    if (join && !do_serve && n == 0)
+        return receiver_join(join, STDIN_FILENO, STDOUT_FILENO, &err) < 0
+                   ? cli_report_error(&err)
+                   : EXIT_OK;
+    if (do_serve && !join && n == 1)
+        return serve(conf, id, argv[0]);
+    return cli_usage_error(&command,
+                           "expected --serve POOL/IMAGE or --join SOCKET");
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/cli/cmd_sync.c: `rbdmove sync`, a disaster-recovery copy of a volume
+ * kept in another region (migrate_sync). It shares the destinations and
+ * the events with move (cmd_move_int.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "rbdmove/cli/cli.h"
+#include "rbdmove/cli/cli_options.h"
+#include "rbdmove/cli/cmd_move_int.h"
+#include "rbdmove/cli/commands.h"
+#include "rbdmove/base/json_out.h"
+#include "rbdmove/core/migrate.h"
+#include "rbdmove/cli/progress.h"
+
+/* ---- sync
+ * ------------------------------------------------------------------------ */
+
+static const struct cli_command sync_command = {
+    "sync",
+    "--os-cloud CLOUD --os-region-name REGION [--dst-os-cloud CLOUD]\n"
+    "       --dst-os-region-name REGION --src-conf CONF --dst-conf CONF\n"
+    "       [--ssh [USER@]HOST[:PORT]] [--json] VOLUME",
+    "Keep a disaster-recovery copy of VOLUME in another region: the first\n"
+    "run creates the copy (a volume marked rbdmove.sync_of) and seeds it,\n"
+    "every later run moves only what changed. Nothing is detached.",
+};
+
+static enum parse_options_status parse_sync(int argc, char **argv,
+                                            struct move_args *a)
+{
+    struct plan_options *p = &a->mo.plan;
+    struct parse_option opts[] = {
+        OPT_OPENSTACK_CLOUDS(p),
+        OPT_CLUSTERS(&a->mo.src_conf, &a->mo.src_id, &a->dst_conf, &a->dst_id,
+                     "--ssh"),
+        OPT_STRING(0, "ssh", &a->ssh, "[USER@]HOST[:PORT]",
+                   "reach the destination cluster through an rbdmove receiver "
+                   "on HOST"),
+        OPT_SIZE(0, "converge", &a->converge, "SIZE",
+                 "stop the rounds when less than SIZE changed (default 64M)"),
+        OPT_UINT(0, "max-rounds", &a->mo.max_rounds, "N", 1, 60,
+                 "incremental rounds at most (default 10)"),
+        OPT_BOOL(0, "verify", &a->verify,
+                 "compare the snapshots both sides share at the end"),
+        OPT_OPENSTACK_NEW_VOLUME(p, "the copy"),
+        OPT_STRING(0, "src-pool", &a->mo.src_pool, "POOL",
+                   "source RBD pool (default: from Cinder, else volumes)"),
+        OPT_STRING(0, "dst-pool", &a->mo.dst_pool, "POOL",
+                   "destination RBD pool (default: from Cinder, else volumes)"),
+        OPT_UINT(0, "window", &a->mo.params.window, "N", 1, 256,
+                 "chunks in flight per image (default 8)"),
+        OPT_CHUNK_SIZE(&a->mo.params.chunk_size),
+        OPT_OPENSTACK_CONNECTION(p),
+        OPT_BOOL(0, "json", &cli_json, "print JSON events on stdout"),
+        OPT_PROGRESS(&a->progress),
+        OPT_REMOTE(&a->remote),
+        OPT_END(),
+    };
+    enum parse_options_status st;
+    int n;
+
+    st = parse_options(&sync_command, opts, argc, argv, &n);
+    if (st != PARSE_OPT_DONE)
+        return st;
+    if (n != 1)
+        return parse_options_error(&sync_command, "expected one volume");
+    if (!a->mo.plan.dst.region)
+        return parse_options_error(&sync_command,
+                                   "--dst-os-region-name is required");
+    if (!a->mo.src_conf || !a->dst_conf)
+        return parse_options_error(&sync_command,
+                                   "--src-conf and --dst-conf are required");
+    a->mo.plan.volume = argv[0];
+    return PARSE_OPT_DONE;
+}
+
+static void print_synced(const struct migrate_sync_result *r)
+{
+    struct json_out j = JSON_OUT_INIT;
+
+    fprintf(stderr,
+            "rbdmove: volume %s holds the source as of snapshot '%s' (%s, %u "
+            "incremental round%s%s%s)\n",
+            r->dst_volume_id, r->base, r->created ? "created" : "updated",
+            r->rounds, r->rounds == 1 ? "" : "s",
+            r->converged ? "" : ", did not converge",
+            r->verified ? ", verified equal" : "");
+    json_out_object_begin(&j, NULL);
+    json_out_str(&j, "event", "done");
+    json_out_str(&j, "dst_volume_id", r->dst_volume_id);
+    json_out_bool(&j, "created", r->created);
+    json_out_str(&j, "base_snap", r->base);
+    json_out_u64(&j, "rounds", r->rounds);
+    json_out_bool(&j, "converged", r->converged);
+    json_out_bool(&j, "verified", r->verified);
+    json_out_object_end(&j);
+    events_print(&j);
+    json_out_release(&j);
+}
+
+int cmd_sync(int argc, char **argv)
+{
+    struct move_args a;
+    struct migrate_sync_opts so;
+    struct migrate_sync_result res;
+    struct dest_ctx dc;
+    struct error err = ERROR_INIT;
+    enum parse_options_status st;
+    int ret;
+
+    args_init(&a);
+    a.mo.max_rounds = 10;
+    st = parse_sync(argc, argv, &a);
+    if (st != PARSE_OPT_DONE)
+        return parse_options_exit(st);
+    memset(&dc, 0, sizeof(dc));
+    dc.a = &a;
+    memset(&so, 0, sizeof(so));
+    so.m = a.mo;
+    so.m.make_dest = make_dest;
+    so.m.make_dest_ctx = &dc;
+    so.m.event = on_event;
+    so.m.event_ctx = (void *)"sync";
+    progress_setup(a.progress, cli_json);
+    so.m.params.progress = progress_callback();
+    if (!a.ssh)
+        so.m.params.bwlimit = a.remote.bwlimit;
+    so.m.params.cancel = cli_cancelled;
+    so.converge = a.converge;
+    so.max_rounds = a.mo.max_rounds;
+    so.verify = a.verify;
+    progress_setup(a.progress, cli_json);
+    cli_install_signals();
+    ret = migrate_sync(&so, &res, &err);
+    progress_stop();
+    for (unsigned i = 0; i < dc.n; i++)
+        cli_session_free(dc.sessions[i]);
+    if (ret < 0)
+        return cli_report_error(&err);
+    print_synced(&res);
+    migrate_sync_result_release(&res);
+    return EXIT_OK;
+}

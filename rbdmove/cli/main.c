@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/cli/main.c: global options and the subcommand table. main() only
+ * dispatches; each command lives in its own cmd_<verb>.c.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rbdmove/cli/cli.h"
+#include "rbdmove/cli/commands.h"
+#include "rbdmove/base/log.h"
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+    bool hidden;
+};
+
+static const struct command commands[] = {
+    {"move", cmd_move,
+     "move an attached Cinder volume to a server in another region", false},
+    {"sync", cmd_sync,
+     "keep a disaster-recovery copy of a volume in another region", false},
+    {"status", cmd_status, "list moves, or show one", false},
+    {"resume", cmd_resume, "finish an interrupted move", false},
+    {"abort", cmd_abort, "undo an unfinished move", false},
+    {"copy", cmd_copy,
+     "copy an image between clusters: seed, then incremental rounds", false},
+    {"verify", cmd_verify, "compare two snapshots object by object", false},
+    {"export-diff", cmd_export_diff,
+     "write an rbd diff v1 stream of a snapshot", false},
+    {"import-diff", cmd_import_diff, "apply an rbd diff v1 stream to an image",
+     false},
+    {"plan", cmd_plan,
+     "check whether a volume can move to a server in another region", false},
+    {"receive", cmd_receive, "the receiving end of a remote copy (internal)",
+     true},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: rbdmove [--version] [--help] <command> [options] "
+               "[args]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (!commands[i].hidden)
+            fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].help);
+    }
+    fprintf(f, "\n'rbdmove <command> --help' describes a command; "
+               "rbdmove(1) the whole tool.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *name;
+
+    /* A dead peer must turn into an error from write(), not a silent
+     * death: the caller then reports what was left behind. */
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") ||
+        !strcmp(name, "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(name, "--version")) {
+        printf("rbdmove %s\n", RBDMOVE_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (!strcmp(name, commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "rbdmove: '%s' is not a command; see 'rbdmove --help'\n",
+            name);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/cluster.h: a connection to one Ceph cluster.
+ *
+ * Owns the rados_t. Timeouts are always set, so a call against a dead
+ * cluster fails with ETIMEDOUT instead of hanging.
+ */
+#ifndef RBDMOVE_CLUSTER_H
+#define RBDMOVE_CLUSTER_H
+
+#include <stdint.h>
+
+#include "rbdmove/base/error.h"
+
+struct cluster;
+
+/*
+ * Connect with the configuration file conf (NULL: librados' default search)
+ * as client id (NULL: "admin"). timeout_s bounds the mount and every mon
+ * and osd operation (0: 60 s).
+ */
+int cluster_connect(const char *conf, const char *id, int timeout_s,
+                    struct cluster **out, struct error *err) MUST_CHECK;
+
+/* NULL-safe. */
+void cluster_close(struct cluster *cl);
+
+/* The cluster's fsid (borrowed). */
+const char *cluster_fsid(const struct cluster *cl);
+
+/* This client's global id (client.N), as watchers lists show it. */
+uint64_t cluster_instance_id(struct cluster *cl);
+
+/* The rados_t as a void pointer, for image.c only. */
+void *cluster_rados(struct cluster *cl);
+
+#endif

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/dest.c: dispatch to a destination's ops. The optional ops
+ * (hash_blocks, unlock) are checked here and nowhere else.
+ */
+#include "rbdmove/core/dest.h"
+
+#include <stdlib.h>
+
+int dest_probe(struct dest *d, struct dest_state *st, struct error *err)
+{
+    return d->ops->probe(d, st, err);
+}
+
+int dest_create(struct dest *d, uint64_t size, int order, struct error *err)
+{
+    return d->ops->create(d, size, order, err);
+}
+
+int dest_resize(struct dest *d, uint64_t size, struct error *err)
+{
+    return d->ops->resize(d, size, err);
+}
+
+int dest_set_meta(struct dest *d, const char *key, const char *value,
+                  struct error *err)
+{
+    return d->ops->set_meta(d, key, value, err);
+}
+
+int dest_snap_create(struct dest *d, const char *name, struct error *err)
+{
+    return d->ops->snap_create(d, name, err);
+}
+
+int dest_snap_remove(struct dest *d, const char *name, struct error *err)
+{
+    return d->ops->snap_remove(d, name, err);
+}
+
+int dest_dirty(struct dest *d, const char *since, struct dest_extents *x,
+               struct error *err)
+{
+    return d->ops->dirty(d, since, x, err);
+}
+
+int dest_transfer(struct dest *d, struct image *src, const char *from_snap,
+                  const struct copy_params *p, struct copy_stats *st,
+                  struct error *err)
+{
+    return d->ops->transfer(d, src, from_snap, p, st, err);
+}
+
+int dest_hash(struct dest *d, const char *snap, uint64_t block,
+              struct dest_hashes *out, struct error *err)
+{
+    return d->ops->hash(d, snap, block, out, err);
+}
+
+int dest_hash_blocks(struct dest *d, const char *snap, uint64_t block,
+                     const uint64_t *idx, size_t n, uint64_t *hashes,
+                     struct error *err)
+{
+    if (!d->ops->hash_blocks)
+        return error_set(err, ERROR_STATE, 0, "%s cannot hash single blocks",
+                         d->name);
+    return d->ops->hash_blocks(d, snap, block, idx, n, hashes, err);
+}
+
+int dest_unlock(struct dest *d, struct error *err)
+{
+    if (!d->ops->unlock)
+        return 0;
+    return d->ops->unlock(d, err);
+}
+
+void dest_free(struct dest *d)
+{
+    char *name;
+
+    if (!d)
+        return;
+    name = d->name;
+    d->ops->free(d);
+    free(name);
+}

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/dest.h: the destination image of a copy, wherever it lives.
+ *
+ * replicate.c drives rounds against this interface and does not know
+ * whether the image is reached through librbd on this machine
+ * (dest_local.c) or through an rbdmove receiver on a remote host
+ * (dest_remote.c, which runs `rbdmove receive` over transports the CLI
+ * opens). The receiver itself serves requests with dest_local, so both
+ * sides share one implementation of every rule.
+ */
+#ifndef RBDMOVE_DEST_H
+#define RBDMOVE_DEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rbdmove/base/error.h"
+
+struct cluster;
+struct copy_params;
+struct copy_stats;
+struct image;
+struct image_snap;
+struct transport;
+typedef void progress_fn(void *ctx, uint64_t done, uint64_t total);
+
+/* Image metadata keys rbdmove keeps on a destination. */
+#define DEST_META_BASE "rbdmove.base"       /* the snapshot both sides share */
+#define DEST_META_SEED "rbdmove.seed"       /* a seed in progress */
+#define DEST_META_PENDING "rbdmove.pending" /* a round in progress */
+
+/* The head, where a request names a snapshot in the receiver's protocol
+ * (no snapshot name rbdmove accepts begins with '-'). */
+#define DEST_HEAD_TOKEN "-"
+
+struct dest_state {
+    bool exists;
+    uint64_t size;
+    int order;
+    char *image_id;
+    char *meta_base;    /* NULL when absent */
+    char *meta_seed;    /* NULL when absent */
+    char *meta_pending; /* NULL when absent */
+    struct image_snap *snaps;
+    size_t nsnaps;
+};
+
+void dest_state_release(struct dest_state *st);
+/* The id of snapshot name in st, 0 when absent. */
+uint64_t dest_state_snap_id(const struct dest_state *st, const char *name);
+
+/* An extent list (whole objects) for the dirty check. */
+struct dest_extents {
+    uint64_t *off;
+    uint64_t *len;
+    size_t n;
+};
+void dest_extents_release(struct dest_extents *x);
+/* An image_diff_fn (image.h) that appends each extent to the struct
+ * dest_extents ctx. */
+int dest_extents_collect(void *ctx, uint64_t off, uint64_t len, bool exists,
+                         struct error *err);
+
+/* Per-block hashes of a snapshot, for verify. hash[i] is of block i. */
+struct dest_hashes {
+    uint64_t block;
+    uint64_t size;
+    uint64_t nblocks;
+    uint64_t *hash;
+};
+void dest_hashes_release(struct dest_hashes *h);
+
+struct dest;
+
+struct dest_ops {
+    int (*probe)(struct dest *d, struct dest_state *st, struct error *err);
+    int (*create)(struct dest *d, uint64_t size, int order, struct error *err);
+    int (*resize)(struct dest *d, uint64_t size, struct error *err);
+    /* value NULL removes the key. */
+    int (*set_meta)(struct dest *d, const char *key, const char *value,
+                    struct error *err);
+    int (*snap_create)(struct dest *d, const char *name, struct error *err);
+    int (*snap_remove)(struct dest *d, const char *name, struct error *err);
+    /* Objects written since snapshot since (whole-object extents). */
+    int (*dirty)(struct dest *d, const char *since, struct dest_extents *x,
+                 struct error *err);
+    /*
+     * Write the diff of src (open at its to-snapshot) since from_snap into
+     * the head, then flush. Resizing is done before, by resize().
+     */
+    int (*transfer)(struct dest *d, struct image *src, const char *from_snap,
+                    const struct copy_params *p, struct copy_stats *st,
+                    struct error *err);
+    /* Hash snapshot snap (NULL: the head) in blocks of block bytes. */
+    int (*hash)(struct dest *d, const char *snap, uint64_t block,
+                struct dest_hashes *out, struct error *err);
+    /* Hash only the blocks idx[0..n) of snap (NULL: the head) into hashes.
+     * NULL: not supported (dest_hash_blocks fails). */
+    int (*hash_blocks)(struct dest *d, const char *snap, uint64_t block,
+                       const uint64_t *idx, size_t n, uint64_t *hashes,
+                       struct error *err);
+    /*
+     * Give up the image's exclusive lock, for an image a server is about to
+     * use: later operations (tidying snapshots and marks) open it without
+     * taking the lock, which its new user's librbd will then hold. NULL:
+     * this destination holds no lock.
+     */
+    int (*unlock)(struct dest *d, struct error *err);
+    void (*free)(struct dest *d);
+};
+
+struct dest {
+    const struct dest_ops *ops;
+    char *name; /* for messages: "pool/image" or "ssh://host/pool/image" */
+};
+
+/*
+ * Calls through d->ops (dest.c); callers use these, never the table. Each
+ * returns what the op returns.
+ */
+int dest_probe(struct dest *d, struct dest_state *st,
+               struct error *err) MUST_CHECK;
+int dest_create(struct dest *d, uint64_t size, int order,
+                struct error *err) MUST_CHECK;
+int dest_resize(struct dest *d, uint64_t size, struct error *err) MUST_CHECK;
+/* value NULL removes the key. */
+int dest_set_meta(struct dest *d, const char *key, const char *value,
+                  struct error *err) MUST_CHECK;
+int dest_snap_create(struct dest *d, const char *name,
+                     struct error *err) MUST_CHECK;
+int dest_snap_remove(struct dest *d, const char *name,
+                     struct error *err) MUST_CHECK;
+int dest_dirty(struct dest *d, const char *since, struct dest_extents *x,
+               struct error *err) MUST_CHECK;
+int dest_transfer(struct dest *d, struct image *src, const char *from_snap,
+                  const struct copy_params *p, struct copy_stats *st,
+                  struct error *err) MUST_CHECK;
+int dest_hash(struct dest *d, const char *snap, uint64_t block,
+              struct dest_hashes *out, struct error *err) MUST_CHECK;
+/* Fails with ERROR_STATE when d cannot hash single blocks (no
+ * hash_blocks op, e.g. dest_rbdcli). */
+int dest_hash_blocks(struct dest *d, const char *snap, uint64_t block,
+                     const uint64_t *idx, size_t n, uint64_t *hashes,
+                     struct error *err) MUST_CHECK;
+/* 0, doing nothing, when d holds no lock (no unlock op). */
+int dest_unlock(struct dest *d, struct error *err) MUST_CHECK;
+/* NULL-safe. */
+void dest_free(struct dest *d);
+
+/* A destination reached with librbd from this process. Keeps a reference
+ * to cl, which must outlive it. */
+struct dest *dest_local_new(struct cluster *cl, const char *pool,
+                            const char *image);
+
+/*
+ * Runs command (already quoted for the remote shell) on the destination
+ * host and returns a transport to it (the CLI opens an SSH exec channel).
+ */
+typedef int dest_remote_exec_fn(void *ctx, const char *command,
+                                struct transport **out, struct error *err);
+
+struct dest_remote_params {
+    dest_remote_exec_fn *exec;
+    void *exec_ctx;
+    const char *program; /* rbdmove on that host; NULL: "rbdmove" */
+    unsigned streams;    /* parallel data sessions */
+    int compress_level;  /* zstd level, 0: none */
+    uint64_t bwlimit;    /* bytes per second over all streams, 0: none */
+};
+
+/*
+ * A destination served by `rbdmove receive` on another host: starts the
+ * control session (which takes the image's lock once it exists) and checks
+ * the receiver's protocol version. name is for messages. conf and id are
+ * the ceph configuration path and client id there (conf may be NULL).
+ */
+int dest_remote_open(const struct dest_remote_params *p, const char *name,
+                     const char *conf, const char *id, const char *pool,
+                     const char *image, struct dest **out,
+                     struct error *err) MUST_CHECK;
+
+struct dest_rbdcli_params {
+    dest_remote_exec_fn *exec;
+    void *exec_ctx;
+    uint64_t bwlimit; /* bytes per second of the transfer and export
+                         streams, 0: none */
+};
+
+/*
+ * A destination on a host that has the stock rbd CLI but no rbdmove
+ * (dest_rbdcli.c, --receiver=rbd): every operation runs `rbd` there
+ * through p->exec, one command per request, and a transfer is one plain
+ * rbd diff v1 stream (no to-snap) piped into `rbd import-diff -`; hash
+ * reads the snapshot back whole with `rbd export`. name is for messages;
+ * conf and id are the ceph configuration path and client id there (NULL:
+ * the host's defaults). Checks that rbd runs there before returning.
+ * Fails with ERROR_USAGE, before running anything, when pool, image or id
+ * is not name_is_safe or conf is not printable text; with the exec
+ * callback's error when the host cannot be reached; with ERROR_STATE when
+ * rbd does not run there. On success *out is a new dest (dest_free).
+ */
+int dest_rbdcli_open(const struct dest_rbdcli_params *p, const char *name,
+                     const char *conf, const char *id, const char *pool,
+                     const char *image, struct dest **out,
+                     struct error *err) MUST_CHECK;
+
+/* Progress of a local destination's hash (verify); fn NULL: none. */
+void dest_local_set_progress(struct dest *d, progress_fn *fn, void *ctx);
+
+/* The open, locked head of a local destination (borrowed), for the
+ * receiver's parallel appliers. d must come from dest_local_new. */
+int dest_local_head(struct dest *d, struct image **out,
+                    struct error *err) MUST_CHECK;
+
+#endif

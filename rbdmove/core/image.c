@@ -1,0 +1,693 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/image.c: one open RBD image on one cluster, with its snapshots,
+ * metadata, changed extents and asynchronous I/O.
+ *
+ * Owns the ioctx and the rbd_image_t; knows nothing about transports or
+ * OpenStack. Every librbd error becomes ERROR_CEPH here, on the line where
+ * it happens, naming pool/image@snap.
+ */
+#include "rbdmove/core/image.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+
+#include "rbdmove/base/buf.h"
+#include "rbdmove/core/cluster.h"
+#include "rbdmove/base/strutil.h"
+#include "rbdmove/base/xalloc.h"
+
+struct image {
+    rados_ioctx_t ioctx;
+    rbd_image_t rbd;
+    char *spec;
+    char *id;
+    uint64_t size;
+    int order;
+};
+
+enum aio_kind { AIO_READ, AIO_WRITE, AIO_ZERO, AIO_FLUSH };
+
+struct image_aio {
+    rbd_completion_t c;
+    struct image *img;
+    enum aio_kind kind;
+    uint64_t off;
+    size_t len;
+};
+
+int image_spec_parse(const char *s, int snap_rule, struct image_spec *out,
+                     struct error *err)
+{
+    const char *slash = strchr(s, '/');
+    const char *at = strchr(s, '@');
+    struct image_spec spec = {NULL, NULL, NULL};
+
+    memset(out, 0, sizeof(*out));
+    if (!slash || (at && at < slash))
+        return error_set(err, ERROR_USAGE, 0, "'%s' is not POOL/IMAGE%s", s,
+                         snap_rule == 1 ? "@SNAP" : "");
+    spec.pool = xstrndup(s, (size_t)(slash - s));
+    spec.name =
+        at ? xstrndup(slash + 1, (size_t)(at - slash - 1)) : xstrdup(slash + 1);
+    spec.snap = at ? xstrdup(at + 1) : NULL;
+    if (!name_is_safe(spec.pool) || !name_is_safe(spec.name) ||
+        (spec.snap && !name_is_safe(spec.snap))) {
+        image_spec_release(&spec);
+        return error_set(err, ERROR_USAGE, 0,
+                         "'%s': pool, image and snapshot names may contain "
+                         "only letters, digits, '.', '_' and '-'",
+                         s);
+    }
+    if ((snap_rule == 0 && spec.snap) || (snap_rule == 1 && !spec.snap)) {
+        image_spec_release(&spec);
+        return error_set(err, ERROR_USAGE, 0, "'%s': %s", s,
+                         snap_rule == 1 ? "a snapshot (@SNAP) is required"
+                                        : "a snapshot is not allowed here");
+    }
+    *out = spec;
+    return 0;
+}
+
+void image_spec_release(struct image_spec *spec)
+{
+    free(spec->pool);
+    free(spec->name);
+    free(spec->snap);
+    memset(spec, 0, sizeof(*spec));
+}
+
+static int open_ioctx(struct cluster *cl, const char *pool, rados_ioctx_t *io,
+                      struct error *err)
+{
+    int r = rados_ioctx_create((rados_t)cluster_rados(cl), pool, io);
+
+    if (r < 0) {
+        *io = NULL;
+        return error_set(err, ERROR_CEPH, -r, "cannot open pool '%s'", pool);
+    }
+    return 0;
+}
+
+static int read_identity(struct image *img, struct error *err)
+{
+    char id[128];
+    uint8_t order = 0;
+    rbd_image_info_t info;
+    int r;
+
+    r = rbd_get_id(img->rbd, id, sizeof(id));
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r, "cannot read the id of '%s'",
+                         img->spec);
+    img->id = xstrdup(id);
+    r = rbd_stat(img->rbd, &info, sizeof(info));
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r, "cannot stat '%s'", img->spec);
+    order = (uint8_t)info.order;
+    img->order = order;
+    img->size = info.size;
+    return 0;
+}
+
+int image_open(struct cluster *cl, const char *pool, const char *name,
+               const char *snap, bool read_only, struct image **out,
+               struct error *err)
+{
+    struct image *img = xcalloc(1, sizeof(*img));
+    int ret = -1;
+    int r;
+
+    *out = NULL;
+    img->spec =
+        xasprintf("%s/%s%s%s", pool, name, snap ? "@" : "", snap ? snap : "");
+    if (open_ioctx(cl, pool, &img->ioctx, err) < 0)
+        goto out;
+    if (read_only || snap)
+        r = rbd_open_read_only(img->ioctx, name, &img->rbd, snap);
+    else
+        r = rbd_open(img->ioctx, name, &img->rbd, NULL);
+    if (r < 0) {
+        img->rbd = NULL;
+        error_set(err, ERROR_CEPH, -r, "cannot open image '%s'", img->spec);
+        goto out;
+    }
+    if (read_identity(img, err) < 0)
+        goto out;
+    *out = img;
+    img = NULL;
+    ret = 0;
+out:
+    image_close(img);
+    return ret;
+}
+
+/*
+ * rbd_close waits for a cluster that stopped answering (60-180 s seen on
+ * the lab after an OSD died), long after the operation that found it dead
+ * has failed. So the close runs in a helper thread and gets CLOSE_WAIT_S;
+ * past that its handle is abandoned to the process's exit (our writes were
+ * flushed or failed before any close), and so is the cluster connection:
+ * cluster_close() does not shut librados down under a handle still open.
+ */
+#define CLOSE_WAIT_S 15
+
+static atomic_uint abandoned_handles;
+
+struct closer {
+    rbd_image_t rbd;
+    rados_ioctx_t ioctx;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    bool abandoned;
+};
+
+static void *closer_main(void *arg)
+{
+    struct closer *c = arg;
+    bool abandoned;
+
+    rbd_close(c->rbd);
+    rados_ioctx_destroy(c->ioctx);
+    pthread_mutex_lock(&c->mu);
+    c->done = true;
+    abandoned = c->abandoned;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (abandoned) {
+        /* Late, but closed after all. */
+        atomic_fetch_sub(&abandoned_handles, 1);
+        free(c);
+    }
+    return NULL;
+}
+
+static void close_bounded(rbd_image_t rbd, rados_ioctx_t ioctx)
+{
+    struct closer *c = xcalloc(1, sizeof(*c));
+    struct timespec until;
+    pthread_attr_t attr;
+    pthread_t th;
+    int rc;
+
+    c->rbd = rbd;
+    c->ioctx = ioctx;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&th, &attr, closer_main, c);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        rbd_close(rbd);
+        rados_ioctx_destroy(ioctx);
+        free(c);
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += CLOSE_WAIT_S;
+    pthread_mutex_lock(&c->mu);
+    while (!c->done &&
+           pthread_cond_timedwait(&c->cv, &c->mu, &until) != ETIMEDOUT)
+        ;
+    if (!c->done) {
+        c->abandoned = true;
+        atomic_fetch_add(&abandoned_handles, 1);
+        pthread_mutex_unlock(&c->mu);
+        return; /* the helper frees c if it ever finishes */
+    }
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
+unsigned image_abandoned_handles(void)
+{
+    return atomic_load(&abandoned_handles);
+}
+
+void image_close(struct image *img)
+{
+    if (!img)
+        return;
+    if (img->rbd)
+        close_bounded(img->rbd, img->ioctx);
+    else if (img->ioctx)
+        rados_ioctx_destroy(img->ioctx);
+    free(img->spec);
+    free(img->id);
+    free(img);
+}
+
+int image_exists(struct cluster *cl, const char *pool, const char *name,
+                 bool *exists, struct error *err)
+{
+    rados_ioctx_t io = NULL;
+    rbd_image_t rbd = NULL;
+    int r;
+
+    *exists = false;
+    if (open_ioctx(cl, pool, &io, err) < 0)
+        return -1;
+    r = rbd_open_read_only(io, name, &rbd, NULL);
+    if (r == 0) {
+        *exists = true;
+        rbd_close(rbd);
+    }
+    rados_ioctx_destroy(io);
+    if (r < 0 && r != -ENOENT)
+        return error_set(err, ERROR_CEPH, -r, "cannot look up image '%s/%s'",
+                         pool, name);
+    return 0;
+}
+
+int image_create(struct cluster *cl, const char *pool, const char *name,
+                 uint64_t size, int order, struct error *err)
+{
+    uint64_t features = RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK |
+                        RBD_FEATURE_OBJECT_MAP | RBD_FEATURE_FAST_DIFF |
+                        RBD_FEATURE_DEEP_FLATTEN;
+    rados_ioctx_t io = NULL;
+    int o = order;
+    int r;
+
+    if (open_ioctx(cl, pool, &io, err) < 0)
+        return -1;
+    r = rbd_create2(io, name, size, features, &o);
+    rados_ioctx_destroy(io);
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r, "cannot create image '%s/%s'",
+                         pool, name);
+    return 0;
+}
+
+const char *image_name(const struct image *img)
+{
+    return img->spec;
+}
+
+uint64_t image_size(const struct image *img)
+{
+    return img->size;
+}
+
+uint64_t image_object_size(const struct image *img)
+{
+    return 1ull << img->order;
+}
+
+int image_order(const struct image *img)
+{
+    return img->order;
+}
+
+const char *image_id(const struct image *img)
+{
+    return img->id;
+}
+
+bool image_fast_diff_valid(struct image *img)
+{
+    uint64_t features = 0, flags = 0;
+
+    if (rbd_get_features(img->rbd, &features) < 0 ||
+        !(features & RBD_FEATURE_FAST_DIFF))
+        return false;
+    if (rbd_get_flags(img->rbd, &flags) < 0)
+        return false;
+    return !(flags &
+             (RBD_FLAG_FAST_DIFF_INVALID | RBD_FLAG_OBJECT_MAP_INVALID));
+}
+
+/* librbd calls the progress callback of rbd_resize2 without checking it
+ * for NULL (a shrink crashed here with a NULL one). */
+static int no_progress(uint64_t offset, uint64_t total, void *arg)
+{
+    (void)offset;
+    (void)total;
+    (void)arg;
+    return 0;
+}
+
+int image_resize(struct image *img, uint64_t size, bool allow_shrink,
+                 struct error *err)
+{
+    int r;
+
+    if (size < img->size && !allow_shrink)
+        return error_set(err, ERROR_STATE, 0,
+                         "'%s' would shrink from %" PRIu64 " to %" PRIu64
+                         " bytes (use --allow-shrink)",
+                         img->spec, img->size, size);
+    r = rbd_resize2(img->rbd, size, allow_shrink, no_progress, NULL);
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r, "cannot resize '%s'", img->spec);
+    img->size = size;
+    return 0;
+}
+
+int image_snap_list(struct image *img, struct image_snap **snaps, size_t *n,
+                    struct error *err)
+{
+    rbd_snap_info_t *info = NULL;
+    int max = 16;
+    int r;
+
+    *snaps = NULL;
+    *n = 0;
+    for (;;) {
+        info = xrealloc(info, sizeof(*info) * (size_t)max);
+        r = rbd_snap_list(img->rbd, info, &max);
+        if (r != -ERANGE)
+            break;
+    }
+    if (r < 0) {
+        free(info);
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot list the snapshots of '%s'", img->spec);
+    }
+    *snaps = xcalloc((size_t)r + 1, sizeof(**snaps));
+    for (int i = 0; i < r; i++) {
+        (*snaps)[i].id = info[i].id;
+        (*snaps)[i].size = info[i].size;
+        (*snaps)[i].name = xstrdup(info[i].name);
+    }
+    *n = (size_t)r;
+    rbd_snap_list_end(info);
+    free(info);
+    return 0;
+}
+
+void image_snaps_free(struct image_snap *snaps, size_t n)
+{
+    for (size_t i = 0; snaps && i < n; i++)
+        free(snaps[i].name);
+    free(snaps);
+}
+
+int image_snap_lookup(struct image *img, const char *name, bool *exists,
+                      uint64_t *id, struct error *err)
+{
+    int r = rbd_snap_get_id(img->rbd, name, id);
+
+    *exists = r == 0;
+    if (r == -ENOENT) {
+        *id = 0;
+        return 0;
+    }
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r, "cannot look up snapshot '%s@%s'",
+                         img->spec, name);
+    return 0;
+}
+
+int image_snap_create(struct image *img, const char *name, struct error *err)
+{
+    int r = rbd_snap_create2(img->rbd, name, RBD_SNAP_CREATE_SKIP_QUIESCE, NULL,
+                             NULL);
+
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r, "cannot create snapshot '%s@%s'",
+                         img->spec, name);
+    return 0;
+}
+
+int image_snap_remove(struct image *img, const char *name, struct error *err)
+{
+    int r = rbd_snap_remove(img->rbd, name);
+
+    if (r < 0 && r != -ENOENT)
+        return error_set(err, ERROR_CEPH, -r, "cannot remove snapshot '%s@%s'",
+                         img->spec, name);
+    return 0;
+}
+
+int image_meta_get(struct image *img, const char *key, char **value,
+                   struct error *err)
+{
+    size_t len = 256;
+    char *v = NULL;
+    int r;
+
+    *value = NULL;
+    for (;;) {
+        v = xrealloc(v, len + 1);
+        r = rbd_metadata_get(img->rbd, key, v, &len);
+        if (r != -ERANGE)
+            break;
+    }
+    if (r == -ENOENT) {
+        free(v);
+        return 0;
+    }
+    if (r < 0) {
+        free(v);
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot read metadata '%s' of '%s'", key, img->spec);
+    }
+    v[len] = '\0';
+    *value = v;
+    return 0;
+}
+
+int image_meta_set(struct image *img, const char *key, const char *value,
+                   struct error *err)
+{
+    int r = rbd_metadata_set(img->rbd, key, value);
+
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot set metadata '%s' of '%s'", key, img->spec);
+    return 0;
+}
+
+int image_meta_remove(struct image *img, const char *key, struct error *err)
+{
+    int r = rbd_metadata_remove(img->rbd, key);
+
+    if (r < 0 && r != -ENOENT)
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot remove metadata '%s' of '%s'", key, img->spec);
+    return 0;
+}
+
+int image_lock_exclusive(struct image *img, struct error *err)
+{
+    int r = rbd_lock_acquire(img->rbd, RBD_LOCK_MODE_EXCLUSIVE);
+
+    if (r == -EROFS || r == -EBUSY)
+        return error_set(err, ERROR_STATE, -r,
+                         "'%s' is in use by another client (it holds the "
+                         "image's exclusive lock)",
+                         img->spec);
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot take the exclusive lock of '%s'", img->spec);
+    return 0;
+}
+
+int image_watcher_count(struct image *img, uint64_t self, int *count,
+                        struct error *err)
+{
+    rbd_image_watcher_t *w = NULL;
+    size_t max = 8;
+    int r;
+
+    for (;;) {
+        w = xrealloc(w, sizeof(*w) * max);
+        r = rbd_watchers_list(img->rbd, w, &max);
+        if (r != -ERANGE)
+            break;
+    }
+    if (r < 0) {
+        free(w);
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot list the watchers of '%s'", img->spec);
+    }
+    *count = 0;
+    for (size_t i = 0; i < max; i++) {
+        if (!self || (uint64_t)w[i].id != self)
+            (*count)++;
+    }
+    rbd_watchers_list_cleanup(w, max);
+    free(w);
+    return 0;
+}
+
+/* ---- extents ------------------------------------------------------------ */
+
+/* librbd's callback has no error channel: keep the reason here and stop
+ * the iteration with one named sentinel. */
+#define DIFF_STOP (-0x7ff)
+
+struct diff_ctx {
+    struct image *img;
+    image_diff_fn *fn;
+    void *fn_ctx;
+    uint64_t next; /* end of the previous extent */
+    struct error *err;
+    bool failed;
+};
+
+static int diff_cb(uint64_t off, size_t len, int exists, void *arg)
+{
+    struct diff_ctx *d = arg;
+
+    if (off < d->next) {
+        error_set(d->err, ERROR_CEPH, EIO,
+                  "librbd reported extents of '%s' out of order "
+                  "(%" PRIu64 " after %" PRIu64 ")",
+                  d->img->spec, off, d->next);
+        d->failed = true;
+        return DIFF_STOP;
+    }
+    d->next = off + len;
+    if (len == 0)
+        return 0;
+    if (d->fn(d->fn_ctx, off, len, exists != 0, d->err) != 0) {
+        d->failed = true;
+        return DIFF_STOP;
+    }
+    return 0;
+}
+
+int image_diff(struct image *img, const char *from_snap, uint64_t off,
+               uint64_t len, bool whole_object, image_diff_fn *fn, void *ctx,
+               struct error *err)
+{
+    struct diff_ctx d = {img, fn, ctx, off, err, false};
+    int r;
+
+    r = rbd_diff_iterate2(img->rbd, from_snap, off, len, 1,
+                          whole_object ? 1 : 0, diff_cb, &d);
+    if (d.failed)
+        return -1;
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot list the changes of '%s' since '%s'",
+                         img->spec, from_snap ? from_snap : "creation");
+    return 0;
+}
+
+/* ---- asynchronous I/O -----------------------------------------------------
+ */
+
+static struct image_aio *aio_new(struct image *img, enum aio_kind kind,
+                                 uint64_t off, size_t len, struct error *err)
+{
+    struct image_aio *a = xcalloc(1, sizeof(*a));
+    int r = rbd_aio_create_completion(NULL, NULL, &a->c);
+
+    if (r < 0) {
+        free(a);
+        error_set(err, ERROR_CEPH, -r, "cannot create a completion");
+        return NULL;
+    }
+    a->img = img;
+    a->kind = kind;
+    a->off = off;
+    a->len = len;
+    return a;
+}
+
+static int aio_started(struct image_aio *a, int r, struct image_aio **out,
+                       struct error *err)
+{
+    static const char *const what[] = {"read", "write", "zero", "flush"};
+
+    if (r < 0) {
+        error_set(err, ERROR_CEPH, -r,
+                  "cannot %s %zu bytes at %" PRIu64 " of '%s'", what[a->kind],
+                  a->len, a->off, a->img->spec);
+        rbd_aio_release(a->c);
+        free(a);
+        return -1;
+    }
+    *out = a;
+    return 0;
+}
+
+int image_aio_read(struct image *img, uint64_t off, size_t len, void *buf,
+                   struct image_aio **out, struct error *err)
+{
+    struct image_aio *a = aio_new(img, AIO_READ, off, len, err);
+
+    *out = NULL;
+    if (!a)
+        return -1;
+    return aio_started(a, rbd_aio_read(img->rbd, off, len, buf, a->c), out,
+                       err);
+}
+
+int image_aio_write(struct image *img, uint64_t off, size_t len,
+                    const void *buf, struct image_aio **out, struct error *err)
+{
+    struct image_aio *a = aio_new(img, AIO_WRITE, off, len, err);
+
+    *out = NULL;
+    if (!a)
+        return -1;
+    return aio_started(
+        a, rbd_aio_write(img->rbd, off, len, (const char *)buf, a->c), out,
+        err);
+}
+
+int image_aio_zero(struct image *img, uint64_t off, uint64_t len,
+                   struct image_aio **out, struct error *err)
+{
+    struct image_aio *a = aio_new(img, AIO_ZERO, off, (size_t)len, err);
+
+    *out = NULL;
+    if (!a)
+        return -1;
+    return aio_started(
+        a, rbd_aio_write_zeroes(img->rbd, off, (size_t)len, a->c, 0, 0), out,
+        err);
+}
+
+int image_aio_wait(struct image_aio *a, struct error *err)
+{
+    static const char *const what[] = {"read", "write", "zero", "flush"};
+    ssize_t r;
+    int ret = 0;
+
+    if (!a)
+        return 0;
+    rbd_aio_wait_for_complete(a->c);
+    r = rbd_aio_get_return_value(a->c);
+    rbd_aio_release(a->c);
+    if (r < 0)
+        ret = error_set(err, ERROR_CEPH, (int)-r,
+                        "cannot %s %zu bytes at %" PRIu64 " of '%s'",
+                        what[a->kind], a->len, a->off, a->img->spec);
+    else if (a->kind == AIO_READ && (size_t)r != a->len)
+        ret = error_set(err, ERROR_CEPH, EIO,
+                        "short read of '%s' at %" PRIu64 ": %zd of %zu bytes",
+                        a->img->spec, a->off, r, a->len);
+    free(a);
+    return ret;
+}
+
+bool image_aio_done(struct image_aio *a)
+{
+    return !a || rbd_aio_is_complete(a->c);
+}
+
+int image_flush(struct image *img, struct error *err)
+{
+    int r = rbd_flush(img->rbd);
+
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r, "cannot flush '%s'", img->spec);
+    return 0;
+}

@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/journal.c: atomic key/value records of moves, with a lock.
+ */
+#include "rbdmove/core/journal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rbdmove/base/buf.h"
+#include "rbdmove/base/strutil.h"
+#include "rbdmove/base/xalloc.h"
+
+struct journal {
+    char *dir;
+    char *id;
+    char **keys;
+    char **values;
+    size_t n;
+    int lock_fd;
+};
+
+char *journal_default_dir(void)
+{
+    const char *state = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+
+    if (state && *state == '/')
+        return xasprintf("%s/rbdmove", state);
+    return xasprintf("%s/.local/state/rbdmove", home && *home ? home : "/root");
+}
+
+static int mkdir_p(const char *path, struct error *err)
+{
+    char *p = xstrdup(path);
+    int ret = 0;
+
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+            ret = -1;
+        *s = '/';
+    }
+    if (mkdir(p, 0700) < 0 && errno != EEXIST)
+        ret = -1;
+    if (ret < 0)
+        error_set(err, ERROR_IO, errno, "cannot create '%s'", path);
+    free(p);
+    return ret;
+}
+
+static bool id_is_valid(const char *id)
+{
+    return name_is_safe(id) && strlen(id) < 64;
+}
+
+static char *path_of(const struct journal *j, const char *ext)
+{
+    return xasprintf("%s/%s%s", j->dir, j->id, ext);
+}
+
+static int take_lock(struct journal *j, struct error *err)
+{
+    char *path = path_of(j, ".lock");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+    if (fd < 0) {
+        error_set(err, ERROR_IO, errno, "cannot open '%s'", path);
+        free(path);
+        return -1;
+    }
+    free(path);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        close(fd);
+        return error_set(err, ERROR_STATE, EWOULDBLOCK,
+                         "move %s is being driven by another rbdmove process",
+                         j->id);
+    }
+    j->lock_fd = fd;
+    return 0;
+}
+
+static struct journal *journal_new(const char *dir, const char *id)
+{
+    struct journal *j = xcalloc(1, sizeof(*j));
+
+    j->dir = xstrdup(dir);
+    j->id = xstrdup(id);
+    j->lock_fd = -1;
+    return j;
+}
+
+int journal_create(const char *dir, struct journal **out, struct error *err)
+{
+    unsigned char rnd[3] = {0, 0, 0};
+    time_t now = time(NULL);
+    struct journal *j;
+    struct tm tm;
+    char id[64], ts[32];
+
+    *out = NULL;
+    if (mkdir_p(dir, err) < 0)
+        return -1;
+    if (getrandom(rnd, sizeof(rnd), 0) < 0)
+        rnd[0] = (unsigned char)getpid();
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y%m%dT%H%M%S", &tm);
+    snprintf(id, sizeof(id), "%s-%02x%02x%02x", ts, rnd[0], rnd[1], rnd[2]);
+    j = journal_new(dir, id);
+    if (take_lock(j, err) < 0) {
+        journal_free(j);
+        return -1;
+    }
+    *out = j;
+    return 0;
+}
+
+static int parse(struct journal *j, const char *text, struct error *err)
+{
+    const char *line = text;
+
+    while (*line) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        char *l = xstrndup(line, len);
+        char *sp = strchr(l, ' ');
+        char *k, *v;
+
+        if (!sp) {
+            free(l);
+            return error_set(err, ERROR_STATE, 0,
+                             "journal of move %s is damaged", j->id);
+        }
+        *sp = '\0';
+        k = pct_decode(l);
+        v = pct_decode(sp + 1);
+        free(l);
+        if (!k || !v) {
+            free(k);
+            free(v);
+            return error_set(err, ERROR_STATE, 0,
+                             "journal of move %s is damaged", j->id);
+        }
+        journal_set(j, k, v);
+        free(k);
+        free(v);
+        line += len + (nl ? 1 : 0);
+    }
+    return 0;
+}
+
+static int load(struct journal *j, struct error *err)
+{
+    char *path = path_of(j, ".journal");
+    struct buf b = BUF_INIT;
+    char chunk[4096];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int ret = -1;
+
+    if (fd < 0) {
+        if (errno == ENOENT)
+            error_set(err, ERROR_USAGE, 0, "no move %s in '%s'", j->id, j->dir);
+        else
+            error_set(err, ERROR_IO, errno, "cannot read '%s'", path);
+        free(path);
+        return -1;
+    }
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        buf_add(&b, chunk, (size_t)n);
+    if (n < 0)
+        error_set(err, ERROR_IO, errno, "cannot read '%s'", path);
+    else
+        ret = parse(j, buf_str(&b), err);
+    close(fd);
+    free(path);
+    buf_release(&b);
+    return ret;
+}
+
+int journal_read(const char *dir, const char *id, struct journal **out,
+                 struct error *err)
+{
+    struct journal *j;
+
+    *out = NULL;
+    if (!id_is_valid(id))
+        return error_set(err, ERROR_USAGE, 0, "'%s' is not a move id", id);
+    j = journal_new(dir, id);
+    if (load(j, err) < 0) {
+        journal_free(j);
+        return -1;
+    }
+    *out = j;
+    return 0;
+}
+
+int journal_open(const char *dir, const char *id, struct journal **out,
+                 struct error *err)
+{
+    struct journal *j = NULL;
+
+    *out = NULL;
+    if (journal_read(dir, id, &j, err) < 0)
+        return -1;
+    if (take_lock(j, err) < 0) {
+        journal_free(j);
+        return -1;
+    }
+    *out = j;
+    return 0;
+}
+
+void journal_free(struct journal *j)
+{
+    if (!j)
+        return;
+    for (size_t i = 0; i < j->n; i++) {
+        free(j->keys[i]);
+        free(j->values[i]);
+    }
+    free(j->keys);
+    free(j->values);
+    if (j->lock_fd >= 0)
+        close(j->lock_fd);
+    free(j->dir);
+    free(j->id);
+    free(j);
+}
+
+const char *journal_id(const struct journal *j)
+{
+    return j->id;
+}
+
+const char *journal_get(const struct journal *j, const char *key)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        if (!strcmp(j->keys[i], key))
+            return j->values[i];
+    }
+    return NULL;
+}
+
+void journal_set(struct journal *j, const char *key, const char *value)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        if (strcmp(j->keys[i], key))
+            continue;
+        if (value) {
+            free(j->values[i]);
+            j->values[i] = xstrdup(value);
+            return;
+        }
+        free(j->keys[i]);
+        free(j->values[i]);
+        memmove(j->keys + i, j->keys + i + 1, (j->n - i - 1) * sizeof(char *));
+        memmove(j->values + i, j->values + i + 1,
+                (j->n - i - 1) * sizeof(char *));
+        j->n--;
+        return;
+    }
+    if (!value)
+        return;
+    j->keys = xrealloc(j->keys, (j->n + 1) * sizeof(char *));
+    j->values = xrealloc(j->values, (j->n + 1) * sizeof(char *));
+    j->keys[j->n] = xstrdup(key);
+    j->values[j->n] = xstrdup(value);
+    j->n++;
+}
+
+void journal_setf(struct journal *j, const char *key, const char *fmt, ...)
+{
+    struct buf b = BUF_INIT;
+    va_list ap;
+
+    va_start(ap, fmt);
+    buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    journal_set(j, key, buf_str(&b));
+    buf_release(&b);
+}
+
+static int write_file(const char *path, const struct buf *b, struct error *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    size_t off = 0;
+
+    if (fd < 0)
+        return error_set(err, ERROR_IO, errno, "cannot write '%s'", path);
+    while (off < b->len) {
+        ssize_t n = write(fd, b->data + off, b->len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            close(fd);
+            return error_set(err, ERROR_IO, errno, "cannot write '%s'", path);
+        }
+        off += (size_t)n;
+    }
+    if (fsync(fd) < 0 || close(fd) < 0)
+        return error_set(err, ERROR_IO, errno, "cannot write '%s'", path);
+    return 0;
+}
+
+int journal_save(struct journal *j, struct error *err)
+{
+    char *path = path_of(j, ".journal");
+    char *tmp = path_of(j, ".journal.tmp");
+    struct buf b = BUF_INIT;
+    int ret = -1;
+    int dfd;
+
+    for (size_t i = 0; i < j->n; i++) {
+        buf_add_pct(&b, j->keys[i]);
+        buf_adds(&b, " ");
+        buf_add_pct(&b, j->values[i]);
+        buf_adds(&b, "\n");
+    }
+    if (write_file(tmp, &b, err) < 0)
+        goto out;
+    if (rename(tmp, path) < 0) {
+        error_set(err, ERROR_IO, errno, "cannot replace '%s'", path);
+        goto out;
+    }
+    dfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    ret = 0;
+out:
+    free(path);
+    free(tmp);
+    buf_release(&b);
+    return ret;
+}
+
+void journal_log(struct journal *j, const char *fmt, ...)
+{
+    char *path = path_of(j, ".log");
+    struct buf b = BUF_INIT;
+    time_t now = time(NULL);
+    struct tm tm;
+    char ts[32];
+    va_list ap;
+    int fd;
+
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ ", &tm);
+    buf_adds(&b, ts);
+    va_start(ap, fmt);
+    buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    buf_adds(&b, "\n");
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        if (write(fd, b.data, b.len) < 0)
+            (void)0;
+        close(fd);
+    }
+    free(path);
+    buf_release(&b);
+}
+
+size_t journal_count(const struct journal *j)
+{
+    return j->n;
+}
+
+const char *journal_key(const struct journal *j, size_t i)
+{
+    return j->keys[i];
+}
+
+const char *journal_value(const struct journal *j, size_t i)
+{
+    return j->values[i];
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int journal_list(const char *dir, char ***ids, size_t *n, struct error *err)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    *ids = NULL;
+    *n = 0;
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        return error_set(err, ERROR_IO, errno, "cannot read '%s'", dir);
+    }
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+
+        if (len <= 8 || strcmp(e->d_name + len - 8, ".journal"))
+            continue;
+        *ids = xrealloc(*ids, (*n + 1) * sizeof(char *));
+        (*ids)[(*n)++] = xstrndup(e->d_name, len - 8);
+    }
+    closedir(d);
+    if (*n)
+        qsort(*ids, *n, sizeof(char *), cmp_str);
+    return 0;
+}
+
+void journal_ids_free(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+void journal_discard(struct journal *j)
+{
+    static const char *const exts[] = {".journal", ".log", ".lock"};
+
+    for (size_t i = 0; i < 3; i++) {
+        char *path = path_of(j, exts[i]);
+
+        unlink(path);
+        free(path);
+    }
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/journal.h: the record of one move, so that an interrupted move
+ * can be resumed or aborted by `rbdmove resume ID` / `rbdmove abort ID`.
+ *
+ * A journal is a small file of "key value" lines (values percent-encoded)
+ * in the state directory, rewritten atomically (temporary file, fsync,
+ * rename, fsync of the directory) at every step, so that after a crash it
+ * holds either the previous step or the next one, never half of each.
+ * Beside it, ID.log collects one human line per event. Neither holds a
+ * secret: credentials stay in clouds.yaml and the environment. A lock file
+ * keeps two processes from driving one move at once.
+ */
+#ifndef RBDMOVE_JOURNAL_H
+#define RBDMOVE_JOURNAL_H
+
+#include <stddef.h>
+
+#include "rbdmove/base/error.h"
+
+struct journal;
+
+/* $XDG_STATE_HOME/rbdmove, else ~/.local/state/rbdmove. Caller owns it. */
+char *journal_default_dir(void);
+
+/*
+ * Create the journal of a new move under dir (created if needed) with a
+ * fresh id, locked by this process.
+ */
+int journal_create(const char *dir, struct journal **out,
+                   struct error *err) MUST_CHECK;
+/* Load and lock the journal id under dir. ERROR_USAGE when unknown,
+ * ERROR_STATE when another process holds it. */
+int journal_open(const char *dir, const char *id, struct journal **out,
+                 struct error *err) MUST_CHECK;
+/* Load without locking, for status. */
+int journal_read(const char *dir, const char *id, struct journal **out,
+                 struct error *err) MUST_CHECK;
+/* Remove the journal's files (a move that changed nothing). */
+void journal_discard(struct journal *j);
+/* NULL-safe; releases the lock. */
+void journal_free(struct journal *j);
+
+const char *journal_id(const struct journal *j);
+/* The value of key (borrowed), or NULL. */
+const char *journal_get(const struct journal *j, const char *key);
+/* Set (value NULL removes) in memory; journal_save writes. */
+void journal_set(struct journal *j, const char *key, const char *value);
+void journal_setf(struct journal *j, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int journal_save(struct journal *j, struct error *err) MUST_CHECK;
+/* Append one line to ID.log (with the time); failures are ignored. */
+void journal_log(struct journal *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The keys, in order (borrowed), for status output. */
+size_t journal_count(const struct journal *j);
+const char *journal_key(const struct journal *j, size_t i);
+const char *journal_value(const struct journal *j, size_t i);
+
+/* The ids of the journals under dir, oldest first. */
+int journal_list(const char *dir, char ***ids, size_t *n,
+                 struct error *err) MUST_CHECK;
+void journal_ids_free(char **ids, size_t n);
+
+#endif

@@ -1,0 +1,997 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/migrate.c: the move of a Cinder volume between regions (see
+ * migrate.h). The steps, each recorded in the journal before it is taken:
+ *
+ *   phase        what is true
+ *   new          nothing changed yet
+ *   creating     dst.volume requested (its id is recorded first)
+ *   replicating  dst volume exists; seed and rounds run while the server
+ *                keeps writing
+ *   detaching    detach requested; the source may still be attached
+ *   detached     the source is detached, nobody else has its image open
+ *   attaching    final round applied and verified; attach requested
+ *   attached     the destination volume is in use by the destination
+ *   done         temporary snapshots removed, volumes marked
+ *   rolled-back  a cutover failed and the source is attached again
+ *   aborted      everything undone
+ */
+#include "rbdmove/core/migrate.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "openstack/cinder.h"
+#include "openstack/nova.h"
+#include "rbdmove/base/buf.h"
+#include "rbdmove/core/cluster.h"
+#include "rbdmove/core/dest.h"
+#include "rbdmove/core/image.h"
+#include "rbdmove/core/journal.h"
+#include "rbdmove/core/replicate.h"
+#include "rbdmove/base/strutil.h"
+#include "rbdmove/core/verify.h"
+#include "rbdmove/core/migrate_int.h"
+#include "rbdmove/base/xalloc.h"
+
+/* What the cutover costs besides the final data round (lab: detach 0.5 s,
+ * attach 3-4 s): the round must fit in what is left of the budget. */
+#define CUTOVER_OVERHEAD_S 5.0
+
+/* The final data round should stay under this (the issue's target), so
+ * that its check and the attach fit in what is left of the budget. */
+#define FINAL_ROUND_TARGET_S 1.0
+
+/* After the full check before the cutover, one more round when the final
+ * one would take longer than this (see catch_up). */
+#define CATCH_UP_S 0.25
+
+/* The blocks the final check hashes on both sides: small, because a VM's
+ * writes are small and scattered and every byte read here is downtime. */
+#define FINAL_BLOCK (64u * 1024)
+
+/* Below this the seed's rate is a good enough guess for the final round;
+ * above, an incremental round is measured first (a seed streams large
+ * extents far faster than a round applies scattered ones). */
+#define UNMEASURED_DELTA_MAX (16ull << 20)
+
+void migrate_opts_init(struct migrate_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->max_downtime = 10;
+    o->full_verify = true;
+    o->max_rounds = 20;
+    o->detach_timeout = 120;
+    o->attach_timeout = 120;
+    o->ceph_timeout = 60;
+    copy_params_init(&o->params);
+}
+
+void migrate_report_release(struct migrate_report *r)
+{
+    free(r->dst_device);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ---- events and the journal ---------------------------------------------- */
+
+void emit(struct move *m, const char *phase, const struct copy_stats *st,
+          const char *fmt, ...)
+{
+    struct migrate_event ev = {phase, NULL, m->round, st};
+    struct buf b = BUF_INIT;
+    va_list ap;
+
+    va_start(ap, fmt);
+    buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    ev.msg = buf_str(&b);
+    if (m->j)
+        journal_log(m->j, "%s: %s", phase, ev.msg);
+    if (m->o->event)
+        m->o->event(m->o->event_ctx, &ev);
+    buf_release(&b);
+}
+
+const char *J(struct move *m, const char *key)
+{
+    if (!m->j) {
+        if (!strcmp(key, "src.pool"))
+            return m->src_pool;
+        if (!strcmp(key, "src.image"))
+            return m->src_image;
+        return NULL;
+    }
+    return journal_get(m->j, key);
+}
+
+/* Fault-injection tests: pause at point (a phase, or "seeded"). */
+void test_hold(struct move *m, const char *point)
+{
+    if (m->o->hold_phase && !strcmp(m->o->hold_phase, point)) {
+        struct timespec ts = {(time_t)m->o->hold_seconds, 0};
+
+        journal_log(m->j, "holding at %s for %.0f s (test)", point,
+                    m->o->hold_seconds);
+        nanosleep(&ts, NULL);
+    }
+}
+
+int set_phase(struct move *m, const char *phase, struct error *err)
+{
+    journal_set(m->j, "phase", phase);
+    if (journal_save(m->j, err) < 0)
+        return -1;
+    test_hold(m, phase);
+    return 0;
+}
+
+bool phase_is(struct move *m, const char *phase)
+{
+    const char *p = J(m, "phase");
+
+    return p && !strcmp(p, phase);
+}
+
+/* ---- OpenStack steps
+ * --------------------------------------------------------- */
+
+int wait_volume(struct cinder *c, const char *id, const char *want,
+                double timeout, struct error *err)
+{
+    struct buf seen = BUF_INIT;
+    struct cinder_wait w = {want, timeout, 0, &seen};
+    int ret = cinder_volume_wait(c, id, &w, NULL, err);
+
+    if (ret < 0)
+        error_prefix(err, "volume %s (went through %s)", id,
+                     seen.len ? buf_str(&seen) : "no status");
+    buf_release(&seen);
+    return ret;
+}
+
+/* Ask Nova to attach; the volume is in use a few seconds later. */
+int attach_request(struct nova *n, const char *server, const char *volume,
+                   const char *device, char **device_out, struct error *err)
+{
+    struct nova_attachment a;
+
+    memset(&a, 0, sizeof(a));
+    if (nova_volume_attach(n, server, volume, device, &a, err) < 0)
+        return error_prefix(err, "attaching volume %s to server %s", volume,
+                            server);
+    if (device_out && a.device)
+        *device_out = xstrdup(a.device);
+    free(a.device);
+    free(a.attachment_id);
+    return 0;
+}
+
+int attach(struct nova *n, struct cinder *c, const char *server,
+           const char *volume, const char *device, double timeout,
+           char **device_out, struct error *err)
+{
+    if (attach_request(n, server, volume, device, device_out, err) < 0)
+        return -1;
+    return wait_volume(c, volume, "in-use", timeout, err);
+}
+
+/* Put the source back on its server. */
+int rollback(struct move *m, const struct error *why, struct error *err)
+{
+    const char *server = J(m, "src.server");
+    const char *vol = J(m, "src.volume");
+    struct error e2 = ERROR_INIT;
+    bool still = false;
+
+    *err = *why;
+    /* Never two servers with a copy each: the destination's attach,
+     * asked for or done, is undone first, or the source stays off. */
+    if ((phase_is(m, "attaching") || phase_is(m, "attached")) &&
+        undo_dst_attach(m, &e2) < 0) {
+        error_prefix(err,
+                     "the cutover failed, and destination volume %s may "
+                     "still be attached to server %s (%s); source volume %s "
+                     "stays detached so that only one copy is in use: check "
+                     "both, then run 'rbdmove resume %s' or 'rbdmove abort "
+                     "%s'",
+                     J(m, "dst.volume"), J(m, "dst.server"), e2.msg, vol,
+                     journal_id(m->j), journal_id(m->j));
+        return -1;
+    }
+    if (!server) {
+        error_prefix(err,
+                     "the source volume %s was not attached: nothing to "
+                     "put back",
+                     vol);
+        return -1;
+    }
+    if (source_attached(m, false, &still, &e2) == 0 && still) {
+        /* The detach never completed (a timeout): nothing to put back. */
+        error_prefix(err,
+                     "volume %s is still attached to server %s; "
+                     "nothing was cut over",
+                     vol, server);
+        if (set_phase(m, "rolled-back", &e2) < 0)
+            journal_log(m->j, "cannot record the rollback: %s", e2.msg);
+        return -1;
+    }
+    error_clear(&e2);
+    emit(m, "rollback", NULL, "re-attaching volume %s to server %s", vol,
+         server);
+    if (attach(m->plan->src.nova, m->plan->src.cinder, server, vol,
+               J(m, "src.device"), m->o->attach_timeout, NULL, &e2) < 0) {
+        error_prefix(err,
+                     "the cutover failed and re-attaching the source failed "
+                     "too (%s); volume %s is detached: attach it to server "
+                     "%s by hand, or run 'rbdmove abort %s'",
+                     e2.msg, vol, server, journal_id(m->j));
+        return -1;
+    }
+    if (set_phase(m, "rolled-back", &e2) < 0)
+        journal_log(m->j, "cannot record the rollback: %s", e2.msg);
+    error_prefix(err,
+                 "cutover failed; volume %s is attached to server %s again "
+                 "and destination volume %s is left unattached ('rbdmove "
+                 "resume %s' tries again, 'rbdmove abort %s' undoes)",
+                 vol, server, J(m, "dst.volume"), journal_id(m->j),
+                 journal_id(m->j));
+    return -1;
+}
+
+/* ---- pre-flight
+ * --------------------------------------------------------------- */
+
+void plan_problems(const struct plan *p, struct buf *b)
+{
+    for (size_t i = 0; i < p->n_notes; i++) {
+        if (p->notes[i].severity == PLAN_PROBLEM)
+            buf_addf(b, "%s%s: %s", b->len ? "; " : "", p->notes[i].side,
+                     p->notes[i].text);
+    }
+}
+
+int preflight(struct move *m, bool resuming, struct error *err)
+{
+    struct plan_options po = m->o->plan;
+    struct buf why = BUF_INIT;
+
+    if (resuming) {
+        po.volume = J(m, "src.volume");
+        po.dst_server = J(m, "dst.server");
+    }
+    m->plan = plan_build(&po);
+    if (!m->plan->src.cinder || !m->plan->src.nova || !m->plan->dst.cinder ||
+        !m->plan->dst.nova || !m->plan->have_volume ||
+        (!resuming && !plan_ok(m->plan))) {
+        plan_problems(m->plan, &why);
+        error_set(err, ERROR_STATE, 0, "pre-flight failed: %s",
+                  why.len ? buf_str(&why) : "see 'rbdmove plan'");
+        buf_release(&why);
+        return -1;
+    }
+    if (!resuming) {
+        const struct plan *p = m->plan;
+
+        journal_set(m->j, "src.volume", p->volume.id);
+        journal_set(m->j, "src.name", p->volume.name);
+        journal_setf(m->j, "src.size_gib", "%" PRIu64, p->volume.size_gib);
+        if (p->n_attachments == 1) {
+            journal_set(m->j, "src.server", p->attachments[0].server_id);
+            journal_set(m->j, "src.device", p->attachments[0].device);
+        }
+        journal_set(m->j, "src.pool",
+                    m->o->src_pool ? m->o->src_pool
+                    : p->rbd_pool  ? p->rbd_pool
+                                   : "volumes");
+        journal_set(m->j, "src.image", p->rbd_image);
+        journal_set(m->j, "dst.server", p->server.id);
+        journal_set(m->j, "dst.pool",
+                    m->o->dst_pool    ? m->o->dst_pool
+                    : p->dst_rbd_pool ? p->dst_rbd_pool
+                                      : "volumes");
+        journal_setf(m->j, "max_downtime", "%.3f", m->o->max_downtime);
+        if (set_phase(m, "new", err) < 0)
+            return -1;
+    }
+    emit(m, "preflight", NULL, "volume %s (%s, %" PRIu64 " GiB) to server %s",
+         J(m, "src.volume"), J(m, "src.name") ? J(m, "src.name") : "-",
+         m->plan->volume.size_gib, J(m, "dst.server"));
+    return 0;
+}
+
+static int create_dst_volume(struct move *m, struct error *err)
+{
+    const struct plan *p = m->plan;
+    struct cinder_kv meta[] = {{"rbdmove.move_id", journal_id(m->j)},
+                               {"rbdmove.source", p->volume.id},
+                               {"rbdmove.state", "receiving"}};
+    struct cinder_volume_spec spec = {p->volume.size_gib,
+                                      p->new_name,
+                                      "moved by rbdmove",
+                                      p->new_type,
+                                      p->new_availability_zone,
+                                      meta,
+                                      3};
+    struct cinder_volume v;
+
+    memset(&v, 0, sizeof(v));
+    if (set_phase(m, "creating", err) < 0)
+        return -1;
+    if (cinder_volume_create(p->dst.cinder, &spec, &v, err) < 0)
+        return error_prefix(err, "creating the destination volume");
+    journal_set(m->j, "dst.volume", v.id);
+    journal_set(m->j, "dst.created", "1");
+    journal_setf(m->j, "dst.image", "volume-%s", v.id);
+    cinder_volume_release(&v);
+    if (journal_save(m->j, err) < 0)
+        return -1;
+    emit(m, "create", NULL, "destination volume %s requested",
+         J(m, "dst.volume"));
+    if (wait_volume(p->dst.cinder, J(m, "dst.volume"), "available", 600, err) <
+        0)
+        return -1;
+    return set_phase(m, "replicating", err);
+}
+
+static int mark_source(struct move *m, const char *state, struct error *err)
+{
+    struct cinder_kv meta[] = {{"rbdmove.move_id", journal_id(m->j)},
+                               {"rbdmove.state", state},
+                               {"rbdmove.destination", J(m, "dst.volume")}};
+
+    return cinder_volume_metadata_set(m->plan->src.cinder, J(m, "src.volume"),
+                                      meta, J(m, "dst.volume") ? 3 : 2, err);
+}
+
+/* ---- data
+ * ----------------------------------------------------------------------- */
+
+static void on_replicate(void *ctx, const struct replicate_event *ev)
+{
+    struct move *m = ctx;
+
+    if (ev->kind == REPLICATE_EV_INFO) {
+        emit(m, "info", NULL, "%s", ev->msg);
+        return;
+    }
+    m->round = ev->round;
+    if (ev->kind == REPLICATE_EV_ROUND_START) {
+        emit(m, ev->round ? "round" : "seed", NULL, "%s %u started (%s)",
+             ev->round ? "round" : "seed", ev->round, ev->snap);
+        return;
+    }
+    if (ev->round < 64)
+        m->rep->bytes[ev->round] = ev->stats->data_bytes;
+    m->rep->rounds = ev->round;
+    if (ev->stats->seconds > 0.05 && ev->stats->extent_bytes > (4u << 20)) {
+        m->throughput = (double)ev->stats->extent_bytes / ev->stats->seconds;
+        m->round_measured = ev->round > 0;
+    }
+    emit(m, ev->round ? "round" : "seed", ev->stats,
+         "%s %u done: %" PRIu64 " bytes of data in %.2f s",
+         ev->round ? "round" : "seed", ev->round, ev->stats->data_bytes,
+         ev->stats->seconds);
+}
+
+/* Connect to both images. tidy: the destination is a server's now, only
+ * the snapshots and marks are left to remove. */
+static int open_data(struct move *m, bool tidy, struct error *err)
+{
+    struct replicate_opts ro;
+
+    if (cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
+                        &m->src_cl, err) < 0 ||
+        m->o->make_dest(m->o->make_dest_ctx, J(m, "dst.pool"),
+                        J(m, "dst.image"), &m->dst, err) < 0)
+        return -1;
+    replicate_opts_init(&ro);
+    ro.params = m->o->params;
+    ro.max_rounds = m->o->max_rounds;
+    ro.event = on_replicate;
+    ro.event_ctx = m;
+    ro.tidy_only = tidy;
+    return replicate_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"),
+                          m->dst, &ro, &m->repl, err);
+}
+
+/* Seconds the final round would take now. */
+static double predict(struct move *m, uint64_t delta)
+{
+    if (m->throughput <= 0)
+        return delta ? 1e9 : 0;
+    return (double)delta / m->throughput;
+}
+
+/* Rounds until the predicted final round fits the budget. */
+int converge(struct move *m, struct error *err)
+{
+    double budget = m->o->max_downtime - CUTOVER_OVERHEAD_S;
+    uint64_t delta = 0, prev = UINT64_MAX;
+    unsigned stalled = 0;
+
+    if (budget > FINAL_ROUND_TARGET_S)
+        budget = FINAL_ROUND_TARGET_S;
+    if (budget < 0.2)
+        budget = 0.2;
+    if (replicate_seed(m->repl, err) < 0)
+        return -1;
+    test_hold(m, "seeded");
+    for (;;) {
+        struct copy_stats st;
+        double p;
+
+        if (replicate_delta(m->repl, &delta, err) < 0)
+            return -1;
+        p = predict(m, delta);
+        if (!m->round_measured && delta > UNMEASURED_DELTA_MAX)
+            p = p > budget ? p : budget + 1; /* measure a round first */
+        if (p <= budget) {
+            emit(m, "info", NULL,
+                 "%" PRIu64 " bytes changed since the last round: the final "
+                 "round should take %.2f s (budget %.1f s)",
+                 delta, p, budget);
+            return 0;
+        }
+        stalled = delta >= prev - prev / 10 ? stalled + 1 : 0;
+        if (stalled >= 2 || replicate_rounds(m->repl) >= m->o->max_rounds) {
+            if (m->o->force_cutover) {
+                emit(m, "info", NULL,
+                     "not converging (%" PRIu64 " bytes pending, final round "
+                     "%.1f s); cutting over anyway (--force-cutover)",
+                     delta, p);
+                return 0;
+            }
+            return error_set(err, ERROR_STATE, 0,
+                             "the writer outruns the copy: %" PRIu64
+                             " bytes change between rounds and the final "
+                             "round would take %.1f s, over the %.1f s budget;"
+                             " nothing was cut over (raise --max-downtime, "
+                             "or --force-cutover)",
+                             delta, p, budget);
+        }
+        prev = delta;
+        if (replicate_round(m->repl, &st, err) < 0)
+            return -1;
+    }
+}
+
+/*
+ * The full verify takes seconds while the writer goes on, and all it
+ * writes meanwhile would land in the final round: catch up with one more
+ * round when the final one would otherwise take more than CATCH_UP_S.
+ * Not a convergence test (that was passed already): one round at most.
+ */
+static int catch_up(struct move *m, struct error *err)
+{
+    struct copy_stats st;
+    uint64_t delta = 0;
+
+    if (replicate_delta(m->repl, &delta, err) < 0)
+        return -1;
+    if (predict(m, delta) <= CATCH_UP_S)
+        return 0;
+    emit(m, "info", NULL,
+         "%" PRIu64 " bytes changed during the check: one more round", delta);
+    return replicate_round(m->repl, &st, err);
+}
+
+/* Verify the current base in full, while the server still runs. */
+int verify_base(struct move *m, struct error *err)
+{
+    struct dest_hashes a = {0}, b = {0};
+    struct image *img = NULL;
+    struct verify_range r[1];
+    const char *base = replicate_base(m->repl);
+    int ret = -1;
+
+    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), base, true,
+                   &img, err) < 0 ||
+        verify_hash_image(img, VERIFY_BLOCK, 16, NULL, NULL, &a, err) < 0 ||
+        dest_hash(m->dst, base, VERIFY_BLOCK, &b, err) < 0)
+        goto out;
+    if (verify_compare(&a, &b, r, 1) != 0) {
+        error_set(err, ERROR_MISMATCH, 0,
+                  "the destination differs from the source at snapshot '%s' "
+                  "(first at byte %" PRIu64 "); nothing was cut over",
+                  base, r[0].off);
+        goto out;
+    }
+    emit(m, "verify", NULL, "'%s' equal on both sides (%" PRIu64 " blocks)",
+         base, a.nblocks);
+    ret = 0;
+out:
+    image_close(img);
+    dest_hashes_release(&a);
+    dest_hashes_release(&b);
+    return ret;
+}
+
+struct dst_hash_job {
+    struct dest *d;
+    const char *snap;
+    const uint64_t *idx;
+    size_t n;
+    uint64_t *hashes;
+    struct error err;
+    int ret;
+};
+
+static void *dst_hash_thread(void *arg)
+{
+    struct dst_hash_job *j = arg;
+
+    j->ret = dest_hash_blocks(j->d, j->snap, FINAL_BLOCK, j->idx, j->n,
+                              j->hashes, &j->err);
+    return NULL;
+}
+
+/* Hash the blocks idx on both sides at once: the downtime pays for the
+ * slower side only. */
+static int hash_both(struct move *m, struct image *img, const char *snap,
+                     const uint64_t *idx, size_t n, uint64_t *ha, uint64_t *hb,
+                     struct error *err)
+{
+    struct dst_hash_job j = {m->dst, snap, idx, n, hb, ERROR_INIT, 0};
+    pthread_t th;
+    int r;
+
+    if (pthread_create(&th, NULL, dst_hash_thread, &j) != 0)
+        return error_set(err, ERROR_IO, EAGAIN, "cannot start a thread");
+    r = verify_hash_blocks(img, FINAL_BLOCK, 32, idx, n, ha, err);
+    pthread_join(th, NULL);
+    if (r < 0)
+        return -1;
+    if (j.ret < 0) {
+        *err = j.err;
+        return -1;
+    }
+    return 0;
+}
+
+/* Verify, head against head, the blocks that changed on the source since
+ * the base: the rest was verified in full before the detach
+ * (verify_base). */
+static int verify_final(struct move *m, struct error *err)
+{
+    const char *base = replicate_base(m->repl);
+    uint64_t *idx = NULL, *ha = NULL, *hb = NULL;
+    struct image *img = NULL;
+    size_t n = 0;
+    int ret = -1;
+
+    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), NULL, true,
+                   &img, err) < 0 ||
+        verify_changed_blocks(img, base, FINAL_BLOCK, &idx, &n, err) < 0)
+        goto out;
+    ha = xcalloc(n + 1, sizeof(*ha));
+    hb = xcalloc(n + 1, sizeof(*hb));
+    if (n && hash_both(m, img, NULL, idx, n, ha, hb, err) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (ha[i] != hb[i]) {
+            error_set(err, ERROR_MISMATCH, 0,
+                      "the final round left the destination different from "
+                      "the source at byte %" PRIu64,
+                      idx[i] * FINAL_BLOCK);
+            goto out;
+        }
+    }
+    emit(m, "verify", NULL, "final round verified (%zu blocks)", n);
+    ret = 0;
+out:
+    image_close(img);
+    free(idx);
+    free(ha);
+    free(hb);
+    return ret;
+}
+
+/* ---- cutover
+ * -------------------------------------------------------------------- */
+
+static int wait_watchers(struct move *m, struct error *err)
+{
+    struct image *img = NULL;
+    double t0 = time_now();
+    int count = 0, ret = -1;
+
+    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), NULL, true,
+                   &img, err) < 0)
+        return -1;
+    for (;;) {
+        if (image_watcher_count(img, cluster_instance_id(m->src_cl), &count,
+                                err) < 0)
+            goto out;
+        if (count == 0)
+            break;
+        if (time_now() - t0 > m->o->detach_timeout) {
+            error_set(err, ERROR_STATE, 0,
+                      "%d client%s still hold%s '%s/%s' open %.0f s after the "
+                      "detach (a hypervisor that has not let go could still "
+                      "write)",
+                      count, count == 1 ? "" : "s", count == 1 ? "s" : "",
+                      J(m, "src.pool"), J(m, "src.image"),
+                      m->o->detach_timeout);
+            goto out;
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ret = 0;
+out:
+    image_close(img);
+    return ret;
+}
+
+/* Ask Nova to detach the source (phase detaching). */
+int detach_request(struct move *m, struct error *err)
+{
+    const char *server = J(m, "src.server");
+    const char *vol = J(m, "src.volume");
+
+    if (set_phase(m, "detaching", err) < 0)
+        return -1;
+    if (!server)
+        return 0;
+    if (m->detach_done) {
+        /* An earlier run asked, and Nova did it: asking again would be
+         * refused ("not attached"), and that is no reason to roll back.
+         * Looked at again: somebody may have attached it since. */
+        bool attached = false;
+
+        if (source_attached(m, false, &attached, err) < 0)
+            return -1;
+        if (!attached) {
+            emit(m, "detach", NULL,
+                 "volume %s was already detached from server %s", vol, server);
+            return 0;
+        }
+    }
+    emit(m, "detach", NULL, "detaching volume %s from server %s", vol, server);
+    if (nova_volume_detach(m->plan->src.nova, server, vol, err) < 0)
+        return error_prefix(err, "detaching volume %s from server %s", vol,
+                            server);
+    test_hold(m, "detach-requested");
+    return 0;
+}
+
+/* Wait until the source is available and nobody else has its image open
+ * (phase detached). t0 is when the detach was asked for. */
+int detach_wait(struct move *m, double t0, struct error *err)
+{
+    if (J(m, "src.server") &&
+        wait_volume(m->plan->src.cinder, J(m, "src.volume"), "available",
+                    m->o->detach_timeout, err) < 0)
+        return -1;
+    if (wait_watchers(m, err) < 0)
+        return -1;
+    m->rep->t_detach = t0 > 0 ? time_now() - t0 : 0;
+    journal_setf(m->j, "cutover.t_detach", "%.3f", m->rep->t_detach);
+    return set_phase(m, "detached", err);
+}
+
+static int detach(struct move *m, double *t0, struct error *err)
+{
+    /* 0: the detach began in an earlier run, the downtime's start is
+     * not known (resumed in "detaching", or found detached). */
+    *t0 = phase_is(m, "replicating") && !m->detach_done ? time_now() : 0;
+    if (detach_request(m, err) < 0)
+        return -1;
+    return detach_wait(m, *t0, err);
+}
+
+/*
+ * The final round and its check, on a detached source: straight from the
+ * source head into the destination head, no snapshot on either side (each
+ * would be a monitor update, up to a second of downtime); the snapshots of
+ * the base go after the attach. Then the destination's lock is given up,
+ * for the server that gets it.
+ */
+int final_verify(struct move *m, struct error *err)
+{
+    struct copy_stats st;
+    double t;
+
+    t = time_now();
+    emit(m, "final", NULL, "final round");
+    if (replicate_final(m->repl, &st, err) < 0)
+        return -1;
+    m->rep->t_final = time_now() - t;
+    t = time_now();
+    if (verify_final(m, err) < 0)
+        return -1;
+    m->rep->t_verify = time_now() - t;
+    journal_setf(m->j, "cutover.t_final", "%.3f", m->rep->t_final);
+    journal_setf(m->j, "cutover.t_verify", "%.3f", m->rep->t_verify);
+    if (dest_unlock(m->dst, err) < 0)
+        return error_prefix(err, "releasing the destination image");
+    return set_phase(m, "attaching", err);
+}
+
+void attach_started(struct move *m)
+{
+    emit(m, "attach", NULL, "attaching volume %s to server %s",
+         J(m, "dst.volume"), J(m, "dst.server"));
+    m->t_attach0 = time_now();
+}
+
+/* The destination volume is attached (or failed): record, tidy up. */
+int attach_done(struct move *m, double t0, struct error *err)
+{
+    m->rep->t_attach = time_now() - m->t_attach0;
+    m->rep->downtime = t0 > 0 ? time_now() - t0 : 0;
+    journal_setf(m->j, "cutover.t_attach", "%.3f", m->rep->t_attach);
+    journal_setf(m->j, "cutover.downtime", "%.3f", m->rep->downtime);
+    return set_phase(m, "attached", err);
+}
+
+/* Attach the destination volume; t0 is when the downtime began. */
+static int attach_dst(struct move *m, double t0, struct error *err)
+{
+    attach_started(m);
+    if (attach_request(m->plan->dst.nova, J(m, "dst.server"),
+                       J(m, "dst.volume"), NULL, &m->rep->dst_device, err) < 0)
+        return -1;
+    test_hold(m, "attach-requested");
+    if (wait_volume(m->plan->dst.cinder, J(m, "dst.volume"), "in-use",
+                    m->o->attach_timeout, err) < 0)
+        return -1;
+    return attach_done(m, t0, err);
+}
+
+/* From a detached source to an attached destination. */
+static int finish_cutover(struct move *m, double t0, struct error *err)
+{
+    if (!phase_is(m, "attaching") && final_verify(m, err) < 0)
+        return -1;
+    return attach_dst(m, t0, err);
+}
+
+/* Do not take the source away from its server for a destination that
+ * cannot take it: check the destination server once more. */
+int check_dst_server(struct move *m, struct error *err)
+{
+    struct nova_server s;
+    struct buf why = BUF_INIT;
+    int ret = 0;
+
+    memset(&s, 0, sizeof(s));
+    if (nova_server_get(m->plan->dst.nova, J(m, "dst.server"), &s, err) < 0)
+        return error_prefix(err, "destination server %s; nothing was cut over",
+                            J(m, "dst.server"));
+    if (!nova_server_can_attach(&s, &why))
+        ret = error_set(err, ERROR_STATE, 0, "%s; nothing was cut over",
+                        buf_str(&why));
+    nova_server_release(&s);
+    buf_release(&why);
+    return ret;
+}
+
+static int cutover(struct move *m, struct error *err)
+{
+    struct error e = ERROR_INIT;
+    double t0 = 0;
+
+    if (!phase_is(m, "detached") && check_dst_server(m, err) < 0)
+        return -1;
+
+    /* From the detach on, a signal must not leave the server without its
+     * disk: finish, or roll back. */
+    replicate_set_cancel(m->repl, NULL, NULL);
+    if (!phase_is(m, "detached") && detach(m, &t0, &e) < 0)
+        return rollback(m, &e, err);
+    if (finish_cutover(m, t0, &e) < 0)
+        return rollback(m, &e, err);
+    return 0;
+}
+
+int cleanup(struct move *m, struct error *err)
+{
+    struct cinder_kv dst_meta[] = {{"rbdmove.state", "moved-here"}};
+    struct error e2 = ERROR_INIT;
+
+    emit(m, "cleanup", NULL, "removing the temporary snapshots");
+    if (replicate_drop_base(m->repl, err) < 0)
+        return -1;
+    if (mark_source(m, "moved", &e2) < 0 ||
+        cinder_volume_metadata_set(m->plan->dst.cinder, J(m, "dst.volume"),
+                                   dst_meta, 1, &e2) < 0)
+        emit(m, "info", NULL, "cannot update the volumes' metadata: %s",
+             e2.msg);
+    if (m->o->delete_source) {
+        emit(m, "cleanup", NULL, "deleting source volume %s",
+             J(m, "src.volume"));
+        if (cinder_volume_delete(m->plan->src.cinder, J(m, "src.volume"), err) <
+                0 ||
+            wait_volume(m->plan->src.cinder, J(m, "src.volume"), "deleted", 300,
+                        err) < 0)
+            return error_prefix(err, "the move succeeded, but deleting the "
+                                     "source failed");
+    }
+    return set_phase(m, "done", err);
+}
+
+/* Volume id as Cinder has it, settled: a run killed while Nova detached
+ * or attached it leaves it busy ("detaching", "reserved", "attaching")
+ * for a while, and where the move stands is known once Nova is done. */
+static int volume_get(struct cinder *c, const char *id, bool settle,
+                      double timeout, struct cinder_volume *v,
+                      struct error *err)
+{
+    struct cinder_wait w = {NULL, timeout, 1.0, NULL};
+
+    memset(v, 0, sizeof(*v));
+    if (!settle)
+        return cinder_volume_get(c, id, v, err);
+    return cinder_volume_wait(c, id, &w, v, err);
+}
+
+/* Where a resumed cutover stands: a source that is attached again means
+ * the move goes back to rounds. settle: once a detach under way is over. */
+int source_attached(struct move *m, bool settle, bool *attached,
+                    struct error *err)
+{
+    struct cinder_volume v;
+
+    if (volume_get(m->plan->src.cinder, J(m, "src.volume"), settle,
+                   m->o->detach_timeout, &v, err) < 0)
+        return -1;
+    *attached = v.n_attachments > 0;
+    cinder_volume_release(&v);
+    return 0;
+}
+
+/* settle: once an attach under way is over. */
+static int dst_attached(struct move *m, bool settle, bool *attached,
+                        struct error *err)
+{
+    struct cinder_volume v;
+
+    if (volume_get(m->plan->dst.cinder, J(m, "dst.volume"), settle,
+                   m->o->attach_timeout, &v, err) < 0)
+        return -1;
+    *attached = !strcmp(v.status, "in-use");
+    cinder_volume_release(&v);
+    return 0;
+}
+
+/* Detach the destination volume from its server if it is attached, or
+ * about to be. */
+int undo_dst_attach(struct move *m, struct error *err)
+{
+    bool attached = false;
+
+    if (!J(m, "dst.volume"))
+        return 0;
+    if (dst_attached(m, true, &attached, err) < 0)
+        return -1;
+    if (!attached)
+        return 0;
+    emit(m, "rollback", NULL, "detaching volume %s from server %s",
+         J(m, "dst.volume"), J(m, "dst.server"));
+    if (nova_volume_detach(m->plan->dst.nova, J(m, "dst.server"),
+                           J(m, "dst.volume"), err) < 0 ||
+        wait_volume(m->plan->dst.cinder, J(m, "dst.volume"), "available",
+                    m->o->detach_timeout, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* Everything before the cutover: create, replicate until the final round
+ * fits the budget, verify; or, resumed, find where the cutover stands. */
+int prepare(struct move *m, struct error *err)
+{
+    bool attached = false;
+
+    if (phase_is(m, "new") || phase_is(m, "creating")) {
+        if (J(m, "dst.volume")) {
+            if (wait_volume(m->plan->dst.cinder, J(m, "dst.volume"),
+                            "available", 600, err) < 0 ||
+                set_phase(m, "replicating", err) < 0)
+                return -1;
+        } else if (create_dst_volume(m, err) < 0) {
+            return -1;
+        }
+        if (mark_source(m, "moving", err) < 0)
+            return -1;
+    }
+    if (phase_is(m, "attaching")) {
+        if (dst_attached(m, true, &attached, err) < 0)
+            return -1;
+        if (attached && set_phase(m, "attached", err) < 0)
+            return -1;
+        if (!attached && set_phase(m, "detached", err) < 0)
+            return -1;
+    }
+    if (open_data(m, phase_is(m, "attached"), err) < 0)
+        return -1;
+    if (phase_is(m, "detaching") || phase_is(m, "detached")) {
+        if (source_attached(m, phase_is(m, "detaching"), &attached, err) < 0)
+            return -1;
+        if (attached && set_phase(m, "replicating", err) < 0)
+            return -1;
+        /* Killed after the detach request: it may have been carried out. */
+        m->detach_done = !attached && phase_is(m, "detaching");
+    } else if (phase_is(m, "rolled-back") && J(m, "src.server")) {
+        /* A rollback that found the source still detaching (a timeout)
+         * leaves it to Nova, which may finish the detach later. */
+        if (source_attached(m, true, &attached, err) < 0)
+            return -1;
+        m->detach_done = !attached;
+    }
+    if (phase_is(m, "replicating") || phase_is(m, "rolled-back")) {
+        if (set_phase(m, "replicating", err) < 0 || converge(m, err) < 0)
+            return -1;
+        if (m->o->full_verify &&
+            (verify_base(m, err) < 0 || catch_up(m, err) < 0))
+            return -1;
+    }
+    return 0;
+}
+
+bool in_cutover(struct move *m)
+{
+    return phase_is(m, "replicating") || phase_is(m, "detaching") ||
+           phase_is(m, "detached") || phase_is(m, "attaching");
+}
+
+static int drive(struct move *m, struct error *err)
+{
+    if (prepare(m, err) < 0)
+        return -1;
+    if (in_cutover(m) && cutover(m, err) < 0)
+        return -1;
+    if (phase_is(m, "attached"))
+        return cleanup(m, err);
+    return 0;
+}
+
+void move_release(struct move *m)
+{
+    replicate_close(m->repl);
+    dest_free(m->dst);
+    cluster_close(m->src_cl);
+    plan_free(m->plan);
+    free(m->src_pool);
+    free(m->src_image);
+}
+
+int migrate_run(struct journal *j, const struct migrate_opts *o,
+                struct migrate_report *rep, struct error *err)
+{
+    struct move m = {.j = j, .o = o, .rep = rep};
+    const char *phase = journal_get(j, "phase");
+    int ret = -1;
+
+    memset(rep, 0, sizeof(*rep));
+    if (phase && !strcmp(phase, "done"))
+        return error_set(err, ERROR_STATE, 0, "move %s is already done",
+                         journal_id(j));
+    if (phase && !strcmp(phase, "aborted"))
+        return error_set(err, ERROR_STATE, 0, "move %s was aborted",
+                         journal_id(j));
+    if (preflight(&m, phase != NULL, err) < 0)
+        goto out;
+    ret = drive(&m, err);
+    if (J(&m, "dst.volume"))
+        snprintf(rep->dst_volume_id, sizeof(rep->dst_volume_id), "%s",
+                 J(&m, "dst.volume"));
+    if (ret == 0) {
+        const char *d = J(&m, "cutover.downtime");
+
+        rep->downtime = d ? strtod(d, NULL) : rep->downtime;
+        emit(&m, "done", NULL, "volume %s now serves server %s",
+             J(&m, "dst.volume"), J(&m, "dst.server"));
+    } else {
+        journal_log(j, "stopped: %s", err->msg);
+    }
+out:
+    move_release(&m);
+    return ret;
+}

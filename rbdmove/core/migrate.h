@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/migrate.h: the move of a Cinder volume to another region, with
+ * seconds of downtime (`rbdmove move`), and its resume and abort.
+ *
+ * Pre-flight as plan.c; create the destination volume; seed and rounds
+ * (replicate.c) until the predicted final round fits the downtime budget;
+ * then the cutover: detach through Nova, wait until the volume is
+ * available and nobody else watches its image, final round, verify the
+ * blocks it touched (the base before it was verified in full while the
+ * server still ran), attach the destination volume, wait until in-use.
+ * A failure between detach and attach re-attaches the source. Every step
+ * is recorded in a journal (journal.h) before it is taken, so a move
+ * killed anywhere is finished by migrate_run on the same journal, or
+ * undone by migrate_abort.
+ *
+ * This is the one core module that talks to OpenStack (with plan.c, its
+ * pre-flight half).
+ */
+#ifndef RBDMOVE_MIGRATE_H
+#define RBDMOVE_MIGRATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rbdmove/core/copy.h"
+#include "rbdmove/base/error.h"
+#include "rbdmove/core/plan.h"
+
+struct dest;
+struct journal;
+
+/* Build the destination for pool/image (local librbd or SSH receiver). */
+typedef int migrate_dest_fn(void *ctx, const char *pool, const char *image,
+                            struct dest **out, struct error *err);
+
+struct migrate_event {
+    const char *phase; /* "preflight", "create", "seed", "round", "detach",
+                          "final", "verify", "attach", "rollback",
+                          "cleanup", "done", "info" */
+    const char *msg;   /* what happened, for people */
+    unsigned round;
+    const struct copy_stats *stats; /* after a round, else NULL */
+};
+
+typedef void migrate_event_fn(void *ctx, const struct migrate_event *ev);
+
+struct migrate_opts {
+    struct plan_options plan;
+    const char *src_conf, *src_id; /* the source cluster, from here */
+    const char *src_pool;          /* NULL: from Cinder, else "volumes" */
+    const char *dst_pool;          /* NULL: from Cinder, else "volumes" */
+    migrate_dest_fn *make_dest;
+    void *make_dest_ctx;
+    double max_downtime;   /* seconds, default 10 */
+    bool force_cutover;    /* cut over even when rounds do not converge */
+    bool delete_source;    /* delete the source volume after success */
+    bool full_verify;      /* verify the last base in full before cutover */
+    unsigned max_rounds;   /* default 20 */
+    double detach_timeout; /* default 120 s */
+    double attach_timeout; /* default 120 s */
+    int ceph_timeout;      /* every Ceph operation, seconds; default 60 */
+    struct copy_params params;
+    migrate_event_fn *event;
+    void *event_ctx;
+    /* Tests: stay this many seconds in phase hold_phase once it is
+     * recorded, or at one of the points "seeded" (after the seed),
+     * "detach-requested" and "attach-requested" (once Nova accepted the
+     * request); the CLI reads RBDMOVE_TEST_HOLD=POINT:SECONDS. So a fault
+     * can be injected at a known point. */
+    const char *hold_phase;
+    double hold_seconds;
+};
+
+void migrate_opts_init(struct migrate_opts *o);
+
+struct migrate_report {
+    unsigned rounds;
+    uint64_t bytes[64]; /* data bytes of the seed [0] and each round */
+    double downtime;    /* from the detach request to the attached dst */
+    double t_detach, t_final, t_verify, t_attach;
+    char dst_volume_id[37];
+    char *dst_device;
+};
+
+void migrate_report_release(struct migrate_report *r);
+
+/*
+ * Run the move recorded in j, from wherever it stands (a new journal
+ * starts at the pre-flight). ERROR_INTERRUPTED when a signal stopped it
+ * at a resumable point.
+ */
+int migrate_run(struct journal *j, const struct migrate_opts *o,
+                struct migrate_report *rep, struct error *err) MUST_CHECK;
+
+/*
+ * The data volumes attached to server (name or id) in the source region
+ * of po, in device order, the boot disk left out. Caller frees *ids.
+ */
+int migrate_server_volumes(const struct plan_options *po, const char *server,
+                           char ***ids, size_t *n,
+                           struct error *err) MUST_CHECK;
+
+/*
+ * Move several volumes (of one server) with one cutover: each journal
+ * js[i] with its options os[i] replicates as migrate_run does; then all
+ * sources are detached, all final rounds applied and verified, all
+ * destinations attached; a failure anywhere in between puts every source
+ * back. reps[i] gets each volume's report (downtime from the first detach).
+ */
+int migrate_run_group(struct journal **js, size_t n,
+                      const struct migrate_opts *os,
+                      struct migrate_report *reps,
+                      struct error *err) MUST_CHECK;
+
+/*
+ * Return to the starting state: the source attached to its server again,
+ * rbdmove's snapshots removed on both sides, a destination volume rbdmove
+ * created deleted, rbdmove's metadata removed.
+ */
+int migrate_abort(struct journal *j, const struct migrate_opts *o,
+                  struct error *err) MUST_CHECK;
+
+/* ---- sync: a DR copy kept fresh, no cutover
+ * ---------------------------------- */
+
+struct migrate_sync_opts {
+    struct migrate_opts m; /* plan (no dst_server), clusters, dest, events */
+    uint64_t converge;     /* stop rounds below this delta (default 64M) */
+    unsigned max_rounds;   /* default 10 */
+    bool verify;           /* compare the base snapshots at the end */
+};
+
+struct migrate_sync_result {
+    char dst_volume_id[37];
+    bool created;
+    unsigned rounds;
+    bool converged;
+    bool verified;
+    char *base; /* the snapshot both sides share now */
+};
+
+void migrate_sync_result_release(struct migrate_sync_result *r);
+
+/*
+ * Keep a copy of the source volume in the destination region: the volume
+ * whose metadata says rbdmove.sync_of=<source id> (created, with that
+ * mark, the first time), seeded once and then brought up to date with
+ * incremental rounds. Nothing is detached or attached. Safe to interrupt
+ * and run again (replicate.c resumes), and it refuses a copy that was
+ * written to since the last run.
+ */
+int migrate_sync(const struct migrate_sync_opts *o,
+                 struct migrate_sync_result *res, struct error *err) MUST_CHECK;
+
+#endif

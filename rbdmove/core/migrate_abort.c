@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/migrate_abort.c: undo an unfinished move (see migrate.h): the
+ * source attached to its server again, rbdmove's snapshots and the
+ * volume it created removed, whatever phase the journal stands in.
+ */
+#include "rbdmove/core/migrate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "openstack/cinder.h"
+#include "rbdmove/core/cluster.h"
+#include "rbdmove/core/dest.h"
+#include "rbdmove/core/image.h"
+#include "rbdmove/core/journal.h"
+#include "rbdmove/core/migrate_int.h"
+#include "rbdmove/base/xalloc.h"
+
+/* ---- abort
+ * ------------------------------------------------------------------------ */
+
+/* Remove the snapshots rbdmove made for this move on the source: the ones
+ * the destination's marks name. */
+static void drop_source_snaps(struct move *m)
+{
+    struct error e = ERROR_INIT;
+    struct image *img = NULL;
+    struct image_snap *snaps = NULL;
+    size_t n = 0;
+
+    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), NULL, false,
+                   &img, &e) < 0 ||
+        image_snap_list(img, &snaps, &n, &e) < 0) {
+        emit(m, "info", NULL, "cannot list the source's snapshots: %s", e.msg);
+        image_close(img);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *s = snaps[i].name;
+        const char *keys[] = {"snap.base", "snap.seed", "snap.pending"};
+
+        for (size_t k = 0; k < 3; k++) {
+            const char *v = J(m, keys[k]);
+
+            if (v && !strcmp(v, s) && image_snap_remove(img, s, &e) < 0)
+                emit(m, "info", NULL, "%s", e.msg);
+        }
+    }
+    image_snaps_free(snaps, n);
+    image_close(img);
+}
+
+/* Read the destination's marks into the journal before deleting it. */
+static void note_snaps(struct move *m)
+{
+    struct dest_state st;
+    struct error e = ERROR_INIT;
+    const char *vals[3];
+    const char *keys[] = {"snap.base", "snap.seed", "snap.pending"};
+
+    if (!m->dst || dest_probe(m->dst, &st, &e) < 0)
+        return;
+    vals[0] = st.meta_base;
+    vals[1] = st.meta_seed;
+    vals[2] = st.meta_pending;
+    for (size_t k = 0; k < 3; k++) {
+        const char *p = vals[k] ? strstr(vals[k], " snap=") : NULL;
+
+        if (p) {
+            char *name = xstrndup(p + 6, strcspn(p + 6, " "));
+
+            journal_set(m->j, keys[k], name);
+            free(name);
+        }
+    }
+    dest_state_release(&st);
+}
+
+static int abort_dst(struct move *m, struct error *err)
+{
+    struct dest_state st;
+
+    if (!J(m, "dst.volume") || !J(m, "dst.created"))
+        return 0;
+    /* Cinder's RBD driver cannot delete an image that has snapshots. */
+    if (m->dst && dest_probe(m->dst, &st, err) == 0) {
+        for (size_t i = 0; i < st.nsnaps; i++) {
+            struct error e = ERROR_INIT;
+
+            if (dest_snap_remove(m->dst, st.snaps[i].name, &e) < 0)
+                emit(m, "info", NULL, "%s", e.msg);
+        }
+        dest_state_release(&st);
+    }
+    dest_free(m->dst);
+    m->dst = NULL;
+    emit(m, "cleanup", NULL, "deleting destination volume %s",
+         J(m, "dst.volume"));
+    if (cinder_volume_delete(m->plan->dst.cinder, J(m, "dst.volume"), err) <
+            0 &&
+        !(err->kind == ERROR_API && err->cause == 404))
+        return -1;
+    return wait_volume(m->plan->dst.cinder, J(m, "dst.volume"), "deleted", 300,
+                       err);
+}
+
+int migrate_abort(struct journal *j, const struct migrate_opts *o,
+                  struct error *err)
+{
+    struct migrate_report rep;
+    struct move m = {.j = j, .o = o, .rep = &rep};
+    const char *phase = journal_get(j, "phase");
+    bool attached = false;
+    int ret = -1;
+
+    memset(&rep, 0, sizeof(rep));
+    if (phase && (!strcmp(phase, "done") || !strcmp(phase, "attached")))
+        return error_set(err, ERROR_STATE, 0,
+                         "move %s is complete: the destination volume is in "
+                         "use; nothing to abort",
+                         journal_id(j));
+    if (!phase)
+        return set_phase(&m, "aborted", err);
+    if (preflight(&m, true, err) < 0)
+        goto out;
+    /* An attach the killed run asked for is undone before the source
+     * goes back, so that two servers never hold a copy each. */
+    if (phase_is(&m, "attaching") && undo_dst_attach(&m, err) < 0) {
+        error_prefix(err,
+                     "destination volume %s may be attached to server "
+                     "%s; the source was left as it is",
+                     J(&m, "dst.volume"), J(&m, "dst.server"));
+        goto out;
+    }
+    if (J(&m, "src.server")) {
+        /* A detach under way would end after the check below. */
+        if (source_attached(&m, true, &attached, err) < 0)
+            goto out;
+        if (!attached &&
+            attach(m.plan->src.nova, m.plan->src.cinder, J(&m, "src.server"),
+                   J(&m, "src.volume"), J(&m, "src.device"), o->attach_timeout,
+                   NULL, err) < 0)
+            goto out;
+        if (!attached)
+            emit(&m, "rollback", NULL, "volume %s attached to server %s again",
+                 J(&m, "src.volume"), J(&m, "src.server"));
+    }
+    if (cluster_connect(o->src_conf, o->src_id, o->ceph_timeout, &m.src_cl,
+                        err) < 0)
+        goto out;
+    if (J(&m, "dst.image") &&
+        o->make_dest(o->make_dest_ctx, J(&m, "dst.pool"), J(&m, "dst.image"),
+                     &m.dst, err) == 0)
+        note_snaps(&m);
+    error_clear(err);
+    drop_source_snaps(&m);
+    if (abort_dst(&m, err) < 0)
+        goto out;
+    for (size_t k = 0; k < 3; k++) {
+        static const char *const keys[] = {"rbdmove.move_id", "rbdmove.state",
+                                           "rbdmove.destination"};
+        struct error e = ERROR_INIT;
+
+        if (cinder_volume_metadata_unset(m.plan->src.cinder,
+                                         J(&m, "src.volume"), keys[k], &e) < 0)
+            emit(&m, "info", NULL, "%s", e.msg);
+    }
+    ret = set_phase(&m, "aborted", err);
+out:
+    move_release(&m);
+    return ret;
+}

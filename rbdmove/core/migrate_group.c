@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/migrate_group.c: several volumes of one server moved with one
+ * cutover (see migrate.h): the list of a server's data volumes, then each
+ * volume replicates as in migrate.c, and the detaches, final rounds and
+ * attaches run side by side so that the downtime is that of the slowest.
+ */
+#include "rbdmove/core/migrate.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "openstack/nova.h"
+#include "rbdmove/base/buf.h"
+#include "rbdmove/core/journal.h"
+#include "rbdmove/core/migrate_int.h"
+#include "rbdmove/core/replicate.h"
+#include "rbdmove/base/strutil.h"
+#include "rbdmove/base/xalloc.h"
+
+static bool is_boot_device(const char *dev)
+{
+    size_t n = dev ? strlen(dev) : 0;
+
+    /* /dev/vda, /dev/sda, /dev/xvda, /dev/hda: what Nova boots from. */
+    return n >= 2 && !strcmp(dev + n - 2, "da");
+}
+
+static int cmp_device(const void *a, const void *b)
+{
+    const struct nova_attachment *x = a, *y = b;
+
+    return strcmp(x->device ? x->device : "", y->device ? y->device : "");
+}
+
+int migrate_server_volumes(const struct plan_options *po, const char *server,
+                           char ***ids, size_t *n, struct error *err)
+{
+    struct plan_options o = *po;
+    struct nova_attachment *a = NULL;
+    struct nova_server s;
+    struct buf why = BUF_INIT;
+    struct plan *p;
+    size_t cnt = 0;
+    int ret = -1;
+
+    *ids = NULL;
+    *n = 0;
+    memset(&s, 0, sizeof(s));
+    o.volume = NULL;
+    o.dst_server = NULL;
+    p = plan_build(&o);
+    if (!p->src.nova) {
+        plan_problems(p, &why);
+        error_set(err, ERROR_STATE, 0, "pre-flight failed: %s",
+                  why.len ? buf_str(&why) : "no compute service");
+        goto out;
+    }
+    if (nova_server_find(p->src.nova, server, &s, err) < 0 ||
+        nova_attachments_list(p->src.nova, s.id, &a, &cnt, err) < 0)
+        goto out;
+    qsort(a, cnt, sizeof(*a), cmp_device);
+    for (size_t i = 0; i < cnt; i++) {
+        if (is_boot_device(a[i].device))
+            continue;
+        *ids = xrealloc(*ids, (*n + 1) * sizeof(char *));
+        (*ids)[(*n)++] = xstrdup(a[i].volume_id);
+    }
+    if (*n == 0) {
+        error_set(err, ERROR_STATE, 0,
+                  "server %s has no data volume to move (its boot disk "
+                  "cannot be detached)",
+                  s.id);
+        goto out;
+    }
+    ret = 0;
+out:
+    nova_attachments_free(a, cnt);
+    nova_server_release(&s);
+    buf_release(&why);
+    plan_free(p);
+    return ret;
+}
+
+/* ---- several volumes, one cutover -------------------------------------------
+ */
+
+/* Undo a group's cutover: every destination already attached is detached
+ * again, every detached source re-attached. */
+static int group_rollback(struct move *ms, size_t n, const struct error *why,
+                          struct error *err)
+{
+    struct error first = *why;
+    bool reported = false;
+    int ret = -1;
+
+    for (size_t i = 0; i < n; i++) {
+        struct move *m = &ms[i];
+        struct error e = ERROR_INIT;
+
+        if (phase_is(m, "detaching") || phase_is(m, "detached") ||
+            phase_is(m, "attaching") || phase_is(m, "attached")) {
+            /* rollback() always fails, saying what it did: keep the
+             * first account, the others are in the journals. */
+            if (rollback(m, &first, &e) < 0 && !reported) {
+                *err = e;
+                reported = true;
+            }
+        }
+    }
+    if (!reported)
+        *err = first;
+    return ret;
+}
+
+static int group_cutover(struct move *ms, size_t n, struct error *err)
+{
+    struct error e = ERROR_INIT;
+    double t0 = 0; /* the downtime's start; 0: in an earlier run */
+    bool fresh = true;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        fresh = fresh && phase_is(&ms[i], "replicating") && !ms[i].detach_done;
+    if (fresh)
+        t0 = time_now();
+
+    for (i = 0; i < n; i++) {
+        if (!phase_is(&ms[i], "detached") && !phase_is(&ms[i], "attaching") &&
+            check_dst_server(&ms[i], err) < 0)
+            return -1;
+        replicate_set_cancel(ms[i].repl, NULL, NULL);
+    }
+    /* Every request first, then every wait: the volumes detach (and
+     * attach) side by side, and the downtime is that of the slowest. */
+    for (i = 0; i < n; i++) {
+        if ((phase_is(&ms[i], "replicating") ||
+             phase_is(&ms[i], "detaching")) &&
+            detach_request(&ms[i], &e) < 0)
+            return group_rollback(ms, n, &e, err);
+    }
+    for (i = 0; i < n; i++) {
+        if (phase_is(&ms[i], "detaching") && detach_wait(&ms[i], t0, &e) < 0)
+            return group_rollback(ms, n, &e, err);
+    }
+    for (i = 0; i < n; i++) {
+        if (phase_is(&ms[i], "detached") && final_verify(&ms[i], &e) < 0)
+            return group_rollback(ms, n, &e, err);
+    }
+    for (i = 0; i < n; i++) {
+        struct move *m = &ms[i];
+
+        if (!phase_is(m, "attaching"))
+            continue;
+        attach_started(m);
+        if (attach_request(m->plan->dst.nova, J(m, "dst.server"),
+                           J(m, "dst.volume"), NULL, &m->rep->dst_device,
+                           &e) < 0)
+            return group_rollback(ms, n, &e, err);
+        test_hold(m, "attach-requested");
+    }
+    for (i = 0; i < n; i++) {
+        struct move *m = &ms[i];
+
+        if (!phase_is(m, "attaching"))
+            continue;
+        if (wait_volume(m->plan->dst.cinder, J(m, "dst.volume"), "in-use",
+                        m->o->attach_timeout, &e) < 0 ||
+            attach_done(m, t0, &e) < 0)
+            return group_rollback(ms, n, &e, err);
+    }
+    return 0;
+}
+
+int migrate_run_group(struct journal **js, size_t n,
+                      const struct migrate_opts *os,
+                      struct migrate_report *reps, struct error *err)
+{
+    struct move *ms = xcalloc(n, sizeof(*ms));
+    size_t i;
+    int ret = -1;
+
+    for (i = 0; i < n; i++) {
+        const char *phase = journal_get(js[i], "phase");
+
+        memset(&reps[i], 0, sizeof(reps[i]));
+        ms[i] = (struct move){.j = js[i], .o = &os[i], .rep = &reps[i]};
+        if (phase && (!strcmp(phase, "aborted"))) {
+            error_set(err, ERROR_STATE, 0, "move %s was aborted",
+                      journal_id(js[i]));
+            goto out;
+        }
+        if (phase && !strcmp(phase, "done"))
+            continue;
+        if (preflight(&ms[i], phase != NULL, err) < 0)
+            goto out;
+    }
+    /* Each volume replicates until it is ready; then a last look at the
+     * first ones, which kept changing while the others caught up. */
+    for (i = 0; i < n; i++) {
+        if (ms[i].plan && prepare(&ms[i], err) < 0)
+            goto out;
+    }
+    for (i = 0; i + 1 < n; i++) {
+        if (ms[i].plan && phase_is(&ms[i], "replicating") &&
+            converge(&ms[i], err) < 0)
+            goto out;
+    }
+    {
+        size_t live = 0;
+        struct move *sub = xcalloc(n, sizeof(*sub));
+
+        for (i = 0; i < n; i++) {
+            if (ms[i].plan && in_cutover(&ms[i]))
+                sub[live++] = ms[i];
+        }
+        ret = live ? group_cutover(sub, live, err) : 0;
+        free(sub);
+        if (ret < 0)
+            goto out;
+    }
+    ret = -1;
+    for (i = 0; i < n; i++) {
+        if (ms[i].plan && phase_is(&ms[i], "attached") &&
+            cleanup(&ms[i], err) < 0)
+            goto out;
+        if (J(&ms[i], "dst.volume"))
+            snprintf(reps[i].dst_volume_id, sizeof(reps[i].dst_volume_id), "%s",
+                     J(&ms[i], "dst.volume"));
+    }
+    ret = 0;
+out:
+    for (i = 0; i < n; i++)
+        move_release(&ms[i]);
+    free(ms);
+    return ret;
+}

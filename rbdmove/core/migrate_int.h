@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/migrate_int.h: internal to the move's own files, migrate.c,
+ * migrate_group.c, migrate_abort.c and migrate_sync.c; nothing else
+ * includes it (the interface is migrate.h). The state of one move, and the
+ * steps of the single move (migrate.c) that the group cutover, the abort
+ * and the sync reuse. They were static in migrate.c before it was split by
+ * feature, and keep their short names: read them as part of migrate.c.
+ */
+#ifndef RBDMOVE_MIGRATE_INT_H
+#define RBDMOVE_MIGRATE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rbdmove/core/migrate.h"
+
+struct buf;
+struct cinder;
+struct cluster;
+struct nova;
+struct replicate;
+
+struct move {
+    struct journal *j;
+    const struct migrate_opts *o;
+    struct migrate_report *rep;
+    struct plan *plan;
+    struct cluster *src_cl;
+    struct dest *dst;
+    struct replicate *repl;
+    double throughput; /* bytes/s of the last transfer, 0: unknown */
+    unsigned round;
+    char *src_pool, *src_image; /* for sync, which has no journal */
+    double t_attach0;
+    bool round_measured; /* throughput comes from an incremental round */
+    bool detach_done;    /* resumed in "detaching" with the source detached */
+};
+
+void emit(struct move *m, const char *phase, const struct copy_stats *st,
+          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+const char *J(struct move *m, const char *key);
+void test_hold(struct move *m, const char *point);
+int set_phase(struct move *m, const char *phase, struct error *err);
+bool phase_is(struct move *m, const char *phase);
+int wait_volume(struct cinder *c, const char *id, const char *want,
+                double timeout, struct error *err);
+int attach_request(struct nova *n, const char *server, const char *volume,
+                   const char *device, char **device_out, struct error *err);
+int attach(struct nova *n, struct cinder *c, const char *server,
+           const char *volume, const char *device, double timeout,
+           char **device_out, struct error *err);
+int rollback(struct move *m, const struct error *why, struct error *err);
+void plan_problems(const struct plan *p, struct buf *b);
+int preflight(struct move *m, bool resuming, struct error *err);
+int converge(struct move *m, struct error *err);
+int verify_base(struct move *m, struct error *err);
+int detach_request(struct move *m, struct error *err);
+int detach_wait(struct move *m, double t0, struct error *err);
+int final_verify(struct move *m, struct error *err);
+void attach_started(struct move *m);
+int attach_done(struct move *m, double t0, struct error *err);
+int check_dst_server(struct move *m, struct error *err);
+int cleanup(struct move *m, struct error *err);
+int source_attached(struct move *m, bool settle, bool *attached,
+                    struct error *err);
+int undo_dst_attach(struct move *m, struct error *err);
+int prepare(struct move *m, struct error *err);
+bool in_cutover(struct move *m);
+void move_release(struct move *m);
+
+#endif

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/migrate_sync.c: keep a disaster-recovery copy of a volume in
+ * another region (see migrate.h): the same rounds as a move, without
+ * a journal and without a cutover; nothing is detached.
+ */
+#include "rbdmove/core/migrate.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "openstack/cinder.h"
+#include "rbdmove/base/buf.h"
+#include "rbdmove/core/cluster.h"
+#include "rbdmove/core/migrate_int.h"
+#include "rbdmove/core/replicate.h"
+#include "rbdmove/base/xalloc.h"
+
+/* ---- sync
+ * ------------------------------------------------------------------------ */
+
+void migrate_sync_result_release(struct migrate_sync_result *r)
+{
+    free(r->base);
+    memset(r, 0, sizeof(*r));
+}
+
+/* The destination volume that holds the copy of source id, if any. */
+static int find_sync_volume(struct cinder *c, const char *src_id, char *out,
+                            struct error *err)
+{
+    struct cinder_volume *v = NULL;
+    size_t n = 0, found = 0;
+
+    out[0] = '\0';
+    if (cinder_volume_list(c, NULL, &v, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = cinder_volume_meta(&v[i], "rbdmove.sync_of");
+
+        if (s && !strcmp(s, src_id)) {
+            snprintf(out, 37, "%s", v[i].id);
+            found++;
+        }
+    }
+    cinder_volumes_free(v, n);
+    if (found > 1)
+        return error_set(err, ERROR_STATE, 0,
+                         "%zu volumes claim to be the copy of %s "
+                         "(rbdmove.sync_of); remove the extra ones",
+                         found, src_id);
+    return 0;
+}
+
+static int create_sync_volume(const struct plan *p, char *out,
+                              struct error *err)
+{
+    struct cinder_kv meta[] = {{"rbdmove.sync_of", p->volume.id},
+                               {"rbdmove.state", "syncing"}};
+    char name[300];
+    struct cinder_volume_spec spec = {p->volume.size_gib,
+                                      name,
+                                      "disaster-recovery copy kept by rbdmove",
+                                      p->new_type,
+                                      p->new_availability_zone,
+                                      meta,
+                                      2};
+    struct cinder_volume v;
+
+    memset(&v, 0, sizeof(v));
+    snprintf(name, sizeof(name), "%s-dr",
+             p->volume.name && *p->volume.name ? p->volume.name : p->volume.id);
+    if (cinder_volume_create(p->dst.cinder, &spec, &v, err) < 0)
+        return error_prefix(err, "creating the destination volume");
+    snprintf(out, 37, "%s", v.id);
+    cinder_volume_release(&v);
+    return wait_volume(p->dst.cinder, out, "available", 600, err);
+}
+
+static void on_sync_event(void *ctx, const struct replicate_event *ev)
+{
+    struct move *m = ctx;
+    struct migrate_event me = {"info", ev->msg, ev->round, ev->stats};
+    char msg[256];
+
+    if (ev->kind != REPLICATE_EV_INFO) {
+        me.phase = ev->round ? "round" : "seed";
+        snprintf(msg, sizeof(msg), "%s %u %s (%s)", me.phase, ev->round,
+                 ev->kind == REPLICATE_EV_ROUND_START ? "started" : "done",
+                 ev->snap);
+        me.msg = msg;
+        if (ev->kind == REPLICATE_EV_ROUND_START)
+            me.stats = NULL;
+    }
+    if (m->o->event)
+        m->o->event(m->o->event_ctx, &me);
+}
+
+static int sync_data(struct move *m, const struct migrate_sync_opts *o,
+                     const char *dst_id, struct migrate_sync_result *res,
+                     struct error *err)
+{
+    const struct plan *p = m->plan;
+    struct replicate_opts ro;
+    char image[64];
+    int ret = -1;
+
+    snprintf(image, sizeof(image), "volume-%s", dst_id);
+    if (cluster_connect(o->m.src_conf, o->m.src_id, o->m.ceph_timeout,
+                        &m->src_cl, err) < 0 ||
+        o->m.make_dest(o->m.make_dest_ctx,
+                       o->m.dst_pool     ? o->m.dst_pool
+                       : p->dst_rbd_pool ? p->dst_rbd_pool
+                                         : "volumes",
+                       image, &m->dst, err) < 0)
+        return -1;
+    replicate_opts_init(&ro);
+    ro.params = o->m.params;
+    ro.converge = o->converge;
+    ro.max_rounds = o->max_rounds;
+    ro.event = on_sync_event;
+    ro.event_ctx = m;
+    m->src_pool = xstrdup(o->m.src_pool ? o->m.src_pool
+                          : p->rbd_pool ? p->rbd_pool
+                                        : "volumes");
+    m->src_image = xstrdup(p->rbd_image);
+    if (replicate_open(m->src_cl, m->src_pool, m->src_image, m->dst, &ro,
+                       &m->repl, err) < 0 ||
+        replicate_run(m->repl, &res->converged, err) < 0)
+        goto out;
+    res->rounds = replicate_rounds(m->repl);
+    res->base = xstrdup(replicate_base(m->repl));
+    ret = 0;
+out:
+    return ret;
+}
+
+int migrate_sync(const struct migrate_sync_opts *o,
+                 struct migrate_sync_result *res, struct error *err)
+{
+    struct migrate_report rep;
+    struct move m = {.j = NULL, .o = &o->m, .rep = &rep};
+    struct buf why = BUF_INIT;
+    char dst_id[37];
+    int ret = -1;
+
+    memset(res, 0, sizeof(*res));
+    m.plan = plan_build(&o->m.plan);
+    if (!m.plan->src.cinder || !m.plan->dst.cinder || !m.plan->have_volume ||
+        !plan_ok(m.plan)) {
+        plan_problems(m.plan, &why);
+        error_set(err, ERROR_STATE, 0, "pre-flight failed: %s",
+                  why.len ? buf_str(&why) : "see 'rbdmove plan'");
+        goto out;
+    }
+    if (find_sync_volume(m.plan->dst.cinder, m.plan->volume.id, dst_id, err) <
+        0)
+        goto out;
+    if (!dst_id[0]) {
+        if (create_sync_volume(m.plan, dst_id, err) < 0)
+            goto out;
+        res->created = true;
+    }
+    snprintf(res->dst_volume_id, sizeof(res->dst_volume_id), "%s", dst_id);
+    if (sync_data(&m, o, dst_id, res, err) < 0)
+        goto out;
+    if (o->verify) {
+        if (verify_base(&m, err) < 0)
+            goto out;
+        res->verified = true;
+    }
+    {
+        char when[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        struct cinder_kv meta[] = {{"rbdmove.state", "synced"},
+                                   {"rbdmove.synced_at", when},
+                                   {"rbdmove.base", res->base}};
+
+        gmtime_r(&now, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (cinder_volume_metadata_set(m.plan->dst.cinder, dst_id, meta, 3,
+                                       err) < 0)
+            goto out;
+    }
+    ret = 0;
+out:
+    buf_release(&why);
+    move_release(&m);
+    return ret;
+}

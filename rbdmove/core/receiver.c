@@ -1,0 +1,743 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/receiver.c: `rbdmove receive`, serving a dest_remote client.
+ *
+ * Requests (one line each, see proto.h):
+ *   hello                         ok version=2 (2: streams pass their
+ *                                 descriptor, "-" names the head, unlock)
+ *   probe                         ok exists= size= order= id= [base= seed=
+ *                                 pending=] snaps=K, then K lines NAME ID SIZE
+ *   create SIZE ORDER | resize SIZE
+ *   meta KEY VALUE | meta-remove KEY
+ *   snap-create NAME | snap-remove NAME
+ *   dirty [SINCE]                 ok n=K, then K lines OFF LEN
+ *   hash SNAP BLOCK               ok size= block= n=K, then K lines of hex
+ *   hash-blocks SNAP BLOCK I,J,K  ok n=K, then K lines of hex
+ *                                 (SNAP "-": the head)
+ *   unlock                        give up the image's lock (handed over)
+ *   apply N LEVEL WINDOW CHUNK ZERO   ok socket=PATH; later, when the N
+ *                                 streams are in: ok data= zero= stream=
+ *   quit
+ * Nothing here creates a snapshot unasked: a dropped connection leaves the
+ * destination without its to-snap, whatever arrived.
+ */
+#include "rbdmove/core/receiver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rbdmove/base/buf.h"
+#include "rbdmove/core/copy.h"
+#include "rbdmove/core/dest.h"
+#include "rbdmove/core/image.h"
+#include "rbdmove/core/proto.h"
+#include "rbdmove/core/stream.h"
+#include "rbdmove/base/strutil.h"
+#include "rbdmove/base/xalloc.h"
+#include "transport/transport.h"
+
+#define ACCEPT_TIMEOUT_MS 120000
+#define MAX_STREAMS 64
+
+struct server {
+    struct dest *d;
+    struct transport *ctl;
+    int ctl_fd;
+    struct buf out; /* the answer being built */
+};
+
+/* ---- simple requests ---------------------------------------------------- */
+
+static void add_kv(struct buf *b, const char *k, const char *v)
+{
+    struct buf t = BUF_INIT;
+
+    buf_addf(&t, "%s=%s", k, v);
+    proto_add(b, buf_str(&t));
+    buf_release(&t);
+}
+
+static void add_kv_u64(struct buf *b, const char *k, uint64_t v)
+{
+    char s[32];
+
+    snprintf(s, sizeof(s), "%" PRIu64, v);
+    add_kv(b, k, s);
+}
+
+static int do_probe(struct server *s, struct error *err)
+{
+    struct dest_state st;
+
+    if (dest_probe(s->d, &st, err) < 0)
+        return -1;
+    proto_add(&s->out, "ok");
+    add_kv_u64(&s->out, "exists", st.exists);
+    add_kv_u64(&s->out, "size", st.size);
+    add_kv_u64(&s->out, "order", (uint64_t)st.order);
+    add_kv(&s->out, "id", st.image_id ? st.image_id : "");
+    if (st.meta_base)
+        add_kv(&s->out, "base", st.meta_base);
+    if (st.meta_seed)
+        add_kv(&s->out, "seed", st.meta_seed);
+    if (st.meta_pending)
+        add_kv(&s->out, "pending", st.meta_pending);
+    add_kv_u64(&s->out, "snaps", st.nsnaps);
+    for (size_t i = 0; i < st.nsnaps; i++) {
+        buf_adds(&s->out, "\n");
+        buf_add_pct(&s->out, st.snaps[i].name);
+        buf_addf(&s->out, " %" PRIu64 " %" PRIu64, st.snaps[i].id,
+                 st.snaps[i].size);
+    }
+    dest_state_release(&st);
+    return 0;
+}
+
+static int do_dirty(struct server *s, const struct proto_tokens *t,
+                    struct error *err)
+{
+    struct dest_extents x;
+
+    if (dest_dirty(s->d, t->n > 1 ? t->v[1] : NULL, &x, err) < 0)
+        return -1;
+    proto_add(&s->out, "ok");
+    add_kv_u64(&s->out, "n", x.n);
+    for (size_t i = 0; i < x.n; i++)
+        buf_addf(&s->out, "\n%" PRIu64 " %" PRIu64, x.off[i], x.len[i]);
+    dest_extents_release(&x);
+    return 0;
+}
+
+/* A snapshot argument: "-" is the head. */
+static const char *snap_arg(const char *v)
+{
+    return strcmp(v, DEST_HEAD_TOKEN) ? v : NULL;
+}
+
+static int do_hash(struct server *s, const struct proto_tokens *t,
+                   struct error *err)
+{
+    struct dest_hashes h;
+    uint64_t block = 0;
+
+    if (t->n != 3 ||
+        parse_uint(t->v[2], "block", 4096, 1u << 30, &block, err) < 0)
+        return error_set(err, ERROR_PROTOCOL, 0, "usage: hash SNAP BLOCK");
+    if (dest_hash(s->d, snap_arg(t->v[1]), block, &h, err) < 0)
+        return -1;
+    proto_add(&s->out, "ok");
+    add_kv_u64(&s->out, "size", h.size);
+    add_kv_u64(&s->out, "block", h.block);
+    add_kv_u64(&s->out, "n", h.nblocks);
+    for (uint64_t i = 0; i < h.nblocks; i++)
+        buf_addf(&s->out, "\n%016" PRIx64, h.hash[i]);
+    dest_hashes_release(&h);
+    return 0;
+}
+
+/* "hash-blocks SNAP BLOCK I,J,K": hashes of those blocks, in order. */
+static int do_hash_blocks(struct server *s, const struct proto_tokens *t,
+                          struct error *err)
+{
+    uint64_t block = 0, *idx = NULL, *hashes = NULL;
+    size_t n = 0;
+    const char *p;
+    int ret = -1;
+
+    if (t->n != 4 ||
+        parse_uint(t->v[2], "block", 4096, 1u << 30, &block, err) < 0)
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "usage: hash-blocks SNAP BLOCK LIST");
+    for (p = t->v[3]; *p;) {
+        char *end = NULL;
+
+        idx = xrealloc(idx, (n + 1) * sizeof(*idx));
+        idx[n++] = strtoull(p, &end, 10);
+        if (end == p || (*end && *end != ',')) {
+            error_set(err, ERROR_PROTOCOL, 0, "malformed block list");
+            goto out;
+        }
+        p = *end ? end + 1 : end;
+    }
+    hashes = xcalloc(n + 1, sizeof(*hashes));
+    if (n && dest_hash_blocks(s->d, snap_arg(t->v[1]), block, idx, n, hashes,
+                              err) < 0)
+        goto out;
+    proto_add(&s->out, "ok");
+    add_kv_u64(&s->out, "n", n);
+    for (size_t i = 0; i < n; i++)
+        buf_addf(&s->out, "\n%016" PRIx64, hashes[i]);
+    ret = 0;
+out:
+    free(idx);
+    free(hashes);
+    return ret;
+}
+
+/* ---- apply: parallel streams through a Unix socket ------------------------
+ */
+
+struct applier {
+    pthread_t th;
+    volatile bool done;
+    volatile uint64_t pos; /* writes submitted below this offset */
+    int fd;
+    struct image *img;
+    int level;
+    struct copy_params p;
+    struct copy_stats st;
+    struct error err;
+    int ret;
+};
+
+static int apply_one(struct applier *a, struct transport *t, struct error *err)
+{
+    struct stream_reader *r = stream_reader_new(t);
+    struct stream_header h = {NULL, NULL, false, 0};
+    bool exists = true;
+    uint64_t id;
+    int ret = -1;
+
+    if (stream_read_header(r, &h, err) < 0)
+        goto out;
+    if (h.to_snap) {
+        error_set(err, ERROR_PROTOCOL, 0,
+                  "a stream for the receiver must not name an end snapshot");
+        goto out;
+    }
+    if (h.from_snap &&
+        image_snap_lookup(a->img, h.from_snap, &exists, &id, err) < 0)
+        goto out;
+    if (!exists) {
+        error_set(err, ERROR_STATE, ENOENT,
+                  "start snapshot '%s' does not exist in '%s'", h.from_snap,
+                  image_name(a->img));
+        goto out;
+    }
+    if (h.has_size && h.size != image_size(a->img)) {
+        error_set(err, ERROR_STATE, 0,
+                  "the stream is for %" PRIu64 " bytes, '%s' has %" PRIu64,
+                  h.size, image_name(a->img), image_size(a->img));
+        goto out;
+    }
+    if (copy_apply(a->img, r, &a->p, 0, &a->st, err) < 0)
+        goto out;
+    ret = stream_read_eof(r, err);
+out:
+    stream_header_release(&h);
+    stream_reader_free(r);
+    return ret;
+}
+
+static void applier_submitted(void *ctx, uint64_t end)
+{
+    struct applier *a = ctx;
+
+    a->pos = end;
+}
+
+/*
+ * The join passes us the descriptor its stream arrives on (sshd's pipe)
+ * with SCM_RIGHTS, so that we read the stream ourselves instead of the
+ * join copying every byte into the socket: one copy less per byte.
+ */
+#define PIPE_SIZE (1 << 20)
+
+static int recv_stream_fd(int sock, int *out, struct error *err)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    char byte = 0;
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg;
+    struct cmsghdr *c;
+    ssize_t n;
+
+    *out = -1;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof(u.buf);
+    do {
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return error_set(err, ERROR_IO, errno, "cannot receive a stream");
+    c = CMSG_FIRSTHDR(&msg);
+    if (n != 1 || byte != 'F' || !c || c->cmsg_level != SOL_SOCKET ||
+        c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
+        /* A descriptor we did not ask for would leak: none is expected
+         * but the one. */
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+            close(fd);
+        }
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "a data stream did not pass its descriptor (an "
+                         "rbdmove of another version?)");
+    }
+    memcpy(out, CMSG_DATA(c), sizeof(*out));
+    return 0;
+}
+
+static void *applier_main(void *arg)
+{
+    struct applier *a = arg;
+    struct transport *sock = transport_fd_new(a->fd, a->fd, 1, "stream");
+    struct transport *in = NULL;
+    struct transport *t = NULL;
+    struct error e2 = ERROR_INIT;
+    struct buf verdict = BUF_INIT;
+    int fd = -1;
+
+    a->ret = recv_stream_fd(a->fd, &fd, &a->err);
+    if (a->ret == 0) {
+        /* sshd writes the stream into a pipe of 64 KiB: a larger one means
+         * fewer wake-ups on both sides (not a pipe, or over the limit of
+         * fs.pipe-max-size: it stays as it is). */
+        (void)fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
+        in = t = transport_fd_new(fd, -1, 1, "stream");
+        if (a->level)
+            t = transport_zstd_new(in, a->level, false);
+        a->ret = apply_one(a, t, &a->err);
+    }
+    if (a->ret == 0)
+        proto_add(&verdict, "ok");
+    else {
+        proto_add(&verdict, "err");
+        proto_add(&verdict, a->err.msg);
+    }
+    /* The join relays this line as its own answer; a peer that is gone
+     * cannot hear it, and that changes nothing here. */
+    if (proto_send(sock, &verdict, &e2) < 0)
+        error_clear(&e2);
+    buf_release(&verdict);
+    if (t != in)
+        transport_free(t);
+    transport_free(in);
+    transport_free(sock);
+    a->done = true;
+    return NULL;
+}
+
+static int listen_socket(char *dir, size_t dirlen, char *path, size_t pathlen,
+                         int *out, struct error *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    struct sockaddr_un sa;
+    int fd;
+
+    snprintf(dir, dirlen, "%s/rbdmove-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return error_set(err, ERROR_IO, errno, "cannot create '%s'", dir);
+    snprintf(path, pathlen, "%s/s", dir);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return error_set(err, ERROR_IO, ENAMETOOLONG,
+                         "socket path '%s' is too long", path);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return error_set(err, ERROR_IO, errno, "cannot create a socket");
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        listen(fd, MAX_STREAMS) < 0) {
+        error_set(err, ERROR_IO, errno, "cannot listen on '%s'", path);
+        close(fd);
+        return -1;
+    }
+    *out = fd;
+    return 0;
+}
+
+static int accept_one(int lfd, int ctl_fd, int *out, struct error *err)
+{
+    struct pollfd pfd[2] = {{lfd, POLLIN, 0}, {ctl_fd, 0, 0}};
+    int r = poll(pfd, ctl_fd >= 0 ? 2 : 1, ACCEPT_TIMEOUT_MS);
+
+    if (r > 0 && (pfd[1].revents & (POLLHUP | POLLERR)))
+        return error_set(err, ERROR_STATE, ECONNRESET,
+                         "the sender hung up before its streams arrived");
+    if (r == 0)
+        return error_set(err, ERROR_STATE, ETIMEDOUT,
+                         "no data stream arrived within %d s",
+                         ACCEPT_TIMEOUT_MS / 1000);
+    if (r < 0)
+        return error_set(err, ERROR_IO, errno, "cannot wait for a stream");
+    *out = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (*out < 0)
+        return error_set(err, ERROR_IO, errno, "cannot accept a stream");
+    return 0;
+}
+
+/* Where a seed through us records its progress (see copy.h). */
+struct ckpt {
+    uint64_t every;
+    const char *key;
+    const char *prefix;
+    uint64_t last;
+};
+
+/* Everything below the smallest position of the streams still running is
+ * written once a flush returns: record it. */
+static void checkpoint(struct server *s, struct image *img, struct applier *ap,
+                       unsigned n, struct ckpt *c)
+{
+    uint64_t below = UINT64_MAX;
+    struct error e = ERROR_INIT;
+    struct buf v = BUF_INIT;
+
+    for (unsigned i = 0; i < n; i++) {
+        if (!ap[i].done && ap[i].pos < below)
+            below = ap[i].pos;
+    }
+    if (below == UINT64_MAX || below < c->last + c->every)
+        return;
+    if (image_flush(img, &e) < 0)
+        return;
+    buf_addf(&v, "%s done=%" PRIu64, c->prefix, below);
+    if (dest_set_meta(s->d, c->key, buf_str(&v), &e) == 0)
+        c->last = below;
+    buf_release(&v);
+}
+
+static void wait_appliers(struct server *s, struct image *img,
+                          struct applier *ap, unsigned n, struct ckpt *c)
+{
+    for (;;) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        bool all = true;
+
+        for (unsigned i = 0; i < n; i++)
+            all = all && ap[i].done;
+        if (all)
+            return;
+        nanosleep(&ts, NULL);
+        if (c->key)
+            checkpoint(s, img, ap, n, c);
+    }
+}
+
+/* Accept n streams and apply them; first error wins. */
+static int run_appliers(struct server *s, int lfd, struct applier *ap,
+                        unsigned n, struct ckpt *c, struct copy_stats *total,
+                        struct error *err)
+{
+    unsigned started = 0;
+    int ret = 0;
+
+    for (; started < n; started++) {
+        if (accept_one(lfd, s->ctl_fd, &ap[started].fd, err) < 0) {
+            ret = -1;
+            break;
+        }
+        if (pthread_create(&ap[started].th, NULL, applier_main, &ap[started]) !=
+            0) {
+            close(ap[started].fd);
+            ret = error_set(err, ERROR_IO, EAGAIN, "cannot start a thread");
+            break;
+        }
+    }
+    if (ret == 0)
+        wait_appliers(s, ap[0].img, ap, started, c);
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(ap[i].th, NULL);
+        if (ap[i].ret < 0 && ret == 0) {
+            *err = ap[i].err;
+            ret = -1;
+        }
+        total->data_bytes += ap[i].st.data_bytes;
+        total->zero_bytes += ap[i].st.zero_bytes;
+        total->stream_bytes += ap[i].st.stream_bytes;
+    }
+    return ret;
+}
+
+static int do_apply(struct server *s, const struct proto_tokens *t,
+                    struct error *err)
+{
+    char dir[256], path[300];
+    struct applier *ap = NULL;
+    struct copy_stats total;
+    struct image *img = NULL;
+    uint64_t n, level, window, chunk, zero;
+    struct ckpt ck = {0, NULL, NULL, 0};
+    struct buf ans = BUF_INIT;
+    int lfd = -1, ret = -1;
+
+    dir[0] = '\0';
+    if (t->n == 9) {
+        if (parse_uint(t->v[6], "checkpoint", 1u << 20, UINT64_MAX, &ck.every,
+                       err) < 0)
+            return -1;
+        ck.key = t->v[7];
+        ck.prefix = t->v[8];
+    }
+    if ((t->n != 6 && t->n != 9) ||
+        parse_uint(t->v[1], "streams", 1, MAX_STREAMS, &n, err) ||
+        parse_uint(t->v[2], "level", 0, 22, &level, err) ||
+        parse_uint(t->v[3], "window", 1, 256, &window, err) ||
+        parse_uint(t->v[4], "chunk", 4096, 64u << 20, &chunk, err) ||
+        parse_uint(t->v[5], "zero", 0, 1, &zero, err))
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "usage: apply N LEVEL WINDOW CHUNK ZERO "
+                         "[EVERY KEY PREFIX]");
+    if (dest_local_head(s->d, &img, err) < 0)
+        return -1;
+    if (listen_socket(dir, sizeof(dir), path, sizeof(path), &lfd, err) < 0)
+        goto out;
+    proto_add(&ans, "ok");
+    add_kv(&ans, "socket", path);
+    if (proto_send(s->ctl, &ans, err) < 0)
+        goto out;
+    ap = xcalloc(n, sizeof(*ap));
+    for (uint64_t i = 0; i < n; i++) {
+        ap[i].img = img;
+        ap[i].level = (int)level;
+        copy_params_init(&ap[i].p);
+        ap[i].p.window = (unsigned)window;
+        ap[i].p.chunk_size = (size_t)chunk;
+        ap[i].p.dst_is_zero = zero != 0;
+        ap[i].p.submitted = applier_submitted;
+        ap[i].p.submitted_ctx = &ap[i];
+    }
+    memset(&total, 0, sizeof(total));
+    if (run_appliers(s, lfd, ap, (unsigned)n, &ck, &total, err) < 0)
+        goto out;
+    if (image_flush(img, err) < 0)
+        goto out;
+    proto_add(&s->out, "ok");
+    add_kv_u64(&s->out, "data", total.data_bytes);
+    add_kv_u64(&s->out, "zero", total.zero_bytes);
+    add_kv_u64(&s->out, "stream", total.stream_bytes);
+    ret = 0;
+out:
+    if (lfd >= 0)
+        close(lfd);
+    if (dir[0]) {
+        unlink(path);
+        rmdir(dir);
+    }
+    free(ap);
+    buf_release(&ans);
+    return ret;
+}
+
+/* ---- dispatch -------------------------------------------------------------
+ */
+
+static int need(const struct proto_tokens *t, size_t n, const char *usage,
+                struct error *err)
+{
+    if (t->n != n)
+        return error_set(err, ERROR_PROTOCOL, 0, "usage: %s", usage);
+    return 0;
+}
+
+static int dispatch(struct server *s, const struct proto_tokens *t,
+                    struct error *err)
+{
+    const char *v = t->v[0];
+    struct dest *d = s->d;
+    uint64_t a = 0, b = 0;
+
+    if (!strcmp(v, "hello")) {
+        proto_add(&s->out, "ok");
+        add_kv_u64(&s->out, "version", RECEIVER_PROTOCOL_VERSION);
+        return 0;
+    }
+    if (!strcmp(v, "probe"))
+        return do_probe(s, err);
+    if (!strcmp(v, "dirty"))
+        return do_dirty(s, t, err);
+    if (!strcmp(v, "hash"))
+        return do_hash(s, t, err);
+    if (!strcmp(v, "hash-blocks"))
+        return do_hash_blocks(s, t, err);
+    if (!strcmp(v, "apply"))
+        return do_apply(s, t, err);
+    if (!strcmp(v, "create")) {
+        if (need(t, 3, "create SIZE ORDER", err) < 0 ||
+            parse_uint(t->v[1], "size", 0, UINT64_MAX, &a, err) < 0 ||
+            parse_uint(t->v[2], "order", 12, 26, &b, err) < 0 ||
+            dest_create(d, a, (int)b, err) < 0)
+            return -1;
+    } else if (!strcmp(v, "resize")) {
+        if (need(t, 2, "resize SIZE", err) < 0 ||
+            parse_uint(t->v[1], "size", 0, UINT64_MAX, &a, err) < 0 ||
+            dest_resize(d, a, err) < 0)
+            return -1;
+    } else if (!strcmp(v, "meta")) {
+        if (need(t, 3, "meta KEY VALUE", err) < 0 ||
+            dest_set_meta(d, t->v[1], t->v[2], err) < 0)
+            return -1;
+    } else if (!strcmp(v, "meta-remove")) {
+        if (need(t, 2, "meta-remove KEY", err) < 0 ||
+            dest_set_meta(d, t->v[1], NULL, err) < 0)
+            return -1;
+    } else if (!strcmp(v, "snap-create")) {
+        if (need(t, 2, "snap-create NAME", err) < 0 ||
+            dest_snap_create(d, t->v[1], err) < 0)
+            return -1;
+    } else if (!strcmp(v, "unlock")) {
+        if (need(t, 1, "unlock", err) < 0 || dest_unlock(d, err) < 0)
+            return -1;
+    } else if (!strcmp(v, "snap-remove")) {
+        if (need(t, 2, "snap-remove NAME", err) < 0 ||
+            dest_snap_remove(d, t->v[1], err) < 0)
+            return -1;
+    } else {
+        return error_set(err, ERROR_PROTOCOL, 0, "unknown request '%s'", v);
+    }
+    proto_add(&s->out, "ok");
+    return 0;
+}
+
+int receiver_serve(struct cluster *cl, const char *pool, const char *image,
+                   struct transport *ctl, int ctl_fd, struct error *err)
+{
+    struct server s = {dest_local_new(cl, pool, image), ctl, ctl_fd, BUF_INIT};
+    struct buf line = BUF_INIT;
+    struct proto_reader r;
+    int ret = -1;
+
+    proto_reader_init(&r, ctl);
+    for (;;) {
+        struct proto_tokens t = {NULL, 0};
+        struct error rerr = ERROR_INIT;
+        int rc = proto_read_line(&r, &line, err);
+
+        if (rc < 0)
+            goto out;
+        if (rc == 0)
+            break;
+        buf_reset(&s.out);
+        if (proto_split(buf_str(&line), &t, &rerr) == 0 && t.n == 0)
+            error_set(&rerr, ERROR_PROTOCOL, 0, "empty request");
+        if (t.n > 0 && !strcmp(t.v[0], "quit")) {
+            proto_tokens_release(&t);
+            break;
+        }
+        if (rerr.kind == ERROR_NONE && dispatch(&s, &t, &rerr) == 0)
+            rc = proto_send(ctl, &s.out, err);
+        else
+            rc = proto_send_error(ctl, &rerr, err);
+        proto_tokens_release(&t);
+        if (rc < 0)
+            goto out;
+    }
+    ret = 0;
+out:
+    proto_reader_release(&r);
+    buf_release(&line);
+    buf_release(&s.out);
+    dest_free(s.d);
+    return ret;
+}
+
+/* ---- join ------------------------------------------------------------------
+ */
+
+/* Hand in_fd to the server (see recv_stream_fd). */
+static int send_stream_fd(int sock, int in_fd, struct error *err)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    char byte = 'F';
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg;
+    struct cmsghdr *c;
+    ssize_t n;
+
+    memset(&u, 0, sizeof(u));
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof(u.buf);
+    c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &in_fd, sizeof(in_fd));
+    do {
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1)
+        return error_set(err, ERROR_IO, n < 0 ? errno : EIO,
+                         "cannot hand the stream to the receiver");
+    return 0;
+}
+
+int receiver_join(const char *socket_path, int in_fd, int out_fd,
+                  struct error *err)
+{
+    struct sockaddr_un sa;
+    struct transport *t = NULL;
+    struct proto_reader r;
+    struct buf line = BUF_INIT;
+    int sock, ret = -1;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(socket_path) >= sizeof(sa.sun_path))
+        return error_set(err, ERROR_USAGE, 0, "socket path too long");
+    memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
+    sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sock < 0)
+        return error_set(err, ERROR_IO, errno, "cannot create a socket");
+    if (connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        error_set(err, ERROR_IO, errno, "cannot reach the receiver at '%s'",
+                  socket_path);
+        close(sock);
+        return -1;
+    }
+    /* The server reads the stream from in_fd itself; we only wait for its
+     * verdict, which sshd then carries back as our output. */
+    if (send_stream_fd(sock, in_fd, err) < 0)
+        goto out;
+    t = transport_fd_new(sock, -1, 0, "receiver");
+    proto_reader_init(&r, t);
+    if (proto_read_line(&r, &line, err) <= 0) {
+        if (err->kind == ERROR_NONE)
+            error_set(err, ERROR_PROTOCOL, 0,
+                      "the receiver gave no verdict on the stream");
+    } else {
+        struct proto_tokens tok = {NULL, 0};
+
+        if (proto_split(buf_str(&line), &tok, err) == 0) {
+            if (tok.n >= 1 && !strcmp(tok.v[0], "ok"))
+                ret = 0;
+            else
+                error_set(err, ERROR_STATE, 0, "%s",
+                          tok.n >= 2 ? tok.v[1] : "stream refused");
+        }
+        proto_tokens_release(&tok);
+    }
+    proto_reader_release(&r);
+    if (ret == 0 && write(out_fd, "ok\n", 3) != 3)
+        ret = error_set(err, ERROR_IO, errno, "cannot write the verdict");
+out:
+    transport_free(t);
+    close(sock);
+    buf_release(&line);
+    return ret;
+}

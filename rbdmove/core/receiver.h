@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/receiver.h: the far end of a remote copy (`rbdmove receive`).
+ *
+ * One control session serves the requests of dest_remote.c (proto.h) for
+ * one destination image, holding its exclusive lock throughout. Data
+ * arrives over separate SSH sessions, one per stream, each running
+ * `rbdmove receive --join SOCKET`: a relay from its stdin into a Unix
+ * socket of the serving process, which applies all streams in parallel
+ * through its one image handle and answers each join with a verdict line.
+ */
+#ifndef RBDMOVE_RECEIVER_H
+#define RBDMOVE_RECEIVER_H
+
+#include "rbdmove/base/error.h"
+
+struct cluster;
+struct transport;
+
+/*
+ * Serve requests for pool/image on cl, read from and answered on ctl,
+ * until "quit" or the end of ctl. Fails only when ctl itself fails; a
+ * failed request is answered with its error. ctl_fd, when not -1, is the
+ * descriptor ctl reads: while waiting for data streams the receiver
+ * watches it, and gives up at once when the sender hangs up instead of
+ * holding the image's lock until a timeout.
+ */
+int receiver_serve(struct cluster *cl, const char *pool, const char *image,
+                   struct transport *ctl, int ctl_fd,
+                   struct error *err) MUST_CHECK;
+
+/*
+ * Hand in_fd (a data stream) to the serving receiver through its socket
+ * (SCM_RIGHTS), then copy its verdict line to out_fd. Fails unless the
+ * verdict is "ok".
+ */
+int receiver_join(const char *socket_path, int in_fd, int out_fd,
+                  struct error *err) MUST_CHECK;
+
+#endif

@@ -1,0 +1,829 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/replicate.c: seed and incremental rounds between a live source
+ * image and a destination (see replicate.h for the guarantees).
+ *
+ * Destination metadata (all "v1 key=value ..."):
+ *   rbdmove.base     fsid= image= snap= snap_id=   both sides hold snap
+ *   rbdmove.seed     fsid= image= snap= snap_id= done=   seed in progress
+ *   rbdmove.pending  fsid= image= snap= snap_id= from=   round in progress
+ *   rbdmove.pending  fsid= image= snap=BASE snap_id= from=BASE head=1
+ *                    the head holds (part of) the source head's changes
+ *                    since the base: a final round (replicate_final)
+ * fsid and image name the source cluster and image id; snap_id is the
+ * source snapshot's id, so a snapshot deleted and re-created under the
+ * same name is told apart.
+ *
+ * Order of a round, chosen so that a crash anywhere leaves a state the
+ * next run recognises: pending set; transfer; destination snapshot; base
+ * set; pending removed; old snapshots removed.
+ */
+#include "rbdmove/core/replicate.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "rbdmove/base/buf.h"
+#include "rbdmove/core/cluster.h"
+#include "rbdmove/core/dest.h"
+#include "rbdmove/core/image.h"
+#include "rbdmove/core/stream.h"
+#include "rbdmove/base/strutil.h"
+#include "rbdmove/base/xalloc.h"
+
+struct mark {
+    char *fsid;
+    char *image;
+    char *snap;
+    uint64_t snap_id;
+    char *from;    /* pending only */
+    uint64_t done; /* seed only */
+    bool head;     /* pending only: towards the source head, no snapshot */
+};
+
+struct replicate {
+    struct cluster *cl;
+    char *pool;
+    char *image;
+    struct image *head; /* the source, read-write for snapshots */
+    struct dest *dst;
+    struct replicate_opts o;
+    char *base;       /* shared snapshot, NULL before the seed */
+    struct mark seed; /* a seed to resume (snap NULL: none) */
+    struct mark pending;
+    bool dst_fresh; /* absent or empty: zero ranges need no writes */
+    bool dst_absent;
+    unsigned rounds;
+};
+
+void replicate_opts_init(struct replicate_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->converge = 64ull << 20;
+    o->max_rounds = 10;
+    copy_params_init(&o->params);
+}
+
+/* ---- marks ----------------------------------------------------------------
+ */
+
+static void mark_release(struct mark *m)
+{
+    free(m->fsid);
+    free(m->image);
+    free(m->snap);
+    free(m->from);
+    memset(m, 0, sizeof(*m));
+}
+
+static int mark_parse(const char *key, const char *s, struct mark *m,
+                      struct error *err)
+{
+    char *copy = xstrdup(s);
+    char *save = NULL;
+    char *tok;
+    int ret = -1;
+
+    memset(m, 0, sizeof(*m));
+    tok = strtok_r(copy, " ", &save);
+    if (!tok || strcmp(tok, "v1"))
+        goto bad;
+    while ((tok = strtok_r(NULL, " ", &save))) {
+        char *eq = strchr(tok, '=');
+        char *v;
+
+        if (!eq)
+            goto bad;
+        *eq = '\0';
+        v = eq + 1;
+        if (!strcmp(tok, "fsid"))
+            m->fsid = xstrdup(v);
+        else if (!strcmp(tok, "image"))
+            m->image = xstrdup(v);
+        else if (!strcmp(tok, "snap"))
+            m->snap = xstrdup(v);
+        else if (!strcmp(tok, "from"))
+            m->from = xstrdup(v);
+        else if (!strcmp(tok, "snap_id"))
+            m->snap_id = strtoull(v, NULL, 10);
+        else if (!strcmp(tok, "done"))
+            m->done = strtoull(v, NULL, 10);
+        else if (!strcmp(tok, "head"))
+            m->head = !strcmp(v, "1");
+    }
+    if (!m->fsid || !m->image || !m->snap || !name_is_safe(m->snap) ||
+        (m->from && !name_is_safe(m->from)))
+        goto bad;
+    ret = 0;
+    goto out;
+bad:
+    mark_release(m);
+    error_set(err, ERROR_STATE, 0, "unreadable %s metadata '%s'", key, s);
+out:
+    free(copy);
+    return ret;
+}
+
+static char *mark_format(const struct replicate *r, const struct mark *m)
+{
+    struct buf b = BUF_INIT;
+
+    buf_addf(&b, "v1 fsid=%s image=%s snap=%s snap_id=%" PRIu64,
+             cluster_fsid(r->cl), image_id(r->head), m->snap, m->snap_id);
+    if (m->from)
+        buf_addf(&b, " from=%s", m->from);
+    if (m->done)
+        buf_addf(&b, " done=%" PRIu64, m->done);
+    if (m->head)
+        buf_adds(&b, " head=1");
+    return buf_take(&b);
+}
+
+static int set_mark(struct replicate *r, const char *key, const struct mark *m,
+                    struct error *err)
+{
+    char *v = m ? mark_format(r, m) : NULL;
+    int ret = dest_set_meta(r->dst, key, v, err);
+
+    free(v);
+    return ret;
+}
+
+/* The mark names this source, and the snapshot still exists there with
+ * the same id. */
+static int mark_matches(struct replicate *r, const struct mark *m, bool *match,
+                        struct error *err)
+{
+    uint64_t id = 0;
+    bool exists = false;
+
+    *match = false;
+    if (strcmp(m->fsid, cluster_fsid(r->cl)) ||
+        strcmp(m->image, image_id(r->head)))
+        return 0;
+    if (image_snap_lookup(r->head, m->snap, &exists, &id, err) < 0)
+        return -1;
+    *match = exists && id == m->snap_id;
+    return 0;
+}
+
+/* ---- events ----------------------------------------------------------------
+ */
+
+static void emit(struct replicate *r, enum replicate_event_kind kind,
+                 const char *snap, uint64_t estimate,
+                 const struct copy_stats *st, const char *msg)
+{
+    struct replicate_event ev = {kind, r->rounds, snap, estimate, st, msg};
+
+    if (r->o.event)
+        r->o.event(r->o.event_ctx, &ev);
+}
+
+static void info(struct replicate *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void info(struct replicate *r, const char *fmt, ...)
+{
+    struct buf b = BUF_INIT;
+    va_list ap;
+
+    va_start(ap, fmt);
+    buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    emit(r, REPLICATE_EV_INFO, NULL, 0, NULL, buf_str(&b));
+    buf_release(&b);
+}
+
+/* ---- opening and checking -------------------------------------------------
+ */
+
+static char *new_snap_name(void)
+{
+    unsigned char rnd[3] = {0, 0, 0};
+    struct tm tm;
+    time_t now = time(NULL);
+    char ts[32];
+
+    if (getrandom(rnd, sizeof(rnd), 0) < 0)
+        rnd[0] = (unsigned char)now;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+    return xasprintf("rbdmove-%s-%02x%02x%02x", ts, rnd[0], rnd[1], rnd[2]);
+}
+
+/* True when every extent of x lies within the union of the extents in y
+ * (both ascending). */
+static bool extents_covered(const struct dest_extents *x,
+                            const struct dest_extents *y)
+{
+    size_t j = 0;
+
+    for (size_t i = 0; i < x->n; i++) {
+        uint64_t off = x->off[i], end = x->off[i] + x->len[i];
+
+        while (off < end) {
+            while (j < y->n && y->off[j] + y->len[j] <= off)
+                j++;
+            if (j == y->n || y->off[j] > off)
+                return false;
+            off = y->off[j] + y->len[j];
+        }
+    }
+    return true;
+}
+
+/*
+ * An interrupted round wrote part of the diff base..pending into the
+ * destination head (snap NULL: a final round, base..the source head).
+ * Check that whatever changed there since the base lies within what
+ * changed at the source, so that applying the diff again (or that of any
+ * later snapshot: the changes since the base only grow) makes the head
+ * equal to the source.
+ */
+static int check_partial_round(struct replicate *r, const char *base,
+                               const char *snap, struct error *err)
+{
+    struct dest_extents dirty = {0}, src = {0};
+    struct image *at = NULL;
+    int ret = -1;
+
+    if (dest_dirty(r->dst, base, &dirty, err) < 0)
+        goto out;
+    if (image_open(r->cl, r->pool, r->image, snap, true, &at, err) < 0)
+        goto out;
+    if (image_diff(at, base, 0, image_size(at), true, dest_extents_collect,
+                   &src, err) < 0)
+        goto out;
+    if (!extents_covered(&dirty, &src)) {
+        error_set(err, ERROR_STATE, 0,
+                  "'%s' was written to outside the interrupted round from "
+                  "'%s' to '%s'; refusing to apply a diff onto unknown data",
+                  r->dst->name, base, snap);
+        goto out;
+    }
+    ret = 0;
+out:
+    image_close(at);
+    dest_extents_release(&dirty);
+    dest_extents_release(&src);
+    return ret;
+}
+
+static int check_base(struct replicate *r, const struct dest_state *st,
+                      const struct mark *base, struct error *err)
+{
+    struct dest_extents dirty = {0};
+    bool match = false;
+    uint64_t base_size = 0;
+    int ret = -1;
+
+    if (mark_matches(r, base, &match, err) < 0)
+        return -1;
+    if (!match)
+        return error_set(err, ERROR_STATE, 0,
+                         "'%s' was copied from another source, or its base "
+                         "snapshot '%s' no longer exists on '%s/%s'",
+                         r->dst->name, base->snap, r->pool, r->image);
+    if (!dest_state_snap_id(st, base->snap))
+        return error_set(err, ERROR_STATE, 0,
+                         "'%s' has lost its base snapshot '%s'", r->dst->name,
+                         base->snap);
+    for (size_t i = 0; i < st->nsnaps; i++) {
+        if (!strcmp(st->snaps[i].name, base->snap))
+            base_size = st->snaps[i].size;
+    }
+    if (r->pending.snap)
+        return check_partial_round(
+            r, base->snap, r->pending.head ? NULL : r->pending.snap, err);
+    if (dest_dirty(r->dst, base->snap, &dirty, err) < 0)
+        goto out;
+    if (dirty.n > 0 || st->size != base_size) {
+        if (dirty.n > 0)
+            error_set(err, ERROR_STATE, 0,
+                      "'%s' was modified after its base snapshot '%s' (first "
+                      "at byte %" PRIu64 ", %zu ranges); refusing to apply a "
+                      "diff onto changed data",
+                      r->dst->name, base->snap, dirty.off[0], dirty.n);
+        else
+            error_set(err, ERROR_STATE, 0,
+                      "'%s' was resized after its base snapshot '%s' (%" PRIu64
+                      " bytes, was %" PRIu64 "); refusing to apply a diff "
+                      "onto changed data",
+                      r->dst->name, base->snap, st->size, base_size);
+        goto out;
+    }
+    ret = 0;
+out:
+    dest_extents_release(&dirty);
+    return ret;
+}
+
+/* An existing destination with no marks: adopt it only when it holds
+ * nothing at all. */
+static int check_unmarked(struct replicate *r, const struct dest_state *st,
+                          struct error *err)
+{
+    struct dest_extents used = {0};
+    int ret;
+
+    if (st->nsnaps > 0)
+        return error_set(err, ERROR_STATE, 0,
+                         "'%s' exists, has snapshots and was not made by "
+                         "rbdmove; refusing to overwrite it",
+                         r->dst->name);
+    if (dest_dirty(r->dst, NULL, &used, err) < 0)
+        return -1;
+    ret = used.n ? error_set(err, ERROR_STATE, 0,
+                             "'%s' exists, holds data and was not made by "
+                             "rbdmove; refusing to overwrite it",
+                             r->dst->name)
+                 : 0;
+    dest_extents_release(&used);
+    r->dst_fresh = ret == 0;
+    return ret;
+}
+
+static int check_pending(struct replicate *r, const struct dest_state *st,
+                         struct error *err)
+{
+    bool match = false;
+
+    if (mark_parse(DEST_META_PENDING, st->meta_pending, &r->pending, err) < 0)
+        return -1;
+    if (mark_matches(r, &r->pending, &match, err) < 0)
+        return -1;
+    if (!match || !r->pending.from || strcmp(r->pending.from, r->base))
+        return error_set(err, ERROR_STATE, 0,
+                         "'%s' holds part of a round towards '%s' whose "
+                         "source snapshot is gone; roll it back with 'rbd "
+                         "snap rollback %s@%s' and run again",
+                         r->dst->name, r->pending.snap, r->dst->name, r->base);
+    return 0;
+}
+
+static int check_dest(struct replicate *r, struct error *err)
+{
+    struct dest_state st;
+    struct mark base = {0};
+    int ret = -1;
+
+    if (r->o.tidy_only && dest_unlock(r->dst, err) < 0)
+        return -1;
+    if (dest_probe(r->dst, &st, err) < 0)
+        return -1;
+    if (r->o.tidy_only) {
+        /* Only the marks are wanted, of an image in use elsewhere. */
+        if (st.meta_base &&
+            mark_parse(DEST_META_BASE, st.meta_base, &base, err) < 0)
+            goto out;
+        r->base = base.snap ? xstrdup(base.snap) : NULL;
+        ret = 0;
+        goto out;
+    }
+    if (!st.exists) {
+        r->dst_absent = r->dst_fresh = true;
+        ret = 0;
+        goto out;
+    }
+    if (st.meta_base) {
+        if (mark_parse(DEST_META_BASE, st.meta_base, &base, err) < 0)
+            goto out;
+        r->base = xstrdup(base.snap);
+        if (st.meta_pending && check_pending(r, &st, err) < 0)
+            goto out;
+        ret = check_base(r, &st, &base, err);
+    } else if (st.meta_seed) {
+        bool match = false;
+
+        if (mark_parse(DEST_META_SEED, st.meta_seed, &r->seed, err) < 0 ||
+            mark_matches(r, &r->seed, &match, err) < 0)
+            goto out;
+        if (!match) {
+            error_set(err, ERROR_STATE, 0,
+                      "'%s' holds part of a seed from another source or a "
+                      "snapshot that is gone; remove it and run again",
+                      r->dst->name);
+            goto out;
+        }
+        r->dst_fresh = true;
+        ret = 0;
+    } else {
+        ret = check_unmarked(r, &st, err);
+    }
+out:
+    mark_release(&base);
+    dest_state_release(&st);
+    return ret;
+}
+
+int replicate_open(struct cluster *src_cl, const char *pool, const char *image,
+                   struct dest *dst, const struct replicate_opts *o,
+                   struct replicate **out, struct error *err)
+{
+    struct replicate *r = xcalloc(1, sizeof(*r));
+    int ret = -1;
+
+    *out = NULL;
+    r->cl = src_cl;
+    r->pool = xstrdup(pool);
+    r->image = xstrdup(image);
+    r->dst = dst;
+    r->o = *o;
+    if (image_open(src_cl, pool, image, NULL, false, &r->head, err) < 0)
+        goto out;
+    if (check_dest(r, err) < 0)
+        goto out;
+    *out = r;
+    r = NULL;
+    ret = 0;
+out:
+    replicate_close(r);
+    return ret;
+}
+
+void replicate_close(struct replicate *r)
+{
+    if (!r)
+        return;
+    image_close(r->head);
+    free(r->pool);
+    free(r->image);
+    free(r->base);
+    mark_release(&r->seed);
+    mark_release(&r->pending);
+    free(r);
+}
+
+const char *replicate_base(const struct replicate *r)
+{
+    return r->base;
+}
+
+unsigned replicate_rounds(const struct replicate *r)
+{
+    return r->rounds;
+}
+
+/* ---- transfers --------------------------------------------------------------
+ */
+
+struct seed_ckpt {
+    struct replicate *r;
+    struct mark *m;
+};
+
+static int seed_checkpoint(void *ctx, uint64_t done_below, struct error *err)
+{
+    struct seed_ckpt *c = ctx;
+
+    c->m->done = done_below;
+    return set_mark(c->r, DEST_META_SEED, c->m, err);
+}
+
+/* Snapshot the source under a new name; fills m->snap and m->snap_id. */
+static int source_snapshot(struct replicate *r, struct mark *m,
+                           struct error *err)
+{
+    bool exists = false;
+
+    m->snap = new_snap_name();
+    if (image_snap_create(r->head, m->snap, err) < 0)
+        return -1;
+    if (image_snap_lookup(r->head, m->snap, &exists, &m->snap_id, err) < 0)
+        return -1;
+    if (!exists)
+        return error_set(err, ERROR_CEPH, ENOENT,
+                         "snapshot '%s/%s@%s' vanished after its creation",
+                         r->pool, r->image, m->snap);
+    return 0;
+}
+
+/* Move src@snap (NULL: the head) since from (NULL for a seed) into the
+ * destination's head, after resizing it to the source's size. */
+static int transfer(struct replicate *r, const char *snap, const char *from,
+                    struct copy_params *p, struct copy_stats *st,
+                    struct error *err)
+{
+    struct image *at = NULL;
+    int ret = -1;
+
+    if (image_open(r->cl, r->pool, r->image, snap, true, &at, err) < 0)
+        return -1;
+    if (!r->dst_absent || from) {
+        struct dest_state ds;
+
+        if (dest_probe(r->dst, &ds, err) < 0)
+            goto out;
+        if (ds.size > image_size(at) && !r->o.allow_shrink) {
+            error_set(err, ERROR_STATE, 0,
+                      "'%s/%s%s%s' is smaller than '%s' (%" PRIu64 " < %" PRIu64
+                      " bytes); use --allow-shrink to follow it",
+                      r->pool, r->image, snap ? "@" : "", snap ? snap : "",
+                      r->dst->name, image_size(at), ds.size);
+            dest_state_release(&ds);
+            goto out;
+        }
+        if (ds.size != image_size(at) &&
+            dest_resize(r->dst, image_size(at), err) < 0) {
+            dest_state_release(&ds);
+            goto out;
+        }
+        dest_state_release(&ds);
+    }
+    p->whole_object = !from && image_fast_diff_valid(at);
+    ret = dest_transfer(r->dst, at, from, p, st, err);
+out:
+    image_close(at);
+    return ret;
+}
+
+struct dst_remove {
+    struct dest *d;
+    const char *snap;
+    struct error err;
+    int ret;
+};
+
+static void *dst_remove_main(void *arg)
+{
+    struct dst_remove *j = arg;
+
+    j->ret = dest_snap_remove(j->d, j->snap, &j->err);
+    if (j->ret < 0 && j->err.cause == ENOENT) {
+        error_clear(&j->err);
+        j->ret = 0;
+    }
+    return NULL;
+}
+
+/*
+ * Remove snapshot name on both sides at once: each is a monitor update of
+ * its own cluster (up to paxos_propose_interval, 1 s by default), so side
+ * by side they cost the slower one, not the sum. One already gone is
+ * fine (an interrupted earlier run).
+ */
+static int remove_both(struct replicate *r, const char *name, struct error *err)
+{
+    struct dst_remove j = {r->dst, name, ERROR_INIT, 0};
+    pthread_t th;
+    bool threaded = pthread_create(&th, NULL, dst_remove_main, &j) == 0;
+    int rs;
+
+    if (!threaded)
+        dst_remove_main(&j);
+    rs = image_snap_remove(r->head, name, err);
+    if (rs < 0 && err->cause == ENOENT) {
+        error_clear(err);
+        rs = 0;
+    }
+    if (threaded)
+        pthread_join(th, NULL);
+    if (j.ret < 0) {
+        if (rs == 0)
+            *err = j.err;
+        return -1;
+    }
+    return rs;
+}
+
+/* Make snap the base on both sides and drop the old base. */
+static int commit(struct replicate *r, const struct mark *m,
+                  const char *meta_key, struct error *err)
+{
+    struct mark base = {0};
+    char *old = r->base;
+
+    if (dest_snap_create(r->dst, m->snap, err) < 0)
+        return -1;
+    base.snap = m->snap;
+    base.snap_id = m->snap_id;
+    if (set_mark(r, DEST_META_BASE, &base, err) < 0)
+        return -1;
+    if (dest_set_meta(r->dst, meta_key, NULL, err) < 0)
+        return -1;
+    r->base = xstrdup(m->snap);
+    if (old) {
+        int rc = remove_both(r, old, err);
+
+        free(old);
+        return rc;
+    }
+    return 0;
+}
+
+static int do_seed(struct replicate *r, struct error *err)
+{
+    struct copy_params p = r->o.params;
+    struct seed_ckpt ck = {r, &r->seed};
+    struct copy_stats st;
+    struct image *at = NULL;
+    bool resumed = r->seed.snap != NULL;
+    char *seed_prefix = NULL;
+    int ret;
+
+    if (!resumed && source_snapshot(r, &r->seed, err) < 0)
+        return -1;
+    if (r->dst_absent) {
+        if (image_open(r->cl, r->pool, r->image, r->seed.snap, true, &at, err) <
+            0)
+            return -1;
+        if (dest_create(r->dst, image_size(at), image_order(at), err) < 0) {
+            image_close(at);
+            return -1;
+        }
+        image_close(at);
+    }
+    if (set_mark(r, DEST_META_SEED, &r->seed, err) < 0)
+        return -1;
+    if (resumed)
+        info(r, "resuming the seed from '%s' at byte %" PRIu64, r->seed.snap,
+             r->seed.done);
+    emit(r, REPLICATE_EV_ROUND_START, r->seed.snap, 0, NULL, NULL);
+    p.dst_is_zero = r->dst_fresh;
+    p.resume_off = r->seed.done;
+    p.checkpoint = seed_checkpoint;
+    p.checkpoint_ctx = &ck;
+    {
+        struct mark m0 = r->seed;
+
+        m0.done = 0;
+        seed_prefix = mark_format(r, &m0);
+    }
+    p.checkpoint_key = DEST_META_SEED;
+    p.checkpoint_prefix = seed_prefix;
+    ret = transfer(r, r->seed.snap, NULL, &p, &st, err);
+    free(seed_prefix);
+    if (ret < 0)
+        return -1;
+    if (commit(r, &r->seed, DEST_META_SEED, err) < 0)
+        return -1;
+    emit(r, REPLICATE_EV_ROUND_DONE, r->seed.snap, 0, &st, NULL);
+    mark_release(&r->seed);
+    r->dst_absent = r->dst_fresh = false;
+    return 0;
+}
+
+/* Redo a round that an earlier run left half done. */
+static int finish_pending(struct replicate *r, struct error *err)
+{
+    struct copy_params p = r->o.params;
+    struct copy_stats st;
+
+    info(r, "finishing the interrupted round from '%s' to '%s'", r->base,
+         r->pending.snap);
+    r->rounds++;
+    emit(r, REPLICATE_EV_ROUND_START, r->pending.snap, 0, NULL, NULL);
+    if (transfer(r, r->pending.snap, r->base, &p, &st, err) < 0)
+        return -1;
+    if (commit(r, &r->pending, DEST_META_PENDING, err) < 0)
+        return -1;
+    emit(r, REPLICATE_EV_ROUND_DONE, r->pending.snap, 0, &st, NULL);
+    mark_release(&r->pending);
+    return 0;
+}
+
+int replicate_seed(struct replicate *r, struct error *err)
+{
+    if (!r->base)
+        return do_seed(r, err);
+    /* A final round towards the head is not finished here: the next
+     * round's diff from the base covers it (check_partial_round). */
+    if (r->pending.snap && !r->pending.head)
+        return finish_pending(r, err);
+    return 0;
+}
+
+static int count_bytes(void *ctx, uint64_t off, uint64_t len, bool exists,
+                       struct error *err)
+{
+    (void)off;
+    (void)exists;
+    (void)err;
+    *(uint64_t *)ctx += len;
+    return 0;
+}
+
+int replicate_delta(struct replicate *r, uint64_t *bytes, struct error *err)
+{
+    *bytes = 0;
+    if (!r->base)
+        return error_set(err, ERROR_STATE, 0, "no base snapshot yet");
+    return image_diff(r->head, r->base, 0, image_size(r->head), false,
+                      count_bytes, bytes, err);
+}
+
+int replicate_round(struct replicate *r, struct copy_stats *st,
+                    struct error *err)
+{
+    struct copy_params p = r->o.params;
+    struct mark m = {0};
+    uint64_t estimate = 0;
+    int ret = -1;
+
+    if (!r->base)
+        return error_set(err, ERROR_STATE, 0, "no base snapshot yet");
+    /* No estimate here: measuring the delta walks the whole image, and in
+     * a move's final round that walk is downtime. Callers that want one
+     * measured it already (replicate_delta). */
+    if (source_snapshot(r, &m, err) < 0)
+        goto out;
+    m.from = xstrdup(r->base);
+    if (set_mark(r, DEST_META_PENDING, &m, err) < 0)
+        goto out;
+    r->rounds++;
+    emit(r, REPLICATE_EV_ROUND_START, m.snap, estimate, NULL, NULL);
+    if (transfer(r, m.snap, r->base, &p, st, err) < 0)
+        goto out;
+    if (commit(r, &m, DEST_META_PENDING, err) < 0)
+        goto out;
+    mark_release(&r->pending); /* a final round's mark, if any, is gone */
+    emit(r, REPLICATE_EV_ROUND_DONE, m.snap, estimate, st, NULL);
+    ret = 0;
+out:
+    mark_release(&m);
+    return ret;
+}
+
+int replicate_final(struct replicate *r, struct copy_stats *st,
+                    struct error *err)
+{
+    struct copy_params p = r->o.params;
+    struct mark m = {0};
+    bool exists = false;
+    int ret = -1;
+
+    if (!r->base)
+        return error_set(err, ERROR_STATE, 0, "no base snapshot yet");
+    m.snap = xstrdup(r->base);
+    m.from = xstrdup(r->base);
+    m.head = true;
+    if (image_snap_lookup(r->head, r->base, &exists, &m.snap_id, err) < 0)
+        goto out;
+    if (!exists) {
+        error_set(err, ERROR_STATE, 0, "base snapshot '%s/%s@%s' is gone",
+                  r->pool, r->image, r->base);
+        goto out;
+    }
+    if (set_mark(r, DEST_META_PENDING, &m, err) < 0)
+        goto out;
+    r->rounds++;
+    emit(r, REPLICATE_EV_ROUND_START, "head", 0, NULL, NULL);
+    if (transfer(r, NULL, r->base, &p, st, err) < 0)
+        goto out;
+    emit(r, REPLICATE_EV_ROUND_DONE, "head", 0, st, NULL);
+    ret = 0;
+out:
+    mark_release(&m);
+    return ret;
+}
+
+int replicate_run(struct replicate *r, bool *converged, struct error *err)
+{
+    bool had_base = r->base && !r->pending.snap;
+    uint64_t delta = 0;
+
+    *converged = false;
+    if (replicate_seed(r, err) < 0)
+        return -1;
+    for (;;) {
+        struct copy_stats st;
+
+        if (replicate_delta(r, &delta, err) < 0)
+            return -1;
+        if (delta == 0 || (delta < r->o.converge && !had_base)) {
+            *converged = true;
+            return 0;
+        }
+        if (r->rounds >= r->o.max_rounds)
+            return 0;
+        had_base = false;
+        if (replicate_round(r, &st, err) < 0)
+            return -1;
+    }
+}
+
+int replicate_drop_base(struct replicate *r, struct error *err)
+{
+    if (!r->base)
+        return 0;
+    /* The base mark goes last: until then a rerun knows what to remove. */
+    if (dest_set_meta(r->dst, DEST_META_PENDING, NULL, err) < 0 ||
+        remove_both(r, r->base, err) < 0 ||
+        dest_set_meta(r->dst, DEST_META_BASE, NULL, err) < 0)
+        return -1;
+    free(r->base);
+    r->base = NULL;
+    return 0;
+}
+
+void replicate_set_cancel(struct replicate *r, cancel_fn *fn, void *ctx)
+{
+    r->o.params.cancel = fn;
+    r->o.params.cancel_ctx = ctx;
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/replicate.h: keep a destination image equal to a snapshot of a
+ * live source, round after round.
+ *
+ * A seed copies a snapshot of the source; each round then snapshots the
+ * source again and applies only the difference. After every round exactly
+ * one snapshot is shared by both sides (the base); the destination's
+ * metadata says which source image and snapshot (by id) it matches, and a
+ * destination whose head or base does not match is refused instead of
+ * receiving a diff onto the wrong data. Interrupted seeds resume from
+ * their last checkpoint, interrupted rounds are redone (applying a diff
+ * again is idempotent).
+ *
+ * The steps are exposed one by one so that the move can put its cutover
+ * between the last two rounds; replicate_run() composes them for copy and
+ * sync.
+ */
+#ifndef RBDMOVE_REPLICATE_H
+#define RBDMOVE_REPLICATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rbdmove/core/copy.h"
+#include "rbdmove/base/error.h"
+
+struct cluster;
+struct dest;
+
+enum replicate_event_kind {
+    REPLICATE_EV_INFO,        /* msg says what happens */
+    REPLICATE_EV_ROUND_START, /* round, snap, estimate */
+    REPLICATE_EV_ROUND_DONE,  /* round, snap, stats */
+};
+
+struct replicate_event {
+    enum replicate_event_kind kind;
+    unsigned round; /* 0 = seed */
+    const char *snap;
+    uint64_t estimate; /* bytes the round is expected to move */
+    const struct copy_stats *stats;
+    const char *msg;
+};
+
+typedef void replicate_event_fn(void *ctx, const struct replicate_event *ev);
+
+struct replicate_opts {
+    uint64_t converge;   /* stop when the remaining delta is below */
+    unsigned max_rounds; /* incremental rounds at most, after the seed */
+    bool allow_shrink;   /* follow a source that shrank */
+    /* Only tidy up (replicate_drop_base) a destination that a server now
+     * uses: give up its lock first (dest unlock) and check nothing. */
+    bool tidy_only;
+    struct copy_params params;
+    replicate_event_fn *event;
+    void *event_ctx;
+};
+
+void replicate_opts_init(struct replicate_opts *o);
+
+struct replicate;
+
+/*
+ * Open the source pool/image on src_cl and check the destination: absent
+ * (it will be created), empty and unmarked (adopted), or marked by an
+ * earlier run from this very source with an untouched head. Anything else
+ * is refused with ERROR_STATE. Keeps references to src_cl and dst.
+ */
+int replicate_open(struct cluster *src_cl, const char *pool, const char *image,
+                   struct dest *dst, const struct replicate_opts *o,
+                   struct replicate **out, struct error *err) MUST_CHECK;
+void replicate_close(struct replicate *r);
+
+/* The snapshot both sides share, NULL before the seed (borrowed). */
+const char *replicate_base(const struct replicate *r);
+/* Rounds done in this run, the seed not counted. */
+unsigned replicate_rounds(const struct replicate *r);
+
+/*
+ * Finish whatever an interrupted run left (seed or round), or seed when
+ * there is no base yet. No-op when a base exists and nothing is pending.
+ */
+int replicate_seed(struct replicate *r, struct error *err) MUST_CHECK;
+
+/* Bytes changed on the source head since the base. */
+int replicate_delta(struct replicate *r, uint64_t *bytes,
+                    struct error *err) MUST_CHECK;
+
+/* One round: snapshot the source, move the diff since the base, make the
+ * new snapshot the base on both sides, remove the old one. */
+int replicate_round(struct replicate *r, struct copy_stats *st,
+                    struct error *err) MUST_CHECK;
+
+/*
+ * The final round of a move: move the source head's changes since the
+ * base into the destination head, with no snapshot on either side (each
+ * snapshot is a monitor update, up to a second of downtime). Only for a
+ * source nobody can write any more (detached, no watchers): then the
+ * destination head equals the source head. The base stays the base; the
+ * destination is marked pending towards the head, so that a rerun checks
+ * it like an interrupted round, and a later round from the base (after a
+ * rollback) covers what this one wrote.
+ */
+int replicate_final(struct replicate *r, struct copy_stats *st,
+                    struct error *err) MUST_CHECK;
+
+/*
+ * The end of a move: remove the base snapshot on both sides and the
+ * destination's marks; no later run can continue from it. Snapshots that
+ * are already gone are fine (an interrupted earlier attempt).
+ */
+int replicate_drop_base(struct replicate *r, struct error *err) MUST_CHECK;
+
+/* Cancel checks on or off (the cutover must not stop half way). */
+void replicate_set_cancel(struct replicate *r, cancel_fn *fn, void *ctx);
+
+/*
+ * Seed if needed, then rounds while the delta is at least o->converge,
+ * at most o->max_rounds, and at least one round when anything changed
+ * since an existing base. *converged tells whether the last delta measured
+ * was below the threshold.
+ */
+int replicate_run(struct replicate *r, bool *converged,
+                  struct error *err) MUST_CHECK;
+
+#endif
