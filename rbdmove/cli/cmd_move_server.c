@@ -14,6 +14,7 @@
 #include "rbdmove/core/journal.h"
 #include "rbdmove/base/json_out.h"
 #include "rbdmove/core/migrate.h"
+#include "rbdmove/core/move_record.h"
 #include "rbdmove/cli/progress.h"
 #include "rbdmove/base/xalloc.h"
 
@@ -180,7 +181,7 @@ int move_server(struct move_args *a, const char *dir)
     }
     journal_set(g, "group.server", a->server);
     journal_set(g, "group.members", buf_str(&members));
-    journal_set(g, "phase", "group");
+    journal_set(g, "phase", move_phase_name(MOVE_GROUP));
     if (journal_save(g, &err) < 0) {
         ret = cli_report_error(&err);
         goto out;

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #include "rbdmove/core/dest.h"
 #include "rbdmove/core/image.h"
 #include "rbdmove/core/journal.h"
+#include "rbdmove/core/move_record.h"
 #include "rbdmove/core/replicate.h"
 #include "rbdmove/base/strutil.h"
 #include "rbdmove/core/verify.h"
@@ -98,18 +100,6 @@ void emit(struct move *m, const char *phase, const struct copy_stats *st,
     buf_release(&b);
 }
 
-const char *J(struct move *m, const char *key)
-{
-    if (!m->j) {
-        if (!strcmp(key, "src.pool"))
-            return m->src_pool;
-        if (!strcmp(key, "src.image"))
-            return m->src_image;
-        return NULL;
-    }
-    return journal_get(m->j, key);
-}
-
 /* Fault-injection tests: pause at point (a phase, or "seeded"). */
 void test_hold(struct move *m, const char *point)
 {
@@ -122,20 +112,27 @@ void test_hold(struct move *m, const char *point)
     }
 }
 
-int set_phase(struct move *m, const char *phase, struct error *err)
+/* Write the record into the journal and the journal to disk. */
+int record_save(struct move *m, struct error *err)
 {
-    journal_set(m->j, "phase", phase);
-    if (journal_save(m->j, err) < 0)
-        return -1;
-    test_hold(m, phase);
-    return 0;
+    move_record_store(&m->rec, m->j);
+    return journal_save(m->j, err);
 }
 
-bool phase_is(struct move *m, const char *phase)
+/* Take the step to phase (move_record.h has the table): recorded before
+ * what it stands for is done. */
+int set_phase(struct move *m, enum move_phase phase, struct error *err)
 {
-    const char *p = J(m, "phase");
-
-    return p && !strcmp(p, phase);
+    if (!move_phase_next(m->rec.phase, phase))
+        return error_set(err, ERROR_STATE, 0,
+                         "move %s: no step from phase '%s' to '%s' (a bug)",
+                         journal_id(m->j), move_phase_name(m->rec.phase),
+                         move_phase_name(phase));
+    m->rec.phase = phase;
+    if (record_save(m, err) < 0)
+        return -1;
+    test_hold(m, move_phase_name(phase));
+    return 0;
 }
 
 /* ---- OpenStack steps
@@ -184,15 +181,15 @@ int attach(struct nova *n, struct cinder *c, const char *server,
 /* Put the source back on its server. */
 int rollback(struct move *m, const struct error *why, struct error *err)
 {
-    const char *server = J(m, "src.server");
-    const char *vol = J(m, "src.volume");
+    const char *server = m->rec.src.server;
+    const char *vol = m->rec.src.volume;
     struct error e2 = ERROR_INIT;
     bool still = false;
 
     *err = *why;
     /* Never two servers with a copy each: the destination's attach,
      * asked for or done, is undone first, or the source stays off. */
-    if ((phase_is(m, "attaching") || phase_is(m, "attached")) &&
+    if ((m->rec.phase == MOVE_ATTACHING || m->rec.phase == MOVE_ATTACHED) &&
         undo_dst_attach(m, &e2) < 0) {
         error_prefix(err,
                      "the cutover failed, and destination volume %s may "
@@ -200,7 +197,7 @@ int rollback(struct move *m, const struct error *why, struct error *err)
                      "stays detached so that only one copy is in use: check "
                      "both, then run 'rbdmove resume %s' or 'rbdmove abort "
                      "%s'",
-                     J(m, "dst.volume"), J(m, "dst.server"), e2.msg, vol,
+                     m->rec.dst.volume, m->rec.dst.server, e2.msg, vol,
                      journal_id(m->j), journal_id(m->j));
         return -1;
     }
@@ -217,7 +214,7 @@ int rollback(struct move *m, const struct error *why, struct error *err)
                      "volume %s is still attached to server %s; "
                      "nothing was cut over",
                      vol, server);
-        if (set_phase(m, "rolled-back", &e2) < 0)
+        if (set_phase(m, MOVE_ROLLED_BACK, &e2) < 0)
             journal_log(m->j, "cannot record the rollback: %s", e2.msg);
         return -1;
     }
@@ -225,7 +222,7 @@ int rollback(struct move *m, const struct error *why, struct error *err)
     emit(m, "rollback", NULL, "re-attaching volume %s to server %s", vol,
          server);
     if (attach(m->plan->src.nova, m->plan->src.cinder, server, vol,
-               J(m, "src.device"), m->o->attach_timeout, NULL, &e2) < 0) {
+               m->rec.src.device, m->o->attach_timeout, NULL, &e2) < 0) {
         error_prefix(err,
                      "the cutover failed and re-attaching the source failed "
                      "too (%s); volume %s is detached: attach it to server "
@@ -233,13 +230,13 @@ int rollback(struct move *m, const struct error *why, struct error *err)
                      e2.msg, vol, server, journal_id(m->j));
         return -1;
     }
-    if (set_phase(m, "rolled-back", &e2) < 0)
+    if (set_phase(m, MOVE_ROLLED_BACK, &e2) < 0)
         journal_log(m->j, "cannot record the rollback: %s", e2.msg);
     error_prefix(err,
                  "cutover failed; volume %s is attached to server %s again "
                  "and destination volume %s is left unattached ('rbdmove "
                  "resume %s' tries again, 'rbdmove abort %s' undoes)",
-                 vol, server, J(m, "dst.volume"), journal_id(m->j),
+                 vol, server, m->rec.dst.volume, journal_id(m->j),
                  journal_id(m->j));
     return -1;
 }
@@ -262,8 +259,8 @@ int preflight(struct move *m, bool resuming, struct error *err)
     struct buf why = BUF_INIT;
 
     if (resuming) {
-        po.volume = J(m, "src.volume");
-        po.dst_server = J(m, "dst.server");
+        po.volume = m->rec.src.volume;
+        po.dst_server = m->rec.dst.server;
     }
     m->plan = plan_build(&po);
     if (!m->plan->src.cinder || !m->plan->src.nova || !m->plan->dst.cinder ||
@@ -278,30 +275,30 @@ int preflight(struct move *m, bool resuming, struct error *err)
     if (!resuming) {
         const struct plan *p = m->plan;
 
-        journal_set(m->j, "src.volume", p->volume.id);
-        journal_set(m->j, "src.name", p->volume.name);
-        journal_setf(m->j, "src.size_gib", "%" PRIu64, p->volume.size_gib);
+        move_record_set(&m->rec.src.volume, p->volume.id);
+        move_record_set(&m->rec.src.name, p->volume.name);
+        m->rec.src.size_gib = p->volume.size_gib;
         if (p->n_attachments == 1) {
-            journal_set(m->j, "src.server", p->attachments[0].server_id);
-            journal_set(m->j, "src.device", p->attachments[0].device);
+            move_record_set(&m->rec.src.server, p->attachments[0].server_id);
+            move_record_set(&m->rec.src.device, p->attachments[0].device);
         }
         journal_set(m->j, "src.pool",
                     m->o->src_pool ? m->o->src_pool
                     : p->rbd_pool  ? p->rbd_pool
                                    : "volumes");
-        journal_set(m->j, "src.image", p->rbd_image);
-        journal_set(m->j, "dst.server", p->server.id);
+        move_record_set(&m->rec.src.image, p->rbd_image);
+        move_record_set(&m->rec.dst.server, p->server.id);
         journal_set(m->j, "dst.pool",
                     m->o->dst_pool    ? m->o->dst_pool
                     : p->dst_rbd_pool ? p->dst_rbd_pool
                                       : "volumes");
-        journal_setf(m->j, "max_downtime", "%.3f", m->o->max_downtime);
-        if (set_phase(m, "new", err) < 0)
+        m->rec.max_downtime = m->o->max_downtime;
+        if (set_phase(m, MOVE_NEW, err) < 0)
             return -1;
     }
     emit(m, "preflight", NULL, "volume %s (%s, %" PRIu64 " GiB) to server %s",
-         J(m, "src.volume"), J(m, "src.name") ? J(m, "src.name") : "-",
-         m->plan->volume.size_gib, J(m, "dst.server"));
+         m->rec.src.volume, m->rec.src.name ? m->rec.src.name : "-",
+         m->plan->volume.size_gib, m->rec.dst.server);
     return 0;
 }
 
@@ -319,34 +316,36 @@ static int create_dst_volume(struct move *m, struct error *err)
                                       meta,
                                       3};
     struct cinder_volume v;
+    char image[64];
 
     memset(&v, 0, sizeof(v));
-    if (set_phase(m, "creating", err) < 0)
+    if (set_phase(m, MOVE_CREATING, err) < 0)
         return -1;
     if (cinder_volume_create(p->dst.cinder, &spec, &v, err) < 0)
         return error_prefix(err, "creating the destination volume");
-    journal_set(m->j, "dst.volume", v.id);
-    journal_set(m->j, "dst.created", "1");
-    journal_setf(m->j, "dst.image", "volume-%s", v.id);
+    move_record_set(&m->rec.dst.volume, v.id);
+    m->rec.dst.created = true;
+    snprintf(image, sizeof(image), "volume-%s", v.id);
+    move_record_set(&m->rec.dst.image, image);
     cinder_volume_release(&v);
-    if (journal_save(m->j, err) < 0)
+    if (record_save(m, err) < 0)
         return -1;
     emit(m, "create", NULL, "destination volume %s requested",
-         J(m, "dst.volume"));
-    if (wait_volume(p->dst.cinder, J(m, "dst.volume"), "available", 600, err) <
+         m->rec.dst.volume);
+    if (wait_volume(p->dst.cinder, m->rec.dst.volume, "available", 600, err) <
         0)
         return -1;
-    return set_phase(m, "replicating", err);
+    return set_phase(m, MOVE_REPLICATING, err);
 }
 
 static int mark_source(struct move *m, const char *state, struct error *err)
 {
     struct cinder_kv meta[] = {{"rbdmove.move_id", journal_id(m->j)},
                                {"rbdmove.state", state},
-                               {"rbdmove.destination", J(m, "dst.volume")}};
+                               {"rbdmove.destination", m->rec.dst.volume}};
 
-    return cinder_volume_metadata_set(m->plan->src.cinder, J(m, "src.volume"),
-                                      meta, J(m, "dst.volume") ? 3 : 2, err);
+    return cinder_volume_metadata_set(m->plan->src.cinder, m->rec.src.volume,
+                                      meta, m->rec.dst.volume ? 3 : 2, err);
 }
 
 /* ---- data
@@ -387,8 +386,8 @@ static int open_data(struct move *m, bool tidy, struct error *err)
 
     if (cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
                         &m->src_cl, err) < 0 ||
-        m->o->make_dest(m->o->make_dest_ctx, J(m, "dst.pool"),
-                        J(m, "dst.image"), &m->dst, err) < 0)
+        m->o->make_dest(m->o->make_dest_ctx, m->rec.dst.pool, m->rec.dst.image,
+                        &m->dst, err) < 0)
         return -1;
     replicate_opts_init(&ro);
     ro.params = m->o->params;
@@ -396,8 +395,8 @@ static int open_data(struct move *m, bool tidy, struct error *err)
     ro.event = on_replicate;
     ro.event_ctx = m;
     ro.tidy_only = tidy;
-    return replicate_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"),
-                          m->dst, &ro, &m->repl, err);
+    return replicate_open(m->src_cl, m->rec.src.pool, m->rec.src.image, m->dst,
+                          &ro, &m->repl, err);
 }
 
 /* Seconds the final round would take now. */
@@ -490,7 +489,7 @@ int verify_base(struct move *m, struct error *err)
     const char *base = replicate_base(m->repl);
     int ret = -1;
 
-    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), base, true,
+    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, base, true,
                    &img, err) < 0 ||
         verify_hash_image(img, VERIFY_BLOCK, 16, NULL, NULL, &a, err) < 0 ||
         dest_hash(m->dst, base, VERIFY_BLOCK, &b, err) < 0)
@@ -565,7 +564,7 @@ static int verify_final(struct move *m, struct error *err)
     size_t n = 0;
     int ret = -1;
 
-    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), NULL, true,
+    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL, true,
                    &img, err) < 0 ||
         verify_changed_blocks(img, base, FINAL_BLOCK, &idx, &n, err) < 0)
         goto out;
@@ -601,7 +600,7 @@ static int wait_watchers(struct move *m, struct error *err)
     double t0 = time_now();
     int count = 0, ret = -1;
 
-    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), NULL, true,
+    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL, true,
                    &img, err) < 0)
         return -1;
     for (;;) {
@@ -616,8 +615,7 @@ static int wait_watchers(struct move *m, struct error *err)
                       "detach (a hypervisor that has not let go could still "
                       "write)",
                       count, count == 1 ? "" : "s", count == 1 ? "s" : "",
-                      J(m, "src.pool"), J(m, "src.image"),
-                      m->o->detach_timeout);
+                      m->rec.src.pool, m->rec.src.image, m->o->detach_timeout);
             goto out;
         }
         struct timespec ts = {0, 100 * 1000 * 1000};
@@ -632,10 +630,10 @@ out:
 /* Ask Nova to detach the source (phase detaching). */
 int detach_request(struct move *m, struct error *err)
 {
-    const char *server = J(m, "src.server");
-    const char *vol = J(m, "src.volume");
+    const char *server = m->rec.src.server;
+    const char *vol = m->rec.src.volume;
 
-    if (set_phase(m, "detaching", err) < 0)
+    if (set_phase(m, MOVE_DETACHING, err) < 0)
         return -1;
     if (!server)
         return 0;
@@ -665,22 +663,22 @@ int detach_request(struct move *m, struct error *err)
  * (phase detached). t0 is when the detach was asked for. */
 int detach_wait(struct move *m, double t0, struct error *err)
 {
-    if (J(m, "src.server") &&
-        wait_volume(m->plan->src.cinder, J(m, "src.volume"), "available",
+    if (m->rec.src.server &&
+        wait_volume(m->plan->src.cinder, m->rec.src.volume, "available",
                     m->o->detach_timeout, err) < 0)
         return -1;
     if (wait_watchers(m, err) < 0)
         return -1;
     m->rep->t_detach = t0 > 0 ? time_now() - t0 : 0;
-    journal_setf(m->j, "cutover.t_detach", "%.3f", m->rep->t_detach);
-    return set_phase(m, "detached", err);
+    m->rec.cutover.t_detach = m->rep->t_detach;
+    return set_phase(m, MOVE_DETACHED, err);
 }
 
 static int detach(struct move *m, double *t0, struct error *err)
 {
     /* 0: the detach began in an earlier run, the downtime's start is
      * not known (resumed in "detaching", or found detached). */
-    *t0 = phase_is(m, "replicating") && !m->detach_done ? time_now() : 0;
+    *t0 = m->rec.phase == MOVE_REPLICATING && !m->detach_done ? time_now() : 0;
     if (detach_request(m, err) < 0)
         return -1;
     return detach_wait(m, *t0, err);
@@ -707,17 +705,17 @@ int final_verify(struct move *m, struct error *err)
     if (verify_final(m, err) < 0)
         return -1;
     m->rep->t_verify = time_now() - t;
-    journal_setf(m->j, "cutover.t_final", "%.3f", m->rep->t_final);
-    journal_setf(m->j, "cutover.t_verify", "%.3f", m->rep->t_verify);
+    m->rec.cutover.t_final = m->rep->t_final;
+    m->rec.cutover.t_verify = m->rep->t_verify;
     if (dest_unlock(m->dst, err) < 0)
         return error_prefix(err, "releasing the destination image");
-    return set_phase(m, "attaching", err);
+    return set_phase(m, MOVE_ATTACHING, err);
 }
 
 void attach_started(struct move *m)
 {
     emit(m, "attach", NULL, "attaching volume %s to server %s",
-         J(m, "dst.volume"), J(m, "dst.server"));
+         m->rec.dst.volume, m->rec.dst.server);
     m->t_attach0 = time_now();
 }
 
@@ -726,20 +724,20 @@ int attach_done(struct move *m, double t0, struct error *err)
 {
     m->rep->t_attach = time_now() - m->t_attach0;
     m->rep->downtime = t0 > 0 ? time_now() - t0 : 0;
-    journal_setf(m->j, "cutover.t_attach", "%.3f", m->rep->t_attach);
-    journal_setf(m->j, "cutover.downtime", "%.3f", m->rep->downtime);
-    return set_phase(m, "attached", err);
+    m->rec.cutover.t_attach = m->rep->t_attach;
+    m->rec.cutover.downtime = m->rep->downtime;
+    return set_phase(m, MOVE_ATTACHED, err);
 }
 
 /* Attach the destination volume; t0 is when the downtime began. */
 static int attach_dst(struct move *m, double t0, struct error *err)
 {
     attach_started(m);
-    if (attach_request(m->plan->dst.nova, J(m, "dst.server"),
-                       J(m, "dst.volume"), NULL, &m->rep->dst_device, err) < 0)
+    if (attach_request(m->plan->dst.nova, m->rec.dst.server, m->rec.dst.volume,
+                       NULL, &m->rep->dst_device, err) < 0)
         return -1;
     test_hold(m, "attach-requested");
-    if (wait_volume(m->plan->dst.cinder, J(m, "dst.volume"), "in-use",
+    if (wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "in-use",
                     m->o->attach_timeout, err) < 0)
         return -1;
     return attach_done(m, t0, err);
@@ -748,7 +746,7 @@ static int attach_dst(struct move *m, double t0, struct error *err)
 /* From a detached source to an attached destination. */
 static int finish_cutover(struct move *m, double t0, struct error *err)
 {
-    if (!phase_is(m, "attaching") && final_verify(m, err) < 0)
+    if (m->rec.phase != MOVE_ATTACHING && final_verify(m, err) < 0)
         return -1;
     return attach_dst(m, t0, err);
 }
@@ -762,9 +760,9 @@ int check_dst_server(struct move *m, struct error *err)
     int ret = 0;
 
     memset(&s, 0, sizeof(s));
-    if (nova_server_get(m->plan->dst.nova, J(m, "dst.server"), &s, err) < 0)
+    if (nova_server_get(m->plan->dst.nova, m->rec.dst.server, &s, err) < 0)
         return error_prefix(err, "destination server %s; nothing was cut over",
-                            J(m, "dst.server"));
+                            m->rec.dst.server);
     if (!nova_server_can_attach(&s, &why))
         ret = error_set(err, ERROR_STATE, 0, "%s; nothing was cut over",
                         buf_str(&why));
@@ -778,13 +776,13 @@ static int cutover(struct move *m, struct error *err)
     struct error e = ERROR_INIT;
     double t0 = 0;
 
-    if (!phase_is(m, "detached") && check_dst_server(m, err) < 0)
+    if (m->rec.phase != MOVE_DETACHED && check_dst_server(m, err) < 0)
         return -1;
 
     /* From the detach on, a signal must not leave the server without its
      * disk: finish, or roll back. */
     replicate_set_cancel(m->repl, NULL, NULL);
-    if (!phase_is(m, "detached") && detach(m, &t0, &e) < 0)
+    if (m->rec.phase != MOVE_DETACHED && detach(m, &t0, &e) < 0)
         return rollback(m, &e, err);
     if (finish_cutover(m, t0, &e) < 0)
         return rollback(m, &e, err);
@@ -800,21 +798,21 @@ int cleanup(struct move *m, struct error *err)
     if (replicate_drop_base(m->repl, err) < 0)
         return -1;
     if (mark_source(m, "moved", &e2) < 0 ||
-        cinder_volume_metadata_set(m->plan->dst.cinder, J(m, "dst.volume"),
+        cinder_volume_metadata_set(m->plan->dst.cinder, m->rec.dst.volume,
                                    dst_meta, 1, &e2) < 0)
         emit(m, "info", NULL, "cannot update the volumes' metadata: %s",
              e2.msg);
     if (m->o->delete_source) {
         emit(m, "cleanup", NULL, "deleting source volume %s",
-             J(m, "src.volume"));
-        if (cinder_volume_delete(m->plan->src.cinder, J(m, "src.volume"), err) <
+             m->rec.src.volume);
+        if (cinder_volume_delete(m->plan->src.cinder, m->rec.src.volume, err) <
                 0 ||
-            wait_volume(m->plan->src.cinder, J(m, "src.volume"), "deleted", 300,
+            wait_volume(m->plan->src.cinder, m->rec.src.volume, "deleted", 300,
                         err) < 0)
             return error_prefix(err, "the move succeeded, but deleting the "
                                      "source failed");
     }
-    return set_phase(m, "done", err);
+    return set_phase(m, MOVE_DONE, err);
 }
 
 /* Volume id as Cinder has it, settled: a run killed while Nova detached
@@ -839,7 +837,7 @@ int source_attached(struct move *m, bool settle, bool *attached,
 {
     struct cinder_volume v;
 
-    if (volume_get(m->plan->src.cinder, J(m, "src.volume"), settle,
+    if (volume_get(m->plan->src.cinder, m->rec.src.volume, settle,
                    m->o->detach_timeout, &v, err) < 0)
         return -1;
     *attached = v.n_attachments > 0;
@@ -853,7 +851,7 @@ static int dst_attached(struct move *m, bool settle, bool *attached,
 {
     struct cinder_volume v;
 
-    if (volume_get(m->plan->dst.cinder, J(m, "dst.volume"), settle,
+    if (volume_get(m->plan->dst.cinder, m->rec.dst.volume, settle,
                    m->o->attach_timeout, &v, err) < 0)
         return -1;
     *attached = !strcmp(v.status, "in-use");
@@ -867,17 +865,17 @@ int undo_dst_attach(struct move *m, struct error *err)
 {
     bool attached = false;
 
-    if (!J(m, "dst.volume"))
+    if (!m->rec.dst.volume)
         return 0;
     if (dst_attached(m, true, &attached, err) < 0)
         return -1;
     if (!attached)
         return 0;
     emit(m, "rollback", NULL, "detaching volume %s from server %s",
-         J(m, "dst.volume"), J(m, "dst.server"));
-    if (nova_volume_detach(m->plan->dst.nova, J(m, "dst.server"),
-                           J(m, "dst.volume"), err) < 0 ||
-        wait_volume(m->plan->dst.cinder, J(m, "dst.volume"), "available",
+         m->rec.dst.volume, m->rec.dst.server);
+    if (nova_volume_detach(m->plan->dst.nova, m->rec.dst.server,
+                           m->rec.dst.volume, err) < 0 ||
+        wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "available",
                     m->o->detach_timeout, err) < 0)
         return -1;
     return 0;
@@ -889,11 +887,11 @@ int prepare(struct move *m, struct error *err)
 {
     bool attached = false;
 
-    if (phase_is(m, "new") || phase_is(m, "creating")) {
-        if (J(m, "dst.volume")) {
-            if (wait_volume(m->plan->dst.cinder, J(m, "dst.volume"),
-                            "available", 600, err) < 0 ||
-                set_phase(m, "replicating", err) < 0)
+    if (m->rec.phase == MOVE_NEW || m->rec.phase == MOVE_CREATING) {
+        if (m->rec.dst.volume) {
+            if (wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "available",
+                            600, err) < 0 ||
+                set_phase(m, MOVE_REPLICATING, err) < 0)
                 return -1;
         } else if (create_dst_volume(m, err) < 0) {
             return -1;
@@ -901,32 +899,33 @@ int prepare(struct move *m, struct error *err)
         if (mark_source(m, "moving", err) < 0)
             return -1;
     }
-    if (phase_is(m, "attaching")) {
+    if (m->rec.phase == MOVE_ATTACHING) {
         if (dst_attached(m, true, &attached, err) < 0)
             return -1;
-        if (attached && set_phase(m, "attached", err) < 0)
+        if (attached && set_phase(m, MOVE_ATTACHED, err) < 0)
             return -1;
-        if (!attached && set_phase(m, "detached", err) < 0)
+        if (!attached && set_phase(m, MOVE_DETACHED, err) < 0)
             return -1;
     }
-    if (open_data(m, phase_is(m, "attached"), err) < 0)
+    if (open_data(m, m->rec.phase == MOVE_ATTACHED, err) < 0)
         return -1;
-    if (phase_is(m, "detaching") || phase_is(m, "detached")) {
-        if (source_attached(m, phase_is(m, "detaching"), &attached, err) < 0)
+    if (m->rec.phase == MOVE_DETACHING || m->rec.phase == MOVE_DETACHED) {
+        if (source_attached(m, m->rec.phase == MOVE_DETACHING, &attached, err) <
+            0)
             return -1;
-        if (attached && set_phase(m, "replicating", err) < 0)
+        if (attached && set_phase(m, MOVE_REPLICATING, err) < 0)
             return -1;
         /* Killed after the detach request: it may have been carried out. */
-        m->detach_done = !attached && phase_is(m, "detaching");
-    } else if (phase_is(m, "rolled-back") && J(m, "src.server")) {
+        m->detach_done = !attached && m->rec.phase == MOVE_DETACHING;
+    } else if (m->rec.phase == MOVE_ROLLED_BACK && m->rec.src.server) {
         /* A rollback that found the source still detaching (a timeout)
          * leaves it to Nova, which may finish the detach later. */
         if (source_attached(m, true, &attached, err) < 0)
             return -1;
         m->detach_done = !attached;
     }
-    if (phase_is(m, "replicating") || phase_is(m, "rolled-back")) {
-        if (set_phase(m, "replicating", err) < 0 || converge(m, err) < 0)
+    if (m->rec.phase == MOVE_REPLICATING || m->rec.phase == MOVE_ROLLED_BACK) {
+        if (set_phase(m, MOVE_REPLICATING, err) < 0 || converge(m, err) < 0)
             return -1;
         if (m->o->full_verify &&
             (verify_base(m, err) < 0 || catch_up(m, err) < 0))
@@ -935,19 +934,13 @@ int prepare(struct move *m, struct error *err)
     return 0;
 }
 
-bool in_cutover(struct move *m)
-{
-    return phase_is(m, "replicating") || phase_is(m, "detaching") ||
-           phase_is(m, "detached") || phase_is(m, "attaching");
-}
-
 static int drive(struct move *m, struct error *err)
 {
     if (prepare(m, err) < 0)
         return -1;
-    if (in_cutover(m) && cutover(m, err) < 0)
+    if (move_phase_in_cutover(m->rec.phase) && cutover(m, err) < 0)
         return -1;
-    if (phase_is(m, "attached"))
+    if (m->rec.phase == MOVE_ATTACHED)
         return cleanup(m, err);
     return 0;
 }
@@ -958,36 +951,49 @@ void move_release(struct move *m)
     dest_free(m->dst);
     cluster_close(m->src_cl);
     plan_free(m->plan);
-    free(m->src_pool);
-    free(m->src_image);
+    move_record_release(&m->rec);
+}
+
+void move_init(struct move *m, struct journal *j, const struct migrate_opts *o,
+               struct migrate_report *rep)
+{
+    memset(m, 0, sizeof(*m));
+    m->j = j;
+    m->o = o;
+    m->rep = rep;
+    move_record_init(&m->rec);
 }
 
 int migrate_run(struct journal *j, const struct migrate_opts *o,
                 struct migrate_report *rep, struct error *err)
 {
-    struct move m = {.j = j, .o = o, .rep = rep};
-    const char *phase = journal_get(j, "phase");
+    struct move m;
     int ret = -1;
 
     memset(rep, 0, sizeof(*rep));
-    if (phase && !strcmp(phase, "done"))
-        return error_set(err, ERROR_STATE, 0, "move %s is already done",
-                         journal_id(j));
-    if (phase && !strcmp(phase, "aborted"))
-        return error_set(err, ERROR_STATE, 0, "move %s was aborted",
-                         journal_id(j));
-    if (preflight(&m, phase != NULL, err) < 0)
+    move_init(&m, j, o, rep);
+    if (move_record_load(j, &m.rec, err) < 0)
+        goto out;
+    if (m.rec.phase == MOVE_DONE) {
+        error_set(err, ERROR_STATE, 0, "move %s is already done",
+                  journal_id(j));
+        goto out;
+    }
+    if (m.rec.phase == MOVE_ABORTED) {
+        error_set(err, ERROR_STATE, 0, "move %s was aborted", journal_id(j));
+        goto out;
+    }
+    if (preflight(&m, m.rec.phase != MOVE_NONE, err) < 0)
         goto out;
     ret = drive(&m, err);
-    if (J(&m, "dst.volume"))
+    if (m.rec.dst.volume)
         snprintf(rep->dst_volume_id, sizeof(rep->dst_volume_id), "%s",
-                 J(&m, "dst.volume"));
+                 m.rec.dst.volume);
     if (ret == 0) {
-        const char *d = J(&m, "cutover.downtime");
-
-        rep->downtime = d ? strtod(d, NULL) : rep->downtime;
+        if (!isnan(m.rec.cutover.downtime))
+            rep->downtime = m.rec.cutover.downtime;
         emit(&m, "done", NULL, "volume %s now serves server %s",
-             J(&m, "dst.volume"), J(&m, "dst.server"));
+             m.rec.dst.volume, m.rec.dst.server);
     } else {
         journal_log(j, "stopped: %s", err->msg);
     }

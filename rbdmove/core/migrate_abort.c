@@ -29,7 +29,7 @@ static void drop_source_snaps(struct move *m)
     struct image_snap *snaps = NULL;
     size_t n = 0;
 
-    if (image_open(m->src_cl, J(m, "src.pool"), J(m, "src.image"), NULL, false,
+    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL, false,
                    &img, &e) < 0 ||
         image_snap_list(img, &snaps, &n, &e) < 0) {
         emit(m, "info", NULL, "cannot list the source's snapshots: %s", e.msg);
@@ -38,10 +38,8 @@ static void drop_source_snaps(struct move *m)
     }
     for (size_t i = 0; i < n; i++) {
         const char *s = snaps[i].name;
-        const char *keys[] = {"snap.base", "snap.seed", "snap.pending"};
-
-        for (size_t k = 0; k < 3; k++) {
-            const char *v = J(m, keys[k]);
+        for (size_t k = 0; k < MOVE_SNAP_COUNT; k++) {
+            const char *v = m->rec.snaps[k];
 
             if (v && !strcmp(v, s) && image_snap_remove(img, s, &e) < 0)
                 emit(m, "info", NULL, "%s", e.msg);
@@ -56,22 +54,21 @@ static void note_snaps(struct move *m)
 {
     struct dest_state st;
     struct error e = ERROR_INIT;
-    const char *vals[3];
-    const char *keys[] = {"snap.base", "snap.seed", "snap.pending"};
+    const char *vals[MOVE_SNAP_COUNT];
 
     if (!m->dst || dest_probe(m->dst, &st, &e) < 0)
         return;
-    vals[0] = st.meta_base;
-    vals[1] = st.meta_seed;
-    vals[2] = st.meta_pending;
-    for (size_t k = 0; k < 3; k++) {
+    vals[MOVE_SNAP_BASE] = st.meta_base;
+    vals[MOVE_SNAP_SEED] = st.meta_seed;
+    vals[MOVE_SNAP_PENDING] = st.meta_pending;
+    for (size_t k = 0; k < MOVE_SNAP_COUNT; k++) {
         const char *p = vals[k] ? strstr(vals[k], " snap=") : NULL;
 
         if (p) {
             char *name = xstrndup(p + 6, strcspn(p + 6, " "));
 
-            journal_set(m->j, keys[k], name);
-            free(name);
+            free(m->rec.snaps[k]);
+            m->rec.snaps[k] = name;
         }
     }
     dest_state_release(&st);
@@ -81,7 +78,7 @@ static int abort_dst(struct move *m, struct error *err)
 {
     struct dest_state st;
 
-    if (!J(m, "dst.volume") || !J(m, "dst.created"))
+    if (!m->rec.dst.volume || !m->rec.dst.created)
         return 0;
     /* Cinder's RBD driver cannot delete an image that has snapshots. */
     if (m->dst && dest_probe(m->dst, &st, err) == 0) {
@@ -96,12 +93,11 @@ static int abort_dst(struct move *m, struct error *err)
     dest_free(m->dst);
     m->dst = NULL;
     emit(m, "cleanup", NULL, "deleting destination volume %s",
-         J(m, "dst.volume"));
-    if (cinder_volume_delete(m->plan->dst.cinder, J(m, "dst.volume"), err) <
-            0 &&
+         m->rec.dst.volume);
+    if (cinder_volume_delete(m->plan->dst.cinder, m->rec.dst.volume, err) < 0 &&
         !(err->kind == ERROR_API && err->cause == 404))
         return -1;
-    return wait_volume(m->plan->dst.cinder, J(m, "dst.volume"), "deleted", 300,
+    return wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "deleted", 300,
                        err);
 }
 
@@ -109,49 +105,54 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
                   struct error *err)
 {
     struct migrate_report rep;
-    struct move m = {.j = j, .o = o, .rep = &rep};
-    const char *phase = journal_get(j, "phase");
+    struct move m;
     bool attached = false;
     int ret = -1;
 
     memset(&rep, 0, sizeof(rep));
-    if (phase && (!strcmp(phase, "done") || !strcmp(phase, "attached")))
-        return error_set(err, ERROR_STATE, 0,
-                         "move %s is complete: the destination volume is in "
-                         "use; nothing to abort",
-                         journal_id(j));
-    if (!phase)
-        return set_phase(&m, "aborted", err);
+    move_init(&m, j, o, &rep);
+    if (move_record_load(j, &m.rec, err) < 0)
+        goto out;
+    if (m.rec.phase == MOVE_DONE || m.rec.phase == MOVE_ATTACHED) {
+        error_set(err, ERROR_STATE, 0,
+                  "move %s is complete: the destination volume is in use; "
+                  "nothing to abort",
+                  journal_id(j));
+        goto out;
+    }
+    if (m.rec.phase == MOVE_NONE) {
+        ret = set_phase(&m, MOVE_ABORTED, err);
+        goto out;
+    }
     if (preflight(&m, true, err) < 0)
         goto out;
     /* An attach the killed run asked for is undone before the source
      * goes back, so that two servers never hold a copy each. */
-    if (phase_is(&m, "attaching") && undo_dst_attach(&m, err) < 0) {
+    if (m.rec.phase == MOVE_ATTACHING && undo_dst_attach(&m, err) < 0) {
         error_prefix(err,
                      "destination volume %s may be attached to server "
                      "%s; the source was left as it is",
-                     J(&m, "dst.volume"), J(&m, "dst.server"));
+                     m.rec.dst.volume, m.rec.dst.server);
         goto out;
     }
-    if (J(&m, "src.server")) {
+    if (m.rec.src.server) {
         /* A detach under way would end after the check below. */
         if (source_attached(&m, true, &attached, err) < 0)
             goto out;
         if (!attached &&
-            attach(m.plan->src.nova, m.plan->src.cinder, J(&m, "src.server"),
-                   J(&m, "src.volume"), J(&m, "src.device"), o->attach_timeout,
-                   NULL, err) < 0)
+            attach(m.plan->src.nova, m.plan->src.cinder, m.rec.src.server,
+                   m.rec.src.volume, m.rec.src.device, o->attach_timeout, NULL,
+                   err) < 0)
             goto out;
         if (!attached)
             emit(&m, "rollback", NULL, "volume %s attached to server %s again",
-                 J(&m, "src.volume"), J(&m, "src.server"));
+                 m.rec.src.volume, m.rec.src.server);
     }
     if (cluster_connect(o->src_conf, o->src_id, o->ceph_timeout, &m.src_cl,
                         err) < 0)
         goto out;
-    if (J(&m, "dst.image") &&
-        o->make_dest(o->make_dest_ctx, J(&m, "dst.pool"), J(&m, "dst.image"),
-                     &m.dst, err) == 0)
+    if (m.rec.dst.image && o->make_dest(o->make_dest_ctx, m.rec.dst.pool,
+                                        m.rec.dst.image, &m.dst, err) == 0)
         note_snaps(&m);
     error_clear(err);
     drop_source_snaps(&m);
@@ -162,11 +163,11 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
                                            "rbdmove.destination"};
         struct error e = ERROR_INIT;
 
-        if (cinder_volume_metadata_unset(m.plan->src.cinder,
-                                         J(&m, "src.volume"), keys[k], &e) < 0)
+        if (cinder_volume_metadata_unset(m.plan->src.cinder, m.rec.src.volume,
+                                         keys[k], &e) < 0)
             emit(&m, "info", NULL, "%s", e.msg);
     }
-    ret = set_phase(&m, "aborted", err);
+    ret = set_phase(&m, MOVE_ABORTED, err);
 out:
     move_release(&m);
     return ret;

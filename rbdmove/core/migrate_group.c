@@ -88,7 +88,7 @@ out:
 
 /* Undo a group's cutover: every destination already attached is detached
  * again, every detached source re-attached. */
-static int group_rollback(struct move *ms, size_t n, const struct error *why,
+static int group_rollback(struct move **ms, size_t n, const struct error *why,
                           struct error *err)
 {
     struct error first = *why;
@@ -96,11 +96,11 @@ static int group_rollback(struct move *ms, size_t n, const struct error *why,
     int ret = -1;
 
     for (size_t i = 0; i < n; i++) {
-        struct move *m = &ms[i];
+        struct move *m = ms[i];
         struct error e = ERROR_INIT;
 
-        if (phase_is(m, "detaching") || phase_is(m, "detached") ||
-            phase_is(m, "attaching") || phase_is(m, "attached")) {
+        if (m->rec.phase == MOVE_DETACHING || m->rec.phase == MOVE_DETACHED ||
+            m->rec.phase == MOVE_ATTACHING || m->rec.phase == MOVE_ATTACHED) {
             /* rollback() always fails, saying what it did: keep the
              * first account, the others are in the journals. */
             if (rollback(m, &first, &e) < 0 && !reported) {
@@ -114,7 +114,7 @@ static int group_rollback(struct move *ms, size_t n, const struct error *why,
     return ret;
 }
 
-static int group_cutover(struct move *ms, size_t n, struct error *err)
+static int group_cutover(struct move **ms, size_t n, struct error *err)
 {
     struct error e = ERROR_INIT;
     double t0 = 0; /* the downtime's start; 0: in an earlier run */
@@ -122,50 +122,53 @@ static int group_cutover(struct move *ms, size_t n, struct error *err)
     size_t i;
 
     for (i = 0; i < n; i++)
-        fresh = fresh && phase_is(&ms[i], "replicating") && !ms[i].detach_done;
+        fresh = fresh && ms[i]->rec.phase == MOVE_REPLICATING &&
+                !ms[i]->detach_done;
     if (fresh)
         t0 = time_now();
 
     for (i = 0; i < n; i++) {
-        if (!phase_is(&ms[i], "detached") && !phase_is(&ms[i], "attaching") &&
-            check_dst_server(&ms[i], err) < 0)
+        if (ms[i]->rec.phase != MOVE_DETACHED &&
+            ms[i]->rec.phase != MOVE_ATTACHING &&
+            check_dst_server(ms[i], err) < 0)
             return -1;
-        replicate_set_cancel(ms[i].repl, NULL, NULL);
+        replicate_set_cancel(ms[i]->repl, NULL, NULL);
     }
     /* Every request first, then every wait: the volumes detach (and
      * attach) side by side, and the downtime is that of the slowest. */
     for (i = 0; i < n; i++) {
-        if ((phase_is(&ms[i], "replicating") ||
-             phase_is(&ms[i], "detaching")) &&
-            detach_request(&ms[i], &e) < 0)
+        if ((ms[i]->rec.phase == MOVE_REPLICATING ||
+             ms[i]->rec.phase == MOVE_DETACHING) &&
+            detach_request(ms[i], &e) < 0)
             return group_rollback(ms, n, &e, err);
     }
     for (i = 0; i < n; i++) {
-        if (phase_is(&ms[i], "detaching") && detach_wait(&ms[i], t0, &e) < 0)
+        if (ms[i]->rec.phase == MOVE_DETACHING &&
+            detach_wait(ms[i], t0, &e) < 0)
             return group_rollback(ms, n, &e, err);
     }
     for (i = 0; i < n; i++) {
-        if (phase_is(&ms[i], "detached") && final_verify(&ms[i], &e) < 0)
+        if (ms[i]->rec.phase == MOVE_DETACHED && final_verify(ms[i], &e) < 0)
             return group_rollback(ms, n, &e, err);
     }
     for (i = 0; i < n; i++) {
-        struct move *m = &ms[i];
+        struct move *m = ms[i];
 
-        if (!phase_is(m, "attaching"))
+        if (m->rec.phase != MOVE_ATTACHING)
             continue;
         attach_started(m);
-        if (attach_request(m->plan->dst.nova, J(m, "dst.server"),
-                           J(m, "dst.volume"), NULL, &m->rep->dst_device,
+        if (attach_request(m->plan->dst.nova, m->rec.dst.server,
+                           m->rec.dst.volume, NULL, &m->rep->dst_device,
                            &e) < 0)
             return group_rollback(ms, n, &e, err);
         test_hold(m, "attach-requested");
     }
     for (i = 0; i < n; i++) {
-        struct move *m = &ms[i];
+        struct move *m = ms[i];
 
-        if (!phase_is(m, "attaching"))
+        if (m->rec.phase != MOVE_ATTACHING)
             continue;
-        if (wait_volume(m->plan->dst.cinder, J(m, "dst.volume"), "in-use",
+        if (wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "in-use",
                         m->o->attach_timeout, &e) < 0 ||
             attach_done(m, t0, &e) < 0)
             return group_rollback(ms, n, &e, err);
@@ -178,22 +181,25 @@ int migrate_run_group(struct journal **js, size_t n,
                       struct migrate_report *reps, struct error *err)
 {
     struct move *ms = xcalloc(n, sizeof(*ms));
-    size_t i;
+    struct move **live = xcalloc(n, sizeof(*live));
+    size_t i, nlive = 0;
     int ret = -1;
 
     for (i = 0; i < n; i++) {
-        const char *phase = journal_get(js[i], "phase");
-
         memset(&reps[i], 0, sizeof(reps[i]));
-        ms[i] = (struct move){.j = js[i], .o = &os[i], .rep = &reps[i]};
-        if (phase && (!strcmp(phase, "aborted"))) {
+        move_init(&ms[i], js[i], &os[i], &reps[i]);
+    }
+    for (i = 0; i < n; i++) {
+        if (move_record_load(js[i], &ms[i].rec, err) < 0)
+            goto out;
+        if (ms[i].rec.phase == MOVE_ABORTED) {
             error_set(err, ERROR_STATE, 0, "move %s was aborted",
                       journal_id(js[i]));
             goto out;
         }
-        if (phase && !strcmp(phase, "done"))
+        if (ms[i].rec.phase == MOVE_DONE)
             continue;
-        if (preflight(&ms[i], phase != NULL, err) < 0)
+        if (preflight(&ms[i], ms[i].rec.phase != MOVE_NONE, err) < 0)
             goto out;
     }
     /* Each volume replicates until it is ready; then a last look at the
@@ -203,36 +209,29 @@ int migrate_run_group(struct journal **js, size_t n,
             goto out;
     }
     for (i = 0; i + 1 < n; i++) {
-        if (ms[i].plan && phase_is(&ms[i], "replicating") &&
+        if (ms[i].plan && ms[i].rec.phase == MOVE_REPLICATING &&
             converge(&ms[i], err) < 0)
             goto out;
     }
-    {
-        size_t live = 0;
-        struct move *sub = xcalloc(n, sizeof(*sub));
-
-        for (i = 0; i < n; i++) {
-            if (ms[i].plan && in_cutover(&ms[i]))
-                sub[live++] = ms[i];
-        }
-        ret = live ? group_cutover(sub, live, err) : 0;
-        free(sub);
-        if (ret < 0)
-            goto out;
-    }
-    ret = -1;
     for (i = 0; i < n; i++) {
-        if (ms[i].plan && phase_is(&ms[i], "attached") &&
+        if (ms[i].plan && move_phase_in_cutover(ms[i].rec.phase))
+            live[nlive++] = &ms[i];
+    }
+    if (nlive && group_cutover(live, nlive, err) < 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        if (ms[i].plan && ms[i].rec.phase == MOVE_ATTACHED &&
             cleanup(&ms[i], err) < 0)
             goto out;
-        if (J(&ms[i], "dst.volume"))
+        if (ms[i].rec.dst.volume)
             snprintf(reps[i].dst_volume_id, sizeof(reps[i].dst_volume_id), "%s",
-                     J(&ms[i], "dst.volume"));
+                     ms[i].rec.dst.volume);
     }
     ret = 0;
 out:
     for (i = 0; i < n; i++)
         move_release(&ms[i]);
     free(ms);
+    free(live);
     return ret;
 }

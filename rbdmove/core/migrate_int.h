@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "rbdmove/core/migrate.h"
+#include "rbdmove/core/move_record.h"
 
 struct buf;
 struct cinder;
@@ -22,7 +23,8 @@ struct nova;
 struct replicate;
 
 struct move {
-    struct journal *j;
+    struct journal *j;      /* NULL for sync, which has none */
+    struct move_record rec; /* what the journal holds, typed */
     const struct migrate_opts *o;
     struct migrate_report *rep;
     struct plan *plan;
@@ -31,7 +33,6 @@ struct move {
     struct replicate *repl;
     double throughput; /* bytes/s of the last transfer, 0: unknown */
     unsigned round;
-    char *src_pool, *src_image; /* for sync, which has no journal */
     double t_attach0;
     bool round_measured; /* throughput comes from an incremental round */
     bool detach_done;    /* resumed in "detaching" with the source detached */
@@ -39,10 +40,11 @@ struct move {
 
 void emit(struct move *m, const char *phase, const struct copy_stats *st,
           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-const char *J(struct move *m, const char *key);
 void test_hold(struct move *m, const char *point);
-int set_phase(struct move *m, const char *phase, struct error *err);
-bool phase_is(struct move *m, const char *phase);
+void move_init(struct move *m, struct journal *j, const struct migrate_opts *o,
+               struct migrate_report *rep);
+int record_save(struct move *m, struct error *err);
+int set_phase(struct move *m, enum move_phase phase, struct error *err);
 int wait_volume(struct cinder *c, const char *id, const char *want,
                 double timeout, struct error *err);
 int attach_request(struct nova *n, const char *server, const char *volume,
@@ -66,7 +68,6 @@ int source_attached(struct move *m, bool settle, bool *attached,
                     struct error *err);
 int undo_dst_attach(struct move *m, struct error *err);
 int prepare(struct move *m, struct error *err);
-bool in_cutover(struct move *m);
 void move_release(struct move *m);
 
 #endif

@@ -121,12 +121,12 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
     ro.max_rounds = o->max_rounds;
     ro.event = on_sync_event;
     ro.event_ctx = m;
-    m->src_pool = xstrdup(o->m.src_pool ? o->m.src_pool
-                          : p->rbd_pool ? p->rbd_pool
-                                        : "volumes");
-    m->src_image = xstrdup(p->rbd_image);
-    if (replicate_open(m->src_cl, m->src_pool, m->src_image, m->dst, &ro,
-                       &m->repl, err) < 0 ||
+    move_record_set(&m->rec.src.pool, o->m.src_pool ? o->m.src_pool
+                                      : p->rbd_pool ? p->rbd_pool
+                                                    : "volumes");
+    move_record_set(&m->rec.src.image, p->rbd_image);
+    if (replicate_open(m->src_cl, m->rec.src.pool, m->rec.src.image, m->dst,
+                       &ro, &m->repl, err) < 0 ||
         replicate_run(m->repl, &res->converged, err) < 0)
         goto out;
     res->rounds = replicate_rounds(m->repl);
@@ -140,12 +140,13 @@ int migrate_sync(const struct migrate_sync_opts *o,
                  struct migrate_sync_result *res, struct error *err)
 {
     struct migrate_report rep;
-    struct move m = {.j = NULL, .o = &o->m, .rep = &rep};
+    struct move m;
     struct buf why = BUF_INIT;
     char dst_id[37];
     int ret = -1;
 
     memset(res, 0, sizeof(*res));
+    move_init(&m, NULL, &o->m, &rep);
     m.plan = plan_build(&o->m.plan);
     if (!m.plan->src.cinder || !m.plan->dst.cinder || !m.plan->have_volume ||
         !plan_ok(m.plan)) {
