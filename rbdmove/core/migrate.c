@@ -31,6 +31,7 @@
 #include "openstack/nova.h"
 #include "rbdmove/base/buf.h"
 #include "rbdmove/core/cluster.h"
+#include "rbdmove/core/converge.h"
 #include "rbdmove/core/dest.h"
 #include "rbdmove/core/image.h"
 #include "rbdmove/core/journal.h"
@@ -41,14 +42,6 @@
 #include "rbdmove/core/migrate_int.h"
 #include "rbdmove/base/xalloc.h"
 
-/* What the cutover costs besides the final data round (lab: detach 0.5 s,
- * attach 3-4 s): the round must fit in what is left of the budget. */
-#define CUTOVER_OVERHEAD_S 5.0
-
-/* The final data round should stay under this (the issue's target), so
- * that its check and the attach fit in what is left of the budget. */
-#define FINAL_ROUND_TARGET_S 1.0
-
 /* After the full check before the cutover, one more round when the final
  * one would take longer than this (see catch_up). */
 #define CATCH_UP_S 0.25
@@ -56,11 +49,6 @@
 /* The blocks the final check hashes on both sides: small, because a VM's
  * writes are small and scattered and every byte read here is downtime. */
 #define FINAL_BLOCK (64u * 1024)
-
-/* Below this the seed's rate is a good enough guess for the final round;
- * above, an incremental round is measured first (a seed streams large
- * extents far faster than a round applies scattered ones). */
-#define UNMEASURED_DELTA_MAX (16ull << 20)
 
 void migrate_opts_init(struct migrate_opts *o)
 {
@@ -399,25 +387,13 @@ static int open_data(struct move *m, bool tidy, struct error *err)
                           &ro, &m->repl, err);
 }
 
-/* Seconds the final round would take now. */
-static double predict(struct move *m, uint64_t delta)
-{
-    if (m->throughput <= 0)
-        return delta ? 1e9 : 0;
-    return (double)delta / m->throughput;
-}
-
 /* Rounds until the predicted final round fits the budget. */
 int converge(struct move *m, struct error *err)
 {
-    double budget = m->o->max_downtime - CUTOVER_OVERHEAD_S;
-    uint64_t delta = 0, prev = UINT64_MAX;
-    unsigned stalled = 0;
+    struct converge c;
+    uint64_t delta = 0;
 
-    if (budget > FINAL_ROUND_TARGET_S)
-        budget = FINAL_ROUND_TARGET_S;
-    if (budget < 0.2)
-        budget = 0.2;
+    converge_init(&c, m->o->max_downtime);
     if (replicate_seed(m->repl, err) < 0)
         return -1;
     test_hold(m, "seeded");
@@ -427,18 +403,16 @@ int converge(struct move *m, struct error *err)
 
         if (replicate_delta(m->repl, &delta, err) < 0)
             return -1;
-        p = predict(m, delta);
-        if (!m->round_measured && delta > UNMEASURED_DELTA_MAX)
-            p = p > budget ? p : budget + 1; /* measure a round first */
-        if (p <= budget) {
+        switch (converge_next(&c, delta, m->throughput, m->round_measured,
+                              replicate_rounds(m->repl), m->o->max_rounds,
+                              &p)) {
+        case CONVERGE_CUTOVER:
             emit(m, "info", NULL,
                  "%" PRIu64 " bytes changed since the last round: the final "
                  "round should take %.2f s (budget %.1f s)",
-                 delta, p, budget);
+                 delta, p, c.budget);
             return 0;
-        }
-        stalled = delta >= prev - prev / 10 ? stalled + 1 : 0;
-        if (stalled >= 2 || replicate_rounds(m->repl) >= m->o->max_rounds) {
+        case CONVERGE_STUCK:
             if (m->o->force_cutover) {
                 emit(m, "info", NULL,
                      "not converging (%" PRIu64 " bytes pending, final round "
@@ -452,9 +426,10 @@ int converge(struct move *m, struct error *err)
                              "round would take %.1f s, over the %.1f s budget;"
                              " nothing was cut over (raise --max-downtime, "
                              "or --force-cutover)",
-                             delta, p, budget);
+                             delta, p, c.budget);
+        case CONVERGE_ROUND:
+            break;
         }
-        prev = delta;
         if (replicate_round(m->repl, &st, err) < 0)
             return -1;
     }
@@ -473,7 +448,7 @@ static int catch_up(struct move *m, struct error *err)
 
     if (replicate_delta(m->repl, &delta, err) < 0)
         return -1;
-    if (predict(m, delta) <= CATCH_UP_S)
+    if (converge_predict(delta, m->throughput) <= CATCH_UP_S)
         return 0;
     emit(m, "info", NULL,
          "%" PRIu64 " bytes changed during the check: one more round", delta);

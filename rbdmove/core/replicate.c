@@ -32,19 +32,10 @@
 #include "rbdmove/core/cluster.h"
 #include "rbdmove/core/dest.h"
 #include "rbdmove/core/image.h"
+#include "rbdmove/core/mark.h"
 #include "rbdmove/core/stream.h"
 #include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"
-
-struct mark {
-    char *fsid;
-    char *image;
-    char *snap;
-    uint64_t snap_id;
-    char *from;    /* pending only */
-    uint64_t done; /* seed only */
-    bool head;     /* pending only: towards the source head, no snapshot */
-};
 
 struct replicate {
     struct cluster *cl;
@@ -72,82 +63,10 @@ void replicate_opts_init(struct replicate_opts *o)
 /* ---- marks ----------------------------------------------------------------
  */
 
-static void mark_release(struct mark *m)
-{
-    free(m->fsid);
-    free(m->image);
-    free(m->snap);
-    free(m->from);
-    memset(m, 0, sizeof(*m));
-}
-
-static int mark_parse(const char *key, const char *s, struct mark *m,
-                      struct error *err)
-{
-    char *copy = xstrdup(s);
-    char *save = NULL;
-    char *tok;
-    int ret = -1;
-
-    memset(m, 0, sizeof(*m));
-    tok = strtok_r(copy, " ", &save);
-    if (!tok || strcmp(tok, "v1"))
-        goto bad;
-    while ((tok = strtok_r(NULL, " ", &save))) {
-        char *eq = strchr(tok, '=');
-        char *v;
-
-        if (!eq)
-            goto bad;
-        *eq = '\0';
-        v = eq + 1;
-        if (!strcmp(tok, "fsid"))
-            m->fsid = xstrdup(v);
-        else if (!strcmp(tok, "image"))
-            m->image = xstrdup(v);
-        else if (!strcmp(tok, "snap"))
-            m->snap = xstrdup(v);
-        else if (!strcmp(tok, "from"))
-            m->from = xstrdup(v);
-        else if (!strcmp(tok, "snap_id"))
-            m->snap_id = strtoull(v, NULL, 10);
-        else if (!strcmp(tok, "done"))
-            m->done = strtoull(v, NULL, 10);
-        else if (!strcmp(tok, "head"))
-            m->head = !strcmp(v, "1");
-    }
-    if (!m->fsid || !m->image || !m->snap || !name_is_safe(m->snap) ||
-        (m->from && !name_is_safe(m->from)))
-        goto bad;
-    ret = 0;
-    goto out;
-bad:
-    mark_release(m);
-    error_set(err, ERROR_STATE, 0, "unreadable %s metadata '%s'", key, s);
-out:
-    free(copy);
-    return ret;
-}
-
-static char *mark_format(const struct replicate *r, const struct mark *m)
-{
-    struct buf b = BUF_INIT;
-
-    buf_addf(&b, "v1 fsid=%s image=%s snap=%s snap_id=%" PRIu64,
-             cluster_fsid(r->cl), image_id(r->head), m->snap, m->snap_id);
-    if (m->from)
-        buf_addf(&b, " from=%s", m->from);
-    if (m->done)
-        buf_addf(&b, " done=%" PRIu64, m->done);
-    if (m->head)
-        buf_adds(&b, " head=1");
-    return buf_take(&b);
-}
-
 static int set_mark(struct replicate *r, const char *key, const struct mark *m,
                     struct error *err)
 {
-    char *v = m ? mark_format(r, m) : NULL;
+    char *v = m ? mark_format(cluster_fsid(r->cl), image_id(r->head), m) : NULL;
     int ret = dest_set_meta(r->dst, key, v, err);
 
     free(v);
@@ -653,7 +572,7 @@ static int do_seed(struct replicate *r, struct error *err)
         struct mark m0 = r->seed;
 
         m0.done = 0;
-        seed_prefix = mark_format(r, &m0);
+        seed_prefix = mark_format(cluster_fsid(r->cl), image_id(r->head), &m0);
     }
     p.checkpoint_key = DEST_META_SEED;
     p.checkpoint_prefix = seed_prefix;
