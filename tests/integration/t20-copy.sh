@@ -209,8 +209,8 @@ RBDMOVE_CEPH_TIMEOUT=5 timeout 300 "$RBDMOVE" copy --src-conf "$CEPH1_CONF" \
     --dst-conf "$CEPH2_CONF" --bwlimit 16M --progress never "$frz" "$frzdst" \
     >"$T/frozen.log" 2>&1 &
 cpid=$!
+# The seed's mark is set before its first write: the copy is under way.
 wait_meta "$frzdst" rbdmove.seed
-sleep 0.5
 ceph2 osd pause >/dev/null 2>&1 || fail "cannot pause ceph2"
 t0=$SECONDS
 wait $cpid
