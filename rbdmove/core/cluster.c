@@ -17,6 +17,7 @@ struct cluster {
     rados_t rados;
     char *conf;
     char fsid[64];
+    char mons[512]; /* mon_host as this client resolved it, or "" */
 };
 
 static int set_opt(rados_t r, const char *opt, const char *val,
@@ -70,6 +71,10 @@ int cluster_connect(const char *conf, const char *id, int timeout_s,
                   cl->conf);
         goto out;
     }
+    /* Two clusters cloned from one install share an fsid: their monitors
+     * tell them apart. Not fatal when unreadable (then "" ). */
+    if (rados_conf_get(cl->rados, "mon_host", cl->mons, sizeof(cl->mons)) < 0)
+        cl->mons[0] = '\0';
     *out = cl;
     cl = NULL;
     ret = 0;
@@ -93,6 +98,11 @@ void cluster_close(struct cluster *cl)
 const char *cluster_fsid(const struct cluster *cl)
 {
     return cl->fsid;
+}
+
+const char *cluster_mons(const struct cluster *cl)
+{
+    return cl->mons;
 }
 
 void *cluster_rados(struct cluster *cl)

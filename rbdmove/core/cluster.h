@@ -28,6 +28,10 @@ void cluster_close(struct cluster *cl);
 /* The cluster's fsid (borrowed). */
 const char *cluster_fsid(const struct cluster *cl);
 
+/* The monitors the client was given (mon_host; borrowed, "" when
+ * unknown): with the fsid, what tells two clusters apart. */
+const char *cluster_mons(const struct cluster *cl);
+
 /* This client's global id (client.N), as watchers lists show it. */
 uint64_t cluster_instance_id(struct cluster *cl);
 

@@ -40,6 +40,12 @@ struct dest_state {
     uint64_t size;
     int order;
     char *image_id;
+    /* Where the image is, for checks and messages: the cluster's fsid and
+     * monitors (NULL: the destination cannot tell, e.g. an older
+     * receiver) and when the image was created (0: unknown). */
+    char *cluster_fsid;
+    char *cluster_mons;
+    int64_t created;
     char *meta_base;    /* NULL when absent */
     char *meta_seed;    /* NULL when absent */
     char *meta_pending; /* NULL when absent */

@@ -59,8 +59,10 @@ static int local_probe(struct dest *dd, struct dest_state *st,
     int ret = -1;
 
     memset(st, 0, sizeof(*st));
+    st->cluster_fsid = xstrdup(cluster_fsid(d->cl));
+    st->cluster_mons = xstrdup(cluster_mons(d->cl));
     if (image_exists(d->cl, d->pool, d->image, &st->exists, err) < 0)
-        return -1;
+        goto out;
     if (!st->exists)
         return 0;
     if (open_head(d, &img, err) < 0)
@@ -68,6 +70,7 @@ static int local_probe(struct dest *dd, struct dest_state *st,
     st->size = image_size(img);
     st->order = image_order(img);
     st->image_id = xstrdup(image_id(img));
+    st->created = image_create_time(img);
     if (image_meta_get(img, DEST_META_BASE, &st->meta_base, err) < 0 ||
         image_meta_get(img, DEST_META_SEED, &st->meta_seed, err) < 0 ||
         image_meta_get(img, DEST_META_PENDING, &st->meta_pending, err) < 0 ||
@@ -266,6 +269,8 @@ int dest_local_head(struct dest *dd, struct image **out, struct error *err)
 void dest_state_release(struct dest_state *st)
 {
     free(st->image_id);
+    free(st->cluster_fsid);
+    free(st->cluster_mons);
     free(st->meta_base);
     free(st->meta_seed);
     free(st->meta_pending);

@@ -112,7 +112,7 @@ static int remote_probe(struct dest *dd, struct dest_state *st,
     struct dest_remote *d = (struct dest_remote *)dd;
     struct proto_tokens ans = {NULL, 0};
     struct buf line = BUF_INIT;
-    uint64_t exists = 0, order = 0, n = 0;
+    uint64_t exists = 0, order = 0, n = 0, created = 0;
     int ret = -1;
 
     memset(st, 0, sizeof(*st));
@@ -127,6 +127,19 @@ static int remote_probe(struct dest *dd, struct dest_state *st,
     st->exists = exists != 0;
     st->order = (int)order;
     st->image_id = dup_opt(&ans, "id");
+    st->cluster_fsid = dup_opt(&ans, "fsid");
+    st->cluster_mons = dup_opt(&ans, "mons");
+    if (proto_get(&ans, "created") &&
+        proto_get_u64(&ans, "created", &created, err) < 0)
+        goto out;
+    if (created > INT64_MAX) {
+        error_set(err, ERROR_PROTOCOL, 0,
+                  "the receiver sent a creation time out of range (%" PRIu64
+                  ")",
+                  created);
+        goto out;
+    }
+    st->created = (int64_t)created;
     st->meta_base = dup_opt(&ans, "base");
     st->meta_seed = dup_opt(&ans, "seed");
     st->meta_pending = dup_opt(&ans, "pending");

@@ -316,6 +316,15 @@ const char *image_id(const struct image *img)
     return img->id;
 }
 
+int64_t image_create_time(struct image *img)
+{
+    struct timespec ts;
+
+    if (rbd_get_create_timestamp(img->rbd, &ts) < 0)
+        return 0;
+    return (int64_t)ts.tv_sec;
+}
+
 bool image_fast_diff_valid(struct image *img)
 {
     uint64_t features = 0, flags = 0;

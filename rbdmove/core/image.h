@@ -68,6 +68,8 @@ uint64_t image_object_size(const struct image *img);
 int image_order(const struct image *img);
 /* The image's id (borrowed); stable across renames. */
 const char *image_id(const struct image *img);
+/* When the image was created (seconds since the epoch), 0 if unknown. */
+int64_t image_create_time(struct image *img);
 /* True when fast-diff is enabled and its object map is valid. */
 bool image_fast_diff_valid(struct image *img);
 

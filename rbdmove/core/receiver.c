@@ -5,8 +5,9 @@
  * Requests (one line each, see proto.h):
  *   hello                         ok version=2 (2: streams pass their
  *                                 descriptor, "-" names the head, unlock)
- *   probe                         ok exists= size= order= id= [base= seed=
- *                                 pending=] snaps=K, then K lines NAME ID SIZE
+ *   probe                         ok exists= size= order= id= [fsid= mons=
+ *                                 created= base= seed= pending=] snaps=K,
+ *                                 then K lines NAME ID SIZE
  *   create SIZE ORDER | resize SIZE
  *   meta KEY VALUE | meta-remove KEY
  *   snap-create NAME | snap-remove NAME
@@ -86,6 +87,12 @@ static int do_probe(struct server *s, struct error *err)
     add_kv_u64(&s->out, "size", st.size);
     add_kv_u64(&s->out, "order", (uint64_t)st.order);
     add_kv(&s->out, "id", st.image_id ? st.image_id : "");
+    if (st.cluster_fsid)
+        add_kv(&s->out, "fsid", st.cluster_fsid);
+    if (st.cluster_mons && *st.cluster_mons)
+        add_kv(&s->out, "mons", st.cluster_mons);
+    if (st.created > 0)
+        add_kv_u64(&s->out, "created", (uint64_t)st.created);
     if (st.meta_base)
         add_kv(&s->out, "base", st.meta_base);
     if (st.meta_seed)
