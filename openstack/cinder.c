@@ -185,6 +185,9 @@ static int volume_from_json(json_t *j, struct cinder_volume *out,
     v.name_id = http_json_strdup(j, "os-vol-mig-status-attr:name_id");
     v.migration_status = http_json_strdup(j, "migration_status");
     v.description = http_json_strdup(j, "description");
+    if (keystone_time_parse(json_string_value(json_object_get(j, "created_at")),
+                            &v.created_at) < 0)
+        v.created_at = 0;
     v.bootable = http_json_bool(j, "bootable", false);
     v.multiattach = http_json_bool(j, "multiattach", false);
     v.encrypted = http_json_bool(j, "encrypted", false);

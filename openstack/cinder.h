@@ -48,6 +48,7 @@ struct cinder_volume {
     char *name_id; /* a migrated volume's image id (admin only), or NULL */
     char *migration_status;
     char *description;
+    double created_at; /* seconds since the epoch, 0: not given */
     bool bootable;
     bool multiattach;
     bool encrypted;

@@ -80,7 +80,8 @@ static struct parse_option *move_options(struct move_args *a)
         OPT_BOOL(0, "force-cutover", &a->mo.force_cutover,
                  "cut over even when the rounds do not converge"),
         OPT_BOOL(0, "delete-source", &a->mo.delete_source,
-                 "delete the source volume after a successful move"),
+                 "delete the source volume after a successful move whose "
+                 "whole image was compared after the final round"),
         OPT_SET_BOOL(0, "no-full-verify", &a->mo.full_verify, false,
                      "skip the full comparison before the cutover"),
         OPT_OPENSTACK_NEW_VOLUME(p, "the new volume"),
@@ -392,6 +393,11 @@ static enum parse_options_status parse_move(int argc, char **argv,
             &move_command, "--receiver=rbd cannot serve a move: the "
                            "cutover's final check needs rbdmove's receiver "
                            "on HOST (leave --receiver out)");
+    /* Nothing is deleted on the word of a partial check. */
+    if (a->mo.delete_source && !a->mo.full_verify)
+        return parse_options_error(&move_command,
+                                   "--delete-source needs the full comparison: "
+                                   "leave --no-full-verify out");
     if (!a->server)
         a->mo.plan.volume = argv[0];
     return PARSE_OPT_DONE;

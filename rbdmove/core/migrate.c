@@ -339,6 +339,93 @@ static int mark_source(struct move *m, const char *state, struct error *err)
 /* ---- data
  * ----------------------------------------------------------------------- */
 
+/* Clock skew allowed between Cinder's hosts and Ceph's when comparing the
+ * creation of a volume with that of its image. */
+#define CREATED_SKEW_S 300
+
+void volume_expectations(struct replicate_opts *ro, const char *fsid,
+                         const struct cinder_volume *v)
+{
+    ro->must_exist = true;
+    ro->expect_fsid = fsid;
+    ro->expect_size = v->size_gib << 30;
+    ro->created_after = v->created_at > CREATED_SKEW_S
+                            ? (int64_t)v->created_at - CREATED_SKEW_S
+                            : 0;
+}
+
+/* Before anything changes: the source image is where --src-conf and the
+ * pool say, on the cluster Cinder uses, and has the volume's size. */
+static int check_source(struct move *m, struct error *err)
+{
+    const struct plan *p = m->plan;
+    struct image *img = NULL;
+    int ret = -1;
+
+    if (cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
+                        &m->src_cl, err) < 0)
+        return -1;
+    if (p->ceph_fsid && strcmp(p->ceph_fsid, cluster_fsid(m->src_cl))) {
+        error_set(err, ERROR_STATE, 0,
+                  "source volume %s lives on cluster %s (Cinder), but the "
+                  "source Ceph configuration names cluster %s (mons %s); "
+                  "nothing was changed",
+                  m->rec.src.volume, p->ceph_fsid, cluster_fsid(m->src_cl),
+                  cluster_mons(m->src_cl));
+        goto out;
+    }
+    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL, true,
+                   &img, err) < 0) {
+        error_prefix(err,
+                     "source volume %s: its image is not in pool '%s' of "
+                     "cluster %s (mons %s); nothing was changed",
+                     m->rec.src.volume, m->rec.src.pool,
+                     cluster_fsid(m->src_cl), cluster_mons(m->src_cl));
+        goto out;
+    }
+    if (image_size(img) != p->volume.size_gib << 30) {
+        error_set(err, ERROR_STATE, 0,
+                  "image '%s/%s' on cluster %s is %" PRIu64
+                  " bytes, but source volume %s is %" PRIu64
+                  " GiB: it is not the volume's image; nothing was changed",
+                  m->rec.src.pool, m->rec.src.image, cluster_fsid(m->src_cl),
+                  image_size(img), m->rec.src.volume, p->volume.size_gib);
+        goto out;
+    }
+    ret = 0;
+out:
+    image_close(img);
+    cluster_close(m->src_cl);
+    m->src_cl = NULL;
+    return ret;
+}
+
+/* The destination volume that this run asked for is not what rbdmove can
+ * write to (open_data refused it before writing anything): give it back
+ * to Cinder, so that the refusal leaves nothing behind. */
+static int undo_create(struct move *m, const struct error *why,
+                       struct error *err)
+{
+    struct error e = ERROR_INIT;
+
+    *err = *why;
+    emit(m, "cleanup", NULL, "deleting destination volume %s again",
+         m->rec.dst.volume);
+    if (cinder_volume_delete(m->plan->dst.cinder, m->rec.dst.volume, &e) < 0 ||
+        wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "deleted", 300,
+                    &e) < 0 ||
+        set_phase(m, MOVE_ABORTED, &e) < 0)
+        return error_prefix(err,
+                            "%s; deleting destination volume %s failed too "
+                            "(%s): run 'rbdmove abort %s'",
+                            "the move stopped", m->rec.dst.volume, e.msg,
+                            journal_id(m->j));
+    return error_prefix(err,
+                        "the move stopped before writing anything and "
+                        "destination volume %s was deleted again",
+                        m->rec.dst.volume);
+}
+
 static void on_replicate(void *ctx, const struct replicate_event *ev)
 {
     struct move *m = ctx;
@@ -367,24 +454,35 @@ static void on_replicate(void *ctx, const struct replicate_event *ev)
 }
 
 /* Connect to both images. tidy: the destination is a server's now, only
- * the snapshots and marks are left to remove. */
+ * the snapshots and marks are left to remove. The destination is the
+ * image Cinder made for dst.volume, and is proved to be (replicate.h,
+ * must_exist): never created here. */
 static int open_data(struct move *m, bool tidy, struct error *err)
 {
     struct replicate_opts ro;
+    struct cinder_volume v;
+    int ret = -1;
 
+    memset(&v, 0, sizeof(v));
+    if (cinder_volume_get(m->plan->dst.cinder, m->rec.dst.volume, &v, err) < 0)
+        return error_prefix(err, "destination volume %s", m->rec.dst.volume);
     if (cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
                         &m->src_cl, err) < 0 ||
         m->o->make_dest(m->o->make_dest_ctx, m->rec.dst.pool, m->rec.dst.image,
                         &m->dst, err) < 0)
-        return -1;
+        goto out;
     replicate_opts_init(&ro);
     ro.params = m->o->params;
     ro.max_rounds = m->o->max_rounds;
     ro.event = on_replicate;
     ro.event_ctx = m;
     ro.tidy_only = tidy;
-    return replicate_open(m->src_cl, m->rec.src.pool, m->rec.src.image, m->dst,
-                          &ro, &m->repl, err);
+    volume_expectations(&ro, m->plan->dst_ceph_fsid, &v);
+    ret = replicate_open(m->src_cl, m->rec.src.pool, m->rec.src.image, m->dst,
+                         &ro, &m->repl, err);
+out:
+    cinder_volume_release(&v);
+    return ret;
 }
 
 /* Rounds until the predicted final round fits the budget. */
@@ -455,35 +553,50 @@ static int catch_up(struct move *m, struct error *err)
     return replicate_round(m->repl, &st, err);
 }
 
-/* Verify the current base in full, while the server still runs. */
-int verify_base(struct move *m, struct error *err)
+/* Compare the whole image at snap (NULL: the heads) on both sides. */
+static int verify_whole(struct move *m, const char *snap, struct error *err)
 {
     struct dest_hashes a = {0}, b = {0};
     struct image *img = NULL;
     struct verify_range r[1];
-    const char *base = replicate_base(m->repl);
+    const char *what = snap ? snap : "the heads";
     int ret = -1;
 
-    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, base, true,
+    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, snap, true,
                    &img, err) < 0 ||
         verify_hash_image(img, VERIFY_BLOCK, 16, NULL, NULL, &a, err) < 0 ||
-        dest_hash(m->dst, base, VERIFY_BLOCK, &b, err) < 0)
+        dest_hash(m->dst, snap, VERIFY_BLOCK, &b, err) < 0)
         goto out;
     if (verify_compare(&a, &b, r, 1) != 0) {
         error_set(err, ERROR_MISMATCH, 0,
-                  "the destination differs from the source at snapshot '%s' "
-                  "(first at byte %" PRIu64 "); nothing was cut over",
-                  base, r[0].off);
+                  "the destination differs from the source at '%s' (first "
+                  "at byte %" PRIu64 "); nothing was cut over",
+                  what, r[0].off);
         goto out;
     }
     emit(m, "verify", NULL, "'%s' equal on both sides (%" PRIu64 " blocks)",
-         base, a.nblocks);
+         what, a.nblocks);
     ret = 0;
 out:
     image_close(img);
     dest_hashes_release(&a);
     dest_hashes_release(&b);
     return ret;
+}
+
+/* Verify the current base in full, while the server still runs. */
+int verify_base(struct move *m, struct error *err)
+{
+    return verify_whole(m, replicate_base(m->repl), err);
+}
+
+/* With --delete-source, after the final round: every block of the
+ * detached source against the destination, head against head. The source
+ * goes, so the whole of what replaces it is compared (downtime for
+ * certainty, which the operator asked for). */
+static int verify_heads(struct move *m, struct error *err)
+{
+    return verify_whole(m, NULL, err);
 }
 
 struct dst_hash_job {
@@ -530,7 +643,7 @@ static int hash_both(struct move *m, struct image *img, const char *snap,
 
 /* Verify, head against head, the blocks that changed on the source since
  * the base: the rest was verified in full before the detach
- * (verify_base). */
+ * (verify_base). With --delete-source, the whole image (verify_heads). */
 static int verify_final(struct move *m, struct error *err)
 {
     const char *base = replicate_base(m->repl);
@@ -539,6 +652,8 @@ static int verify_final(struct move *m, struct error *err)
     size_t n = 0;
     int ret = -1;
 
+    if (m->o->delete_source)
+        return verify_heads(m, err);
     if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL, true,
                    &img, err) < 0 ||
         verify_changed_blocks(img, base, FINAL_BLOCK, &idx, &n, err) < 0)
@@ -862,13 +977,27 @@ int prepare(struct move *m, struct error *err)
 {
     bool attached = false;
 
+    if (m->rec.phase == MOVE_NEW && check_source(m, err) < 0)
+        return -1;
     if (m->rec.phase == MOVE_NEW || m->rec.phase == MOVE_CREATING) {
+        bool created = !m->rec.dst.volume;
+
         if (m->rec.dst.volume) {
             if (wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "available",
                             600, err) < 0 ||
                 set_phase(m, MOVE_REPLICATING, err) < 0)
                 return -1;
         } else if (create_dst_volume(m, err) < 0) {
+            return -1;
+        }
+        /* Open before the source is marked: a destination that is not
+         * the volume's image (or cannot be reached) is refused before
+         * anything is written, and a volume made for it goes again. */
+        if (open_data(m, false, err) < 0) {
+            struct error why = *err;
+
+            if (created && why.kind != ERROR_INTERRUPTED)
+                return undo_create(m, &why, err);
             return -1;
         }
         if (mark_source(m, "moving", err) < 0)
@@ -882,7 +1011,7 @@ int prepare(struct move *m, struct error *err)
         if (!attached && set_phase(m, MOVE_DETACHED, err) < 0)
             return -1;
     }
-    if (open_data(m, m->rec.phase == MOVE_ATTACHED, err) < 0)
+    if (!m->repl && open_data(m, m->rec.phase == MOVE_ATTACHED, err) < 0)
         return -1;
     if (m->rec.phase == MOVE_DETACHING || m->rec.phase == MOVE_DETACHED) {
         if (source_attached(m, m->rec.phase == MOVE_DETACHING, &attached, err) <

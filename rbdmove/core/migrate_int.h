@@ -18,6 +18,8 @@
 
 struct buf;
 struct cinder;
+struct cinder_volume;
+struct replicate_opts;
 struct cluster;
 struct nova;
 struct replicate;
@@ -53,6 +55,10 @@ int attach(struct nova *n, struct cinder *c, const char *server,
            const char *volume, const char *device, double timeout,
            char **device_out, struct error *err);
 int rollback(struct move *m, const struct error *why, struct error *err);
+/* The destination is the image Cinder made for volume v, on the cluster
+ * with fsid (NULL: unknown): prove it before writing (replicate.h). */
+void volume_expectations(struct replicate_opts *ro, const char *fsid,
+                         const struct cinder_volume *v);
 void plan_problems(const struct plan *p, struct buf *b);
 int preflight(struct move *m, bool resuming, struct error *err);
 int converge(struct move *m, struct error *err);

@@ -78,6 +78,24 @@ static int create_sync_volume(const struct plan *p, char *out,
     return wait_volume(p->dst.cinder, out, "available", 600, err);
 }
 
+static void undo_sync_volume(const struct plan *p, const char *id,
+                             struct error *err)
+{
+    struct error e = ERROR_INIT;
+
+    if (cinder_volume_delete(p->dst.cinder, id, &e) < 0 ||
+        wait_volume(p->dst.cinder, id, "deleted", 300, &e) < 0)
+        error_prefix(err,
+                     "%s; deleting copy volume %s failed too (%s): delete it "
+                     "by hand",
+                     "the sync stopped", id, e.msg);
+    else
+        error_prefix(err,
+                     "the sync stopped before writing anything and copy "
+                     "volume %s was deleted again",
+                     id);
+}
+
 static void on_sync_event(void *ctx, const struct replicate_event *ev)
 {
     struct move *m = ctx;
@@ -103,10 +121,15 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
 {
     const struct plan *p = m->plan;
     struct replicate_opts ro;
+    struct cinder_volume v;
     char image[64];
     int ret = -1;
 
-    snprintf(image, sizeof(image), "volume-%s", dst_id);
+    memset(&v, 0, sizeof(v));
+    if (cinder_volume_get(p->dst.cinder, dst_id, &v, err) < 0)
+        return error_prefix(err, "destination volume %s", dst_id);
+    /* A copy Cinder migrated (retype) keeps its image under its name_id. */
+    cinder_volume_rbd_image(&v, image, sizeof(image));
     if (cluster_connect(o->m.src_conf, o->m.src_id, o->m.ceph_timeout,
                         &m->src_cl, err) < 0 ||
         o->m.make_dest(o->m.make_dest_ctx,
@@ -121,6 +144,7 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
     ro.max_rounds = o->max_rounds;
     ro.event = on_sync_event;
     ro.event_ctx = m;
+    volume_expectations(&ro, p->dst_ceph_fsid, &v);
     move_record_set(&m->rec.src.pool, o->m.src_pool ? o->m.src_pool
                                       : p->rbd_pool ? p->rbd_pool
                                                     : "volumes");
@@ -133,6 +157,7 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
     res->base = xstrdup(replicate_base(m->repl));
     ret = 0;
 out:
+    cinder_volume_release(&v);
     return ret;
 }
 
@@ -164,8 +189,14 @@ int migrate_sync(const struct migrate_sync_opts *o,
         res->created = true;
     }
     snprintf(res->dst_volume_id, sizeof(res->dst_volume_id), "%s", dst_id);
-    if (sync_data(&m, o, dst_id, res, err) < 0)
+    if (sync_data(&m, o, dst_id, res, err) < 0) {
+        /* Stopped before anything was written (the destination is not
+         * the volume's image, or cannot be reached): a copy volume made
+         * by this run goes again, so that the refusal leaves nothing. */
+        if (res->created && err->kind != ERROR_INTERRUPTED && !m.repl)
+            undo_sync_volume(m.plan, dst_id, err);
         goto out;
+    }
     if (o->verify) {
         if (verify_base(&m, err) < 0)
             goto out;

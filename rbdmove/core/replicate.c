@@ -286,6 +286,58 @@ static int check_pending(struct replicate *r, const struct dest_state *st,
     return 0;
 }
 
+/* "cluster FSID (mons MONS)", or what the destination can say. */
+static void where(struct buf *b, const struct dest_state *st)
+{
+    if (!st->cluster_fsid)
+        buf_adds(b, "its cluster (the receiver does not say which)");
+    else
+        buf_addf(b, "cluster %s (mons %s)", st->cluster_fsid,
+                 st->cluster_mons && *st->cluster_mons ? st->cluster_mons
+                                                       : "unknown");
+}
+
+/* The destination is the source: same cluster (fsid, and monitors where
+ * both are known: cloned clusters share an fsid) and same image id. */
+static bool is_source(const struct replicate *r, const struct dest_state *st)
+{
+    const char *mons = cluster_mons(r->cl);
+
+    if (!st->exists || !st->cluster_fsid || !st->image_id ||
+        strcmp(st->cluster_fsid, cluster_fsid(r->cl)) ||
+        strcmp(st->image_id, image_id(r->head)))
+        return false;
+    return !*mons || !st->cluster_mons || !*st->cluster_mons ||
+           !strcmp(mons, st->cluster_mons);
+}
+
+/* A volume's image (must_exist) that rbdmove has not written yet: is it
+ * the one its cloud made? */
+static int check_fresh_volume(struct replicate *r, const struct dest_state *st,
+                              struct error *err)
+{
+    struct buf w = BUF_INIT;
+    int ret = 0;
+
+    where(&w, st);
+    if (r->o.expect_size && st->size != r->o.expect_size)
+        ret = error_set(err, ERROR_STATE, 0,
+                        "'%s' on %s is %" PRIu64
+                        " bytes, but the volume is %" PRIu64
+                        " bytes: it is not the volume's image; nothing was "
+                        "written",
+                        r->dst->name, buf_str(&w), st->size, r->o.expect_size);
+    else if (r->o.created_after && st->created &&
+             st->created < r->o.created_after)
+        ret = error_set(err, ERROR_STATE, 0,
+                        "'%s' on %s was created %" PRId64 " s before its volume"
+                        ": it is not the volume's image; nothing was written",
+                        r->dst->name, buf_str(&w),
+                        r->o.created_after - st->created);
+    buf_release(&w);
+    return ret;
+}
+
 static int check_dest(struct replicate *r, struct error *err)
 {
     struct dest_state st;
@@ -303,6 +355,38 @@ static int check_dest(struct replicate *r, struct error *err)
             goto out;
         r->base = base.snap ? xstrdup(base.snap) : NULL;
         ret = 0;
+        goto out;
+    }
+    if (is_source(r, &st)) {
+        error_set(err, ERROR_STATE, 0,
+                  "'%s' is the source image itself (cluster %s, image id %s); "
+                  "refusing to copy an image onto itself",
+                  r->dst->name, st.cluster_fsid, st.image_id);
+        goto out;
+    }
+    if (r->o.must_exist && r->o.expect_fsid && st.cluster_fsid &&
+        strcmp(r->o.expect_fsid, st.cluster_fsid)) {
+        struct buf w = BUF_INIT;
+
+        where(&w, &st);
+        error_set(err, ERROR_STATE, 0,
+                  "'%s' is on %s, but the volume's backend uses cluster %s: "
+                  "the destination's Ceph configuration names the wrong "
+                  "cluster; nothing was written",
+                  r->dst->name, buf_str(&w), r->o.expect_fsid);
+        buf_release(&w);
+        goto out;
+    }
+    if (!st.exists && r->o.must_exist) {
+        struct buf w = BUF_INIT;
+
+        where(&w, &st);
+        error_set(err, ERROR_STATE, 0,
+                  "'%s' is not on %s: the volume's image is elsewhere (check "
+                  "the destination's Ceph configuration and pool); nothing "
+                  "was written",
+                  r->dst->name, buf_str(&w));
+        buf_release(&w);
         goto out;
     }
     if (!st.exists) {
@@ -333,7 +417,9 @@ static int check_dest(struct replicate *r, struct error *err)
         r->dst_fresh = true;
         ret = 0;
     } else {
-        ret = check_unmarked(r, &st, err);
+        ret = r->o.must_exist ? check_fresh_volume(r, &st, err) : 0;
+        if (ret == 0)
+            ret = check_unmarked(r, &st, err);
     }
 out:
     mark_release(&base);

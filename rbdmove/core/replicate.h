@@ -52,6 +52,19 @@ struct replicate_opts {
     /* Only tidy up (replicate_drop_base) a destination that a server now
      * uses: give up its lock first (dest unlock) and check nothing. */
     bool tidy_only;
+    /*
+     * The destination is a volume's image that its cloud made (move,
+     * sync): never create it. Absent, it is refused (the cluster or pool
+     * is not the volume's); unmarked (not written by rbdmove yet), it must
+     * be expect_size bytes (0: any) and not older than created_after
+     * (seconds since the epoch, 0: any).
+     */
+    bool must_exist;
+    uint64_t expect_size;
+    int64_t created_after;
+    /* With must_exist: the fsid of the cluster the cloud keeps the volume
+     * on (NULL: unknown); a destination on another cluster is refused. */
+    const char *expect_fsid;
     struct copy_params params;
     replicate_event_fn *event;
     void *event_ctx;
@@ -63,9 +76,10 @@ struct replicate;
 
 /*
  * Open the source pool/image on src_cl and check the destination: absent
- * (it will be created), empty and unmarked (adopted), or marked by an
- * earlier run from this very source with an untouched head. Anything else
- * is refused with ERROR_STATE. Keeps references to src_cl and dst.
+ * (it will be created, unless must_exist), empty and unmarked (adopted),
+ * or marked by an earlier run from this very source with an untouched
+ * head. The source itself (same cluster, same image) is refused, and so
+ * is anything else, with ERROR_STATE. Keeps references to src_cl and dst.
  */
 int replicate_open(struct cluster *src_cl, const char *pool, const char *image,
                    struct dest *dst, const struct replicate_opts *o,

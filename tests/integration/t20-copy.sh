@@ -71,6 +71,18 @@ expect_equal "no round when nothing changed" 0 \
 expect_equal "base kept when nothing changed" "$base2" "$(base_of 2 "$dst")"
 expect_success "copy --verify" copy --verify "$src" "$dst"
 
+# ---- the source as its own destination -----------------------------------------
+sum_before=$(image_checksum 1 "$src")
+snaps_before=$(base_of 1 "$src")
+expect_exit 1 "copy onto the source itself is refused" \
+    rbdmove copy --src-conf "$CEPH1_CONF" --dst-conf "$CEPH1_CONF" "$src" "$src"
+grep -q "is the source image itself" "$LAST_OUTPUT" &&
+    pass "says the destination is the source" ||
+    fail "message: $(tail -2 "$LAST_OUTPUT")"
+expect_equal "the source is as it was" "$sum_before" "$(image_checksum 1 "$src")"
+expect_equal "no snapshot made on the source" "$snaps_before" \
+    "$(base_of 1 "$src")"
+
 # ---- verify --------------------------------------------------------------------
 expect_exit 0 "verify: equal snapshots" \
     rbdmove verify --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \

@@ -536,6 +536,52 @@ else
     fail "the admin password (OS_PASSWORD) is not in the lab's environment"
 fi
 
+# ---- operator mistakes: the wrong destination cluster or pool -------------------
+# Cinder makes the destination volume's image on its own cluster: rbdmove
+# must find it where --dst-conf and --dst-pool say, never make one of its
+# own elsewhere. Each mistake is refused before anything is written, the
+# volume it had asked Cinder for is deleted again, the source stays on its
+# server, and no image is left on the cluster it was wrongly pointed at.
+v7=$(new_volume "$(unique_name t50-wrong)" 8M) || bail "cannot make a volume"
+sum7=$(image_checksum 1 "volumes/volume-$v7")
+# wrong_dst TITLE OPTION...: one mistake, and what must (not) follow
+wrong_dst() {
+    local title=$1 out id d
+    shift
+    out=$TEST_TMP/wrong.$((++wrong_n))
+    rbdmove move --os-cloud rbdmove-demo --os-region-name $R1 \
+        --dst-os-region-name $R2 --dst-server "$dst_srv" \
+        --src-conf "$CEPH1_CONF" --state-dir "$STATE" --progress never \
+        "$@" "$v7" >"$out" 2>&1
+    rc=$?
+    id=$(move_id "$out")
+    d=$(dst_of "$id")
+    [ -n "$d" ] && VOLUMES+=("$R2 $d")
+    [ $rc -ne 0 ] && [ $rc -lt 128 ] && pass "$title: refused" ||
+        fail "$title: exit status $rc"
+    grep -q "nothing was written" "$out" &&
+        grep -q "was deleted again" "$out" &&
+        pass "$title: says nothing was written and the volume went again" ||
+        fail "$title: message: $(tail -3 "$out")"
+    expect_equal "$title: the source is still on its server" "in-use $src_srv" \
+        "$(volume_field $R1 "$v7" status) $(volume_field $R1 "$v7" attached.0 | cut -d' ' -f1)"
+    expect_equal "$title: the journal says aborted" aborted "$(phase_of "$id")"
+    [ -n "$d" ] && ! "$TOOL" --os-cloud rbdmove-demo --os-region-name $R2 \
+        volume-show "$d" >/dev/null 2>&1 &&
+        pass "$title: the destination volume is gone" ||
+        fail "$title: destination volume '$d' still there"
+    expect_equal "$title: no image made on the wrong cluster" "" \
+        "$(rbdc 1 ls volumes | grep -x "volume-$d")$(rbdc 2 ls other | grep -x "volume-$d")"
+}
+wrong_n=0
+wrong_dst "--dst-conf naming the source's cluster" --dst-conf "$CEPH1_CONF"
+wrong_dst "--dst-pool naming another pool" --dst-conf "$CEPH2_CONF" \
+    --dst-pool other
+expect_equal "the source's data is as it was" "$sum7" \
+    "$(image_checksum 1 "volumes/volume-$v7")"
+expect_exit 2 "--delete-source with --no-full-verify is a usage error" \
+    move "$v7" --delete-source --no-full-verify
+
 # ---- every data volume of a server, with one cutover ------------------------------
 release_sources
 grp_src=$(os_server create $R1 "$(unique_name t50-grp)") || bail "no server"
