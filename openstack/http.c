@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <jansson.h>
 
+#include "rbdmove/base/json.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"
