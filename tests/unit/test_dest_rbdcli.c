@@ -205,8 +205,8 @@ static void test_dest_rbdcli_probe_refuses_bad_sizes(void **state)
                "unexpected output of rbd info for 'fake': no valid 'size'");
 }
 
-/* jansson reads integers as int64_t: a size beyond that is refused as
- * malformed JSON (json_in took sizes up to UINT64_MAX). */
+/* jansson reads integers as int64_t: an output with a larger one is
+ * refused whole, as malformed JSON. RBD sizes fit in int64_t. */
 static void test_dest_rbdcli_probe_refuses_sizes_beyond_int64(void **state)
 {
     (void)state;
