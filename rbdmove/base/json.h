@@ -33,7 +33,7 @@
  *
  * On success *out is a new reference the caller json_decrefs. On failure
  * *out is NULL and err holds ERROR_PROTOCOL, "malformed JSON in <what>:
- * <jansson's text> (line L, column C)".
+ * <jansson's text> (line L, column C)", or "...: NUL byte at offset N".
  */
 int jsonx_parse(const char *text, size_t len, const char *what, json_t **out,
                 struct error *err) MUST_CHECK;
@@ -42,7 +42,8 @@ int jsonx_parse(const char *text, size_t len, const char *what, json_t **out,
  * True, with *out set, when obj is an object whose member key is a JSON
  * integer >= 0. False, *out untouched, when obj is not an object, key is
  * missing, or its value is of another type: a real (even 1.0 or 1e3), a
- * negative integer, a string of digits.
+ * negative integer, a string of digits. ("-0" is the integer 0 to jansson,
+ * so it is taken as 0.)
  */
 bool jsonx_get_u64(const json_t *obj, const char *key, uint64_t *out);
 
