@@ -15,9 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "openstack/cinder_internal.h"
+#include "rbdmove/base/json.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"

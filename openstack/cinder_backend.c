@@ -16,9 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <jansson.h>
-
 #include "openstack/cinder_internal.h"
+#include "rbdmove/base/json.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/base/xalloc.h"
 

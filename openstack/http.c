@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <jansson.h>
 
+#include "rbdmove/base/json.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"
@@ -529,16 +529,11 @@ void http_error_message(long status, const char *body, size_t len,
 int http_json_parse(const char *text, size_t len, const char *what,
                     struct json_t **out, struct error *err)
 {
-    json_error_t jerr;
-    json_t *root;
+    json_t *root = NULL;
 
     *out = NULL;
-    root = json_loadb(text ? text : "", text ? len : 0, 0, &jerr);
-    if (!root) {
-        return error_set(err, ERROR_PROTOCOL, 0,
-                         "malformed JSON in %s: %s (line %d, column %d)", what,
-                         jerr.text, jerr.line, jerr.column);
-    }
+    if (jsonx_parse(text, len, what, &root, err) < 0)
+        return -1;
     if (!json_is_object(root)) {
         json_decref(root);
         return error_set(err, ERROR_PROTOCOL, 0,
@@ -550,9 +545,7 @@ int http_json_parse(const char *text, size_t len, const char *what,
 
 char *http_json_strdup(const struct json_t *obj, const char *key)
 {
-    json_t *v = json_object_get(obj, key);
-
-    return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+    return xstrdup(jsonx_get_string(obj, key));
 }
 
 bool http_json_bool(const struct json_t *obj, const char *key, bool dflt)

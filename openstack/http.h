@@ -100,8 +100,9 @@ void http_error_message(long status, const char *body, size_t len,
  * JSON helpers for openstack/ modules.
  *
  * http_json_parse: decode text into a new reference (*out, the caller
- * json_decrefs it); ERROR_PROTOCOL naming what on malformed text or when
- * the top level is not an object.
+ * json_decrefs it) with jsonx_parse, so as strictly (duplicate keys, NUL
+ * bytes); ERROR_PROTOCOL naming what on malformed text or when the top
+ * level is not an object.
  */
 int http_json_parse(const char *text, size_t len, const char *what,
                     struct json_t **out, struct error *err) MUST_CHECK;

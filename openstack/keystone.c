@@ -17,8 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include <jansson.h>
-
+#include "rbdmove/base/json.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"

@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
+#include "rbdmove/base/json.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/base/xalloc.h"
 

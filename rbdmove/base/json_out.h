@@ -2,9 +2,10 @@
 /*
  * rbdmove/base/json_out.h: writing JSON text, for --json output and events.
  *
- * Base layer (pure C): the CLI and core write JSON without jansson, which
- * stays inside openstack/. A writer builds one value into a buffer; keys
- * are given for members of objects and NULL inside arrays.
+ * Base layer (pure C): the CLI and core write JSON text straight into a
+ * buffer, with no jansson tree in between (reading JSON is json.h's). A
+ * writer builds one value; keys are given for members of objects and NULL
+ * inside arrays.
  *
  *     struct json_out j = JSON_OUT_INIT;
  *     json_out_object_begin(&j, NULL);

@@ -5,10 +5,10 @@
  *
  * Every operation is one or a few `rbd` commands run there through the
  * exec callback (an SSH exec channel per command): JSON output is read
- * with json_in, and a transfer is one plain rbd diff v1 stream (from-snap
- * and size, never a to-snap) piped into `rbd import-diff -`. The rules
- * that replicate.c relies on hold as with dest_local: the snapshot that
- * ends a round is created by a separate request after import-diff exited
+ * with jansson (rbdmove/base/json.h), and a transfer is one plain rbd diff v1
+ * stream (from-snap and size, never a to-snap) piped into `rbd import-diff -`.
+ * The rules that replicate.c relies on hold as with dest_local: the snapshot
+ * that ends a round is created by a separate request after import-diff exited
  * 0, so a dropped connection never leaves a to-snap behind.
  *
  * What this mode gives up, by the nature of the rbd CLI: one stream (no
@@ -33,7 +33,7 @@
 #include "rbdmove/core/copy.h"
 #include "rbdmove/base/hash.h"
 #include "rbdmove/core/image.h"
-#include "rbdmove/base/json_in.h"
+#include "rbdmove/base/json.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/core/stream.h"
 #include "rbdmove/base/strutil.h"
@@ -41,7 +41,7 @@
 #include "transport/transport.h"
 
 /* Largest JSON answer we accept (a pool listing, an extent list). */
-#define RBDCLI_JSON_MAX JSON_IN_DEFAULT_LENGTH
+#define RBDCLI_JSON_MAX (64u << 20)
 /* Longest metadata value we pass on a command line. */
 #define RBDCLI_META_MAX 4096
 
@@ -175,9 +175,10 @@ static bool is_blank(const struct buf *b)
 /* Run cmd and parse its stdout as JSON; empty output is *out = NULL when
  * empty_ok (rbd image-meta list prints nothing for no keys). */
 static int run_json(struct dest_rbdcli *d, const char *cmd, const char *what,
-                    bool empty_ok, struct json_in **out, struct error *err)
+                    bool empty_ok, json_t **out, struct error *err)
 {
     struct buf text = BUF_INIT;
+    char *source = NULL;
     int ret = -1;
 
     *out = NULL;
@@ -187,12 +188,12 @@ static int run_json(struct dest_rbdcli *d, const char *cmd, const char *what,
         ret = 0;
         goto out;
     }
-    if (json_in_parse(buf_str(&text), text.len, NULL, out, err) < 0) {
-        error_prefix(err, "the output of %s for '%s'", what, d->base.name);
+    source = xasprintf("the output of %s for '%s'", what, d->base.name);
+    if (jsonx_parse(buf_str(&text), text.len, source, out, err) < 0)
         goto out;
-    }
     ret = 0;
 out:
+    free(source);
     buf_release(&text);
     return ret;
 }
@@ -205,11 +206,10 @@ static int bad_answer(struct dest_rbdcli *d, const char *what,
                      d->base.name, field);
 }
 
-static int get_u64(struct dest_rbdcli *d, const char *what,
-                   const struct json_in *obj, const char *key, uint64_t *out,
-                   struct error *err)
+static int get_u64(struct dest_rbdcli *d, const char *what, const json_t *obj,
+                   const char *key, uint64_t *out, struct error *err)
 {
-    if (!json_in_u64(json_in_get(obj, key), out))
+    if (!jsonx_get_u64(obj, key, out))
         return bad_answer(d, what, key, err);
     return 0;
 }
@@ -222,7 +222,7 @@ static int get_u64(struct dest_rbdcli *d, const char *what,
 static int image_listed(struct dest_rbdcli *d, bool *exists, struct error *err)
 {
     struct buf cmd = BUF_INIT;
-    struct json_in *ls = NULL;
+    json_t *ls = NULL;
     int ret = -1;
 
     *exists = false;
@@ -230,19 +230,19 @@ static int image_listed(struct dest_rbdcli *d, bool *exists, struct error *err)
     add_arg(&cmd, d->pool);
     if (run_json(d, buf_str(&cmd), "rbd ls", false, &ls, err) < 0)
         goto out;
-    if (!json_in_is(ls, JSON_IN_ARRAY)) {
+    if (!json_is_array(ls)) {
         bad_answer(d, "rbd ls", "image list", err);
         goto out;
     }
-    for (size_t i = 0; i < json_in_len(ls); i++) {
-        const char *name = json_in_string(json_in_at(ls, i));
+    for (size_t i = 0; i < json_array_size(ls); i++) {
+        const char *name = json_string_value(json_array_get(ls, i));
 
         if (name && !strcmp(name, d->image))
             *exists = true;
     }
     ret = 0;
 out:
-    json_in_free(ls);
+    json_decref(ls);
     buf_release(&cmd);
     return ret;
 }
@@ -252,7 +252,7 @@ static int image_info(struct dest_rbdcli *d, const char *snap, uint64_t *size,
                       int *order, char **id, struct error *err)
 {
     struct buf cmd = BUF_INIT;
-    struct json_in *info = NULL;
+    json_t *info = NULL;
     uint64_t o = 0;
     int ret = -1;
 
@@ -269,7 +269,7 @@ static int image_info(struct dest_rbdcli *d, const char *snap, uint64_t *size,
     if (order)
         *order = (int)o;
     if (id) {
-        const char *s = json_in_string(json_in_get(info, "id"));
+        const char *s = jsonx_get_string(info, "id");
 
         if (!s) {
             bad_answer(d, "rbd info", "id", err);
@@ -279,14 +279,13 @@ static int image_info(struct dest_rbdcli *d, const char *snap, uint64_t *size,
     }
     ret = 0;
 out:
-    json_in_free(info);
+    json_decref(info);
     buf_release(&cmd);
     return ret;
 }
 
 /* `rbd image-meta list`: *meta is NULL when the image has no keys. */
-static int meta_list(struct dest_rbdcli *d, struct json_in **meta,
-                     struct error *err)
+static int meta_list(struct dest_rbdcli *d, json_t **meta, struct error *err)
 {
     struct buf cmd = BUF_INIT;
     int ret;
@@ -294,8 +293,8 @@ static int meta_list(struct dest_rbdcli *d, struct json_in **meta,
     cmd_start(d, &cmd, "image-meta list --format json");
     add_spec(d, &cmd, NULL);
     ret = run_json(d, buf_str(&cmd), "rbd image-meta list", true, meta, err);
-    if (ret == 0 && *meta && !json_in_is(*meta, JSON_IN_OBJECT)) {
-        json_in_free(*meta);
+    if (ret == 0 && *meta && !json_is_object(*meta)) {
+        json_decref(*meta);
         *meta = NULL;
         ret = bad_answer(d, "rbd image-meta list", "key list", err);
     }
@@ -303,9 +302,9 @@ static int meta_list(struct dest_rbdcli *d, struct json_in **meta,
     return ret;
 }
 
-static char *meta_dup(const struct json_in *meta, const char *key)
+static char *meta_dup(const json_t *meta, const char *key)
 {
-    return xstrdup(json_in_string(json_in_get(meta, key)));
+    return xstrdup(jsonx_get_string(meta, key));
 }
 
 static int snap_list(struct dest_rbdcli *d, struct image_snap **out, size_t *n,
@@ -313,7 +312,7 @@ static int snap_list(struct dest_rbdcli *d, struct image_snap **out, size_t *n,
 {
     static const char what[] = "rbd snap ls";
     struct buf cmd = BUF_INIT;
-    struct json_in *ls = NULL;
+    json_t *ls = NULL;
     struct image_snap *snaps = NULL;
     size_t count = 0;
     int ret = -1;
@@ -324,14 +323,14 @@ static int snap_list(struct dest_rbdcli *d, struct image_snap **out, size_t *n,
     add_spec(d, &cmd, NULL);
     if (run_json(d, buf_str(&cmd), what, false, &ls, err) < 0)
         goto out;
-    if (!json_in_is(ls, JSON_IN_ARRAY)) {
+    if (!json_is_array(ls)) {
         bad_answer(d, what, "snapshot list", err);
         goto out;
     }
-    snaps = xcalloc(json_in_len(ls) + 1, sizeof(*snaps));
-    for (; count < json_in_len(ls); count++) {
-        const struct json_in *s = json_in_at(ls, count);
-        const char *name = json_in_string(json_in_get(s, "name"));
+    snaps = xcalloc(json_array_size(ls) + 1, sizeof(*snaps));
+    for (; count < json_array_size(ls); count++) {
+        const json_t *s = json_array_get(ls, count);
+        const char *name = jsonx_get_string(s, "name");
 
         if (!name) {
             bad_answer(d, what, "name", err);
@@ -348,7 +347,7 @@ static int snap_list(struct dest_rbdcli *d, struct image_snap **out, size_t *n,
     ret = 0;
 out:
     image_snaps_free(snaps, count);
-    json_in_free(ls);
+    json_decref(ls);
     buf_release(&cmd);
     return ret;
 }
@@ -357,7 +356,7 @@ static int rbdcli_probe(struct dest *dd, struct dest_state *st,
                         struct error *err)
 {
     struct dest_rbdcli *d = (struct dest_rbdcli *)dd;
-    struct json_in *meta = NULL;
+    json_t *meta = NULL;
     int ret = -1;
 
     memset(st, 0, sizeof(*st));
@@ -376,7 +375,7 @@ static int rbdcli_probe(struct dest *dd, struct dest_state *st,
 out:
     if (ret < 0)
         dest_state_release(st);
-    json_in_free(meta);
+    json_decref(meta);
     return ret;
 }
 
@@ -420,13 +419,13 @@ static int rbdcli_resize(struct dest *dd, uint64_t size, struct error *err)
 static int meta_remove(struct dest_rbdcli *d, const char *key,
                        struct error *err)
 {
-    struct json_in *meta = NULL;
+    json_t *meta = NULL;
     struct buf cmd = BUF_INIT;
     int ret = -1;
 
     if (meta_list(d, &meta, err) < 0)
         return -1;
-    if (!json_in_get(meta, key)) {
+    if (!json_object_get(meta, key)) {
         ret = 0;
         goto out;
     }
@@ -435,7 +434,7 @@ static int meta_remove(struct dest_rbdcli *d, const char *key,
     add_arg(&cmd, key);
     ret = run(d, buf_str(&cmd), "rbd image-meta remove", NULL, 0, err);
 out:
-    json_in_free(meta);
+    json_decref(meta);
     buf_release(&cmd);
     return ret;
 }
@@ -512,7 +511,7 @@ static int rbdcli_snap_remove(struct dest *dd, const char *name,
 /* ---- dirty extents -------------------------------------------------------
  */
 
-static int add_extent(struct dest_rbdcli *d, const struct json_in *e,
+static int add_extent(struct dest_rbdcli *d, const json_t *e,
                       struct dest_extents *x, struct error *err)
 {
     static const char what[] = "rbd diff";
@@ -539,7 +538,7 @@ static int rbdcli_dirty(struct dest *dd, const char *since,
 {
     struct dest_rbdcli *d = (struct dest_rbdcli *)dd;
     struct buf cmd = BUF_INIT;
-    struct json_in *ls = NULL;
+    json_t *ls = NULL;
     int ret = -1;
 
     memset(x, 0, sizeof(*x));
@@ -553,21 +552,21 @@ static int rbdcli_dirty(struct dest *dd, const char *since,
     add_spec(d, &cmd, NULL);
     if (run_json(d, buf_str(&cmd), "rbd diff", false, &ls, err) < 0)
         goto out;
-    if (!json_in_is(ls, JSON_IN_ARRAY)) {
+    if (!json_is_array(ls)) {
         bad_answer(d, "rbd diff", "extent list", err);
         goto out;
     }
-    x->off = xcalloc(json_in_len(ls) + 1, sizeof(*x->off));
-    x->len = xcalloc(json_in_len(ls) + 1, sizeof(*x->len));
-    for (size_t i = 0; i < json_in_len(ls); i++) {
-        if (add_extent(d, json_in_at(ls, i), x, err) < 0)
+    x->off = xcalloc(json_array_size(ls) + 1, sizeof(*x->off));
+    x->len = xcalloc(json_array_size(ls) + 1, sizeof(*x->len));
+    for (size_t i = 0; i < json_array_size(ls); i++) {
+        if (add_extent(d, json_array_get(ls, i), x, err) < 0)
             goto out;
     }
     ret = 0;
 out:
     if (ret < 0)
         dest_extents_release(x);
-    json_in_free(ls);
+    json_decref(ls);
     buf_release(&cmd);
     return ret;
 }

@@ -2,9 +2,8 @@
 /*
  * tests/tools/cinder_manage.c: Cinder's manage-existing calls for the
  * tests (see cinder_manage.h), moved out of openstack/cinder_backend.c and
- * cinder.c. Request bodies are written with json_out (jansson stays inside
- * openstack/); the requests and error messages are the ones those files
- * made.
+ * cinder.c. Request bodies are written with json_out; the requests and
+ * error messages are the ones those files made.
  */
 #include "tests/tools/cinder_manage.h"
 
