@@ -5,9 +5,9 @@
  * manage-existing answer, scheduler pools, limits and quotas, volume
  * types.
  *
- * Split from cinder.c only to keep files short; it shares cinder.c's
- * request helper through cinder_internal.h and parses with jansson the
- * same way.
+ * Split from cinder.c only to keep files short; it shares struct cinder
+ * (and so service_call) through cinder_internal.h and parses with jansson
+ * the same way.
  */
 #include "openstack/cinder.h"
 
@@ -157,8 +157,8 @@ int cinder_pools_list(struct cinder *c, struct cinder_pool **out, size_t *n,
 
     *out = NULL;
     *n = 0;
-    if (cinder_call(c, "GET", "/scheduler-stats/get_pools?detail=true", NULL,
-                    &resp, err) < 0 ||
+    if (service_call(&c->svc, "GET", "/scheduler-stats/get_pools?detail=true",
+                     NULL, &resp, err) < 0 ||
         cinder_pools_parse(resp.body.data, resp.body.len, out, n, err) < 0) {
         error_prefix(err, "cannot list backend pools");
         goto out;
@@ -270,13 +270,14 @@ int cinder_limits_get(struct cinder *c, const char *type,
     int ret = -1;
 
     limits_unknown(out);
-    if (cinder_call(c, "GET", "/limits", NULL, &resp, err) < 0 ||
+    if (service_call(&c->svc, "GET", "/limits", NULL, &resp, err) < 0 ||
         cinder_limits_parse(resp.body.data, resp.body.len, out, err) < 0) {
         error_prefix(err, "cannot read volume limits");
         goto out;
     }
-    path = xasprintf("/os-quota-sets/%s?usage=true", cinder_project_id(c));
-    if (cinder_call(c, "GET", path, NULL, &resp, &e) < 0 ||
+    path = xasprintf("/os-quota-sets/%s?usage=true",
+                     keystone_project_id(c->svc.ks));
+    if (service_call(&c->svc, "GET", path, NULL, &resp, &e) < 0 ||
         cinder_quota_set_parse(resp.body.data, resp.body.len, type, out, &e) <
             0)
         log_debug("quota set not readable: %s", e.msg);
@@ -389,7 +390,7 @@ int cinder_types_list(struct cinder *c, struct cinder_volume_type **out,
 
     *out = NULL;
     *n = 0;
-    if (cinder_call(c, "GET", "/types", NULL, &resp, err) < 0 ||
+    if (service_call(&c->svc, "GET", "/types", NULL, &resp, err) < 0 ||
         cinder_types_parse(resp.body.data, resp.body.len, out, n, err) < 0) {
         error_prefix(err, "cannot list volume types");
         goto out;
