@@ -3,7 +3,7 @@
  * openstack/nova.c: servers and their volume attachments.
  *
  * Requests carry "OpenStack-API-Version: compute 2.60" and go through
- * keystone_request. Nova's name filter is a regular expression, so a name
+ * service_call. Nova's name filter is a regular expression, so a name
  * lookup escapes it and then keeps only exact matches.
  */
 #include "openstack/nova.h"
@@ -13,14 +13,14 @@
 
 #include <jansson.h>
 
+#include "openstack/service.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/base/xalloc.h"
 
 #define MICROVERSION_HEADER "OpenStack-API-Version: compute " NOVA_MICROVERSION
 
 struct nova {
-    struct keystone *ks; /* borrowed */
-    char *url;
+    struct service svc;
 };
 
 static const char *const service_types[] = {"compute", NULL};
@@ -278,16 +278,13 @@ bool nova_server_can_attach(const struct nova_server *s, struct buf *why)
 
 int nova_open(struct keystone *ks, struct nova **out, struct error *err)
 {
-    struct nova *n;
-    char *url = NULL;
+    struct service svc;
 
     *out = NULL;
-    if (keystone_endpoint_dup(ks, service_types, &url, err) < 0)
+    if (service_init(&svc, ks, service_types, MICROVERSION_HEADER, err) < 0)
         return error_prefix(err, "cannot find Nova");
-    n = xcalloc(1, sizeof(*n));
-    n->ks = ks;
-    n->url = url;
-    *out = n;
+    *out = xcalloc(1, sizeof(**out));
+    (*out)->svc = svc;
     return 0;
 }
 
@@ -295,32 +292,13 @@ void nova_close(struct nova *n)
 {
     if (!n)
         return;
-    free(n->url);
+    service_release(&n->svc);
     free(n);
 }
 
 const char *nova_url(const struct nova *n)
 {
-    return n->url;
-}
-
-static int call(struct nova *n, const char *method, const char *path,
-                json_t *body, struct http_response *resp, struct error *err)
-{
-    struct http_request req = {0};
-    char *url = xasprintf("%s%s", n->url, path);
-    char *text = body ? http_json_dump(body) : NULL;
-    int r;
-
-    req.method = method;
-    req.url = url;
-    req.headers[0] = MICROVERSION_HEADER;
-    req.body = text;
-    req.body_len = text ? strlen(text) : 0;
-    r = keystone_request(n->ks, &req, resp, err);
-    free(text);
-    free(url);
-    return r;
+    return n->svc.url;
 }
 
 int nova_server_get(struct nova *n, const char *id, struct nova_server *out,
@@ -333,7 +311,7 @@ int nova_server_get(struct nova *n, const char *id, struct nova_server *out,
     memset(out, 0, sizeof(*out));
     buf_adds(&path, "/servers/");
     http_url_escape(&path, id);
-    if (call(n, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
+    if (service_call(&n->svc, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
         nova_server_parse(resp.body.data, resp.body.len, out, err) < 0) {
         error_prefix(err, "cannot show server '%s'", id);
         goto out;
@@ -372,7 +350,7 @@ static int find_by_name(struct nova *n, const char *name,
 
     buf_adds(&path, "/servers/detail?name=");
     add_name_regex(&path, name);
-    if (call(n, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
+    if (service_call(&n->svc, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
         nova_server_list_parse(resp.body.data, resp.body.len, &list, &count,
                                err) < 0) {
         error_prefix(err, "cannot list servers named '%s'", name);
@@ -434,7 +412,7 @@ int nova_attachments_list(struct nova *n, const char *server_id,
     buf_adds(&path, "/servers/");
     http_url_escape(&path, server_id);
     buf_adds(&path, "/os-volume_attachments");
-    if (call(n, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
+    if (service_call(&n->svc, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
         nova_attachments_parse(resp.body.data, resp.body.len, out, count, err) <
             0) {
         error_prefix(err, "cannot list the volumes of server %s", server_id);
@@ -465,7 +443,7 @@ int nova_volume_attach(struct nova *n, const char *server_id,
     buf_adds(&path, "/servers/");
     http_url_escape(&path, server_id);
     buf_adds(&path, "/os-volume_attachments");
-    if (call(n, "POST", buf_str(&path), body, &resp, err) < 0 ||
+    if (service_call(&n->svc, "POST", buf_str(&path), body, &resp, err) < 0 ||
         nova_attachment_parse(resp.body.data, resp.body.len, &a, err) < 0) {
         error_prefix(err, "cannot attach volume %s to server %s", volume_id,
                      server_id);
@@ -498,7 +476,7 @@ int nova_volume_detach(struct nova *n, const char *server_id,
     http_url_escape(&path, server_id);
     buf_adds(&path, "/os-volume_attachments/");
     http_url_escape(&path, volume_id);
-    if (call(n, "DELETE", buf_str(&path), NULL, &resp, err) < 0)
+    if (service_call(&n->svc, "DELETE", buf_str(&path), NULL, &resp, err) < 0)
         ret = error_prefix(err, "cannot detach volume %s from server %s",
                            volume_id, server_id);
     buf_release(&path);
