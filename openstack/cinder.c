@@ -151,9 +151,10 @@ static void parse_metadata(json_t *obj, struct cinder_kv **out, size_t *n)
     }
 }
 
-static int volume_from_json(json_t *j, struct cinder_volume *out,
-                            struct error *err)
+/* A service_parse_fn: one volume object into *elem. */
+static int volume_from_json(json_t *j, void *elem, struct error *err)
 {
+    struct cinder_volume *out = elem;
     struct cinder_volume v;
     json_error_t jerr;
     const char *id = NULL;
@@ -241,16 +242,18 @@ static char *next_marker(json_t *links)
     return NULL;
 }
 
+static void volume_release(void *elem)
+{
+    cinder_volume_release(elem);
+}
+
 int cinder_volume_list_parse(const char *body, size_t len,
                              struct cinder_volume **out, size_t *n, char **next,
                              struct error *err)
 {
-    struct cinder_volume *vols = NULL;
-    size_t count = 0;
     json_t *root = NULL;
-    json_t *arr, *v;
-    size_t i;
-    int ret = -1;
+    void *vols = NULL;
+    int r;
 
     *out = NULL;
     *n = 0;
@@ -258,29 +261,13 @@ int cinder_volume_list_parse(const char *body, size_t len,
         *next = NULL;
     if (http_json_parse(body, len, "Cinder volume list", &root, err) < 0)
         return -1;
-    arr = json_object_get(root, "volumes");
-    if (!json_is_array(arr)) {
-        error_set(err, ERROR_PROTOCOL, 0,
-                  "unexpected Cinder answer: no \"volumes\" array");
-        goto out;
-    }
-    vols = xcalloc(json_array_size(arr) + 1, sizeof(*vols));
-    json_array_foreach(arr, i, v)
-    {
-        if (volume_from_json(v, &vols[count], err) < 0)
-            goto out;
-        count++;
-    }
-    if (next)
+    r = service_parse_array(root, "Cinder", "volumes", sizeof(**out),
+                            volume_from_json, volume_release, &vols, n, err);
+    if (r == 0 && next)
         *next = next_marker(json_object_get(root, "volumes_links"));
     *out = vols;
-    *n = count;
-    vols = NULL;
-    ret = 0;
-out:
-    cinder_volumes_free(vols, count);
     json_decref(root);
-    return ret;
+    return r;
 }
 
 /* ---- requests ------------------------------------------------------------ */

@@ -49,12 +49,19 @@ static void servers_free(struct nova_server *s, size_t n)
     free(s);
 }
 
+/* Also the service_release_fn of the attachment list. */
+static void attachment_release(void *elem)
+{
+    struct nova_attachment *a = elem;
+
+    free(a->device);
+    free(a->attachment_id);
+}
+
 void nova_attachments_free(struct nova_attachment *a, size_t n)
 {
-    for (size_t i = 0; a && i < n; i++) {
-        free(a[i].device);
-        free(a[i].attachment_id);
-    }
+    for (size_t i = 0; a && i < n; i++)
+        attachment_release(&a[i]);
     free(a);
 }
 
@@ -88,9 +95,10 @@ static void parse_volumes(json_t *arr, struct nova_server *s)
     }
 }
 
-static int server_from_json(json_t *j, struct nova_server *out,
-                            struct error *err)
+/* A service_parse_fn: one server object into *elem. */
+static int server_from_json(json_t *j, void *elem, struct error *err)
 {
+    struct nova_server *out = elem;
     struct nova_server s;
     json_error_t jerr;
     const char *id = NULL;
@@ -138,47 +146,34 @@ int nova_server_parse(const char *body, size_t len, struct nova_server *out,
     return ret;
 }
 
+static void server_release(void *elem)
+{
+    nova_server_release(elem);
+}
+
 int nova_server_list_parse(const char *body, size_t len,
                            struct nova_server **out, size_t *n,
                            struct error *err)
 {
-    struct nova_server *list = NULL;
-    size_t count = 0;
     json_t *root = NULL;
-    json_t *arr, *j;
-    size_t i;
-    int ret = -1;
+    void *list = NULL;
+    int r;
 
     *out = NULL;
     *n = 0;
     if (http_json_parse(body, len, "Nova server list", &root, err) < 0)
         return -1;
-    arr = json_object_get(root, "servers");
-    if (!json_is_array(arr)) {
-        error_set(err, ERROR_PROTOCOL, 0,
-                  "unexpected Nova answer: no \"servers\" array");
-        goto out;
-    }
-    list = xcalloc(json_array_size(arr) + 1, sizeof(*list));
-    json_array_foreach(arr, i, j)
-    {
-        if (server_from_json(j, &list[count], err) < 0)
-            goto out;
-        count++;
-    }
+    r = service_parse_array(root, "Nova", "servers", sizeof(**out),
+                            server_from_json, server_release, &list, n, err);
     *out = list;
-    *n = count;
-    list = NULL;
-    ret = 0;
-out:
-    servers_free(list, count);
     json_decref(root);
-    return ret;
+    return r;
 }
 
-static int attachment_from_json(json_t *j, struct nova_attachment *out,
-                                struct error *err)
+/* A service_parse_fn: one volumeAttachment object into *elem. */
+static int attachment_from_json(json_t *j, void *elem, struct error *err)
 {
+    struct nova_attachment *out = elem;
     struct nova_attachment a;
 
     memset(out, 0, sizeof(*out));
@@ -198,38 +193,20 @@ int nova_attachments_parse(const char *body, size_t len,
                            struct nova_attachment **out, size_t *n,
                            struct error *err)
 {
-    struct nova_attachment *list = NULL;
-    size_t count = 0;
     json_t *root = NULL;
-    json_t *arr, *j;
-    size_t i;
-    int ret = -1;
+    void *list = NULL;
+    int r;
 
     *out = NULL;
     *n = 0;
     if (http_json_parse(body, len, "Nova volume attachments", &root, err) < 0)
         return -1;
-    arr = json_object_get(root, "volumeAttachments");
-    if (!json_is_array(arr)) {
-        error_set(err, ERROR_PROTOCOL, 0,
-                  "unexpected Nova answer: no \"volumeAttachments\" array");
-        goto out;
-    }
-    list = xcalloc(json_array_size(arr) + 1, sizeof(*list));
-    json_array_foreach(arr, i, j)
-    {
-        if (attachment_from_json(j, &list[count], err) < 0)
-            goto out;
-        count++;
-    }
+    r = service_parse_array(root, "Nova", "volumeAttachments", sizeof(**out),
+                            attachment_from_json, attachment_release, &list, n,
+                            err);
     *out = list;
-    *n = count;
-    list = NULL;
-    ret = 0;
-out:
-    nova_attachments_free(list, count);
     json_decref(root);
-    return ret;
+    return r;
 }
 
 int nova_attachment_parse(const char *body, size_t len,

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "rbdmove/base/xalloc.h"
 
 int service_init(struct service *svc, struct keystone *ks,
@@ -54,4 +56,34 @@ int service_call(struct service *svc, const char *method, const char *path,
     free(text);
     free(url);
     return r;
+}
+
+int service_parse_array(const struct json_t *obj, const char *service,
+                        const char *key, size_t size, service_parse_fn *parse,
+                        service_release_fn *release, void **out, size_t *n,
+                        struct error *err)
+{
+    json_t *arr = json_object_get(obj, key);
+    json_t *j;
+    char *list;
+    size_t i;
+
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(arr))
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "unexpected %s answer: no \"%s\" array", service, key);
+    list = xcalloc(json_array_size(arr) + 1, size);
+    json_array_foreach(arr, i, j)
+    {
+        if (parse(j, list + i * size, err) < 0) {
+            for (size_t k = 0; release && k < i; k++)
+                release(list + k * size);
+            free(list);
+            return -1;
+        }
+    }
+    *out = list;
+    *n = json_array_size(arr);
+    return 0;
 }

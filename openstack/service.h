@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * openstack/service.h: what the clients of the OpenStack APIs (cinder.c,
- * nova.c) share: the session, the service's endpoint from the catalog, and
- * the one function that sends a request to it.
+ * nova.c) share: the session, the service's endpoint from the catalog,
+ * the one function that sends a request to it, and the parsing of a JSON
+ * array into a C array.
  *
  * A struct service knows no paths and no answers; the client that embeds
- * it builds the requests and reads the answers. Tokens are keystone.c's
+ * it builds the requests and reads the answers. service_parse_array is
+ * the loop that every list answer shares. Tokens are keystone.c's
  * business and retries http.c's: nothing is renewed or repeated here.
  */
 #ifndef OPENSTACK_SERVICE_H
 #define OPENSTACK_SERVICE_H
+
+#include <stddef.h>
 
 #include "openstack/http.h"
 #include "openstack/keystone.h"
@@ -49,5 +53,29 @@ void service_release(struct service *svc);
 int service_call(struct service *svc, const char *method, const char *path,
                  const struct json_t *body, struct http_response *resp,
                  struct error *err) MUST_CHECK;
+
+/*
+ * Fill the zeroed element elem of a C array from the JSON value j. On
+ * failure set err and leave nothing in elem to release.
+ */
+typedef int service_parse_fn(struct json_t *j, void *elem, struct error *err);
+
+/* Free what a service_parse_fn put in elem (not elem itself). */
+typedef void service_release_fn(void *elem);
+
+/*
+ * Parse the array obj[key] of an answer of service ("Cinder", "Nova")
+ * into a new C array of elements of size bytes, one parse call per
+ * element, in order. The array has one zeroed element after the last.
+ * On success *out is the array, which the caller owns, and *n its
+ * length. Fails with ERROR_PROTOCOL "unexpected <service> answer: no
+ * "<key>" array" when obj[key] is missing or not an array, and with
+ * parse's error; then the elements parsed so far are released (release
+ * may be NULL when parse cannot fail), *out is NULL and *n 0. Pure.
+ */
+int service_parse_array(const struct json_t *obj, const char *service,
+                        const char *key, size_t size, service_parse_fn *parse,
+                        service_release_fn *release, void **out, size_t *n,
+                        struct error *err) MUST_CHECK;
 
 #endif
