@@ -34,42 +34,41 @@ void cinder_manageables_free(struct cinder_manageable *m, size_t n)
     free(m);
 }
 
+/* A service_parse_fn that cannot fail. */
+static int manageable_from_json(json_t *j, void *elem, struct error *err)
+{
+    struct cinder_manageable *m = elem;
+    json_t *ref = json_object_get(j, "reference");
+
+    (void)err;
+    m->reference = http_json_strdup(ref, "source-name");
+    if (!m->reference)
+        m->reference = http_json_strdup(ref, "source-id");
+    m->size_gib = (uint64_t)http_json_int(j, "size", 0);
+    m->safe_to_manage = http_json_bool(j, "safe_to_manage", false);
+    m->reason_not_safe = http_json_strdup(j, "reason_not_safe");
+    m->cinder_id = http_json_strdup(j, "cinder_id");
+    return 0;
+}
+
 int cinder_manageable_parse(const char *body, size_t len,
                             struct cinder_manageable **out, size_t *n,
                             struct error *err)
 {
     json_t *root = NULL;
-    json_t *arr, *j;
-    size_t i;
+    void *list = NULL;
+    int r;
 
     *out = NULL;
     *n = 0;
     if (http_json_parse(body, len, "Cinder manageable volumes", &root, err) < 0)
         return -1;
     /* The key has a hyphen, unlike every other Cinder list. */
-    arr = json_object_get(root, "manageable-volumes");
-    if (!json_is_array(arr)) {
-        json_decref(root);
-        return error_set(err, ERROR_PROTOCOL, 0,
-                         "unexpected Cinder answer: no \"manageable-volumes\" "
-                         "array");
-    }
-    *out = xcalloc(json_array_size(arr) + 1, sizeof(**out));
-    json_array_foreach(arr, i, j)
-    {
-        struct cinder_manageable *m = &(*out)[(*n)++];
-        json_t *ref = json_object_get(j, "reference");
-
-        m->reference = http_json_strdup(ref, "source-name");
-        if (!m->reference)
-            m->reference = http_json_strdup(ref, "source-id");
-        m->size_gib = (uint64_t)http_json_int(j, "size", 0);
-        m->safe_to_manage = http_json_bool(j, "safe_to_manage", false);
-        m->reason_not_safe = http_json_strdup(j, "reason_not_safe");
-        m->cinder_id = http_json_strdup(j, "cinder_id");
-    }
+    r = service_parse_array(root, "Cinder", "manageable-volumes", sizeof(**out),
+                            manageable_from_json, NULL, &list, n, err);
+    *out = list;
     json_decref(root);
-    return 0;
+    return r;
 }
 
 /* ---- pools --------------------------------------------------------------- */
@@ -111,42 +110,42 @@ static void parse_location(const char *loc, struct cinder_pool *p)
     p->ceph_fsid = xstrndup(f[2], (size_t)(f[1] - 1 - f[2]));
 }
 
+/* A service_parse_fn that cannot fail. */
+static int pool_from_json(json_t *j, void *elem, struct error *err)
+{
+    struct cinder_pool *p = elem;
+    json_t *caps = json_object_get(j, "capabilities");
+    const char *proto;
+
+    (void)err;
+    p->name = http_json_strdup(j, "name");
+    p->backend_name = http_json_strdup(caps, "volume_backend_name");
+    p->storage_protocol = http_json_strdup(caps, "storage_protocol");
+    p->total_gib = http_json_number(caps, "total_capacity_gb", -1);
+    p->free_gib = http_json_number(caps, "free_capacity_gb", -1);
+    proto = p->storage_protocol;
+    if (proto && (!strcasecmp(proto, "ceph") || !strcasecmp(proto, "rbd")))
+        parse_location(
+            json_string_value(json_object_get(caps, "location_info")), p);
+    return 0;
+}
+
 int cinder_pools_parse(const char *body, size_t len, struct cinder_pool **out,
                        size_t *n, struct error *err)
 {
     json_t *root = NULL;
-    json_t *arr, *j;
-    size_t i;
+    void *list = NULL;
+    int r;
 
     *out = NULL;
     *n = 0;
     if (http_json_parse(body, len, "Cinder pools", &root, err) < 0)
         return -1;
-    arr = json_object_get(root, "pools");
-    if (!json_is_array(arr)) {
-        json_decref(root);
-        return error_set(err, ERROR_PROTOCOL, 0,
-                         "unexpected Cinder answer: no \"pools\" array");
-    }
-    *out = xcalloc(json_array_size(arr) + 1, sizeof(**out));
-    json_array_foreach(arr, i, j)
-    {
-        struct cinder_pool *p = &(*out)[(*n)++];
-        json_t *caps = json_object_get(j, "capabilities");
-        const char *proto;
-
-        p->name = http_json_strdup(j, "name");
-        p->backend_name = http_json_strdup(caps, "volume_backend_name");
-        p->storage_protocol = http_json_strdup(caps, "storage_protocol");
-        p->total_gib = http_json_number(caps, "total_capacity_gb", -1);
-        p->free_gib = http_json_number(caps, "free_capacity_gb", -1);
-        proto = p->storage_protocol;
-        if (proto && (!strcasecmp(proto, "ceph") || !strcasecmp(proto, "rbd")))
-            parse_location(
-                json_string_value(json_object_get(caps, "location_info")), p);
-    }
+    r = service_parse_array(root, "Cinder", "pools", sizeof(**out),
+                            pool_from_json, NULL, &list, n, err);
+    *out = list;
     json_decref(root);
-    return 0;
+    return r;
 }
 
 int cinder_pools_list(struct cinder *c, struct cinder_pool **out, size_t *n,
@@ -344,42 +343,39 @@ void cinder_types_free(struct cinder_volume_type *t, size_t n)
     free(t);
 }
 
+/* A service_parse_fn that cannot fail. */
+static int type_from_json(json_t *j, void *elem, struct error *err)
+{
+    struct cinder_volume_type *t = elem;
+
+    (void)err;
+    t->id = http_json_strdup(j, "id");
+    t->name = http_json_strdup(j, "name");
+    t->backend_name = http_json_strdup(json_object_get(j, "extra_specs"),
+                                       "volume_backend_name");
+    t->is_public = http_json_bool(
+        j, "is_public",
+        http_json_bool(j, "os-volume-type-access:is_public", true));
+    return 0;
+}
+
 int cinder_types_parse(const char *body, size_t len,
                        struct cinder_volume_type **out, size_t *n,
                        struct error *err)
 {
     json_t *root = NULL;
-    json_t *arr, *j;
-    size_t i;
+    void *list = NULL;
+    int r;
 
     *out = NULL;
     *n = 0;
     if (http_json_parse(body, len, "Cinder volume types", &root, err) < 0)
         return -1;
-    arr = json_object_get(root, "volume_types");
-    if (!json_is_array(arr)) {
-        json_decref(root);
-        return error_set(err, ERROR_PROTOCOL, 0,
-                         "unexpected Cinder answer: no \"volume_types\" "
-                         "array");
-    }
-    *out = xcalloc(json_array_size(arr) + 1, sizeof(**out));
-    json_array_foreach(arr, i, j)
-    {
-        struct cinder_volume_type *t = &(*out)[(*n)++];
-
-        t->id = http_json_strdup(j, "id");
-        t->name = http_json_strdup(j, "name");
-        t->backend_name = http_json_strdup(json_object_get(j, "extra_specs"),
-                                           "volume_backend_name");
-        t->is_public = http_json_bool(j, "is_public",
-                                      http_json_bool(j,
-                                                     "os-volume-type-access:"
-                                                     "is_public",
-                                                     true));
-    }
+    r = service_parse_array(root, "Cinder", "volume_types", sizeof(**out),
+                            type_from_json, NULL, &list, n, err);
+    *out = list;
     json_decref(root);
-    return 0;
+    return r;
 }
 
 int cinder_types_list(struct cinder *c, struct cinder_volume_type **out,
