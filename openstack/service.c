@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * openstack/service.c: the request path that Cinder and Nova share.
+ * openstack/service.c: the request path and the list loop that Cinder
+ * and Nova share.
  *
  * Owns the endpoint URL of one service; borrows the keystone session,
  * which adds and renews the token, and through it the HTTP client, which
  * retries. The microversion header is the only thing a client adds.
+ * service_parse_array reads jansson values and returns plain C arrays;
+ * what an element means is the client's callback.
  */
 #include "openstack/service.h"
 

@@ -5,10 +5,11 @@
  * the one function that sends a request to it, and the parsing of a JSON
  * array into a C array.
  *
- * A struct service knows no paths and no answers; the client that embeds
- * it builds the requests and reads the answers. service_parse_array is
- * the loop that every list answer shares. Tokens are keystone.c's
- * business and retries http.c's: nothing is renewed or repeated here.
+ * A struct service knows no paths and no answer formats: the client that
+ * embeds it builds the requests and parses the answers, with
+ * service_parse_array for the loop that every list answer needs. Tokens
+ * are keystone.c's business and retries http.c's: nothing is renewed or
+ * repeated here.
  */
 #ifndef OPENSTACK_SERVICE_H
 #define OPENSTACK_SERVICE_H
