@@ -3,7 +3,7 @@
  * openstack/cinder.c: Cinder v3 volumes, pools, quotas and types.
  *
  * Every request carries "OpenStack-API-Version: volume 3.50" and goes
- * through keystone_request. Answers are copied out of jansson into the
+ * through service_call. Answers are copied out of jansson into the
  * plain structs of cinder.h at once; no json_t outlives a function here.
  * Knows nothing about Nova: attaching is nova.c's, waiting for the
  * resulting volume status is here. cinder_backend.c has the admin side
@@ -22,11 +22,6 @@
 #include "rbdmove/base/xalloc.h"
 
 #define MICROVERSION_HEADER "OpenStack-API-Version: volume " CINDER_MICROVERSION
-
-struct cinder {
-    struct keystone *ks; /* borrowed */
-    char *url;           /* .../v3/<project id> */
-};
 
 static const char *const service_types[] = {"volumev3", "block-storage", NULL};
 
@@ -155,9 +150,10 @@ static void parse_metadata(json_t *obj, struct cinder_kv **out, size_t *n)
     }
 }
 
-static int volume_from_json(json_t *j, struct cinder_volume *out,
-                            struct error *err)
+/* A service_parse_fn: one volume object into *elem. */
+static int volume_from_json(json_t *j, void *elem, struct error *err)
 {
+    struct cinder_volume *out = elem;
     struct cinder_volume v;
     json_error_t jerr;
     const char *id = NULL;
@@ -248,16 +244,18 @@ static char *next_marker(json_t *links)
     return NULL;
 }
 
+static void volume_release(void *elem)
+{
+    cinder_volume_release(elem);
+}
+
 int cinder_volume_list_parse(const char *body, size_t len,
                              struct cinder_volume **out, size_t *n, char **next,
                              struct error *err)
 {
-    struct cinder_volume *vols = NULL;
-    size_t count = 0;
     json_t *root = NULL;
-    json_t *arr, *v;
-    size_t i;
-    int ret = -1;
+    void *vols = NULL;
+    int r;
 
     *out = NULL;
     *n = 0;
@@ -265,55 +263,37 @@ int cinder_volume_list_parse(const char *body, size_t len,
         *next = NULL;
     if (http_json_parse(body, len, "Cinder volume list", &root, err) < 0)
         return -1;
-    arr = json_object_get(root, "volumes");
-    if (!json_is_array(arr)) {
-        error_set(err, ERROR_PROTOCOL, 0,
-                  "unexpected Cinder answer: no \"volumes\" array");
-        goto out;
-    }
-    vols = xcalloc(json_array_size(arr) + 1, sizeof(*vols));
-    json_array_foreach(arr, i, v)
-    {
-        if (volume_from_json(v, &vols[count], err) < 0)
-            goto out;
-        count++;
-    }
-    if (next)
+    r = service_parse_array(root, "Cinder", "volumes", sizeof(**out),
+                            volume_from_json, volume_release, &vols, n, err);
+    if (r == 0 && next)
         *next = next_marker(json_object_get(root, "volumes_links"));
     *out = vols;
-    *n = count;
-    vols = NULL;
-    ret = 0;
-out:
-    cinder_volumes_free(vols, count);
     json_decref(root);
-    return ret;
+    return r;
 }
 
 /* ---- requests ------------------------------------------------------------ */
 
 int cinder_open(struct keystone *ks, struct cinder **out, struct error *err)
 {
-    struct cinder *c;
-    char *url = NULL;
+    struct service svc;
     size_t len;
 
     *out = NULL;
-    if (keystone_endpoint_dup(ks, service_types, &url, err) < 0)
+    if (service_init(&svc, ks, service_types, MICROVERSION_HEADER, err) < 0)
         return error_prefix(err, "cannot find Cinder");
     /* Catalogs list .../v3/<project id>; a bare .../v3 (allowed since
      * 3.67) gets the project id added so that every microversion works. */
-    len = strlen(url);
-    if (len >= 3 && !strcmp(url + len - 3, "/v3") && keystone_project_id(ks)) {
-        char *full = xasprintf("%s/%s", url, keystone_project_id(ks));
+    len = strlen(svc.url);
+    if (len >= 3 && !strcmp(svc.url + len - 3, "/v3") &&
+        keystone_project_id(ks)) {
+        char *full = xasprintf("%s/%s", svc.url, keystone_project_id(ks));
 
-        free(url);
-        url = full;
+        free(svc.url);
+        svc.url = full;
     }
-    c = xcalloc(1, sizeof(*c));
-    c->ks = ks;
-    c->url = url;
-    *out = c;
+    *out = xcalloc(1, sizeof(**out));
+    (*out)->svc = svc;
     return 0;
 }
 
@@ -321,41 +301,13 @@ void cinder_close(struct cinder *c)
 {
     if (!c)
         return;
-    free(c->url);
+    service_release(&c->svc);
     free(c);
 }
 
 const char *cinder_url(const struct cinder *c)
 {
-    return c->url;
-}
-
-const char *cinder_project_id(const struct cinder *c)
-{
-    return keystone_project_id(c->ks);
-}
-
-/*
- * One request to path (relative to the endpoint) with an optional JSON
- * body (not consumed). The answer is in *resp.
- */
-int cinder_call(struct cinder *c, const char *method, const char *path,
-                json_t *body, struct http_response *resp, struct error *err)
-{
-    struct http_request req = {0};
-    char *url = xasprintf("%s%s", c->url, path);
-    char *text = body ? http_json_dump(body) : NULL;
-    int r;
-
-    req.method = method;
-    req.url = url;
-    req.headers[0] = MICROVERSION_HEADER;
-    req.body = text;
-    req.body_len = text ? strlen(text) : 0;
-    r = keystone_request(c->ks, &req, resp, err);
-    free(text);
-    free(url);
-    return r;
+    return c->svc.url;
 }
 
 int cinder_volume_get(struct cinder *c, const char *id,
@@ -368,7 +320,7 @@ int cinder_volume_get(struct cinder *c, const char *id,
     memset(out, 0, sizeof(*out));
     buf_adds(&path, "/volumes/");
     http_url_escape(&path, id);
-    if (cinder_call(c, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
+    if (service_call(&c->svc, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
         cinder_volume_parse(resp.body.data, resp.body.len, out, err) < 0) {
         error_prefix(err, "cannot show volume '%s'", id);
         goto out;
@@ -415,7 +367,8 @@ static int list_pages(struct cinder *c, const char *name,
             free(marker);
             marker = NULL;
         }
-        if (cinder_call(c, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
+        if (service_call(&c->svc, "GET", buf_str(&path), NULL, &resp, err) <
+                0 ||
             cinder_volume_list_parse(resp.body.data, resp.body.len, &page,
                                      &count, &marker, err) < 0)
             goto out;
@@ -539,7 +492,7 @@ int cinder_volume_create(struct cinder *c,
         json_object_set_new(
             v, "metadata",
             cinder_metadata_json(spec->metadata, spec->n_metadata));
-    if (cinder_call(c, "POST", "/volumes", body, &resp, err) < 0 ||
+    if (service_call(&c->svc, "POST", "/volumes", body, &resp, err) < 0 ||
         cinder_volume_parse(resp.body.data, resp.body.len, out, err) < 0) {
         error_prefix(err, "cannot create a %" PRIu64 " GiB volume%s%s%s",
                      spec->size_gib, spec->name ? " '" : "",
@@ -565,7 +518,7 @@ static int volume_call(struct cinder *c, const char *method, const char *id,
     buf_adds(&path, "/volumes/");
     http_url_escape(&path, id);
     buf_adds(&path, suffix);
-    r = cinder_call(c, method, buf_str(&path), body, &resp, err);
+    r = service_call(&c->svc, method, buf_str(&path), body, &resp, err);
     buf_release(&path);
     http_response_release(&resp);
     return r;

@@ -5,9 +5,9 @@
  * manage-existing answer, scheduler pools, limits and quotas, volume
  * types.
  *
- * Split from cinder.c only to keep files short; it shares cinder.c's
- * request helper through cinder_internal.h and parses with jansson the
- * same way.
+ * Split from cinder.c only to keep files short; it shares struct cinder
+ * (and so service_call) through cinder_internal.h and parses with jansson
+ * the same way.
  */
 #include "openstack/cinder.h"
 
@@ -33,42 +33,41 @@ void cinder_manageables_free(struct cinder_manageable *m, size_t n)
     free(m);
 }
 
+/* A service_parse_fn that cannot fail. */
+static int manageable_from_json(json_t *j, void *elem, struct error *err)
+{
+    struct cinder_manageable *m = elem;
+    json_t *ref = json_object_get(j, "reference");
+
+    (void)err;
+    m->reference = http_json_strdup(ref, "source-name");
+    if (!m->reference)
+        m->reference = http_json_strdup(ref, "source-id");
+    m->size_gib = (uint64_t)http_json_int(j, "size", 0);
+    m->safe_to_manage = http_json_bool(j, "safe_to_manage", false);
+    m->reason_not_safe = http_json_strdup(j, "reason_not_safe");
+    m->cinder_id = http_json_strdup(j, "cinder_id");
+    return 0;
+}
+
 int cinder_manageable_parse(const char *body, size_t len,
                             struct cinder_manageable **out, size_t *n,
                             struct error *err)
 {
     json_t *root = NULL;
-    json_t *arr, *j;
-    size_t i;
+    void *list = NULL;
+    int r;
 
     *out = NULL;
     *n = 0;
     if (http_json_parse(body, len, "Cinder manageable volumes", &root, err) < 0)
         return -1;
     /* The key has a hyphen, unlike every other Cinder list. */
-    arr = json_object_get(root, "manageable-volumes");
-    if (!json_is_array(arr)) {
-        json_decref(root);
-        return error_set(err, ERROR_PROTOCOL, 0,
-                         "unexpected Cinder answer: no \"manageable-volumes\" "
-                         "array");
-    }
-    *out = xcalloc(json_array_size(arr) + 1, sizeof(**out));
-    json_array_foreach(arr, i, j)
-    {
-        struct cinder_manageable *m = &(*out)[(*n)++];
-        json_t *ref = json_object_get(j, "reference");
-
-        m->reference = http_json_strdup(ref, "source-name");
-        if (!m->reference)
-            m->reference = http_json_strdup(ref, "source-id");
-        m->size_gib = (uint64_t)http_json_int(j, "size", 0);
-        m->safe_to_manage = http_json_bool(j, "safe_to_manage", false);
-        m->reason_not_safe = http_json_strdup(j, "reason_not_safe");
-        m->cinder_id = http_json_strdup(j, "cinder_id");
-    }
+    r = service_parse_array(root, "Cinder", "manageable-volumes", sizeof(**out),
+                            manageable_from_json, NULL, &list, n, err);
+    *out = list;
     json_decref(root);
-    return 0;
+    return r;
 }
 
 /* ---- pools --------------------------------------------------------------- */
@@ -110,42 +109,42 @@ static void parse_location(const char *loc, struct cinder_pool *p)
     p->ceph_fsid = xstrndup(f[2], (size_t)(f[1] - 1 - f[2]));
 }
 
+/* A service_parse_fn that cannot fail. */
+static int pool_from_json(json_t *j, void *elem, struct error *err)
+{
+    struct cinder_pool *p = elem;
+    json_t *caps = json_object_get(j, "capabilities");
+    const char *proto;
+
+    (void)err;
+    p->name = http_json_strdup(j, "name");
+    p->backend_name = http_json_strdup(caps, "volume_backend_name");
+    p->storage_protocol = http_json_strdup(caps, "storage_protocol");
+    p->total_gib = http_json_number(caps, "total_capacity_gb", -1);
+    p->free_gib = http_json_number(caps, "free_capacity_gb", -1);
+    proto = p->storage_protocol;
+    if (proto && (!strcasecmp(proto, "ceph") || !strcasecmp(proto, "rbd")))
+        parse_location(
+            json_string_value(json_object_get(caps, "location_info")), p);
+    return 0;
+}
+
 int cinder_pools_parse(const char *body, size_t len, struct cinder_pool **out,
                        size_t *n, struct error *err)
 {
     json_t *root = NULL;
-    json_t *arr, *j;
-    size_t i;
+    void *list = NULL;
+    int r;
 
     *out = NULL;
     *n = 0;
     if (http_json_parse(body, len, "Cinder pools", &root, err) < 0)
         return -1;
-    arr = json_object_get(root, "pools");
-    if (!json_is_array(arr)) {
-        json_decref(root);
-        return error_set(err, ERROR_PROTOCOL, 0,
-                         "unexpected Cinder answer: no \"pools\" array");
-    }
-    *out = xcalloc(json_array_size(arr) + 1, sizeof(**out));
-    json_array_foreach(arr, i, j)
-    {
-        struct cinder_pool *p = &(*out)[(*n)++];
-        json_t *caps = json_object_get(j, "capabilities");
-        const char *proto;
-
-        p->name = http_json_strdup(j, "name");
-        p->backend_name = http_json_strdup(caps, "volume_backend_name");
-        p->storage_protocol = http_json_strdup(caps, "storage_protocol");
-        p->total_gib = http_json_number(caps, "total_capacity_gb", -1);
-        p->free_gib = http_json_number(caps, "free_capacity_gb", -1);
-        proto = p->storage_protocol;
-        if (proto && (!strcasecmp(proto, "ceph") || !strcasecmp(proto, "rbd")))
-            parse_location(
-                json_string_value(json_object_get(caps, "location_info")), p);
-    }
+    r = service_parse_array(root, "Cinder", "pools", sizeof(**out),
+                            pool_from_json, NULL, &list, n, err);
+    *out = list;
     json_decref(root);
-    return 0;
+    return r;
 }
 
 int cinder_pools_list(struct cinder *c, struct cinder_pool **out, size_t *n,
@@ -156,8 +155,8 @@ int cinder_pools_list(struct cinder *c, struct cinder_pool **out, size_t *n,
 
     *out = NULL;
     *n = 0;
-    if (cinder_call(c, "GET", "/scheduler-stats/get_pools?detail=true", NULL,
-                    &resp, err) < 0 ||
+    if (service_call(&c->svc, "GET", "/scheduler-stats/get_pools?detail=true",
+                     NULL, &resp, err) < 0 ||
         cinder_pools_parse(resp.body.data, resp.body.len, out, n, err) < 0) {
         error_prefix(err, "cannot list backend pools");
         goto out;
@@ -269,13 +268,14 @@ int cinder_limits_get(struct cinder *c, const char *type,
     int ret = -1;
 
     limits_unknown(out);
-    if (cinder_call(c, "GET", "/limits", NULL, &resp, err) < 0 ||
+    if (service_call(&c->svc, "GET", "/limits", NULL, &resp, err) < 0 ||
         cinder_limits_parse(resp.body.data, resp.body.len, out, err) < 0) {
         error_prefix(err, "cannot read volume limits");
         goto out;
     }
-    path = xasprintf("/os-quota-sets/%s?usage=true", cinder_project_id(c));
-    if (cinder_call(c, "GET", path, NULL, &resp, &e) < 0 ||
+    path = xasprintf("/os-quota-sets/%s?usage=true",
+                     keystone_project_id(c->svc.ks));
+    if (service_call(&c->svc, "GET", path, NULL, &resp, &e) < 0 ||
         cinder_quota_set_parse(resp.body.data, resp.body.len, type, out, &e) <
             0)
         log_debug("quota set not readable: %s", e.msg);
@@ -342,42 +342,39 @@ void cinder_types_free(struct cinder_volume_type *t, size_t n)
     free(t);
 }
 
+/* A service_parse_fn that cannot fail. */
+static int type_from_json(json_t *j, void *elem, struct error *err)
+{
+    struct cinder_volume_type *t = elem;
+
+    (void)err;
+    t->id = http_json_strdup(j, "id");
+    t->name = http_json_strdup(j, "name");
+    t->backend_name = http_json_strdup(json_object_get(j, "extra_specs"),
+                                       "volume_backend_name");
+    t->is_public = http_json_bool(
+        j, "is_public",
+        http_json_bool(j, "os-volume-type-access:is_public", true));
+    return 0;
+}
+
 int cinder_types_parse(const char *body, size_t len,
                        struct cinder_volume_type **out, size_t *n,
                        struct error *err)
 {
     json_t *root = NULL;
-    json_t *arr, *j;
-    size_t i;
+    void *list = NULL;
+    int r;
 
     *out = NULL;
     *n = 0;
     if (http_json_parse(body, len, "Cinder volume types", &root, err) < 0)
         return -1;
-    arr = json_object_get(root, "volume_types");
-    if (!json_is_array(arr)) {
-        json_decref(root);
-        return error_set(err, ERROR_PROTOCOL, 0,
-                         "unexpected Cinder answer: no \"volume_types\" "
-                         "array");
-    }
-    *out = xcalloc(json_array_size(arr) + 1, sizeof(**out));
-    json_array_foreach(arr, i, j)
-    {
-        struct cinder_volume_type *t = &(*out)[(*n)++];
-
-        t->id = http_json_strdup(j, "id");
-        t->name = http_json_strdup(j, "name");
-        t->backend_name = http_json_strdup(json_object_get(j, "extra_specs"),
-                                           "volume_backend_name");
-        t->is_public = http_json_bool(j, "is_public",
-                                      http_json_bool(j,
-                                                     "os-volume-type-access:"
-                                                     "is_public",
-                                                     true));
-    }
+    r = service_parse_array(root, "Cinder", "volume_types", sizeof(**out),
+                            type_from_json, NULL, &list, n, err);
+    *out = list;
     json_decref(root);
-    return 0;
+    return r;
 }
 
 int cinder_types_list(struct cinder *c, struct cinder_volume_type **out,
@@ -388,7 +385,7 @@ int cinder_types_list(struct cinder *c, struct cinder_volume_type **out,
 
     *out = NULL;
     *n = 0;
-    if (cinder_call(c, "GET", "/types", NULL, &resp, err) < 0 ||
+    if (service_call(&c->svc, "GET", "/types", NULL, &resp, err) < 0 ||
         cinder_types_parse(resp.body.data, resp.body.len, out, n, err) < 0) {
         error_prefix(err, "cannot list volume types");
         goto out;

@@ -3,7 +3,7 @@
  * openstack/nova.c: servers and their volume attachments.
  *
  * Requests carry "OpenStack-API-Version: compute 2.60" and go through
- * keystone_request. Nova's name filter is a regular expression, so a name
+ * service_call. Nova's name filter is a regular expression, so a name
  * lookup escapes it and then keeps only exact matches.
  */
 #include "openstack/nova.h"
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "openstack/service.h"
 #include "rbdmove/base/json.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/base/xalloc.h"
@@ -18,8 +19,7 @@
 #define MICROVERSION_HEADER "OpenStack-API-Version: compute " NOVA_MICROVERSION
 
 struct nova {
-    struct keystone *ks; /* borrowed */
-    char *url;
+    struct service svc;
 };
 
 static const char *const service_types[] = {"compute", NULL};
@@ -48,12 +48,19 @@ static void servers_free(struct nova_server *s, size_t n)
     free(s);
 }
 
+/* Also the service_release_fn of the attachment list. */
+static void attachment_release(void *elem)
+{
+    struct nova_attachment *a = elem;
+
+    free(a->device);
+    free(a->attachment_id);
+}
+
 void nova_attachments_free(struct nova_attachment *a, size_t n)
 {
-    for (size_t i = 0; a && i < n; i++) {
-        free(a[i].device);
-        free(a[i].attachment_id);
-    }
+    for (size_t i = 0; a && i < n; i++)
+        attachment_release(&a[i]);
     free(a);
 }
 
@@ -87,9 +94,10 @@ static void parse_volumes(json_t *arr, struct nova_server *s)
     }
 }
 
-static int server_from_json(json_t *j, struct nova_server *out,
-                            struct error *err)
+/* A service_parse_fn: one server object into *elem. */
+static int server_from_json(json_t *j, void *elem, struct error *err)
 {
+    struct nova_server *out = elem;
     struct nova_server s;
     json_error_t jerr;
     const char *id = NULL;
@@ -137,47 +145,34 @@ int nova_server_parse(const char *body, size_t len, struct nova_server *out,
     return ret;
 }
 
+static void server_release(void *elem)
+{
+    nova_server_release(elem);
+}
+
 int nova_server_list_parse(const char *body, size_t len,
                            struct nova_server **out, size_t *n,
                            struct error *err)
 {
-    struct nova_server *list = NULL;
-    size_t count = 0;
     json_t *root = NULL;
-    json_t *arr, *j;
-    size_t i;
-    int ret = -1;
+    void *list = NULL;
+    int r;
 
     *out = NULL;
     *n = 0;
     if (http_json_parse(body, len, "Nova server list", &root, err) < 0)
         return -1;
-    arr = json_object_get(root, "servers");
-    if (!json_is_array(arr)) {
-        error_set(err, ERROR_PROTOCOL, 0,
-                  "unexpected Nova answer: no \"servers\" array");
-        goto out;
-    }
-    list = xcalloc(json_array_size(arr) + 1, sizeof(*list));
-    json_array_foreach(arr, i, j)
-    {
-        if (server_from_json(j, &list[count], err) < 0)
-            goto out;
-        count++;
-    }
+    r = service_parse_array(root, "Nova", "servers", sizeof(**out),
+                            server_from_json, server_release, &list, n, err);
     *out = list;
-    *n = count;
-    list = NULL;
-    ret = 0;
-out:
-    servers_free(list, count);
     json_decref(root);
-    return ret;
+    return r;
 }
 
-static int attachment_from_json(json_t *j, struct nova_attachment *out,
-                                struct error *err)
+/* A service_parse_fn: one volumeAttachment object into *elem. */
+static int attachment_from_json(json_t *j, void *elem, struct error *err)
 {
+    struct nova_attachment *out = elem;
     struct nova_attachment a;
 
     memset(out, 0, sizeof(*out));
@@ -197,38 +192,20 @@ int nova_attachments_parse(const char *body, size_t len,
                            struct nova_attachment **out, size_t *n,
                            struct error *err)
 {
-    struct nova_attachment *list = NULL;
-    size_t count = 0;
     json_t *root = NULL;
-    json_t *arr, *j;
-    size_t i;
-    int ret = -1;
+    void *list = NULL;
+    int r;
 
     *out = NULL;
     *n = 0;
     if (http_json_parse(body, len, "Nova volume attachments", &root, err) < 0)
         return -1;
-    arr = json_object_get(root, "volumeAttachments");
-    if (!json_is_array(arr)) {
-        error_set(err, ERROR_PROTOCOL, 0,
-                  "unexpected Nova answer: no \"volumeAttachments\" array");
-        goto out;
-    }
-    list = xcalloc(json_array_size(arr) + 1, sizeof(*list));
-    json_array_foreach(arr, i, j)
-    {
-        if (attachment_from_json(j, &list[count], err) < 0)
-            goto out;
-        count++;
-    }
+    r = service_parse_array(root, "Nova", "volumeAttachments", sizeof(**out),
+                            attachment_from_json, attachment_release, &list, n,
+                            err);
     *out = list;
-    *n = count;
-    list = NULL;
-    ret = 0;
-out:
-    nova_attachments_free(list, count);
     json_decref(root);
-    return ret;
+    return r;
 }
 
 int nova_attachment_parse(const char *body, size_t len,
@@ -277,16 +254,13 @@ bool nova_server_can_attach(const struct nova_server *s, struct buf *why)
 
 int nova_open(struct keystone *ks, struct nova **out, struct error *err)
 {
-    struct nova *n;
-    char *url = NULL;
+    struct service svc;
 
     *out = NULL;
-    if (keystone_endpoint_dup(ks, service_types, &url, err) < 0)
+    if (service_init(&svc, ks, service_types, MICROVERSION_HEADER, err) < 0)
         return error_prefix(err, "cannot find Nova");
-    n = xcalloc(1, sizeof(*n));
-    n->ks = ks;
-    n->url = url;
-    *out = n;
+    *out = xcalloc(1, sizeof(**out));
+    (*out)->svc = svc;
     return 0;
 }
 
@@ -294,32 +268,13 @@ void nova_close(struct nova *n)
 {
     if (!n)
         return;
-    free(n->url);
+    service_release(&n->svc);
     free(n);
 }
 
 const char *nova_url(const struct nova *n)
 {
-    return n->url;
-}
-
-static int call(struct nova *n, const char *method, const char *path,
-                json_t *body, struct http_response *resp, struct error *err)
-{
-    struct http_request req = {0};
-    char *url = xasprintf("%s%s", n->url, path);
-    char *text = body ? http_json_dump(body) : NULL;
-    int r;
-
-    req.method = method;
-    req.url = url;
-    req.headers[0] = MICROVERSION_HEADER;
-    req.body = text;
-    req.body_len = text ? strlen(text) : 0;
-    r = keystone_request(n->ks, &req, resp, err);
-    free(text);
-    free(url);
-    return r;
+    return n->svc.url;
 }
 
 int nova_server_get(struct nova *n, const char *id, struct nova_server *out,
@@ -332,7 +287,7 @@ int nova_server_get(struct nova *n, const char *id, struct nova_server *out,
     memset(out, 0, sizeof(*out));
     buf_adds(&path, "/servers/");
     http_url_escape(&path, id);
-    if (call(n, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
+    if (service_call(&n->svc, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
         nova_server_parse(resp.body.data, resp.body.len, out, err) < 0) {
         error_prefix(err, "cannot show server '%s'", id);
         goto out;
@@ -371,7 +326,7 @@ static int find_by_name(struct nova *n, const char *name,
 
     buf_adds(&path, "/servers/detail?name=");
     add_name_regex(&path, name);
-    if (call(n, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
+    if (service_call(&n->svc, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
         nova_server_list_parse(resp.body.data, resp.body.len, &list, &count,
                                err) < 0) {
         error_prefix(err, "cannot list servers named '%s'", name);
@@ -433,7 +388,7 @@ int nova_attachments_list(struct nova *n, const char *server_id,
     buf_adds(&path, "/servers/");
     http_url_escape(&path, server_id);
     buf_adds(&path, "/os-volume_attachments");
-    if (call(n, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
+    if (service_call(&n->svc, "GET", buf_str(&path), NULL, &resp, err) < 0 ||
         nova_attachments_parse(resp.body.data, resp.body.len, out, count, err) <
             0) {
         error_prefix(err, "cannot list the volumes of server %s", server_id);
@@ -464,7 +419,7 @@ int nova_volume_attach(struct nova *n, const char *server_id,
     buf_adds(&path, "/servers/");
     http_url_escape(&path, server_id);
     buf_adds(&path, "/os-volume_attachments");
-    if (call(n, "POST", buf_str(&path), body, &resp, err) < 0 ||
+    if (service_call(&n->svc, "POST", buf_str(&path), body, &resp, err) < 0 ||
         nova_attachment_parse(resp.body.data, resp.body.len, &a, err) < 0) {
         error_prefix(err, "cannot attach volume %s to server %s", volume_id,
                      server_id);
@@ -497,7 +452,7 @@ int nova_volume_detach(struct nova *n, const char *server_id,
     http_url_escape(&path, server_id);
     buf_adds(&path, "/os-volume_attachments/");
     http_url_escape(&path, volume_id);
-    if (call(n, "DELETE", buf_str(&path), NULL, &resp, err) < 0)
+    if (service_call(&n->svc, "DELETE", buf_str(&path), NULL, &resp, err) < 0)
         ret = error_prefix(err, "cannot detach volume %s from server %s",
                            volume_id, server_id);
     buf_release(&path);

@@ -17,9 +17,9 @@
 
 /*
  * One request to path (relative to the endpoint, starting with '/') with
- * the microversion header and an optional JSON body, as cinder.c's
- * cinder_call makes it. The answer is in *resp; contract of
- * keystone_request.
+ * the microversion header and an optional JSON body, as cinder.c makes
+ * it with openstack/service.c's service_call. The answer is in *resp;
+ * contract of keystone_request.
  */
 static int call(struct keystone *ks, struct cinder *c, const char *method,
                 const char *path, const char *body, struct http_response *resp,
