@@ -598,6 +598,12 @@ static void note_status(struct buf *seen, char **last, const char *status)
     *last = xstrdup(status);
 }
 
+/* An error of the API rather than an answer about the volume. */
+static bool wait_transient(const struct error *e)
+{
+    return (e->kind == ERROR_API && e->cause >= 500) || e->kind == ERROR_HTTP;
+}
+
 int cinder_volume_wait(struct cinder *c, const char *id,
                        const struct cinder_wait *w, struct cinder_volume *out,
                        struct error *err)
@@ -622,6 +628,16 @@ int cinder_volume_wait(struct cinder *c, const char *id,
                 note_status(w->seen, &last, "deleted");
                 ret = 0;
                 break;
+            }
+            /* A poll is only a question: a fault of the API (a 5xx, a
+             * lost connection) is asked again until the wait's time is up,
+             * rather than taken for the volume's state. */
+            left = start + timeout - time_now();
+            if (wait_transient(&e) && left > 0) {
+                log_warn("volume %s: %s; asking again", id, e.msg);
+                http_sleep(pause < left ? pause : left);
+                pause = pause * 1.5 > 2.0 ? 2.0 : pause * 1.5;
+                continue;
             }
             *err = e;
             error_prefix(err, "waiting for volume %s to be '%s'", id, goal);

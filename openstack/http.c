@@ -204,11 +204,13 @@ static bool curl_code_is_retryable(CURLcode rc, const char *method)
     }
 }
 
+/* A 502, 503 or 504 may come from a proxy or load balancer after the
+ * service took the request: repeating a POST (a volume create, an attach)
+ * could do it twice. Its caller checks whether it took effect instead. */
 static bool status_is_retryable(long status, const char *method)
 {
-    if (status == 502 || status == 503)
-        return true;
-    return status == 504 && method_is_idempotent(method);
+    return (status == 502 || status == 503 || status == 504) &&
+           method_is_idempotent(method);
 }
 
 static void debug_request(const struct http_request *req)
