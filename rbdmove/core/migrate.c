@@ -196,17 +196,28 @@ int rollback(struct move *m, const struct error *why, struct error *err)
                      vol);
         return -1;
     }
-    if (source_attached(m, false, &still, &e2) == 0 && still) {
-        /* The detach never completed (a timeout): nothing to put back. */
+    /* Act on a settled state only: a source still "detaching" is listed
+     * as attached until Nova is done, and then it is not. */
+    if (source_attached(m, true, &still, &e2) < 0) {
         error_prefix(err,
-                     "volume %s is still attached to server %s; "
-                     "nothing was cut over",
+                     "the cutover failed, and whether source volume %s is "
+                     "still attached to server %s cannot be told (%s): "
+                     "check it, then run 'rbdmove resume %s' or 'rbdmove "
+                     "abort %s'",
+                     vol, server, e2.msg, journal_id(m->j), journal_id(m->j));
+        return -1;
+    }
+    if (still) {
+        /* The detach never happened (refused, or it timed out and Nova
+         * gave up): nothing to put back. */
+        error_prefix(err,
+                     "volume %s is still attached to server %s (checked "
+                     "once Nova was done); nothing was cut over",
                      vol, server);
         if (set_phase(m, MOVE_ROLLED_BACK, &e2) < 0)
             journal_log(m->j, "cannot record the rollback: %s", e2.msg);
         return -1;
     }
-    error_clear(&e2);
     emit(m, "rollback", NULL, "re-attaching volume %s to server %s", vol,
          server);
     if (attach(m->plan->src.nova, m->plan->src.cinder, server, vol,
@@ -270,16 +281,14 @@ int preflight(struct move *m, bool resuming, struct error *err)
             move_record_set(&m->rec.src.server, p->attachments[0].server_id);
             move_record_set(&m->rec.src.device, p->attachments[0].device);
         }
-        journal_set(m->j, "src.pool",
-                    m->o->src_pool ? m->o->src_pool
-                    : p->rbd_pool  ? p->rbd_pool
-                                   : "volumes");
+        move_record_set(&m->rec.src.pool, m->o->src_pool ? m->o->src_pool
+                                          : p->rbd_pool  ? p->rbd_pool
+                                                         : "volumes");
         move_record_set(&m->rec.src.image, p->rbd_image);
         move_record_set(&m->rec.dst.server, p->server.id);
-        journal_set(m->j, "dst.pool",
-                    m->o->dst_pool    ? m->o->dst_pool
-                    : p->dst_rbd_pool ? p->dst_rbd_pool
-                                      : "volumes");
+        move_record_set(&m->rec.dst.pool, m->o->dst_pool    ? m->o->dst_pool
+                                          : p->dst_rbd_pool ? p->dst_rbd_pool
+                                                            : "volumes");
         m->rec.max_downtime = m->o->max_downtime;
         if (set_phase(m, MOVE_NEW, err) < 0)
             return -1;
@@ -290,7 +299,48 @@ int preflight(struct move *m, bool resuming, struct error *err)
     return 0;
 }
 
-static int create_dst_volume(struct move *m, struct error *err)
+/* The volumes in the destination region that this move asked for: tagged
+ * with its id and the source's (the source itself carries the move's id
+ * too, and in a move within one region it is in the same list). A create
+ * whose answer was lost, or a run killed before it recorded the id, is
+ * found again this way. Caller frees *ids (each, and the array). */
+int find_created(struct move *m, char ***ids, size_t *n, struct error *err)
+{
+    struct cinder_volume *v = NULL;
+    size_t count = 0;
+
+    *ids = NULL;
+    *n = 0;
+    if (cinder_volume_list(m->plan->dst.cinder, NULL, &v, &count, err) < 0)
+        return error_prefix(err, "looking for the volumes of move %s",
+                            journal_id(m->j));
+    for (size_t i = 0; i < count; i++) {
+        const char *id = cinder_volume_meta(&v[i], "rbdmove.move_id");
+        const char *src = cinder_volume_meta(&v[i], "rbdmove.source");
+
+        if (!id || strcmp(id, journal_id(m->j)) || !src || !m->rec.src.volume ||
+            strcmp(src, m->rec.src.volume) ||
+            !strcmp(v[i].id, m->rec.src.volume))
+            continue;
+        *ids = xrealloc(*ids, (*n + 1) * sizeof(char *));
+        (*ids)[(*n)++] = xstrdup(v[i].id);
+    }
+    cinder_volumes_free(v, count);
+    return 0;
+}
+
+void free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+/* Ask Cinder for the destination volume, at most once: a create whose
+ * answer is lost (a 5xx from a proxy, a connection cut) may have been
+ * carried out, so it is looked for by its tags before anything else, and
+ * never sent again blindly. */
+static int request_dst_volume(struct move *m, char *id, struct error *err)
 {
     const struct plan *p = m->plan;
     struct cinder_kv meta[] = {{"rbdmove.move_id", journal_id(m->j)},
@@ -304,18 +354,63 @@ static int create_dst_volume(struct move *m, struct error *err)
                                       meta,
                                       3};
     struct cinder_volume v;
-    char image[64];
+    struct error e = ERROR_INIT;
+    char **ids = NULL;
+    size_t n = 0;
+    int ret = -1;
 
     memset(&v, 0, sizeof(v));
-    if (set_phase(m, MOVE_CREATING, err) < 0)
+    /* An earlier run may have asked already (killed before recording). */
+    if (find_created(m, &ids, &n, err) < 0)
         return -1;
-    if (cinder_volume_create(p->dst.cinder, &spec, &v, err) < 0)
-        return error_prefix(err, "creating the destination volume");
-    move_record_set(&m->rec.dst.volume, v.id);
+    if (n == 0 && cinder_volume_create(p->dst.cinder, &spec, &v, &e) == 0) {
+        snprintf(id, 37, "%s", v.id);
+        cinder_volume_release(&v);
+        return 0;
+    }
+    if (n == 0) {
+        /* Refused, or its answer lost: only the latter may have made one. */
+        bool unknown =
+            e.kind == ERROR_HTTP || (e.kind == ERROR_API && e.cause >= 500);
+
+        if (unknown && find_created(m, &ids, &n, err) < 0)
+            return error_prefix(err, "after a create whose answer was lost");
+        if (n == 0) {
+            *err = e;
+            return error_prefix(err, "creating the destination volume");
+        }
+        emit(m, "info", NULL,
+             "the create's answer was lost (%s), but Cinder made the volume",
+             e.msg);
+    }
+    if (n > 1) {
+        error_set(err, ERROR_STATE, 0,
+                  "%zu volumes in the destination region are tagged as the "
+                  "destination of move %s (rbdmove.move_id); 'rbdmove abort "
+                  "%s' deletes them",
+                  n, journal_id(m->j), journal_id(m->j));
+        goto out;
+    }
+    snprintf(id, 37, "%s", ids[0]);
+    ret = 0;
+out:
+    free_ids(ids, n);
+    return ret;
+}
+
+static int create_dst_volume(struct move *m, struct error *err)
+{
+    const struct plan *p = m->plan;
+    char id[37], image[64];
+
+    if (m->rec.phase != MOVE_CREATING && set_phase(m, MOVE_CREATING, err) < 0)
+        return -1;
+    if (request_dst_volume(m, id, err) < 0)
+        return -1;
+    move_record_set(&m->rec.dst.volume, id);
     m->rec.dst.created = true;
-    snprintf(image, sizeof(image), "volume-%s", v.id);
+    snprintf(image, sizeof(image), "volume-%s", id);
     move_record_set(&m->rec.dst.image, image);
-    cinder_volume_release(&v);
     if (record_save(m, err) < 0)
         return -1;
     emit(m, "create", NULL, "destination volume %s requested",

@@ -74,31 +74,52 @@ static void note_snaps(struct move *m)
     dest_state_release(&st);
 }
 
+static int delete_volume(struct move *m, const char *id, struct error *err)
+{
+    emit(m, "cleanup", NULL, "deleting destination volume %s", id);
+    if (cinder_volume_delete(m->plan->dst.cinder, id, err) < 0 &&
+        !(err->kind == ERROR_API && err->cause == 404))
+        return -1;
+    error_clear(err);
+    return wait_volume(m->plan->dst.cinder, id, "deleted", 300, err);
+}
+
+/* Delete the destination volumes this move asked for: the one recorded,
+ * and any other tagged with its id (a create whose answer was lost, or a
+ * run killed before recording it). A volume rbdmove did not create (a
+ * resumed move's recorded one without dst.created) is never touched. */
 static int abort_dst(struct move *m, struct error *err)
 {
     struct dest_state st;
+    char **ids = NULL;
+    size_t n = 0;
+    int ret = 0;
 
-    if (!m->rec.dst.volume || !m->rec.dst.created)
-        return 0;
-    /* Cinder's RBD driver cannot delete an image that has snapshots. */
-    if (m->dst && dest_probe(m->dst, &st, err) == 0) {
-        for (size_t i = 0; i < st.nsnaps; i++) {
-            struct error e = ERROR_INIT;
-
-            if (dest_snap_remove(m->dst, st.snaps[i].name, &e) < 0)
-                emit(m, "info", NULL, "%s", e.msg);
-        }
-        dest_state_release(&st);
-    }
-    dest_free(m->dst);
-    m->dst = NULL;
-    emit(m, "cleanup", NULL, "deleting destination volume %s",
-         m->rec.dst.volume);
-    if (cinder_volume_delete(m->plan->dst.cinder, m->rec.dst.volume, err) < 0 &&
-        !(err->kind == ERROR_API && err->cause == 404))
+    if (find_created(m, &ids, &n, err) < 0)
         return -1;
-    return wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "deleted", 300,
-                       err);
+    if (m->rec.dst.volume && m->rec.dst.created) {
+        /* Cinder's RBD driver cannot delete an image that has snapshots. */
+        if (m->dst && dest_probe(m->dst, &st, err) == 0) {
+            for (size_t i = 0; i < st.nsnaps; i++) {
+                struct error e = ERROR_INIT;
+
+                if (dest_snap_remove(m->dst, st.snaps[i].name, &e) < 0)
+                    emit(m, "info", NULL, "%s", e.msg);
+            }
+            dest_state_release(&st);
+        }
+        error_clear(err);
+        dest_free(m->dst);
+        m->dst = NULL;
+        ret = delete_volume(m, m->rec.dst.volume, err);
+    }
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        if (m->rec.dst.volume && !strcmp(ids[i], m->rec.dst.volume))
+            continue;
+        ret = delete_volume(m, ids[i], err);
+    }
+    free_ids(ids, n);
+    return ret;
 }
 
 int migrate_abort(struct journal *j, const struct migrate_opts *o,

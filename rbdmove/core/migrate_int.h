@@ -59,6 +59,8 @@ int rollback(struct move *m, const struct error *why, struct error *err);
  * with fsid (NULL: unknown): prove it before writing (replicate.h). */
 void volume_expectations(struct replicate_opts *ro, const char *fsid,
                          const struct cinder_volume *v);
+int find_created(struct move *m, char ***ids, size_t *n, struct error *err);
+void free_ids(char **ids, size_t n);
 void plan_problems(const struct plan *p, struct buf *b);
 int preflight(struct move *m, bool resuming, struct error *err);
 int converge(struct move *m, struct error *err);
