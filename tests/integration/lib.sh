@@ -67,6 +67,7 @@ CEPH2_CONF=${CEPH2_CONF:-$RBDMOVE_LAB/ceph2/ceph.conf}
 export CEPH1_CONF CEPH2_CONF
 
 TEST_NAME=$(basename "$0" .sh)
+_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/rbm-$TEST_NAME.XXXXXX")
 LAST_OUTPUT=$TEST_TMP/output.0
 LAST_RC=0
@@ -664,4 +665,114 @@ kill_sessions() {
     # shellcheck disable=SC2086
     [ -n "${sess// /}" ] && kill -KILL $sess 2>/dev/null
     echo "$sess"
+}
+
+# ---- the OpenStack lab (t50, t52) ----------------------------------------------
+# os_lab_init: the environment of a test that drives the OpenStack lab as
+# the demo user through clouds.yaml (no OS_* but the file's name), the
+# client tool ($TOOL), the regions ($R1, $R2), and the lists of servers and
+# volumes to remove at exit (SERVERS, VOLUMES: "REGION ID" each; volumes
+# made in subshells go to $TEST_TMP/volumes).
+os_lab_init() {
+    local v
+    export RBM_AUTH_URL=${RBM_AUTH_URL:-$OS_AUTH_URL}
+    export RBM_ADMIN_PASSWORD=${OS_PASSWORD:-}
+    for v in $(env | grep -o '^OS_[A-Z_]*'); do
+        [ "$v" = OS_CLIENT_CONFIG_FILE ] || unset "$v"
+    done
+    export OS_CLIENT_CONFIG_FILE=${OS_CLIENT_CONFIG_FILE:-$RBDMOVE_LAB/openstack/clouds.yaml}
+    TOOL=${RBM_OS_CLIENT:-$(dirname "$(dirname "$RBDMOVE")")/tests/tools/rbm-os-client}
+    [ -x "$TOOL" ] || bail "rbm-os-client not found at $TOOL"
+    R1=RegionOne
+    R2=RegionTwo
+    SERVERS=()
+    VOLUMES=()
+    trap 'rc=$?; os_cleanup; (exit $rc); _lib_exit' EXIT
+}
+osc() {
+    "$TOOL" --os-cloud rbdmove-demo "$@"
+}
+os_server() {
+    /usr/bin/python3 "$_LIB_DIR/os_server.py" "$@"
+}
+os_cleanup() {
+    local v s
+    if [ -f "$TEST_TMP/volumes" ]; then
+        while read -r v; do
+            VOLUMES+=("$v")
+        done <"$TEST_TMP/volumes"
+    fi
+    for v in "${VOLUMES[@]}"; do
+        # Snapshots first: Cinder's RBD driver cannot delete an image that
+        # has some.
+        remove_snaps "$([ "${v%% *}" = "$R2" ] && echo 2 || echo 1)" \
+            "volumes/volume-${v#* }"
+        "$TOOL" --os-cloud rbdmove-lab --os-region-name "${v%% *}" \
+            volume-delete "${v#* }" >/dev/null 2>&1
+    done
+    for s in "${SERVERS[@]}"; do
+        os_server delete "${s%% *}" "${s#* }" >/dev/null 2>&1
+    done
+}
+# value KEY FILE: KEY=... from rbm-os-client output
+value() {
+    sed -n "s/^$1=//p" "$2" | head -n 1
+}
+# volume_field REGION VOLUME KEY: one field of rbm-os-client volume-show
+volume_field() {
+    "$TOOL" --os-cloud rbdmove-demo --os-region-name "$1" volume-show "$2" \
+        >"$TEST_TMP/show" 2>&1
+    value "$3" "$TEST_TMP/show"
+}
+# new_volume NAME DATA [SERVER]: a 1 GiB volume in $R1 attached to SERVER
+# (default $src_srv), with DATA of random data written into it; prints its
+# id.
+new_volume() {
+    local out=$TEST_TMP/vol.$BASHPID id
+    osc --os-region-name "$R1" volume-create 1 "$1" >"$out" 2>&1 || {
+        cat "$out" >&2
+        return 1
+    }
+    id=$(value id "$out")
+    # Called as $(new_volume ...): a subshell, so track it in a file.
+    echo "$R1 $id" >>"$TEST_TMP/volumes"
+    osc --os-region-name "$R1" attach "${3:-$src_srv}" "$id" >"$out" 2>&1 || {
+        cat "$out" >&2
+        return 1
+    }
+    if [ "$2" != 0 ]; then
+        write_random 1 "volumes/volume-$id" 0 "$2" || return 1
+    fi
+    echo "$id"
+}
+# The move's id from its output (one volume, or a group of them)
+move_id() {
+    sed -n 's/^rbdmove: move \([0-9A-Za-z-]*\)\( (journal\|: [0-9]* volumes of server\).*/\1/p' \
+        "$1" | head -n 1
+}
+# phase_of ID, dst_of ID: from the journal of move ID in $STATE
+phase_of() {
+    sed -n 's/^phase //p' "$STATE/$1.journal"
+}
+dst_of() {
+    sed -n 's/^dst.volume //p' "$STATE/$1.journal"
+}
+# wait_phase ID PHASE: until journal ID reaches PHASE (at most 120 s)
+wait_phase() {
+    for _ in $(seq 1200); do
+        [ -f "$STATE/$1.journal" ] && [ "$(phase_of "$1")" = "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# bg_id LOG: the id of the move running in the background, once its output
+# LOG names it (at most 30 s)
+bg_id() {
+    local id
+    for _ in $(seq 300); do
+        id=$(move_id "$1")
+        [ -n "$id" ] && echo "$id" && return 0
+        sleep 0.1
+    done
+    return 1
 }

@@ -17,52 +17,9 @@
 
 lab_require ceph sshd openstack
 
-export RBM_AUTH_URL=${RBM_AUTH_URL:-$OS_AUTH_URL}
-export RBM_ADMIN_PASSWORD=${OS_PASSWORD:-}
-for v in $(env | grep -o '^OS_[A-Z_]*'); do
-    [ "$v" = OS_CLIENT_CONFIG_FILE ] || unset "$v"
-done
-export OS_CLIENT_CONFIG_FILE=${OS_CLIENT_CONFIG_FILE:-$RBDMOVE_LAB/openstack/clouds.yaml}
-TOOL=${RBM_OS_CLIENT:-$(dirname "$(dirname "$RBDMOVE")")/tests/tools/rbm-os-client}
-[ -x "$TOOL" ] || bail "rbm-os-client not found at $TOOL"
+os_lab_init
 HERE=$(cd "$(dirname "$0")" && pwd)
 STATE=$TEST_TMP/state
-R1=RegionOne
-R2=RegionTwo
-SERVERS=()
-VOLUMES=()
-
-osc() {
-    "$TOOL" --os-cloud rbdmove-demo "$@"
-}
-os_server() {
-    /usr/bin/python3 "$HERE/os_server.py" "$@"
-}
-cleanup() {
-    local v s
-    if [ -f "$TEST_TMP/volumes" ]; then
-        while read -r v; do
-            VOLUMES+=("$v")
-        done <"$TEST_TMP/volumes"
-    fi
-    for v in "${VOLUMES[@]}"; do
-        # Snapshots first: Cinder's RBD driver cannot delete an image that
-        # has some.
-        remove_snaps "$([ "${v%% *}" = $R2 ] && echo 2 || echo 1)" \
-            "volumes/volume-${v#* }"
-        "$TOOL" --os-cloud rbdmove-lab --os-region-name "${v%% *}" \
-            volume-delete "${v#* }" >/dev/null 2>&1
-    done
-    for s in "${SERVERS[@]}"; do
-        os_server delete "${s%% *}" "${s#* }" >/dev/null 2>&1
-    done
-}
-trap 'rc=$?; cleanup; (exit $rc); _lib_exit' EXIT
-
-# value KEY FILE: KEY=... from rbm-os-client output
-value() {
-    sed -n "s/^$1=//p" "$2" | head -n 1
-}
 
 src_srv=$(os_server create $R1 "$(unique_name t50-src)") ||
     bail "cannot create a server in $R1"
@@ -71,26 +28,6 @@ dst_srv=$(os_server create $R2 "$(unique_name t50-dst)") ||
     bail "cannot create a server in $R2"
 SERVERS+=("$R2 $dst_srv")
 
-# new_volume NAME DATA: a 1 GiB volume attached to src_srv, with DATA of
-# random data written into it; prints its id.
-new_volume() {
-    local out=$TEST_TMP/vol.$$ id
-    osc --os-region-name $R1 volume-create 1 "$1" >"$out" 2>&1 || {
-        cat "$out" >&2
-        return 1
-    }
-    id=$(value id "$out")
-    # Called as $(new_volume ...): a subshell, so track it in a file.
-    echo "$R1 $id" >>"$TEST_TMP/volumes"
-    osc --os-region-name $R1 attach "$src_srv" "$id" >"$out" 2>&1 || {
-        cat "$out" >&2
-        return 1
-    }
-    if [ "$2" != 0 ]; then
-        write_random 1 "volumes/volume-$id" 0 "$2" || return 1
-    fi
-    echo "$id"
-}
 # move VOLUME [options...]
 move() {
     local vol=$1
@@ -99,39 +36,6 @@ move() {
         --dst-os-region-name $R2 --dst-server "$dst_srv" \
         --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \
         --state-dir "$STATE" --progress never "$@" "$vol"
-}
-# The move's id from its output (one volume, or a group of them)
-move_id() {
-    sed -n 's/^rbdmove: move \([0-9A-Za-z-]*\)\( (journal\|: [0-9]* volumes of server\).*/\1/p' \
-        "$1" | head -n 1
-}
-phase_of() {
-    sed -n 's/^phase //p' "$STATE/$1.journal"
-}
-dst_of() {
-    sed -n 's/^dst.volume //p' "$STATE/$1.journal"
-}
-# Wait until journal $1 reaches phase $2 (at most 120 s)
-wait_phase() {
-    for _ in $(seq 1200); do
-        [ -f "$STATE/$1.journal" ] && [ "$(phase_of "$1")" = "$2" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-# The move running in the background: its id once its journal exists
-bg_id() {
-    for _ in $(seq 300); do
-        id=$(move_id "$1")
-        [ -n "$id" ] && echo "$id" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-volume_field() {
-    "$TOOL" --os-cloud rbdmove-demo --os-region-name "$1" volume-show "$2" \
-        >"$TEST_TMP/show" 2>&1
-    value "$3" "$TEST_TMP/show"
 }
 rbdmove_snaps() {
     local names

@@ -193,6 +193,34 @@ static int cmd_volume_show(struct session *s, int argc, char **argv,
     return 0;
 }
 
+/* volume-list [KEY=VALUE]: the ids of the project's volumes (with KEY=VALUE
+ * in their metadata), one "id=ID" line each. */
+static int cmd_volume_list(struct session *s, int argc, char **argv,
+                           struct error *err)
+{
+    struct cinder_volume *v = NULL;
+    const char *eq = argc == 1 ? strchr(argv[0], '=') : NULL;
+    size_t n = 0, klen = eq ? (size_t)(eq - argv[0]) : 0;
+    char key[256];
+
+    if (argc > 1 || (argc == 1 && (!eq || klen >= sizeof(key))))
+        return error_set(err, ERROR_USAGE, 0, "volume-list [KEY=VALUE]");
+    if (eq) {
+        memcpy(key, argv[0], klen);
+        key[klen] = '\0';
+    }
+    if (cinder_volume_list(s->cinder, NULL, &v, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *m = eq ? cinder_volume_meta(&v[i], key) : NULL;
+
+        if (!eq || (m && !strcmp(m, eq + 1)))
+            printf("id=%s\n", v[i].id);
+    }
+    cinder_volumes_free(v, n);
+    return 0;
+}
+
 static int cmd_server_show(struct session *s, int argc, char **argv,
                            struct error *err)
 {
@@ -392,6 +420,8 @@ static int run(struct session *s, const char *cmd, int argc, char **argv,
         return cmd_volume_create(s, argc, argv, err);
     if (!strcmp(cmd, "volume-show"))
         return cmd_volume_show(s, argc, argv, err);
+    if (!strcmp(cmd, "volume-list"))
+        return cmd_volume_list(s, argc, argv, err);
     if (!strcmp(cmd, "volume-delete"))
         return cmd_volume_delete(s, argc, argv, err);
     if (!strcmp(cmd, "volume-wait"))
