@@ -23,6 +23,7 @@
 
 #include <curl/curl.h>
 
+#include "rbdmove/base/cancel.h"
 #include "rbdmove/base/json.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/base/strutil.h"
@@ -279,6 +280,19 @@ static void set_method(CURL *curl, const struct http_request *req)
     }
 }
 
+/* CURLOPT_XFERINFOFUNCTION: called at least once a second while a request
+ * waits; a stop asked for ends it (CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)ctx;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return cancel_requested() ? 1 : 0;
+}
+
 /* Configure the handle for one attempt. curl_easy_reset keeps the
  * connection cache, so keep-alive survives it. */
 static void setup(struct http_client *c, const struct http_request *req,
@@ -294,6 +308,8 @@ static void setup(struct http_client *c, const struct http_request *req,
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "rbdmove/" RBDMOVE_VERSION);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
@@ -312,12 +328,14 @@ static void setup(struct http_client *c, const struct http_request *req,
 
 void http_sleep(double s)
 {
-    struct timespec ts;
+    /* Cut short by a stop (cancel.h): the next request then says so. */
+    (void)cancel_sleep(s);
+}
 
-    ts.tv_sec = (time_t)s;
-    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
+static int interrupted(const struct http_request *req, struct error *err)
+{
+    return error_set(err, ERROR_INTERRUPTED, 0, "%s %s: stopped by signal %d",
+                     req->method, req->url, cancel_signal());
 }
 
 static int transport_error(struct http_client *c,
@@ -400,8 +418,12 @@ int http_send(struct http_client *c, const struct http_request *req,
         bool last = n >= c->max_attempts;
 
         http_response_release(resp);
+        if (cancel_requested())
+            return interrupted(req, err);
         debug_request(req);
         rc = attempt(c, req, resp, &too_large, &retry_after);
+        if (rc == CURLE_ABORTED_BY_CALLBACK && cancel_requested())
+            return interrupted(req, err);
         if (rc != CURLE_OK) {
             transport_error(c, req, rc, too_large, err);
             if (last || too_large || !curl_code_is_retryable(rc, req->method))

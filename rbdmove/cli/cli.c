@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rbdmove/base/buf.h"
+#include "rbdmove/base/cancel.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"
@@ -52,12 +54,18 @@ static volatile sig_atomic_t got_signal;
 
 static void on_signal(int sig)
 {
+    static const char msg[] = "rbdmove: stopping (a second signal kills "
+                              "at once, and a cutover under way finishes "
+                              "or rolls back first)\n";
+
     if (got_signal) {
         signal(sig, SIG_DFL);
         raise(sig);
         return;
     }
     got_signal = sig;
+    cancel_raise(sig);
+    (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 }
 
 void cli_install_signals(void)
@@ -75,7 +83,7 @@ void cli_install_signals(void)
 bool cli_cancelled(void *ctx)
 {
     (void)ctx;
-    return got_signal != 0;
+    return cancel_requested();
 }
 
 int cli_ceph_timeout(void)

@@ -4,14 +4,19 @@
  */
 #include "rbdmove/core/cluster.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rados/librados.h>
 
-#include "rbdmove/core/image.h"
+#include "rbdmove/base/cancel.h"
 #include "rbdmove/base/xalloc.h"
+#include "rbdmove/core/image.h"
 
 struct cluster {
     rados_t rados;
@@ -29,6 +34,82 @@ static int set_opt(rados_t r, const char *opt, const char *val,
         return error_set(err, ERROR_CEPH, -rc, "cannot set ceph option %s",
                          opt);
     return 0;
+}
+
+/* One rados_connect in a thread of its own, so that the caller can give up
+ * on a stop (cancel.h): the mount waits up to client_mount_timeout and
+ * no signal cuts it short. */
+struct connect_job {
+    rados_t rados;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done, abandoned;
+    int rc;
+};
+
+static void connect_job_free(struct connect_job *j)
+{
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+}
+
+static void *connect_main(void *arg)
+{
+    struct connect_job *j = arg;
+    int rc = rados_connect(j->rados);
+    bool abandoned;
+
+    pthread_mutex_lock(&j->mu);
+    j->rc = rc;
+    j->done = true;
+    abandoned = j->abandoned;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    if (abandoned) {
+        if (rc == 0)
+            rados_shutdown(j->rados);
+        connect_job_free(j);
+    }
+    return NULL;
+}
+
+/* rados_connect(r), or -EINTR on a stop; then the thread keeps r. */
+static int connect_cancellable(rados_t r)
+{
+    struct connect_job *j = xcalloc(1, sizeof(*j));
+    pthread_t th;
+    int rc;
+
+    j->rados = r;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    if (pthread_create(&th, NULL, connect_main, j) != 0) {
+        connect_job_free(j);
+        return rados_connect(r);
+    }
+    pthread_detach(th);
+    pthread_mutex_lock(&j->mu);
+    while (!j->done && !cancel_requested()) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+    }
+    if (!j->done) {
+        j->abandoned = true;
+        pthread_mutex_unlock(&j->mu);
+        return -EINTR;
+    }
+    rc = j->rc;
+    pthread_mutex_unlock(&j->mu);
+    connect_job_free(j);
+    return rc;
 }
 
 int cluster_connect(const char *conf, const char *id, int timeout_s,
@@ -59,7 +140,15 @@ int cluster_connect(const char *conf, const char *id, int timeout_s,
         set_opt(cl->rados, "rados_osd_op_timeout", tmo, err) < 0 ||
         set_opt(cl->rados, "client_mount_timeout", tmo, err) < 0)
         goto out;
-    r = rados_connect(cl->rados);
+    r = connect_cancellable(cl->rados);
+    if (r == -EINTR) {
+        /* The connect goes on in its thread, which now owns the handle. */
+        cl->rados = NULL;
+        error_set(err, ERROR_INTERRUPTED, 0,
+                  "connecting to the cluster of '%s': stopped by signal %d",
+                  cl->conf, cancel_signal());
+        goto out;
+    }
     if (r < 0) {
         error_set(err, ERROR_CEPH, -r, "cannot connect to the cluster of '%s'",
                   cl->conf);

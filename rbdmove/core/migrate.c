@@ -30,6 +30,7 @@
 #include "openstack/cinder.h"
 #include "openstack/nova.h"
 #include "rbdmove/base/buf.h"
+#include "rbdmove/base/cancel.h"
 #include "rbdmove/core/cluster.h"
 #include "rbdmove/core/converge.h"
 #include "rbdmove/core/dest.h"
@@ -960,18 +961,20 @@ static int cutover(struct move *m, struct error *err)
 {
     struct error e = ERROR_INIT;
     double t0 = 0;
+    int ret = 0;
 
     if (m->rec.phase != MOVE_DETACHED && check_dst_server(m, err) < 0)
         return -1;
 
     /* From the detach on, a signal must not leave the server without its
-     * disk: finish, or roll back. */
+     * disk: finish, or roll back (cancel.h holds stops back until then). */
     replicate_set_cancel(m->repl, NULL, NULL);
-    if (m->rec.phase != MOVE_DETACHED && detach(m, &t0, &e) < 0)
-        return rollback(m, &e, err);
-    if (finish_cutover(m, t0, &e) < 0)
-        return rollback(m, &e, err);
-    return 0;
+    cancel_defer();
+    if ((m->rec.phase != MOVE_DETACHED && detach(m, &t0, &e) < 0) ||
+        finish_cutover(m, t0, &e) < 0)
+        ret = rollback(m, &e, err);
+    cancel_resume();
+    return ret;
 }
 
 int cleanup(struct move *m, struct error *err)

@@ -13,6 +13,7 @@
 
 #include "openstack/nova.h"
 #include "rbdmove/base/buf.h"
+#include "rbdmove/base/cancel.h"
 #include "rbdmove/core/journal.h"
 #include "rbdmove/core/migrate_int.h"
 #include "rbdmove/core/replicate.h"
@@ -217,8 +218,13 @@ int migrate_run_group(struct journal **js, size_t n,
         if (ms[i].plan && move_phase_in_cutover(ms[i].rec.phase))
             live[nlive++] = &ms[i];
     }
-    if (nlive && group_cutover(live, nlive, err) < 0)
+    /* As cutover() in migrate.c: finish, or roll back, whatever signal. */
+    cancel_defer();
+    ret = nlive ? group_cutover(live, nlive, err) : 0;
+    cancel_resume();
+    if (ret < 0)
         goto out;
+    ret = -1;
     for (i = 0; i < n; i++) {
         if (ms[i].plan && ms[i].rec.phase == MOVE_ATTACHED &&
             cleanup(&ms[i], err) < 0)
