@@ -9,7 +9,10 @@
  * sessions fill a long fat pipe that one cannot (sshd's 2 MiB channel
  * window). Compression and rate limits wrap each data session. A failed
  * transfer leaves the control session unusable: the destination is then
- * "broken" and every further request fails at once.
+ * "broken" and every further request fails at once. So does an answer
+ * with a number out of the limits of proto.h (the rest of it is unread):
+ * counts, sizes and offsets are checked before they size an allocation, a
+ * loop or a division.
  */
 #include "rbdmove/core/dest.h"
 
@@ -35,6 +38,7 @@ struct dest_remote {
     struct transport *ctl;
     struct proto_reader r;
     bool broken;
+    uint64_t size; /* of the head, as last probed, created or resized */
 };
 
 /* Send the request in line and read its answer. */
@@ -75,7 +79,18 @@ static int simple(struct dest_remote *d, struct error *err, const char *verb,
     return ret;
 }
 
-/* Read n more lines of the current answer, each split into tokens. */
+/*
+ * The receiver's answer did not hold up (the error is in err): the rest of
+ * it, if any, is still unread, so the session is out of step for good.
+ */
+static int bad_answer(struct dest_remote *d)
+{
+    d->broken = true;
+    return -1;
+}
+
+/* Read one more line of the current answer, split into exactly want
+ * tokens. */
 static int read_block_line(struct dest_remote *d, struct proto_tokens *t,
                            size_t want, struct error *err)
 {
@@ -85,18 +100,28 @@ static int read_block_line(struct dest_remote *d, struct proto_tokens *t,
     if (rc == 0)
         error_set(err, ERROR_PROTOCOL, 0, "the receiver's answer was cut");
     if (rc <= 0 || proto_split(buf_str(&line), t, err) < 0) {
-        d->broken = true;
         buf_release(&line);
-        return -1;
+        return bad_answer(d);
     }
     buf_release(&line);
     if (t->n != want) {
         proto_tokens_release(t);
-        d->broken = true;
-        return error_set(err, ERROR_PROTOCOL, 0,
-                         "malformed line in the receiver's answer");
+        error_set(err, ERROR_PROTOCOL, 0,
+                  "malformed line in the receiver's answer");
+        return bad_answer(d);
     }
     return 0;
+}
+
+/*
+ * The next capacity of an array that is full at cap elements, of n at
+ * most: arrays grow with the lines that arrive, not with the count the
+ * receiver announced, so a false count costs it the bytes to back it up.
+ */
+static size_t next_cap(size_t cap, uint64_t n)
+{
+    cap = cap < 4096 ? 4096 : cap * 2;
+    return cap < n ? cap : (size_t)n;
 }
 
 static char *dup_opt(const struct proto_tokens *t, const char *key)
@@ -104,6 +129,30 @@ static char *dup_opt(const struct proto_tokens *t, const char *key)
     const char *v = proto_get(t, key);
 
     return v ? xstrdup(v) : NULL;
+}
+
+/* Line i, "NAME ID SIZE", of a probe answer into s. */
+static int read_snap(struct dest_remote *d, size_t i, struct image_snap *s,
+                     struct error *err)
+{
+    struct proto_tokens t;
+    int ret = -1;
+
+    if (read_block_line(d, &t, 3, err) < 0)
+        return -1;
+    if (proto_parse_u64(t.v[1], "snapshot id", 0, UINT64_MAX, &s->id, err) <
+            0 ||
+        proto_parse_u64(t.v[2], "snapshot size", 0, PROTO_SIZE_MAX, &s->size,
+                        err) < 0) {
+        error_prefix(err, "the receiver's snapshot %zu", i);
+        bad_answer(d);
+        goto out;
+    }
+    s->name = xstrdup(t.v[0]);
+    ret = 0;
+out:
+    proto_tokens_release(&t);
+    return ret;
 }
 
 static int remote_probe(struct dest *dd, struct dest_state *st,
@@ -119,11 +168,15 @@ static int remote_probe(struct dest *dd, struct dest_state *st,
     proto_add(&line, "probe");
     if (request(d, &line, &ans, err) < 0)
         goto out;
-    if (proto_get_u64(&ans, "exists", &exists, err) < 0 ||
-        proto_get_u64(&ans, "size", &st->size, err) < 0 ||
-        proto_get_u64(&ans, "order", &order, err) < 0 ||
-        proto_get_u64(&ans, "snaps", &n, err) < 0)
+    if (proto_get_u64_range(&ans, "exists", 0, 1, &exists, err) < 0 ||
+        proto_get_u64_range(&ans, "size", 0, PROTO_SIZE_MAX, &st->size, err) <
+            0 ||
+        proto_get_u64_range(&ans, "order", exists ? PROTO_ORDER_MIN : 0,
+                            PROTO_ORDER_MAX, &order, err) < 0 ||
+        proto_get_u64_range(&ans, "snaps", 0, PROTO_SNAPS_MAX, &n, err) < 0) {
+        bad_answer(d);
         goto out;
+    }
     st->exists = exists != 0;
     st->order = (int)order;
     st->image_id = dup_opt(&ans, "id");
@@ -145,16 +198,10 @@ static int remote_probe(struct dest *dd, struct dest_state *st,
     st->meta_pending = dup_opt(&ans, "pending");
     st->snaps = xcalloc(n + 1, sizeof(*st->snaps));
     for (; st->nsnaps < n; st->nsnaps++) {
-        struct proto_tokens t;
-        struct image_snap *s = &st->snaps[st->nsnaps];
-
-        if (read_block_line(d, &t, 3, err) < 0)
+        if (read_snap(d, st->nsnaps, &st->snaps[st->nsnaps], err) < 0)
             goto out;
-        s->name = xstrdup(t.v[0]);
-        s->id = strtoull(t.v[1], NULL, 10);
-        s->size = strtoull(t.v[2], NULL, 10);
-        proto_tokens_release(&t);
     }
+    d->size = st->exists ? st->size : PROTO_SIZE_MAX;
     ret = 0;
 out:
     if (ret < 0)
@@ -171,7 +218,10 @@ static int remote_create(struct dest *dd, uint64_t size, int order,
 
     snprintf(s, sizeof(s), "%" PRIu64, size);
     snprintf(o, sizeof(o), "%d", order);
-    return simple((struct dest_remote *)dd, err, "create", s, o);
+    if (simple((struct dest_remote *)dd, err, "create", s, o) < 0)
+        return -1;
+    ((struct dest_remote *)dd)->size = size;
+    return 0;
 }
 
 static int remote_resize(struct dest *dd, uint64_t size, struct error *err)
@@ -179,7 +229,10 @@ static int remote_resize(struct dest *dd, uint64_t size, struct error *err)
     char s[32];
 
     snprintf(s, sizeof(s), "%" PRIu64, size);
-    return simple((struct dest_remote *)dd, err, "resize", s, NULL);
+    if (simple((struct dest_remote *)dd, err, "resize", s, NULL) < 0)
+        return -1;
+    ((struct dest_remote *)dd)->size = size;
+    return 0;
 }
 
 static int remote_set_meta(struct dest *dd, const char *key, const char *value,
@@ -207,6 +260,39 @@ static int remote_unlock(struct dest *dd, struct error *err)
     return simple((struct dest_remote *)dd, err, "unlock", NULL, NULL);
 }
 
+/* The next line, "OFF LEN", of a dirty answer of n extents into x, whose
+ * arrays have room for *cap. */
+static int read_extent(struct dest_remote *d, struct dest_extents *x,
+                       size_t *cap, uint64_t n, struct error *err)
+{
+    struct proto_tokens t;
+    uint64_t off = 0, len = 0;
+    uint64_t prev_end = x->n ? x->off[x->n - 1] + x->len[x->n - 1] : 0;
+
+    if (read_block_line(d, &t, 2, err) < 0)
+        return -1;
+    if (proto_parse_u64(t.v[0], "extent offset", 0, UINT64_MAX, &off, err) <
+            0 ||
+        proto_parse_u64(t.v[1], "extent length", 0, UINT64_MAX, &len, err) <
+            0) {
+        proto_tokens_release(&t);
+        error_prefix(err, "the receiver's answer");
+        return bad_answer(d);
+    }
+    proto_tokens_release(&t);
+    if (proto_check_extent(x->n, off, len, prev_end, d->size, err) < 0)
+        return bad_answer(d);
+    if (x->n == *cap) {
+        *cap = next_cap(*cap, n);
+        x->off = xrealloc(x->off, *cap * sizeof(*x->off));
+        x->len = xrealloc(x->len, *cap * sizeof(*x->len));
+    }
+    x->off[x->n] = off;
+    x->len[x->n] = len;
+    x->n++;
+    return 0;
+}
+
 static int remote_dirty(struct dest *dd, const char *since,
                         struct dest_extents *x, struct error *err)
 {
@@ -214,25 +300,22 @@ static int remote_dirty(struct dest *dd, const char *since,
     struct proto_tokens ans = {NULL, 0};
     struct buf line = BUF_INIT;
     uint64_t n = 0;
+    size_t cap = 0;
     int ret = -1;
 
     memset(x, 0, sizeof(*x));
     proto_add(&line, "dirty");
     if (since)
         proto_add(&line, since);
-    if (request(d, &line, &ans, err) < 0 ||
-        proto_get_u64(&ans, "n", &n, err) < 0)
+    if (request(d, &line, &ans, err) < 0)
         goto out;
-    x->off = xcalloc(n + 1, sizeof(*x->off));
-    x->len = xcalloc(n + 1, sizeof(*x->len));
-    for (; x->n < n; x->n++) {
-        struct proto_tokens t;
-
-        if (read_block_line(d, &t, 2, err) < 0)
+    if (proto_get_u64_range(&ans, "n", 0, PROTO_EXTENTS_MAX, &n, err) < 0) {
+        bad_answer(d);
+        goto out;
+    }
+    while (x->n < n) {
+        if (read_extent(d, x, &cap, n, err) < 0)
             goto out;
-        x->off[x->n] = strtoull(t.v[0], NULL, 10);
-        x->len[x->n] = strtoull(t.v[1], NULL, 10);
-        proto_tokens_release(&t);
     }
     ret = 0;
 out:
@@ -243,6 +326,43 @@ out:
     return ret;
 }
 
+/* One line of hex of a hash answer into *out. */
+static int read_hash(struct dest_remote *d, uint64_t *out, struct error *err)
+{
+    struct proto_tokens t;
+    int r;
+
+    if (read_block_line(d, &t, 1, err) < 0)
+        return -1;
+    r = proto_parse_hash(t.v[0], out, err);
+    proto_tokens_release(&t);
+    if (r < 0) {
+        error_prefix(err, "the receiver's answer");
+        return bad_answer(d);
+    }
+    return 0;
+}
+
+/* The head of a hash answer, "size= block= n=", for blocks of block
+ * bytes. */
+static int check_hash_answer(const struct proto_tokens *ans, uint64_t block,
+                             struct dest_hashes *h, struct error *err)
+{
+    if (proto_get_u64_range(ans, "size", 0, PROTO_SIZE_MAX, &h->size, err) <
+            0 ||
+        proto_get_u64_range(ans, "block", PROTO_BLOCK_MIN, PROTO_BLOCK_MAX,
+                            &h->block, err) < 0 ||
+        proto_get_u64_range(ans, "n", 0, PROTO_HASHES_MAX, &h->nblocks, err) <
+            0)
+        return -1;
+    if (h->block != block)
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "the receiver hashed blocks of %" PRIu64
+                         " bytes, not %" PRIu64,
+                         h->block, block);
+    return proto_check_nblocks(h->size, h->block, h->nblocks, err);
+}
+
 static int remote_hash(struct dest *dd, const char *snap, uint64_t block,
                        struct dest_hashes *out, struct error *err)
 {
@@ -250,30 +370,29 @@ static int remote_hash(struct dest *dd, const char *snap, uint64_t block,
     struct proto_tokens ans = {NULL, 0};
     struct buf line = BUF_INIT;
     struct dest_hashes h = {0};
+    size_t cap = 0;
     int ret = -1;
 
     memset(out, 0, sizeof(*out));
     proto_add(&line, "hash");
     proto_add(&line, snap ? snap : DEST_HEAD_TOKEN);
     proto_add_u64(&line, block);
-    if (request(d, &line, &ans, err) < 0 ||
-        proto_get_u64(&ans, "size", &h.size, err) < 0 ||
-        proto_get_u64(&ans, "block", &h.block, err) < 0 ||
-        proto_get_u64(&ans, "n", &h.nblocks, err) < 0)
+    if (request(d, &line, &ans, err) < 0)
         goto out;
-    if (h.nblocks != (h.size + h.block - 1) / h.block) {
-        d->broken = true;
-        error_set(err, ERROR_PROTOCOL, 0, "inconsistent hash list");
+    if (check_hash_answer(&ans, block, &h, err) < 0) {
+        bad_answer(d);
         goto out;
     }
-    h.hash = xcalloc(h.nblocks + 1, sizeof(*h.hash));
+    /* Never NULL, as dest_local's. */
+    cap = h.nblocks < 4096 ? (size_t)h.nblocks + 1 : 4096;
+    h.hash = xcalloc(cap, sizeof(*h.hash));
     for (uint64_t i = 0; i < h.nblocks; i++) {
-        struct proto_tokens t;
-
-        if (read_block_line(d, &t, 1, err) < 0)
+        if (i == cap) {
+            cap = next_cap(cap, h.nblocks);
+            h.hash = xrealloc(h.hash, cap * sizeof(*h.hash));
+        }
+        if (read_hash(d, &h.hash[i], err) < 0)
             goto out;
-        h.hash[i] = strtoull(t.v[0], NULL, 16);
-        proto_tokens_release(&t);
     }
     *out = h;
     h.hash = NULL;
@@ -301,21 +420,16 @@ static int remote_hash_blocks(struct dest *dd, const char *snap, uint64_t block,
     proto_add(&line, snap ? snap : DEST_HEAD_TOKEN);
     proto_add_u64(&line, block);
     proto_add(&line, buf_str(&list));
-    if (request(d, &line, &ans, err) < 0 ||
-        proto_get_u64(&ans, "n", &got, err) < 0)
+    if (request(d, &line, &ans, err) < 0)
         goto out;
-    if (got != n) {
-        d->broken = true;
-        error_set(err, ERROR_PROTOCOL, 0, "inconsistent hash list");
+    /* Exactly the hashes asked for: n is ours, so it bounds the lines. */
+    if (proto_get_u64_range(&ans, "n", n, n, &got, err) < 0) {
+        bad_answer(d);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        struct proto_tokens t;
-
-        if (read_block_line(d, &t, 1, err) < 0)
+        if (read_hash(d, &hashes[i], err) < 0)
             goto out;
-        hashes[i] = strtoull(t.v[0], NULL, 16);
-        proto_tokens_release(&t);
     }
     ret = 0;
 out:
@@ -551,8 +665,12 @@ static int remote_transfer(struct dest *dd, struct image *src,
         st->zero_records += s[i].st.zero_records;
         st->stream_bytes += s[i].st.stream_bytes;
     }
-    if (proto_get_u64(&ans, "data", &st->data_bytes, err) < 0 ||
-        proto_get_u64(&ans, "zero", &st->zero_bytes, err) < 0)
+    /* Bytes written once each into one image (rounds and convergence
+     * are planned on these). */
+    if (proto_get_u64_range(&ans, "data", 0, PROTO_SIZE_MAX, &st->data_bytes,
+                            err) < 0 ||
+        proto_get_u64_range(&ans, "zero", 0, PROTO_SIZE_MAX, &st->zero_bytes,
+                            err) < 0)
         goto out;
     ret = 0;
 out:
@@ -679,6 +797,7 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
     d->base.ops = &remote_ops;
     d->base.name = xstrdup(name);
     d->p = *p;
+    d->size = PROTO_SIZE_MAX; /* not probed yet */
     d->program = xstrdup(p->program ? p->program : "rbdmove");
     if (!conf_is_safe(d->program) || (conf && !conf_is_safe(conf)) ||
         (id && !name_is_safe(id)) || !name_is_safe(pool) ||

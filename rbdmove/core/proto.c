@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,13 +157,21 @@ int proto_read_answer(struct proto_reader *r, struct proto_tokens *tok,
         t.n = 0;
         ret = 0;
     } else if (t.n == 4 && !strcmp(t.v[0], "err")) {
-        unsigned long kind = strtoul(t.v[1], NULL, 10);
-        int cause = (int)strtol(t.v[2], NULL, 10);
+        uint64_t kind = 0, cause = 0;
 
+        /* Kind 0 would be a failure without an error. A kind newer than
+         * ours is a state error. */
+        if (proto_parse_u64(t.v[1], "error kind", 1, UINT64_MAX, &kind, err) <
+                0 ||
+            proto_parse_u64(t.v[2], "error cause", 0, INT_MAX, &cause, err) <
+                0) {
+            error_prefix(err, "the receiver's answer");
+            goto out;
+        }
         if (kind > ERROR_INTERRUPTED)
             kind = ERROR_STATE;
         err->kind = (enum error_kind)kind;
-        err->cause = cause;
+        err->cause = (int)cause;
         snprintf(err->msg, sizeof(err->msg), "%s", t.v[3]);
     } else {
         error_set(err, ERROR_PROTOCOL, 0,
@@ -186,19 +195,140 @@ const char *proto_get(const struct proto_tokens *tok, const char *key)
     return NULL;
 }
 
+/*
+ * The peer's text for a message: at most 40 bytes, anything unprintable
+ * (a decoded token may hold any byte) as '?', so that a message cannot
+ * carry terminal escapes.
+ */
+static const char *shown(const char *s, char *out, size_t outlen)
+{
+    size_t i;
+
+    for (i = 0; s[i] && i < 40 && i + 4 < outlen; i++)
+        out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    out[i] = '\0';
+    if (s[i])
+        snprintf(out + i, outlen - i, "...");
+    return out;
+}
+
+int proto_parse_u64(const char *s, const char *what, uint64_t min, uint64_t max,
+                    uint64_t *out, struct error *err)
+{
+    char show[48];
+    char *end = NULL;
+    unsigned long long v;
+
+    /* strtoull alone would take " 1", "+1" and "-1" (as 2^64 - 1). */
+    if (s[0] < '0' || s[0] > '9')
+        goto bad;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        goto bad;
+    *out = v;
+    return 0;
+bad:
+    return error_set(err, ERROR_PROTOCOL, 0,
+                     "invalid %s '%s' (expected a whole number from %" PRIu64
+                     " to %" PRIu64 ")",
+                     what, shown(s, show, sizeof(show)), min, max);
+}
+
+int proto_get_u64_range(const struct proto_tokens *tok, const char *key,
+                        uint64_t min, uint64_t max, uint64_t *out,
+                        struct error *err)
+{
+    const char *v = proto_get(tok, key);
+
+    if (!v)
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "the receiver's answer lacks '%s'", key);
+    if (proto_parse_u64(v, key, min, max, out, err) < 0)
+        return error_prefix(err, "the receiver's answer");
+    return 0;
+}
+
 int proto_get_u64(const struct proto_tokens *tok, const char *key,
                   uint64_t *out, struct error *err)
 {
-    const char *v = proto_get(tok, key);
-    char *end = NULL;
+    return proto_get_u64_range(tok, key, 0, UINT64_MAX, out, err);
+}
 
-    if (!v || !*v)
+int proto_parse_block(const char *s, const char *what, uint64_t *out,
+                      struct error *err)
+{
+    char show[48];
+    uint64_t v = 0;
+
+    if (proto_parse_u64(s, what, PROTO_BLOCK_MIN, PROTO_BLOCK_MAX, &v, err) <
+            0 ||
+        (v & (v - 1)) != 0)
         return error_set(err, ERROR_PROTOCOL, 0,
-                         "the receiver's answer lacks '%s'", key);
-    errno = 0;
-    *out = strtoull(v, &end, 10);
-    if (errno || *end)
+                         "invalid %s '%s' (expected a power of two from %u "
+                         "to %u)",
+                         what, shown(s, show, sizeof(show)), PROTO_BLOCK_MIN,
+                         PROTO_BLOCK_MAX);
+    *out = v;
+    return 0;
+}
+
+int proto_parse_hash(const char *s, uint64_t *out, struct error *err)
+{
+    char show[48];
+    uint64_t v = 0;
+    size_t i;
+
+    for (i = 0; i < 16; i++) {
+        char c = s[i];
+        unsigned d;
+
+        if (c >= '0' && c <= '9')
+            d = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            d = (unsigned)(c - 'a' + 10);
+        else
+            break;
+        v = v << 4 | d;
+    }
+    if (i != 16 || s[i])
         return error_set(err, ERROR_PROTOCOL, 0,
-                         "the receiver's '%s' is not a number", key);
+                         "invalid hash '%s' (expected 16 hex digits)",
+                         shown(s, show, sizeof(show)));
+    *out = v;
+    return 0;
+}
+
+int proto_check_nblocks(uint64_t size, uint64_t block, uint64_t nblocks,
+                        struct error *err)
+{
+    /* size / block rounded up, without size + block - 1 overflowing. */
+    uint64_t want = block ? size / block + (size % block != 0) : 0;
+
+    if (!block || nblocks != want)
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "the receiver's hashes do not fit: %" PRIu64
+                         " blocks of %" PRIu64 " bytes for %" PRIu64 " bytes",
+                         nblocks, block, size);
+    return 0;
+}
+
+int proto_check_extent(uint64_t i, uint64_t off, uint64_t len,
+                       uint64_t prev_end, uint64_t size, struct error *err)
+{
+    const char *why = NULL;
+
+    if (len == 0)
+        why = "is empty";
+    else if (off < prev_end)
+        why = "overlaps or precedes the one before";
+    else if (off > size || len > size - off)
+        why = "ends beyond the image";
+    if (why)
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "the receiver's extent %" PRIu64 " (%" PRIu64
+                         " bytes at %" PRIu64 ", image of %" PRIu64
+                         " bytes) %s",
+                         i, len, off, size, why);
     return 0;
 }

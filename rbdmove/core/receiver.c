@@ -20,7 +20,9 @@
  *                                 streams are in: ok data= zero= stream=
  *   quit
  * Nothing here creates a snapshot unasked: a dropped connection leaves the
- * destination without its to-snap, whatever arrived.
+ * destination without its to-snap, whatever arrived. Every number in a
+ * request is checked against the limits of proto.h before it sizes
+ * anything; one out of them is answered with ERROR_PROTOCOL.
  */
 #include "rbdmove/core/receiver.h"
 
@@ -137,9 +139,10 @@ static int do_hash(struct server *s, const struct proto_tokens *t,
     struct dest_hashes h;
     uint64_t block = 0;
 
-    if (t->n != 3 ||
-        parse_uint(t->v[2], "block", 4096, 1u << 30, &block, err) < 0)
+    if (t->n != 3)
         return error_set(err, ERROR_PROTOCOL, 0, "usage: hash SNAP BLOCK");
+    if (proto_parse_block(t->v[2], "block", &block, err) < 0)
+        return -1;
     if (dest_hash(s->d, snap_arg(t->v[1]), block, &h, err) < 0)
         return -1;
     proto_add(&s->out, "ok");
@@ -152,30 +155,69 @@ static int do_hash(struct server *s, const struct proto_tokens *t,
     return 0;
 }
 
+/*
+ * The block list "I,J,K" of hash-blocks into *idx (caller frees): decimal
+ * numbers, ascending, each below the blocks of block bytes an image of
+ * PROTO_SIZE_MAX has. The line length bounds their count.
+ */
+static int parse_block_list(const char *list, uint64_t block, uint64_t **idx,
+                            size_t *n, struct error *err)
+{
+    char *copy = xstrdup(list);
+    char *p = copy;
+    size_t cap = 0;
+    int ret = -1;
+
+    *idx = NULL;
+    *n = 0;
+    while (*p) {
+        char *comma = strchr(p, ',');
+        uint64_t v = 0;
+
+        if (comma)
+            *comma = '\0';
+        if (proto_parse_u64(p, "block index", *n ? (*idx)[*n - 1] + 1 : 0,
+                            PROTO_SIZE_MAX / block - 1, &v, err) < 0) {
+            error_prefix(err, "block list entry %zu", *n);
+            goto out;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            *idx = xrealloc(*idx, cap * sizeof(**idx));
+        }
+        (*idx)[(*n)++] = v;
+        /* "1,", with nothing after its comma, is malformed too. */
+        p = comma ? comma + 1 : p + strlen(p);
+        if (comma && !*p) {
+            error_set(err, ERROR_PROTOCOL, 0, "malformed block list");
+            goto out;
+        }
+    }
+    ret = 0;
+out:
+    if (ret < 0) {
+        free(*idx);
+        *idx = NULL;
+        *n = 0;
+    }
+    free(copy);
+    return ret;
+}
+
 /* "hash-blocks SNAP BLOCK I,J,K": hashes of those blocks, in order. */
 static int do_hash_blocks(struct server *s, const struct proto_tokens *t,
                           struct error *err)
 {
     uint64_t block = 0, *idx = NULL, *hashes = NULL;
     size_t n = 0;
-    const char *p;
     int ret = -1;
 
-    if (t->n != 4 ||
-        parse_uint(t->v[2], "block", 4096, 1u << 30, &block, err) < 0)
+    if (t->n != 4)
         return error_set(err, ERROR_PROTOCOL, 0,
                          "usage: hash-blocks SNAP BLOCK LIST");
-    for (p = t->v[3]; *p;) {
-        char *end = NULL;
-
-        idx = xrealloc(idx, (n + 1) * sizeof(*idx));
-        idx[n++] = strtoull(p, &end, 10);
-        if (end == p || (*end && *end != ',')) {
-            error_set(err, ERROR_PROTOCOL, 0, "malformed block list");
-            goto out;
-        }
-        p = *end ? end + 1 : end;
-    }
+    if (proto_parse_block(t->v[2], "block", &block, err) < 0 ||
+        parse_block_list(t->v[3], block, &idx, &n, err) < 0)
+        return -1;
     hashes = xcalloc(n + 1, sizeof(*hashes));
     if (n && dest_hash_blocks(s->d, snap_arg(t->v[1]), block, idx, n, hashes,
                               err) < 0)
@@ -414,7 +456,8 @@ static void checkpoint(struct server *s, struct image *img, struct applier *ap,
         if (!ap[i].done && ap[i].pos < below)
             below = ap[i].pos;
     }
-    if (below == UINT64_MAX || below < c->last + c->every)
+    /* c->every is the client's, up to 2^64 - 1: no c->last + c->every. */
+    if (below == UINT64_MAX || below < c->last || below - c->last < c->every)
         return;
     if (image_flush(img, &e) < 0)
         return;
@@ -489,22 +532,24 @@ static int do_apply(struct server *s, const struct proto_tokens *t,
     int lfd = -1, ret = -1;
 
     dir[0] = '\0';
+    if (t->n != 6 && t->n != 9)
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "usage: apply N LEVEL WINDOW CHUNK ZERO "
+                         "[EVERY KEY PREFIX]");
     if (t->n == 9) {
-        if (parse_uint(t->v[6], "checkpoint", 1u << 20, UINT64_MAX, &ck.every,
-                       err) < 0)
+        if (proto_parse_u64(t->v[6], "checkpoint", 1u << 20, UINT64_MAX,
+                            &ck.every, err) < 0)
             return -1;
         ck.key = t->v[7];
         ck.prefix = t->v[8];
     }
-    if ((t->n != 6 && t->n != 9) ||
-        parse_uint(t->v[1], "streams", 1, MAX_STREAMS, &n, err) ||
-        parse_uint(t->v[2], "level", 0, 22, &level, err) ||
-        parse_uint(t->v[3], "window", 1, 256, &window, err) ||
-        parse_uint(t->v[4], "chunk", 4096, 64u << 20, &chunk, err) ||
-        parse_uint(t->v[5], "zero", 0, 1, &zero, err))
-        return error_set(err, ERROR_PROTOCOL, 0,
-                         "usage: apply N LEVEL WINDOW CHUNK ZERO "
-                         "[EVERY KEY PREFIX]");
+    if (proto_parse_u64(t->v[1], "streams", 1, MAX_STREAMS, &n, err) < 0 ||
+        proto_parse_u64(t->v[2], "level", 0, 22, &level, err) < 0 ||
+        proto_parse_u64(t->v[3], "window", 1, PROTO_WINDOW_MAX / n, &window,
+                        err) < 0 ||
+        proto_parse_u64(t->v[4], "chunk", 4096, 64u << 20, &chunk, err) < 0 ||
+        proto_parse_u64(t->v[5], "zero", 0, 1, &zero, err) < 0)
+        return -1;
     if (dest_local_head(s->d, &img, err) < 0)
         return -1;
     if (listen_socket(dir, sizeof(dir), path, sizeof(path), &lfd, err) < 0)
@@ -581,13 +626,14 @@ static int dispatch(struct server *s, const struct proto_tokens *t,
         return do_apply(s, t, err);
     if (!strcmp(v, "create")) {
         if (need(t, 3, "create SIZE ORDER", err) < 0 ||
-            parse_uint(t->v[1], "size", 0, UINT64_MAX, &a, err) < 0 ||
-            parse_uint(t->v[2], "order", 12, 26, &b, err) < 0 ||
+            proto_parse_u64(t->v[1], "size", 0, PROTO_SIZE_MAX, &a, err) < 0 ||
+            proto_parse_u64(t->v[2], "order", PROTO_ORDER_MIN, PROTO_ORDER_MAX,
+                            &b, err) < 0 ||
             dest_create(d, a, (int)b, err) < 0)
             return -1;
     } else if (!strcmp(v, "resize")) {
         if (need(t, 2, "resize SIZE", err) < 0 ||
-            parse_uint(t->v[1], "size", 0, UINT64_MAX, &a, err) < 0 ||
+            proto_parse_u64(t->v[1], "size", 0, PROTO_SIZE_MAX, &a, err) < 0 ||
             dest_resize(d, a, err) < 0)
             return -1;
     } else if (!strcmp(v, "meta")) {

@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/test_dest_remote.c: what the client of a remote destination
+ * makes of its receiver's answers (issue 11). A scripted fake receiver,
+ * a memory transport holding its answers, stands in for the SSH session:
+ * good answers come through as before; every count, size, block and
+ * offset out of its limits is an ERROR_PROTOCOL naming the field and the
+ * value, never a crash (run these under ASan), and leaves the destination
+ * broken, since the rest of such an answer is still unread.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rbdmove/base/buf.h"
+#include "rbdmove/core/dest.h"
+#include "rbdmove/core/image.h"
+#include "rbdmove/core/proto.h"
+#include "transport/transport.h"
+
+#define HELLO "ok version=2\n"
+#define MIB (1024u * 1024)
+
+/* ---- the fake receiver --------------------------------------------------- */
+
+struct fake {
+    const char *answers; /* after the answer to hello */
+    struct transport *ctl;
+    struct buf script;
+};
+
+static int fake_exec(void *ctx, const char *command, struct transport **out,
+                     struct error *err)
+{
+    struct fake *f = ctx;
+
+    (void)err;
+    assert_non_null(strstr(command, " receive --serve "));
+    buf_adds(&f->script, HELLO);
+    buf_adds(&f->script, f->answers);
+    f->ctl = transport_memory_new(buf_str(&f->script), f->script.len,
+                                  "fake receiver");
+    *out = f->ctl;
+    return 0;
+}
+
+/* A destination whose receiver answers with answers, in order. */
+static struct dest *open_fake(struct fake *f, const char *answers)
+{
+    struct dest_remote_params p = {0};
+    struct dest *d = NULL;
+    struct error err = ERROR_INIT;
+
+    memset(f, 0, sizeof(*f));
+    f->answers = answers;
+    f->script = (struct buf)BUF_INIT;
+    p.exec = fake_exec;
+    p.exec_ctx = f;
+    p.streams = 1;
+    assert_int_equal(dest_remote_open(&p, "ssh://host/rbd/vol", NULL, "admin",
+                                      "rbd", "vol", &d, &err),
+                     0);
+    return d;
+}
+
+static void close_fake(struct fake *f, struct dest *d)
+{
+    dest_free(d);
+    buf_release(&f->script);
+}
+
+/* The requests the client sent so far, after its hello. */
+static const char *sent(struct fake *f)
+{
+    static char copy[4096];
+    size_t len = 0;
+    const char *out = transport_memory_output(f->ctl, &len);
+    size_t skip = strlen("hello\n");
+
+    assert_true(len >= skip && len - skip < sizeof(copy));
+    memcpy(copy, out + skip, len - skip);
+    copy[len - skip] = '\0';
+    return copy;
+}
+
+/* err is a protocol error whose message holds each of the strings, and d
+ * refuses anything further. */
+static void expect_protocol(struct dest *d, const struct error *err,
+                            const char *s1, const char *s2)
+{
+    struct dest_state st;
+    struct error again = ERROR_INIT;
+
+    assert_int_equal(err->kind, ERROR_PROTOCOL);
+    if (s1 && !strstr(err->msg, s1))
+        fail_msg("'%s' not in '%s'", s1, err->msg);
+    if (s2 && !strstr(err->msg, s2))
+        fail_msg("'%s' not in '%s'", s2, err->msg);
+    assert_int_equal(dest_probe(d, &st, &again), -1);
+    assert_int_equal(again.kind, ERROR_STATE);
+    assert_non_null(strstr(again.msg, "was lost"));
+}
+
+/* Probe with answer; expect a protocol error naming s1 and s2. */
+static void probe_fails(const char *answer, const char *s1, const char *s2)
+{
+    struct fake f;
+    struct dest *d = open_fake(&f, answer);
+    struct dest_state st;
+    struct error err = ERROR_INIT;
+
+    assert_int_equal(dest_probe(d, &st, &err), -1);
+    assert_null(st.snaps);
+    assert_int_equal(st.nsnaps, 0);
+    expect_protocol(d, &err, s1, s2);
+    close_fake(&f, d);
+}
+
+/* ---- probe --------------------------------------------------------------- */
+
+static void test_remote_probe_reads_a_good_answer(void **state)
+{
+    struct fake f;
+    struct dest *d = open_fake(
+        &f, "ok exists=1 size=10485760 order=22 id=abc123 base=v1%20x "
+            "snaps=2\nrbdmove-1 4 10485760\nsnap%20two 18446744073709551615 "
+            "0\n");
+    struct dest_state st;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(dest_probe(d, &st, &err), 0);
+    assert_true(st.exists);
+    assert_int_equal(st.size, 10 * MIB);
+    assert_int_equal(st.order, 22);
+    assert_string_equal(st.image_id, "abc123");
+    assert_string_equal(st.meta_base, "v1 x");
+    assert_null(st.meta_seed);
+    assert_int_equal(st.nsnaps, 2);
+    assert_string_equal(st.snaps[0].name, "rbdmove-1");
+    assert_int_equal(st.snaps[0].id, 4);
+    assert_int_equal(st.snaps[0].size, 10 * MIB);
+    assert_string_equal(st.snaps[1].name, "snap two");
+    assert_int_equal(st.snaps[1].id, UINT64_MAX);
+    assert_string_equal(sent(&f), "probe\n");
+    dest_state_release(&st);
+    close_fake(&f, d);
+}
+
+static void test_remote_probe_of_an_absent_image(void **state)
+{
+    struct fake f;
+    struct dest *d = open_fake(&f, "ok exists=0 size=0 order=0 id= snaps=0\n");
+    struct dest_state st;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(dest_probe(d, &st, &err), 0);
+    assert_false(st.exists);
+    assert_int_equal(st.nsnaps, 0);
+    dest_state_release(&st);
+    close_fake(&f, d);
+}
+
+/* The heap overflow of issue 11: xcalloc(n + 1) of one element. */
+static void test_remote_probe_refuses_snaps_near_2_64(void **state)
+{
+    (void)state;
+    probe_fails("ok exists=1 size=4096 order=22 id=a "
+                "snaps=18446744073709551615\nx 1 1\nx 2 2\n",
+                "snaps", "18446744073709551615");
+    probe_fails("ok exists=1 size=4096 order=22 id=a snaps=65537\n", "snaps",
+                "65537");
+}
+
+static void test_remote_probe_refuses_malformed_numbers(void **state)
+{
+    (void)state;
+    probe_fails("ok exists=1 size=4096 order=22 id=a snaps=-1\n", "snaps",
+                "'-1'");
+    probe_fails("ok exists=1 size=4096 order=22 id=a snaps=%2B1\n", "snaps",
+                "'+1'");
+    probe_fails("ok exists=1 size=4096 order=22 id=a snaps=%201\n", "snaps",
+                "' 1'");
+    probe_fails("ok exists=1 size=4096 order=22 id=a snaps=two\n", "snaps",
+                "'two'");
+    probe_fails("ok exists=1 size=4096 order=22 id=a snaps=\n", "snaps", NULL);
+    probe_fails("ok exists=1 size=4096 order=22 id=a\n", "lacks 'snaps'", NULL);
+    probe_fails("ok exists=1 size=18446744073709551616 order=22 id=a "
+                "snaps=0\n",
+                "size", "18446744073709551616");
+}
+
+static void test_remote_probe_refuses_out_of_range_fields(void **state)
+{
+    (void)state;
+    probe_fails("ok exists=2 size=4096 order=22 id=a snaps=0\n", "exists",
+                "'2'");
+    probe_fails("ok exists=1 size=18014398509481985 order=22 id=a snaps=0\n",
+                "size", "18014398509481985");
+    probe_fails("ok exists=1 size=4096 order=64 id=a snaps=0\n", "order",
+                "'64'");
+    probe_fails("ok exists=1 size=4096 order=0 id=a snaps=0\n", "order", "'0'");
+}
+
+static void test_remote_probe_refuses_bad_snapshot_lines(void **state)
+{
+    (void)state;
+    probe_fails("ok exists=1 size=4096 order=22 id=a snaps=2\nx 1 4096\n",
+                "cut", NULL);
+    probe_fails("ok exists=1 size=4096 order=22 id=a snaps=1\nx -1 4096\n",
+                "snapshot id", "'-1'");
+    probe_fails("ok exists=1 size=4096 order=22 id=a snaps=1\nx 1 4k\n",
+                "snapshot size", "'4k'");
+    probe_fails("ok exists=1 size=4096 order=22 id=a snaps=1\n"
+                "x 1 36028797018963968\n",
+                "snapshot size", "36028797018963968");
+    probe_fails("ok exists=1 size=4096 order=22 id=a snaps=1\nx 1\n",
+                "malformed line", NULL);
+}
+
+/* ---- dirty --------------------------------------------------------------- */
+
+#define PROBE_10M "ok exists=1 size=10485760 order=22 id=a snaps=0\n"
+
+/* Probe (10 MiB), then dirty with answer; expect a protocol error. */
+static void dirty_fails(const char *answer, const char *s1, const char *s2)
+{
+    struct fake f;
+    struct buf script = BUF_INIT;
+    struct dest *d;
+    struct dest_state st;
+    struct dest_extents x;
+    struct error err = ERROR_INIT;
+
+    buf_adds(&script, PROBE_10M);
+    buf_adds(&script, answer);
+    d = open_fake(&f, buf_str(&script));
+    assert_int_equal(dest_probe(d, &st, &err), 0);
+    dest_state_release(&st);
+    assert_int_equal(dest_dirty(d, "s1", &x, &err), -1);
+    assert_int_equal(x.n, 0);
+    assert_null(x.off);
+    expect_protocol(d, &err, s1, s2);
+    close_fake(&f, d);
+    buf_release(&script);
+}
+
+static void test_remote_dirty_reads_a_good_answer(void **state)
+{
+    struct fake f;
+    struct dest *d = open_fake(&f, PROBE_10M "ok n=3\n0 4194304\n"
+                                             "4194304 4194304\n"
+                                             "8388608 2097152\n");
+    struct dest_state st;
+    struct dest_extents x;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(dest_probe(d, &st, &err), 0);
+    dest_state_release(&st);
+    assert_int_equal(dest_dirty(d, "s1", &x, &err), 0);
+    assert_int_equal(x.n, 3);
+    assert_int_equal(x.off[2], 8 * MIB);
+    assert_int_equal(x.len[2], 2 * MIB);
+    dest_extents_release(&x);
+    assert_string_equal(sent(&f), "probe\ndirty s1\n");
+    close_fake(&f, d);
+}
+
+static void test_remote_dirty_refuses_bad_counts(void **state)
+{
+    (void)state;
+    dirty_fails("ok n=18446744073709551615\n0 4096\n", "invalid n ",
+                "18446744073709551615");
+    dirty_fails("ok n=268435457\n", "invalid n ", "268435457");
+    dirty_fails("ok n=-1\n", "invalid n ", "'-1'");
+    dirty_fails("ok n=2\n0 4096\n", "cut", NULL);
+}
+
+static void test_remote_dirty_refuses_bad_extents(void **state)
+{
+    (void)state;
+    /* offset + length overflows */
+    dirty_fails("ok n=1\n18446744073709547520 8192\n", "extent 0",
+                "18446744073709547520");
+    /* past the end of the 10 MiB image */
+    dirty_fails("ok n=1\n8388608 4194304\n", "extent 0", "beyond the image");
+    dirty_fails("ok n=1\n10485760 1\n", "extent 0", "beyond the image");
+    /* empty, overlapping, descending */
+    dirty_fails("ok n=1\n0 0\n", "extent 0", "empty");
+    dirty_fails("ok n=2\n0 8192\n4096 4096\n", "extent 1", "overlaps");
+    dirty_fails("ok n=2\n8192 4096\n0 4096\n", "extent 1", "precedes");
+    /* not numbers */
+    dirty_fails("ok n=1\n-4096 4096\n", "extent offset", "'-4096'");
+    dirty_fails("ok n=1\n0 0x1000\n", "extent length", "'0x1000'");
+    dirty_fails("ok n=1\n0\n", "malformed line", NULL);
+}
+
+/* Without a probe the image's size is not known: PROTO_SIZE_MAX bounds. */
+static void test_remote_dirty_before_a_probe(void **state)
+{
+    struct fake f;
+    struct dest *d = open_fake(&f, "ok n=1\n18014398509481984 1\n");
+    struct dest_extents x;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(dest_dirty(d, NULL, &x, &err), -1);
+    expect_protocol(d, &err, "extent 0", "beyond the image");
+    close_fake(&f, d);
+}
+
+/* A resize moves the end the extents are checked against. */
+static void test_remote_dirty_after_a_resize(void **state)
+{
+    struct fake f;
+    struct dest *d = open_fake(&f, PROBE_10M "ok\nok n=1\n16777216 4096\n");
+    struct dest_state st;
+    struct dest_extents x;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(dest_probe(d, &st, &err), 0);
+    dest_state_release(&st);
+    assert_int_equal(dest_resize(d, 20 * MIB, &err), 0);
+    assert_int_equal(dest_dirty(d, NULL, &x, &err), 0);
+    assert_int_equal(x.n, 1);
+    dest_extents_release(&x);
+    close_fake(&f, d);
+}
+
+/* ---- hash ---------------------------------------------------------------- */
+
+#define H1 "0123456789abcdef\n"
+
+static void hash_fails(const char *answer, const char *s1, const char *s2)
+{
+    struct fake f;
+    struct dest *d = open_fake(&f, answer);
+    struct dest_hashes h;
+    struct error err = ERROR_INIT;
+
+    assert_int_equal(dest_hash(d, "s1", 4 * MIB, &h, &err), -1);
+    assert_null(h.hash);
+    expect_protocol(d, &err, s1, s2);
+    close_fake(&f, d);
+}
+
+static void test_remote_hash_reads_a_good_answer(void **state)
+{
+    struct fake f;
+    struct dest *d = open_fake(&f, "ok size=10485760 block=4194304 n=3\n" H1
+                                   "ffffffffffffffff\n" H1);
+    struct dest_hashes h;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(dest_hash(d, NULL, 4 * MIB, &h, &err), 0);
+    assert_int_equal(h.size, 10 * MIB);
+    assert_int_equal(h.block, 4 * MIB);
+    assert_int_equal(h.nblocks, 3);
+    assert_int_equal(h.hash[0], 0x0123456789abcdefull);
+    assert_int_equal(h.hash[1], UINT64_MAX);
+    assert_string_equal(sent(&f), "hash - 4194304\n");
+    dest_hashes_release(&h);
+    close_fake(&f, d);
+}
+
+static void test_remote_hash_of_an_empty_image(void **state)
+{
+    struct fake f;
+    struct dest *d = open_fake(&f, "ok size=0 block=4194304 n=0\n");
+    struct dest_hashes h;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(dest_hash(d, "s1", 4 * MIB, &h, &err), 0);
+    assert_int_equal(h.nblocks, 0);
+    dest_hashes_release(&h);
+    close_fake(&f, d);
+}
+
+/* Many hashes: the array grows past its first 4096 as lines arrive. */
+static void test_remote_hash_reads_many_blocks(void **state)
+{
+    struct fake f;
+    struct buf script = BUF_INIT;
+    struct dest *d;
+    struct dest_hashes h;
+    struct error err = ERROR_INIT;
+    const uint64_t n = 10000;
+
+    (void)state;
+    buf_addf(&script, "ok size=%llu block=4096 n=%llu\n",
+             (unsigned long long)(n * 4096 - 1), (unsigned long long)n);
+    for (uint64_t i = 0; i < n; i++)
+        buf_addf(&script, "%016llx\n", (unsigned long long)i * 3);
+    d = open_fake(&f, buf_str(&script));
+    assert_int_equal(dest_hash(d, "s1", 4096, &h, &err), 0);
+    assert_int_equal(h.nblocks, n);
+    assert_int_equal(h.hash[n - 1], (n - 1) * 3);
+    dest_hashes_release(&h);
+    close_fake(&f, d);
+    buf_release(&script);
+}
+
+/* block=0 used to divide by zero. */
+static void test_remote_hash_refuses_bad_blocks(void **state)
+{
+    (void)state;
+    hash_fails("ok size=10485760 block=0 n=0\n", "block", "'0'");
+    hash_fails("ok size=10485760 block=4095 n=2561\n", "block", "'4095'");
+    hash_fails("ok size=10485760 block=134217728 n=1\n", "block", "134217728");
+    /* in range, but not what was asked: 6 MiB */
+    hash_fails("ok size=10485760 block=6291456 n=2\n", "6291456", "4194304");
+}
+
+static void test_remote_hash_refuses_bad_counts(void **state)
+{
+    (void)state;
+    /* nblocks + 1 overflowed into xcalloc(0) */
+    hash_fails("ok size=10485760 block=4194304 n=18446744073709551615\n" H1,
+               "invalid n ", "18446744073709551615");
+    hash_fails("ok size=18014398509481984 block=4194304 n=268435457\n",
+               "invalid n ", "268435457");
+    /* nblocks must be ceil(size / block): 3 here */
+    hash_fails("ok size=10485760 block=4194304 n=2\n" H1 H1, "2 blocks",
+               "10485760 bytes");
+    hash_fails("ok size=10485760 block=4194304 n=4\n" H1 H1 H1 H1, "4 blocks",
+               NULL);
+    /* a size beyond the limit */
+    hash_fails("ok size=18446744073709551615 block=4194304 n=1\n", "size",
+               "18446744073709551615");
+    hash_fails("ok size=10485760 n=3\n", "lacks 'block'", NULL);
+}
+
+static void test_remote_hash_refuses_bad_hash_lines(void **state)
+{
+    (void)state;
+    /* too few hashes for the count promised */
+    hash_fails("ok size=10485760 block=4194304 n=3\n" H1 H1, "cut", NULL);
+    hash_fails("ok size=10485760 block=4194304 n=3\n" H1 H1 "xyz\n", "hash",
+               "'xyz'");
+    hash_fails("ok size=10485760 block=4194304 n=3\n" H1 H1 "-1\n", "hash",
+               "'-1'");
+    hash_fails("ok size=10485760 block=4194304 n=3\n" H1 H1
+               "0123456789ABCDEF\n",
+               "hash", "16 hex digits");
+    hash_fails("ok size=10485760 block=4194304 n=3\n" H1 H1
+               "0123456789abcdef0\n",
+               "hash", NULL);
+    hash_fails("ok size=10485760 block=4194304 n=3\n" H1 H1 "%1B%5B2J\n",
+               "hash", "'?[2J'");
+}
+
+/* ---- hash-blocks --------------------------------------------------------- */
+
+static void test_remote_hash_blocks_wants_exactly_n(void **state)
+{
+    const uint64_t idx[2] = {3, 7};
+    uint64_t hashes[2] = {0, 0};
+    struct fake f;
+    struct dest *d = open_fake(&f, "ok n=2\n" H1 "0000000000000001\n"
+                                   "ok n=3\n" H1 H1 H1);
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(dest_hash_blocks(d, NULL, 65536, idx, 2, hashes, &err), 0);
+    assert_int_equal(hashes[0], 0x0123456789abcdefull);
+    assert_int_equal(hashes[1], 1);
+    assert_string_equal(sent(&f), "hash-blocks - 65536 3%2C7\n");
+    assert_int_equal(dest_hash_blocks(d, NULL, 65536, idx, 2, hashes, &err),
+                     -1);
+    expect_protocol(d, &err, "invalid n ", "'3'");
+    close_fake(&f, d);
+}
+
+static void test_remote_hash_blocks_refuses_few_hashes(void **state)
+{
+    const uint64_t idx[2] = {3, 7};
+    uint64_t hashes[2] = {0, 0};
+    struct fake f;
+    struct dest *d = open_fake(&f, "ok n=2\n" H1);
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(dest_hash_blocks(d, NULL, 65536, idx, 2, hashes, &err),
+                     -1);
+    expect_protocol(d, &err, "cut", NULL);
+    close_fake(&f, d);
+}
+
+/* ---- error answers ------------------------------------------------------- */
+
+static void test_remote_error_answer_comes_back(void **state)
+{
+    struct fake f;
+    struct dest *d = open_fake(&f, "err 8 2 no%20such%20snapshot\n");
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(dest_snap_remove(d, "s1", &err), -1);
+    assert_int_equal(err.kind, ERROR_STATE);
+    assert_int_equal(err.cause, 2);
+    assert_string_equal(err.msg, "no such snapshot");
+    close_fake(&f, d);
+}
+
+static void error_answer_fails(const char *answer, const char *s1)
+{
+    struct fake f;
+    struct dest *d = open_fake(&f, answer);
+    struct error err = ERROR_INIT;
+
+    assert_int_equal(dest_snap_remove(d, "s1", &err), -1);
+    expect_protocol(d, &err, s1, NULL);
+    close_fake(&f, d);
+}
+
+/* Kind 0 was a failure with no error in it. */
+static void test_remote_error_answer_must_be_numbers(void **state)
+{
+    (void)state;
+    error_answer_fails("err 0 0 x\n", "error kind");
+    error_answer_fails("err ceph 0 x\n", "error kind");
+    error_answer_fails("err 2 -5 x\n", "error cause");
+    error_answer_fails("err 2 2147483648 x\n", "error cause");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_remote_probe_reads_a_good_answer),
+        cmocka_unit_test(test_remote_probe_of_an_absent_image),
+        cmocka_unit_test(test_remote_probe_refuses_snaps_near_2_64),
+        cmocka_unit_test(test_remote_probe_refuses_malformed_numbers),
+        cmocka_unit_test(test_remote_probe_refuses_out_of_range_fields),
+        cmocka_unit_test(test_remote_probe_refuses_bad_snapshot_lines),
+        cmocka_unit_test(test_remote_dirty_reads_a_good_answer),
+        cmocka_unit_test(test_remote_dirty_refuses_bad_counts),
+        cmocka_unit_test(test_remote_dirty_refuses_bad_extents),
+        cmocka_unit_test(test_remote_dirty_before_a_probe),
+        cmocka_unit_test(test_remote_dirty_after_a_resize),
+        cmocka_unit_test(test_remote_hash_reads_a_good_answer),
+        cmocka_unit_test(test_remote_hash_of_an_empty_image),
+        cmocka_unit_test(test_remote_hash_reads_many_blocks),
+        cmocka_unit_test(test_remote_hash_refuses_bad_blocks),
+        cmocka_unit_test(test_remote_hash_refuses_bad_counts),
+        cmocka_unit_test(test_remote_hash_refuses_bad_hash_lines),
+        cmocka_unit_test(test_remote_hash_blocks_wants_exactly_n),
+        cmocka_unit_test(test_remote_hash_blocks_refuses_few_hashes),
+        cmocka_unit_test(test_remote_error_answer_comes_back),
+        cmocka_unit_test(test_remote_error_answer_must_be_numbers),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
