@@ -308,6 +308,13 @@ static void setup(struct http_client *c, const struct http_request *req,
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    /* libcurl silently sends a request again when a reused connection
+     * dies before the answer: for a POST (a volume create) that would do
+     * it twice, so those go over a connection of their own (t52). */
+    if (!method_is_idempotent(req->method)) {
+        curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
+    }
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "rbdmove/" RBDMOVE_VERSION);

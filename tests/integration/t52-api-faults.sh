@@ -27,8 +27,10 @@ ENDPOINTS=$_LIB_DIR/os_endpoints.py
 free_port() {
     /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-# rules JSON: what the proxy does from now on (replaced atomically)
+# rules JSON: what the proxy does from now on (replaced atomically); the
+# proxy's log starts anew, so that injected counts this case only.
 rules() {
+    : >"$T/proxy.log"
     echo "$1" >"$T/rules.tmp" && mv "$T/rules.tmp" "$T/rules.json"
 }
 rules '[]'
@@ -74,9 +76,18 @@ sed 's/interface: public/interface: internal/' "$OS_CLIENT_CONFIG_FILE" \
     >"$T/clouds.yaml"
 chmod 600 "$T/clouds.yaml"
 
-# injected RULE-INDEX: how many requests rule RULE-INDEX answered so far
+# injected RULE-INDEX: how many requests rule RULE-INDEX answered in this
+# case; requests: how many matched PATTERN ("METHOD PATH" regex)
 injected() {
     grep -c "\"rule\": $1," "$T/proxy.log" 2>/dev/null || true
+}
+requests() {
+    /usr/bin/python3 -c 'import json, re, sys
+n = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    n += bool(re.search(sys.argv[2], r["method"] + " " + r["path"]))
+print(n)' "$T/proxy.log" "$1"
 }
 
 src_srv=$(os_server create $R1 "$(unique_name t52-src)") ||
@@ -106,10 +117,13 @@ where() {
     echo "$(volume_field $R1 "$1" status) $(volume_field $R1 "$1" attached.0 | cut -d' ' -f1)" \
         "/ $(volume_field $R2 "$2" status) $(volume_field $R2 "$2" attached.0 | cut -d' ' -f1)"
 }
-# status_phase ID: the phase `rbdmove status` reports
-status_phase() {
+# status_of ID KEY: what `rbdmove status` reports of move ID
+status_of() {
     "$RBDMOVE" status --state-dir "$STATE" --json "$1" 2>/dev/null |
-        json_get phase
+        json_get "$2"
+}
+status_phase() {
+    status_of "$1" phase
 }
 # record ID: the destination volume, queued for removal
 record() {
@@ -180,6 +194,8 @@ record "$id3"
 d3=$(dst_of "$id3")
 rules '[]'
 expect_equal "lost create: the proxy cut the create's answer" 1 "$(injected 0)"
+expect_equal "lost create: one create was sent, not repeated" 1 \
+    "$(requests '^POST .*/volumes$')"
 expect_equal "lost create: the move succeeds" 0 "$rc"
 expect_equal "lost create: exactly one destination volume, the one used" \
     "$d3" "$(tagged "$id3")"
@@ -205,10 +221,10 @@ rules '[]'
 [ $rc -ge 1 ] && [ $rc -le 127 ] && pass "group detach 500: the move fails" ||
     fail "group detach 500: exit status $rc"
 expect_equal "group detach 500: the proxy refused the second detach" 1 "$(injected 0)"
-members=$(sed -n 's/^group.members //p' "$STATE/$gid.journal" | tr ',' ' ')
+members=$(status_of "$gid" group.members | tr ',' ' ')
 expect_equal "group detach 500: two members" 2 "$(echo $members | wc -w)"
 for m in $members; do
-    src=$(sed -n 's/^src.volume //p' "$STATE/$m.journal")
+    src=$(status_of "$m" src.volume)
     record "$m"
     d=$(dst_of "$m")
     expect_equal "group detach 500: $src back on its server, its copy not attached" \
