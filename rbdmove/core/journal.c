@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,18 @@
 #include <unistd.h>
 
 #include "rbdmove/base/buf.h"
+#include "rbdmove/base/hash.h"
 #include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"
+
+/*
+ * The file's last line: END_PREFIX, then the XXH64 (seed 0) of every byte
+ * before the line as 16 lowercase hex digits, then a newline. It tells a
+ * whole journal from an empty, cut or changed one; "end" is never a key, so
+ * the line cannot be taken for one.
+ */
+#define END_KEY "end"
+#define END_PREFIX END_KEY " xxh64 "
 
 struct journal {
     char *dir;
@@ -126,36 +137,116 @@ int journal_create(const char *dir, struct journal **out, struct error *err)
     return 0;
 }
 
-static int parse(struct journal *j, const char *text, struct error *err)
+/*
+ * Refuse a journal whose text is not what journal_save wrote. Its files are
+ * left as they are: what the move did is in ID.log and in the two clouds,
+ * and only a person can weigh them; deleting or rewriting the journal here
+ * would lose what is left of its record.
+ */
+static int __attribute__((format(printf, 3, 4)))
+damaged(const struct journal *j, struct error *err, const char *fmt, ...)
 {
-    const char *line = text;
+    struct buf why = BUF_INIT;
+    va_list ap;
 
-    while (*line) {
-        const char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        char *l = xstrndup(line, len);
-        char *sp = strchr(l, ' ');
-        char *k, *v;
+    va_start(ap, fmt);
+    buf_vaddf(&why, fmt, ap);
+    va_end(ap);
+    error_set(err, ERROR_STATE, 0,
+              "journal %s is damaged (%s): it was left as it is; look at "
+              "'%s/%s.log' for the move's last steps (rbdmove-resume(1) "
+              "says what to do)",
+              j->id, buf_str(&why), j->dir, j->id);
+    buf_release(&why);
+    return -1;
+}
 
-        if (!sp) {
-            free(l);
-            return error_set(err, ERROR_STATE, 0,
-                             "journal of move %s is damaged", j->id);
-        }
-        *sp = '\0';
-        k = pct_decode(l);
-        v = pct_decode(sp + 1);
-        free(l);
-        if (!k || !v) {
-            free(k);
-            free(v);
-            return error_set(err, ERROR_STATE, 0,
-                             "journal of move %s is damaged", j->id);
-        }
-        journal_set(j, k, v);
-        free(k);
-        free(v);
-        line += len + (nl ? 1 : 0);
+/* One "key value" line of len bytes (no newline) into j; -1 if it does not
+ * parse. */
+static int parse_line(struct journal *j, const char *line, size_t len)
+{
+    char *l = xstrndup(line, len);
+    char *sp = strchr(l, ' ');
+    char *k = NULL, *v = NULL;
+    int ret = -1;
+
+    if (!sp)
+        goto out;
+    *sp = '\0';
+    k = pct_decode(l);
+    v = pct_decode(sp + 1);
+    if (!k || !v || !strcmp(k, END_KEY))
+        goto out;
+    journal_set(j, k, v);
+    ret = 0;
+out:
+    free(k);
+    free(v);
+    free(l);
+    return ret;
+}
+
+static bool is_end_line(const char *line, size_t len)
+{
+    return len >= sizeof(END_PREFIX) - 1 &&
+           !memcmp(line, END_PREFIX, sizeof(END_PREFIX) - 1);
+}
+
+/* The end line of len bytes against the text before it, of body bytes. */
+static int check_end(const struct journal *j, const char *text, size_t body,
+                     size_t len, struct error *err)
+{
+    const char *hex = text + body + sizeof(END_PREFIX) - 1;
+    char want[17];
+
+    snprintf(want, sizeof(want), "%016" PRIx64, hash_xxh64(text, body, 0));
+    if (len != sizeof(END_PREFIX) - 1 + 16)
+        return damaged(j, err, "its end line does not parse");
+    if (memcmp(hex, want, 16))
+        return damaged(j, err, "its checksum does not match");
+    return 0;
+}
+
+/*
+ * The file's text, of len bytes. Since the end line exists, everything
+ * short of a whole, unchanged file is refused; a file without one was
+ * written by an older rbdmove (atomically too, so it is whole unless the
+ * disk lost it) and is read as before.
+ */
+static int parse(struct journal *j, const char *text, size_t len,
+                 struct error *err)
+{
+    size_t body, off = 0;
+    unsigned lineno = 0;
+
+    if (len == 0)
+        return damaged(j, err, "the file is empty");
+    if (memchr(text, '\0', len))
+        return damaged(j, err, "it holds a NUL byte");
+    if (text[len - 1] != '\n')
+        return damaged(j, err, "its last line is cut short");
+    /* The last line starts after the newline before the final one. */
+    body = len - 1;
+    while (body > 0 && text[body - 1] != '\n')
+        body--;
+    if (is_end_line(text + body, len - 1 - body)) {
+        if (check_end(j, text, body, len - 1 - body, err) < 0)
+            return -1;
+    } else {
+        body = len;
+    }
+    while (off < body) {
+        const char *line = text + off;
+        size_t n =
+            (size_t)((const char *)memchr(line, '\n', body - off) - line);
+
+        lineno++;
+        if (is_end_line(line, n))
+            return damaged(j, err, "line %u: an end line before the last",
+                           lineno);
+        if (parse_line(j, line, n) < 0)
+            return damaged(j, err, "line %u does not parse", lineno);
+        off += n + 1;
     }
     return 0;
 }
@@ -182,7 +273,7 @@ static int load(struct journal *j, struct error *err)
     if (n < 0)
         error_set(err, ERROR_IO, errno, "cannot read '%s'", path);
     else
-        ret = parse(j, buf_str(&b), err);
+        ret = parse(j, b.data, b.len, err);
     close(fd);
     free(path);
     buf_release(&b);
@@ -255,6 +346,8 @@ const char *journal_get(const struct journal *j, const char *key)
 
 void journal_set(struct journal *j, const char *key, const char *value)
 {
+    if (!strcmp(key, END_KEY))
+        BUG("'%s' is not a journal key: it marks the end of the file", key);
     for (size_t i = 0; i < j->n; i++) {
         if (strcmp(j->keys[i], key))
             continue;
@@ -329,6 +422,8 @@ int journal_save(struct journal *j, struct error *err)
         buf_add_pct(&b, j->values[i]);
         buf_adds(&b, "\n");
     }
+    buf_addf(&b, END_PREFIX "%016" PRIx64 "\n",
+             hash_xxh64(buf_str(&b), b.len, 0));
     if (write_file(tmp, &b, err) < 0)
         goto out;
     if (rename(tmp, path) < 0) {

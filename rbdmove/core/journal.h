@@ -6,7 +6,13 @@
  * A journal is a small file of "key value" lines (values percent-encoded)
  * in the state directory, rewritten atomically (temporary file, fsync,
  * rename, fsync of the directory) at every step, so that after a crash it
- * holds either the previous step or the next one, never half of each.
+ * holds either the previous step or the next one, never half of each. Its
+ * last line is "end xxh64 " and the XXH64 of everything before that line,
+ * so that a file the disk or a person damaged is refused, not trusted: an
+ * empty file, a cut last line, a line that does not parse or a checksum
+ * that does not match make it "damaged" (ERROR_STATE), and its files are
+ * left as they are. A file with no end line at all is one written by an
+ * older rbdmove and is read unchecked.
  * Beside it, ID.log collects one human line per event. Neither holds a
  * secret: credentials stay in clouds.yaml and the environment. A lock file
  * keeps two processes from driving one move at once.
@@ -30,10 +36,10 @@ char *journal_default_dir(void);
 int journal_create(const char *dir, struct journal **out,
                    struct error *err) MUST_CHECK;
 /* Load and lock the journal id under dir. ERROR_USAGE when unknown,
- * ERROR_STATE when another process holds it. */
+ * ERROR_STATE when another process holds it or it is damaged. */
 int journal_open(const char *dir, const char *id, struct journal **out,
                  struct error *err) MUST_CHECK;
-/* Load without locking, for status. */
+/* Load without locking, for status; errors as journal_open. */
 int journal_read(const char *dir, const char *id, struct journal **out,
                  struct error *err) MUST_CHECK;
 /* Remove the journal's files (a move that changed nothing). */
@@ -44,7 +50,8 @@ void journal_free(struct journal *j);
 const char *journal_id(const struct journal *j);
 /* The value of key (borrowed), or NULL. */
 const char *journal_get(const struct journal *j, const char *key);
-/* Set (value NULL removes) in memory; journal_save writes. */
+/* Set (value NULL removes) in memory; journal_save writes. The key "end"
+ * is reserved (a bug). */
 void journal_set(struct journal *j, const char *key, const char *value);
 void journal_setf(struct journal *j, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -2,19 +2,145 @@
 /*
  * tests/unit/test_journal.c: the journal's atomic records and its lock:
  * values round-trip through a save, a second driver of the same move is
- * refused, a discarded journal cannot be read back.
+ * refused; a journal written by an older rbdmove (no end line) still loads,
+ * while an empty, cut, changed or unparsable one is refused as damaged and
+ * its files stay as they were.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "rbdmove/core/journal.h"
+
+/* An id as journal_create makes them, for journals written by hand. */
+#define OLD_ID "20250101T000000-0a0b0c"
+
+static char *path_in(const char *dir, const char *id, const char *ext)
+{
+    size_t len = strlen(dir) + strlen(id) + strlen(ext) + 2;
+    char *p = malloc(len);
+
+    assert_non_null(p);
+    snprintf(p, len, "%s/%s%s", dir, id, ext);
+    return p;
+}
+
+static void write_text(const char *dir, const char *id, const char *ext,
+                       const char *text, size_t len)
+{
+    char *path = path_in(dir, id, ext);
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    free(path);
+}
+
+/* The file's bytes (NUL-terminated), *len of them; NULL if it is gone. */
+static char *read_text(const char *dir, const char *id, const char *ext,
+                       size_t *len)
+{
+    char *path = path_in(dir, id, ext);
+    FILE *f = fopen(path, "r");
+    char *text = calloc(1, 4096);
+
+    free(path);
+    assert_non_null(text);
+    if (!f) {
+        free(text);
+        return NULL;
+    }
+    *len = fread(text, 1, 4095, f);
+    fclose(f);
+    return text;
+}
+
+static bool exists(const char *dir, const char *id, const char *ext)
+{
+    char *path = path_in(dir, id, ext);
+    struct stat st;
+    bool ret = lstat(path, &st) == 0;
+
+    free(path);
+    return ret;
+}
+
+/* A move as rbdmove saves it: id into id (64 bytes), and a line in ID.log. */
+static void saved_journal(const char *dir, char *id)
+{
+    struct journal *j = NULL;
+    struct error err = ERROR_INIT;
+
+    assert_int_equal(journal_create(dir, &j, &err), 0);
+    snprintf(id, 64, "%s", journal_id(j));
+    journal_set(j, "cli.volume", "data-1");
+    journal_set(j, "phase", "replicating");
+    journal_set(j, "dst.volume", "11111111-2222-3333-4444-555555555555");
+    assert_int_equal(journal_save(j, &err), 0);
+    journal_log(j, "create: destination volume requested");
+    journal_free(j);
+}
+
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        char *path;
+
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        path = path_in(dir, e->d_name, "");
+        unlink(path);
+        free(path);
+    }
+    closedir(d);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/*
+ * Both ways in refuse the journal of id as damaged, and leave its files
+ * exactly as they were: the journal (text, len bytes), its log and its lock.
+ */
+static void assert_damaged(const char *dir, const char *id, const char *text,
+                           size_t len)
+{
+    struct journal *j = NULL;
+    struct error err = ERROR_INIT;
+    size_t now_len = 0;
+    char *now;
+
+    assert_int_equal(journal_open(dir, id, &j, &err), -1);
+    assert_null(j);
+    assert_int_equal(err.kind, ERROR_STATE);
+    assert_non_null(strstr(err.msg, "is damaged"));
+    assert_non_null(strstr(err.msg, "it was left as it is"));
+    err = (struct error)ERROR_INIT;
+    assert_int_equal(journal_read(dir, id, &j, &err), -1);
+    assert_null(j);
+    assert_int_equal(err.kind, ERROR_STATE);
+    assert_non_null(strstr(err.msg, "is damaged"));
+    now = read_text(dir, id, ".journal", &now_len);
+    assert_non_null(now);
+    assert_int_equal(now_len, len);
+    assert_memory_equal(now, text, len);
+    free(now);
+    assert_true(exists(dir, id, ".log"));
+    assert_true(exists(dir, id, ".lock"));
+}
 
 static void test_journal_roundtrip_and_lock(void **state)
 {
@@ -44,13 +170,151 @@ static void test_journal_roundtrip_and_lock(void **state)
     assert_int_equal(journal_read(dir, id, &k, &err), -1);
     assert_int_equal(err.kind, ERROR_USAGE);
     assert_int_equal(journal_read(dir, "../etc", &k, &err), -1);
-    rmdir(dir);
+    remove_dir(dir);
+}
+
+static void test_journal_ends_with_checksum(void **state)
+{
+    char dir[] = "/tmp/rbm-journal-XXXXXX";
+    char id[64];
+    size_t len = 0;
+    char *text, *last;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    saved_journal(dir, id);
+    text = read_text(dir, id, ".journal", &len);
+    assert_non_null(text);
+    assert_true(len > 0 && text[len - 1] == '\n');
+    text[len - 1] = '\0';
+    last = strrchr(text, '\n');
+    assert_non_null(last);
+    /* "end xxh64 " and 16 hex digits. */
+    assert_int_equal(strlen(last + 1), 10 + 16);
+    assert_memory_equal(last + 1, "end xxh64 ", 10);
+    free(text);
+    remove_dir(dir);
+}
+
+static void test_journal_reads_old_format(void **state)
+{
+    static const char old[] = "cli.volume data-1\n"
+                              "phase replicating\n"
+                              "odd%20key a%20value%0A\n";
+    char dir[] = "/tmp/rbm-journal-XXXXXX";
+    struct journal *j = NULL;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    write_text(dir, OLD_ID, ".journal", old, sizeof(old) - 1);
+    assert_int_equal(journal_open(dir, OLD_ID, &j, &err), 0);
+    assert_string_equal(journal_get(j, "phase"), "replicating");
+    assert_string_equal(journal_get(j, "odd key"), "a value\n");
+    /* The next save writes the new format, which loads again. */
+    assert_int_equal(journal_save(j, &err), 0);
+    journal_free(j);
+    assert_int_equal(journal_read(dir, OLD_ID, &j, &err), 0);
+    assert_string_equal(journal_get(j, "cli.volume"), "data-1");
+    journal_free(j);
+    remove_dir(dir);
+}
+
+static void test_journal_flipped_byte_is_damaged(void **state)
+{
+    char dir[] = "/tmp/rbm-journal-XXXXXX";
+    char id[64];
+    size_t len = 0;
+    char *text, *p;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    saved_journal(dir, id);
+    text = read_text(dir, id, ".journal", &len);
+    /* Still a well-formed line, but not what was written. */
+    p = strstr(text, "replicating");
+    assert_non_null(p);
+    p[0] ^= 0x01;
+    write_text(dir, id, ".journal", text, len);
+    assert_damaged(dir, id, text, len);
+    free(text);
+    remove_dir(dir);
+}
+
+static void test_journal_truncated_is_damaged(void **state)
+{
+    char dir[] = "/tmp/rbm-journal-XXXXXX";
+    char id[64];
+    size_t len = 0;
+    char *text;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    saved_journal(dir, id);
+    text = read_text(dir, id, ".journal", &len);
+    /* Cut inside the end line, then only its newline. */
+    write_text(dir, id, ".journal", text, len - 5);
+    assert_damaged(dir, id, text, len - 5);
+    write_text(dir, id, ".journal", text, len - 1);
+    assert_damaged(dir, id, text, len - 1);
+    free(text);
+    remove_dir(dir);
+}
+
+static void test_journal_empty_is_damaged(void **state)
+{
+    char dir[] = "/tmp/rbm-journal-XXXXXX";
+    char id[64];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    saved_journal(dir, id);
+    write_text(dir, id, ".journal", "", 0);
+    assert_damaged(dir, id, "", 0);
+    remove_dir(dir);
+}
+
+static void test_journal_bad_lines_are_damaged(void **state)
+{
+    /* Old format (no end line), but lines no rbdmove writes. */
+#define TEXT(s)                                                                \
+    {                                                                          \
+        s, sizeof(s) - 1                                                       \
+    }
+    static const struct {
+        const char *text;
+        size_t len;
+    } bad[] = {
+        TEXT("phase replicating\nno-space-here\n"),
+        TEXT("phase replicating\n\n"),
+        TEXT("phase replicating\nkey bad%ZZvalue\n"),
+        TEXT("phase replicating\nkey value\0more\n"),
+        TEXT("phase replicating\nend xxh64 0000000000000000\nkey value\n"),
+    };
+#undef TEXT
+    char dir[] = "/tmp/rbm-journal-XXXXXX";
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    write_text(dir, OLD_ID, ".log", "x\n", 2);
+    write_text(dir, OLD_ID, ".lock", "", 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_text(dir, OLD_ID, ".journal", bad[i].text, bad[i].len);
+        assert_damaged(dir, OLD_ID, bad[i].text, bad[i].len);
+    }
+    remove_dir(dir);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_journal_roundtrip_and_lock),
+        cmocka_unit_test(test_journal_ends_with_checksum),
+        cmocka_unit_test(test_journal_reads_old_format),
+        cmocka_unit_test(test_journal_flipped_byte_is_damaged),
+        cmocka_unit_test(test_journal_truncated_is_damaged),
+        cmocka_unit_test(test_journal_empty_is_damaged),
+        cmocka_unit_test(test_journal_bad_lines_are_damaged),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
