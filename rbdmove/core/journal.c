@@ -251,6 +251,11 @@ static int parse(struct journal *j, const char *text, size_t len,
     return 0;
 }
 
+static int no_move(const struct journal *j, struct error *err)
+{
+    return error_set(err, ERROR_USAGE, 0, "no move %s in '%s'", j->id, j->dir);
+}
+
 static int load(struct journal *j, struct error *err)
 {
     char *path = path_of(j, ".journal");
@@ -262,7 +267,7 @@ static int load(struct journal *j, struct error *err)
 
     if (fd < 0) {
         if (errno == ENOENT)
-            error_set(err, ERROR_USAGE, 0, "no move %s in '%s'", j->id, j->dir);
+            no_move(j, err);
         else
             error_set(err, ERROR_IO, errno, "cannot read '%s'", path);
         free(path);
@@ -300,17 +305,32 @@ int journal_read(const char *dir, const char *id, struct journal **out,
 int journal_open(const char *dir, const char *id, struct journal **out,
                  struct error *err)
 {
-    struct journal *j = NULL;
+    struct journal *j;
+    struct stat st;
+    char *path;
+    int ret = -1;
 
     *out = NULL;
-    if (journal_read(dir, id, &j, err) < 0)
-        return -1;
-    if (take_lock(j, err) < 0) {
-        journal_free(j);
-        return -1;
+    if (!id_is_valid(id))
+        return error_set(err, ERROR_USAGE, 0, "'%s' is not a move id", id);
+    j = journal_new(dir, id);
+    path = path_of(j, ".journal");
+    /* Lock, then read: a journal read before its lock is taken can be a
+     * step behind the process that held the lock a moment ago. An unknown
+     * id is refused before the lock so that it leaves no lock file. */
+    if (lstat(path, &st) < 0 && errno == ENOENT) {
+        no_move(j, err);
+        goto out;
     }
+    if (take_lock(j, err) < 0 || load(j, err) < 0)
+        goto out;
     *out = j;
-    return 0;
+    j = NULL;
+    ret = 0;
+out:
+    free(path);
+    journal_free(j);
+    return ret;
 }
 
 void journal_free(struct journal *j)

@@ -2,9 +2,10 @@
 /*
  * tests/unit/test_journal.c: the journal's atomic records and its lock:
  * values round-trip through a save, a second driver of the same move is
- * refused; a journal written by an older rbdmove (no end line) still loads,
- * while an empty, cut, changed or unparsable one is refused as damaged and
- * its files stay as they were.
+ * refused, and the lock is taken before the journal is read; a journal
+ * written by an older rbdmove (no end line) still loads, while an empty,
+ * cut, changed or unparsable one is refused as damaged and its files stay
+ * as they were.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -305,6 +306,29 @@ static void test_journal_bad_lines_are_damaged(void **state)
     remove_dir(dir);
 }
 
+static void test_journal_open_locks_before_reading(void **state)
+{
+    char dir[] = "/tmp/rbm-journal-XXXXXX";
+    struct journal *j = NULL, *k = NULL;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(journal_create(dir, &j, &err), 0);
+    journal_set(j, "phase", "new");
+    assert_int_equal(journal_save(j, &err), 0);
+    /* Held by j: refused for the lock, before its text is even read. */
+    write_text(dir, journal_id(j), ".journal", "", 0);
+    assert_int_equal(journal_open(dir, journal_id(j), &k, &err), -1);
+    assert_non_null(strstr(err.msg, "another rbdmove process"));
+    journal_free(j);
+    /* An unknown move leaves no lock file behind. */
+    assert_int_equal(journal_open(dir, OLD_ID, &k, &err), -1);
+    assert_int_equal(err.kind, ERROR_USAGE);
+    assert_false(exists(dir, OLD_ID, ".lock"));
+    remove_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_journal_truncated_is_damaged),
         cmocka_unit_test(test_journal_empty_is_damaged),
         cmocka_unit_test(test_journal_bad_lines_are_damaged),
+        cmocka_unit_test(test_journal_open_locks_before_reading),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
