@@ -38,6 +38,9 @@ struct journal {
     char **values;
     size_t n;
     int lock_fd;
+    /* Made by journal_create in this process and never saved: the only
+     * journal journal_discard removes. */
+    bool created;
 };
 
 char *journal_default_dir(void)
@@ -133,6 +136,7 @@ int journal_create(const char *dir, struct journal **out, struct error *err)
         journal_free(j);
         return -1;
     }
+    j->created = true;
     *out = j;
     return 0;
 }
@@ -436,6 +440,8 @@ int journal_save(struct journal *j, struct error *err)
     int ret = -1;
     int dfd;
 
+    /* From the first attempt on, a file may exist that a later run needs. */
+    j->created = false;
     for (size_t i = 0; i < j->n; i++) {
         buf_add_pct(&b, j->keys[i]);
         buf_adds(&b, " ");
@@ -543,14 +549,22 @@ void journal_ids_free(char **ids, size_t n)
     free(ids);
 }
 
-void journal_discard(struct journal *j)
+int journal_discard(struct journal *j, struct error *err)
 {
-    static const char *const exts[] = {".journal", ".log", ".lock"};
+    /* Never saved, so there is no ID.journal: only the log and the lock. */
+    static const char *const exts[] = {".log", ".lock"};
 
-    for (size_t i = 0; i < 3; i++) {
+    if (!j->created)
+        return error_set(err, ERROR_STATE, 0,
+                         "journal %s was kept: only a move created by this "
+                         "run that recorded no step can be discarded",
+                         j->id);
+    for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
         char *path = path_of(j, exts[i]);
 
         unlink(path);
         free(path);
     }
+    j->created = false;
+    return 0;
 }

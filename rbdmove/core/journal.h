@@ -42,8 +42,14 @@ int journal_open(const char *dir, const char *id, struct journal **out,
 /* Load without locking, for status; errors as journal_open. */
 int journal_read(const char *dir, const char *id, struct journal **out,
                  struct error *err) MUST_CHECK;
-/* Remove the journal's files (a move that changed nothing). */
-void journal_discard(struct journal *j);
+/*
+ * Remove the files of a move that changed nothing: only of a journal this
+ * process made with journal_create and never saved (the move's pre-flight
+ * failed before its first step was recorded). Any other journal, opened,
+ * read or saved once, is kept, and ERROR_STATE says so: whatever its state,
+ * a later resume or abort may need it.
+ */
+int journal_discard(struct journal *j, struct error *err) MUST_CHECK;
 /* NULL-safe; releases the lock. */
 void journal_free(struct journal *j);
 

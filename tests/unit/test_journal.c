@@ -2,7 +2,8 @@
 /*
  * tests/unit/test_journal.c: the journal's atomic records and its lock:
  * values round-trip through a save, a second driver of the same move is
- * refused, and the lock is taken before the journal is read; a journal
+ * refused, and the lock is taken before the journal is read; only a
+ * journal this run created and never saved can be discarded; a journal
  * written by an older rbdmove (no end line) still loads, while an empty,
  * cut, changed or unparsable one is refused as damaged and its files stay
  * as they were.
@@ -166,9 +167,8 @@ static void test_journal_roundtrip_and_lock(void **state)
     assert_string_equal(journal_get(k, "odd key"), "a value\nwith a newline %");
     journal_set(k, "phase", NULL);
     assert_null(journal_get(k, "phase"));
-    journal_discard(k);
     journal_free(k);
-    assert_int_equal(journal_read(dir, id, &k, &err), -1);
+    assert_int_equal(journal_read(dir, "20250101T000000-ffffff", &k, &err), -1);
     assert_int_equal(err.kind, ERROR_USAGE);
     assert_int_equal(journal_read(dir, "../etc", &k, &err), -1);
     remove_dir(dir);
@@ -329,6 +329,67 @@ static void test_journal_open_locks_before_reading(void **state)
     remove_dir(dir);
 }
 
+/* All three files of id are still there, and its journal reads. */
+static void assert_kept(const char *dir, const char *id)
+{
+    struct journal *j = NULL;
+    struct error err = ERROR_INIT;
+
+    assert_true(exists(dir, id, ".journal"));
+    assert_true(exists(dir, id, ".log"));
+    assert_true(exists(dir, id, ".lock"));
+    assert_int_equal(journal_read(dir, id, &j, &err), 0);
+    journal_free(j);
+}
+
+static void test_journal_discard_only_unsaved_new(void **state)
+{
+    /* The journal of issue 11: no phase, as if the pre-flight failed. */
+    static const char no_phase[] = "cli.volume data-1\n";
+    char dir[] = "/tmp/rbm-journal-XXXXXX";
+    struct journal *j = NULL;
+    struct error err = ERROR_INIT;
+    char id[64];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    /* Created by this run, never saved: its log and lock go. */
+    assert_int_equal(journal_create(dir, &j, &err), 0);
+    snprintf(id, sizeof(id), "%s", journal_id(j));
+    journal_log(j, "preflight: failed");
+    assert_int_equal(journal_discard(j, &err), 0);
+    journal_free(j);
+    assert_false(exists(dir, id, ".log"));
+    assert_false(exists(dir, id, ".lock"));
+    /* Created and saved once: kept. */
+    assert_int_equal(journal_create(dir, &j, &err), 0);
+    snprintf(id, sizeof(id), "%s", journal_id(j));
+    journal_set(j, "cli.volume", "data-1");
+    assert_int_equal(journal_save(j, &err), 0);
+    journal_log(j, "preflight: failed");
+    assert_int_equal(journal_discard(j, &err), -1);
+    assert_int_equal(err.kind, ERROR_STATE);
+    journal_free(j);
+    assert_kept(dir, id);
+    /* Opened (a resume) or read (status): kept, phase or not. */
+    saved_journal(dir, id);
+    assert_int_equal(journal_open(dir, id, &j, &err), 0);
+    assert_int_equal(journal_discard(j, &err), -1);
+    journal_free(j);
+    assert_kept(dir, id);
+    write_text(dir, OLD_ID, ".journal", no_phase, sizeof(no_phase) - 1);
+    write_text(dir, OLD_ID, ".log", "x\n", 2);
+    assert_int_equal(journal_open(dir, OLD_ID, &j, &err), 0);
+    assert_null(journal_get(j, "phase"));
+    assert_int_equal(journal_discard(j, &err), -1);
+    journal_free(j);
+    assert_int_equal(journal_read(dir, OLD_ID, &j, &err), 0);
+    assert_int_equal(journal_discard(j, &err), -1);
+    journal_free(j);
+    assert_kept(dir, OLD_ID);
+    remove_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_journal_empty_is_damaged),
         cmocka_unit_test(test_journal_bad_lines_are_damaged),
         cmocka_unit_test(test_journal_open_locks_before_reading),
+        cmocka_unit_test(test_journal_discard_only_unsaved_new),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
