@@ -74,6 +74,101 @@ static int mkdir_p(const char *path, struct error *err)
     return ret;
 }
 
+/* Who besides its owner can write a file of mode m: the wider of the two. */
+static const char *writers(mode_t m)
+{
+    return (m & S_IWOTH) ? "others" : "its group";
+}
+
+/*
+ * The state directory holds what resume and abort act on (volumes to
+ * delete, servers to attach to), so only its owner may be able to change
+ * what is in it. One that does not exist holds nothing to trust yet.
+ */
+static int check_dir(const char *dir, struct error *err)
+{
+    struct stat st;
+
+    if (stat(dir, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return error_set(err, ERROR_IO, errno,
+                         "cannot read state directory '%s'", dir);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return error_set(err, ERROR_USAGE, 0,
+                         "state directory '%s' is not a directory", dir);
+    if (st.st_uid != geteuid())
+        return error_set(err, ERROR_USAGE, 0,
+                         "state directory '%s' is owned by uid %u, not by "
+                         "you (uid %u): another user could change its "
+                         "journals; give a directory of your own "
+                         "(--state-dir)",
+                         dir, (unsigned)st.st_uid, (unsigned)geteuid());
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return error_set(err, ERROR_USAGE, 0,
+                         "state directory '%s' is writable by %s (mode "
+                         "%04o): another user could change its journals; "
+                         "run chmod go-w '%s'",
+                         dir, writers(st.st_mode),
+                         (unsigned)(st.st_mode & 07777), dir);
+    return 0;
+}
+
+/* A file of a journal, open as fd: a plain file of ours that nobody else
+ * can write, or it is not trusted. */
+static int check_file(int fd, const char *path, struct error *err)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return error_set(err, ERROR_IO, errno, "cannot read '%s'", path);
+    if (!S_ISREG(st.st_mode))
+        return error_set(err, ERROR_STATE, 0,
+                         "'%s' is not a plain file: refused", path);
+    if (st.st_uid != geteuid())
+        return error_set(err, ERROR_STATE, 0,
+                         "'%s' is owned by uid %u, not by you (uid %u): "
+                         "refused",
+                         path, (unsigned)st.st_uid, (unsigned)geteuid());
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return error_set(err, ERROR_STATE, 0,
+                         "'%s' is writable by %s (mode %04o): refused; "
+                         "check what it holds, then run chmod go-w '%s'",
+                         path, writers(st.st_mode),
+                         (unsigned)(st.st_mode & 07777), path);
+    return 0;
+}
+
+/*
+ * Open the journal file path with flags, never through a symbolic link
+ * (O_NOFOLLOW: a link planted in the state directory would have us read,
+ * or create, a file elsewhere), and check it with check_file.
+ */
+static int open_file(const char *path, int flags, int *out, struct error *err)
+{
+    struct stat st;
+    int fd;
+
+    *out = -1;
+    fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ELOOP && lstat(path, &st) == 0 &&
+        S_ISLNK(st.st_mode))
+        return error_set(err, ERROR_STATE, 0,
+                         "'%s' is a symbolic link: refused (the files of a "
+                         "journal must be plain files in the state "
+                         "directory)",
+                         path);
+    if (fd < 0)
+        return error_set(err, ERROR_IO, errno, "cannot open '%s'", path);
+    if (check_file(fd, path, err) < 0) {
+        close(fd);
+        return -1;
+    }
+    *out = fd;
+    return 0;
+}
+
 static bool id_is_valid(const char *id)
 {
     return name_is_safe(id) && strlen(id) < 64;
@@ -87,14 +182,12 @@ static char *path_of(const struct journal *j, const char *ext)
 static int take_lock(struct journal *j, struct error *err)
 {
     char *path = path_of(j, ".lock");
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd;
+    int r = open_file(path, O_RDWR | O_CREAT, &fd, err);
 
-    if (fd < 0) {
-        error_set(err, ERROR_IO, errno, "cannot open '%s'", path);
-        free(path);
-        return -1;
-    }
     free(path);
+    if (r < 0)
+        return -1;
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         close(fd);
         return error_set(err, ERROR_STATE, EWOULDBLOCK,
@@ -124,7 +217,7 @@ int journal_create(const char *dir, struct journal **out, struct error *err)
     char id[64], ts[32];
 
     *out = NULL;
-    if (mkdir_p(dir, err) < 0)
+    if (mkdir_p(dir, err) < 0 || check_dir(dir, err) < 0)
         return -1;
     if (getrandom(rnd, sizeof(rnd), 0) < 0)
         rnd[0] = (unsigned char)getpid();
@@ -266,14 +359,12 @@ static int load(struct journal *j, struct error *err)
     struct buf b = BUF_INIT;
     char chunk[4096];
     ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd;
     int ret = -1;
 
-    if (fd < 0) {
-        if (errno == ENOENT)
+    if (open_file(path, O_RDONLY, &fd, err) < 0) {
+        if (err->kind == ERROR_IO && err->cause == ENOENT)
             no_move(j, err);
-        else
-            error_set(err, ERROR_IO, errno, "cannot read '%s'", path);
         free(path);
         return -1;
     }
@@ -297,6 +388,8 @@ int journal_read(const char *dir, const char *id, struct journal **out,
     *out = NULL;
     if (!id_is_valid(id))
         return error_set(err, ERROR_USAGE, 0, "'%s' is not a move id", id);
+    if (check_dir(dir, err) < 0)
+        return -1;
     j = journal_new(dir, id);
     if (load(j, err) < 0) {
         journal_free(j);
@@ -317,6 +410,8 @@ int journal_open(const char *dir, const char *id, struct journal **out,
     *out = NULL;
     if (!id_is_valid(id))
         return error_set(err, ERROR_USAGE, 0, "'%s' is not a move id", id);
+    if (check_dir(dir, err) < 0)
+        return -1;
     j = journal_new(dir, id);
     path = path_of(j, ".journal");
     /* Lock, then read: a journal read before its lock is taken can be a
@@ -409,11 +504,17 @@ void journal_setf(struct journal *j, const char *key, const char *fmt, ...)
     buf_release(&b);
 }
 
+/* Write b to a new file at path: one left by a crash is replaced, and the
+ * new one is ours with mode 0600 whatever the old one was (O_EXCL never
+ * follows a link either). */
 static int write_file(const char *path, const struct buf *b, struct error *err)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     size_t off = 0;
+    int fd;
 
+    if (unlink(path) < 0 && errno != ENOENT)
+        return error_set(err, ERROR_IO, errno, "cannot replace '%s'", path);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return error_set(err, ERROR_IO, errno, "cannot write '%s'", path);
     while (off < b->len) {
@@ -473,6 +574,7 @@ void journal_log(struct journal *j, const char *fmt, ...)
 {
     char *path = path_of(j, ".log");
     struct buf b = BUF_INIT;
+    struct error err = ERROR_INIT;
     time_t now = time(NULL);
     struct tm tm;
     char ts[32];
@@ -486,8 +588,7 @@ void journal_log(struct journal *j, const char *fmt, ...)
     buf_vaddf(&b, fmt, ap);
     va_end(ap);
     buf_adds(&b, "\n");
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd >= 0) {
+    if (open_file(path, O_WRONLY | O_CREAT | O_APPEND, &fd, &err) == 0) {
         if (write(fd, b.data, b.len) < 0)
             (void)0;
         close(fd);
@@ -518,11 +619,14 @@ static int cmp_str(const void *a, const void *b)
 
 int journal_list(const char *dir, char ***ids, size_t *n, struct error *err)
 {
-    DIR *d = opendir(dir);
+    DIR *d;
     struct dirent *e;
 
     *ids = NULL;
     *n = 0;
+    if (check_dir(dir, err) < 0)
+        return -1;
+    d = opendir(dir);
     if (!d) {
         if (errno == ENOENT)
             return 0;

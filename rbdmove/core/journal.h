@@ -6,16 +6,22 @@
  * A journal is a small file of "key value" lines (values percent-encoded)
  * in the state directory, rewritten atomically (temporary file, fsync,
  * rename, fsync of the directory) at every step, so that after a crash it
- * holds either the previous step or the next one, never half of each. Its
- * last line is "end xxh64 " and the XXH64 of everything before that line,
- * so that a file the disk or a person damaged is refused, not trusted: an
- * empty file, a cut last line, a line that does not parse or a checksum
- * that does not match make it "damaged" (ERROR_STATE), and its files are
- * left as they are. A file with no end line at all is one written by an
- * older rbdmove and is read unchecked.
+ * holds either the previous step or the next one, never half of each.
  * Beside it, ID.log collects one human line per event. Neither holds a
  * secret: credentials stay in clouds.yaml and the environment. A lock file
  * keeps two processes from driving one move at once.
+ *
+ * The journal's last line is "end xxh64 " and the XXH64 of everything
+ * before that line, so that a file the disk or a person damaged is refused,
+ * not trusted: an empty file, a cut last line, a line that does not parse
+ * or a checksum that does not match make it "damaged" (ERROR_STATE), and
+ * its files are left as they are. A file with no end line at all is one
+ * written by an older rbdmove and is read unchecked.
+ *
+ * What resume and abort act on must be the user's own: the state directory
+ * must belong to the user and be writable by nobody else (ERROR_USAGE
+ * otherwise), and each file of a journal must be a plain file of the
+ * user's that nobody else can write, never a symbolic link (ERROR_STATE).
  */
 #ifndef RBDMOVE_JOURNAL_H
 #define RBDMOVE_JOURNAL_H
@@ -30,12 +36,13 @@ struct journal;
 char *journal_default_dir(void);
 
 /*
- * Create the journal of a new move under dir (created if needed) with a
- * fresh id, locked by this process.
+ * Create the journal of a new move under dir (created with mode 0700 if
+ * needed) with a fresh id, locked by this process. Its journal file is
+ * first written by journal_save.
  */
 int journal_create(const char *dir, struct journal **out,
                    struct error *err) MUST_CHECK;
-/* Load and lock the journal id under dir. ERROR_USAGE when unknown,
+/* Lock, then load, the journal id under dir. ERROR_USAGE when unknown,
  * ERROR_STATE when another process holds it or it is damaged. */
 int journal_open(const char *dir, const char *id, struct journal **out,
                  struct error *err) MUST_CHECK;

@@ -6,7 +6,8 @@
  * journal this run created and never saved can be discarded; a journal
  * written by an older rbdmove (no end line) still loads, while an empty,
  * cut, changed or unparsable one is refused as damaged and its files stay
- * as they were.
+ * as they were; a state directory or a file that someone else could
+ * change, and a file that is a symbolic link, are refused.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -390,6 +391,153 @@ static void test_journal_discard_only_unsaved_new(void **state)
     remove_dir(dir);
 }
 
+/* Every way into dir is refused with ERROR_USAGE and a message holding
+ * why; the journal of id (saved before) is still there. */
+static void assert_dir_refused(const char *dir, const char *id, const char *why)
+{
+    struct journal *j = NULL;
+    struct error err = ERROR_INIT;
+    char **ids = NULL;
+    size_t n = 0;
+
+    assert_int_equal(journal_create(dir, &j, &err), -1);
+    assert_int_equal(err.kind, ERROR_USAGE);
+    assert_non_null(strstr(err.msg, why));
+    assert_non_null(strstr(err.msg, dir));
+    err = (struct error)ERROR_INIT;
+    assert_int_equal(journal_open(dir, id, &j, &err), -1);
+    assert_non_null(strstr(err.msg, why));
+    err = (struct error)ERROR_INIT;
+    assert_int_equal(journal_read(dir, id, &j, &err), -1);
+    assert_non_null(strstr(err.msg, why));
+    err = (struct error)ERROR_INIT;
+    assert_int_equal(journal_list(dir, &ids, &n, &err), -1);
+    assert_non_null(strstr(err.msg, why));
+    assert_true(exists(dir, id, ".journal"));
+}
+
+static void test_journal_state_dir_writable_by_others(void **state)
+{
+    char dir[] = "/tmp/rbm-journal-XXXXXX";
+    struct journal *j = NULL;
+    struct error err = ERROR_INIT;
+    char id[64];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    saved_journal(dir, id);
+    assert_int_equal(chmod(dir, 0777), 0);
+    assert_dir_refused(dir, id, "is writable by others (mode 0777)");
+    assert_int_equal(chmod(dir, 0770), 0);
+    assert_dir_refused(dir, id, "is writable by its group (mode 0770)");
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_int_equal(journal_open(dir, id, &j, &err), 0);
+    journal_free(j);
+    remove_dir(dir);
+}
+
+static void test_journal_state_dir_of_another_user(void **state)
+{
+    char dir[] = "/tmp/rbm-journal-XXXXXX";
+    char id[64];
+
+    (void)state;
+    /* Only root can give a directory away; as anyone else this case is
+     * skipped (the mode case above runs for everybody). */
+    if (geteuid() != 0)
+        skip();
+    assert_non_null(mkdtemp(dir));
+    saved_journal(dir, id);
+    assert_int_equal(chown(dir, 65534, 65534), 0);
+    assert_dir_refused(dir, id, "is owned by uid 65534, not by you");
+    assert_int_equal(chown(dir, 0, 0), 0);
+    remove_dir(dir);
+}
+
+static void test_journal_symlink_is_refused(void **state)
+{
+    char dir[] = "/tmp/rbm-journal-XXXXXX";
+    struct journal *j = NULL;
+    struct error err = ERROR_INIT;
+    char *link, *target, *victim;
+    size_t len = 0, before_len = 0;
+    char *before, *after;
+    char id[64];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    saved_journal(dir, id);
+    link = path_in(dir, id, ".journal");
+    target = path_in(dir, "elsewhere", "");
+    before = read_text(dir, id, ".journal", &before_len);
+    assert_int_equal(rename(link, target), 0);
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(journal_open(dir, id, &j, &err), -1);
+    assert_int_equal(err.kind, ERROR_STATE);
+    assert_non_null(strstr(err.msg, "is a symbolic link: refused"));
+    err = (struct error)ERROR_INIT;
+    assert_int_equal(journal_read(dir, id, &j, &err), -1);
+    assert_non_null(strstr(err.msg, "is a symbolic link: refused"));
+    after = read_text(dir, "elsewhere", "", &len);
+    assert_int_equal(len, before_len);
+    assert_memory_equal(after, before, len);
+    free(after);
+    /* A linked lock file: refused, and its target is not created. */
+    assert_int_equal(unlink(link), 0);
+    assert_int_equal(rename(target, link), 0);
+    free(link);
+    link = path_in(dir, id, ".lock");
+    victim = path_in(dir, "victim", "");
+    assert_int_equal(unlink(link), 0);
+    assert_int_equal(symlink(victim, link), 0);
+    err = (struct error)ERROR_INIT;
+    assert_int_equal(journal_open(dir, id, &j, &err), -1);
+    assert_non_null(strstr(err.msg, "is a symbolic link: refused"));
+    assert_false(exists(dir, "victim", ""));
+    free(before);
+    free(victim);
+    free(target);
+    free(link);
+    remove_dir(dir);
+}
+
+static void test_journal_file_writable_by_others(void **state)
+{
+    char dir[] = "/tmp/rbm-journal-XXXXXX";
+    struct journal *j = NULL;
+    struct error err = ERROR_INIT;
+    char *path;
+    struct stat st;
+    char id[64];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    saved_journal(dir, id);
+    path = path_in(dir, id, ".journal");
+    assert_int_equal(chmod(path, 0666), 0);
+    assert_int_equal(journal_read(dir, id, &j, &err), -1);
+    assert_int_equal(err.kind, ERROR_STATE);
+    assert_non_null(strstr(err.msg, "is writable by others (mode 0666)"));
+    assert_int_equal(chmod(path, 0600), 0);
+    /* A temporary file left by a crash, open to all: the save replaces
+     * it, so the journal stays 0600. */
+    write_text(dir, id, ".journal.tmp", "junk", 4);
+    free(path);
+    path = path_in(dir, id, ".journal.tmp");
+    assert_int_equal(chmod(path, 0666), 0);
+    assert_int_equal(journal_open(dir, id, &j, &err), 0);
+    assert_int_equal(journal_save(j, &err), 0);
+    journal_free(j);
+    free(path);
+    path = path_in(dir, id, ".journal");
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(journal_read(dir, id, &j, &err), 0);
+    journal_free(j);
+    free(path);
+    remove_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +550,10 @@ int main(void)
         cmocka_unit_test(test_journal_bad_lines_are_damaged),
         cmocka_unit_test(test_journal_open_locks_before_reading),
         cmocka_unit_test(test_journal_discard_only_unsaved_new),
+        cmocka_unit_test(test_journal_state_dir_writable_by_others),
+        cmocka_unit_test(test_journal_state_dir_of_another_user),
+        cmocka_unit_test(test_journal_symlink_is_refused),
+        cmocka_unit_test(test_journal_file_writable_by_others),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
