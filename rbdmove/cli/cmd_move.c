@@ -304,8 +304,47 @@ void test_hold_from_env(struct migrate_opts *mo)
     mo->hold_seconds = strtod(colon + 1, NULL);
 }
 
-/* Run or resume the move of journal jr with options a. */
-static int drive(struct journal *jr, struct move_args *a, bool do_abort)
+/* What drive() does with its journal. Only a move this run created may
+ * have its journal discarded, when its pre-flight fails: a resumed or
+ * aborted journal is kept whatever happens (issue 11). */
+enum drive_mode {
+    DRIVE_NEW,
+    DRIVE_RESUME,
+    DRIVE_ABORT,
+};
+
+/* The pre-flight of a new move failed before its first step: its journal
+ * has nothing a resume could use. */
+static void discard_unused(struct journal *jr)
+{
+    struct error err = ERROR_INIT;
+
+    if (journal_discard(jr, &err) < 0) {
+        cli_report_error(&err);
+        return;
+    }
+    fprintf(stderr, "rbdmove: nothing was changed\n");
+}
+
+/* The failed move jr can go on: say how. */
+static void print_stopped(struct journal *jr)
+{
+    const char *phase = journal_get(jr, "phase");
+
+    if (phase)
+        fprintf(stderr,
+                "rbdmove: move %s stopped in phase '%s': 'rbdmove "
+                "resume %s' goes on, 'rbdmove abort %s' undoes it\n",
+                journal_id(jr), phase, journal_id(jr), journal_id(jr));
+    else
+        fprintf(stderr,
+                "rbdmove: move %s stopped before its first step: 'rbdmove "
+                "resume %s' tries again, 'rbdmove abort %s' closes it\n",
+                journal_id(jr), journal_id(jr), journal_id(jr));
+}
+
+/* Run, resume or abort the move of journal jr with options a. */
+static int drive(struct journal *jr, struct move_args *a, enum drive_mode mode)
 {
     struct dest_ctx dc = {a, {NULL}, 0};
     struct migrate_report rep;
@@ -326,31 +365,25 @@ static int drive(struct journal *jr, struct move_args *a, bool do_abort)
     test_hold_from_env(&a->mo);
     progress_setup(a->progress, cli_json);
     cli_install_signals();
-    if (do_abort)
+    if (mode == DRIVE_ABORT)
         ret = migrate_abort(jr, &a->mo, &err);
     else
         ret = migrate_run(jr, &a->mo, &rep, &err);
     progress_stop();
     for (unsigned i = 0; i < dc.n; i++)
         cli_session_free(dc.sessions[i]);
-    if (ret < 0 && !do_abort && !journal_get(jr, "phase")) {
-        /* The pre-flight failed: nothing changed, nothing to resume. */
+    if (ret < 0 && mode == DRIVE_NEW && !journal_get(jr, "phase")) {
         print_failed(jr, &err);
         ret = cli_report_error(&err);
-        journal_discard(jr);
-        fprintf(stderr, "rbdmove: nothing was changed\n");
+        discard_unused(jr);
     } else if (ret < 0) {
         print_failed(jr, &err);
         ret = cli_report_error(&err);
-        if (!do_abort && ret != EXIT_USAGE)
-            fprintf(stderr,
-                    "rbdmove: move %s stopped in phase '%s': 'rbdmove "
-                    "resume %s' goes on, 'rbdmove abort %s' undoes it\n",
-                    journal_id(jr), journal_get(jr, "phase"), journal_id(jr),
-                    journal_id(jr));
+        if (mode != DRIVE_ABORT && ret != EXIT_USAGE)
+            print_stopped(jr);
         if (err.kind == ERROR_INTERRUPTED)
             ret = EXIT_RESUMABLE;
-    } else if (do_abort) {
+    } else if (mode == DRIVE_ABORT) {
         fprintf(stderr, "rbdmove: move %s aborted\n", journal_id(jr));
     } else {
         print_done(jr, &rep);
@@ -455,7 +488,7 @@ int cmd_move(int argc, char **argv)
     }
     record(jr, &a, a.mo.plan.volume);
     fprintf(stderr, "rbdmove: move %s (journal in %s)\n", journal_id(jr), dir);
-    ret = drive(jr, &a, false);
+    ret = drive(jr, &a, DRIVE_NEW);
 out:
     journal_free(jr);
     free(dir);
@@ -502,7 +535,7 @@ static int by_id(int argc, char **argv, const struct cli_command *cmd,
         goto out;
     }
     a.progress = cl.progress;
-    ret = drive(jr, &a, do_abort);
+    ret = drive(jr, &a, do_abort ? DRIVE_ABORT : DRIVE_RESUME);
 out:
     journal_free(jr);
     free(dir);

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,18 @@
 #include <unistd.h>
 
 #include "rbdmove/base/buf.h"
+#include "rbdmove/base/hash.h"
 #include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"
+
+/*
+ * The file's last line: END_PREFIX, then the XXH64 (seed 0) of every byte
+ * before the line as 16 lowercase hex digits, then a newline. It tells a
+ * whole journal from an empty, cut or changed one; "end" is never a key, so
+ * the line cannot be taken for one.
+ */
+#define END_KEY "end"
+#define END_PREFIX END_KEY " xxh64 "
 
 struct journal {
     char *dir;
@@ -27,6 +38,9 @@ struct journal {
     char **values;
     size_t n;
     int lock_fd;
+    /* Made by journal_create in this process and never saved: the only
+     * journal journal_discard removes. */
+    bool created;
 };
 
 char *journal_default_dir(void)
@@ -60,6 +74,101 @@ static int mkdir_p(const char *path, struct error *err)
     return ret;
 }
 
+/* Who besides its owner can write a file of mode m: the wider of the two. */
+static const char *writers(mode_t m)
+{
+    return (m & S_IWOTH) ? "others" : "its group";
+}
+
+/*
+ * The state directory holds what resume and abort act on (volumes to
+ * delete, servers to attach to), so only its owner may be able to change
+ * what is in it. One that does not exist holds nothing to trust yet.
+ */
+static int check_dir(const char *dir, struct error *err)
+{
+    struct stat st;
+
+    if (stat(dir, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return error_set(err, ERROR_IO, errno,
+                         "cannot read state directory '%s'", dir);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return error_set(err, ERROR_USAGE, 0,
+                         "state directory '%s' is not a directory", dir);
+    if (st.st_uid != geteuid())
+        return error_set(err, ERROR_USAGE, 0,
+                         "state directory '%s' is owned by uid %u, not by "
+                         "you (uid %u): another user could change its "
+                         "journals; give a directory of your own "
+                         "(--state-dir)",
+                         dir, (unsigned)st.st_uid, (unsigned)geteuid());
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return error_set(err, ERROR_USAGE, 0,
+                         "state directory '%s' is writable by %s (mode "
+                         "%04o): another user could change its journals; "
+                         "run chmod go-w '%s'",
+                         dir, writers(st.st_mode),
+                         (unsigned)(st.st_mode & 07777), dir);
+    return 0;
+}
+
+/* A file of a journal, open as fd: a plain file of ours that nobody else
+ * can write, or it is not trusted. */
+static int check_file(int fd, const char *path, struct error *err)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return error_set(err, ERROR_IO, errno, "cannot read '%s'", path);
+    if (!S_ISREG(st.st_mode))
+        return error_set(err, ERROR_STATE, 0,
+                         "'%s' is not a plain file: refused", path);
+    if (st.st_uid != geteuid())
+        return error_set(err, ERROR_STATE, 0,
+                         "'%s' is owned by uid %u, not by you (uid %u): "
+                         "refused",
+                         path, (unsigned)st.st_uid, (unsigned)geteuid());
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return error_set(err, ERROR_STATE, 0,
+                         "'%s' is writable by %s (mode %04o): refused; "
+                         "check what it holds, then run chmod go-w '%s'",
+                         path, writers(st.st_mode),
+                         (unsigned)(st.st_mode & 07777), path);
+    return 0;
+}
+
+/*
+ * Open the journal file path with flags, never through a symbolic link
+ * (O_NOFOLLOW: a link planted in the state directory would have us read,
+ * or create, a file elsewhere), and check it with check_file.
+ */
+static int open_file(const char *path, int flags, int *out, struct error *err)
+{
+    struct stat st;
+    int fd;
+
+    *out = -1;
+    fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ELOOP && lstat(path, &st) == 0 &&
+        S_ISLNK(st.st_mode))
+        return error_set(err, ERROR_STATE, 0,
+                         "'%s' is a symbolic link: refused (the files of a "
+                         "journal must be plain files in the state "
+                         "directory)",
+                         path);
+    if (fd < 0)
+        return error_set(err, ERROR_IO, errno, "cannot open '%s'", path);
+    if (check_file(fd, path, err) < 0) {
+        close(fd);
+        return -1;
+    }
+    *out = fd;
+    return 0;
+}
+
 static bool id_is_valid(const char *id)
 {
     return name_is_safe(id) && strlen(id) < 64;
@@ -73,14 +182,12 @@ static char *path_of(const struct journal *j, const char *ext)
 static int take_lock(struct journal *j, struct error *err)
 {
     char *path = path_of(j, ".lock");
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd;
+    int r = open_file(path, O_RDWR | O_CREAT, &fd, err);
 
-    if (fd < 0) {
-        error_set(err, ERROR_IO, errno, "cannot open '%s'", path);
-        free(path);
-        return -1;
-    }
     free(path);
+    if (r < 0)
+        return -1;
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         close(fd);
         return error_set(err, ERROR_STATE, EWOULDBLOCK,
@@ -110,7 +217,7 @@ int journal_create(const char *dir, struct journal **out, struct error *err)
     char id[64], ts[32];
 
     *out = NULL;
-    if (mkdir_p(dir, err) < 0)
+    if (mkdir_p(dir, err) < 0 || check_dir(dir, err) < 0)
         return -1;
     if (getrandom(rnd, sizeof(rnd), 0) < 0)
         rnd[0] = (unsigned char)getpid();
@@ -122,42 +229,128 @@ int journal_create(const char *dir, struct journal **out, struct error *err)
         journal_free(j);
         return -1;
     }
+    j->created = true;
     *out = j;
     return 0;
 }
 
-static int parse(struct journal *j, const char *text, struct error *err)
+/*
+ * Refuse a journal whose text is not what journal_save wrote. Its files are
+ * left as they are: what the move did is in ID.log and in the two clouds,
+ * and only a person can weigh them; deleting or rewriting the journal here
+ * would lose what is left of its record.
+ */
+static int __attribute__((format(printf, 3, 4)))
+damaged(const struct journal *j, struct error *err, const char *fmt, ...)
 {
-    const char *line = text;
+    struct buf why = BUF_INIT;
+    va_list ap;
 
-    while (*line) {
-        const char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        char *l = xstrndup(line, len);
-        char *sp = strchr(l, ' ');
-        char *k, *v;
+    va_start(ap, fmt);
+    buf_vaddf(&why, fmt, ap);
+    va_end(ap);
+    error_set(err, ERROR_STATE, 0,
+              "journal %s is damaged (%s): it was left as it is; look at "
+              "'%s/%s.log' for the move's last steps (rbdmove-resume(1) "
+              "says what to do)",
+              j->id, buf_str(&why), j->dir, j->id);
+    buf_release(&why);
+    return -1;
+}
 
-        if (!sp) {
-            free(l);
-            return error_set(err, ERROR_STATE, 0,
-                             "journal of move %s is damaged", j->id);
-        }
-        *sp = '\0';
-        k = pct_decode(l);
-        v = pct_decode(sp + 1);
-        free(l);
-        if (!k || !v) {
-            free(k);
-            free(v);
-            return error_set(err, ERROR_STATE, 0,
-                             "journal of move %s is damaged", j->id);
-        }
-        journal_set(j, k, v);
-        free(k);
-        free(v);
-        line += len + (nl ? 1 : 0);
+/* One "key value" line of len bytes (no newline) into j; -1 if it does not
+ * parse. */
+static int parse_line(struct journal *j, const char *line, size_t len)
+{
+    char *l = xstrndup(line, len);
+    char *sp = strchr(l, ' ');
+    char *k = NULL, *v = NULL;
+    int ret = -1;
+
+    if (!sp)
+        goto out;
+    *sp = '\0';
+    k = pct_decode(l);
+    v = pct_decode(sp + 1);
+    if (!k || !v || !strcmp(k, END_KEY))
+        goto out;
+    journal_set(j, k, v);
+    ret = 0;
+out:
+    free(k);
+    free(v);
+    free(l);
+    return ret;
+}
+
+static bool is_end_line(const char *line, size_t len)
+{
+    return len >= sizeof(END_PREFIX) - 1 &&
+           !memcmp(line, END_PREFIX, sizeof(END_PREFIX) - 1);
+}
+
+/* The end line of len bytes against the text before it, of body bytes. */
+static int check_end(const struct journal *j, const char *text, size_t body,
+                     size_t len, struct error *err)
+{
+    const char *hex = text + body + sizeof(END_PREFIX) - 1;
+    char want[17];
+
+    snprintf(want, sizeof(want), "%016" PRIx64, hash_xxh64(text, body, 0));
+    if (len != sizeof(END_PREFIX) - 1 + 16)
+        return damaged(j, err, "its end line does not parse");
+    if (memcmp(hex, want, 16))
+        return damaged(j, err, "its checksum does not match");
+    return 0;
+}
+
+/*
+ * The file's text, of len bytes. Since the end line exists, everything
+ * short of a whole, unchanged file is refused; a file without one was
+ * written by an older rbdmove (atomically too, so it is whole unless the
+ * disk lost it) and is read as before.
+ */
+static int parse(struct journal *j, const char *text, size_t len,
+                 struct error *err)
+{
+    size_t body, off = 0;
+    unsigned lineno = 0;
+
+    if (len == 0)
+        return damaged(j, err, "the file is empty");
+    if (memchr(text, '\0', len))
+        return damaged(j, err, "it holds a NUL byte");
+    if (text[len - 1] != '\n')
+        return damaged(j, err, "its last line is cut short");
+    /* The last line starts after the newline before the final one. */
+    body = len - 1;
+    while (body > 0 && text[body - 1] != '\n')
+        body--;
+    if (is_end_line(text + body, len - 1 - body)) {
+        if (check_end(j, text, body, len - 1 - body, err) < 0)
+            return -1;
+    } else {
+        body = len;
+    }
+    while (off < body) {
+        const char *line = text + off;
+        size_t n =
+            (size_t)((const char *)memchr(line, '\n', body - off) - line);
+
+        lineno++;
+        if (is_end_line(line, n))
+            return damaged(j, err, "line %u: an end line before the last",
+                           lineno);
+        if (parse_line(j, line, n) < 0)
+            return damaged(j, err, "line %u does not parse", lineno);
+        off += n + 1;
     }
     return 0;
+}
+
+static int no_move(const struct journal *j, struct error *err)
+{
+    return error_set(err, ERROR_USAGE, 0, "no move %s in '%s'", j->id, j->dir);
 }
 
 static int load(struct journal *j, struct error *err)
@@ -166,14 +359,12 @@ static int load(struct journal *j, struct error *err)
     struct buf b = BUF_INIT;
     char chunk[4096];
     ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd;
     int ret = -1;
 
-    if (fd < 0) {
-        if (errno == ENOENT)
-            error_set(err, ERROR_USAGE, 0, "no move %s in '%s'", j->id, j->dir);
-        else
-            error_set(err, ERROR_IO, errno, "cannot read '%s'", path);
+    if (open_file(path, O_RDONLY, &fd, err) < 0) {
+        if (err->kind == ERROR_IO && err->cause == ENOENT)
+            no_move(j, err);
         free(path);
         return -1;
     }
@@ -182,7 +373,7 @@ static int load(struct journal *j, struct error *err)
     if (n < 0)
         error_set(err, ERROR_IO, errno, "cannot read '%s'", path);
     else
-        ret = parse(j, buf_str(&b), err);
+        ret = parse(j, b.data, b.len, err);
     close(fd);
     free(path);
     buf_release(&b);
@@ -197,6 +388,8 @@ int journal_read(const char *dir, const char *id, struct journal **out,
     *out = NULL;
     if (!id_is_valid(id))
         return error_set(err, ERROR_USAGE, 0, "'%s' is not a move id", id);
+    if (check_dir(dir, err) < 0)
+        return -1;
     j = journal_new(dir, id);
     if (load(j, err) < 0) {
         journal_free(j);
@@ -209,17 +402,34 @@ int journal_read(const char *dir, const char *id, struct journal **out,
 int journal_open(const char *dir, const char *id, struct journal **out,
                  struct error *err)
 {
-    struct journal *j = NULL;
+    struct journal *j;
+    struct stat st;
+    char *path;
+    int ret = -1;
 
     *out = NULL;
-    if (journal_read(dir, id, &j, err) < 0)
+    if (!id_is_valid(id))
+        return error_set(err, ERROR_USAGE, 0, "'%s' is not a move id", id);
+    if (check_dir(dir, err) < 0)
         return -1;
-    if (take_lock(j, err) < 0) {
-        journal_free(j);
-        return -1;
+    j = journal_new(dir, id);
+    path = path_of(j, ".journal");
+    /* Lock, then read: a journal read before its lock is taken can be a
+     * step behind the process that held the lock a moment ago. An unknown
+     * id is refused before the lock so that it leaves no lock file. */
+    if (lstat(path, &st) < 0 && errno == ENOENT) {
+        no_move(j, err);
+        goto out;
     }
+    if (take_lock(j, err) < 0 || load(j, err) < 0)
+        goto out;
     *out = j;
-    return 0;
+    j = NULL;
+    ret = 0;
+out:
+    free(path);
+    journal_free(j);
+    return ret;
 }
 
 void journal_free(struct journal *j)
@@ -255,6 +465,8 @@ const char *journal_get(const struct journal *j, const char *key)
 
 void journal_set(struct journal *j, const char *key, const char *value)
 {
+    if (!strcmp(key, END_KEY))
+        BUG("'%s' is not a journal key: it marks the end of the file", key);
     for (size_t i = 0; i < j->n; i++) {
         if (strcmp(j->keys[i], key))
             continue;
@@ -292,11 +504,17 @@ void journal_setf(struct journal *j, const char *key, const char *fmt, ...)
     buf_release(&b);
 }
 
+/* Write b to a new file at path: one left by a crash is replaced, and the
+ * new one is ours with mode 0600 whatever the old one was (O_EXCL never
+ * follows a link either). */
 static int write_file(const char *path, const struct buf *b, struct error *err)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     size_t off = 0;
+    int fd;
 
+    if (unlink(path) < 0 && errno != ENOENT)
+        return error_set(err, ERROR_IO, errno, "cannot replace '%s'", path);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return error_set(err, ERROR_IO, errno, "cannot write '%s'", path);
     while (off < b->len) {
@@ -323,12 +541,16 @@ int journal_save(struct journal *j, struct error *err)
     int ret = -1;
     int dfd;
 
+    /* From the first attempt on, a file may exist that a later run needs. */
+    j->created = false;
     for (size_t i = 0; i < j->n; i++) {
         buf_add_pct(&b, j->keys[i]);
         buf_adds(&b, " ");
         buf_add_pct(&b, j->values[i]);
         buf_adds(&b, "\n");
     }
+    buf_addf(&b, END_PREFIX "%016" PRIx64 "\n",
+             hash_xxh64(buf_str(&b), b.len, 0));
     if (write_file(tmp, &b, err) < 0)
         goto out;
     if (rename(tmp, path) < 0) {
@@ -352,6 +574,7 @@ void journal_log(struct journal *j, const char *fmt, ...)
 {
     char *path = path_of(j, ".log");
     struct buf b = BUF_INIT;
+    struct error err = ERROR_INIT;
     time_t now = time(NULL);
     struct tm tm;
     char ts[32];
@@ -365,8 +588,7 @@ void journal_log(struct journal *j, const char *fmt, ...)
     buf_vaddf(&b, fmt, ap);
     va_end(ap);
     buf_adds(&b, "\n");
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd >= 0) {
+    if (open_file(path, O_WRONLY | O_CREAT | O_APPEND, &fd, &err) == 0) {
         if (write(fd, b.data, b.len) < 0)
             (void)0;
         close(fd);
@@ -397,11 +619,14 @@ static int cmp_str(const void *a, const void *b)
 
 int journal_list(const char *dir, char ***ids, size_t *n, struct error *err)
 {
-    DIR *d = opendir(dir);
+    DIR *d;
     struct dirent *e;
 
     *ids = NULL;
     *n = 0;
+    if (check_dir(dir, err) < 0)
+        return -1;
+    d = opendir(dir);
     if (!d) {
         if (errno == ENOENT)
             return 0;
@@ -428,14 +653,22 @@ void journal_ids_free(char **ids, size_t n)
     free(ids);
 }
 
-void journal_discard(struct journal *j)
+int journal_discard(struct journal *j, struct error *err)
 {
-    static const char *const exts[] = {".journal", ".log", ".lock"};
+    /* Never saved, so there is no ID.journal: only the log and the lock. */
+    static const char *const exts[] = {".log", ".lock"};
 
-    for (size_t i = 0; i < 3; i++) {
+    if (!j->created)
+        return error_set(err, ERROR_STATE, 0,
+                         "journal %s was kept: only a move created by this "
+                         "run that recorded no step can be discarded",
+                         j->id);
+    for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
         char *path = path_of(j, exts[i]);
 
         unlink(path);
         free(path);
     }
+    j->created = false;
+    return 0;
 }

@@ -10,6 +10,18 @@
  * Beside it, ID.log collects one human line per event. Neither holds a
  * secret: credentials stay in clouds.yaml and the environment. A lock file
  * keeps two processes from driving one move at once.
+ *
+ * The journal's last line is "end xxh64 " and the XXH64 of everything
+ * before that line, so that a file the disk or a person damaged is refused,
+ * not trusted: an empty file, a cut last line, a line that does not parse
+ * or a checksum that does not match make it "damaged" (ERROR_STATE), and
+ * its files are left as they are. A file with no end line at all is one
+ * written by an older rbdmove and is read unchecked.
+ *
+ * What resume and abort act on must be the user's own: the state directory
+ * must belong to the user and be writable by nobody else (ERROR_USAGE
+ * otherwise), and each file of a journal must be a plain file of the
+ * user's that nobody else can write, never a symbolic link (ERROR_STATE).
  */
 #ifndef RBDMOVE_JOURNAL_H
 #define RBDMOVE_JOURNAL_H
@@ -24,27 +36,35 @@ struct journal;
 char *journal_default_dir(void);
 
 /*
- * Create the journal of a new move under dir (created if needed) with a
- * fresh id, locked by this process.
+ * Create the journal of a new move under dir (created with mode 0700 if
+ * needed) with a fresh id, locked by this process. Its journal file is
+ * first written by journal_save.
  */
 int journal_create(const char *dir, struct journal **out,
                    struct error *err) MUST_CHECK;
-/* Load and lock the journal id under dir. ERROR_USAGE when unknown,
- * ERROR_STATE when another process holds it. */
+/* Lock, then load, the journal id under dir. ERROR_USAGE when unknown,
+ * ERROR_STATE when another process holds it or it is damaged. */
 int journal_open(const char *dir, const char *id, struct journal **out,
                  struct error *err) MUST_CHECK;
-/* Load without locking, for status. */
+/* Load without locking, for status; errors as journal_open. */
 int journal_read(const char *dir, const char *id, struct journal **out,
                  struct error *err) MUST_CHECK;
-/* Remove the journal's files (a move that changed nothing). */
-void journal_discard(struct journal *j);
+/*
+ * Remove the files of a move that changed nothing: only of a journal this
+ * process made with journal_create and never saved (the move's pre-flight
+ * failed before its first step was recorded). Any other journal, opened,
+ * read or saved once, is kept, and ERROR_STATE says so: whatever its state,
+ * a later resume or abort may need it.
+ */
+int journal_discard(struct journal *j, struct error *err) MUST_CHECK;
 /* NULL-safe; releases the lock. */
 void journal_free(struct journal *j);
 
 const char *journal_id(const struct journal *j);
 /* The value of key (borrowed), or NULL. */
 const char *journal_get(const struct journal *j, const char *key);
-/* Set (value NULL removes) in memory; journal_save writes. */
+/* Set (value NULL removes) in memory; journal_save writes. The key "end"
+ * is reserved (a bug). */
 void journal_set(struct journal *j, const char *key, const char *value);
 void journal_setf(struct journal *j, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -143,6 +143,21 @@ grep -q "$id1  done" "$LAST_OUTPUT" && pass "status says done" || fail "status"
 expect_failure "resume of a finished move is refused" \
     rbdmove resume --state-dir "$STATE" "$id1"
 
+# ---- a damaged journal is refused and left as it is -------------------------------
+# Issue 11: resume removed a journal it could not make sense of. The finished
+# move's journal with one line changed: its checksum no longer matches.
+cp "$STATE/$id1.journal" "$TEST_TMP/journal1.good"
+sed -i 's/^phase done$/phase dome/' "$STATE/$id1.journal"
+cp "$STATE/$id1.journal" "$TEST_TMP/journal1.damaged"
+expect_failure "resume of a damaged journal is refused" \
+    rbdmove resume --state-dir "$STATE" "$id1"
+grep -q "journal $id1 is damaged" "$LAST_OUTPUT" && pass "resume says the journal is damaged" ||
+    fail "resume did not say the journal is damaged"
+cmp -s "$STATE/$id1.journal" "$TEST_TMP/journal1.damaged" && [ -f "$STATE/$id1.log" ] &&
+    pass "the damaged journal and its log are left as they are" ||
+    fail "the damaged journal or its log was changed"
+cp "$TEST_TMP/journal1.good" "$STATE/$id1.journal"
+
 # ---- kill -9 during the seed, then resume ----------------------------------------
 v2=$(new_volume "$(unique_name t50-seed)" 192M) || bail "cannot make a volume"
 "$RBDMOVE" move --os-cloud rbdmove-demo --os-region-name $R1 \

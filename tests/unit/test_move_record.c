@@ -134,7 +134,7 @@ static void test_record_old_journal(void **state)
     assert_string_equal(journal_get(j, "dst.volume"), "v2");
 
     move_record_release(&r);
-    journal_discard(j);
+    assert_int_equal(journal_discard(j, &err), 0);
     journal_free(j);
     rmdir(dir);
 }
@@ -160,7 +160,7 @@ static void test_record_refuses_bad_values(void **state)
         assert_int_equal(err.kind, ERROR_STATE);
         assert_non_null(strstr(err.msg, bad[i][0]));
         move_record_release(&r);
-        journal_discard(j);
+        assert_int_equal(journal_discard(j, &err), 0);
         journal_free(j);
         rmdir(dir);
     }
