@@ -71,8 +71,8 @@ void migrate_report_release(struct migrate_report *r)
 
 /* ---- events and the journal ---------------------------------------------- */
 
-void emit(struct move *m, const char *phase, const struct copy_stats *st,
-          const char *fmt, ...)
+void move_emit(struct move *m, const char *phase, const struct copy_stats *st,
+               const char *fmt, ...)
 {
     struct migrate_event ev = {phase, NULL, m->round, st};
     struct buf b = BUF_INIT;
@@ -90,7 +90,7 @@ void emit(struct move *m, const char *phase, const struct copy_stats *st,
 }
 
 /* Fault-injection tests: pause at point (a phase, or "seeded"). */
-void test_hold(struct move *m, const char *point)
+void move_test_hold(struct move *m, const char *point)
 {
     if (m->o->hold_phase && !strcmp(m->o->hold_phase, point)) {
         struct timespec ts = {(time_t)m->o->hold_seconds, 0};
@@ -102,7 +102,7 @@ void test_hold(struct move *m, const char *point)
 }
 
 /* Write the record into the journal and the journal to disk. */
-int record_save(struct move *m, struct error *err)
+int move_record_save(struct move *m, struct error *err)
 {
     move_record_store(&m->rec, m->j);
     return journal_save(m->j, err);
@@ -110,7 +110,7 @@ int record_save(struct move *m, struct error *err)
 
 /* Take the step to phase (move_record.h has the table): recorded before
  * what it stands for is done. */
-int set_phase(struct move *m, enum move_phase phase, struct error *err)
+int move_set_phase(struct move *m, enum move_phase phase, struct error *err)
 {
     if (!move_phase_next(m->rec.phase, phase))
         return error_set(err, ERROR_STATE, 0,
@@ -118,17 +118,17 @@ int set_phase(struct move *m, enum move_phase phase, struct error *err)
                          journal_id(m->j), move_phase_name(m->rec.phase),
                          move_phase_name(phase));
     m->rec.phase = phase;
-    if (record_save(m, err) < 0)
+    if (move_record_save(m, err) < 0)
         return -1;
-    test_hold(m, move_phase_name(phase));
+    move_test_hold(m, move_phase_name(phase));
     return 0;
 }
 
 /* ---- OpenStack steps
  * --------------------------------------------------------- */
 
-int wait_volume(struct cinder *c, const char *id, const char *want,
-                double timeout, struct error *err)
+int move_wait_volume(struct cinder *c, const char *id, const char *want,
+                     double timeout, struct error *err)
 {
     struct buf seen = BUF_INIT;
     struct cinder_wait w = {want, timeout, 0, &seen};
@@ -142,8 +142,9 @@ int wait_volume(struct cinder *c, const char *id, const char *want,
 }
 
 /* Ask Nova to attach; the volume is in use a few seconds later. */
-int attach_request(struct nova *n, const char *server, const char *volume,
-                   const char *device, char **device_out, struct error *err)
+int move_attach_request(struct nova *n, const char *server, const char *volume,
+                        const char *device, char **device_out,
+                        struct error *err)
 {
     struct nova_attachment a;
 
@@ -158,17 +159,17 @@ int attach_request(struct nova *n, const char *server, const char *volume,
     return 0;
 }
 
-int attach(struct nova *n, struct cinder *c, const char *server,
-           const char *volume, const char *device, double timeout,
-           char **device_out, struct error *err)
+int move_attach(struct nova *n, struct cinder *c, const char *server,
+                const char *volume, const char *device, double timeout,
+                char **device_out, struct error *err)
 {
-    if (attach_request(n, server, volume, device, device_out, err) < 0)
+    if (move_attach_request(n, server, volume, device, device_out, err) < 0)
         return -1;
-    return wait_volume(c, volume, "in-use", timeout, err);
+    return move_wait_volume(c, volume, "in-use", timeout, err);
 }
 
 /* Put the source back on its server. */
-int rollback(struct move *m, const struct error *why, struct error *err)
+int move_rollback(struct move *m, const struct error *why, struct error *err)
 {
     const char *server = m->rec.src.server;
     const char *vol = m->rec.src.volume;
@@ -179,7 +180,7 @@ int rollback(struct move *m, const struct error *why, struct error *err)
     /* Never two servers with a copy each: the destination's attach,
      * asked for or done, is undone first, or the source stays off. */
     if ((m->rec.phase == MOVE_ATTACHING || m->rec.phase == MOVE_ATTACHED) &&
-        undo_dst_attach(m, &e2) < 0) {
+        move_undo_dst_attach(m, &e2) < 0) {
         error_prefix(err,
                      "the cutover failed, and destination volume %s may "
                      "still be attached to server %s (%s); source volume %s "
@@ -199,7 +200,7 @@ int rollback(struct move *m, const struct error *why, struct error *err)
     }
     /* Act on a settled state only: a source still "detaching" is listed
      * as attached until Nova is done, and then it is not. */
-    if (source_attached(m, true, &still, &e2) < 0) {
+    if (move_source_attached(m, true, &still, &e2) < 0) {
         error_prefix(err,
                      "the cutover failed, and whether source volume %s is "
                      "still attached to server %s cannot be told (%s): "
@@ -215,14 +216,14 @@ int rollback(struct move *m, const struct error *why, struct error *err)
                      "volume %s is still attached to server %s (checked "
                      "once Nova was done); nothing was cut over",
                      vol, server);
-        if (set_phase(m, MOVE_ROLLED_BACK, &e2) < 0)
+        if (move_set_phase(m, MOVE_ROLLED_BACK, &e2) < 0)
             journal_log(m->j, "cannot record the rollback: %s", e2.msg);
         return -1;
     }
-    emit(m, "rollback", NULL, "re-attaching volume %s to server %s", vol,
-         server);
-    if (attach(m->plan->src.nova, m->plan->src.cinder, server, vol,
-               m->rec.src.device, m->o->attach_timeout, NULL, &e2) < 0) {
+    move_emit(m, "rollback", NULL, "re-attaching volume %s to server %s", vol,
+              server);
+    if (move_attach(m->plan->src.nova, m->plan->src.cinder, server, vol,
+                    m->rec.src.device, m->o->attach_timeout, NULL, &e2) < 0) {
         error_prefix(err,
                      "the cutover failed and re-attaching the source failed "
                      "too (%s); volume %s is detached: attach it to server "
@@ -230,7 +231,7 @@ int rollback(struct move *m, const struct error *why, struct error *err)
                      e2.msg, vol, server, journal_id(m->j));
         return -1;
     }
-    if (set_phase(m, MOVE_ROLLED_BACK, &e2) < 0)
+    if (move_set_phase(m, MOVE_ROLLED_BACK, &e2) < 0)
         journal_log(m->j, "cannot record the rollback: %s", e2.msg);
     error_prefix(err,
                  "cutover failed; volume %s is attached to server %s again "
@@ -244,7 +245,7 @@ int rollback(struct move *m, const struct error *why, struct error *err)
 /* ---- pre-flight
  * --------------------------------------------------------------- */
 
-void plan_problems(const struct plan *p, struct buf *b)
+void move_plan_problems(const struct plan *p, struct buf *b)
 {
     for (size_t i = 0; i < p->n_notes; i++) {
         if (p->notes[i].severity == PLAN_PROBLEM)
@@ -253,7 +254,7 @@ void plan_problems(const struct plan *p, struct buf *b)
     }
 }
 
-int preflight(struct move *m, bool resuming, struct error *err)
+int move_preflight(struct move *m, bool resuming, struct error *err)
 {
     struct plan_options po = m->o->plan;
     struct buf why = BUF_INIT;
@@ -266,7 +267,7 @@ int preflight(struct move *m, bool resuming, struct error *err)
     if (!m->plan->src.cinder || !m->plan->src.nova || !m->plan->dst.cinder ||
         !m->plan->dst.nova || !m->plan->have_volume ||
         (!resuming && !plan_ok(m->plan))) {
-        plan_problems(m->plan, &why);
+        move_plan_problems(m->plan, &why);
         error_set(err, ERROR_STATE, 0, "pre-flight failed: %s",
                   why.len ? buf_str(&why) : "see 'rbdmove plan'");
         buf_release(&why);
@@ -291,135 +292,14 @@ int preflight(struct move *m, bool resuming, struct error *err)
                                           : p->dst_rbd_pool ? p->dst_rbd_pool
                                                             : "volumes");
         m->rec.max_downtime = m->o->max_downtime;
-        if (set_phase(m, MOVE_NEW, err) < 0)
+        if (move_set_phase(m, MOVE_NEW, err) < 0)
             return -1;
     }
-    emit(m, "preflight", NULL, "volume %s (%s, %" PRIu64 " GiB) to server %s",
-         m->rec.src.volume, m->rec.src.name ? m->rec.src.name : "-",
-         m->plan->volume.size_gib, m->rec.dst.server);
+    move_emit(m, "preflight", NULL,
+              "volume %s (%s, %" PRIu64 " GiB) to server %s", m->rec.src.volume,
+              m->rec.src.name ? m->rec.src.name : "-", m->plan->volume.size_gib,
+              m->rec.dst.server);
     return 0;
-}
-
-/* The volumes in the destination region that this move asked for: tagged
- * with its id and the source's (the source itself carries the move's id
- * too, and in a move within one region it is in the same list). A create
- * whose answer was lost, or a run killed before it recorded the id, is
- * found again this way. Caller frees *ids (each, and the array). */
-int find_created(struct move *m, char ***ids, size_t *n, struct error *err)
-{
-    struct cinder_volume *v = NULL;
-    size_t count = 0;
-
-    *ids = NULL;
-    *n = 0;
-    if (cinder_volume_list(m->plan->dst.cinder, NULL, &v, &count, err) < 0)
-        return error_prefix(err, "looking for the volumes of move %s",
-                            journal_id(m->j));
-    for (size_t i = 0; i < count; i++) {
-        const char *id = cinder_volume_meta(&v[i], "rbdmove.move_id");
-        const char *src = cinder_volume_meta(&v[i], "rbdmove.source");
-
-        if (!id || strcmp(id, journal_id(m->j)) || !src || !m->rec.src.volume ||
-            strcmp(src, m->rec.src.volume) ||
-            !strcmp(v[i].id, m->rec.src.volume))
-            continue;
-        *ids = xrealloc(*ids, (*n + 1) * sizeof(char *));
-        (*ids)[(*n)++] = xstrdup(v[i].id);
-    }
-    cinder_volumes_free(v, count);
-    return 0;
-}
-
-void free_ids(char **ids, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(ids[i]);
-    free(ids);
-}
-
-/* Ask Cinder for the destination volume, at most once: a create whose
- * answer is lost (a 5xx from a proxy, a connection cut) may have been
- * carried out, so it is looked for by its tags before anything else, and
- * never sent again blindly. */
-static int request_dst_volume(struct move *m, char *id, struct error *err)
-{
-    const struct plan *p = m->plan;
-    struct cinder_kv meta[] = {{"rbdmove.move_id", journal_id(m->j)},
-                               {"rbdmove.source", p->volume.id},
-                               {"rbdmove.state", "receiving"}};
-    struct cinder_volume_spec spec = {p->volume.size_gib,
-                                      p->new_name,
-                                      "moved by rbdmove",
-                                      p->new_type,
-                                      p->new_availability_zone,
-                                      meta,
-                                      3};
-    struct cinder_volume v;
-    struct error e = ERROR_INIT;
-    char **ids = NULL;
-    size_t n = 0;
-    int ret = -1;
-
-    memset(&v, 0, sizeof(v));
-    /* An earlier run may have asked already (killed before recording). */
-    if (find_created(m, &ids, &n, err) < 0)
-        return -1;
-    if (n == 0 && cinder_volume_create(p->dst.cinder, &spec, &v, &e) == 0) {
-        snprintf(id, 37, "%s", v.id);
-        cinder_volume_release(&v);
-        return 0;
-    }
-    if (n == 0) {
-        /* Refused, or its answer lost: only the latter may have made one. */
-        bool unknown =
-            e.kind == ERROR_HTTP || (e.kind == ERROR_API && e.cause >= 500);
-
-        if (unknown && find_created(m, &ids, &n, err) < 0)
-            return error_prefix(err, "after a create whose answer was lost");
-        if (n == 0) {
-            *err = e;
-            return error_prefix(err, "creating the destination volume");
-        }
-        emit(m, "info", NULL,
-             "the create's answer was lost (%s), but Cinder made the volume",
-             e.msg);
-    }
-    if (n > 1) {
-        error_set(err, ERROR_STATE, 0,
-                  "%zu volumes in the destination region are tagged as the "
-                  "destination of move %s (rbdmove.move_id); 'rbdmove abort "
-                  "%s' deletes them",
-                  n, journal_id(m->j), journal_id(m->j));
-        goto out;
-    }
-    snprintf(id, 37, "%s", ids[0]);
-    ret = 0;
-out:
-    free_ids(ids, n);
-    return ret;
-}
-
-static int create_dst_volume(struct move *m, struct error *err)
-{
-    const struct plan *p = m->plan;
-    char id[37], image[64];
-
-    if (m->rec.phase != MOVE_CREATING && set_phase(m, MOVE_CREATING, err) < 0)
-        return -1;
-    if (request_dst_volume(m, id, err) < 0)
-        return -1;
-    move_record_set(&m->rec.dst.volume, id);
-    m->rec.dst.created = true;
-    snprintf(image, sizeof(image), "volume-%s", id);
-    move_record_set(&m->rec.dst.image, image);
-    if (record_save(m, err) < 0)
-        return -1;
-    emit(m, "create", NULL, "destination volume %s requested",
-         m->rec.dst.volume);
-    if (wait_volume(p->dst.cinder, m->rec.dst.volume, "available", 600, err) <
-        0)
-        return -1;
-    return set_phase(m, MOVE_REPLICATING, err);
 }
 
 static int mark_source(struct move *m, const char *state, struct error *err)
@@ -435,105 +315,18 @@ static int mark_source(struct move *m, const char *state, struct error *err)
 /* ---- data
  * ----------------------------------------------------------------------- */
 
-/* Clock skew allowed between Cinder's hosts and Ceph's when comparing the
- * creation of a volume with that of its image. */
-#define CREATED_SKEW_S 300
-
-void volume_expectations(struct replicate_opts *ro, const char *fsid,
-                         const struct cinder_volume *v)
-{
-    ro->must_exist = true;
-    ro->expect_fsid = fsid;
-    ro->expect_size = v->size_gib << 30;
-    ro->created_after = v->created_at > CREATED_SKEW_S
-                            ? (int64_t)v->created_at - CREATED_SKEW_S
-                            : 0;
-}
-
-/* Before anything changes: the source image is where --src-conf and the
- * pool say, on the cluster Cinder uses, and has the volume's size. */
-static int check_source(struct move *m, struct error *err)
-{
-    const struct plan *p = m->plan;
-    struct image *img = NULL;
-    int ret = -1;
-
-    if (cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
-                        &m->src_cl, err) < 0)
-        return -1;
-    if (p->ceph_fsid && strcmp(p->ceph_fsid, cluster_fsid(m->src_cl))) {
-        error_set(err, ERROR_STATE, 0,
-                  "source volume %s lives on cluster %s (Cinder), but the "
-                  "source Ceph configuration names cluster %s (mons %s); "
-                  "nothing was changed",
-                  m->rec.src.volume, p->ceph_fsid, cluster_fsid(m->src_cl),
-                  cluster_mons(m->src_cl));
-        goto out;
-    }
-    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL, true,
-                   &img, err) < 0) {
-        error_prefix(err,
-                     "source volume %s: its image is not in pool '%s' of "
-                     "cluster %s (mons %s); nothing was changed",
-                     m->rec.src.volume, m->rec.src.pool,
-                     cluster_fsid(m->src_cl), cluster_mons(m->src_cl));
-        goto out;
-    }
-    if (image_size(img) != p->volume.size_gib << 30) {
-        error_set(err, ERROR_STATE, 0,
-                  "image '%s/%s' on cluster %s is %" PRIu64
-                  " bytes, but source volume %s is %" PRIu64
-                  " GiB: it is not the volume's image; nothing was changed",
-                  m->rec.src.pool, m->rec.src.image, cluster_fsid(m->src_cl),
-                  image_size(img), m->rec.src.volume, p->volume.size_gib);
-        goto out;
-    }
-    ret = 0;
-out:
-    image_close(img);
-    cluster_close(m->src_cl);
-    m->src_cl = NULL;
-    return ret;
-}
-
-/* The destination volume that this run asked for is not what rbdmove can
- * write to (open_data refused it before writing anything): give it back
- * to Cinder, so that the refusal leaves nothing behind. */
-static int undo_create(struct move *m, const struct error *why,
-                       struct error *err)
-{
-    struct error e = ERROR_INIT;
-
-    *err = *why;
-    emit(m, "cleanup", NULL, "deleting destination volume %s again",
-         m->rec.dst.volume);
-    if (cinder_volume_delete(m->plan->dst.cinder, m->rec.dst.volume, &e) < 0 ||
-        wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "deleted", 300,
-                    &e) < 0 ||
-        set_phase(m, MOVE_ABORTED, &e) < 0)
-        return error_prefix(err,
-                            "%s; deleting destination volume %s failed too "
-                            "(%s): run 'rbdmove abort %s'",
-                            "the move stopped", m->rec.dst.volume, e.msg,
-                            journal_id(m->j));
-    return error_prefix(err,
-                        "the move stopped before writing anything and "
-                        "destination volume %s was deleted again",
-                        m->rec.dst.volume);
-}
-
 static void on_replicate(void *ctx, const struct replicate_event *ev)
 {
     struct move *m = ctx;
 
     if (ev->kind == REPLICATE_EV_INFO) {
-        emit(m, "info", NULL, "%s", ev->msg);
+        move_emit(m, "info", NULL, "%s", ev->msg);
         return;
     }
     m->round = ev->round;
     if (ev->kind == REPLICATE_EV_ROUND_START) {
-        emit(m, ev->round ? "round" : "seed", NULL, "%s %u started (%s)",
-             ev->round ? "round" : "seed", ev->round, ev->snap);
+        move_emit(m, ev->round ? "round" : "seed", NULL, "%s %u started (%s)",
+                  ev->round ? "round" : "seed", ev->round, ev->snap);
         return;
     }
     if (ev->round < 64)
@@ -543,10 +336,10 @@ static void on_replicate(void *ctx, const struct replicate_event *ev)
         m->throughput = (double)ev->stats->extent_bytes / ev->stats->seconds;
         m->round_measured = ev->round > 0;
     }
-    emit(m, ev->round ? "round" : "seed", ev->stats,
-         "%s %u done: %" PRIu64 " bytes of data in %.2f s",
-         ev->round ? "round" : "seed", ev->round, ev->stats->data_bytes,
-         ev->stats->seconds);
+    move_emit(m, ev->round ? "round" : "seed", ev->stats,
+              "%s %u done: %" PRIu64 " bytes of data in %.2f s",
+              ev->round ? "round" : "seed", ev->round, ev->stats->data_bytes,
+              ev->stats->seconds);
 }
 
 /* Connect to both images. tidy: the destination is a server's now, only
@@ -573,7 +366,7 @@ static int open_data(struct move *m, bool tidy, struct error *err)
     ro.event = on_replicate;
     ro.event_ctx = m;
     ro.tidy_only = tidy;
-    volume_expectations(&ro, m->plan->dst_ceph_fsid, &v);
+    move_volume_expectations(&ro, m->plan->dst_ceph_fsid, &v);
     ret = replicate_open(m->src_cl, m->rec.src.pool, m->rec.src.image, m->dst,
                          &ro, &m->repl, err);
 out:
@@ -582,7 +375,7 @@ out:
 }
 
 /* Rounds until the predicted final round fits the budget. */
-int converge(struct move *m, struct error *err)
+int move_converge(struct move *m, struct error *err)
 {
     struct converge c;
     uint64_t delta = 0;
@@ -590,7 +383,7 @@ int converge(struct move *m, struct error *err)
     converge_init(&c, m->o->max_downtime);
     if (replicate_seed(m->repl, err) < 0)
         return -1;
-    test_hold(m, "seeded");
+    move_test_hold(m, "seeded");
     for (;;) {
         struct copy_stats st;
         double p;
@@ -601,17 +394,19 @@ int converge(struct move *m, struct error *err)
                               replicate_rounds(m->repl), m->o->max_rounds,
                               &p)) {
         case CONVERGE_CUTOVER:
-            emit(m, "info", NULL,
-                 "%" PRIu64 " bytes changed since the last round: the final "
-                 "round should take %.2f s (budget %.1f s)",
-                 delta, p, c.budget);
+            move_emit(m, "info", NULL,
+                      "%" PRIu64
+                      " bytes changed since the last round: the final "
+                      "round should take %.2f s (budget %.1f s)",
+                      delta, p, c.budget);
             return 0;
         case CONVERGE_STUCK:
             if (m->o->force_cutover) {
-                emit(m, "info", NULL,
-                     "not converging (%" PRIu64 " bytes pending, final round "
-                     "%.1f s); cutting over anyway (--force-cutover)",
-                     delta, p);
+                move_emit(m, "info", NULL,
+                          "not converging (%" PRIu64
+                          " bytes pending, final round "
+                          "%.1f s); cutting over anyway (--force-cutover)",
+                          delta, p);
                 return 0;
             }
             return error_set(err, ERROR_STATE, 0,
@@ -644,8 +439,9 @@ static int catch_up(struct move *m, struct error *err)
         return -1;
     if (converge_predict(delta, m->throughput) <= CATCH_UP_S)
         return 0;
-    emit(m, "info", NULL,
-         "%" PRIu64 " bytes changed during the check: one more round", delta);
+    move_emit(m, "info", NULL,
+              "%" PRIu64 " bytes changed during the check: one more round",
+              delta);
     return replicate_round(m->repl, &st, err);
 }
 
@@ -670,8 +466,8 @@ static int verify_whole(struct move *m, const char *snap, struct error *err)
                   what, r[0].off);
         goto out;
     }
-    emit(m, "verify", NULL, "'%s' equal on both sides (%" PRIu64 " blocks)",
-         what, a.nblocks);
+    move_emit(m, "verify", NULL,
+              "'%s' equal on both sides (%" PRIu64 " blocks)", what, a.nblocks);
     ret = 0;
 out:
     image_close(img);
@@ -681,7 +477,7 @@ out:
 }
 
 /* Verify the current base in full, while the server still runs. */
-int verify_base(struct move *m, struct error *err)
+int move_verify_base(struct move *m, struct error *err)
 {
     return verify_whole(m, replicate_base(m->repl), err);
 }
@@ -767,7 +563,7 @@ static int verify_final(struct move *m, struct error *err)
             goto out;
         }
     }
-    emit(m, "verify", NULL, "final round verified (%zu blocks)", n);
+    move_emit(m, "verify", NULL, "final round verified (%zu blocks)", n);
     ret = 0;
 out:
     image_close(img);
@@ -814,12 +610,12 @@ out:
 }
 
 /* Ask Nova to detach the source (phase detaching). */
-int detach_request(struct move *m, struct error *err)
+int move_detach_request(struct move *m, struct error *err)
 {
     const char *server = m->rec.src.server;
     const char *vol = m->rec.src.volume;
 
-    if (set_phase(m, MOVE_DETACHING, err) < 0)
+    if (move_set_phase(m, MOVE_DETACHING, err) < 0)
         return -1;
     if (!server)
         return 0;
@@ -829,35 +625,37 @@ int detach_request(struct move *m, struct error *err)
          * Looked at again: somebody may have attached it since. */
         bool attached = false;
 
-        if (source_attached(m, false, &attached, err) < 0)
+        if (move_source_attached(m, false, &attached, err) < 0)
             return -1;
         if (!attached) {
-            emit(m, "detach", NULL,
-                 "volume %s was already detached from server %s", vol, server);
+            move_emit(m, "detach", NULL,
+                      "volume %s was already detached from server %s", vol,
+                      server);
             return 0;
         }
     }
-    emit(m, "detach", NULL, "detaching volume %s from server %s", vol, server);
+    move_emit(m, "detach", NULL, "detaching volume %s from server %s", vol,
+              server);
     if (nova_volume_detach(m->plan->src.nova, server, vol, err) < 0)
         return error_prefix(err, "detaching volume %s from server %s", vol,
                             server);
-    test_hold(m, "detach-requested");
+    move_test_hold(m, "detach-requested");
     return 0;
 }
 
 /* Wait until the source is available and nobody else has its image open
  * (phase detached). t0 is when the detach was asked for. */
-int detach_wait(struct move *m, double t0, struct error *err)
+int move_detach_wait(struct move *m, double t0, struct error *err)
 {
     if (m->rec.src.server &&
-        wait_volume(m->plan->src.cinder, m->rec.src.volume, "available",
-                    m->o->detach_timeout, err) < 0)
+        move_wait_volume(m->plan->src.cinder, m->rec.src.volume, "available",
+                         m->o->detach_timeout, err) < 0)
         return -1;
     if (wait_watchers(m, err) < 0)
         return -1;
     m->rep->t_detach = t0 > 0 ? time_now() - t0 : 0;
     m->rec.cutover.t_detach = m->rep->t_detach;
-    return set_phase(m, MOVE_DETACHED, err);
+    return move_set_phase(m, MOVE_DETACHED, err);
 }
 
 static int detach(struct move *m, double *t0, struct error *err)
@@ -865,9 +663,9 @@ static int detach(struct move *m, double *t0, struct error *err)
     /* 0: the detach began in an earlier run, the downtime's start is
      * not known (resumed in "detaching", or found detached). */
     *t0 = m->rec.phase == MOVE_REPLICATING && !m->detach_done ? time_now() : 0;
-    if (detach_request(m, err) < 0)
+    if (move_detach_request(m, err) < 0)
         return -1;
-    return detach_wait(m, *t0, err);
+    return move_detach_wait(m, *t0, err);
 }
 
 /*
@@ -877,13 +675,13 @@ static int detach(struct move *m, double *t0, struct error *err)
  * the base go after the attach. Then the destination's lock is given up,
  * for the server that gets it.
  */
-int final_verify(struct move *m, struct error *err)
+int move_final_verify(struct move *m, struct error *err)
 {
     struct copy_stats st;
     double t;
 
     t = time_now();
-    emit(m, "final", NULL, "final round");
+    move_emit(m, "final", NULL, "final round");
     if (replicate_final(m->repl, &st, err) < 0)
         return -1;
     m->rep->t_final = time_now() - t;
@@ -895,51 +693,52 @@ int final_verify(struct move *m, struct error *err)
     m->rec.cutover.t_verify = m->rep->t_verify;
     if (dest_unlock(m->dst, err) < 0)
         return error_prefix(err, "releasing the destination image");
-    return set_phase(m, MOVE_ATTACHING, err);
+    return move_set_phase(m, MOVE_ATTACHING, err);
 }
 
-void attach_started(struct move *m)
+void move_attach_started(struct move *m)
 {
-    emit(m, "attach", NULL, "attaching volume %s to server %s",
-         m->rec.dst.volume, m->rec.dst.server);
+    move_emit(m, "attach", NULL, "attaching volume %s to server %s",
+              m->rec.dst.volume, m->rec.dst.server);
     m->t_attach0 = time_now();
 }
 
 /* The destination volume is attached (or failed): record, tidy up. */
-int attach_done(struct move *m, double t0, struct error *err)
+int move_attach_done(struct move *m, double t0, struct error *err)
 {
     m->rep->t_attach = time_now() - m->t_attach0;
     m->rep->downtime = t0 > 0 ? time_now() - t0 : 0;
     m->rec.cutover.t_attach = m->rep->t_attach;
     m->rec.cutover.downtime = m->rep->downtime;
-    return set_phase(m, MOVE_ATTACHED, err);
+    return move_set_phase(m, MOVE_ATTACHED, err);
 }
 
 /* Attach the destination volume; t0 is when the downtime began. */
 static int attach_dst(struct move *m, double t0, struct error *err)
 {
-    attach_started(m);
-    if (attach_request(m->plan->dst.nova, m->rec.dst.server, m->rec.dst.volume,
-                       NULL, &m->rep->dst_device, err) < 0)
+    move_attach_started(m);
+    if (move_attach_request(m->plan->dst.nova, m->rec.dst.server,
+                            m->rec.dst.volume, NULL, &m->rep->dst_device,
+                            err) < 0)
         return -1;
-    test_hold(m, "attach-requested");
-    if (wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "in-use",
-                    m->o->attach_timeout, err) < 0)
+    move_test_hold(m, "attach-requested");
+    if (move_wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "in-use",
+                         m->o->attach_timeout, err) < 0)
         return -1;
-    return attach_done(m, t0, err);
+    return move_attach_done(m, t0, err);
 }
 
 /* From a detached source to an attached destination. */
 static int finish_cutover(struct move *m, double t0, struct error *err)
 {
-    if (m->rec.phase != MOVE_ATTACHING && final_verify(m, err) < 0)
+    if (m->rec.phase != MOVE_ATTACHING && move_final_verify(m, err) < 0)
         return -1;
     return attach_dst(m, t0, err);
 }
 
 /* Do not take the source away from its server for a destination that
  * cannot take it: check the destination server once more. */
-int check_dst_server(struct move *m, struct error *err)
+int move_check_dst_server(struct move *m, struct error *err)
 {
     struct nova_server s;
     struct buf why = BUF_INIT;
@@ -963,7 +762,7 @@ static int cutover(struct move *m, struct error *err)
     double t0 = 0;
     int ret = 0;
 
-    if (m->rec.phase != MOVE_DETACHED && check_dst_server(m, err) < 0)
+    if (m->rec.phase != MOVE_DETACHED && move_check_dst_server(m, err) < 0)
         return -1;
 
     /* From the detach on, a signal must not leave the server without its
@@ -972,35 +771,35 @@ static int cutover(struct move *m, struct error *err)
     cancel_defer();
     if ((m->rec.phase != MOVE_DETACHED && detach(m, &t0, &e) < 0) ||
         finish_cutover(m, t0, &e) < 0)
-        ret = rollback(m, &e, err);
+        ret = move_rollback(m, &e, err);
     cancel_resume();
     return ret;
 }
 
-int cleanup(struct move *m, struct error *err)
+int move_cleanup(struct move *m, struct error *err)
 {
     struct cinder_kv dst_meta[] = {{"rbdmove.state", "moved-here"}};
     struct error e2 = ERROR_INIT;
 
-    emit(m, "cleanup", NULL, "removing the temporary snapshots");
+    move_emit(m, "cleanup", NULL, "removing the temporary snapshots");
     if (replicate_drop_base(m->repl, err) < 0)
         return -1;
     if (mark_source(m, "moved", &e2) < 0 ||
         cinder_volume_metadata_set(m->plan->dst.cinder, m->rec.dst.volume,
                                    dst_meta, 1, &e2) < 0)
-        emit(m, "info", NULL, "cannot update the volumes' metadata: %s",
-             e2.msg);
+        move_emit(m, "info", NULL, "cannot update the volumes' metadata: %s",
+                  e2.msg);
     if (m->o->delete_source) {
-        emit(m, "cleanup", NULL, "deleting source volume %s",
-             m->rec.src.volume);
+        move_emit(m, "cleanup", NULL, "deleting source volume %s",
+                  m->rec.src.volume);
         if (cinder_volume_delete(m->plan->src.cinder, m->rec.src.volume, err) <
                 0 ||
-            wait_volume(m->plan->src.cinder, m->rec.src.volume, "deleted", 300,
-                        err) < 0)
+            move_wait_volume(m->plan->src.cinder, m->rec.src.volume, "deleted",
+                             300, err) < 0)
             return error_prefix(err, "the move succeeded, but deleting the "
                                      "source failed");
     }
-    return set_phase(m, MOVE_DONE, err);
+    return move_set_phase(m, MOVE_DONE, err);
 }
 
 /* Volume id as Cinder has it, settled: a run killed while Nova detached
@@ -1020,8 +819,8 @@ static int volume_get(struct cinder *c, const char *id, bool settle,
 
 /* Where a resumed cutover stands: a source that is attached again means
  * the move goes back to rounds. settle: once a detach under way is over. */
-int source_attached(struct move *m, bool settle, bool *attached,
-                    struct error *err)
+int move_source_attached(struct move *m, bool settle, bool *attached,
+                         struct error *err)
 {
     struct cinder_volume v;
 
@@ -1049,7 +848,7 @@ static int dst_attached(struct move *m, bool settle, bool *attached,
 
 /* Detach the destination volume from its server if it is attached, or
  * about to be. */
-int undo_dst_attach(struct move *m, struct error *err)
+int move_undo_dst_attach(struct move *m, struct error *err)
 {
     bool attached = false;
 
@@ -1059,33 +858,33 @@ int undo_dst_attach(struct move *m, struct error *err)
         return -1;
     if (!attached)
         return 0;
-    emit(m, "rollback", NULL, "detaching volume %s from server %s",
-         m->rec.dst.volume, m->rec.dst.server);
+    move_emit(m, "rollback", NULL, "detaching volume %s from server %s",
+              m->rec.dst.volume, m->rec.dst.server);
     if (nova_volume_detach(m->plan->dst.nova, m->rec.dst.server,
                            m->rec.dst.volume, err) < 0 ||
-        wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "available",
-                    m->o->detach_timeout, err) < 0)
+        move_wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "available",
+                         m->o->detach_timeout, err) < 0)
         return -1;
     return 0;
 }
 
 /* Everything before the cutover: create, replicate until the final round
  * fits the budget, verify; or, resumed, find where the cutover stands. */
-int prepare(struct move *m, struct error *err)
+int move_prepare(struct move *m, struct error *err)
 {
     bool attached = false;
 
-    if (m->rec.phase == MOVE_NEW && check_source(m, err) < 0)
+    if (m->rec.phase == MOVE_NEW && move_check_source(m, err) < 0)
         return -1;
     if (m->rec.phase == MOVE_NEW || m->rec.phase == MOVE_CREATING) {
         bool created = !m->rec.dst.volume;
 
         if (m->rec.dst.volume) {
-            if (wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "available",
-                            600, err) < 0 ||
-                set_phase(m, MOVE_REPLICATING, err) < 0)
+            if (move_wait_volume(m->plan->dst.cinder, m->rec.dst.volume,
+                                 "available", 600, err) < 0 ||
+                move_set_phase(m, MOVE_REPLICATING, err) < 0)
                 return -1;
-        } else if (create_dst_volume(m, err) < 0) {
+        } else if (move_create_dst_volume(m, err) < 0) {
             return -1;
         }
         /* Open before the source is marked: a destination that is not
@@ -1095,7 +894,7 @@ int prepare(struct move *m, struct error *err)
             struct error why = *err;
 
             if (created && why.kind != ERROR_INTERRUPTED)
-                return undo_create(m, &why, err);
+                return move_undo_create(m, &why, err);
             return -1;
         }
         if (mark_source(m, "moving", err) < 0)
@@ -1104,33 +903,34 @@ int prepare(struct move *m, struct error *err)
     if (m->rec.phase == MOVE_ATTACHING) {
         if (dst_attached(m, true, &attached, err) < 0)
             return -1;
-        if (attached && set_phase(m, MOVE_ATTACHED, err) < 0)
+        if (attached && move_set_phase(m, MOVE_ATTACHED, err) < 0)
             return -1;
-        if (!attached && set_phase(m, MOVE_DETACHED, err) < 0)
+        if (!attached && move_set_phase(m, MOVE_DETACHED, err) < 0)
             return -1;
     }
     if (!m->repl && open_data(m, m->rec.phase == MOVE_ATTACHED, err) < 0)
         return -1;
     if (m->rec.phase == MOVE_DETACHING || m->rec.phase == MOVE_DETACHED) {
-        if (source_attached(m, m->rec.phase == MOVE_DETACHING, &attached, err) <
-            0)
+        if (move_source_attached(m, m->rec.phase == MOVE_DETACHING, &attached,
+                                 err) < 0)
             return -1;
-        if (attached && set_phase(m, MOVE_REPLICATING, err) < 0)
+        if (attached && move_set_phase(m, MOVE_REPLICATING, err) < 0)
             return -1;
         /* Killed after the detach request: it may have been carried out. */
         m->detach_done = !attached && m->rec.phase == MOVE_DETACHING;
     } else if (m->rec.phase == MOVE_ROLLED_BACK && m->rec.src.server) {
         /* A rollback that found the source still detaching (a timeout)
          * leaves it to Nova, which may finish the detach later. */
-        if (source_attached(m, true, &attached, err) < 0)
+        if (move_source_attached(m, true, &attached, err) < 0)
             return -1;
         m->detach_done = !attached;
     }
     if (m->rec.phase == MOVE_REPLICATING || m->rec.phase == MOVE_ROLLED_BACK) {
-        if (set_phase(m, MOVE_REPLICATING, err) < 0 || converge(m, err) < 0)
+        if (move_set_phase(m, MOVE_REPLICATING, err) < 0 ||
+            move_converge(m, err) < 0)
             return -1;
         if (m->o->full_verify &&
-            (verify_base(m, err) < 0 || catch_up(m, err) < 0))
+            (move_verify_base(m, err) < 0 || catch_up(m, err) < 0))
             return -1;
     }
     return 0;
@@ -1138,12 +938,12 @@ int prepare(struct move *m, struct error *err)
 
 static int drive(struct move *m, struct error *err)
 {
-    if (prepare(m, err) < 0)
+    if (move_prepare(m, err) < 0)
         return -1;
     if (move_phase_in_cutover(m->rec.phase) && cutover(m, err) < 0)
         return -1;
     if (m->rec.phase == MOVE_ATTACHED)
-        return cleanup(m, err);
+        return move_cleanup(m, err);
     return 0;
 }
 
@@ -1185,7 +985,7 @@ int migrate_run(struct journal *j, const struct migrate_opts *o,
         error_set(err, ERROR_STATE, 0, "move %s was aborted", journal_id(j));
         goto out;
     }
-    if (preflight(&m, m.rec.phase != MOVE_NONE, err) < 0)
+    if (move_preflight(&m, m.rec.phase != MOVE_NONE, err) < 0)
         goto out;
     ret = drive(&m, err);
     if (m.rec.dst.volume)
@@ -1194,8 +994,8 @@ int migrate_run(struct journal *j, const struct migrate_opts *o,
     if (ret == 0) {
         if (!isnan(m.rec.cutover.downtime))
             rep->downtime = m.rec.cutover.downtime;
-        emit(&m, "done", NULL, "volume %s now serves server %s",
-             m.rec.dst.volume, m.rec.dst.server);
+        move_emit(&m, "done", NULL, "volume %s now serves server %s",
+                  m.rec.dst.volume, m.rec.dst.server);
     } else {
         journal_log(j, "stopped: %s", err->msg);
     }

@@ -32,7 +32,8 @@ static void drop_source_snaps(struct move *m)
     if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL, false,
                    &img, &e) < 0 ||
         image_snap_list(img, &snaps, &n, &e) < 0) {
-        emit(m, "info", NULL, "cannot list the source's snapshots: %s", e.msg);
+        move_emit(m, "info", NULL, "cannot list the source's snapshots: %s",
+                  e.msg);
         image_close(img);
         return;
     }
@@ -42,7 +43,7 @@ static void drop_source_snaps(struct move *m)
             const char *v = m->rec.snaps[k];
 
             if (v && !strcmp(v, s) && image_snap_remove(img, s, &e) < 0)
-                emit(m, "info", NULL, "%s", e.msg);
+                move_emit(m, "info", NULL, "%s", e.msg);
         }
     }
     image_snaps_free(snaps, n);
@@ -76,12 +77,12 @@ static void note_snaps(struct move *m)
 
 static int delete_volume(struct move *m, const char *id, struct error *err)
 {
-    emit(m, "cleanup", NULL, "deleting destination volume %s", id);
+    move_emit(m, "cleanup", NULL, "deleting destination volume %s", id);
     if (cinder_volume_delete(m->plan->dst.cinder, id, err) < 0 &&
         !(err->kind == ERROR_API && err->cause == 404))
         return -1;
     error_clear(err);
-    return wait_volume(m->plan->dst.cinder, id, "deleted", 300, err);
+    return move_wait_volume(m->plan->dst.cinder, id, "deleted", 300, err);
 }
 
 /* Delete the destination volumes this move asked for: the one recorded,
@@ -95,7 +96,7 @@ static int abort_dst(struct move *m, struct error *err)
     size_t n = 0;
     int ret = 0;
 
-    if (find_created(m, &ids, &n, err) < 0)
+    if (move_find_created(m, &ids, &n, err) < 0)
         return -1;
     if (m->rec.dst.volume && m->rec.dst.created) {
         /* Cinder's RBD driver cannot delete an image that has snapshots. */
@@ -104,7 +105,7 @@ static int abort_dst(struct move *m, struct error *err)
                 struct error e = ERROR_INIT;
 
                 if (dest_snap_remove(m->dst, st.snaps[i].name, &e) < 0)
-                    emit(m, "info", NULL, "%s", e.msg);
+                    move_emit(m, "info", NULL, "%s", e.msg);
             }
             dest_state_release(&st);
         }
@@ -118,7 +119,7 @@ static int abort_dst(struct move *m, struct error *err)
             continue;
         ret = delete_volume(m, ids[i], err);
     }
-    free_ids(ids, n);
+    move_free_ids(ids, n);
     return ret;
 }
 
@@ -142,14 +143,14 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
         goto out;
     }
     if (m.rec.phase == MOVE_NONE) {
-        ret = set_phase(&m, MOVE_ABORTED, err);
+        ret = move_set_phase(&m, MOVE_ABORTED, err);
         goto out;
     }
-    if (preflight(&m, true, err) < 0)
+    if (move_preflight(&m, true, err) < 0)
         goto out;
     /* An attach the killed run asked for is undone before the source
      * goes back, so that two servers never hold a copy each. */
-    if (m.rec.phase == MOVE_ATTACHING && undo_dst_attach(&m, err) < 0) {
+    if (m.rec.phase == MOVE_ATTACHING && move_undo_dst_attach(&m, err) < 0) {
         error_prefix(err,
                      "destination volume %s may be attached to server "
                      "%s; the source was left as it is",
@@ -158,16 +159,17 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
     }
     if (m.rec.src.server) {
         /* A detach under way would end after the check below. */
-        if (source_attached(&m, true, &attached, err) < 0)
+        if (move_source_attached(&m, true, &attached, err) < 0)
             goto out;
         if (!attached &&
-            attach(m.plan->src.nova, m.plan->src.cinder, m.rec.src.server,
-                   m.rec.src.volume, m.rec.src.device, o->attach_timeout, NULL,
-                   err) < 0)
+            move_attach(m.plan->src.nova, m.plan->src.cinder, m.rec.src.server,
+                        m.rec.src.volume, m.rec.src.device, o->attach_timeout,
+                        NULL, err) < 0)
             goto out;
         if (!attached)
-            emit(&m, "rollback", NULL, "volume %s attached to server %s again",
-                 m.rec.src.volume, m.rec.src.server);
+            move_emit(&m, "rollback", NULL,
+                      "volume %s attached to server %s again", m.rec.src.volume,
+                      m.rec.src.server);
     }
     if (cluster_connect(o->src_conf, o->src_id, o->ceph_timeout, &m.src_cl,
                         err) < 0)
@@ -186,9 +188,9 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
 
         if (cinder_volume_metadata_unset(m.plan->src.cinder, m.rec.src.volume,
                                          keys[k], &e) < 0)
-            emit(&m, "info", NULL, "%s", e.msg);
+            move_emit(&m, "info", NULL, "%s", e.msg);
     }
-    ret = set_phase(&m, MOVE_ABORTED, err);
+    ret = move_set_phase(&m, MOVE_ABORTED, err);
 out:
     move_release(&m);
     return ret;

@@ -53,7 +53,7 @@ int migrate_server_volumes(const struct plan_options *po, const char *server,
     o.dst_server = NULL;
     p = plan_build(&o);
     if (!p->src.nova) {
-        plan_problems(p, &why);
+        move_plan_problems(p, &why);
         error_set(err, ERROR_STATE, 0, "pre-flight failed: %s",
                   why.len ? buf_str(&why) : "no compute service");
         goto out;
@@ -102,9 +102,9 @@ static int group_rollback(struct move **ms, size_t n, const struct error *why,
 
         if (m->rec.phase == MOVE_DETACHING || m->rec.phase == MOVE_DETACHED ||
             m->rec.phase == MOVE_ATTACHING || m->rec.phase == MOVE_ATTACHED) {
-            /* rollback() always fails, saying what it did: keep the
+            /* move_rollback() always fails, saying what it did: keep the
              * first account, the others are in the journals. */
-            if (rollback(m, &first, &e) < 0 && !reported) {
+            if (move_rollback(m, &first, &e) < 0 && !reported) {
                 *err = e;
                 reported = true;
             }
@@ -131,7 +131,7 @@ static int group_cutover(struct move **ms, size_t n, struct error *err)
     for (i = 0; i < n; i++) {
         if (ms[i]->rec.phase != MOVE_DETACHED &&
             ms[i]->rec.phase != MOVE_ATTACHING &&
-            check_dst_server(ms[i], err) < 0)
+            move_check_dst_server(ms[i], err) < 0)
             return -1;
         replicate_set_cancel(ms[i]->repl, NULL, NULL);
     }
@@ -140,16 +140,17 @@ static int group_cutover(struct move **ms, size_t n, struct error *err)
     for (i = 0; i < n; i++) {
         if ((ms[i]->rec.phase == MOVE_REPLICATING ||
              ms[i]->rec.phase == MOVE_DETACHING) &&
-            detach_request(ms[i], &e) < 0)
+            move_detach_request(ms[i], &e) < 0)
             return group_rollback(ms, n, &e, err);
     }
     for (i = 0; i < n; i++) {
         if (ms[i]->rec.phase == MOVE_DETACHING &&
-            detach_wait(ms[i], t0, &e) < 0)
+            move_detach_wait(ms[i], t0, &e) < 0)
             return group_rollback(ms, n, &e, err);
     }
     for (i = 0; i < n; i++) {
-        if (ms[i]->rec.phase == MOVE_DETACHED && final_verify(ms[i], &e) < 0)
+        if (ms[i]->rec.phase == MOVE_DETACHED &&
+            move_final_verify(ms[i], &e) < 0)
             return group_rollback(ms, n, &e, err);
     }
     for (i = 0; i < n; i++) {
@@ -157,21 +158,21 @@ static int group_cutover(struct move **ms, size_t n, struct error *err)
 
         if (m->rec.phase != MOVE_ATTACHING)
             continue;
-        attach_started(m);
-        if (attach_request(m->plan->dst.nova, m->rec.dst.server,
-                           m->rec.dst.volume, NULL, &m->rep->dst_device,
-                           &e) < 0)
+        move_attach_started(m);
+        if (move_attach_request(m->plan->dst.nova, m->rec.dst.server,
+                                m->rec.dst.volume, NULL, &m->rep->dst_device,
+                                &e) < 0)
             return group_rollback(ms, n, &e, err);
-        test_hold(m, "attach-requested");
+        move_test_hold(m, "attach-requested");
     }
     for (i = 0; i < n; i++) {
         struct move *m = ms[i];
 
         if (m->rec.phase != MOVE_ATTACHING)
             continue;
-        if (wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "in-use",
-                        m->o->attach_timeout, &e) < 0 ||
-            attach_done(m, t0, &e) < 0)
+        if (move_wait_volume(m->plan->dst.cinder, m->rec.dst.volume, "in-use",
+                             m->o->attach_timeout, &e) < 0 ||
+            move_attach_done(m, t0, &e) < 0)
             return group_rollback(ms, n, &e, err);
     }
     return 0;
@@ -200,18 +201,18 @@ int migrate_run_group(struct journal **js, size_t n,
         }
         if (ms[i].rec.phase == MOVE_DONE)
             continue;
-        if (preflight(&ms[i], ms[i].rec.phase != MOVE_NONE, err) < 0)
+        if (move_preflight(&ms[i], ms[i].rec.phase != MOVE_NONE, err) < 0)
             goto out;
     }
     /* Each volume replicates until it is ready; then a last look at the
      * first ones, which kept changing while the others caught up. */
     for (i = 0; i < n; i++) {
-        if (ms[i].plan && prepare(&ms[i], err) < 0)
+        if (ms[i].plan && move_prepare(&ms[i], err) < 0)
             goto out;
     }
     for (i = 0; i + 1 < n; i++) {
         if (ms[i].plan && ms[i].rec.phase == MOVE_REPLICATING &&
-            converge(&ms[i], err) < 0)
+            move_converge(&ms[i], err) < 0)
             goto out;
     }
     for (i = 0; i < n; i++) {
@@ -227,7 +228,7 @@ int migrate_run_group(struct journal **js, size_t n,
     ret = -1;
     for (i = 0; i < n; i++) {
         if (ms[i].plan && ms[i].rec.phase == MOVE_ATTACHED &&
-            cleanup(&ms[i], err) < 0)
+            move_cleanup(&ms[i], err) < 0)
             goto out;
         if (ms[i].rec.dst.volume)
             snprintf(reps[i].dst_volume_id, sizeof(reps[i].dst_volume_id), "%s",

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rbdmove/core/migrate_int.h: internal to the move's own files, migrate.c,
- * migrate_group.c, migrate_abort.c and migrate_sync.c; nothing else
- * includes it (the interface is migrate.h). The state of one move, and the
- * steps of the single move (migrate.c) that the group cutover, the abort
- * and the sync reuse. They were static in migrate.c before it was split by
- * feature, and keep their short names: read them as part of migrate.c.
+ * migrate_dest.c, migrate_group.c, migrate_abort.c and migrate_sync.c;
+ * nothing else includes it (the interface is migrate.h). The state of one
+ * move, and the steps of the single move that the group cutover, the
+ * abort and the sync reuse, all named move_*.
  */
 #ifndef RBDMOVE_MIGRATE_INT_H
 #define RBDMOVE_MIGRATE_INT_H
@@ -40,42 +39,49 @@ struct move {
     bool detach_done;    /* resumed in "detaching" with the source detached */
 };
 
-void emit(struct move *m, const char *phase, const struct copy_stats *st,
-          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void test_hold(struct move *m, const char *point);
+void move_emit(struct move *m, const char *phase, const struct copy_stats *st,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void move_test_hold(struct move *m, const char *point);
 void move_init(struct move *m, struct journal *j, const struct migrate_opts *o,
                struct migrate_report *rep);
-int record_save(struct move *m, struct error *err);
-int set_phase(struct move *m, enum move_phase phase, struct error *err);
-int wait_volume(struct cinder *c, const char *id, const char *want,
-                double timeout, struct error *err);
-int attach_request(struct nova *n, const char *server, const char *volume,
-                   const char *device, char **device_out, struct error *err);
-int attach(struct nova *n, struct cinder *c, const char *server,
-           const char *volume, const char *device, double timeout,
-           char **device_out, struct error *err);
-int rollback(struct move *m, const struct error *why, struct error *err);
+int move_record_save(struct move *m, struct error *err);
+int move_set_phase(struct move *m, enum move_phase phase, struct error *err);
+int move_wait_volume(struct cinder *c, const char *id, const char *want,
+                     double timeout, struct error *err);
+int move_attach_request(struct nova *n, const char *server, const char *volume,
+                        const char *device, char **device_out,
+                        struct error *err);
+int move_attach(struct nova *n, struct cinder *c, const char *server,
+                const char *volume, const char *device, double timeout,
+                char **device_out, struct error *err);
+int move_rollback(struct move *m, const struct error *why, struct error *err);
 /* The destination is the image Cinder made for volume v, on the cluster
  * with fsid (NULL: unknown): prove it before writing (replicate.h). */
-void volume_expectations(struct replicate_opts *ro, const char *fsid,
-                         const struct cinder_volume *v);
-int find_created(struct move *m, char ***ids, size_t *n, struct error *err);
-void free_ids(char **ids, size_t n);
-void plan_problems(const struct plan *p, struct buf *b);
-int preflight(struct move *m, bool resuming, struct error *err);
-int converge(struct move *m, struct error *err);
-int verify_base(struct move *m, struct error *err);
-int detach_request(struct move *m, struct error *err);
-int detach_wait(struct move *m, double t0, struct error *err);
-int final_verify(struct move *m, struct error *err);
-void attach_started(struct move *m);
-int attach_done(struct move *m, double t0, struct error *err);
-int check_dst_server(struct move *m, struct error *err);
-int cleanup(struct move *m, struct error *err);
-int source_attached(struct move *m, bool settle, bool *attached,
-                    struct error *err);
-int undo_dst_attach(struct move *m, struct error *err);
-int prepare(struct move *m, struct error *err);
+void move_volume_expectations(struct replicate_opts *ro, const char *fsid,
+                              const struct cinder_volume *v);
+/* migrate_dest.c: the destination volume, and proving the images. */
+int move_find_created(struct move *m, char ***ids, size_t *n,
+                      struct error *err);
+int move_create_dst_volume(struct move *m, struct error *err);
+int move_check_source(struct move *m, struct error *err);
+int move_undo_create(struct move *m, const struct error *why,
+                     struct error *err);
+void move_free_ids(char **ids, size_t n);
+void move_plan_problems(const struct plan *p, struct buf *b);
+int move_preflight(struct move *m, bool resuming, struct error *err);
+int move_converge(struct move *m, struct error *err);
+int move_verify_base(struct move *m, struct error *err);
+int move_detach_request(struct move *m, struct error *err);
+int move_detach_wait(struct move *m, double t0, struct error *err);
+int move_final_verify(struct move *m, struct error *err);
+void move_attach_started(struct move *m);
+int move_attach_done(struct move *m, double t0, struct error *err);
+int move_check_dst_server(struct move *m, struct error *err);
+int move_cleanup(struct move *m, struct error *err);
+int move_source_attached(struct move *m, bool settle, bool *attached,
+                         struct error *err);
+int move_undo_dst_attach(struct move *m, struct error *err);
+int move_prepare(struct move *m, struct error *err);
 void move_release(struct move *m);
 
 #endif

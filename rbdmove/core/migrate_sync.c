@@ -75,7 +75,7 @@ static int create_sync_volume(const struct plan *p, char *out,
         return error_prefix(err, "creating the destination volume");
     snprintf(out, 37, "%s", v.id);
     cinder_volume_release(&v);
-    return wait_volume(p->dst.cinder, out, "available", 600, err);
+    return move_wait_volume(p->dst.cinder, out, "available", 600, err);
 }
 
 static void undo_sync_volume(const struct plan *p, const char *id,
@@ -84,7 +84,7 @@ static void undo_sync_volume(const struct plan *p, const char *id,
     struct error e = ERROR_INIT;
 
     if (cinder_volume_delete(p->dst.cinder, id, &e) < 0 ||
-        wait_volume(p->dst.cinder, id, "deleted", 300, &e) < 0)
+        move_wait_volume(p->dst.cinder, id, "deleted", 300, &e) < 0)
         error_prefix(err,
                      "%s; deleting copy volume %s failed too (%s): delete it "
                      "by hand",
@@ -144,7 +144,7 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
     ro.max_rounds = o->max_rounds;
     ro.event = on_sync_event;
     ro.event_ctx = m;
-    volume_expectations(&ro, p->dst_ceph_fsid, &v);
+    move_volume_expectations(&ro, p->dst_ceph_fsid, &v);
     move_record_set(&m->rec.src.pool, o->m.src_pool ? o->m.src_pool
                                       : p->rbd_pool ? p->rbd_pool
                                                     : "volumes");
@@ -175,7 +175,7 @@ int migrate_sync(const struct migrate_sync_opts *o,
     m.plan = plan_build(&o->m.plan);
     if (!m.plan->src.cinder || !m.plan->dst.cinder || !m.plan->have_volume ||
         !plan_ok(m.plan)) {
-        plan_problems(m.plan, &why);
+        move_plan_problems(m.plan, &why);
         error_set(err, ERROR_STATE, 0, "pre-flight failed: %s",
                   why.len ? buf_str(&why) : "see 'rbdmove plan'");
         goto out;
@@ -198,7 +198,7 @@ int migrate_sync(const struct migrate_sync_opts *o,
         goto out;
     }
     if (o->verify) {
-        if (verify_base(&m, err) < 0)
+        if (move_verify_base(&m, err) < 0)
             goto out;
         res->verified = true;
     }
