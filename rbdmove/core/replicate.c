@@ -338,6 +338,46 @@ static int check_fresh_volume(struct replicate *r, const struct dest_state *st,
     return ret;
 }
 
+/* Before anything is written: the destination is not the source, and with
+ * must_exist it is on the volume's cluster and exists there. */
+static int check_identity(struct replicate *r, const struct dest_state *st,
+                          struct error *err)
+{
+    if (is_source(r, st)) {
+        error_set(err, ERROR_STATE, 0,
+                  "'%s' is the source image itself (cluster %s, image id %s); "
+                  "refusing to copy an image onto itself",
+                  r->dst->name, st->cluster_fsid, st->image_id);
+        return -1;
+    }
+    if (r->o.must_exist && r->o.expect_fsid && st->cluster_fsid &&
+        strcmp(r->o.expect_fsid, st->cluster_fsid)) {
+        struct buf w = BUF_INIT;
+
+        where(&w, st);
+        error_set(err, ERROR_STATE, 0,
+                  "'%s' is on %s, but the volume's backend uses cluster %s: "
+                  "the destination's Ceph configuration names the wrong "
+                  "cluster; nothing was written",
+                  r->dst->name, buf_str(&w), r->o.expect_fsid);
+        buf_release(&w);
+        return -1;
+    }
+    if (!st->exists && r->o.must_exist) {
+        struct buf w = BUF_INIT;
+
+        where(&w, st);
+        error_set(err, ERROR_STATE, 0,
+                  "'%s' is not on %s: the volume's image is elsewhere (check "
+                  "the destination's Ceph configuration and pool); nothing "
+                  "was written",
+                  r->dst->name, buf_str(&w));
+        buf_release(&w);
+        return -1;
+    }
+    return 0;
+}
+
 static int check_dest(struct replicate *r, struct error *err)
 {
     struct dest_state st;
@@ -357,38 +397,8 @@ static int check_dest(struct replicate *r, struct error *err)
         ret = 0;
         goto out;
     }
-    if (is_source(r, &st)) {
-        error_set(err, ERROR_STATE, 0,
-                  "'%s' is the source image itself (cluster %s, image id %s); "
-                  "refusing to copy an image onto itself",
-                  r->dst->name, st.cluster_fsid, st.image_id);
+    if (check_identity(r, &st, err) < 0)
         goto out;
-    }
-    if (r->o.must_exist && r->o.expect_fsid && st.cluster_fsid &&
-        strcmp(r->o.expect_fsid, st.cluster_fsid)) {
-        struct buf w = BUF_INIT;
-
-        where(&w, &st);
-        error_set(err, ERROR_STATE, 0,
-                  "'%s' is on %s, but the volume's backend uses cluster %s: "
-                  "the destination's Ceph configuration names the wrong "
-                  "cluster; nothing was written",
-                  r->dst->name, buf_str(&w), r->o.expect_fsid);
-        buf_release(&w);
-        goto out;
-    }
-    if (!st.exists && r->o.must_exist) {
-        struct buf w = BUF_INIT;
-
-        where(&w, &st);
-        error_set(err, ERROR_STATE, 0,
-                  "'%s' is not on %s: the volume's image is elsewhere (check "
-                  "the destination's Ceph configuration and pool); nothing "
-                  "was written",
-                  r->dst->name, buf_str(&w));
-        buf_release(&w);
-        goto out;
-    }
     if (!st.exists) {
         r->dst_absent = r->dst_fresh = true;
         ret = 0;
