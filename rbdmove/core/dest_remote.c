@@ -404,11 +404,15 @@ out:
     return ret;
 }
 
-static int remote_hash_blocks(struct dest *dd, const char *snap, uint64_t block,
-                              const uint64_t *idx, size_t n, uint64_t *hashes,
-                              struct error *err)
+/* Indices per hash-blocks request: each costs up to ~25 bytes on the line
+ * (digits and a percent-encoded comma), and a line is at most
+ * PROTO_LINE_MAX; a large final round is asked for in batches. */
+#define HASH_BLOCKS_BATCH 16384
+
+static int hash_blocks_batch(struct dest_remote *d, const char *snap,
+                             uint64_t block, const uint64_t *idx, size_t n,
+                             uint64_t *hashes, struct error *err)
 {
-    struct dest_remote *d = (struct dest_remote *)dd;
     struct proto_tokens ans = {NULL, 0};
     struct buf line = BUF_INIT, list = BUF_INIT;
     uint64_t got = 0;
@@ -437,6 +441,21 @@ out:
     buf_release(&line);
     buf_release(&list);
     return ret;
+}
+
+static int remote_hash_blocks(struct dest *dd, const char *snap, uint64_t block,
+                              const uint64_t *idx, size_t n, uint64_t *hashes,
+                              struct error *err)
+{
+    struct dest_remote *d = (struct dest_remote *)dd;
+
+    for (size_t i = 0; i < n; i += HASH_BLOCKS_BATCH) {
+        size_t k = n - i < HASH_BLOCKS_BATCH ? n - i : HASH_BLOCKS_BATCH;
+
+        if (hash_blocks_batch(d, snap, block, idx + i, k, hashes + i, err) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* ---- transfer over parallel data sessions -------------------------------- */

@@ -481,6 +481,48 @@ static void test_remote_hash_blocks_wants_exactly_n(void **state)
     close_fake(&f, d);
 }
 
+/* A large final round goes in batches that each fit a protocol line. */
+static void test_remote_hash_blocks_in_batches(void **state)
+{
+    enum { N = 40000, BATCH = 16384 };
+    uint64_t *idx = calloc(N, sizeof(*idx));
+    uint64_t *hashes = calloc(N, sizeof(*hashes));
+    struct buf answers = BUF_INIT;
+    struct fake f;
+    struct dest *d;
+    struct error err = ERROR_INIT;
+    const char *out, *p;
+    size_t requests = 0, len = 0;
+
+    (void)state;
+    for (size_t i = 0; i < N; i++)
+        idx[i] = 1000000000ull + i;
+    for (size_t i = 0; i < N; i += BATCH) {
+        size_t k = N - i < BATCH ? N - i : BATCH;
+
+        buf_addf(&answers, "ok n=%zu\n", k);
+        for (size_t j = 0; j < k; j++)
+            buf_addf(&answers, "%016zx\n", i + j);
+    }
+    d = open_fake(&f, buf_str(&answers));
+    assert_int_equal(dest_hash_blocks(d, NULL, 65536, idx, N, hashes, &err), 0);
+    assert_int_equal(hashes[0], 0);
+    assert_int_equal(hashes[N - 1], N - 1);
+    out = transport_memory_output(f.ctl, &len);
+    for (const char *line = out + strlen("hello\n"); line < out + len;
+         line = p + 1) {
+        p = memchr(line, '\n', (size_t)(out + len - line));
+        assert_non_null(p);
+        assert_true((size_t)(p - line) < PROTO_LINE_MAX);
+        requests++;
+    }
+    assert_int_equal(requests, 3);
+    close_fake(&f, d);
+    buf_release(&answers);
+    free(idx);
+    free(hashes);
+}
+
 static void test_remote_hash_blocks_refuses_few_hashes(void **state)
 {
     const uint64_t idx[2] = {3, 7};
@@ -554,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_remote_hash_refuses_bad_counts),
         cmocka_unit_test(test_remote_hash_refuses_bad_hash_lines),
         cmocka_unit_test(test_remote_hash_blocks_wants_exactly_n),
+        cmocka_unit_test(test_remote_hash_blocks_in_batches),
         cmocka_unit_test(test_remote_hash_blocks_refuses_few_hashes),
         cmocka_unit_test(test_remote_error_answer_comes_back),
         cmocka_unit_test(test_remote_error_answer_must_be_numbers),
