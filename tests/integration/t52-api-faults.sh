@@ -27,10 +27,11 @@ ENDPOINTS=$_LIB_DIR/os_endpoints.py
 free_port() {
     /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-# rules JSON: what the proxy does from now on (replaced atomically); the
-# proxy's log starts anew, so that injected counts this case only.
+# rules JSON: what the proxy does from now on (replaced atomically); with
+# rules (not '[]': the end of a case) the proxy's log starts anew, so that
+# injected and requests count this case only.
 rules() {
-    : >"$T/proxy.log"
+    [ "$1" = '[]' ] || : >"$T/proxy.log"
     echo "$1" >"$T/rules.tmp" && mv "$T/rules.tmp" "$T/rules.json"
 }
 rules '[]'
