@@ -585,6 +585,12 @@ json_event() {
 
 # remove_snaps CLUSTER POOL/IMAGE: remove every snapshot of the image
 # (protected ones too), quietly: for cleanups, where an image may be gone.
+# base_of CLUSTER POOL/IMAGE: the rbdmove snapshots of an image (a copy's
+# base)
+base_of() {
+    snap_names "$1" "$2" rbdmove-
+}
+
 remove_snaps() {
     local snap names
     names=$(rbdc "$1" snap ls --format json "$2" 2>/dev/null |

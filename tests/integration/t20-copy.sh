@@ -12,10 +12,6 @@ WRITER=$RBDMOVE_SRC/tests/integration/writer.py
 copy() {
     rbdmove copy --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" "$@"
 }
-# base_of CLUSTER POOL/IMAGE: the rbdmove snapshot of an image
-base_of() {
-    snap_names "$1" "$2" rbdmove-
-}
 # wait_meta IMAGE KEY: until ceph2's IMAGE carries metadata KEY (at most
 # 10 s): a running copy has reached the point that sets it.
 wait_meta() {

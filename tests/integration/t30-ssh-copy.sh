@@ -30,10 +30,6 @@ sverify() {
         --progress never -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
         --remote-rbdmove "$REMOTE_RBDMOVE" "${@:1:n}" "$URL/${!#}"
 }
-# base_of CLUSTER POOL/IMAGE: its rbdmove-* snapshots
-base_of() {
-    snap_names "$1" "$2" rbdmove-
-}
 # expect_same_at_base TITLE SRC DST: one rbdmove snapshot on DST, also on
 # SRC (which may hold the bases of other copies too), equal there
 expect_same_at_base() {

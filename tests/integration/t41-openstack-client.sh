@@ -33,13 +33,15 @@ ADMIN=rbdmove-lab
 R1=RegionOne
 R2=RegionTwo
 
-osc() {
+# client ARGS...: rbm-os-client with the cloud named in ARGS (lib.sh's osc
+# is always the demo cloud).
+client() {
     "$TOOL" "$@"
 }
 
-# value KEY: the value of KEY=... in the last command's output.
-value() {
-    sed -n "s/^$1=//p" "$LAST_OUTPUT" | head -n 1
+# last KEY: the value of KEY=... in the last command's output.
+last() {
+    value "$1" "$LAST_OUTPUT"
 }
 
 # expect_output "title" pattern: grep -E the last command's output.
@@ -63,42 +65,25 @@ expect_no_output() {
 }
 
 # ---- servers: rbdmove's client only attaches, so servers are made here ------
-
-# os_server create|delete REGION NAME|ID: a server in the demo project with
-# no network (microversion 2.37), through the REST API (Python stdlib).
-os_server() {
-    /usr/bin/python3 "$(dirname "$0")/os_server.py" "$@"
-}
+# (os_server and os_cleanup: lib.sh)
 
 SERVERS=()
 VOLUMES=()
 SOCAT_PID=
-
-os_cleanup() {
-    local s v
-    for v in "${VOLUMES[@]}"; do
-        "$TOOL" --os-cloud "$ADMIN" --os-region-name "${v%% *}" \
-            volume-delete "${v#* }" >/dev/null 2>&1
-    done
-    for s in "${SERVERS[@]}"; do
-        os_server delete "${s%% *}" "${s#* }" >/dev/null 2>&1
-    done
-    [ -n "$SOCAT_PID" ] && kill "$SOCAT_PID" 2>/dev/null
-}
-trap 'rc=$?; os_cleanup; (exit $rc); _lib_exit' EXIT
+trap 'rc=$?; os_cleanup; [ -n "$SOCAT_PID" ] && kill "$SOCAT_PID" 2>/dev/null; (exit $rc); _lib_exit' EXIT
 export RBM_AUTH_URL=$AUTH_URL
 
 # ---- authentication and regions -------------------------------------------
 
-expect_success "password auth (cloud $DEMO)" osc --os-cloud $DEMO auth
-expect_equal "authenticated as demo" demo "$(value user)"
+expect_success "password auth (cloud $DEMO)" client --os-cloud $DEMO auth
+expect_equal "authenticated as demo" demo "$(last user)"
 expect_equal "scoped to the demo project" "$RBM_OS_DEMO_PROJECT_ID" \
-    "$(value project_id)"
+    "$(last project_id)"
 expect_output "RegionOne's Cinder by default (region_name)" "^cinder=.*:18776/v3/$RBM_OS_DEMO_PROJECT_ID$"
 expect_output "RegionOne's Nova" '^nova=.*:18774/'
 
 expect_success "region selection: --os-region-name $R2" \
-    osc --os-cloud $DEMO --os-region-name $R2 auth
+    client --os-cloud $DEMO --os-region-name $R2 auth
 expect_output "RegionTwo's Cinder" '^cinder=.*:18786/v3/'
 expect_output "RegionTwo's Nova" '^nova=.*:18784/'
 
@@ -107,9 +92,9 @@ expect_success "region selection: OS_REGION_NAME=$R2" \
 expect_output "OS_REGION_NAME picks RegionTwo" '^cinder=.*:18786/'
 
 expect_success "application credential by id (cloud rbdmove-appcred)" \
-    osc --os-cloud rbdmove-appcred --os-region-name $R2 auth
+    client --os-cloud rbdmove-appcred --os-region-name $R2 auth
 expect_equal "the credential acts as demo" "$RBM_OS_DEMO_PROJECT_ID" \
-    "$(value project_id)"
+    "$(last project_id)"
 
 expect_success "application credential by name + user (OS_* only)" \
     env OS_AUTH_URL="$AUTH_URL" OS_AUTH_TYPE=v3applicationcredential \
@@ -118,14 +103,14 @@ expect_success "application credential by name + user (OS_* only)" \
     OS_USERNAME=demo OS_USER_DOMAIN_NAME=Default OS_REGION_NAME=$R1 \
     "$TOOL" auth
 expect_equal "...scoped to its project" "$RBM_OS_DEMO_PROJECT_ID" \
-    "$(value project_id)"
+    "$(last project_id)"
 
 expect_success "password auth from OS_* variables alone" \
     env OS_AUTH_URL="$AUTH_URL" OS_USERNAME=admin OS_PASSWORD="$ADMIN_PASSWORD" \
     OS_PROJECT_NAME=admin OS_USER_DOMAIN_NAME=Default \
     OS_PROJECT_DOMAIN_NAME=Default OS_REGION_NAME=$R2 "$TOOL" auth
 expect_equal "...as admin, with the admin role" "admin yes" \
-    "$(value user) $(value admin)"
+    "$(last user) $(last admin)"
 
 token=$(env OS_AUTH_URL="$AUTH_URL" OS_USERNAME=admin \
     OS_PASSWORD="$ADMIN_PASSWORD" OS_PROJECT_NAME=admin \
@@ -316,19 +301,19 @@ fi
 # ---- flows: create, attach, detach, delete ------------------------------------
 
 vol=$(unique_name t41-vol)
-expect_success "create a 1 GiB volume in $R1" osc --os-cloud $DEMO volume-create 1 "$vol"
-vol_id=$(value id)
+expect_success "create a 1 GiB volume in $R1" client --os-cloud $DEMO volume-create 1 "$vol"
+vol_id=$(last id)
 [ -n "$vol_id" ] && VOLUMES+=("$R1 $vol_id")
 expect_output "...Cinder answered 'creating'" '^created_status=creating$'
 expect_output "...and it became available" '^seen=(creating,)*available$'
 expect_success "...its RBD image exists: volumes/volume-$vol_id on ceph1" \
     rbd1 info "volumes/volume-$vol_id"
 
-expect_success "show it by name" osc --os-cloud $DEMO volume-show "$vol"
-expect_equal "...same id" "$vol_id" "$(value id)"
-expect_equal "...rbd image name" "volume-$vol_id" "$(value rbd_image)"
-expect_success "set metadata" osc --os-cloud $DEMO metadata-set "$vol_id" rbdmove.note=t41
-expect_success "...shown" osc --os-cloud $DEMO volume-show "$vol_id"
+expect_success "show it by name" client --os-cloud $DEMO volume-show "$vol"
+expect_equal "...same id" "$vol_id" "$(last id)"
+expect_equal "...rbd image name" "volume-$vol_id" "$(last rbd_image)"
+expect_success "set metadata" client --os-cloud $DEMO metadata-set "$vol_id" rbdmove.note=t41
+expect_success "...shown" client --os-cloud $DEMO volume-show "$vol_id"
 expect_output "...with the new key" '^meta.rbdmove.note=t41$'
 
 src_srv=$(unique_name t41-src)
@@ -337,12 +322,12 @@ src_id=$(os_server create $R1 "$src_srv") && SERVERS+=("$R1 $src_id")
 dst_id=$(os_server create $R2 "$dst_srv") && SERVERS+=("$R2 $dst_id")
 expect_success "servers created in both regions" test -n "$src_id" -a -n "$dst_id"
 
-expect_success "attach the volume to $src_srv" osc --os-cloud $DEMO attach "$src_srv" "$vol"
+expect_success "attach the volume to $src_srv" client --os-cloud $DEMO attach "$src_srv" "$vol"
 expect_output "...Nova chose a device" '^device=/dev/[a-z]+$'
-device=$(value device)
+device=$(last device)
 expect_output "...status went through reserved/attaching to in-use" \
     '^seen=(reserved,|attaching,)*in-use$'
-expect_success "the server lists the attachment" osc --os-cloud $DEMO server-show "$src_id"
+expect_success "the server lists the attachment" client --os-cloud $DEMO server-show "$src_id"
 expect_output "...with the volume" "^volume.0=$vol_id $device$"
 
 # ---- plan of a real attached volume ----------------------------------------
@@ -400,7 +385,7 @@ expect_exit 1 "plan with a volume type missing in the destination" \
     --dst-volume-type gold "$vol"
 expect_output "...names the type and the way out" "volume type 'gold' does not exist in region 'RegionTwo' .*--dst-volume-type"
 
-expect_success "detach it" osc --os-cloud $DEMO detach "$src_srv" "$vol"
+expect_success "detach it" client --os-cloud $DEMO detach "$src_srv" "$vol"
 expect_output "...status went through detaching to available" \
     '^seen=(in-use,|detaching,)*available$'
 expect_exit 0 "plan of the detached volume: can proceed" \
@@ -410,23 +395,23 @@ expect_output "...attached to nothing" '^  attached to +nothing$'
 # ---- a volume in error status ------------------------------------------------
 
 expect_success "force the volume to 'error' (admin os-reset_status)" \
-    osc --os-cloud $ADMIN reset-status "$vol_id" error
+    client --os-cloud $ADMIN reset-status "$vol_id" error
 t0=$(date +%s)
 expect_failure "waiting for 'available' fails fast on 'error'" \
-    osc --os-cloud $DEMO volume-wait "$vol_id" available 60
+    client --os-cloud $DEMO volume-wait "$vol_id" available 60
 t1=$(date +%s)
 expect_output "...naming the status" "went to status 'error' while waiting for 'available'"
 expect_success "...at once ($((t1 - t0)) s)" test $((t1 - t0)) -lt 10
 expect_exit 1 "plan of a volume in error status" \
     plan --os-cloud $DEMO --dst-os-region-name $R2 --dst-server "$dst_srv" "$vol"
 expect_output "...is a problem" "source: volume $vol_id is in status 'error'"
-expect_success "reset it to available" osc --os-cloud $ADMIN reset-status "$vol_id" available
+expect_success "reset it to available" client --os-cloud $ADMIN reset-status "$vol_id" available
 
 expect_failure "creating a volume of an unknown type" \
-    osc --os-cloud $DEMO volume-create 1 "$(unique_name t41-bad)" no-such-type
+    client --os-cloud $DEMO volume-create 1 "$(unique_name t41-bad)" no-such-type
 expect_output "...Cinder's own message" "cannot create a 1 GiB volume .*: .*no-such-type.*\(HTTP 404\)"
 
-expect_success "delete the volume" osc --os-cloud $DEMO volume-delete "$vol_id"
+expect_success "delete the volume" client --os-cloud $DEMO volume-delete "$vol_id"
 expect_output "...status went through deleting to gone" '^seen=(available,)?(deleting,)*deleted$'
 VOLUMES=()
 
@@ -436,18 +421,18 @@ img=$(unique_name t41-manage)
 expect_success "an RBD image made outside Cinder" make_image 1 "volumes/$img" 1G
 host="$RBM_OS_HOST_R1@ceph#ceph"
 expect_success "Cinder lists it as manageable on $host" \
-    osc --os-cloud $ADMIN manageable "$host"
+    client --os-cloud $ADMIN manageable "$host"
 expect_output "...safe to manage" "^manageable\.[0-9]+=$img size=1 safe=yes$"
-expect_success "manage it" osc --os-cloud $ADMIN manage "$host" "$img" "$img"
-mid=$(value id)
+expect_success "manage it" client --os-cloud $ADMIN manage "$host" "$img" "$img"
+mid=$(last id)
 [ -n "$mid" ] && VOLUMES+=("$R1 $mid")
 expect_output "...it became available" '^seen=.*available$'
 expect_success "...Cinder renamed the image to volume-<id>" rbd1 info "volumes/volume-$mid"
 track_image 1 "volumes/volume-$mid"
-expect_success "unmanage it" osc --os-cloud $ADMIN unmanage "$mid"
+expect_success "unmanage it" client --os-cloud $ADMIN unmanage "$mid"
 expect_output "...gone from Cinder" '^seen=.*deleted$'
 expect_success "...the image stays" rbd1 info "volumes/volume-$mid"
 VOLUMES=()
 
-expect_success "pools as admin: RBD location info" osc --os-cloud $ADMIN pools
+expect_success "pools as admin: RBD location info" client --os-cloud $ADMIN pools
 expect_output "...pool volumes and ceph1's fsid" "rbd_pool=volumes fsid=$(ceph1 fsid)"

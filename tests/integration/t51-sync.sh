@@ -10,33 +10,12 @@
 
 lab_require ceph sshd openstack
 
-for v in $(env | grep -o '^OS_[A-Z_]*'); do
-    [ "$v" = OS_CLIENT_CONFIG_FILE ] || unset "$v"
-done
-export OS_CLIENT_CONFIG_FILE=${OS_CLIENT_CONFIG_FILE:-$RBDMOVE_LAB/openstack/clouds.yaml}
-TOOL=${RBM_OS_CLIENT:-$(dirname "$(dirname "$RBDMOVE")")/tests/tools/rbm-os-client}
-[ -x "$TOOL" ] || bail "rbm-os-client not found at $TOOL"
-VOLUMES=()
-
-cleanup() {
-    local v c
-    for v in "${VOLUMES[@]}"; do
-        c=1
-        [ "${v%% *}" = RegionTwo ] && c=2
-        remove_snaps $c "volumes/volume-${v#* }"
-        "$TOOL" --os-cloud rbdmove-lab --os-region-name "${v%% *}" \
-            volume-delete "${v#* }" >/dev/null 2>&1
-    done
-}
-trap 'rc=$?; cleanup; (exit $rc); _lib_exit' EXIT
+os_lab_init
 
 sync() {
     rbdmove sync --os-cloud rbdmove-demo --os-region-name RegionOne \
         --dst-os-region-name RegionTwo --src-conf "$CEPH1_CONF" \
         --dst-conf "$CEPH2_CONF" --progress never --json "$@"
-}
-base_of() {
-    snap_names "$1" "$2" rbdmove-
 }
 
 "$TOOL" --os-cloud rbdmove-demo --os-region-name RegionOne volume-create 1 \
