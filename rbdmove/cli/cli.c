@@ -86,8 +86,12 @@ bool cli_cancelled(void *ctx)
     return cancel_requested();
 }
 
+unsigned cli_ceph_timeout_s;
+
 int cli_ceph_timeout(void)
 {
+    if (cli_ceph_timeout_s)
+        return (int)cli_ceph_timeout_s;
     const char *s = getenv("RBDMOVE_CEPH_TIMEOUT");
     struct error err = ERROR_INIT;
     uint64_t v;

@@ -43,6 +43,8 @@ int cli_report_error(const struct error *err);
 
 /* Set by the commands' --json. */
 extern bool cli_json; /* --json given: events on stdout */
+/* --ceph-timeout given (seconds), else 0: see cli_ceph_timeout(). */
+extern unsigned cli_ceph_timeout_s;
 
 /*
  * SIGINT, SIGTERM and SIGHUP set a flag instead of killing us, so that a

@@ -69,7 +69,16 @@
                    "--os-cacert)"),                                            \
         OPT_CALLBACK(0, "insecure", PARSE_OPT_CHECK(struct plan_options, p),   \
                      NULL, cli_options_insecure,                               \
-                     "do not verify TLS certificates (both clouds)")
+                     "do not verify TLS certificates (both clouds)"),          \
+        OPT_UINT(0, "api-timeout", &(p)->api_timeout, "SECONDS", 1, 3600,      \
+                 "each OpenStack API request at most this long, a try "        \
+                 "(default 60)")
+
+/* How long a Ceph connect and each Ceph operation may take. */
+#define OPT_CEPH_TIMEOUT()                                                     \
+    OPT_UINT(0, "ceph-timeout", &cli_ceph_timeout_s, "SECONDS", 1, 3600,       \
+             "Ceph connect and operation timeout (default "                    \
+             "$RBDMOVE_CEPH_TIMEOUT, else 60)")
 
 /*
  * The source and destination clusters of copy, verify, move and sync
@@ -85,12 +94,14 @@
                    "ceph configuration of the destination (a path on HOST "    \
                    "with " remote ")"),                                        \
         OPT_STRING(0, "dst-id", dst_id, "ID",                                  \
-                   "ceph client id at the destination (default admin)")
+                   "ceph client id at the destination (default admin)"),       \
+        OPT_CEPH_TIMEOUT()
 
 /* The one cluster of export-diff, import-diff and receive. */
 #define OPT_CLUSTER(conf, id)                                                  \
     OPT_STRING('c', "conf", conf, "CONF", "ceph configuration file"),          \
-        OPT_STRING(0, "id", id, "ID", "ceph client id (default admin)")
+        OPT_STRING(0, "id", id, "ID", "ceph client id (default admin)"),       \
+        OPT_CEPH_TIMEOUT()
 
 /* An ssh:// destination (r: struct cli_remote *). */
 #define OPT_REMOTE(r)                                                          \

@@ -362,6 +362,7 @@ static int drive(struct journal *jr, struct move_args *a, enum drive_mode mode)
     if (!a->ssh)
         a->mo.params.bwlimit = a->remote.bwlimit;
     a->mo.params.cancel = cli_cancelled;
+    a->mo.ceph_timeout = cli_ceph_timeout();
     test_hold_from_env(&a->mo);
     progress_setup(a->progress, cli_json);
     cli_install_signals();

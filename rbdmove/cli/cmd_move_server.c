@@ -95,6 +95,7 @@ static int drive_group(struct journal *g, struct journal **js,
         if (!as[i].ssh)
             os[i].params.bwlimit = as[i].remote.bwlimit;
         os[i].params.cancel = cli_cancelled;
+        os[i].ceph_timeout = cli_ceph_timeout();
         test_hold_from_env(&os[i]);
     }
     progress_setup(as[0].progress, cli_json);

@@ -120,6 +120,7 @@ int cmd_sync(int argc, char **argv)
     dc.a = &a;
     memset(&so, 0, sizeof(so));
     so.m = a.mo;
+    so.m.ceph_timeout = cli_ceph_timeout();
     so.m.make_dest = make_dest;
     so.m.make_dest_ctx = &dc;
     so.m.event = on_event;

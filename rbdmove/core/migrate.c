@@ -254,10 +254,29 @@ void move_plan_problems(const struct plan *p, struct buf *b)
     }
 }
 
+int move_preflight_failed(const struct plan *p, const char *dflt,
+                          struct error *err)
+{
+    struct buf why = BUF_INIT;
+    enum error_kind kind = ERROR_STATE;
+
+    /* A stop asked for during the pre-flight is an interruption (exit 3:
+     * the same command goes on), not a finding about the volume. */
+    for (size_t i = 0; i < p->n_notes; i++) {
+        if (p->notes[i].kind == ERROR_INTERRUPTED)
+            kind = ERROR_INTERRUPTED;
+    }
+    move_plan_problems(p, &why);
+    error_set(err, kind, 0, "pre-flight %s: %s",
+              kind == ERROR_INTERRUPTED ? "stopped" : "failed",
+              why.len ? buf_str(&why) : dflt);
+    buf_release(&why);
+    return -1;
+}
+
 int move_preflight(struct move *m, bool resuming, struct error *err)
 {
     struct plan_options po = m->o->plan;
-    struct buf why = BUF_INIT;
 
     if (resuming) {
         po.volume = m->rec.src.volume;
@@ -267,11 +286,7 @@ int move_preflight(struct move *m, bool resuming, struct error *err)
     if (!m->plan->src.cinder || !m->plan->src.nova || !m->plan->dst.cinder ||
         !m->plan->dst.nova || !m->plan->have_volume ||
         (!resuming && !plan_ok(m->plan))) {
-        move_plan_problems(m->plan, &why);
-        error_set(err, ERROR_STATE, 0, "pre-flight failed: %s",
-                  why.len ? buf_str(&why) : "see 'rbdmove plan'");
-        buf_release(&why);
-        return -1;
+        return move_preflight_failed(m->plan, "see 'rbdmove plan'", err);
     }
     if (!resuming) {
         const struct plan *p = m->plan;

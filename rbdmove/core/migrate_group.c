@@ -53,9 +53,7 @@ int migrate_server_volumes(const struct plan_options *po, const char *server,
     o.dst_server = NULL;
     p = plan_build(&o);
     if (!p->src.nova) {
-        move_plan_problems(p, &why);
-        error_set(err, ERROR_STATE, 0, "pre-flight failed: %s",
-                  why.len ? buf_str(&why) : "no compute service");
+        move_preflight_failed(p, "no compute service", err);
         goto out;
     }
     if (nova_server_find(p->src.nova, server, &s, err) < 0 ||

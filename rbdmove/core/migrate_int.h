@@ -67,6 +67,10 @@ int move_check_source(struct move *m, struct error *err);
 int move_undo_create(struct move *m, const struct error *why,
                      struct error *err);
 void move_free_ids(char **ids, size_t n);
+/* ERROR_STATE "pre-flight failed: ..." with the plan's problems (dflt when
+ * none is named), or ERROR_INTERRUPTED when a signal stopped it. */
+int move_preflight_failed(const struct plan *p, const char *dflt,
+                          struct error *err);
 void move_plan_problems(const struct plan *p, struct buf *b);
 int move_preflight(struct move *m, bool resuming, struct error *err);
 int move_converge(struct move *m, struct error *err);

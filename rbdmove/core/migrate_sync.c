@@ -175,9 +175,7 @@ int migrate_sync(const struct migrate_sync_opts *o,
     m.plan = plan_build(&o->m.plan);
     if (!m.plan->src.cinder || !m.plan->dst.cinder || !m.plan->have_volume ||
         !plan_ok(m.plan)) {
-        move_plan_problems(m.plan, &why);
-        error_set(err, ERROR_STATE, 0, "pre-flight failed: %s",
-                  why.len ? buf_str(&why) : "see 'rbdmove plan'");
+        move_preflight_failed(m.plan, "see 'rbdmove plan'", err);
         goto out;
     }
     if (find_sync_volume(m.plan->dst.cinder, m.plan->volume.id, dst_id, err) <

@@ -150,7 +150,7 @@ void plan_check_volume(struct plan *p, const struct cinder_volume *v)
 /* Resolve the cloud, authenticate, find Cinder and Nova. Returns false
  * when nothing more can be asked on that side. */
 static bool open_side(struct plan *p, struct plan_side *s, const char *side,
-                      const struct config_args *args)
+                      const struct config_args *args, unsigned api_timeout)
 {
     struct config_cloud cloud;
     struct http_options http;
@@ -168,6 +168,7 @@ static bool open_side(struct plan *p, struct plan_side *s, const char *side,
     s->region = xstrdup(cloud.region);
     s->auth_url = xstrdup(cloud.auth.auth_url);
     config_cloud_http(&cloud, &http);
+    http.timeout_ms = 1000L * (api_timeout ? api_timeout : 60);
     if (keystone_open(&cloud.auth, cloud.region, cloud.interface, &http, &s->ks,
                       &err) < 0) {
         failed(p, PLAN_PROBLEM, side, &err);
@@ -479,11 +480,11 @@ struct plan *plan_build(const struct plan_options *o)
 
     log_info("checking the source: volume '%s'",
              o->volume ? o->volume : "(none)");
-    if (open_side(p, &p->src, SRC, &o->src))
+    if (open_side(p, &p->src, SRC, &o->src, o->api_timeout))
         check_source(p, o);
     log_info("checking the destination: server '%s'",
              o->dst_server ? o->dst_server : "(none)");
-    if (open_side(p, &p->dst, DST, &dst))
+    if (open_side(p, &p->dst, DST, &dst, o->api_timeout))
         check_destination(p, o);
     if (str_same(p->src.auth_url, p->dst.auth_url) &&
         str_same(p->src.region, p->dst.region))

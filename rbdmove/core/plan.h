@@ -35,6 +35,7 @@ struct plan_options {
     const char *dst_server;      /* name or id, in the destination region */
     const char *dst_volume_type; /* NULL: the source volume's type */
     const char *dst_availability_zone; /* NULL: Cinder's default */
+    unsigned api_timeout;              /* seconds per request try; 0: 60 */
 };
 
 enum plan_severity {

@@ -1,0 +1,103 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# ctest-timeout: 120
+#
+# t03-signals: a run stops soon after SIGTERM or SIGINT wherever it waits,
+# with exit status 3 (the same command, or resume, goes on) and nothing
+# changed: in a Ceph connect to a monitor that never answers, and in a
+# Keystone request to a server that accepts and never answers. Also the
+# timeouts that bound those waits are options, checked before anything
+# starts. No lab: the peers that do not answer are made here.
+. "$(dirname "$0")/lib.sh"
+
+T=$TEST_TMP
+# A monitor address nothing answers (TEST-NET-1, RFC 5737).
+printf '[global]\nmon_host = 192.0.2.1\nauth_client_required = none\n' >"$T/dead.conf"
+
+# A TCP server that accepts connections and never answers.
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+/usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+print("listening", flush=True)
+conns = []
+while True:
+    conns.append(s.accept())' "$port" >"$T/silent.out" 2>&1 &
+silent_pid=$!
+trap 'rc=$?; kill $silent_pid 2>/dev/null; (exit $rc); _lib_exit' EXIT
+for _ in $(seq 50); do
+    grep -q listening "$T/silent.out" && break
+    sleep 0.1
+done
+cat >"$T/clouds.yaml" <<EOF
+clouds:
+  silent:
+    auth:
+      auth_url: http://127.0.0.1:$port/v3
+      username: u
+      password: p
+      project_name: x
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: R
+EOF
+chmod 600 "$T/clouds.yaml"
+mkdir -m 700 "$T/state"
+
+# stop_case TITLE SIGNAL CMD...: start CMD, send SIGNAL once it waits (after
+# 1 s), expect exit status 3 within 5 s of the signal (a watchdog, not a
+# measure: the run checks for a stop every 100 ms).
+stop_case() {
+    local title=$1 sig=$2 pid t0 t1 rc
+    shift 2
+    "$@" >"$T/out" 2>&1 &
+    pid=$!
+    sleep 1
+    t0=$EPOCHREALTIME
+    kill -"$sig" $pid
+    for _ in $(seq 50); do
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 $pid 2>/dev/null; then
+        kill -9 $pid
+        wait $pid 2>/dev/null
+        fail "$title: still running 5 s after SIG$sig"
+        return
+    fi
+    wait $pid
+    rc=$?
+    t1=$EPOCHREALTIME
+    expect_equal "$title: exit status 3 after SIG$sig" 3 "$rc"
+    grep -q "stopped by signal" "$T/out" && pass "$title: says it was stopped" ||
+        fail "$title: output: $(tail -2 "$T/out")"
+    echo "# $title: stopped $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s after the signal"
+}
+
+stop_case "copy in a Ceph connect" TERM \
+    "$RBDMOVE" copy --src-conf "$T/dead.conf" --dst-conf "$T/dead.conf" \
+    volumes/a volumes/b
+stop_case "move in a Keystone request" INT \
+    env OS_CLIENT_CONFIG_FILE="$T/clouds.yaml" "$RBDMOVE" move \
+    --os-cloud silent --os-region-name R --dst-os-region-name R \
+    --dst-server s --src-conf "$T/dead.conf" --dst-conf "$T/dead.conf" \
+    --state-dir "$T/state" --progress never vol
+grep -q "nothing was changed" "$T/out" && pass "the stopped move changed nothing" ||
+    fail "output: $(tail -2 "$T/out")"
+expect_equal "no journal left of the stopped move" "" "$(ls "$T/state")"
+
+expect_exit 2 "--ceph-timeout 0 is a usage error" \
+    "$RBDMOVE" copy --ceph-timeout 0 --src-conf "$T/dead.conf" \
+    --dst-conf "$T/dead.conf" volumes/a volumes/b
+expect_exit 2 "--api-timeout over an hour is a usage error" \
+    "$RBDMOVE" plan --api-timeout 3601 --os-cloud silent \
+    --dst-os-region-name R --dst-server s vol
+# --ceph-timeout bounds a connect that nobody stops.
+t0=$SECONDS
+expect_exit 1 "a Ceph connect gives up after --ceph-timeout" \
+    "$RBDMOVE" copy --ceph-timeout 2 --src-conf "$T/dead.conf" \
+    --dst-conf "$T/dead.conf" volumes/a volumes/b
+[ $((SECONDS - t0)) -lt 30 ] && pass "... well before the default 60 s" ||
+    fail "took $((SECONDS - t0)) s"
