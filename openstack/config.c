@@ -318,11 +318,15 @@ static int from_yaml(const struct cloud_nodes *c, struct config_cloud *out,
     set_str(&out->interface, v ? v : cloud_get(c, NULL, "endpoint_type"));
     set_str(&out->cacert, cloud_get(c, NULL, "cacert"));
     b = parse_bool(cloud_get(c, NULL, "verify"));
-    if (b == 0)
+    if (b == 0) {
         out->insecure = true;
+        out->insecure_why = "verify: false in clouds.yaml";
+    }
     b = parse_bool(cloud_get(c, NULL, "insecure"));
-    if (b >= 0)
+    if (b >= 0) {
         out->insecure = b;
+        out->insecure_why = b ? "insecure: true in clouds.yaml" : NULL;
+    }
     return 0;
 }
 
@@ -345,8 +349,10 @@ static int from_env(struct config_cloud *out, struct error *err)
     if (v && b < 0)
         return error_set(err, ERROR_USAGE, 0,
                          "OS_INSECURE='%s' is not a boolean", v);
-    if (b >= 0)
+    if (b >= 0) {
         out->insecure = b;
+        out->insecure_why = b ? "OS_INSECURE" : NULL;
+    }
     return 0;
 }
 
@@ -447,8 +453,10 @@ static void apply_args(const struct config_args *args, struct config_cloud *out)
     set_str(&out->region, args->region);
     set_str(&out->interface, args->interface);
     set_str(&out->cacert, args->cacert);
-    if (args->insecure)
+    if (args->insecure) {
         out->insecure = true;
+        out->insecure_why = "--insecure";
+    }
     if (!out->interface)
         out->interface = xstrdup("public");
 }

@@ -48,6 +48,9 @@ struct config_cloud {
     char *interface; /* "public" unless set */
     char *cacert;    /* NULL: system store */
     bool insecure;
+    /* Why insecure ("--insecure", "OS_INSECURE", "verify: false in
+     * clouds.yaml", ...; static), NULL when TLS is verified. */
+    const char *insecure_why;
 };
 
 /*

@@ -214,11 +214,17 @@ static bool status_is_retryable(long status, const char *method)
            method_is_idempotent(method);
 }
 
+/* The request's URL as it may be shown (url_redact), in a buffer of the
+ * caller's. */
+#define SHOWN(req, buf) url_redact((req)->url, buf, sizeof(buf))
+
 static void debug_request(const struct http_request *req)
 {
+    char u[1024];
+
     if (log_get_level() < LOG_LEVEL_DEBUG)
         return;
-    log_debug("%s %s", req->method, req->url);
+    log_debug("%s %s", req->method, SHOWN(req, u));
     if (req->token)
         log_debug("  X-Auth-Token: <redacted>");
     for (size_t i = 0; i < HTTP_MAX_HEADERS && req->headers[i]; i++)
@@ -233,10 +239,12 @@ static void debug_request(const struct http_request *req)
 static void debug_response(const struct http_request *req,
                            const struct http_response *resp, double secs)
 {
+    char u[1024];
+
     if (log_get_level() < LOG_LEVEL_DEBUG)
         return;
     log_debug("%ld from %s %s (%zu bytes, %.3f s)%s", resp->status, req->method,
-              req->url, resp->body.len, secs,
+              SHOWN(req, u), resp->body.len, secs,
               resp->subject_token ? ", X-Subject-Token: <redacted>" : "");
     if (resp->body.len)
         log_debug("  body: %.*s", (int)MIN(resp->body.len, DEBUG_BODY_MAX),
@@ -341,8 +349,10 @@ void http_sleep(double s)
 
 static int interrupted(const struct http_request *req, struct error *err)
 {
+    char u[1024];
+
     return error_set(err, ERROR_INTERRUPTED, 0, "%s %s: stopped by signal %d",
-                     req->method, req->url, cancel_signal());
+                     req->method, SHOWN(req, u), cancel_signal());
 }
 
 static int transport_error(struct http_client *c,
@@ -350,21 +360,23 @@ static int transport_error(struct http_client *c,
                            bool too_large, struct error *err)
 {
     const char *text = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+    char u[1024];
 
+    SHOWN(req, u);
     if (too_large) {
         return error_set(err, ERROR_PROTOCOL, 0,
-                         "%s %s: response larger than %u bytes", req->method,
-                         req->url, RESPONSE_MAX);
+                         "%s %s: response larger than %u bytes", req->method, u,
+                         RESPONSE_MAX);
     }
     if (rc == CURLE_PEER_FAILED_VERIFICATION ||
         rc == CURLE_SSL_CACERT_BADFILE) {
         return error_set(err, ERROR_HTTP, (int)rc,
                          "%s %s: %s (give the CA with --os-cacert, or "
                          "--insecure to skip the check)",
-                         req->method, req->url, text);
+                         req->method, u, text);
     }
-    return error_set(err, ERROR_HTTP, (int)rc, "%s %s: %s", req->method,
-                     req->url, text);
+    return error_set(err, ERROR_HTTP, (int)rc, "%s %s: %s", req->method, u,
+                     text);
 }
 
 /* One attempt. Returns the curl code; *retry_after gets Retry-After. */

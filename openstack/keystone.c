@@ -631,6 +631,7 @@ static int authenticate(struct keystone *ks, struct error *err)
     struct http_response resp = HTTP_RESPONSE_INIT;
     struct keystone_token_info info = {0};
     char *body = auth_body(&ks->auth);
+    char shown[1024];
     int ret = -1;
 
     req.method = "POST";
@@ -670,7 +671,7 @@ static int authenticate(struct keystone *ks, struct error *err)
     goto out;
 fail:
     error_prefix(err, "cannot authenticate as '%s' at %s", who(&ks->auth),
-                 ks->auth.auth_url);
+                 url_redact(ks->auth.auth_url, shown, sizeof(shown)));
 out:
     explicit_bzero(body, strlen(body));
     free(body);

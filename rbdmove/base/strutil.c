@@ -232,3 +232,34 @@ bool mem_is_zero(const void *p, size_t len)
         return true;
     return memcmp(c, c + 16, len - 16) == 0;
 }
+
+const char *url_redact(const char *url, char *out, size_t outlen)
+{
+    const char *host = url ? strstr(url, "://") : NULL;
+    const char *at, *end;
+
+    if (!url) {
+        snprintf(out, outlen, "(none)");
+        return out;
+    }
+    if (!host) {
+        snprintf(out, outlen, "%s", url);
+        return out;
+    }
+    host += 3;
+    end = host + strcspn(host, "/?#");
+    at = memchr(host, '@', (size_t)(end - host));
+    /* The last '@' before the path ends the user information. */
+    while (at) {
+        const char *next = memchr(at + 1, '@', (size_t)(end - at - 1));
+
+        if (!next)
+            break;
+        at = next;
+    }
+    if (!at)
+        snprintf(out, outlen, "%s", url);
+    else
+        snprintf(out, outlen, "%.*s***%s", (int)(host - url), url, at);
+    return out;
+}

@@ -29,6 +29,10 @@ int parse_uint(const char *s, const char *what, uint64_t min, uint64_t max,
 int parse_seconds(const char *s, const char *what, double *out,
                   struct error *err) MUST_CHECK;
 
+/* url as it may be shown: a user and password in it (scheme://user:pw@host)
+ * become "***@". Returns out (at least 1 byte), cut to outlen. */
+const char *url_redact(const char *url, char *out, size_t outlen);
+
 /* "1.5 GiB" into out (at least 16 bytes). Returns out. */
 const char *format_bytes(uint64_t n, char *out, size_t outlen);
 

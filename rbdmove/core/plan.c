@@ -19,6 +19,7 @@
 
 #include "rbdmove/base/buf.h"
 #include "rbdmove/base/log.h"
+#include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"
 
 static const char *const SRC = "source";
@@ -166,8 +167,27 @@ static bool open_side(struct plan *p, struct plan_side *s, const char *side,
     }
     s->cloud = xstrdup(cloud.name);
     s->region = xstrdup(cloud.region);
-    s->auth_url = xstrdup(cloud.auth.auth_url);
+    {
+        char shown[1024];
+
+        /* Shown by plan: never a password inside the URL. */
+        s->auth_url =
+            cloud.auth.auth_url
+                ? xstrdup(url_redact(cloud.auth.auth_url, shown, sizeof(shown)))
+                : NULL;
+    }
     config_cloud_http(&cloud, &http);
+    if (cloud.insecure) {
+        /* Said wherever it comes from, not only with --insecure. */
+        warning(p, side,
+                "TLS certificates of %s are NOT verified (%s): anyone on the "
+                "path can read the credentials",
+                s->auth_url ? s->auth_url : "the cloud",
+                cloud.insecure_why ? cloud.insecure_why : "insecure");
+        log_warn("%s: TLS certificates of %s are NOT verified (%s)", side,
+                 s->auth_url ? s->auth_url : "the cloud",
+                 cloud.insecure_why ? cloud.insecure_why : "insecure");
+    }
     http.timeout_ms = 1000L * (api_timeout ? api_timeout : 60);
     if (keystone_open(&cloud.auth, cloud.region, cloud.interface, &http, &s->ks,
                       &err) < 0) {

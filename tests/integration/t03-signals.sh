@@ -7,7 +7,9 @@
 # changed: in a Ceph connect to a monitor that never answers, and in a
 # Keystone request to a server that accepts and never answers. Also the
 # timeouts that bound those waits are options, checked before anything
-# starts. No lab: the peers that do not answer are made here.
+# starts. And what a cloud's settings may not do silently: TLS turned off
+# by clouds.yaml is warned about, a password in auth_url never shown. No
+# lab: the peers that do not answer are made here.
 . "$(dirname "$0")/lib.sh"
 
 T=$TEST_TMP
@@ -101,3 +103,32 @@ expect_exit 1 "a Ceph connect gives up after --ceph-timeout" \
     --dst-conf "$T/dead.conf" volumes/a volumes/b
 [ $((SECONDS - t0)) -lt 30 ] && pass "... well before the default 60 s" ||
     fail "took $((SECONDS - t0)) s"
+
+# ---- what a cloud's settings may not do silently ---------------------------------
+# TLS verification turned off by clouds.yaml (not --insecure) is said
+# loudly, and a password inside auth_url is never shown.
+cat >"$T/insecure.yaml" <<EOF2
+clouds:
+  insecure:
+    auth:
+      auth_url: http://admin:s3cret-in-url@127.0.0.1:1/v3
+      username: u
+      password: p
+      project_name: x
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: R
+    verify: false
+EOF2
+chmod 600 "$T/insecure.yaml"
+OS_CLIENT_CONFIG_FILE=$T/insecure.yaml "$RBDMOVE" plan --os-cloud insecure \
+    --dst-os-region-name R --dst-server s vol >"$T/plan.out" 2>&1
+grep -q "warning: source: TLS certificates of .* are NOT verified (verify: false in clouds.yaml)" \
+    "$T/plan.out" && pass "verify: false in clouds.yaml is warned about" ||
+    fail "no warning: $(head -3 "$T/plan.out")"
+grep -q "s3cret-in-url" "$T/plan.out" && fail "the password in auth_url is shown" ||
+    pass "the password in auth_url is not shown"
+OS_CLIENT_CONFIG_FILE=$T/insecure.yaml "$RBDMOVE" plan --os-cloud insecure \
+    --dst-os-region-name R --dst-server s --json vol >"$T/plan.json" 2>/dev/null
+grep -q "NOT verified" "$T/plan.json" && pass "... and in plan --json" ||
+    fail "not in plan --json: $(head -c 300 "$T/plan.json")"

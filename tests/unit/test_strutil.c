@@ -90,6 +90,23 @@ static void test_mem_is_zero(void **state)
     assert_true(mem_is_zero(b + 4, 10));
 }
 
+static void test_url_redact(void **state)
+{
+    char b[128];
+
+    (void)state;
+    assert_string_equal(url_redact("http://u:secret@k:5000/v3", b, sizeof(b)),
+                        "http://***@k:5000/v3");
+    assert_string_equal(url_redact("https://a@b:c@host/x@y", b, sizeof(b)),
+                        "https://***@host/x@y");
+    assert_string_equal(url_redact("http://host:5000/v3?u=a@b", b, sizeof(b)),
+                        "http://host:5000/v3?u=a@b");
+    assert_string_equal(url_redact("http://host", b, sizeof(b)), "http://host");
+    assert_string_equal(url_redact("no-scheme@x", b, sizeof(b)), "no-scheme@x");
+    assert_string_equal(url_redact(NULL, b, sizeof(b)), "(none)");
+    assert_null(strstr(url_redact("http://u:pw@h", b, 8), "pw"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -99,6 +116,7 @@ int main(void)
         cmocka_unit_test(test_shell_quote_escapes_quotes),
         cmocka_unit_test(test_name_is_safe),
         cmocka_unit_test(test_mem_is_zero),
+        cmocka_unit_test(test_url_redact),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
