@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "rbdmove/base/buf.h"
+#include "rbdmove/base/strutil.h"
 
 static enum log_level current_level = LOG_LEVEL_WARN;
 static const char *current_prefix = "rbdmove";
@@ -38,7 +39,7 @@ void log_set_hook(void (*hook)(void))
 void log_msg(enum log_level level, const char *func, const char *fmt, ...)
 {
     static const char *const tags[] = {"", "warning: ", "", "debug: "};
-    struct buf b = BUF_INIT;
+    struct buf b = BUF_INIT, msg = BUF_INIT;
     va_list ap;
     ssize_t r;
 
@@ -50,8 +51,11 @@ void log_msg(enum log_level level, const char *func, const char *fmt, ...)
     if (func)
         buf_addf(&b, "%s: ", func);
     va_start(ap, fmt);
-    buf_vaddf(&b, fmt, ap);
+    buf_vaddf(&msg, fmt, ap);
     va_end(ap);
+    /* Messages carry text from peers: escaped, one line each. */
+    buf_add_escaped(&b, msg.data ? msg.data : "", msg.len);
+    buf_release(&msg);
     buf_adds(&b, "\n");
     r = write(STDERR_FILENO, b.data, b.len);
     (void)r;

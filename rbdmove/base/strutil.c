@@ -263,3 +263,55 @@ const char *url_redact(const char *url, char *out, size_t outlen)
         snprintf(out, outlen, "%.*s***%s", (int)(host - url), url, at);
     return out;
 }
+
+/* The length of the valid UTF-8 sequence at p (at most n bytes), 0 if
+ * none: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    size_t len;
+    unsigned cp;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        len = 2;
+        cp = p[0] & 0x1f;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        len = 3;
+        cp = p[0] & 0x0f;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        len = 4;
+        cp = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+void buf_add_escaped(struct buf *b, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_len(p + i, len - i);
+
+        if (n == 0 ||
+            (n == 1 && ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f))) {
+            buf_addf(b, "\\x%02x", p[i]);
+            i++;
+            continue;
+        }
+        buf_add(b, (const char *)p + i, n);
+        i += n;
+    }
+}

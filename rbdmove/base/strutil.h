@@ -29,6 +29,12 @@ int parse_uint(const char *s, const char *what, uint64_t min, uint64_t max,
 int parse_seconds(const char *s, const char *what, double *out,
                   struct error *err) MUST_CHECK;
 
+/* Append len bytes of s to b for a terminal: control characters (but
+ * tab), DEL and bytes that are not UTF-8 become \xNN, so that text from a
+ * peer (a receiver's error, an API's fault message, a name) can neither
+ * move the cursor, nor clear the screen, nor fake a line of its own. */
+void buf_add_escaped(struct buf *b, const char *s, size_t len);
+
 /* url as it may be shown: a user and password in it (scheme://user:pw@host)
  * become "***@". Returns out (at least 1 byte), cut to outlen. */
 const char *url_redact(const char *url, char *out, size_t outlen);

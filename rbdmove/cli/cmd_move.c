@@ -566,8 +566,15 @@ static void show(struct journal *j)
         printf("%s\n", json_out_text(&o));
     } else {
         printf("move %s\n", journal_id(j));
-        for (size_t i = 0; i < journal_count(j); i++)
-            printf("  %-22s %s\n", journal_key(j, i), journal_value(j, i));
+        for (size_t i = 0; i < journal_count(j); i++) {
+            const char *v = journal_value(j, i);
+            struct buf e = BUF_INIT;
+
+            /* Values come from the APIs (names): escaped for the terminal. */
+            buf_add_escaped(&e, v, strlen(v));
+            printf("  %-22s %s\n", journal_key(j, i), buf_str(&e));
+            buf_release(&e);
+        }
     }
     json_out_release(&o);
 }

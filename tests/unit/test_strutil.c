@@ -107,6 +107,33 @@ static void test_url_redact(void **state)
     assert_null(strstr(url_redact("http://u:pw@h", b, 8), "pw"));
 }
 
+static void test_buf_add_escaped(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain text, t\u00e9l\u00e9phone \u2713",
+         "plain text, t\u00e9l\u00e9phone \u2713"},
+        {"tab\tkept", "tab\tkept"},
+        {"\x1b[2Jclear", "\\x1b[2Jclear"},
+        {"line\nfake: done\r", "line\\x0afake: done\\x0d"},
+        {"del\x7f", "del\\x7f"},
+        {"bad \xff\xc3(", "bad \\xff\\xc3("},
+        {"overlong \xc0\xaf", "overlong \\xc0\\xaf"},
+        {"surrogate \xed\xa0\x80", "surrogate \\xed\\xa0\\x80"},
+        {"cut \xe2\x9c", "cut \\xe2\\x9c"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf b = BUF_INIT;
+
+        buf_add_escaped(&b, cases[i].in, strlen(cases[i].in));
+        assert_string_equal(buf_str(&b), cases[i].out);
+        buf_release(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -117,6 +144,7 @@ int main(void)
         cmocka_unit_test(test_name_is_safe),
         cmocka_unit_test(test_mem_is_zero),
         cmocka_unit_test(test_url_redact),
+        cmocka_unit_test(test_buf_add_escaped),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
