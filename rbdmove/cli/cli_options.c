@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "rbdmove/core/copy.h"
+
 int cli_options_interface(const struct parse_option *opt, const char *arg,
                           struct error *err)
 {
@@ -46,4 +48,20 @@ int cli_options_progress(const struct parse_option *opt, const char *arg,
                          struct error *err)
 {
     return progress_mode_parse(arg, opt->value, err);
+}
+
+enum parse_options_status
+cli_options_check_memory(const struct cli_command *cmd,
+                         const struct copy_params *p)
+{
+    size_t window = p->window ? p->window : 1;
+
+    if (window * p->chunk_size <= COPY_MEMORY_MAX)
+        return PARSE_OPT_DONE;
+    return parse_options_error(cmd,
+                               "--window %zu x --chunk-size %zu is %zu MiB of "
+                               "buffers, over the %zu MiB allowed",
+                               window, p->chunk_size,
+                               (window * p->chunk_size) >> 20,
+                               COPY_MEMORY_MAX >> 20);
 }

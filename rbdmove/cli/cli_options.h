@@ -149,4 +149,11 @@ parse_option_fn cli_options_insecure;  /* both clouds */
 parse_option_fn cli_options_receiver;  /* "rbdmove" or "rbd" */
 parse_option_fn cli_options_progress;  /* progress_mode_parse */
 
+struct copy_params;
+/* After parsing: the buffers --window and --chunk-size ask for fit
+ * COPY_MEMORY_MAX (a usage error before any connection otherwise). */
+enum parse_options_status
+cli_options_check_memory(const struct cli_command *cmd,
+                         const struct copy_params *p);
+
 #endif

@@ -91,7 +91,14 @@ static int remote_dest(const struct cli_remote *r, const char *spec,
     s->ssh.identity = r->identity;
     s->ssh.known_hosts = r->known_hosts;
     s->ssh.accept_new_host_key = r->accept_new_host_key;
-    s->ssh.timeout_ms = (r->timeout < 1 ? 1 : (int)r->timeout) * 1000;
+    /* Milliseconds in an int: more than a day was an overflow, not a
+     * timeout. */
+    if (r->timeout > 86400) {
+        error_set(err, ERROR_USAGE, 0,
+                  "--ssh-timeout %.0f: at most 86400 seconds", r->timeout);
+        goto out;
+    }
+    s->ssh.timeout_ms = (int)((r->timeout < 1 ? 1 : r->timeout) * 1000);
     if (r->receiver_rbd) {
         ret = rbd_dest(r, spec, conf, id, s, &is, out, err);
         goto out;
@@ -116,6 +123,45 @@ void cli_remote_init(struct cli_remote *r)
     r->remote_rbdmove = "rbdmove";
     r->streams = 0; /* automatic: dest_remote.c */
     r->timeout = 30;
+}
+
+int cli_remote_check(const struct cli_remote *r, const char *spec,
+                     const char *conf, struct error *err)
+{
+    struct transport_ssh_target t = TRANSPORT_SSH_TARGET_INIT;
+    struct image_spec is = {0};
+    const char *rest, *slash;
+    char *authority;
+    int ret;
+
+    if (r->timeout > 86400)
+        return error_set(err, ERROR_USAGE, 0,
+                         "--ssh-timeout %.0f: at most 86400 seconds",
+                         r->timeout);
+    if (strncmp(spec, "ssh://", 6)) {
+        ret = image_spec_parse(spec, 0, &is, err);
+        image_spec_release(&is);
+        return ret;
+    }
+    rest = spec + 6;
+    slash = strchr(rest, '/');
+    if (!slash || slash == rest)
+        return error_set(err, ERROR_USAGE, 0,
+                         "'%s' is not ssh://[USER@]HOST[:PORT]/POOL/IMAGE",
+                         spec);
+    if (!arg_is_printable(r->remote_rbdmove) ||
+        (conf && !arg_is_printable(conf)))
+        return error_set(err, ERROR_USAGE, 0,
+                         "--remote-rbdmove and --dst-conf must be printable");
+    authority = xstrndup(rest, (size_t)(slash - rest));
+    ret = transport_ssh_target_parse(authority, &t, err) < 0 ||
+                  image_spec_parse(slash + 1, 0, &is, err) < 0
+              ? -1
+              : 0;
+    free(authority);
+    transport_ssh_target_release(&t);
+    image_spec_release(&is);
+    return ret;
 }
 
 int cli_remote_dest(const struct cli_remote *r, const char *spec,

@@ -37,6 +37,12 @@ struct cli_session;
 /* The defaults: rbdmove as the remote program, a 30 s timeout. */
 void cli_remote_init(struct cli_remote *r);
 /*
+ * Check spec ("POOL/IMAGE" or an ssh:// URL) and the remote options as far
+ * as it can be done without connecting: ERROR_USAGE naming what is wrong.
+ */
+int cli_remote_check(const struct cli_remote *r, const char *spec,
+                     const char *conf, struct error *err) MUST_CHECK;
+/*
  * Build the destination for spec ("POOL/IMAGE" or an ssh:// URL) with the
  * ceph configuration conf and client id (local paths, or paths on HOST).
  */

@@ -64,6 +64,8 @@ static enum parse_options_status parse(int argc, char **argv,
         OPT_END(),
     };
     enum parse_options_status st;
+    struct image_spec is = {0};
+    struct error err = ERROR_INIT;
     int n;
 
     st = parse_options(&command, opts, argc, argv, &n);
@@ -77,7 +79,14 @@ static enum parse_options_status parse(int argc, char **argv,
                                    "--src-conf and --dst-conf are required");
     a->src = argv[0];
     a->dst = argv[1];
-    return PARSE_OPT_DONE;
+    /* Before the first connection: a bad spec costs no Ceph timeout. */
+    if (image_spec_parse(a->src, 0, &is, &err) < 0 ||
+        cli_remote_check(&a->remote, a->dst, a->dst_conf, &err) < 0) {
+        image_spec_release(&is);
+        return parse_options_error(&command, "%s", err.msg);
+    }
+    image_spec_release(&is);
+    return cli_options_check_memory(&command, &a->ro.params);
 }
 
 static void print_event(void *ctx, const struct replicate_event *ev)

@@ -434,7 +434,7 @@ static enum parse_options_status parse_move(int argc, char **argv,
                                    "leave --no-full-verify out");
     if (!a->server)
         a->mo.plan.volume = argv[0];
-    return PARSE_OPT_DONE;
+    return cli_options_check_memory(&move_command, &a->mo.params);
 }
 
 /* The options of resume, abort and status; *nargs as parse_options. */

@@ -74,7 +74,7 @@ static enum parse_options_status parse_sync(int argc, char **argv,
         return parse_options_error(&sync_command,
                                    "--src-conf and --dst-conf are required");
     a->mo.plan.volume = argv[0];
-    return PARSE_OPT_DONE;
+    return cli_options_check_memory(&sync_command, &a->mo.params);
 }
 
 static void print_synced(const struct migrate_sync_result *r)

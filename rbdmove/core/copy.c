@@ -130,6 +130,12 @@ static int engine_init(struct engine *e, const struct copy_params *p,
     e->n = window * SLOTS_PER_CHUNK;
     e->slots = xcalloc(e->n, sizeof(*e->slots));
     e->arena_size = (size_t)window * p->chunk_size;
+    if (e->arena_size > COPY_MEMORY_MAX)
+        return error_set(err, ERROR_USAGE, 0,
+                         "--window %u x --chunk-size %zu is %zu MiB of buffers,"
+                         " over the %u MiB rbdmove allows",
+                         window, p->chunk_size, e->arena_size >> 20,
+                         (unsigned)(COPY_MEMORY_MAX >> 20));
     /* Large buffers report ENOMEM instead of aborting (style 4.4.5). */
     e->arena = malloc(e->arena_size);
     if (!e->arena)

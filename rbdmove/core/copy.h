@@ -33,6 +33,9 @@ typedef void progress_fn(void *ctx, uint64_t done, uint64_t total);
  */
 typedef bool cancel_fn(void *ctx);
 
+/* The most memory one copy's buffers may take (window x chunk_size). */
+#define COPY_MEMORY_MAX ((size_t)1 << 30)
+
 struct copy_params {
     size_t chunk_size;   /* bytes per aio request; default 4 MiB */
     unsigned window;     /* chunks in flight per image (bytes: window x

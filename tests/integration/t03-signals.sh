@@ -132,3 +132,27 @@ OS_CLIENT_CONFIG_FILE=$T/insecure.yaml "$RBDMOVE" plan --os-cloud insecure \
     --dst-os-region-name R --dst-server s --json vol >"$T/plan.json" 2>/dev/null
 grep -q "NOT verified" "$T/plan.json" && pass "... and in plan --json" ||
     fail "not in plan --json: $(head -c 300 "$T/plan.json")"
+
+# ---- what can be checked before the first connection is -----------------------
+# dead.conf's monitor never answers: any of these that connected first
+# would take the whole Ceph timeout (60 s) and exit 1.
+pre_connect() {
+    local title=$1 t0=$SECONDS
+    shift
+    expect_exit 2 "$title: a usage error" "$RBDMOVE" "$@"
+    [ $((SECONDS - t0)) -lt 10 ] && pass "$title: before any connection" ||
+        fail "$title: took $((SECONDS - t0)) s"
+}
+pre_connect "copy: --window x --chunk-size over the memory cap" copy \
+    --window 256 --chunk-size 64M --src-conf "$T/dead.conf" \
+    --dst-conf "$T/dead.conf" volumes/a volumes/b
+pre_connect "copy: --ssh-timeout past what fits" copy --ssh-timeout 3000000 \
+    --src-conf "$T/dead.conf" --dst-conf "$T/dead.conf" volumes/a \
+    ssh://localhost/volumes/b
+pre_connect "copy: an ssh:// destination without a host" copy \
+    --src-conf "$T/dead.conf" --dst-conf "$T/dead.conf" volumes/a \
+    ssh:///volumes/b
+pre_connect "copy: a bad destination spec" copy --src-conf "$T/dead.conf" \
+    --dst-conf "$T/dead.conf" volumes/a 'volumes/'
+pre_connect "copy: a bad source spec" copy --src-conf "$T/dead.conf" \
+    --dst-conf "$T/dead.conf" 'volumes/a;b' volumes/b
