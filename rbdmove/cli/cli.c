@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "rbdmove/base/buf.h"
+#include "rbdmove/base/json_out.h"
 #include "rbdmove/base/cancel.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/base/strutil.h"
@@ -31,6 +32,23 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
             buf_str(&b), cmd->name);
     buf_release(&b);
     return EXIT_USAGE;
+}
+
+void cli_error_event(const char *command, const struct error *err)
+{
+    struct json_out j = JSON_OUT_INIT;
+
+    if (!cli_json)
+        return;
+    json_out_object_begin(&j, NULL);
+    json_out_str(&j, "event", "error");
+    json_out_str(&j, "command", command);
+    json_out_str(&j, "kind", error_kind_name(err->kind));
+    json_out_str(&j, "message", err->msg);
+    json_out_object_end(&j);
+    printf("%s\n", json_out_text(&j));
+    fflush(stdout);
+    json_out_release(&j);
 }
 
 int cli_report_error(const struct error *err)

@@ -40,6 +40,10 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
  * at -v) and return the exit status that fits its kind.
  */
 int cli_report_error(const struct error *err);
+/* With --json: the failure as an event on stdout,
+ * {"event":"error","command":...,"kind":...,"message":...}, so that
+ * automation sees it (move has its own, with the move's id). */
+void cli_error_event(const char *command, const struct error *err);
 
 /* Set by the commands' --json. */
 extern bool cli_json; /* --json given: events on stdout */

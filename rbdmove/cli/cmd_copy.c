@@ -48,8 +48,9 @@ static enum parse_options_status parse(int argc, char **argv,
                      "ssh://"),
         OPT_SIZE(0, "converge", &a->ro.converge, "SIZE",
                  "stop the rounds when less than SIZE changed (default 64M)"),
-        OPT_UINT(0, "max-rounds", &a->ro.max_rounds, "N", 0, 1000,
-                 "incremental rounds at most (default 10)"),
+        OPT_UINT(0, "max-rounds", &a->ro.max_rounds, "N", 0, 60,
+                 "incremental rounds at most, 0 (seed only) to 60 (default "
+                 "10)"),
         OPT_BOOL(0, "verify", &a->verify,
                  "compare the base snapshots of both sides at the end"),
         OPT_BOOL(0, "allow-shrink", &a->ro.allow_shrink,
@@ -257,6 +258,7 @@ int cmd_copy(int argc, char **argv)
         cli_remote_dest(&a.remote, a.dst, a.dst_conf, a.dst_id, &dst, &rs,
                         &err) < 0 ||
         run(&a, &s, src_cl, dst, &err) < 0) {
+        cli_error_event("copy", &err);
         ret = cli_report_error(&err);
         goto out;
     }

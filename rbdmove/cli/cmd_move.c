@@ -29,7 +29,7 @@
 
 static const struct cli_command move_command = {
     "move",
-    "--os-cloud CLOUD --os-region-name REGION [--dst-os-cloud CLOUD]\n"
+    "[--os-cloud CLOUD] [--os-region-name REGION] [--dst-os-cloud CLOUD]\n"
     "       --dst-os-region-name REGION --dst-server SERVER --src-conf CONF\n"
     "       --dst-conf CONF [--ssh [USER@]HOST[:PORT]] [--max-downtime S]\n"
     "       [--json] VOLUME",

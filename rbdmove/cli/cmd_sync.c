@@ -20,7 +20,7 @@
 
 static const struct cli_command sync_command = {
     "sync",
-    "--os-cloud CLOUD --os-region-name REGION [--dst-os-cloud CLOUD]\n"
+    "[--os-cloud CLOUD] [--os-region-name REGION] [--dst-os-cloud CLOUD]\n"
     "       --dst-os-region-name REGION --src-conf CONF --dst-conf CONF\n"
     "       [--ssh [USER@]HOST[:PORT]] [--json] VOLUME",
     "Keep a disaster-recovery copy of VOLUME in another region: the first\n"

@@ -194,6 +194,7 @@ int cmd_verify(int argc, char **argv)
     ret = equal ? EXIT_OK : EXIT_FAIL;
     goto out;
 fail:
+    cli_error_event("verify", &err);
     cli_report_error(&err);
     ret = EXIT_USAGE;
 out:

@@ -63,6 +63,20 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     name = argv[1];
+    /* "help COMMAND" is "COMMAND --help". */
+    if (!strcmp(name, "help") && argc > 2) {
+        char *args[] = {argv[2], "--help", NULL};
+
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+            if (!strcmp(argv[2], commands[i].name))
+                return commands[i].fn(2, args);
+        }
+        fprintf(stderr,
+                "rbdmove: '%s' is not a command; see 'rbdmove "
+                "--help'\n",
+                argv[2]);
+        return EXIT_USAGE;
+    }
     if (!strcmp(name, "--help") || !strcmp(name, "-h") ||
         !strcmp(name, "help")) {
         usage(stdout);

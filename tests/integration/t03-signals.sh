@@ -156,3 +156,17 @@ pre_connect "copy: a bad destination spec" copy --src-conf "$T/dead.conf" \
     --dst-conf "$T/dead.conf" volumes/a 'volumes/'
 pre_connect "copy: a bad source spec" copy --src-conf "$T/dead.conf" \
     --dst-conf "$T/dead.conf" 'volumes/a;b' volumes/b
+
+# ---- what the docs promise ---------------------------------------------------------
+expect_success "rbdmove help move is move's help" "$RBDMOVE" help move
+grep -q "^usage: rbdmove move \[--os-cloud CLOUD\]" "$LAST_OUTPUT" &&
+    pass "... with the clouds optional, as they are" ||
+    fail "help: $(head -2 "$LAST_OUTPUT")"
+for c in copy verify; do
+    if [ $c = copy ]; then spec=volumes/a; else spec=volumes/a@s; fi
+    "$RBDMOVE" $c --json --ceph-timeout 1 --src-conf "$T/dead.conf" \
+        --dst-conf "$T/dead.conf" "$spec" "${spec/a/b}" >"$T/$c.json" 2>/dev/null
+    [ "$(json_event "$T/$c.json" error command)" = $c ] &&
+        pass "$c --json prints an error event when it fails" ||
+        fail "$c --json: $(cat "$T/$c.json")"
+done
