@@ -144,6 +144,38 @@ bool name_is_safe(const char *s)
     return n <= 255;
 }
 
+bool name_problem(const char *s, struct buf *b)
+{
+    size_t n;
+
+    buf_reset(b);
+    if (!s || !*s) {
+        buf_adds(b, "is empty");
+        return true;
+    }
+    if (s[0] == '-' || s[0] == '.') {
+        buf_addf(b, "may not begin with '%c'", s[0]);
+        return true;
+    }
+    for (n = 0; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+
+        if (isalnum(c) || c == '.' || c == '_' || c == '-')
+            continue;
+        if (isprint(c))
+            buf_addf(b, "contains '%c'", c);
+        else
+            buf_addf(b, "contains the byte 0x%02x", c);
+        buf_adds(b, " (only letters, digits, '.', '_' and '-' are allowed)");
+        return true;
+    }
+    if (n > 255) {
+        buf_addf(b, "is %zu characters long (at most 255)", n);
+        return true;
+    }
+    return false;
+}
+
 void buf_add_pct(struct buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";

@@ -54,6 +54,14 @@ void buf_add_shell_quoted(struct buf *b, const char *s);
 bool name_is_safe(const char *s);
 
 /*
+ * Why s is not name_is_safe(), in words that fit after "the pool name":
+ * "is empty", "may not begin with '-'", "contains ' ' (only letters,
+ * digits, '.', '_' and '-' are allowed)", ...; written into b (cleared
+ * first). Returns false when s is a safe name and b is left empty.
+ */
+bool name_problem(const char *s, struct buf *b);
+
+/*
  * Percent-encoding for tokens of rbdmove's control protocol: every byte
  * outside [A-Za-z0-9._-] becomes %XX, so a token never holds a space, a
  * newline or a shell metacharacter. An empty string is "%" alone.

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "rbdmove/base/strutil.h"
 #include "rbdmove/core/copy.h"
 
 int cli_options_interface(const struct parse_option *opt, const char *arg,
@@ -48,6 +49,42 @@ int cli_options_progress(const struct parse_option *opt, const char *arg,
                          struct error *err)
 {
     return progress_mode_parse(arg, opt->value, err);
+}
+
+int cli_options_ceph_id(const struct parse_option *opt, const char *arg,
+                        struct error *err)
+{
+    const char **id = opt->value;
+    struct buf why = BUF_INIT;
+    int ret = 0;
+
+    if (!strncmp(arg, "client.", 7))
+        ret = error_set(err, ERROR_USAGE, 0,
+                        "--%s '%s': give the id without 'client.' (--%s %s)",
+                        opt->long_name, arg, opt->long_name, arg + 7);
+    else if (name_problem(arg, &why))
+        ret = error_set(err, ERROR_USAGE, 0, "--%s: the ceph client id %s",
+                        opt->long_name, buf_str(&why));
+    else
+        *id = arg;
+    buf_release(&why);
+    return ret;
+}
+
+int cli_options_pool(const struct parse_option *opt, const char *arg,
+                     struct error *err)
+{
+    const char **pool = opt->value;
+    struct buf why = BUF_INIT;
+    int ret = 0;
+
+    if (name_problem(arg, &why))
+        ret = error_set(err, ERROR_USAGE, 0, "--%s: the pool name %s",
+                        opt->long_name, buf_str(&why));
+    else
+        *pool = arg;
+    buf_release(&why);
+    return ret;
 }
 
 enum parse_options_status

@@ -80,6 +80,16 @@
              "Ceph connect and operation timeout (default "                    \
              "$RBDMOVE_CEPH_TIMEOUT, else 60)")
 
+/* An RBD pool name (v: const char **): name_is_safe, said why not. */
+#define OPT_POOL(l, v, h)                                                      \
+    OPT_CALLBACK(0, l, PARSE_OPT_CHECK(const char *, v), "POOL",               \
+                 cli_options_pool, h)
+
+/* A Ceph client id, without "client." (v: const char **). */
+#define OPT_CEPH_ID(l, v, h)                                                   \
+    OPT_CALLBACK(0, l, PARSE_OPT_CHECK(const char *, v), "ID",                 \
+                 cli_options_ceph_id, h)
+
 /*
  * The source and destination clusters of copy, verify, move and sync
  * (pointers to const char *). remote is how a remote destination is
@@ -88,19 +98,21 @@
 #define OPT_CLUSTERS(src_conf, src_id, dst_conf, dst_id, remote)               \
     OPT_STRING(0, "src-conf", src_conf, "CONF",                                \
                "ceph configuration of the source cluster"),                    \
-        OPT_STRING(0, "src-id", src_id, "ID",                                  \
-                   "ceph client id at the source (default admin)"),            \
+        OPT_CEPH_ID("src-id", src_id,                                          \
+                    "ceph client id at the source "                            \
+                    "(default admin)"),                                        \
         OPT_STRING(0, "dst-conf", dst_conf, "CONF",                            \
                    "ceph configuration of the destination (a path on HOST "    \
                    "with " remote ")"),                                        \
-        OPT_STRING(0, "dst-id", dst_id, "ID",                                  \
-                   "ceph client id at the destination (default admin)"),       \
+        OPT_CEPH_ID("dst-id", dst_id,                                          \
+                    "ceph client id at the destination "                       \
+                    "(default admin)"),                                        \
         OPT_CEPH_TIMEOUT()
 
 /* The one cluster of export-diff, import-diff and receive. */
 #define OPT_CLUSTER(conf, id)                                                  \
     OPT_STRING('c', "conf", conf, "CONF", "ceph configuration file"),          \
-        OPT_STRING(0, "id", id, "ID", "ceph client id (default admin)"),       \
+        OPT_CEPH_ID("id", id, "ceph client id (default admin)"),               \
         OPT_CEPH_TIMEOUT()
 
 /* An ssh:// destination (r: struct cli_remote *). */
@@ -148,6 +160,8 @@ parse_option_fn cli_options_interface; /* both clouds' */
 parse_option_fn cli_options_insecure;  /* both clouds */
 parse_option_fn cli_options_receiver;  /* "rbdmove" or "rbd" */
 parse_option_fn cli_options_progress;  /* progress_mode_parse */
+parse_option_fn cli_options_ceph_id;   /* a safe name, not "client.X" */
+parse_option_fn cli_options_pool;      /* a safe name */
 
 struct copy_params;
 /* After parsing: the buffers --window and --chunk-size ask for fit

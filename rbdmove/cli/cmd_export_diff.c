@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "rbdmove/cli/progress.h"
 #include "rbdmove/core/stream.h"
 #include "rbdmove/base/strutil.h"
+#include "rbdmove/base/xalloc.h"
 #include "transport/transport.h"
 
 static const struct cli_command command = {
@@ -69,6 +71,40 @@ static enum parse_options_status parse(int argc, char **argv,
     a->spec = argv[0];
     a->out = argv[1];
     return PARSE_OPT_DONE;
+}
+
+/*
+ * Before any connection: OUT can be written (its directory exists and is
+ * writable, and OUT is not a directory). The open itself comes after the
+ * connect, so that a cluster that cannot be reached leaves OUT alone.
+ */
+static int check_output(const char *out, struct error *err)
+{
+    char *dir, *slash;
+    struct stat sb;
+    int ret = 0;
+
+    if (!strcmp(out, "-"))
+        return 0;
+    if (stat(out, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return error_set(err, ERROR_USAGE, 0, "'%s' is a directory", out);
+    dir = xstrdup(out);
+    slash = strrchr(dir, '/');
+    if (!slash) {
+        free(dir);
+        dir = xstrdup(".");
+    } else if (slash == dir)
+        dir[1] = 0;
+    else
+        *slash = 0;
+    if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
+        ret = error_set(err, ERROR_USAGE, 0,
+                        "cannot write '%s': no directory '%s'", out, dir);
+    else if (access(dir, W_OK | X_OK) < 0 &&
+             (stat(out, &sb) < 0 || access(out, W_OK) < 0))
+        ret = error_set(err, ERROR_USAGE, errno, "cannot write '%s'", out);
+    free(dir);
+    return ret;
 }
 
 static int export_to(struct cluster *cl, const struct export_args *a,
@@ -131,8 +167,11 @@ int cmd_export_diff(int argc, char **argv)
     parsed = parse(argc, argv, &a);
     if (parsed != PARSE_OPT_DONE)
         return parse_options_exit(parsed);
-    if (image_spec_parse(a.spec, 1, &s, &err) < 0)
+    if (image_spec_parse(a.spec, 1, &s, &err) < 0 ||
+        check_output(a.out, &err) < 0) {
+        image_spec_release(&s);
         return cli_usage_error(&command, "%s", err.msg);
+    }
     progress_setup(a.progress, false);
     cli_install_signals();
     ret = EXIT_FAIL;

@@ -92,19 +92,20 @@ static int check_header(struct image *img, const struct stream_header *h,
     return 0;
 }
 
-static int import_from(struct image *img, struct transport *t,
+/*
+ * Apply the stream whose header was read (and checked as far as it can be
+ * without the image) to img, then create its end snapshot.
+ */
+static int import_from(struct image *img, struct stream_reader *r,
+                       const struct stream_header *h,
                        const struct import_args *a, struct copy_stats *st,
                        struct error *err)
 {
-    struct stream_reader *r = stream_reader_new(t);
-    struct stream_header h = {NULL, NULL, false, 0};
     struct copy_params p;
     bool started = false;
     int ret = -1;
 
-    if (stream_read_header(r, &h, err) < 0)
-        goto out;
-    if (check_header(img, &h, a->allow_shrink, err) < 0)
+    if (check_header(img, h, a->allow_shrink, err) < 0)
         goto out;
     copy_params_init(&p);
     if (a->window)
@@ -118,15 +119,13 @@ static int import_from(struct image *img, struct transport *t,
     if (ret < 0)
         goto out;
     /* Every write is flushed: only now may the end snapshot exist. */
-    ret = h.to_snap ? image_snap_create(img, h.to_snap, err) : 0;
+    ret = h->to_snap ? image_snap_create(img, h->to_snap, err) : 0;
 out:
     if (ret < 0 && started && err->kind != ERROR_INTERRUPTED)
         error_prefix(err,
                      "nothing was snapshotted: '%s' holds a partial "
                      "import",
                      image_name(img));
-    stream_header_release(&h);
-    stream_reader_free(r);
     return ret;
 }
 
@@ -137,6 +136,8 @@ int cmd_import_diff(int argc, char **argv)
     struct error err = ERROR_INIT;
     struct cluster *cl = NULL;
     struct transport *t = NULL;
+    struct stream_reader *r = NULL;
+    struct stream_header h = {NULL, NULL, false, 0};
     struct image *img = NULL;
     struct copy_stats st = {0};
     char b1[32], b2[32];
@@ -150,20 +151,28 @@ int cmd_import_diff(int argc, char **argv)
         return cli_usage_error(&command, "%s", err.msg);
     progress_setup(a.progress, false);
     cli_install_signals();
-    if (transport_file_open(a.in, 0, &t, &err) < 0 ||
+    /* The stream's header is read before any connection: a file that is
+     * not an rbd diff v1 stream is refused at once. */
+    if (transport_file_open(a.in, 0, &t, &err) < 0)
+        goto fail;
+    r = stream_reader_new(t);
+    if (stream_read_header(r, &h, &err) < 0 ||
         cluster_connect(a.conf, a.id, cli_ceph_timeout(), &cl, &err) < 0 ||
         image_open(cl, s.pool, s.name, NULL, false, &img, &err) < 0 ||
-        import_from(img, t, &a, &st, &err) < 0) {
-        ret = cli_report_error(&err);
-        goto out;
-    }
+        import_from(img, r, &h, &a, &st, &err) < 0)
+        goto fail;
     log_info("imported into '%s': %s of data, %s of zeros in %.1f s", a.spec,
              format_bytes(st.data_bytes, b1, sizeof(b1)),
              format_bytes(st.zero_bytes, b2, sizeof(b2)), st.seconds);
     ret = EXIT_OK;
+    goto out;
+fail:
+    ret = cli_report_error(&err);
 out:
     image_close(img);
     cluster_close(cl);
+    stream_header_release(&h);
+    stream_reader_free(r);
     transport_free(t);
     image_spec_release(&s);
     return ret;

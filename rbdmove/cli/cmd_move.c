@@ -85,10 +85,10 @@ static struct parse_option *move_options(struct move_args *a)
         OPT_SET_BOOL(0, "no-full-verify", &a->mo.full_verify, false,
                      "skip the full comparison before the cutover"),
         OPT_OPENSTACK_NEW_VOLUME(p, "the new volume"),
-        OPT_STRING(0, "src-pool", &a->mo.src_pool, "POOL",
-                   "source RBD pool (default: from Cinder, else volumes)"),
-        OPT_STRING(0, "dst-pool", &a->mo.dst_pool, "POOL",
-                   "destination RBD pool (default: from Cinder, else volumes)"),
+        OPT_POOL("src-pool", &a->mo.src_pool,
+                 "source RBD pool (default: from Cinder, else volumes)"),
+        OPT_POOL("dst-pool", &a->mo.dst_pool,
+                 "destination RBD pool (default: from Cinder, else volumes)"),
         OPT_OPENSTACK_CONNECTION(p),
         OPT_UINT(0, "window", &a->mo.params.window, "N", 1, 256,
                  "chunks in flight per image (default 8)"),
@@ -167,6 +167,25 @@ out:
 
 /* ---- destinations
  * ------------------------------------------------------------- */
+
+enum parse_options_status check_destination(const struct cli_command *cmd,
+                                            const struct move_args *a)
+{
+    struct error err = ERROR_INIT;
+    struct buf spec = BUF_INIT;
+    enum parse_options_status st = PARSE_OPT_DONE;
+
+    /* The URL make_dest() will build, with any pool and image: what is
+     * checked here is the host part and the remote options. */
+    if (a->ssh)
+        buf_addf(&spec, "ssh://%s/", a->ssh);
+    buf_adds(&spec, "volumes/volume");
+    if (cli_remote_check(&a->remote, buf_str(&spec), a->dst_conf, &err) < 0)
+        st = parse_options_error(cmd, "%s", err.msg);
+    buf_release(&spec);
+    error_clear(&err);
+    return st;
+}
 
 int make_dest(void *ctx, const char *pool, const char *image, struct dest **out,
               struct error *err)
@@ -434,6 +453,9 @@ static enum parse_options_status parse_move(int argc, char **argv,
                                    "leave --no-full-verify out");
     if (!a->server)
         a->mo.plan.volume = argv[0];
+    st = check_destination(&move_command, a);
+    if (st != PARSE_OPT_DONE)
+        return st;
     return cli_options_check_memory(&move_command, &a->mo.params);
 }
 

@@ -61,5 +61,9 @@ int move_server(struct move_args *a, const char *dir);
 int group_by_id(struct journal *g, const char *dir, const struct move_args *cl,
                 bool do_abort);
 void args_init(struct move_args *a);
+/* After parsing move or sync: the destination options (--ssh, the remote
+ * options, --dst-conf) as far as they can be checked without connecting. */
+enum parse_options_status check_destination(const struct cli_command *cmd,
+                                            const struct move_args *a);
 
 #endif

@@ -46,10 +46,10 @@ static enum parse_options_status parse_sync(int argc, char **argv,
         OPT_BOOL(0, "verify", &a->verify,
                  "compare the snapshots both sides share at the end"),
         OPT_OPENSTACK_NEW_VOLUME(p, "the copy"),
-        OPT_STRING(0, "src-pool", &a->mo.src_pool, "POOL",
-                   "source RBD pool (default: from Cinder, else volumes)"),
-        OPT_STRING(0, "dst-pool", &a->mo.dst_pool, "POOL",
-                   "destination RBD pool (default: from Cinder, else volumes)"),
+        OPT_POOL("src-pool", &a->mo.src_pool,
+                 "source RBD pool (default: from Cinder, else volumes)"),
+        OPT_POOL("dst-pool", &a->mo.dst_pool,
+                 "destination RBD pool (default: from Cinder, else volumes)"),
         OPT_UINT(0, "window", &a->mo.params.window, "N", 1, 256,
                  "chunks in flight per image (default 8)"),
         OPT_CHUNK_SIZE(&a->mo.params.chunk_size),
@@ -74,6 +74,9 @@ static enum parse_options_status parse_sync(int argc, char **argv,
         return parse_options_error(&sync_command,
                                    "--src-conf and --dst-conf are required");
     a->mo.plan.volume = argv[0];
+    st = check_destination(&sync_command, a);
+    if (st != PARSE_OPT_DONE)
+        return st;
     return cli_options_check_memory(&sync_command, &a->mo.params);
 }
 

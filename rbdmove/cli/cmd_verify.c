@@ -161,6 +161,7 @@ int cmd_verify(int argc, char **argv)
     struct dest *src = NULL, *dst = NULL;
     struct cli_session *ses = NULL;
     char *dst_base = NULL, *dst_snap = NULL;
+    struct buf why = BUF_INIT;
     bool equal = false;
     enum parse_options_status st;
     int ret;
@@ -170,12 +171,20 @@ int cmd_verify(int argc, char **argv)
     st = parse(argc, argv, &a);
     if (st != PARSE_OPT_DONE)
         return parse_options_exit(st);
-    if (image_spec_parse(a.src, 1, &s, &err) < 0)
-        return cli_usage_error(&command, "%s", err.msg);
     dst_base = split_snap(a.dst, &dst_snap);
-    if (!dst_base || !name_is_safe(dst_snap)) {
+    if (!dst_base) {
         ret = cli_usage_error(&command, "'%s': a snapshot (@SNAP) is required",
                               a.dst);
+        goto out;
+    }
+    if (cli_remote_check(&a.remote, dst_base, a.dst_conf, &err) < 0 ||
+        image_spec_parse(a.src, 1, &s, &err) < 0) {
+        ret = cli_usage_error(&command, "%s", err.msg);
+        goto out;
+    }
+    if (name_problem(dst_snap, &why)) {
+        ret = cli_usage_error(&command, "'%s': the snapshot name %s", a.dst,
+                              buf_str(&why));
         goto out;
     }
     progress_setup(a.progress, cli_json);
@@ -205,5 +214,6 @@ out:
     image_spec_release(&s);
     free(dst_base);
     free(dst_snap);
+    buf_release(&why);
     return ret;
 }

@@ -44,6 +44,20 @@ struct image_aio {
     size_t len;
 };
 
+/* -1 with a usage error naming the part of spec that is not a safe name. */
+static int spec_part_check(const char *spec, const char *what, const char *part,
+                           struct error *err)
+{
+    struct buf why = BUF_INIT;
+    int ret = 0;
+
+    if (name_problem(part, &why))
+        ret = error_set(err, ERROR_USAGE, 0, "'%s': the %s name %s", spec, what,
+                        buf_str(&why));
+    buf_release(&why);
+    return ret;
+}
+
 int image_spec_parse(const char *s, int snap_rule, struct image_spec *out,
                      struct error *err)
 {
@@ -55,17 +69,24 @@ int image_spec_parse(const char *s, int snap_rule, struct image_spec *out,
     if (!slash || (at && at < slash))
         return error_set(err, ERROR_USAGE, 0, "'%s' is not POOL/IMAGE%s", s,
                          snap_rule == 1 ? "@SNAP" : "");
+    if (strchr(slash + 1, '/') && (!at || strchr(slash + 1, '/') < at))
+        return error_set(err, ERROR_USAGE, 0,
+                         "'%s': RBD namespaces (POOL/NAMESPACE/IMAGE) are "
+                         "not supported; give POOL/IMAGE",
+                         s);
+    if (at && strchr(at + 1, '@'))
+        return error_set(err, ERROR_USAGE, 0,
+                         "'%s': more than one '@' (POOL/IMAGE@SNAP has one)",
+                         s);
     spec.pool = xstrndup(s, (size_t)(slash - s));
     spec.name =
         at ? xstrndup(slash + 1, (size_t)(at - slash - 1)) : xstrdup(slash + 1);
     spec.snap = at ? xstrdup(at + 1) : NULL;
-    if (!name_is_safe(spec.pool) || !name_is_safe(spec.name) ||
-        (spec.snap && !name_is_safe(spec.snap))) {
+    if (spec_part_check(s, "pool", spec.pool, err) < 0 ||
+        spec_part_check(s, "image", spec.name, err) < 0 ||
+        (spec.snap && spec_part_check(s, "snapshot", spec.snap, err) < 0)) {
         image_spec_release(&spec);
-        return error_set(err, ERROR_USAGE, 0,
-                         "'%s': pool, image and snapshot names may contain "
-                         "only letters, digits, '.', '_' and '-'",
-                         s);
+        return -1;
     }
     if ((snap_rule == 0 && spec.snap) || (snap_rule == 1 && !spec.snap)) {
         image_spec_release(&spec);

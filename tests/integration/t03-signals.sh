@@ -157,6 +157,58 @@ pre_connect "copy: a bad destination spec" copy --src-conf "$T/dead.conf" \
 pre_connect "copy: a bad source spec" copy --src-conf "$T/dead.conf" \
     --dst-conf "$T/dead.conf" 'volumes/a;b' volumes/b
 
+# pre_connect_says TITLE PATTERN ARGS...: as pre_connect, and the message
+# says what is wrong (grep -E PATTERN on stderr).
+pre_connect_says() {
+    local title=$1 pattern=$2
+    shift 2
+    pre_connect "$title" "$@"
+    grep -qE -e "$pattern" "$LAST_OUTPUT" && pass "$title: says so" ||
+        fail "$title: message: $(head -3 "$LAST_OUTPUT")"
+}
+D=(--src-conf "$T/dead.conf" --dst-conf "$T/dead.conf")
+OS=(--dst-os-region-name R --dst-server s)
+pre_connect_says "an empty pool name" "the pool name is empty" \
+    copy "${D[@]}" /a volumes/b
+pre_connect_says "an empty image name" "the image name is empty" \
+    copy "${D[@]}" volumes/ volumes/b
+pre_connect_says "an extra @" "more than one '@'" \
+    export-diff -c "$T/dead.conf" volumes/a@s@t "$T/out.diff"
+pre_connect_says "a namespace" "namespaces .* are not supported" \
+    copy "${D[@]}" volumes/ns/a volumes/b
+pre_connect_says "a bad character, named" "the image name contains ';'" \
+    copy "${D[@]}" 'volumes/a;b' volumes/b
+pre_connect_says "--src-id with client." "without 'client.'" \
+    copy --src-id client.admin "${D[@]}" volumes/a volumes/b
+pre_connect_says "a bad --dst-id" "--dst-id: the ceph client id contains" \
+    copy --dst-id 'ad min' "${D[@]}" volumes/a volumes/b
+pre_connect_says "a bad --id" "--id: the ceph client id" \
+    export-diff -c "$T/dead.conf" --id '$(x)' volumes/a@s "$T/out.diff"
+pre_connect_says "verify: a bad ssh:// destination" "invalid ssh target" \
+    verify "${D[@]}" volumes/a@s 'ssh://-oProxyCommand=x/volumes/a@s'
+pre_connect_says "verify: an empty destination snapshot" \
+    "the snapshot name is empty" verify "${D[@]}" volumes/a@s volumes/b@
+pre_connect_says "export-diff: OUT in a missing directory" "no directory" \
+    export-diff -c "$T/dead.conf" volumes/a@s "$T/missing/out.diff"
+pre_connect_says "export-diff: OUT is a directory" "is a directory" \
+    export-diff -c "$T/dead.conf" volumes/a@s "$T"
+pre_connect_says "move: a bad --ssh target" "invalid ssh target" \
+    move "${OS[@]}" "${D[@]}" --ssh 'host;reboot' vol
+pre_connect_says "sync: a bad --ssh port" "invalid port" \
+    sync --dst-os-region-name R "${D[@]}" --ssh host:99999 vol
+pre_connect_says "move: a bad --dst-pool" "--dst-pool: the pool name" \
+    move "${OS[@]}" "${D[@]}" --dst-pool 'vol umes' vol
+[ ! -e "$T/out.diff" ] && pass "no OUT was created by a refused export-diff" ||
+    fail "export-diff left $T/out.diff"
+# A stream that is not one is refused before the cluster is asked.
+echo "not a stream" >"$T/junk.diff"
+t0=$SECONDS
+expect_exit 1 "import-diff: a bad stream header fails" \
+    "$RBDMOVE" import-diff -c "$T/dead.conf" "$T/junk.diff" volumes/a
+[ $((SECONDS - t0)) -lt 10 ] && grep -q "not an rbd diff stream" "$LAST_OUTPUT" &&
+    pass "... before any connection, saying why" ||
+    fail "import-diff: $((SECONDS - t0)) s: $(head -2 "$LAST_OUTPUT")"
+
 # ---- what the docs promise ---------------------------------------------------------
 expect_success "rbdmove help move is move's help" "$RBDMOVE" help move
 grep -q "^usage: rbdmove move \[--os-cloud CLOUD\]" "$LAST_OUTPUT" &&

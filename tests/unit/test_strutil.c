@@ -75,6 +75,38 @@ static void test_name_is_safe(void **state)
     assert_false(name_is_safe("$(x)"));
 }
 
+/* name_problem() agrees with name_is_safe() and says what is wrong. */
+static void test_name_problem(void **state)
+{
+    static const struct {
+        const char *name, *why;
+    } cases[] = {
+        {"volume-1a2b_c.d", ""},
+        {"", "is empty"},
+        {"-rf", "may not begin with '-'"},
+        {".hidden", "may not begin with '.'"},
+        {"a b", "contains ' ' (only letters, digits, '.', '_' and '-' are "
+                "allowed)"},
+        {"a\nb", "contains the byte 0x0a (only letters, digits, '.', '_' "
+                 "and '-' are allowed)"},
+    };
+    struct buf b = BUF_INIT;
+    char longname[300];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(name_problem(cases[i].name, &b), *cases[i].why != 0);
+        assert_int_equal(name_is_safe(cases[i].name), *cases[i].why == 0);
+        assert_string_equal(buf_str(&b), cases[i].why);
+    }
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = 0;
+    assert_true(name_problem(longname, &b));
+    assert_string_equal(buf_str(&b), "is 299 characters long (at most 255)");
+    assert_false(name_is_safe(longname));
+    buf_release(&b);
+}
+
 static void test_mem_is_zero(void **state)
 {
     char b[8192];
@@ -142,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_parse_uint_bounds),
         cmocka_unit_test(test_shell_quote_escapes_quotes),
         cmocka_unit_test(test_name_is_safe),
+        cmocka_unit_test(test_name_problem),
         cmocka_unit_test(test_mem_is_zero),
         cmocka_unit_test(test_url_redact),
         cmocka_unit_test(test_buf_add_escaped),
