@@ -68,8 +68,10 @@ static const char * or (const char *s, const char *dflt)
 
 static void print_side_header(const char *what, const struct plan_side *s)
 {
-    printf("%s: cloud '%s', region '%s'", what, or (s->cloud, "?"),
-           or (s->region, "(none)"));
+    printf("%s: cloud '%s'", what, or (s->cloud, "?"));
+    if (s->source)
+        printf(" (from %s)", s->source);
+    printf(", region '%s'", or (s->region, "(none)"));
     if (s->auth_url)
         printf(" at %s", s->auth_url);
     printf("%s\n", s->authenticated ? "" : " (not authenticated)");
@@ -181,6 +183,7 @@ static void json_side(struct json_out *j, const struct plan_side *s)
 {
     json_out_str(j, "cloud", s->cloud);
     json_out_str(j, "region", s->region);
+    json_out_str(j, "config_file", s->source);
     json_out_str(j, "auth_url", s->auth_url);
     json_out_str(j, "project_id", s->project_id);
     json_out_bool(j, "authenticated", s->authenticated);

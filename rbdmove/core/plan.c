@@ -167,6 +167,7 @@ static bool open_side(struct plan *p, struct plan_side *s, const char *side,
     }
     s->cloud = xstrdup(cloud.name);
     s->region = xstrdup(cloud.region);
+    s->source = xstrdup(cloud.source);
     {
         char shown[1024];
 
@@ -218,6 +219,7 @@ static void close_side(struct plan_side *s)
     keystone_close(s->ks);
     free(s->cloud);
     free(s->region);
+    free(s->source);
     free(s->auth_url);
     free(s->project_id);
     free(s->cinder_url);

@@ -56,6 +56,7 @@ struct plan_note {
 struct plan_side {
     char *cloud;  /* cloud name, "envvars", or NULL when not resolved */
     char *region; /* NULL when none was set */
+    char *source; /* the clouds.yaml it was read from, or "environment" */
     char *auth_url;
     char *project_id;
     bool authenticated;

@@ -132,6 +132,13 @@ OS_CLIENT_CONFIG_FILE=$T/insecure.yaml "$RBDMOVE" plan --os-cloud insecure \
     --dst-os-region-name R --dst-server s --json vol >"$T/plan.json" 2>/dev/null
 grep -q "NOT verified" "$T/plan.json" && pass "... and in plan --json" ||
     fail "not in plan --json: $(head -c 300 "$T/plan.json")"
+# plan says which file each side's cloud came from.
+grep -q "^source: cloud 'insecure' (from $T/insecure.yaml), region 'R' at http://\*\*\*@127.0.0.1:1/v3" \
+    "$T/plan.out" && pass "plan shows the clouds.yaml and auth URL of each side" ||
+    fail "plan: $(grep -m1 '^source' "$T/plan.out")"
+[ "$(json_get destination config_file <"$T/plan.json")" = "$T/insecure.yaml" ] &&
+    pass "... and plan --json the destination's" ||
+    fail "plan --json: $(head -c 300 "$T/plan.json")"
 
 # ---- what can be checked before the first connection is -----------------------
 # dead.conf's monitor never answers: any of these that connected first
