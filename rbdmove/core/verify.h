@@ -17,17 +17,24 @@
 #include "rbdmove/base/error.h"
 
 #define VERIFY_BLOCK (4u * 1024 * 1024)
+/* Blocks hashed at once, at most: 1 GiB of hashes, an image of 512 TiB in
+ * VERIFY_BLOCK (a usage error beyond; PROTO_HASHES_MAX bounds the wire). */
+#define VERIFY_HASHES_MAX (UINT64_C(1) << 27)
 
 struct image;
 
-/* Hash img (open at a snapshot) in blocks of block bytes. */
+/*
+ * Hash img (open at a snapshot) in blocks of block bytes, window reads in
+ * flight (fewer when window blocks would take over 128 MiB).
+ */
 int verify_hash_image(struct image *img, uint64_t block, unsigned window,
                       progress_fn *progress, void *progress_ctx,
                       struct dest_hashes *out, struct error *err) MUST_CHECK;
 
 /*
  * Hash only the blocks listed in idx (ascending) of img, into hashes[i]
- * for idx[i]: the check of a final round, which touched few blocks.
+ * for idx[i]: the check of a final round, which touched few blocks. Takes
+ * memory for the window's reads only, not in proportion to the image.
  */
 int verify_hash_blocks(struct image *img, uint64_t block, unsigned window,
                        const uint64_t *idx, size_t n, uint64_t *hashes,
