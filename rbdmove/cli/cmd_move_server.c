@@ -73,9 +73,46 @@ static void print_group_done(struct journal *g, struct journal **js,
     json_out_release(&j);
 }
 
-/* Run, resume or abort group g, whose members js[i] have options as[i]. */
+/* True when no member of a group went past its pre-flight: no volume was
+ * created, no snapshot taken (phase "new" comes before any of it). */
+static bool group_untouched(struct journal **js, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *phase = journal_get(js[i], "phase");
+
+        if (phase && strcmp(phase, move_phase_name(MOVE_NEW)))
+            return false;
+    }
+    return true;
+}
+
+/* A new group that changed nothing: its journals go, as a single move's. */
+static void discard_group(struct journal *g, struct journal **js, size_t n)
+{
+    struct error err = ERROR_INIT;
+    bool ok = true;
+
+    for (size_t i = 0; i < n; i++) {
+        if (journal_discard(js[i], &err) < 0) {
+            cli_report_error(&err);
+            ok = false;
+        }
+    }
+    if (journal_discard(g, &err) < 0) {
+        cli_report_error(&err);
+        ok = false;
+    }
+    if (ok)
+        fprintf(stderr, "rbdmove: nothing was changed\n");
+}
+
+/*
+ * Run, resume or abort group g, whose members js[i] have options as[i].
+ * fresh: g was made by this run, and goes again if nothing was changed.
+ */
 static int drive_group(struct journal *g, struct journal **js,
-                       struct move_args *as, size_t n, bool do_abort)
+                       struct move_args *as, size_t n, bool do_abort,
+                       bool fresh)
 {
     struct dest_ctx dc = {&as[0], {NULL}, 0};
     struct migrate_opts os[GROUP_MAX];
@@ -113,7 +150,11 @@ static int drive_group(struct journal *g, struct journal **js,
     progress_stop();
     for (unsigned i = 0; i < dc.n; i++)
         cli_session_free(dc.sessions[i]);
-    if (ret < 0 && !do_abort) {
+    if (ret < 0 && !do_abort && fresh && group_untouched(js, n)) {
+        print_failed(g, &err);
+        ret = cli_report_error(&err);
+        discard_group(g, js, n);
+    } else if (ret < 0 && !do_abort) {
         print_failed(g, &err);
         ret = cli_report_error(&err);
         fprintf(stderr,
@@ -191,7 +232,7 @@ int move_server(struct move_args *a, const char *dir)
             "rbdmove: move %s: %zu volumes of server %s (journals in "
             "%s)\n",
             journal_id(g), n, a->server, dir);
-    ret = drive_group(g, js, as, n, false);
+    ret = drive_group(g, js, as, n, false, true);
 out:
     free_journals(js, made);
     journal_free(g);
@@ -226,7 +267,7 @@ int group_by_id(struct journal *g, const char *dir, const struct move_args *cl,
         as[n].progress = cl->progress;
         n++;
     }
-    ret = drive_group(g, js, as, n, do_abort);
+    ret = drive_group(g, js, as, n, do_abort, false);
 out:
     free_journals(js, n);
     free(list);

@@ -38,8 +38,8 @@ struct journal {
     char **values;
     size_t n;
     int lock_fd;
-    /* Made by journal_create in this process and never saved: the only
-     * journal journal_discard removes. */
+    /* Made by journal_create in this process, its lock held since: the
+     * only journal journal_discard removes (no other run has seen it). */
     bool created;
 };
 
@@ -541,8 +541,6 @@ int journal_save(struct journal *j, struct error *err)
     int ret = -1;
     int dfd;
 
-    /* From the first attempt on, a file may exist that a later run needs. */
-    j->created = false;
     for (size_t i = 0; i < j->n; i++) {
         buf_add_pct(&b, j->keys[i]);
         buf_adds(&b, " ");
@@ -655,13 +653,14 @@ void journal_ids_free(char **ids, size_t n)
 
 int journal_discard(struct journal *j, struct error *err)
 {
-    /* Never saved, so there is no ID.journal: only the log and the lock. */
-    static const char *const exts[] = {".log", ".lock"};
+    /* The lock goes last: until then no other run can take the id. */
+    static const char *const exts[] = {".journal", ".journal.tmp", ".log",
+                                       ".lock"};
 
     if (!j->created)
         return error_set(err, ERROR_STATE, 0,
                          "journal %s was kept: only a move created by this "
-                         "run that recorded no step can be discarded",
+                         "run can be discarded",
                          j->id);
     for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
         char *path = path_of(j, exts[i]);

@@ -51,10 +51,11 @@ int journal_read(const char *dir, const char *id, struct journal **out,
                  struct error *err) MUST_CHECK;
 /*
  * Remove the files of a move that changed nothing: only of a journal this
- * process made with journal_create and never saved (the move's pre-flight
- * failed before its first step was recorded). Any other journal, opened,
- * read or saved once, is kept, and ERROR_STATE says so: whatever its state,
- * a later resume or abort may need it.
+ * process made with journal_create (its lock held since, so no other run
+ * has read it). The caller knows that nothing was changed (its pre-flight
+ * failed, or it recorded no step past "new"). Any other journal, opened
+ * and read, is kept, and ERROR_STATE says so: whatever its state, a later
+ * resume or abort may need it.
  */
 int journal_discard(struct journal *j, struct error *err) MUST_CHECK;
 /* NULL-safe; releases the lock. */

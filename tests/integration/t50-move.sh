@@ -515,6 +515,19 @@ for v in "$ga" "$gb"; do
         fail "cannot attach $v to the group's server"
     write_random 1 "volumes/volume-$v" 0 12M
 done
+# A group whose pre-flight fails changed nothing: its journals go, as a
+# single move's do.
+n_journals=$(find "$STATE" -name '*.journal' | wc -l)
+expect_exit 1 "move --server to a server that does not exist is refused" \
+    rbdmove move --os-cloud rbdmove-demo --os-region-name $R1 \
+    --dst-os-region-name $R2 --dst-server no-such-server-t50 \
+    --server "$grp_src" --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \
+    --state-dir "$STATE" --progress never
+grep -q "nothing was changed" "$LAST_OUTPUT" &&
+    pass "... saying that nothing was changed" ||
+    fail "refused group: $(tail -3 "$LAST_OUTPUT")"
+expect_equal "... and leaving no journal behind" "$n_journals" \
+    "$(find "$STATE" -name '*.journal' | wc -l)"
 expect_success "move --server moves both data volumes with one cutover" \
     rbdmove move --os-cloud rbdmove-demo --os-region-name $R1 \
     --dst-os-region-name $R2 --dst-server "$grp_dst" --server "$grp_src" \
