@@ -23,6 +23,7 @@
 #include "rbdmove/base/json_out.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/core/migrate.h"
+#include "rbdmove/core/move_record.h"
 #include "rbdmove/cli/progress.h"
 #include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"
@@ -399,7 +400,9 @@ static int drive(struct journal *jr, struct move_args *a, enum drive_mode mode)
     } else if (ret < 0) {
         print_failed(jr, &err);
         ret = cli_report_error(&err);
-        if (mode != DRIVE_ABORT && ret != EXIT_USAGE)
+        /* A move that is done or aborted does not "go on". */
+        if (mode != DRIVE_ABORT && ret != EXIT_USAGE &&
+            !move_phase_name_is_final(journal_get(jr, "phase")))
             print_stopped(jr);
         if (err.kind == ERROR_INTERRUPTED)
             ret = EXIT_RESUMABLE;

@@ -86,6 +86,18 @@ static bool group_untouched(struct journal **js, size_t n)
     return true;
 }
 
+/* A member was aborted: the group does not "go on". */
+static bool group_aborted(struct journal **js, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *phase = journal_get(js[i], "phase");
+
+        if (phase && !strcmp(phase, move_phase_name(MOVE_ABORTED)))
+            return true;
+    }
+    return false;
+}
+
 /* A new group that changed nothing: its journals go, as a single move's. */
 static void discard_group(struct journal *g, struct journal **js, size_t n)
 {
@@ -157,10 +169,11 @@ static int drive_group(struct journal *g, struct journal **js,
     } else if (ret < 0 && !do_abort) {
         print_failed(g, &err);
         ret = cli_report_error(&err);
-        fprintf(stderr,
-                "rbdmove: move %s stopped: 'rbdmove resume %s' goes on, "
-                "'rbdmove abort %s' undoes it\n",
-                journal_id(g), journal_id(g), journal_id(g));
+        if (!group_aborted(js, n))
+            fprintf(stderr,
+                    "rbdmove: move %s stopped: 'rbdmove resume %s' goes on, "
+                    "'rbdmove abort %s' undoes it\n",
+                    journal_id(g), journal_id(g), journal_id(g));
         if (err.kind == ERROR_INTERRUPTED)
             ret = EXIT_RESUMABLE;
     } else if (ret < 0) {

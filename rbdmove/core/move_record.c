@@ -99,6 +99,18 @@ bool move_phase_in_cutover(enum move_phase p)
            p == MOVE_ATTACHING;
 }
 
+bool move_phase_is_final(enum move_phase p)
+{
+    return p == MOVE_DONE || p == MOVE_ABORTED;
+}
+
+bool move_phase_name_is_final(const char *name)
+{
+    enum move_phase p;
+
+    return name && move_phase_parse(name, &p) && move_phase_is_final(p);
+}
+
 void move_record_set(char **field, const char *value)
 {
     free(*field);

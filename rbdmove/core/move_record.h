@@ -57,6 +57,10 @@ bool move_phase_next(enum move_phase from, enum move_phase to);
 /* The cutover is under way or about to be (a signal must not stop it
  * half-way; resume drives it on). */
 bool move_phase_in_cutover(enum move_phase p);
+/* Nothing follows: the move is done or was aborted (resume refuses it). */
+bool move_phase_is_final(enum move_phase p);
+/* The same for a phase's name in a journal (NULL: not final). */
+bool move_phase_name_is_final(const char *name);
 
 /* The snapshots of a move, noted by abort before the destination goes. */
 enum move_snap { MOVE_SNAP_BASE, MOVE_SNAP_SEED, MOVE_SNAP_PENDING };

@@ -142,6 +142,9 @@ expect_success "status lists the move" rbdmove status --state-dir "$STATE"
 grep -q "$id1  done" "$LAST_OUTPUT" && pass "status says done" || fail "status"
 expect_failure "resume of a finished move is refused" \
     rbdmove resume --state-dir "$STATE" "$id1"
+grep -q "is already done" "$LAST_OUTPUT" && ! grep -q "goes on" "$LAST_OUTPUT" &&
+    pass "... saying it is done, without offering to go on" ||
+    fail "resume of a done move: $(tail -2 "$LAST_OUTPUT")"
 
 # ---- a damaged journal is refused and left as it is -------------------------------
 # Issue 11: resume removed a journal it could not make sense of. The finished
