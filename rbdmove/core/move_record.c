@@ -203,6 +203,14 @@ int move_record_load(const struct journal *j, struct move_record *r,
     v = journal_get(j, "phase");
     if (!move_phase_parse(v, &r->phase))
         return bad_value(j, "phase", v, err);
+    /* The pre-flight records what it found and phase "new" in one save:
+     * a journal with the one and not the other lost lines (an older
+     * rbdmove wrote no end line to tell), and is not resumed as new. */
+    if (r->phase == MOVE_NONE && journal_get(j, "src.volume"))
+        return error_set(err, ERROR_STATE, 0,
+                         "journal %s is damaged: it names source volume %s "
+                         "but records no phase; it was left as it is",
+                         journal_id(j), journal_get(j, "src.volume"));
     for (size_t i = 0; i < COUNT(str_fields); i++)
         move_record_set(FIELD(char **, r, str_fields[i]),
                         journal_get(j, str_fields[i].key));

@@ -166,6 +166,31 @@ static void test_record_refuses_bad_values(void **state)
     }
 }
 
+/* No phase: a pre-flight that did not pass (resumed as new), unless the
+ * journal holds what only a passed pre-flight records (lines lost). */
+static void test_record_no_phase(void **state)
+{
+    char dir[] = "/tmp/rbm-record-XXXXXX";
+    struct journal *j = new_journal(dir);
+    struct move_record r;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    move_record_init(&r);
+    journal_set(j, "cli.volume", "data-1");
+    journal_set(j, "cli.dst-server", "srv");
+    assert_int_equal(move_record_load(j, &r, &err), 0);
+    assert_int_equal(r.phase, MOVE_NONE);
+    journal_set(j, "src.volume", "11111111-2222-3333-4444-555555555555");
+    assert_int_equal(move_record_load(j, &r, &err), -1);
+    assert_int_equal(err.kind, ERROR_STATE);
+    assert_non_null(strstr(err.msg, "damaged"));
+    move_record_release(&r);
+    assert_int_equal(journal_discard(j, &err), 0);
+    journal_free(j);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_phase_steps),
         cmocka_unit_test(test_record_old_journal),
         cmocka_unit_test(test_record_refuses_bad_values),
+        cmocka_unit_test(test_record_no_phase),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
