@@ -627,12 +627,28 @@ static int run_senders(struct dest_remote *d, struct sender *s, unsigned n,
     return ret;
 }
 
+/*
+ * The streams one transfer uses: as many as were opened, but no more than
+ * fit COPY_MEMORY_MAX on the receiver with two chunks in flight each (it
+ * holds streams x window x chunk; --window x --chunk-size was checked).
+ */
+static unsigned stream_count(unsigned streams, size_t chunk)
+{
+    size_t fit = COPY_MEMORY_MAX / (2 * (chunk ? chunk : 1));
+
+    if (!streams)
+        streams = 1;
+    if (fit < 1)
+        fit = 1;
+    return streams < fit ? streams : (unsigned)fit;
+}
+
 static int remote_transfer(struct dest *dd, struct image *src,
                            const char *from_snap, const struct copy_params *p,
                            struct copy_stats *st, struct error *err)
 {
     struct dest_remote *d = (struct dest_remote *)dd;
-    unsigned n = d->p.streams ? d->p.streams : 1;
+    unsigned n = stream_count(d->p.streams, p->chunk_size);
     unsigned window = p->window / n >= 2 ? p->window / n : 2;
     struct shared sh = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, p, false};
     struct sender *s = xcalloc(n, sizeof(*s));

@@ -550,6 +550,16 @@ static int do_apply(struct server *s, const struct proto_tokens *t,
         proto_parse_u64(t->v[4], "chunk", 4096, 64u << 20, &chunk, err) < 0 ||
         proto_parse_u64(t->v[5], "zero", 0, 1, &zero, err) < 0)
         return -1;
+    /* Each stream holds window chunks: all of them within what a local
+     * copy may take (n x window <= PROTO_WINDOW_MAX, chunk <= 64 MiB: no
+     * overflow). */
+    if (n * window * chunk > COPY_MEMORY_MAX)
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "apply: %" PRIu64 " streams x %" PRIu64
+                         " chunks of %" PRIu64
+                         " bytes is more than the %zu MiB a receiver "
+                         "buffers",
+                         n, window, chunk, COPY_MEMORY_MAX >> 20);
     if (dest_local_head(s->d, &img, err) < 0)
         return -1;
     if (listen_socket(dir, sizeof(dir), path, sizeof(path), &lfd, err) < 0)

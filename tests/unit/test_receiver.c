@@ -111,6 +111,9 @@ static void test_receiver_refuses_bad_apply(void **state)
     refused("apply 1 0 8 2048 0", "invalid chunk '2048'", NULL);
     refused("apply 1 0 8 134217728 0", "invalid chunk", NULL);
     refused("apply 1 0 8 4194304 2", "invalid zero '2'", NULL);
+    /* Each number in range, together 16 GiB of buffers. */
+    refused("apply 1 0 256 67108864 0", "more than the 1024 MiB", NULL);
+    refused("apply 32 0 8 67108864 0", "32 streams x 8 chunks", NULL);
     refused("apply 1 0 8 4194304 0 -1 k p", "invalid checkpoint '-1'", NULL);
     refused("apply 1 0 8 4194304", "usage: apply", NULL);
 }
