@@ -18,13 +18,19 @@
 # Environment: RBDMOVE_LAB, RBDMOVE_LAB_TIMEOUT (seconds, default 180),
 # RBDMOVE_CEPH_PORTS (base ports of ceph1 and ceph2, default "16800 17800"),
 # RBDMOVE_CEPH_STORE (bluestore or memstore, default bluestore),
-# RBDMOVE_CEPH_OSD_SIZE (the OSD's capacity in GiB, default 16).
+# RBDMOVE_CEPH_OSD_SIZE (the OSD's capacity in GiB, default 16),
+# RBDMOVE_CEPH_PROFILE: tuned (default: snapshot trimming without its sleep)
+# or rotational (memstore with Ceph's defaults for a rotational OSD: trim
+# sleep, hdd shards and threads; the slow cluster of issue 12, for the move
+# benchmark). status prints the profile a running lab was started with.
 set -euo pipefail
 
 LAB=${RBDMOVE_LAB:-/tmp/rbm}
 START_TIMEOUT=${RBDMOVE_LAB_TIMEOUT:-180}
 STORE=${RBDMOVE_CEPH_STORE:-bluestore}
 OSD_GIB=${RBDMOVE_CEPH_OSD_SIZE:-16}
+PROFILE=${RBDMOVE_CEPH_PROFILE:-tuned}
+[ "$PROFILE" = rotational ] && STORE=memstore
 PROG=ceph-lab
 
 say() {
@@ -36,7 +42,7 @@ warn() {
 }
 
 usage() {
-    sed -n '4,21s/^# \{0,1\}//p' "$0" >&2
+    sed -n '4,25s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
@@ -97,11 +103,7 @@ mon allow pool delete = true
 mon warn on pool no redundancy = false
 mon data avail warn = 2
 mon data avail crit = 1
-# The lab's OSD counts as a rotational device (memstore always, BlueStore
-# on a file of a virtual disk mostly), where snapshot trimming sleeps 5 s
-# between steps: removed snapshots then pile up for minutes (the OOM killer
-# took memstore lab OSDs for it).
-osd snap trim sleep hdd = 0
+$(profile_conf)
 # A call against a dead cluster must fail, not hang.
 rados mon op timeout = 30
 client mount timeout = 30
@@ -132,6 +134,28 @@ log file = $dir/log/\$name.log
 pid file = $run/\$name.pid
 $(store_conf "$dir")
 CONF
+}
+
+# profile_conf: the [global] lines of the profile.
+profile_conf() {
+    case "$PROFILE" in
+    tuned)
+        cat <<CONF
+# profile tuned. The lab's OSD counts as a rotational device (memstore
+# always, BlueStore on a file of a virtual disk mostly), where snapshot
+# trimming sleeps 5 s between steps: removed snapshots then pile up for
+# minutes (the OOM killer took memstore lab OSDs for it).
+osd snap trim sleep hdd = 0
+CONF
+        ;;
+    rotational)
+        cat <<CONF
+# profile rotational: Ceph's defaults for a rotational OSD, as a cluster
+# that was not tuned for the lab has them (osd_op_num_shards_hdd,
+# osd_op_num_threads_per_shard_hdd, osd_snap_trim_sleep_hdd).
+CONF
+        ;;
+    esac
 }
 
 # store_conf DIR: the [osd] lines of the object store.
@@ -332,7 +356,13 @@ cmd_start() {
     t0=$SECONDS
     for n in "$@"; do
         if healthy "$n" && probe "$n" >/dev/null 2>&1; then
-            say "ceph$n already running"
+            if [ "$(profile_of "$n")" != "$PROFILE" ]; then
+                warn "ceph$n runs profile $(profile_of "$n"), not $PROFILE:" \
+                    "stop it first"
+                rc=1
+                continue
+            fi
+            say "ceph$n already running (profile $PROFILE)"
             continue
         fi
         stop_one "$n" >/dev/null
@@ -357,6 +387,12 @@ cmd_start() {
         say "started ${todo[*]/#/ceph} in $((SECONDS - t0)) s"
     fi
     return "$rc"
+}
+
+# profile_of N: the profile cluster N was started with.
+profile_of() {
+    sed -n 's/^# profile \([a-z]*\).*/\1/p' "$(cluster_dir "$1")/ceph.conf" 2>/dev/null |
+        head -1
 }
 
 cmd_stop() {
@@ -433,7 +469,8 @@ cmd_status() {
         conf=$(cluster_dir "$n")/ceph.conf
         if healthy "$n"; then
             say "ceph$n up: $(timeout 20 ceph -c "$conf" health 2>&1)," \
-                "fsid $(timeout 20 ceph -c "$conf" fsid 2>&1), conf $conf"
+                "fsid $(timeout 20 ceph -c "$conf" fsid 2>&1), conf $conf," \
+                "profile $(profile_of "$n")"
         elif [ -n "$(pids "$n")" ]; then
             say "ceph$n unhealthy: pids $(pids "$n" | tr '\n' ' ')"
             rc=1
@@ -457,6 +494,13 @@ main() {
     bluestore | memstore) ;;
     *)
         warn "RBDMOVE_CEPH_STORE must be bluestore or memstore, not '$STORE'"
+        exit 2
+        ;;
+    esac
+    case "$PROFILE" in
+    tuned | rotational) ;;
+    *)
+        warn "RBDMOVE_CEPH_PROFILE must be tuned or rotational, not '$PROFILE'"
         exit 2
         ;;
     esac
