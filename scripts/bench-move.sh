@@ -21,6 +21,10 @@
 #   --data SIZE        random data written before the move, in 4 MiB extents
 #                      scattered over the volume (default 512M)
 #   --rate BYTES       the writer's rate, bytes per second (default 20000000)
+#   --profile NAME     the Ceph lab profile the moves must run on: tuned or
+#                      rotational (scripts/ceph-lab.sh; with --start-lab the
+#                      lab is started with it; a running lab of another
+#                      profile is refused). Default: whatever runs, said.
 #   --max-downtime S   passed to rbdmove move (default: rbdmove's, 10)
 #   --results FILE     keep the per-move key=value measurements in FILE
 #   --markdown FILE    also write the table and summary as Markdown to FILE
@@ -52,6 +56,7 @@ RESULTS=""
 MARKDOWN=""
 KEEP=""
 START_LAB=0
+PROFILE=""
 PY=/usr/bin/python3 # Debian's, with python3-rbd
 R1=RegionOne
 R2=RegionTwo
@@ -62,7 +67,7 @@ die() {
     exit 1
 }
 usage() {
-    sed -n '4,38s/^# \{0,1\}//p' "$0" >&2
+    sed -n '4,42s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
@@ -76,6 +81,7 @@ while [ $# -gt 0 ]; do
     --size) SIZE_GIB=${2:?}; shift ;;
     --data) DATA=${2:?}; shift ;;
     --rate) RATE=${2:?}; shift ;;
+    --profile) PROFILE=${2:?}; shift ;;
     --max-downtime) MAX_DOWNTIME=${2:?}; shift ;;
     --results) RESULTS=${2:?}; shift ;;
     --markdown) MARKDOWN=${2:?}; shift ;;
@@ -88,6 +94,10 @@ done
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive number"
 [[ "$SIZE_GIB" =~ ^[1-9][0-9]*$ ]] || die "--size wants a number of GiB"
 [[ "$RATE" =~ ^[0-9]+$ ]] || die "--rate wants bytes per second"
+case "$PROFILE" in
+"" | tuned | rotational) ;;
+*) die "--profile wants tuned or rotational" ;;
+esac
 DATA_BYTES=$("$PY" - "$DATA" <<'PY'
 import sys
 t = sys.argv[1].upper().removesuffix("IB").removesuffix("B")
@@ -115,6 +125,7 @@ TOOL=${TOOL:-$(dirname "$(dirname "$BIN")")/tests/tools/rbm-os-client}
 # ---- lab -------------------------------------------------------------------------
 
 export RBDMOVE_LAB=$LAB
+[ -z "$PROFILE" ] || export RBDMOVE_CEPH_PROFILE=$PROFILE
 LAB_STARTED=0
 CEPH_STARTED=0
 if ! "$SRC/scripts/openstack-lab.sh" status >/dev/null 2>&1; then
@@ -133,6 +144,15 @@ set -a
 set +a
 C1=${CEPH1_CONF:-$LAB/ceph1/ceph.conf}
 C2=${CEPH2_CONF:-$LAB/ceph2/ceph.conf}
+# The profile the clusters run (ceph-lab.sh writes it into ceph.conf).
+running=$(sed -n 's/^# profile \([a-z]*\).*/\1/p' "$C1" | head -n 1)
+running2=$(sed -n 's/^# profile \([a-z]*\).*/\1/p' "$C2" | head -n 1)
+[ "$running" = "$running2" ] ||
+    die "the clusters run different profiles ($running, $running2)"
+[ -z "$PROFILE" ] || [ "$running" = "$PROFILE" ] ||
+    die "the lab runs profile '${running:-unknown}', not '$PROFILE': stop it (scripts/openstack-lab.sh stop --with-ceph) or use --start-lab"
+PROFILE=${running:-unknown}
+say "Ceph lab profile: $PROFILE"
 # Like the move test: the tools read clouds.yaml only, the helpers the lab's
 # demo credentials (RBM_OS_DEMO_*) and RBM_AUTH_URL.
 export RBM_AUTH_URL=${RBM_AUTH_URL:-$OS_AUTH_URL}
@@ -415,6 +435,38 @@ if done:
         rec["gap_detached_s"] = "%.3f" % (t_fin - t_det - done["detach_s"])
         rec["gap_attaching_s"] = "%.3f" % (t_att - t_ver)
         rec["gap_mid_s"] = "%.3f" % (t_ver - t_fin - done["final_round_s"] - done["verify_s"])
+    # Each incremental round's rate (data bytes / copy seconds), MB/s.
+    rr = [e for _, e in ev if e.get("event") == "round" and e.get("seconds")]
+    rec["round_mbps"] = ",".join("%.0f" % (e["data_bytes"] / 1e6 / e["seconds"]) for e in rr)
+    # Where the rounds' time went (replicate.c's "round N times" lines),
+    # summed over the incremental rounds, and the gap between a round's end
+    # and the next one's start (the delta estimate and the decision).
+    import re
+    parts = [0.0] * 5
+    for _, e in ev:
+        m = re.match(r"round \d+ times: source snapshot ([\d.]+) s, changed extents ([\d.]+) s, "
+                     r"copy ([\d.]+) s, destination snapshot and marks ([\d.]+) s, "
+                     r"previous snapshots removed ([\d.]+) s", e.get("message", ""))
+        if e.get("event") == "info" and m:
+            parts = [a + float(b) for a, b in zip(parts, m.groups())]
+    rec["round_parts"] = ",".join("%.2f" % x for x in parts)
+    gaps, last_done = 0.0, None
+    for t, e in ev:
+        if e.get("event") in ("round", "seed") and "seconds" in e:
+            last_done = t
+        elif e.get("event") == "round" and last_done is not None:
+            gaps += t - last_done
+            last_done = None
+    rec["between_rounds_s"] = "%.2f" % gaps
+    # Auto-converge: the deepest throttle (percent of the guest's measured
+    # rate) and how long the guest was throttled.
+    th = [e for _, e in ev if e.get("event") == "throttle"]
+    levels = [e["level"] for e in th if isinstance(e.get("level"), (int, float))]
+    if levels:
+        rec["throttle_pct"] = "%d" % min(levels)
+    secs = [e["throttled_s"] for e in th if isinstance(e.get("throttled_s"), (int, float))]
+    if secs:
+        rec["throttled_s"] = "%.1f" % max(secs)
     seed = [e for _, e in ev if e.get("event") == "seed" and "seconds" in e]
     if seed:
         rec["seed_s"] = "%.2f" % seed[-1]["seconds"]
@@ -450,9 +502,9 @@ done
 
 # ---- report ------------------------------------------------------------------------
 
-"$PY" - "$RES" "$MARKDOWN" "$SIZE_GIB" "$DATA" "$RATE" "$failures" <<'PY'
+"$PY" - "$RES" "$MARKDOWN" "$SIZE_GIB" "$DATA" "$RATE" "$failures" "$PROFILE" <<'PY'
 import statistics, sys
-res, md_path, size, data, rate, failures = sys.argv[1:7]
+res, md_path, size, data, rate, failures, profile = sys.argv[1:8]
 runs = []
 for line in open(res):
     runs.append(dict(kv.split("=", 1) for kv in line.split()))
@@ -463,7 +515,8 @@ def mib(b):
     return "%.1f" % (int(b) / 1048576)
 
 head = ["move", "downtime s", "detach s", "final round s", "verify s", "attach s",
-        "other s", "rounds", "MiB per round (seed first)", "writer MB/s", "move s", "load", "equal"]
+        "other s", "rounds", "MiB per round (seed first)", "round MB/s", "throttle",
+        "writer MB/s", "move s", "load", "equal"]
 rows = []
 for r in runs:
     rb = r.get("round_bytes", "")
@@ -472,6 +525,9 @@ for r in runs:
                  r.get("attach_s", "-") or "-", r.get("other_s", "-"),
                  r.get("rounds", "-") or "-",
                  " / ".join(mib(b) for b in rb.split(",")) if rb else "-",
+                 " / ".join(r["round_mbps"].split(",")) if r.get("round_mbps") else "-",
+                 ("%s%% %s s" % (r["throttle_pct"], r.get("throttled_s", "?")))
+                 if r.get("throttle_pct") else "-",
                  r.get("writer_mbps", "-"), r["move_s"], r["load1"], "yes" if r["equal"] == "1" else "NO"])
 fmt = lambda x: "%.2f" % x
 lines = []
@@ -499,6 +555,14 @@ if ok:
                   sum(f < 1 for f in fr), len(runs)))
 lines.append("moves failed or not equal: %s of %d" % (failures, len(runs)))
 
+head3 = ["move", "rounds", "source snapshot s", "changed extents s", "copy s",
+         "dst snapshot+marks s", "snapshot removal s", "between rounds s"]
+rows3 = []
+for r in runs:
+    if r.get("round_parts"):
+        rows3.append([r["run"], r.get("rounds", "-") or "-"] + r["round_parts"].split(",")
+                     + [r.get("between_rounds_s", "-")])
+
 head2 = ["move", "changed at decision MiB", "final round data MiB", "decision -> detach s",
          "final: before copy s", "copy s", "after copy s"]
 rows2 = []
@@ -516,8 +580,8 @@ def mdtable(h, rs):
     return ["| " + " | ".join(h) + " |", "|" + "|".join("---:" for _ in h) + "|"] + \
         ["| " + " | ".join(row) + " |" for row in rs]
 
-print("rbdmove move: %d moves of a %s GiB volume with %s of data, writer at %s B/s"
-      % (len(runs), size, data, rate))
+print("rbdmove move: %d moves of a %s GiB volume with %s of data, writer at %s B/s, "
+      "Ceph profile %s" % (len(runs), size, data, rate, profile))
 print("\n".join(table(head, rows)))
 print()
 print("the final round: changed extents when the last round was judged to fit the")
@@ -525,11 +589,15 @@ print("budget and the data the final round moved; time from that decision to the
 print("detach request; the final round's time before, in and after the copy")
 print("\n".join(table(head2, rows2)))
 print()
+print("where the incremental rounds' time went, summed over the rounds of each move")
+print("\n".join(table(head3, rows3)))
+print()
 print("\n".join(lines))
 if md_path:
     with open(md_path, "w") as f:
         f.write("\n".join(mdtable(head, rows)) + "\n\n")
-        f.write("\n".join(mdtable(head2, rows2)) + "\n")
+        f.write("\n".join(mdtable(head2, rows2)) + "\n\n")
+        f.write("\n".join(mdtable(head3, rows3)) + "\n")
         f.write("\n```\n" + "\n".join(lines) + "\n```\n")
 PY
 [ "$failures" = 0 ]

@@ -608,9 +608,12 @@ static int engine_run_source(struct engine *e, const char *from_snap,
         l.n = 0;
         l.lo = off;
         l.hi = off + seg < size ? off + seg : size;
+        double t0 = time_now();
+
         if (image_diff(e->src, from_snap, l.lo, l.hi - l.lo, p->whole_object,
                        collect_extent, &l, err) < 0)
             goto out;
+        e->st->diff_seconds += time_now() - t0;
         if (submit_extents(e, &l, err) < 0)
             goto out;
     }

@@ -85,6 +85,9 @@ struct copy_stats {
     uint64_t zero_records;
     uint64_t stream_bytes; /* bytes of stream produced or consumed */
     double seconds;
+    /* Of seconds, spent asking librbd for the changed extents (the
+     * longest of parallel senders'): a round's enumeration cost. */
+    double diff_seconds;
 };
 
 /* Fill p with the defaults. */

@@ -699,6 +699,8 @@ static int remote_transfer(struct dest *dd, struct image *src,
         st->data_records += s[i].st.data_records;
         st->zero_records += s[i].st.zero_records;
         st->stream_bytes += s[i].st.stream_bytes;
+        if (s[i].st.diff_seconds > st->diff_seconds)
+            st->diff_seconds = s[i].st.diff_seconds;
     }
     /* Bytes written once each into one image (rounds and convergence
      * are planned on these). */

@@ -50,6 +50,9 @@ struct replicate {
     bool dst_fresh; /* absent or empty: zero ranges need no writes */
     bool dst_absent;
     unsigned rounds;
+    /* Where the last commit's time went: the destination's snapshot and
+     * marks, and the removal of the previous base on both sides. */
+    double t_commit, t_remove;
 };
 
 void replicate_opts_init(struct replicate_opts *o)
@@ -614,6 +617,9 @@ static int commit(struct replicate *r, const struct mark *m,
     struct mark base = {0};
     char *old = r->base;
 
+    double t0 = time_now();
+
+    r->t_commit = r->t_remove = 0;
     if (dest_snap_create(r->dst, m->snap, err) < 0)
         return -1;
     base.snap = m->snap;
@@ -623,9 +629,13 @@ static int commit(struct replicate *r, const struct mark *m,
     if (dest_set_meta(r->dst, meta_key, NULL, err) < 0)
         return -1;
     r->base = xstrdup(m->snap);
+    r->t_commit = time_now() - t0;
     if (old) {
-        int rc = remove_both(r, old, err);
+        int rc;
 
+        t0 = time_now();
+        rc = remove_both(r, old, err);
+        r->t_remove = time_now() - t0;
         free(old);
         return rc;
     }
@@ -739,6 +749,7 @@ int replicate_round(struct replicate *r, struct copy_stats *st,
     struct copy_params p = r->o.params;
     struct mark m = {0};
     uint64_t estimate = 0;
+    double t0, t_snap;
     int ret = -1;
 
     if (!r->base)
@@ -746,8 +757,10 @@ int replicate_round(struct replicate *r, struct copy_stats *st,
     /* No estimate here: measuring the delta walks the whole image, and in
      * a move's final round that walk is downtime. Callers that want one
      * measured it already (replicate_delta). */
+    t0 = time_now();
     if (source_snapshot(r, &m, err) < 0)
         goto out;
+    t_snap = time_now() - t0;
     m.from = xstrdup(r->base);
     if (set_mark(r, DEST_META_PENDING, &m, err) < 0)
         goto out;
@@ -758,6 +771,13 @@ int replicate_round(struct replicate *r, struct copy_stats *st,
     if (commit(r, &m, DEST_META_PENDING, err) < 0)
         goto out;
     mark_release(&r->pending); /* a final round's mark, if any, is gone */
+    /* Where a round's time goes (issue 12): in the log and --json. */
+    info(r,
+         "round %u times: source snapshot %.3f s, changed extents %.3f s, "
+         "copy %.3f s, destination snapshot and marks %.3f s, previous "
+         "snapshots removed %.3f s",
+         r->rounds, t_snap, st->diff_seconds, st->seconds - st->diff_seconds,
+         r->t_commit, r->t_remove);
     emit(r, REPLICATE_EV_ROUND_DONE, m.snap, estimate, st, NULL);
     ret = 0;
 out:
