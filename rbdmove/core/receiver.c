@@ -519,6 +519,47 @@ static int run_appliers(struct server *s, int lfd, struct applier *ap,
     return ret;
 }
 
+/* "apply N LEVEL WINDOW CHUNK ZERO [EVERY KEY PREFIX]": each number in its
+ * range, and all the buffers they ask for within COPY_MEMORY_MAX. */
+struct apply_args {
+    uint64_t n, level, window, chunk, zero;
+};
+
+static int parse_apply(const struct proto_tokens *t, struct apply_args *a,
+                       struct ckpt *ck, struct error *err)
+{
+    if (t->n != 6 && t->n != 9)
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "usage: apply N LEVEL WINDOW CHUNK ZERO "
+                         "[EVERY KEY PREFIX]");
+    if (t->n == 9) {
+        if (proto_parse_u64(t->v[6], "checkpoint", 1u << 20, UINT64_MAX,
+                            &ck->every, err) < 0)
+            return -1;
+        ck->key = t->v[7];
+        ck->prefix = t->v[8];
+    }
+    if (proto_parse_u64(t->v[1], "streams", 1, MAX_STREAMS, &a->n, err) < 0 ||
+        proto_parse_u64(t->v[2], "level", 0, 22, &a->level, err) < 0 ||
+        proto_parse_u64(t->v[3], "window", 1, PROTO_WINDOW_MAX / a->n,
+                        &a->window, err) < 0 ||
+        proto_parse_u64(t->v[4], "chunk", 4096, 64u << 20, &a->chunk, err) <
+            0 ||
+        proto_parse_u64(t->v[5], "zero", 0, 1, &a->zero, err) < 0)
+        return -1;
+    /* Each stream holds window chunks: all of them within what a local
+     * copy may take (n x window <= PROTO_WINDOW_MAX, chunk <= 64 MiB: no
+     * overflow). */
+    if (a->n * a->window * a->chunk > COPY_MEMORY_MAX)
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "apply: %" PRIu64 " streams x %" PRIu64
+                         " chunks of %" PRIu64
+                         " bytes is more than the %zu MiB a receiver "
+                         "buffers",
+                         a->n, a->window, a->chunk, COPY_MEMORY_MAX >> 20);
+    return 0;
+}
+
 static int do_apply(struct server *s, const struct proto_tokens *t,
                     struct error *err)
 {
@@ -526,40 +567,14 @@ static int do_apply(struct server *s, const struct proto_tokens *t,
     struct applier *ap = NULL;
     struct copy_stats total;
     struct image *img = NULL;
-    uint64_t n, level, window, chunk, zero;
+    struct apply_args a;
     struct ckpt ck = {0, NULL, NULL, 0};
     struct buf ans = BUF_INIT;
     int lfd = -1, ret = -1;
 
     dir[0] = '\0';
-    if (t->n != 6 && t->n != 9)
-        return error_set(err, ERROR_PROTOCOL, 0,
-                         "usage: apply N LEVEL WINDOW CHUNK ZERO "
-                         "[EVERY KEY PREFIX]");
-    if (t->n == 9) {
-        if (proto_parse_u64(t->v[6], "checkpoint", 1u << 20, UINT64_MAX,
-                            &ck.every, err) < 0)
-            return -1;
-        ck.key = t->v[7];
-        ck.prefix = t->v[8];
-    }
-    if (proto_parse_u64(t->v[1], "streams", 1, MAX_STREAMS, &n, err) < 0 ||
-        proto_parse_u64(t->v[2], "level", 0, 22, &level, err) < 0 ||
-        proto_parse_u64(t->v[3], "window", 1, PROTO_WINDOW_MAX / n, &window,
-                        err) < 0 ||
-        proto_parse_u64(t->v[4], "chunk", 4096, 64u << 20, &chunk, err) < 0 ||
-        proto_parse_u64(t->v[5], "zero", 0, 1, &zero, err) < 0)
+    if (parse_apply(t, &a, &ck, err) < 0)
         return -1;
-    /* Each stream holds window chunks: all of them within what a local
-     * copy may take (n x window <= PROTO_WINDOW_MAX, chunk <= 64 MiB: no
-     * overflow). */
-    if (n * window * chunk > COPY_MEMORY_MAX)
-        return error_set(err, ERROR_PROTOCOL, 0,
-                         "apply: %" PRIu64 " streams x %" PRIu64
-                         " chunks of %" PRIu64
-                         " bytes is more than the %zu MiB a receiver "
-                         "buffers",
-                         n, window, chunk, COPY_MEMORY_MAX >> 20);
     if (dest_local_head(s->d, &img, err) < 0)
         return -1;
     if (listen_socket(dir, sizeof(dir), path, sizeof(path), &lfd, err) < 0)
@@ -568,19 +583,19 @@ static int do_apply(struct server *s, const struct proto_tokens *t,
     add_kv(&ans, "socket", path);
     if (proto_send(s->ctl, &ans, err) < 0)
         goto out;
-    ap = xcalloc(n, sizeof(*ap));
-    for (uint64_t i = 0; i < n; i++) {
+    ap = xcalloc(a.n, sizeof(*ap));
+    for (uint64_t i = 0; i < a.n; i++) {
         ap[i].img = img;
-        ap[i].level = (int)level;
+        ap[i].level = (int)a.level;
         copy_params_init(&ap[i].p);
-        ap[i].p.window = (unsigned)window;
-        ap[i].p.chunk_size = (size_t)chunk;
-        ap[i].p.dst_is_zero = zero != 0;
+        ap[i].p.window = (unsigned)a.window;
+        ap[i].p.chunk_size = (size_t)a.chunk;
+        ap[i].p.dst_is_zero = a.zero != 0;
         ap[i].p.submitted = applier_submitted;
         ap[i].p.submitted_ctx = &ap[i];
     }
     memset(&total, 0, sizeof(total));
-    if (run_appliers(s, lfd, ap, (unsigned)n, &ck, &total, err) < 0)
+    if (run_appliers(s, lfd, ap, (unsigned)a.n, &ck, &total, err) < 0)
         goto out;
     if (image_flush(img, err) < 0)
         goto out;
