@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rbdmove/core/converge.c: when to stop the rounds (see converge.h).
+ * rbdmove/core/converge.c: when to stop the rounds, and how far to limit
+ * the guest's writes first (see converge.h).
  */
 #include "rbdmove/core/converge.h"
 
@@ -54,4 +55,65 @@ enum converge_step converge_next(struct converge *c, uint64_t delta,
         return CONVERGE_STUCK;
     c->prev = delta;
     return CONVERGE_ROUND;
+}
+
+/* Percent of the rate before the first step, by level. */
+static const unsigned ladder[CONVERGE_THROTTLE_LEVELS + 1] = {100, 50, 30, 10};
+
+void converge_throttle_init(struct converge_throttle *t, uint64_t floor)
+{
+    t->floor = floor ? floor : 1;
+    t->cap = 0;
+    t->level = 0;
+    t->limit = 0;
+    t->rate_before = 0;
+}
+
+unsigned converge_throttle_percent(unsigned level)
+{
+    return level <= CONVERGE_THROTTLE_LEVELS ? ladder[level] : ladder[0];
+}
+
+double converge_write_rate(uint64_t delta, double seconds)
+{
+    return seconds > 0 ? (double)delta / seconds : 0;
+}
+
+/* What the guest may write now, in bytes/s: a step must go below it. */
+static double ceiling(const struct converge_throttle *t, double rate)
+{
+    double top = t->level ? (double)t->limit : rate;
+
+    if (t->cap && (double)t->cap < top)
+        top = (double)t->cap;
+    return top;
+}
+
+enum converge_step converge_throttle_next(struct converge *c,
+                                          struct converge_throttle *t,
+                                          uint64_t delta, double rate,
+                                          unsigned rounds, unsigned max_rounds)
+{
+    double base = t->level ? t->rate_before : rate;
+    double want;
+    uint64_t limit;
+
+    /* No round left to measure or to use a limit in. */
+    if (rounds >= max_rounds || t->level >= CONVERGE_THROTTLE_LEVELS)
+        return CONVERGE_STUCK;
+    if (base <= 0)
+        return CONVERGE_ROUND;
+    want = base * ladder[t->level + 1] / 100;
+    limit = want > (double)t->floor ? (uint64_t)want : t->floor;
+    if ((double)limit >= ceiling(t, rate))
+        return CONVERGE_STUCK; /* at the floor, or under a tighter limit */
+    if (!t->level)
+        t->rate_before = rate;
+    t->level++;
+    t->limit = limit;
+    /* One round under the new level decides: it must shrink the change
+     * by a tenth (converge_next), or the next level follows. */
+    c->prev = delta;
+    c->stalled = 1;
+    return CONVERGE_THROTTLE;
 }

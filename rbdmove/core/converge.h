@@ -3,7 +3,9 @@
  * rbdmove/core/converge.h: when to stop the rounds and cut over. Pure:
  * given what changed since the last round and the rate of the last
  * transfer, predict the final round and decide between one more round,
- * the cutover, and giving up (the writer outruns the copy).
+ * the cutover, and giving up (the writer outruns the copy). Before giving
+ * up, auto-converge: how far to limit the guest's writes (the ladder
+ * below); the caller sets and lifts the limit.
  */
 #ifndef RBDMOVE_CONVERGE_H
 #define RBDMOVE_CONVERGE_H
@@ -18,9 +20,10 @@ struct converge {
 };
 
 enum converge_step {
-    CONVERGE_CUTOVER, /* the final round fits the budget */
-    CONVERGE_ROUND,   /* one more round first */
-    CONVERGE_STUCK,   /* not shrinking, or out of rounds */
+    CONVERGE_CUTOVER,  /* the final round fits the budget */
+    CONVERGE_ROUND,    /* one more round first */
+    CONVERGE_STUCK,    /* not shrinking, or out of rounds */
+    CONVERGE_THROTTLE, /* converge_throttle_next: a lower limit, then a round */
 };
 
 /* The budget from the downtime allowed: what the cutover's API calls
@@ -39,5 +42,52 @@ enum converge_step converge_next(struct converge *c, uint64_t delta,
                                  double throughput, bool measured,
                                  unsigned rounds, unsigned max_rounds,
                                  double *predicted);
+
+/* ---- auto-converge: the throttle ladder ----------------------------------
+ *
+ * QEMU's auto-converge slows a guest's vCPUs when its memory changes faster
+ * than migration copies it; here the guest's writes are limited instead.
+ * When the rounds are stuck, the limit steps to 50%, then 30%, then 10% of
+ * the guest's write rate measured before the first step (bytes changed
+ * between two snapshots over the seconds between them), never below the
+ * floor and never up to a limit already in force. Each level gets at
+ * least one round measured under it: after a step the stall test starts
+ * one decision from "stuck", so a level that does not shrink the next
+ * round's change by a tenth is followed by the next level, and one that
+ * does is kept while it helps. Past the last level, at the floor, or out
+ * of rounds: stuck, as without auto-converge.
+ */
+#define CONVERGE_THROTTLE_LEVELS 3
+
+struct converge_throttle {
+    uint64_t floor;     /* bytes/s never limited below; at least 1 */
+    uint64_t cap;       /* a limit in force before (0: none): never raised */
+    unsigned level;     /* 0: not limited, else 1..CONVERGE_THROTTLE_LEVELS */
+    uint64_t limit;     /* bytes/s at level (0 at level 0) */
+    double rate_before; /* bytes/s measured before level 1 (0: not yet) */
+};
+
+/* Level 0, no cap; floor 0 is taken as 1 (never a limit of zero). */
+void converge_throttle_init(struct converge_throttle *t, uint64_t floor);
+
+/* The percent of rate_before that level (1..CONVERGE_THROTTLE_LEVELS)
+ * allows; 100 for level 0. */
+unsigned converge_throttle_percent(unsigned level);
+
+/* Bytes/s from delta bytes changed in seconds (0: not known). */
+double converge_write_rate(uint64_t delta, double seconds);
+
+/*
+ * After converge_next said CONVERGE_STUCK with delta bytes pending: the
+ * next step with the guest writing rate bytes/s (0: not measured).
+ * CONVERGE_THROTTLE: t->level and t->limit are the new level (the caller
+ * sets the limit, then runs a round) and c's stall test is rewound.
+ * CONVERGE_ROUND: the rate is not known yet, a round measures it.
+ * CONVERGE_STUCK: nothing lower to try (t unchanged): give up.
+ */
+enum converge_step converge_throttle_next(struct converge *c,
+                                          struct converge_throttle *t,
+                                          uint64_t delta, double rate,
+                                          unsigned rounds, unsigned max_rounds);
 
 #endif

@@ -431,6 +431,7 @@ int move_converge(struct move *m, struct error *err)
                              " nothing was cut over (raise --max-downtime, "
                              "or --force-cutover)",
                              delta, p, c.budget);
+        case CONVERGE_THROTTLE: /* only from converge_throttle_next */
         case CONVERGE_ROUND:
             break;
         }
