@@ -37,6 +37,12 @@ static const char *const snap_keys[MOVE_SNAP_COUNT] = {
     [MOVE_SNAP_PENDING] = "snap.pending",
 };
 
+static const char *const throttle_states[] = {
+    [MOVE_THROTTLE_NONE] = NULL,
+    [MOVE_THROTTLE_SET] = "set",
+    [MOVE_THROTTLE_RESTORED] = "restored",
+};
+
 const char *move_phase_name(enum move_phase p)
 {
     return (unsigned)p < MOVE_PHASE_COUNT ? phase_names[p] : "?";
@@ -136,6 +142,7 @@ void move_record_release(struct move_record *r)
         free(*strs[i]);
     for (size_t i = 0; i < MOVE_SNAP_COUNT; i++)
         free(r->snaps[i]);
+    free(r->throttle.prev);
     move_record_init(r);
 }
 
@@ -193,6 +200,61 @@ static bool parse_secs(const char *v, double *out)
            *out >= 0;
 }
 
+/* The throttle.* keys; all absent in a journal from before them. */
+static int load_throttle(const struct journal *j, struct move_record *r,
+                         struct error *err)
+{
+    struct error e = ERROR_INIT;
+    const char *v = journal_get(j, "throttle.state");
+    uint64_t n;
+
+    if (!v)
+        return 0;
+    if (!strcmp(v, "set"))
+        r->throttle.state = MOVE_THROTTLE_SET;
+    else if (!strcmp(v, "restored"))
+        r->throttle.state = MOVE_THROTTLE_RESTORED;
+    else
+        return bad_value(j, "throttle.state", v, err);
+    /* Without the value before, a restore could not be exact. */
+    v = journal_get(j, "throttle.prev_exists");
+    if (!v || (strcmp(v, "0") && strcmp(v, "1")))
+        return bad_value(j, "throttle.prev_exists", v ? v : "(missing)", err);
+    r->throttle.prev_exists = !strcmp(v, "1");
+    v = journal_get(j, "throttle.prev");
+    if (r->throttle.prev_exists && !v)
+        return bad_value(j, "throttle.prev", "(missing)", err);
+    move_record_set(&r->throttle.prev, r->throttle.prev_exists ? v : NULL);
+    v = journal_get(j, "throttle.level");
+    if (v && parse_uint(v, "throttle.level", 1, 3, &n, &e) < 0)
+        return bad_value(j, "throttle.level", v, err);
+    r->throttle.level = v ? (unsigned)n : 0;
+    v = journal_get(j, "throttle.limit_bps");
+    if (v && parse_uint(v, "throttle.limit_bps", 1, UINT64_MAX, &n, &e) < 0)
+        return bad_value(j, "throttle.limit_bps", v, err);
+    r->throttle.limit = v ? n : 0;
+    return 0;
+}
+
+static void store_throttle(const struct move_record *r, struct journal *j)
+{
+    bool any = r->throttle.state != MOVE_THROTTLE_NONE;
+
+    journal_set(j, "throttle.state", throttle_states[r->throttle.state]);
+    journal_set(j, "throttle.prev_exists",
+                any ? (r->throttle.prev_exists ? "1" : "0") : NULL);
+    journal_set(j, "throttle.prev",
+                any && r->throttle.prev_exists ? r->throttle.prev : NULL);
+    if (any && r->throttle.level)
+        journal_setf(j, "throttle.level", "%u", r->throttle.level);
+    else
+        journal_set(j, "throttle.level", NULL);
+    if (any && r->throttle.limit)
+        journal_setf(j, "throttle.limit_bps", "%" PRIu64, r->throttle.limit);
+    else
+        journal_set(j, "throttle.limit_bps", NULL);
+}
+
 int move_record_load(const struct journal *j, struct move_record *r,
                      struct error *err)
 {
@@ -227,7 +289,7 @@ int move_record_load(const struct journal *j, struct move_record *r,
         if (v && !parse_secs(v, FIELD(double *, r, secs_fields[i])))
             return bad_value(j, secs_fields[i].key, v, err);
     }
-    return 0;
+    return load_throttle(j, r, err);
 }
 
 void move_record_store(const struct move_record *r, struct journal *j)
@@ -252,4 +314,5 @@ void move_record_store(const struct move_record *r, struct journal *j)
         else
             journal_setf(j, secs_fields[i].key, "%.3f", d);
     }
+    store_throttle(r, j);
 }

@@ -66,6 +66,19 @@ bool move_phase_name_is_final(const char *name);
 enum move_snap { MOVE_SNAP_BASE, MOVE_SNAP_SEED, MOVE_SNAP_PENDING };
 #define MOVE_SNAP_COUNT 3
 
+/*
+ * Auto-converge: a write limit rbdmove put on the source image (image
+ * metadata conf_rbd_qos_write_bps_limit). Recorded, with the value the
+ * image had before, before the limit is set, so that whoever finds it
+ * set (a resume, an abort, after a kill -9) puts that value back exactly,
+ * or removes the key when there was none.
+ */
+enum move_throttle {
+    MOVE_THROTTLE_NONE,     /* never limited (or an older journal) */
+    MOVE_THROTTLE_SET,      /* a limit is, or may be, on the image */
+    MOVE_THROTTLE_RESTORED, /* the value before is back */
+};
+
 struct move_record {
     enum move_phase phase;
     struct {
@@ -82,13 +95,21 @@ struct move_record {
         double t_detach, t_final, t_verify, t_attach, downtime;
     } cutover;
     char *snaps[MOVE_SNAP_COUNT];
+    struct {
+        enum move_throttle state;
+        bool prev_exists; /* the image had the key before the move */
+        char *prev;       /* with prev_exists: its value ("" is a value) */
+        unsigned level;   /* the level set last (1..3), 0: none */
+        uint64_t limit;   /* bytes/s set last, 0: none */
+    } throttle;
 };
 
 void move_record_init(struct move_record *r);
 void move_record_release(struct move_record *r);
 
 /* Load what j holds; ERROR_STATE naming the key when a value cannot be
- * read (an unknown phase, a number that is not one). */
+ * read (an unknown phase, a number that is not one), or when a throttle
+ * is recorded without the value to restore. */
 int move_record_load(const struct journal *j, struct move_record *r,
                      struct error *err) MUST_CHECK;
 /* Write r into j (in memory; journal_save writes the file). Keys the

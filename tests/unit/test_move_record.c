@@ -4,8 +4,12 @@
  * phase name round-trips; the table of steps allows the ones the move
  * takes and refuses the rest (no way out of done or aborted, no abort of an
  * attached move); a journal written by an older rbdmove (plain keys) loads
- * into the same record, and the record writes the same keys back.
+ * into the same record, and the record writes the same keys back. The
+ * auto-converge throttle's keys round-trip through the file, tell an
+ * image that had no limit from one whose limit was "" and are refused
+ * when the value to restore is missing.
  */
+#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -116,6 +120,10 @@ static void test_record_old_journal(void **state)
     assert_true(fabs(r.cutover.downtime - 2.718) < 1e-9);
     assert_true(isnan(r.cutover.t_detach));
     assert_string_equal(r.snaps[MOVE_SNAP_BASE], "rbdmove-7");
+    /* No throttle keys: never throttled. */
+    assert_int_equal(r.throttle.state, MOVE_THROTTLE_NONE);
+    assert_false(r.throttle.prev_exists);
+    assert_null(r.throttle.prev);
 
     /* Stored back: the same keys, none added, cli.* untouched. */
     size_t before = journal_count(j);
@@ -124,6 +132,7 @@ static void test_record_old_journal(void **state)
     assert_string_equal(journal_get(j, "cutover.downtime"), "2.718");
     assert_string_equal(journal_get(j, "cli.volume"), "data-1");
     assert_null(journal_get(j, "cutover.t_detach"));
+    assert_null(journal_get(j, "throttle.state"));
 
     r.phase = MOVE_ATTACHING;
     r.cutover.t_final = 0.25;
@@ -191,6 +200,125 @@ static void test_record_no_phase(void **state)
     rmdir(dir);
 }
 
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        char path[512];
+
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* Save r's throttle into a new journal, save it to disk, read it back. */
+static void throttle_round_trip(const struct move_record *r,
+                                struct move_record *back)
+{
+    char dir[] = "/tmp/rbm-record-XXXXXX";
+    struct journal *j = new_journal(dir);
+    struct journal *k = NULL;
+    struct error err = ERROR_INIT;
+
+    move_record_store(r, j);
+    assert_int_equal(journal_save(j, &err), 0);
+    assert_int_equal(journal_read(dir, journal_id(j), &k, &err), 0);
+    assert_int_equal(move_record_load(k, back, &err), 0);
+    journal_free(k);
+    journal_free(j);
+    remove_dir(dir); /* saved, so journal_discard keeps it */
+}
+
+static void test_record_throttle(void **state)
+{
+    struct move_record r, back;
+
+    (void)state;
+    move_record_init(&r);
+    move_record_init(&back);
+    r.phase = MOVE_REPLICATING;
+    move_record_set(&r.src.volume, "v1");
+
+    /* No limit before: absent, not "". */
+    r.throttle.state = MOVE_THROTTLE_SET;
+    r.throttle.prev_exists = false;
+    r.throttle.level = 2;
+    r.throttle.limit = 31457280;
+    throttle_round_trip(&r, &back);
+    assert_int_equal(back.throttle.state, MOVE_THROTTLE_SET);
+    assert_false(back.throttle.prev_exists);
+    assert_null(back.throttle.prev);
+    assert_int_equal(back.throttle.level, 2);
+    assert_int_equal(back.throttle.limit, 31457280);
+
+    /* An operator's limit, and an empty value: both kept as they were. */
+    move_record_set(&r.throttle.prev, "");
+    r.throttle.prev_exists = true;
+    throttle_round_trip(&r, &back);
+    assert_true(back.throttle.prev_exists);
+    assert_string_equal(back.throttle.prev, "");
+    move_record_set(&r.throttle.prev, "10485760 x%\n");
+    r.throttle.state = MOVE_THROTTLE_RESTORED;
+    throttle_round_trip(&r, &back);
+    assert_int_equal(back.throttle.state, MOVE_THROTTLE_RESTORED);
+    assert_string_equal(back.throttle.prev, "10485760 x%\n");
+
+    /* Never throttled: no key written, and any old one removed. */
+    r.throttle.state = MOVE_THROTTLE_NONE;
+    throttle_round_trip(&r, &back);
+    assert_int_equal(back.throttle.state, MOVE_THROTTLE_NONE);
+    assert_null(back.throttle.prev);
+    move_record_release(&r);
+    move_record_release(&back);
+}
+
+static void test_record_throttle_refused(void **state)
+{
+    /* A throttle without the value to restore, or with values that do
+     * not parse: refused, never restored to a guess. */
+    static const char *const bad[][4] = {
+        {"throttle.state", "on", NULL, NULL},
+        {"throttle.state", "set", NULL, NULL},
+        {"throttle.state", "set", "throttle.prev_exists", "yes"},
+        {"throttle.state", "set", "throttle.prev_exists", "1"},
+        {"throttle.prev_exists", "0", "throttle.level", "4"},
+        {"throttle.prev_exists", "0", "throttle.limit_bps", "0"},
+    };
+    static const char *const key_named[] = {
+        "throttle.state", "throttle.prev_exists", "throttle.prev_exists",
+        "throttle.prev",  "throttle.level",       "throttle.limit_bps",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char dir[] = "/tmp/rbm-record-XXXXXX";
+        struct journal *j = new_journal(dir);
+        struct move_record r;
+        struct error err = ERROR_INIT;
+
+        move_record_init(&r);
+        journal_set(j, "phase", "replicating");
+        journal_set(j, "throttle.state", "set");
+        journal_set(j, bad[i][0], bad[i][1]);
+        if (bad[i][2])
+            journal_set(j, bad[i][2], bad[i][3]);
+        assert_int_equal(move_record_load(j, &r, &err), -1);
+        assert_int_equal(err.kind, ERROR_STATE);
+        assert_non_null(strstr(err.msg, key_named[i]));
+        move_record_release(&r);
+        assert_int_equal(journal_discard(j, &err), 0);
+        journal_free(j);
+        rmdir(dir);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +327,8 @@ int main(void)
         cmocka_unit_test(test_record_old_journal),
         cmocka_unit_test(test_record_refuses_bad_values),
         cmocka_unit_test(test_record_no_phase),
+        cmocka_unit_test(test_record_throttle),
+        cmocka_unit_test(test_record_throttle_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
