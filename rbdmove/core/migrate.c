@@ -56,6 +56,8 @@ void migrate_opts_init(struct migrate_opts *o)
     memset(o, 0, sizeof(*o));
     o->max_downtime = 10;
     o->full_verify = true;
+    o->auto_converge = true;
+    o->min_write_rate = 1ull << 20; /* a guest that still moves */
     o->max_rounds = 20;
     o->detach_timeout = 120;
     o->attach_timeout = 120;
@@ -71,22 +73,29 @@ void migrate_report_release(struct migrate_report *r)
 
 /* ---- events and the journal ---------------------------------------------- */
 
+void move_emit_event(struct move *m, struct migrate_event *ev, const char *fmt,
+                     va_list ap)
+{
+    struct buf b = BUF_INIT;
+
+    buf_vaddf(&b, fmt, ap);
+    ev->msg = buf_str(&b);
+    if (m->j)
+        journal_log(m->j, "%s: %s", ev->phase, ev->msg);
+    if (m->o->event)
+        m->o->event(m->o->event_ctx, ev);
+    buf_release(&b);
+}
+
 void move_emit(struct move *m, const char *phase, const struct copy_stats *st,
                const char *fmt, ...)
 {
-    struct migrate_event ev = {phase, NULL, m->round, st};
-    struct buf b = BUF_INIT;
+    struct migrate_event ev = {phase, NULL, m->round, st, NULL};
     va_list ap;
 
     va_start(ap, fmt);
-    buf_vaddf(&b, fmt, ap);
+    move_emit_event(m, &ev, fmt, ap);
     va_end(ap);
-    ev.msg = buf_str(&b);
-    if (m->j)
-        journal_log(m->j, "%s: %s", phase, ev.msg);
-    if (m->o->event)
-        m->o->event(m->o->event_ctx, &ev);
-    buf_release(&b);
 }
 
 /* Fault-injection tests: pause at point (a phase, or "seeded"). */
@@ -177,6 +186,9 @@ int move_rollback(struct move *m, const struct error *why, struct error *err)
     bool still = false;
 
     *err = *why;
+    /* Lifted when the cutover started; again, should that have failed. */
+    if (move_throttle_release(m, &e2) < 0)
+        move_emit(m, "info", NULL, "%s", e2.msg);
     /* Never two servers with a copy each: the destination's attach,
      * asked for or done, is undone first, or the source stays off. */
     if ((m->rec.phase == MOVE_ATTACHING || m->rec.phase == MOVE_ATTACHED) &&
@@ -340,6 +352,7 @@ static void on_replicate(void *ctx, const struct replicate_event *ev)
     }
     m->round = ev->round;
     if (ev->kind == REPLICATE_EV_ROUND_START) {
+        m->t_base = time_now(); /* its snapshot was just taken */
         move_emit(m, ev->round ? "round" : "seed", NULL, "%s %u started (%s)",
                   ev->round ? "round" : "seed", ev->round, ev->snap);
         return;
@@ -401,13 +414,18 @@ int move_converge(struct move *m, struct error *err)
     move_test_hold(m, "seeded");
     for (;;) {
         struct copy_stats st;
-        double p;
+        enum converge_step step;
+        double p, rate;
 
         if (replicate_delta(m->repl, &delta, err) < 0)
             return -1;
-        switch (converge_next(&c, delta, m->throughput, m->round_measured,
-                              replicate_rounds(m->repl), m->o->max_rounds,
-                              &p)) {
+        rate = move_write_rate(m, delta);
+        step = converge_next(&c, delta, m->throughput, m->round_measured,
+                             replicate_rounds(m->repl), m->o->max_rounds, &p);
+        if (step == CONVERGE_STUCK && m->o->auto_converge &&
+            move_throttle_step(m, &c, delta, rate, &step, err) < 0)
+            return -1;
+        switch (step) {
         case CONVERGE_CUTOVER:
             move_emit(m, "info", NULL,
                       "%" PRIu64
@@ -416,22 +434,8 @@ int move_converge(struct move *m, struct error *err)
                       delta, p, c.budget);
             return 0;
         case CONVERGE_STUCK:
-            if (m->o->force_cutover) {
-                move_emit(m, "info", NULL,
-                          "not converging (%" PRIu64
-                          " bytes pending, final round "
-                          "%.1f s); cutting over anyway (--force-cutover)",
-                          delta, p);
-                return 0;
-            }
-            return error_set(err, ERROR_STATE, 0,
-                             "the writer outruns the copy: %" PRIu64
-                             " bytes change between rounds and the final "
-                             "round would take %.1f s, over the %.1f s budget;"
-                             " nothing was cut over (raise --max-downtime, "
-                             "or --force-cutover)",
-                             delta, p, c.budget);
-        case CONVERGE_THROTTLE: /* only from converge_throttle_next */
+            return move_converge_stuck(m, &c, delta, p, err);
+        case CONVERGE_THROTTLE: /* a round under the new limit measures it */
         case CONVERGE_ROUND:
             break;
         }
@@ -780,6 +784,10 @@ static int cutover(struct move *m, struct error *err)
 
     if (m->rec.phase != MOVE_DETACHED && move_check_dst_server(m, err) < 0)
         return -1;
+    /* The server gets its writes back before it loses its disk: a source
+     * re-attached by a rollback would be opened with the limit still on. */
+    if (move_throttle_release(m, err) < 0)
+        return error_prefix(err, "nothing was cut over");
 
     /* From the detach on, a signal must not leave the server without its
      * disk: finish, or roll back (cancel.h holds stops back until then). */
@@ -980,6 +988,8 @@ void move_init(struct move *m, struct journal *j, const struct migrate_opts *o,
     m->o = o;
     m->rep = rep;
     move_record_init(&m->rec);
+    converge_throttle_init(&m->throttle, o->min_write_rate);
+    m->rate_during = NAN;
 }
 
 int migrate_run(struct journal *j, const struct migrate_opts *o,
@@ -991,6 +1001,10 @@ int migrate_run(struct journal *j, const struct migrate_opts *o,
     memset(rep, 0, sizeof(*rep));
     move_init(&m, j, o, rep);
     if (move_record_load(j, &m.rec, err) < 0)
+        goto out;
+    /* A limit a killed run left on is lifted first, whatever comes next;
+     * a move back in its rounds may set one again, afresh. */
+    if (move_throttle_release(&m, err) < 0)
         goto out;
     if (m.rec.phase == MOVE_DONE) {
         error_set(err, ERROR_STATE, 0, "move %s is already done",
@@ -1004,6 +1018,7 @@ int migrate_run(struct journal *j, const struct migrate_opts *o,
     if (move_preflight(&m, m.rec.phase != MOVE_NONE, err) < 0)
         goto out;
     ret = drive(&m, err);
+    ret = move_throttle_finish(&m, ret, err);
     if (m.rec.dst.volume)
         snprintf(rep->dst_volume_id, sizeof(rep->dst_volume_id), "%s",
                  m.rec.dst.volume);

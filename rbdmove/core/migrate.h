@@ -34,13 +34,26 @@ struct journal;
 typedef int migrate_dest_fn(void *ctx, const char *pool, const char *image,
                             struct dest **out, struct error *err);
 
+/* Auto-converge limited the source image's writes, or lifted the limit
+ * (a "throttle" event). Rates in bytes/s; NAN: not known. */
+struct migrate_throttle {
+    bool released;          /* false: a limit was set */
+    unsigned level;         /* 1..3, the step of the ladder (converge.h) */
+    unsigned percent;       /* of rate_before: 50, 30, 10 */
+    uint64_t limit_bps;     /* the limit set (released: the last one) */
+    double rate_before_bps; /* the guest's write rate before the first limit */
+    double rate_during_bps; /* measured under the limit (a round after) */
+    double throttled_s;     /* released: how long the limit was on */
+};
+
 struct migrate_event {
-    const char *phase; /* "preflight", "create", "seed", "round", "detach",
-                          "final", "verify", "attach", "rollback",
-                          "cleanup", "done", "info" */
+    const char *phase; /* "preflight", "create", "seed", "round", "throttle",
+                          "detach", "final", "verify", "attach",
+                          "rollback", "cleanup", "done", "info" */
     const char *msg;   /* what happened, for people */
     unsigned round;
-    const struct copy_stats *stats; /* after a round, else NULL */
+    const struct copy_stats *stats;          /* after a round, else NULL */
+    const struct migrate_throttle *throttle; /* "throttle", else NULL */
 };
 
 typedef void migrate_event_fn(void *ctx, const struct migrate_event *ev);
@@ -52,14 +65,20 @@ struct migrate_opts {
     const char *dst_pool;          /* NULL: from Cinder, else "volumes" */
     migrate_dest_fn *make_dest;
     void *make_dest_ctx;
-    double max_downtime;   /* seconds, default 10 */
-    bool force_cutover;    /* cut over even when rounds do not converge */
-    bool delete_source;    /* delete the source volume after success */
-    bool full_verify;      /* verify the last base in full before cutover */
-    unsigned max_rounds;   /* default 20 */
-    double detach_timeout; /* default 120 s */
-    double attach_timeout; /* default 120 s */
-    int ceph_timeout;      /* every Ceph operation, seconds; default 60 */
+    double max_downtime; /* seconds, default 10 */
+    bool force_cutover;  /* cut over even when rounds do not converge */
+    bool delete_source;  /* delete the source volume after success */
+    bool full_verify;    /* verify the last base in full before cutover */
+    /* When the rounds do not converge, limit the source image's writes
+     * (its conf_rbd_qos_write_bps_limit) step by step before giving up;
+     * the limit is lifted when the cutover starts, and on any failure,
+     * resume or abort. Default on. */
+    bool auto_converge;
+    uint64_t min_write_rate; /* bytes/s never limited below; default 1 MiB */
+    unsigned max_rounds;     /* default 20 */
+    double detach_timeout;   /* default 120 s */
+    double attach_timeout;   /* default 120 s */
+    int ceph_timeout;        /* every Ceph operation, seconds; default 60 */
     struct copy_params params;
     migrate_event_fn *event;
     void *event_ctx;
@@ -81,6 +100,8 @@ struct migrate_report {
     double t_detach, t_final, t_verify, t_attach;
     char dst_volume_id[37];
     char *dst_device;
+    double throttled_s;    /* auto-converge limited the writes this long */
+    unsigned throttle_pct; /* its deepest level, percent; 0: never */
 };
 
 void migrate_report_release(struct migrate_report *r);

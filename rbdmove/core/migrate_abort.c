@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rbdmove/core/migrate_abort.c: undo an unfinished move (see migrate.h): the
- * source attached to its server again, rbdmove's snapshots and the
- * volume it created removed, whatever phase the journal stands in.
+ * source attached to its server again, auto-converge's write limit lifted,
+ * rbdmove's snapshots and the volume it created removed, whatever phase
+ * the journal stands in.
  */
 #include "rbdmove/core/migrate.h"
 
@@ -134,6 +135,11 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
     memset(&rep, 0, sizeof(rep));
     move_init(&m, j, o, &rep);
     if (move_record_load(j, &m.rec, err) < 0)
+        goto out;
+    /* The write limit goes first, before the source is attached again
+     * (its server would open it with the limit on): exactly the value the
+     * image had before the move, or no key at all. */
+    if (move_throttle_release(&m, err) < 0)
         goto out;
     if (m.rec.phase == MOVE_DONE || m.rec.phase == MOVE_ATTACHED) {
         error_set(err, ERROR_STATE, 0,

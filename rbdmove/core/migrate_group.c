@@ -131,6 +131,9 @@ static int group_cutover(struct move **ms, size_t n, struct error *err)
             ms[i]->rec.phase != MOVE_ATTACHING &&
             move_check_dst_server(ms[i], err) < 0)
             return -1;
+        /* As cutover() in migrate.c: the writes back before the detach. */
+        if (move_throttle_release(ms[i], err) < 0)
+            return error_prefix(err, "nothing was cut over");
         replicate_set_cancel(ms[i]->repl, NULL, NULL);
     }
     /* Every request first, then every wait: the volumes detach (and
@@ -190,7 +193,8 @@ int migrate_run_group(struct journal **js, size_t n,
         move_init(&ms[i], js[i], &os[i], &reps[i]);
     }
     for (i = 0; i < n; i++) {
-        if (move_record_load(js[i], &ms[i].rec, err) < 0)
+        if (move_record_load(js[i], &ms[i].rec, err) < 0 ||
+            move_throttle_release(&ms[i], err) < 0)
             goto out;
         if (ms[i].rec.phase == MOVE_ABORTED) {
             error_set(err, ERROR_STATE, 0, "move %s was aborted",
@@ -206,6 +210,10 @@ int migrate_run_group(struct journal **js, size_t n,
      * first ones, which kept changing while the others caught up. */
     for (i = 0; i < n; i++) {
         if (ms[i].plan && move_prepare(&ms[i], err) < 0)
+            goto out;
+        /* The next volumes may take long (a seed): their server keeps its
+         * writes meanwhile; the last look limits them again if need be. */
+        if (i + 1 < n && move_throttle_release(&ms[i], err) < 0)
             goto out;
     }
     for (i = 0; i + 1 < n; i++) {
@@ -234,8 +242,13 @@ int migrate_run_group(struct journal **js, size_t n,
     }
     ret = 0;
 out:
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
+        /* Only past the pre-flight can this run have set a limit (one
+         * left by an earlier run was lifted, or failed to, at the load). */
+        if (ms[i].plan)
+            ret = move_throttle_finish(&ms[i], ret, err);
         move_release(&ms[i]);
+    }
     free(ms);
     free(live);
     return ret;

@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rbdmove/core/migrate_int.h: internal to the move's own files, migrate.c,
- * migrate_dest.c, migrate_group.c, migrate_abort.c and migrate_sync.c;
- * nothing else includes it (the interface is migrate.h). The state of one
- * move, and the steps of the single move that the group cutover, the
- * abort and the sync reuse, all named move_*.
+ * migrate_dest.c, migrate_group.c, migrate_abort.c, migrate_sync.c and
+ * migrate_throttle.c; nothing else includes it (the interface is migrate.h).
+ * The state of one move, and the steps of the single move that the group
+ * cutover, the abort and the sync reuse, all named move_*.
  */
 #ifndef RBDMOVE_MIGRATE_INT_H
 #define RBDMOVE_MIGRATE_INT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rbdmove/core/converge.h"
 #include "rbdmove/core/migrate.h"
 #include "rbdmove/core/move_record.h"
 
@@ -37,10 +39,20 @@ struct move {
     double t_attach0;
     bool round_measured; /* throughput comes from an incremental round */
     bool detach_done;    /* resumed in "detaching" with the source detached */
+    /* Auto-converge, this run (the journal has what outlives it). */
+    struct converge_throttle throttle;
+    double t_base;      /* when this run took the base snapshot, 0: unknown */
+    double t_throttled; /* when this run set the first limit, 0: never */
+    double t_level;     /* when it set the current level */
+    double rate_during; /* bytes/s measured under the limit, NAN: not yet */
 };
 
 void move_emit(struct move *m, const char *phase, const struct copy_stats *st,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* move_emit for an event with more than a round's stats: ev->msg is set
+ * from fmt here. */
+void move_emit_event(struct move *m, struct migrate_event *ev, const char *fmt,
+                     va_list ap) __attribute__((format(printf, 3, 0)));
 void move_test_hold(struct move *m, const char *point);
 void move_init(struct move *m, struct journal *j, const struct migrate_opts *o,
                struct migrate_report *rep);
@@ -74,6 +86,29 @@ int move_preflight_failed(const struct plan *p, const char *dflt,
 void move_plan_problems(const struct plan *p, struct buf *b);
 int move_preflight(struct move *m, bool resuming, struct error *err);
 int move_converge(struct move *m, struct error *err);
+/* migrate_throttle.c: auto-converge's write limit on the source image. */
+/* The guest's write rate (bytes/s) from delta bytes changed since the
+ * base; 0 when not known. Noted as the rate under the limit when the
+ * whole of it was. */
+double move_write_rate(struct move *m, uint64_t delta);
+/* converge_next said stuck with delta pending at rate: *step becomes
+ * CONVERGE_THROTTLE (a lower limit is on, recorded first), CONVERGE_ROUND
+ * (measure the rate first) or stays CONVERGE_STUCK. */
+int move_throttle_step(struct move *m, struct converge *c, uint64_t delta,
+                       double rate, enum converge_step *step,
+                       struct error *err);
+/* The rounds are stuck for good (p: the final round's seconds): cut over
+ * anyway with --force-cutover (0), else the refusal, naming the limit
+ * tried (-1). */
+int move_converge_stuck(struct move *m, const struct converge *c,
+                        uint64_t delta, double p, struct error *err);
+/* Put back the value the source image had before the limit (or remove the
+ * key), and record so. Nothing to do unless the journal says a limit is
+ * set: safe to call anywhere, again and again. */
+int move_throttle_release(struct move *m, struct error *err);
+/* At the end of a run that returns ret (err set when ret < 0): lift a
+ * limit still on. A failure to is added to err (or becomes it). */
+int move_throttle_finish(struct move *m, int ret, struct error *err);
 int move_verify_base(struct move *m, struct error *err);
 int move_detach_request(struct move *m, struct error *err);
 int move_detach_wait(struct move *m, double t0, struct error *err);

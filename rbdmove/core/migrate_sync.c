@@ -99,7 +99,7 @@ static void undo_sync_volume(const struct plan *p, const char *id,
 static void on_sync_event(void *ctx, const struct replicate_event *ev)
 {
     struct move *m = ctx;
-    struct migrate_event me = {"info", ev->msg, ev->round, ev->stats};
+    struct migrate_event me = {"info", ev->msg, ev->round, ev->stats, NULL};
     char msg[256];
 
     if (ev->kind != REPLICATE_EV_INFO) {
