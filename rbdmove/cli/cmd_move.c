@@ -9,6 +9,7 @@
  * what keeps them in step.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ static const struct cli_command move_command = {
     "[--os-cloud CLOUD] [--os-region-name REGION] [--dst-os-cloud CLOUD]\n"
     "       --dst-os-region-name REGION --dst-server SERVER --src-conf CONF\n"
     "       --dst-conf CONF [--ssh [USER@]HOST[:PORT]] [--max-downtime S]\n"
-    "       [--json] VOLUME",
+    "       [--no-auto-converge] [--min-write-rate RATE] [--json] VOLUME",
     "Move a Cinder volume, attached to a running server, to a server in\n"
     "another region: copy it while it is in use, then detach, apply the\n"
     "last changes, verify and attach it there, within the downtime budget.\n"
@@ -78,6 +79,16 @@ static struct parse_option *move_options(struct move_args *a)
                     "downtime budget of the cutover (default 10)"),
         OPT_UINT(0, "max-rounds", &a->mo.max_rounds, "N", 1, 60,
                  "incremental rounds at most before the cutover (default 20)"),
+        OPT_BOOL(0, "auto-converge", &a->mo.auto_converge,
+                 "when the rounds do not converge, limit the server's writes "
+                 "to 50%, 30%, 10% of their rate before giving up (default)"),
+        OPT_SET_BOOL(0, "no-auto-converge", &a->mo.auto_converge, false,
+                     "never limit the server's writes: give up when the "
+                     "rounds do not converge"),
+        OPT_SIZE_RANGE(0, "min-write-rate", &a->mo.min_write_rate, "RATE",
+                       64 << 10, UINT64_MAX, 0,
+                       "auto-converge never limits the server's writes below "
+                       "RATE bytes/s (default 1M, at least 64K)"),
         OPT_BOOL(0, "force-cutover", &a->mo.force_cutover,
                  "cut over even when the rounds do not converge"),
         OPT_BOOL(0, "delete-source", &a->mo.delete_source,
@@ -115,6 +126,18 @@ static bool recorded(const char *name)
            strcmp(name, "state-dir");
 }
 
+/* Drop the options given so far that set target. */
+static void forget_given(struct move_args *a, const void *target)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < a->n_given; i++) {
+        if (a->given[i].target != target)
+            a->given[k++] = a->given[i];
+    }
+    a->n_given = k;
+}
+
 /* parse_options_seen_fn: keep what record() will write. */
 static void keep_given(void *ctx, const struct parse_option *opt,
                        const char *arg)
@@ -123,9 +146,15 @@ static void keep_given(void *ctx, const struct parse_option *opt,
 
     if (!recorded(opt->long_name))
         return;
+    /* Of two switches of one setting (--auto-converge, --no-auto-converge)
+     * the last given wins, on the command line and so in the journal:
+     * rebuild() applies its keys in the order they were first set. */
+    if (opt->type == OPTION_BOOL)
+        forget_given(a, opt->value);
     a->given = xrealloc(a->given, (a->n_given + 1) * sizeof(*a->given));
     a->given[a->n_given].name = opt->long_name;
     a->given[a->n_given].value = arg ? arg : "1";
+    a->given[a->n_given].target = opt->value;
     a->n_given++;
 }
 
@@ -212,6 +241,30 @@ int make_dest(void *ctx, const char *pool, const char *image, struct dest **out,
 /* ---- events
  * ---------------------------------------------------------------------- */
 
+/* v, or null when not known (NAN). */
+static void json_known(struct json_out *j, const char *key, double v)
+{
+    if (isnan(v))
+        json_out_null(j, key);
+    else
+        json_out_double(j, key, v);
+}
+
+/* A "throttle" event's fields: "level" is the percent of the guest's
+ * rate before the first limit (50, 30, 10), "step" its place on the
+ * ladder (1..3). */
+static void json_throttle(struct json_out *j, const struct migrate_throttle *t)
+{
+    json_out_str(j, "action", t->released ? "release" : "set");
+    json_out_u64(j, "level", t->percent);
+    json_out_u64(j, "step", t->level);
+    json_out_u64(j, "limit_bps", t->limit_bps);
+    json_known(j, "rate_before_bps", t->rate_before_bps);
+    json_known(j, "rate_during_bps", t->rate_during_bps);
+    if (t->released)
+        json_known(j, "throttled_s", t->throttled_s);
+}
+
 void on_event(void *ctx, const struct migrate_event *ev)
 {
     struct json_out j = JSON_OUT_INIT;
@@ -241,6 +294,8 @@ void on_event(void *ctx, const struct migrate_event *ev)
         json_out_u64(&j, "stream_bytes", ev->stats->stream_bytes);
         json_out_double(&j, "seconds", ev->stats->seconds);
     }
+    if (ev->throttle)
+        json_throttle(&j, ev->throttle);
     json_out_object_end(&j);
     if (strcmp(ev->phase, "done"))
         events_print(&j);
@@ -274,6 +329,11 @@ static void print_done(struct journal *jr, const struct migrate_report *r)
                 "rbdmove: moved in %u round%s; the cutover began in an "
                 "earlier run, its downtime is not known\n",
                 r->rounds, r->rounds == 1 ? "" : "s");
+    if (r->throttle_pct)
+        fprintf(stderr,
+                "rbdmove: auto-converge limited the server's writes for "
+                "%.1f s, down to %u%% of their rate\n",
+                r->throttled_s, r->throttle_pct);
     json_out_object_begin(&j, NULL);
     json_out_str(&j, "event", "done");
     json_out_str(&j, "move", journal_id(jr));
@@ -289,6 +349,11 @@ static void print_done(struct journal *jr, const struct migrate_report *r)
     json_out_double(&j, "attach_s", r->t_attach);
     json_out_str(&j, "dst_volume_id", r->dst_volume_id);
     json_out_str(&j, "dst_device", r->dst_device);
+    if (r->throttle_pct)
+        json_out_u64(&j, "throttle_level", r->throttle_pct);
+    else
+        json_out_null(&j, "throttle_level");
+    json_out_double(&j, "throttled_s", r->throttled_s);
     json_out_object_end(&j);
     events_print(&j);
     json_out_release(&j);

@@ -26,8 +26,9 @@ struct json_out;
 
 /* One option given to move, as it is recorded in the journal. */
 struct given_option {
-    const char *name;  /* long name, static */
-    const char *value; /* borrowed from argv; "1" for none */
+    const char *name;   /* long name, static */
+    const char *value;  /* borrowed from argv; "1" for none */
+    const void *target; /* the variable it sets */
 };
 
 struct move_args {

@@ -65,6 +65,8 @@ static void print_group_done(struct journal *g, struct journal **js,
         json_downtime(&j, "downtime_s", reps[i].downtime);
         json_out_double(&j, "final_round_s", reps[i].t_final);
         json_out_u64(&j, "rounds", reps[i].rounds);
+        json_out_u64(&j, "throttle_level", reps[i].throttle_pct);
+        json_out_double(&j, "throttled_s", reps[i].throttled_s);
         json_out_object_end(&j);
     }
     json_out_array_end(&j);
