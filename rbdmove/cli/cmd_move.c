@@ -9,7 +9,6 @@
  * what keeps them in step.
  */
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,28 +240,19 @@ int make_dest(void *ctx, const char *pool, const char *image, struct dest **out,
 /* ---- events
  * ---------------------------------------------------------------------- */
 
-/* v, or null when not known (NAN). */
-static void json_known(struct json_out *j, const char *key, double v)
-{
-    if (isnan(v))
-        json_out_null(j, key);
-    else
-        json_out_double(j, key, v);
-}
-
 /* A "throttle" event's fields: "level" is the percent of the guest's
  * rate before the first limit (50, 30, 10), "step" its place on the
- * ladder (1..3). */
+ * ladder (1..3). A rate or time not known (NAN) is null. */
 static void json_throttle(struct json_out *j, const struct migrate_throttle *t)
 {
     json_out_str(j, "action", t->released ? "release" : "set");
     json_out_u64(j, "level", t->percent);
     json_out_u64(j, "step", t->level);
     json_out_u64(j, "limit_bps", t->limit_bps);
-    json_known(j, "rate_before_bps", t->rate_before_bps);
-    json_known(j, "rate_during_bps", t->rate_during_bps);
+    json_out_double(j, "rate_before_bps", t->rate_before_bps);
+    json_out_double(j, "rate_during_bps", t->rate_during_bps);
     if (t->released)
-        json_known(j, "throttled_s", t->throttled_s);
+        json_out_double(j, "throttled_s", t->throttled_s);
 }
 
 void on_event(void *ctx, const struct migrate_event *ev)
