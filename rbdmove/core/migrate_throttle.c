@@ -119,13 +119,13 @@ static void emit_set(struct move *m, double rate)
     };
     char r[24], l[24];
 
-    emit_throttle(m, &ev,
-                  "the writer outruns the copy (%s written): limiting the "
-                  "server's writes to %s, %u%% of its rate before, with %s "
-                  "on %s/%s",
-                  rate_str(rate, r, sizeof(r)),
-                  rate_str((double)t->limit, l, sizeof(l)), ev.percent, QOS_KEY,
-                  m->rec.src.pool, m->rec.src.image);
+    emit_throttle(
+        m, &ev,
+        "%s (%s written): limiting the server's writes to %s, %u%% "
+        "of its rate before, with %s on %s/%s",
+        t->level > 1 ? "still not converging" : "the writer outruns the copy",
+        rate_str(rate, r, sizeof(r)), rate_str((double)t->limit, l, sizeof(l)),
+        ev.percent, QOS_KEY, m->rec.src.pool, m->rec.src.image);
 }
 
 /* Record, then set, the level converge_throttle_next chose. fresh: the
@@ -133,6 +133,7 @@ static void emit_set(struct move *m, double rate)
 static int set_limit(struct move *m, struct image *img, bool fresh,
                      const char *prev, double rate, struct error *err)
 {
+    unsigned pct;
     char val[24];
 
     if (fresh) {
@@ -150,7 +151,9 @@ static int set_limit(struct move *m, struct image *img, bool fresh,
     m->t_level = time_now();
     if (!m->t_throttled)
         m->t_throttled = m->t_level;
-    m->rep->throttle_pct = converge_throttle_percent(m->throttle.level);
+    pct = converge_throttle_percent(m->throttle.level);
+    if (!m->rep->throttle_pct || pct < m->rep->throttle_pct)
+        m->rep->throttle_pct = pct; /* the deepest, over a group's ladders */
     emit_set(m, rate);
     return 0;
 }
