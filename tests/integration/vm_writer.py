@@ -7,7 +7,8 @@ volume is no longer in use (the detach), then flushes, closes and exits.
 Appends each write's offset to LOG, so a test can tell writes happened.
 
 usage: vm_writer.py CONF POOL/IMAGE RATE VOLUME_ID REGION [SECONDS_MAX]
-Reads the lab's environment (RBM_AUTH_URL or OS_AUTH_URL, RBM_OS_DEMO_*).
+Reads the lab's environment (RBM_AUTH_URL or OS_AUTH_URL, RBM_OS_DEMO_*),
+and VM_WRITER_SPAN (bytes): write only the image's first SPAN bytes.
 """
 import json
 import os
@@ -61,7 +62,10 @@ io = 64 * 1024
 with rados.Rados(conffile=conf) as cluster:
     with cluster.open_ioctx(pool) as ioctx:
         with rbd.Image(ioctx, name) as image:
-            blocks = image.size() // io
+            # VM_WRITER_SPAN: write only the first SPAN bytes (a hot
+            # region, as a database's); default the whole image.
+            span = int(os.environ.get("VM_WRITER_SPAN", "0")) or image.size()
+            blocks = min(span, image.size()) // io
             start = last_check = time.monotonic()
             written = 0
             while time.monotonic() - start < limit:
