@@ -51,6 +51,17 @@ int error_prefix(struct error *err, const char *fmt, ...)
     return -1;
 }
 
+int error_suffix(struct error *err, const char *fmt, ...)
+{
+    size_t n = strlen(err->msg);
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 void error_clear(struct error *err)
 {
     err->kind = ERROR_NONE;

@@ -52,6 +52,11 @@ int error_set(struct error *err, enum error_kind kind, int cause,
 int error_prefix(struct error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Append text (no separator) to the message of an error already set,
+ * cut at ERROR_MSG_MAX; returns -1. */
+int error_suffix(struct error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Reset *err to ERROR_NONE. */
 void error_clear(struct error *err);
 

@@ -51,40 +51,37 @@ int cli_options_progress(const struct parse_option *opt, const char *arg,
     return progress_mode_parse(arg, opt->value, err);
 }
 
-int cli_options_ceph_id(const struct parse_option *opt, const char *arg,
-                        struct error *err)
+/* Set the name option opt to arg when it is a safe name; else say why,
+ * calling it what ("pool", "ceph client id"). */
+static int set_name(const struct parse_option *opt, const char *arg,
+                    const char *what, struct error *err)
 {
-    const char **id = opt->value;
     struct buf why = BUF_INIT;
     int ret = 0;
 
-    if (!strncmp(arg, "client.", 7))
-        ret = error_set(err, ERROR_USAGE, 0,
-                        "--%s '%s': give the id without 'client.' (--%s %s)",
-                        opt->long_name, arg, opt->long_name, arg + 7);
-    else if (name_problem(arg, &why))
-        ret = error_set(err, ERROR_USAGE, 0, "--%s: the ceph client id %s",
-                        opt->long_name, buf_str(&why));
+    if (name_problem(arg, &why))
+        ret = error_set(err, ERROR_USAGE, 0, "--%s: the %s %s", opt->long_name,
+                        what, buf_str(&why));
     else
-        *id = arg;
+        *(const char **)opt->value = arg;
     buf_release(&why);
     return ret;
+}
+
+int cli_options_ceph_id(const struct parse_option *opt, const char *arg,
+                        struct error *err)
+{
+    if (!strncmp(arg, "client.", 7))
+        return error_set(err, ERROR_USAGE, 0,
+                         "--%s '%s': give the id without 'client.' (--%s %s)",
+                         opt->long_name, arg, opt->long_name, arg + 7);
+    return set_name(opt, arg, "ceph client id", err);
 }
 
 int cli_options_pool(const struct parse_option *opt, const char *arg,
                      struct error *err)
 {
-    const char **pool = opt->value;
-    struct buf why = BUF_INIT;
-    int ret = 0;
-
-    if (name_problem(arg, &why))
-        ret = error_set(err, ERROR_USAGE, 0, "--%s: the pool name %s",
-                        opt->long_name, buf_str(&why));
-    else
-        *pool = arg;
-    buf_release(&why);
-    return ret;
+    return set_name(opt, arg, "pool name", err);
 }
 
 enum parse_options_status

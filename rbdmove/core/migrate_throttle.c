@@ -281,7 +281,6 @@ out:
 int move_throttle_finish(struct move *m, int ret, struct error *err)
 {
     struct error e = ERROR_INIT;
-    size_t n;
 
     if (move_throttle_release(m, &e) == 0)
         return ret;
@@ -292,10 +291,9 @@ int move_throttle_finish(struct move *m, int ret, struct error *err)
                             "('rbdmove resume %s' lifts it)",
                             QOS_KEY, journal_id(m->j));
     }
-    n = strlen(err->msg);
-    snprintf(err->msg + n, sizeof(err->msg) - n,
-             "; the server's writes are still limited (%s): 'rbdmove "
-             "resume %s' or 'rbdmove abort %s' lifts the limit",
-             e.msg, journal_id(m->j), journal_id(m->j));
+    error_suffix(err,
+                 "; the server's writes are still limited (%s): 'rbdmove "
+                 "resume %s' or 'rbdmove abort %s' lifts the limit",
+                 e.msg, journal_id(m->j), journal_id(m->j));
     return ret;
 }
