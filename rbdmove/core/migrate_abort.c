@@ -16,14 +16,16 @@
 #include "rbdmove/core/image.h"
 #include "rbdmove/core/journal.h"
 #include "rbdmove/core/migrate_int.h"
+#include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"
 
 /* ---- abort
  * ------------------------------------------------------------------------ */
 
 /* Remove the snapshots rbdmove made for this move on the source: the ones
- * the destination's marks name. */
-static void drop_source_snaps(struct move *m)
+ * the destination's marks name, and the earlier rounds' bases the
+ * destination still holds (retired, see replicate.c). */
+static void drop_source_snaps(struct move *m, char **retired, size_t nretired)
 {
     struct error e = ERROR_INIT;
     struct image *img = NULL;
@@ -46,13 +48,18 @@ static void drop_source_snaps(struct move *m)
             if (v && !strcmp(v, s) && image_snap_remove(img, s, &e) < 0)
                 move_emit(m, "info", NULL, "%s", e.msg);
         }
+        for (size_t k = 0; k < nretired; k++) {
+            if (!strcmp(retired[k], s) && image_snap_remove(img, s, &e) < 0)
+                move_emit(m, "info", NULL, "%s", e.msg);
+        }
     }
     image_snaps_free(snaps, n);
     image_close(img);
 }
 
-/* Read the destination's marks into the journal before deleting it. */
-static void note_snaps(struct move *m)
+/* Read the destination's marks into the journal before deleting it, and
+ * the names of its other snapshots that rbdmove made (*retired). */
+static void note_snaps(struct move *m, char ***retired, size_t *nretired)
 {
     struct dest_state st;
     struct error e = ERROR_INIT;
@@ -60,6 +67,13 @@ static void note_snaps(struct move *m)
 
     if (!m->dst || dest_probe(m->dst, &st, &e) < 0)
         return;
+    *retired = xcalloc(st.nsnaps + 1, sizeof(**retired));
+    for (size_t i = 0; i < st.nsnaps; i++) {
+        const char *s = st.snaps[i].name;
+
+        if (!strncmp(s, "rbdmove-", 8) && name_is_safe(s))
+            (*retired)[(*nretired)++] = xstrdup(s);
+    }
     vals[MOVE_SNAP_BASE] = st.meta_base;
     vals[MOVE_SNAP_SEED] = st.meta_seed;
     vals[MOVE_SNAP_PENDING] = st.meta_pending;
@@ -129,6 +143,8 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
 {
     struct migrate_report rep;
     struct move m;
+    char **retired = NULL;
+    size_t nretired = 0;
     bool attached = false;
     int ret = -1;
 
@@ -182,9 +198,9 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
         goto out;
     if (m.rec.dst.image && o->make_dest(o->make_dest_ctx, m.rec.dst.pool,
                                         m.rec.dst.image, &m.dst, err) == 0)
-        note_snaps(&m);
+        note_snaps(&m, &retired, &nretired);
     error_clear(err);
-    drop_source_snaps(&m);
+    drop_source_snaps(&m, retired, nretired);
     if (abort_dst(&m, err) < 0)
         goto out;
     for (size_t k = 0; k < 3; k++) {
@@ -198,6 +214,9 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
     }
     ret = move_set_phase(&m, MOVE_ABORTED, err);
 out:
+    for (size_t i = 0; i < nretired; i++)
+        free(retired[i]);
+    free(retired);
     move_release(&m);
     return ret;
 }

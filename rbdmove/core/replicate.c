@@ -16,7 +16,8 @@
  *
  * Order of a round, chosen so that a crash anywhere leaves a state the
  * next run recognises: pending set; transfer; destination snapshot; base
- * set; pending removed; old snapshots removed.
+ * set; pending removed. The old bases are removed later, all together
+ * (replicate_remove_retired).
  */
 #include "rbdmove/core/replicate.h"
 
@@ -51,8 +52,8 @@ struct replicate {
     bool dst_absent;
     unsigned rounds;
     /* Where the last commit's time went: the destination's snapshot and
-     * marks, and the removal of the previous base on both sides. */
-    double t_commit, t_remove;
+     * marks. */
+    double t_commit;
 };
 
 void replicate_opts_init(struct replicate_opts *o)
@@ -610,16 +611,18 @@ static int remove_both(struct replicate *r, const char *name, struct error *err)
     return rs;
 }
 
-/* Make snap the base on both sides and drop the old base. */
+/*
+ * Make snap the base on both sides. The old base is not removed here: it
+ * becomes a retired snapshot (below), so that no round waits for the
+ * monitor update a removal is, or competes with the trimming it starts.
+ */
 static int commit(struct replicate *r, const struct mark *m,
                   const char *meta_key, struct error *err)
 {
     struct mark base = {0};
-    char *old = r->base;
-
     double t0 = time_now();
 
-    r->t_commit = r->t_remove = 0;
+    r->t_commit = 0;
     if (dest_snap_create(r->dst, m->snap, err) < 0)
         return -1;
     base.snap = m->snap;
@@ -628,18 +631,68 @@ static int commit(struct replicate *r, const struct mark *m,
         return -1;
     if (dest_set_meta(r->dst, meta_key, NULL, err) < 0)
         return -1;
+    free(r->base);
     r->base = xstrdup(m->snap);
     r->t_commit = time_now() - t0;
-    if (old) {
-        int rc;
-
-        t0 = time_now();
-        rc = remove_both(r, old, err);
-        r->t_remove = time_now() - t0;
-        free(old);
-        return rc;
-    }
     return 0;
+}
+
+/* ---- retired snapshots ------------------------------------------------------
+ *
+ * The bases that later rounds replaced. They need no record of their own:
+ * they are the snapshots with rbdmove's names that both the destination
+ * and the source hold, other than the ones the marks name (base, seed,
+ * pending). A destination belongs to one source (check_dest), so its
+ * snapshot list names only this replication's snapshots, never those of
+ * another rbdmove run from the same source. A run killed before removing
+ * them leaves them to the next run (replicate_seed), the move's cleanup
+ * or abort.
+ */
+
+static bool is_retired(const struct replicate *r, const char *name,
+                       const struct image_snap *src, size_t nsrc)
+{
+    static const char prefix[] = "rbdmove-";
+
+    if (strncmp(name, prefix, sizeof(prefix) - 1) || !name_is_safe(name) ||
+        (r->base && !strcmp(name, r->base)) ||
+        (r->seed.snap && !strcmp(name, r->seed.snap)) ||
+        (r->pending.snap && !strcmp(name, r->pending.snap)))
+        return false;
+    for (size_t i = 0; i < nsrc; i++) {
+        if (!strcmp(src[i].name, name))
+            return true;
+    }
+    return false;
+}
+
+int replicate_remove_retired(struct replicate *r, struct error *err)
+{
+    struct dest_state st;
+    struct image_snap *snaps = NULL;
+    size_t n = 0, removed = 0;
+    double t0 = time_now();
+    int ret = -1;
+
+    if (dest_probe(r->dst, &st, err) < 0)
+        return -1;
+    if (image_snap_list(r->head, &snaps, &n, err) < 0)
+        goto out;
+    for (size_t i = 0; i < st.nsnaps; i++) {
+        if (!is_retired(r, st.snaps[i].name, snaps, n))
+            continue;
+        if (remove_both(r, st.snaps[i].name, err) < 0)
+            goto out;
+        removed++;
+    }
+    if (removed)
+        info(r, "removed %zu earlier round snapshot%s on both sides in %.3f s",
+             removed, removed == 1 ? "" : "s", time_now() - t0);
+    ret = 0;
+out:
+    image_snaps_free(snaps, n);
+    dest_state_release(&st);
+    return ret;
 }
 
 static int do_seed(struct replicate *r, struct error *err)
@@ -719,9 +772,11 @@ int replicate_seed(struct replicate *r, struct error *err)
         return do_seed(r, err);
     /* A final round towards the head is not finished here: the next
      * round's diff from the base covers it (check_partial_round). */
-    if (r->pending.snap && !r->pending.head)
-        return finish_pending(r, err);
-    return 0;
+    if (r->pending.snap && !r->pending.head && finish_pending(r, err) < 0)
+        return -1;
+    /* What an earlier run left behind goes before the new rounds add to
+     * it (nothing to do, and quick, when that run finished). */
+    return replicate_remove_retired(r, err);
 }
 
 static int count_bytes(void *ctx, uint64_t off, uint64_t len, bool exists,
@@ -774,10 +829,9 @@ int replicate_round(struct replicate *r, struct copy_stats *st,
     /* Where a round's time goes (issue 12): in the log and --json. */
     info(r,
          "round %u times: source snapshot %.3f s, changed extents %.3f s, "
-         "copy %.3f s, destination snapshot and marks %.3f s, previous "
-         "snapshots removed %.3f s",
+         "copy %.3f s, destination snapshot and marks %.3f s",
          r->rounds, t_snap, st->diff_seconds, st->seconds - st->diff_seconds,
-         r->t_commit, r->t_remove);
+         r->t_commit);
     emit(r, REPLICATE_EV_ROUND_DONE, m.snap, estimate, st, NULL);
     ret = 0;
 out:
@@ -833,10 +887,10 @@ int replicate_run(struct replicate *r, bool *converged, struct error *err)
             return -1;
         if (delta == 0 || (delta < r->o.converge && !had_base)) {
             *converged = true;
-            return 0;
+            return replicate_remove_retired(r, err);
         }
         if (r->rounds >= r->o.max_rounds)
-            return 0;
+            return replicate_remove_retired(r, err);
         had_base = false;
         if (replicate_round(r, &st, err) < 0)
             return -1;
@@ -848,7 +902,8 @@ int replicate_drop_base(struct replicate *r, struct error *err)
     if (!r->base)
         return 0;
     /* The base mark goes last: until then a rerun knows what to remove. */
-    if (dest_set_meta(r->dst, DEST_META_PENDING, NULL, err) < 0 ||
+    if (replicate_remove_retired(r, err) < 0 ||
+        dest_set_meta(r->dst, DEST_META_PENDING, NULL, err) < 0 ||
         remove_both(r, r->base, err) < 0 ||
         dest_set_meta(r->dst, DEST_META_BASE, NULL, err) < 0)
         return -1;

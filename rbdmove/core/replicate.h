@@ -102,7 +102,9 @@ int replicate_delta(struct replicate *r, uint64_t *bytes,
                     struct error *err) MUST_CHECK;
 
 /* One round: snapshot the source, move the diff since the base, make the
- * new snapshot the base on both sides, remove the old one. */
+ * new snapshot the base on both sides. The old base stays on both sides
+ * (a removal is a monitor update, up to a second) until
+ * replicate_remove_retired. */
 int replicate_round(struct replicate *r, struct copy_stats *st,
                     struct error *err) MUST_CHECK;
 
@@ -120,9 +122,18 @@ int replicate_final(struct replicate *r, struct copy_stats *st,
                     struct error *err) MUST_CHECK;
 
 /*
- * The end of a move: remove the base snapshot on both sides and the
- * destination's marks; no later run can continue from it. Snapshots that
- * are already gone are fine (an interrupted earlier attempt).
+ * Remove the bases that later rounds replaced, on both sides: the
+ * snapshots with rbdmove's names that the destination and the source both
+ * hold, other than the ones the destination's marks name. replicate_seed
+ * and replicate_run call it; a move calls it through replicate_drop_base.
+ */
+int replicate_remove_retired(struct replicate *r, struct error *err) MUST_CHECK;
+
+/*
+ * The end of a move: remove the retired snapshots, the base snapshot on
+ * both sides and the destination's marks; no later run can continue from
+ * it. Snapshots that are already gone are fine (an interrupted earlier
+ * attempt).
  */
 int replicate_drop_base(struct replicate *r, struct error *err) MUST_CHECK;
 
@@ -132,8 +143,8 @@ void replicate_set_cancel(struct replicate *r, cancel_fn *fn, void *ctx);
 /*
  * Seed if needed, then rounds while the delta is at least o->converge,
  * at most o->max_rounds, and at least one round when anything changed
- * since an existing base. *converged tells whether the last delta measured
- * was below the threshold.
+ * since an existing base; then remove the retired snapshots. *converged
+ * tells whether the last delta measured was below the threshold.
  */
 int replicate_run(struct replicate *r, bool *converged,
                   struct error *err) MUST_CHECK;

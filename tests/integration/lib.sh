@@ -458,6 +458,14 @@ snap_names() {
     echo "$out"
 }
 
+# rbdmove_snaps CLUSTER POOL/IMAGE: how many of the image's snapshots are
+# rbdmove's (named rbdmove-*).
+rbdmove_snaps() {
+    local names
+    names=$(snap_names "$1" "$2" rbdmove-) || return 1
+    echo "$names" | wc -w
+}
+
 # wait_watched CLUSTER POOL/IMAGE: until a client holds the image open (a
 # writer started in the background is at work); at most 30 s.
 wait_watched() {

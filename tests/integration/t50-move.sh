@@ -37,11 +37,6 @@ move() {
         --src-conf "$CEPH1_CONF" --dst-conf "$CEPH2_CONF" \
         --state-dir "$STATE" --progress never "$@" "$vol"
 }
-rbdmove_snaps() {
-    local names
-    names=$(snap_names "$1" "$2" rbdmove-) || return 1
-    echo "$names" | wc -w
-}
 # check_moved SRCVOL DSTVOL TITLE: data equal, dst attached to dst_srv,
 # src detached, no temporary snapshots left
 check_moved() {

@@ -148,6 +148,10 @@ expect_equal "journal: limit restored" restored \
 expect_equal "live move with auto-converge: data equal" \
     "$(image_checksum 1 "volumes/volume-$v1")" \
     "$(image_checksum 2 "volumes/volume-$d1")"
+# The rounds keep the bases they replace (a removal is a monitor update);
+# the cleanup removes them all.
+expect_equal "no temporary snapshots left on either side" "0 0" \
+    "$(rbdmove_snaps 1 "volumes/volume-$v1") $(rbdmove_snaps 2 "volumes/volume-$d1")"
 
 # ---- 2. --no-auto-converge: refused as before -------------------------------
 v2=$(new_volume "$(unique_name tac-off)" 64M) || bail "cannot make a volume"
@@ -163,6 +167,8 @@ expect_equal "--no-auto-converge: no limit left" absent "$(qos "$v2")"
 id2=$(move_id "$TEST_TMP/move2")
 expect_success "abort the refused move" \
     rbdmove abort --state-dir "$STATE" "$id2"
+expect_equal "abort of the refused move: no temporary snapshots on the source" \
+    0 "$(rbdmove_snaps 1 "volumes/volume-$v2")"
 
 # ---- 3. an operator's limit; kill -9 while limited; abort -------------------
 v3=$(new_volume "$(unique_name tac-op)" 64M) || bail "cannot make a volume"
@@ -181,8 +187,13 @@ lim3=$(qos "$v3")
     fail "after kill -9 the image has '$lim3', not rbdmove's limit"
 expect_equal "journal keeps the operator's value" 1073741824 \
     "$(sed -n 's/^throttle.prev //p' "$STATE/$mid.journal")"
+n3=$(rbdmove_snaps 1 "volumes/volume-$v3")
+[ "${n3:-0}" -ge 2 ] && pass "killed after rounds: the earlier bases are kept ($n3 snapshots)" ||
+    fail "killed after rounds: $n3 rbdmove snapshots on the source, expected the earlier bases too"
 expect_success "abort after kill -9 while limited" \
     rbdmove abort --state-dir "$STATE" "$mid"
+expect_equal "abort: no temporary snapshots on the source" 0 \
+    "$(rbdmove_snaps 1 "volumes/volume-$v3")"
 expect_equal "abort: the operator's limit is back, exactly" 1073741824 \
     "$(qos "$v3")"
 expect_equal "abort: journal says restored" restored "$(throttle_state "$mid")"
@@ -218,6 +229,8 @@ expect_equal "resume: journal says restored" restored "$(throttle_state "$mid")"
 expect_equal "resumed move: data equal" \
     "$(image_checksum 1 "volumes/volume-$v4")" \
     "$(image_checksum 2 "volumes/volume-$d4")"
+expect_equal "resumed move: the killed run's snapshots are gone too" "0 0" \
+    "$(rbdmove_snaps 1 "volumes/volume-$v4") $(rbdmove_snaps 2 "volumes/volume-$d4")"
 
 # Possible additions: a kill -9 in "detaching" while limited (resume lifts
 # it before the detach's outcome is looked at); move --server with one
