@@ -57,6 +57,29 @@ enum converge_step converge_next(struct converge *c, uint64_t delta,
     return CONVERGE_ROUND;
 }
 
+/* The guest writes at least this share of a round's copy rate: the change
+ * grows without bound, or settles far too high to be worth modelling. */
+#define HOPELESS_RATIO 0.9
+/* Rounds vary by a third and more around where they settle (75-115 MB at
+ * 20 MB/s on the rotational lab), so one settling a little above the budget
+ * still ends on a small round: step in only well above it. */
+#define HOPELESS_MARGIN 1.5
+
+bool converge_hopeless(const struct converge *c, double rate,
+                       double throughput, double overhead)
+{
+    double ratio, settle;
+
+    if (rate <= 0 || throughput <= 0 || overhead <= 0)
+        return false;
+    ratio = rate / throughput;
+    if (ratio >= HOPELESS_RATIO)
+        return true;
+    settle = rate * overhead / (1 - ratio);
+    return converge_predict((uint64_t)settle, throughput) >
+           HOPELESS_MARGIN * c->budget;
+}
+
 /* Percent of the rate before the first step, by level. */
 static const unsigned ladder[CONVERGE_THROTTLE_LEVELS + 1] = {100, 50, 30, 10};
 

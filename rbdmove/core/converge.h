@@ -43,6 +43,22 @@ enum converge_step converge_next(struct converge *c, uint64_t delta,
                                  unsigned rounds, unsigned max_rounds,
                                  double *predicted);
 
+/*
+ * With the guest writing rate bytes/s, rounds copying at throughput
+ * bytes/s and costing overhead seconds each besides the copy (snapshots,
+ * marks, measuring the change), the change between two rounds settles
+ * where delta = rate x (overhead + delta / throughput). True when that
+ * settled change's final round would take more than 1.5 times the budget
+ * (rounds vary around it, and a small one ends the move), or when there is
+ * no such point (the guest writes about as fast as a round copies): more
+ * rounds alone will not converge. False when any input is not measured
+ * (0). A model, for auto-converge to step in early instead of after
+ * rounds that do not shrink (noisy rounds hide a stall for many of them);
+ * never a reason to refuse a move.
+ */
+bool converge_hopeless(const struct converge *c, double rate,
+                       double throughput, double overhead);
+
 /* ---- auto-converge: the throttle ladder ----------------------------------
  *
  * QEMU's auto-converge slows a guest's vCPUs when its memory changes faster

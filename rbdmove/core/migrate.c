@@ -352,7 +352,14 @@ static void on_replicate(void *ctx, const struct replicate_event *ev)
     }
     m->round = ev->round;
     if (ev->kind == REPLICATE_EV_ROUND_START) {
-        m->t_base = time_now(); /* its snapshot was just taken */
+        double now = time_now();
+
+        /* Since the last round started: its copy, and what a round costs
+         * besides (commit, the change measured, the decision, this
+         * round's snapshot). */
+        if (ev->round >= 2 && m->copy_s > 0 && m->t_base > 0)
+            m->overhead = now - m->t_base - m->copy_s;
+        m->t_base = now; /* its snapshot was just taken */
         move_emit(m, ev->round ? "round" : "seed", NULL, "%s %u started (%s)",
                   ev->round ? "round" : "seed", ev->round, ev->snap);
         return;
@@ -360,6 +367,7 @@ static void on_replicate(void *ctx, const struct replicate_event *ev)
     if (ev->round < 64)
         m->rep->bytes[ev->round] = ev->stats->data_bytes;
     m->rep->rounds = ev->round;
+    m->copy_s = ev->round ? ev->stats->seconds : 0;
     if (ev->stats->seconds > 0.05 && ev->stats->extent_bytes > (4u << 20)) {
         m->throughput = (double)ev->stats->extent_bytes / ev->stats->seconds;
         m->round_measured = ev->round > 0;
@@ -422,6 +430,11 @@ int move_converge(struct move *m, struct error *err)
         rate = move_write_rate(m, delta);
         step = converge_next(&c, delta, m->throughput, m->round_measured,
                              replicate_rounds(m->repl), m->o->max_rounds, &p);
+        if (step == CONVERGE_ROUND && m->o->auto_converge &&
+            m->round_measured &&
+            converge_hopeless(&c, rate, m->throughput, m->overhead) &&
+            move_throttle_early(m, &c, delta, rate, &step, err) < 0)
+            return -1;
         if (step == CONVERGE_STUCK && m->o->auto_converge &&
             move_throttle_step(m, &c, delta, rate, &step, err) < 0)
             return -1;

@@ -42,6 +42,8 @@ struct move {
     /* Auto-converge, this run (the journal has what outlives it). */
     struct converge_throttle throttle;
     double t_base;      /* when this run took the base snapshot, 0: unknown */
+    double copy_s;      /* the last incremental round's copy, seconds */
+    double overhead;    /* a round's seconds besides its copy, 0: unknown */
     double t_throttled; /* when this run set the first limit, 0: never */
     double t_level;     /* when it set the current level */
     double rate_during; /* bytes/s measured under the limit, NAN: not yet */
@@ -94,6 +96,12 @@ double move_write_rate(struct move *m, uint64_t delta);
 /* converge_next said stuck with delta pending at rate: *step becomes
  * CONVERGE_THROTTLE (a lower limit is on, recorded first), CONVERGE_ROUND
  * (measure the rate first) or stays CONVERGE_STUCK. */
+/* The rounds would settle above the budget (converge_hopeless): the next
+ * level now, not after rounds that do not shrink; with no level left, a
+ * round (only the stall test gives up a move). */
+int move_throttle_early(struct move *m, struct converge *c, uint64_t delta,
+                        double rate, enum converge_step *step,
+                        struct error *err) MUST_CHECK;
 int move_throttle_step(struct move *m, struct converge *c, uint64_t delta,
                        double rate, enum converge_step *step,
                        struct error *err);

@@ -185,6 +185,30 @@ out:
     return ret;
 }
 
+/*
+ * The rounds would settle above the budget (converge_hopeless): the next
+ * throttle level now, rather than after rounds that do not shrink. With
+ * no level left, one more round: only the stall test gives up a move.
+ */
+int move_throttle_early(struct move *m, struct converge *c, uint64_t delta,
+                        double rate, enum converge_step *step,
+                        struct error *err)
+{
+    char w[24], r[24];
+
+    move_emit(m, "info", NULL,
+              "the server writes %s and rounds copy %s with %.1f s of "
+              "snapshots and checks each: more rounds alone would not fit "
+              "the final round into %.1f s",
+              rate_str(rate, w, sizeof(w)), rate_str(m->throughput, r, sizeof(r)),
+              m->overhead, c->budget);
+    if (move_throttle_step(m, c, delta, rate, step, err) < 0)
+        return -1;
+    if (*step == CONVERGE_STUCK)
+        *step = CONVERGE_ROUND;
+    return 0;
+}
+
 int move_converge_stuck(struct move *m, const struct converge *c,
                         uint64_t delta, double p, struct error *err)
 {

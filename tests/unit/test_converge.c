@@ -3,7 +3,8 @@
  * tests/unit/test_converge.c: when the rounds stop. The budget follows
  * --max-downtime within its bounds; a final round that fits is a cutover;
  * a large delta at the seed's (optimistic) rate is measured by a round
- * first; rounds that do not shrink, or too many of them, give up.
+ * first; rounds that do not shrink, or too many of them, give up; the
+ * model of where rounds settle says when more rounds alone cannot fit.
  * Auto-converge's ladder: 50%, 30%, 10% of the rate measured before the
  * first step, clamped to the floor, one measured round per level, never
  * above a limit already in force, and stuck past the last level.
@@ -84,6 +85,39 @@ static void test_converge_gives_up(void **state)
     converge_init(&c, 10);
     assert_int_equal(converge_next(&c, 800 * MiB, 100 * MiB, true, 20, 20, &p),
                      CONVERGE_STUCK);
+}
+
+/* The settled change of rounds: rate x overhead / (1 - rate/throughput). */
+static void test_converge_hopeless(void **state)
+{
+    struct converge c;
+
+    (void)state;
+    converge_init(&c, 10); /* budget 1 s */
+    /* Not measured: never hopeless. */
+    assert_false(converge_hopeless(&c, 0, 70 * MiB, 1.6));
+    assert_false(converge_hopeless(&c, 40 * MiB, 0, 1.6));
+    assert_false(converge_hopeless(&c, 40 * MiB, 70 * MiB, 0));
+    /* The rotational lab at 40 MB/s: settles at 40*1.6/(1-4/7) = 149 MiB,
+     * 2.1 s of final round. */
+    assert_true(converge_hopeless(&c, 40 * MiB, 70 * MiB, 1.6));
+    /* Limited to 12 MiB/s: 12*1.6/(1-12/70) = 23 MiB, 0.33 s. */
+    assert_false(converge_hopeless(&c, 12 * MiB, 70 * MiB, 1.6));
+    /* The tuned lab at 20 MB/s: 20*0.5/(1-20/150) = 11.5 MiB. */
+    assert_false(converge_hopeless(&c, 20 * MiB, 150 * MiB, 0.5));
+    /* As fast as a round copies, or nearly: no settling point. */
+    assert_true(converge_hopeless(&c, 70 * MiB, 70 * MiB, 0.01));
+    assert_true(converge_hopeless(&c, 64 * MiB, 70 * MiB, 0.01));
+    assert_true(converge_hopeless(&c, 90 * MiB, 70 * MiB, 0.01));
+    /* Settling a little above the budget is not hopeless (a small round
+     * ends the move): 20*2/(1-20/60) = 60 MiB, 1.0 s at 60 MiB/s; 1.4 s
+     * is below the margin, 1.6 s above it. */
+    assert_false(converge_hopeless(&c, 20 * MiB, 60 * MiB, 2.0));
+    assert_false(converge_hopeless(&c, 20 * MiB, 50 * MiB, 2.0));
+    assert_true(converge_hopeless(&c, 20 * MiB, 40 * MiB, 1.6));
+    /* A smaller budget takes a smaller settled change. */
+    converge_init(&c, 5.5); /* budget 0.5 s */
+    assert_true(converge_hopeless(&c, 20 * MiB, 60 * MiB, 2.0));
 }
 
 static void test_throttle_percent_and_rate(void **state)
@@ -265,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_converge_budget),
         cmocka_unit_test(test_converge_steps),
         cmocka_unit_test(test_converge_gives_up),
+        cmocka_unit_test(test_converge_hopeless),
         cmocka_unit_test(test_throttle_percent_and_rate),
         cmocka_unit_test(test_throttle_ladder),
         cmocka_unit_test(test_throttle_floor),
