@@ -46,8 +46,13 @@ DELAY_MS (10 ms by default), plus up to one chunk per busy connection
 whose reader waits to get in. Smaller is kinder to protocols that wait
 for answers but lets the wire go idle whenever this process is late by
 more than that (with one chunk's room, 64K, plain TCP got 61% of
-400 Mbit/s; relay-check.py measures it). Without --rate nothing of this
-applies: chunks are not serialised and there is no shared queue.
+400 Mbit/s; relay-check.py measures it). On a loaded machine this
+process is late by more than 10 ms at times (20 to 200 ms seen here at
+a load of 3 to 5 on 2 cores), and the line loses that time: stopped for
+40 ms every 250 ms, the relay carried 87% of 400 Mbit/s. A share below
+what relay-check shows on a quiet machine may be the relay's, not the
+sender's. Without --rate nothing of this applies: chunks are not
+serialised and there is no shared queue.
 
 TCP does not cross the relay end to end: each side's connection ends at
 the relay, on loopback, so a sender's window, congestion control and
