@@ -9,9 +9,12 @@
 #   - `rbdmove copy ... ssh://` with --streams 1, and with the default
 #   - the same through a delay relay (scripts/bench/delay-relay.py, 2 x
 #     DELAY ms: this kernel has no netem), with 1 and N streams, and the
-#     OpenSSH pipe for reference.
-# Prints wall time, throughput and the ratios, and checks every copy
-# against the source with `rbd export | sha256`.
+#     OpenSSH pipe for reference; with --rate, the relay is also a link of
+#     RATE per direction, and scripts/bench/relay-check.py first measures
+#     what it carries for plain TCP (4 streams, 5 s).
+# Prints wall time, throughput and the ratios (with --rate, each relay
+# run's share of the line: data bytes x 8 / wall time / RATE), and checks
+# every copy against the source with `rbd export | sha256`.
 #
 # The two Ceph clusters are a private lab (scripts/ceph-lab.sh in --lab,
 # on --ports) that this script starts and stops: memstore OSDs keep what
@@ -32,6 +35,9 @@
 #   --relay-streams "N..."   stream counts through the relay, "auto" for
 #                      rbdmove's own pick (default "1 4 auto")
 #   --delay MS         one-way delay of the relay (default 20: 40 ms RTT)
+#   --rate RATE        line rate of the relay in bits per second, per
+#                      direction and shared by all connections: 400M,
+#                      1G (default: none, latency only)
 #   --relay-port P     relay port (default 2223)
 #   --no-relay         skip the relay runs
 #   --markdown FILE    also write the results as a Markdown section to FILE
@@ -51,6 +57,7 @@ STREAMS=""
 RUNS=2
 RELAY_STREAMS="1 4 auto"
 DELAY=20
+RATE=""
 RELAY_PORT=2223
 RELAY=1
 MARKDOWN=""
@@ -62,7 +69,7 @@ die() {
     exit 1
 }
 usage() {
-    sed -n '4,36s/^# \{0,1\}//p' "$0" >&2
+    sed -n '4,43s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
@@ -76,6 +83,7 @@ while [ $# -gt 0 ]; do
     --runs) RUNS=${2:?}; shift ;;
     --relay-streams) RELAY_STREAMS=${2:?}; shift ;;
     --delay) DELAY=${2:?}; shift ;;
+    --rate) RATE=${2:?}; shift ;;
     --relay-port) RELAY_PORT=${2:?}; shift ;;
     --no-relay) RELAY=0 ;;
     --markdown) MARKDOWN=${2:?}; shift ;;
@@ -95,6 +103,27 @@ if [ -z "$BIN" ]; then
 fi
 [ -n "$BIN" ] && [ -x "$BIN" ] || die "no rbdmove binary: pass --rbdmove"
 BIN=$(readlink -f "$BIN")
+RATE_BPS=""
+RATE_TEXT=""
+if [ -n "$RATE" ]; then
+    [ "$RELAY" = 1 ] || die "--rate is the relay's: not with --no-relay"
+    # The relay's own parser: "400000000 400 Mbit/s".
+    read -r RATE_BPS RATE_TEXT < <("$PY" - "$SRC/scripts/bench/delay-relay.py" \
+        "$RATE" <<'PY'
+import importlib.util, sys
+sys.dont_write_bytecode = True
+spec = importlib.util.spec_from_file_location("relay", sys.argv[1])
+relay = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(relay)
+try:
+    bps = relay.parse_rate(sys.argv[2])
+except Exception as e:
+    sys.exit(f"--rate {e}")
+print("%.0f" % bps, relay.format_rate(bps))
+PY
+) || true
+    [ -n "$RATE_BPS" ] || die "bad --rate '$RATE' (bits per second: 400M, 1G)"
+fi
 [ -x /usr/bin/time ] || die "/usr/bin/time is missing (apt-get install time)"
 "$PY" -c 'import rbd' 2>/dev/null || die "$PY cannot import rbd"
 RBDMOVE_LAB=$SHARED "$SRC/scripts/sshd-lab.sh" status >/dev/null 2>&1 ||
@@ -168,6 +197,11 @@ now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 mibps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / 1048576 / s }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# line_share BYTES SECONDS: percent of the relay's line rate
+line_share() {
+    awk -v n="$1" -v s="$2" -v r="$RATE_BPS" \
+        'BEGIN { printf "%.1f", n * 8 / s / r * 100 }'
+}
 
 checksum() { # checksum CONF SPEC@SNAP
     local sum
@@ -219,14 +253,19 @@ fresh_dst() {
     remove_image "$C2" "volumes/$TAG-warm"
 }
 
-RESULTS=() # tab-separated: label seconds MiB/s equal cpu rss seed-rate
+RESULTS=() # tab-separated: label seconds MiB/s equal cpu rss seed-rate share
 LAST_S=0   # seconds of the last run
+ON_LINE=0  # 1 through the relay with --rate: runs get a share of the line
 # record LABEL SECONDS EQUAL [CPU RSS_KIB SEED_RATE]
 record() {
-    local t=$'\t'
-    RESULTS+=("$1$t$2$t$(mibps "$DATA_BYTES" "$2")$t$3$t${4:--}$t${5:--}$t${6:--}")
+    local t=$'\t' share=- note=""
+    if [ "$ON_LINE" = 1 ]; then
+        share=$(line_share "$DATA_BYTES" "$2")%
+        note=", $share of the $RATE_TEXT line"
+    fi
+    RESULTS+=("$1$t$2$t$(mibps "$DATA_BYTES" "$2")$t$3$t${4:--}$t${5:--}$t${6:--}$t$share")
     LAST_S=$2
-    say "$1: $2 s, $(mibps "$DATA_BYTES" "$2") MiB/s of data, equal: $3"
+    say "$1: $2 s, $(mibps "$DATA_BYTES" "$2") MiB/s of data$note, equal: $3"
 }
 
 # pipe_run LABEL PORT KNOWN_HOSTS: the OpenSSH pipe into a new image.
@@ -354,12 +393,30 @@ LOOP_COUNT=${#RESULTS[@]}
 
 RTT_DIRECT="-"
 RTT_RELAY="-"
+LINK="+$DELAY ms each way${RATE_TEXT:+, $RATE_TEXT per direction shared by all connections}"
+LINK_CHECK=""
 if [ "$RELAY" = 1 ]; then
+    relay_opts=()
+    if [ -n "$RATE" ]; then
+        relay_opts=(--rate "$RATE")
+        # What the emulated link carries for plain TCP, with a relay of
+        # its own (on a free port) before this one starts.
+        say "relay-check: plain TCP, 4 streams, through $LINK"
+        "$PY" "$SRC/scripts/bench/relay-check.py" --delay "$DELAY" \
+            --rate "$RATE" --streams 4 --seconds 5 --summary \
+            >"$WORK/relay-check.out" 2>&1 &
+        wait $! || {
+            cat "$WORK/relay-check.out" >&2
+            die "relay-check failed"
+        }
+        LINK_CHECK=$(cat "$WORK/relay-check.out")
+        say "$LINK_CHECK"
+    fi
     KH_RELAY=$WORK/known_hosts
     sed "s/^\[$SSH_HOST\]:$SSH_PORT /[$SSH_HOST]:$RELAY_PORT /" \
         "$SSH_KNOWN_HOSTS" >"$KH_RELAY"
     "$PY" "$SRC/scripts/bench/delay-relay.py" "$RELAY_PORT" "$SSH_PORT" \
-        "$DELAY" >"$WORK/relay.out" 2>&1 &
+        "$DELAY" "${relay_opts[@]}" >"$WORK/relay.out" 2>&1 &
     RELAY_PID=$!
     for _ in $(seq 50); do
         grep -q listening "$WORK/relay.out" && break
@@ -376,8 +433,9 @@ if [ "$RELAY" = 1 ]; then
     }
     RTT_DIRECT=$(ssh_true "$SSH_PORT" "$SSH_KNOWN_HOSTS")
     RTT_RELAY=$(ssh_true "$RELAY_PORT" "$KH_RELAY")
-    say "through the relay (+$DELAY ms each way): 'ssh true' takes" \
+    say "through the relay ($LINK): 'ssh true' takes" \
         "$RTT_RELAY s, $RTT_DIRECT s direct"
+    [ -z "$RATE" ] || ON_LINE=1
     for n in $RELAY_STREAMS; do
         if [ "$n" = auto ]; then
             copy_run "relay: rbdmove copy (default --streams)" \
@@ -388,24 +446,33 @@ if [ "$RELAY" = 1 ]; then
         fi
     done
     pipe_run "relay: OpenSSH pipe" "$RELAY_PORT" "$KH_RELAY"
+    ON_LINE=0
 fi
 
 # ---- report ---------------------------------------------------------------------------------
 
 report() {
-    local r i=0 label s rate eq cpu rss seed
+    local r i=0 label s rate eq cpu rss seed share col="" sep="" more=""
     echo "Image: 4 GiB with $DATA of random data ($DATA_NOTE); $("$BIN" --version 2>/dev/null | head -1), commit $(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)."
     echo "Machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end (shared with other work)."
+    if [ -n "$RATE" ]; then
+        # The share of the line: a column of its own, and a sentence on
+        # what the emulated link carried for plain TCP.
+        col=" share of $RATE_TEXT line |" sep="---:|" more=" |"
+        echo
+        echo "Relay link: $LINK. $LINK_CHECK"
+        echo "Share of the line: data bytes x 8 / wall time / $RATE_TEXT (SSH framing, logins and setup count against it)."
+    fi
     echo
-    echo "| run | time (s) | data MiB/s | seed round MiB/s | equal | rbdmove CPU (s) | rbdmove peak RSS (MiB) |"
-    echo "|---|---:|---:|---:|---|---:|---:|"
+    echo "| run | time (s) | data MiB/s | seed round MiB/s | equal | rbdmove CPU (s) | rbdmove peak RSS (MiB) |$col"
+    echo "|---|---:|---:|---:|---|---:|---:|$sep"
     for r in "${RESULTS[@]}"; do
-        IFS=$'\t' read -r label s rate eq cpu rss seed <<<"$r"
+        IFS=$'\t' read -r label s rate eq cpu rss seed share <<<"$r"
         [ "$rss" = - ] || rss=$((rss / 1024))
         if [ "$i" = "$LOOP_COUNT" ]; then
-            echo "| *through the relay, +$DELAY ms each way ('ssh true': $RTT_RELAY s vs $RTT_DIRECT s direct)* | | | | | | |"
+            echo "| *through the relay, $LINK ('ssh true': $RTT_RELAY s vs $RTT_DIRECT s direct)* | | | | | | |$more"
         fi
-        echo "| $label | $s | $rate | $seed | $eq | $cpu | $rss |"
+        echo "| $label | $s | $rate | $seed | $eq | $cpu | $rss |${col:+ $share |}"
         i=$((i + 1))
     done
     echo
