@@ -30,16 +30,15 @@
 #   --markdown FILE    also write the table and summary as Markdown to FILE
 #   --keep DIR         keep each move's events, stderr and journal log in DIR
 #
-# Memory: memstore keeps every byte in RAM. One move at a time holds the
-# data, the writer's writes and their snapshot copies on both clusters
-# (about 1.5 GiB each with the defaults); each move's volumes are deleted
-# before the next. The copies held for removed snapshots are freed only by
-# the OSD's snapshot trimming, which on memstore (a "rotational" device)
-# sleeps osd_snap_trim_sleep_hdd = 5 s between batches: minutes per move, so
-# every move would add its snapshot copies to the OSD's RAM. The script
-# warns when the lab's OSDs trim that slowly (the fix belongs in the lab:
-# `osd snap trim sleep hdd = 0`). Servers and volumes are named
-# bench-move-<pid>-*.
+# Memory and space: one move at a time holds the data, the writer's
+# writes and their snapshot copies on both clusters (about 1.5 GiB each
+# with the defaults); each move's volumes are deleted before the next. The
+# copies held for removed snapshots are freed only by the OSD's snapshot
+# trimming, which on a rotational OSD sleeps osd_snap_trim_sleep_hdd (5 s)
+# between batches: minutes per move. Between moves the script lets the
+# OSDs trim without the sleep, and puts their setting back before the next
+# move, so that each move starts on clusters at rest. Servers and volumes
+# are named bench-move-<pid>-*.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -310,15 +309,51 @@ for c in "$C1" "$C2"; do
     sleep_hdd=$(timeout 20 ceph -c "$c" tell osd.0 config get osd_snap_trim_sleep_hdd 2>/dev/null |
         sed -n 's/.*"osd_snap_trim_sleep_hdd": *"\([0-9.]*\)".*/\1/p')
     case "$sleep_hdd" in
-    *[1-9]*) say "warning: osd.0 of $c sleeps $sleep_hdd s between snapshot trims: removed snapshots stay in RAM for minutes (ceph tell osd.0 config set osd_snap_trim_sleep_hdd 0)" ;;
+    *[1-9]*) say "osd.0 of $c sleeps $sleep_hdd s between snapshot trims (between moves the bench lets it trim without the sleep)" ;;
     esac
 done
+
+# Each move starts on clusters at rest: no PG still trimming the snapshots
+# of the move before. With the hdd trim sleep (the rotational profile) that
+# takes many minutes and a backlog of it filled the lab's OSDs once, so
+# while the bench waits, no move running, the OSDs trim without the sleep;
+# their setting is put back before the next move starts. Each move records
+# how long that took (trim_wait_s). At most 20 minutes.
+TRIM_WAIT=""
+trimming() { # trimming CONF: how many PGs trim or wait to
+    timeout 30 ceph -c "$1" pg ls snaptrim snaptrim_wait --format json 2>/dev/null |
+        "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(len(d.get("pg_stats") or [] if isinstance(d, dict) else d))' 2>/dev/null ||
+        echo unknown
+}
+trim_sleep() { # trim_sleep CONF [VALUE]: get, or set, osd.0's hdd trim sleep
+    if [ $# = 2 ]; then
+        timeout 30 ceph -c "$1" tell osd.0 config set osd_snap_trim_sleep_hdd "$2" >/dev/null 2>&1
+    else
+        timeout 30 ceph -c "$1" tell osd.0 config get osd_snap_trim_sleep_hdd 2>/dev/null |
+            sed -n 's/.*"osd_snap_trim_sleep_hdd": *"\([0-9.]*\)".*/\1/p'
+    fi
+}
+wait_trimmed() {
+    local c t0=$SECONDS old
+    for c in "$C1" "$C2"; do
+        [ "$(trimming "$c")" = 0 ] && continue
+        old=$(trim_sleep "$c")
+        trim_sleep "$c" 0 || die "cannot set the trim sleep of $c"
+        while [ "$(trimming "$c")" != 0 ]; do
+            [ $((SECONDS - t0)) -lt 1200 ] || die "$c still trims snapshots after 20 minutes"
+            sleep 1
+        done
+        trim_sleep "$c" "${old:-5}" || die "cannot put back the trim sleep of $c"
+    done
+    TRIM_WAIT=$((SECONDS - t0))
+}
 [ -z "$RESULTS" ] || : >"$RESULTS"
 
 failures=0
 for run in $(seq "$RUNS"); do
     check_memory
     check_clusters
+    wait_trimmed
     out=$WORK/run$run
     say "move $run/$RUNS: a ${SIZE_GIB} GiB volume with $DATA of data, writer at $RATE B/s"
     osc $R1 volume-create "$SIZE_GIB" "$TAG-$run" >"$out.create" 2>&1 ||
@@ -399,7 +434,7 @@ for run in $(seq "$RUNS"); do
         done
     fi
 
-    "$PY" - "$out.events" "$run" "$rc" "$equal" "$written" "$w0" "$w1" "$m0" "$m1" \
+    TRIM_WAIT=$TRIM_WAIT "$PY" - "$out.events" "$run" "$rc" "$equal" "$written" "$w0" "$w1" "$m0" "$m1" \
         "$snaps_left" "$load" >>"$RES" <<'PY'
 import json, sys
 events, run, rc, equal, written, w0, w1, m0, m1, snaps, load = sys.argv[1:12]
@@ -415,6 +450,9 @@ rec = {"run": run, "rc": rc, "equal": equal, "written": written,
        "writer_s": "%.2f" % (float(w1) - float(w0)),
        "move_s": "%.2f" % (float(m1) - float(m0)), "snaps_left": snaps,
        "load1": load}
+import os
+if os.environ.get("TRIM_WAIT"):
+    rec["trim_wait_s"] = os.environ["TRIM_WAIT"]
 for k in ("downtime_s", "detach_s", "final_round_s", "verify_s", "attach_s", "rounds"):
     rec[k] = done.get(k, "")
 rec["round_bytes"] = ",".join(str(b) for b in done.get("round_bytes", []))
@@ -444,11 +482,19 @@ if done:
     import re
     parts = [0.0] * 5
     for _, e in ev:
+        # (Since issue 12 a round no longer removes the base it replaces:
+        # no "previous snapshots removed" part, and the cleanup says how
+        # long removing them all took.)
         m = re.match(r"round \d+ times: source snapshot ([\d.]+) s, changed extents ([\d.]+) s, "
-                     r"copy ([\d.]+) s, destination snapshot and marks ([\d.]+) s, "
-                     r"previous snapshots removed ([\d.]+) s", e.get("message", ""))
+                     r"copy ([\d.]+) s, destination snapshot and marks ([\d.]+) s"
+                     r"(?:, previous snapshots removed ([\d.]+) s)?", e.get("message", ""))
         if e.get("event") == "info" and m:
-            parts = [a + float(b) for a, b in zip(parts, m.groups())]
+            parts = [a + float(b or 0) for a, b in zip(parts, m.groups())]
+        m = re.match(r"removed (\d+) earlier round snapshots? on both sides in ([\d.]+) s",
+                     e.get("message", ""))
+        if e.get("event") == "info" and m:
+            rec["retired_removed"] = m.group(1)
+            rec["retired_remove_s"] = m.group(2)
     rec["round_parts"] = ",".join("%.2f" % x for x in parts)
     gaps, last_done = 0.0, None
     for t, e in ev:
@@ -516,7 +562,7 @@ def mib(b):
 
 head = ["move", "downtime s", "detach s", "final round s", "verify s", "attach s",
         "other s", "rounds", "MiB per round (seed first)", "round MB/s", "throttle",
-        "writer MB/s", "move s", "load", "equal"]
+        "writer MB/s", "move s", "load", "trim wait before s", "equal"]
 rows = []
 for r in runs:
     rb = r.get("round_bytes", "")
@@ -528,7 +574,8 @@ for r in runs:
                  " / ".join(r["round_mbps"].split(",")) if r.get("round_mbps") else "-",
                  ("%s%% %s s" % (r["throttle_pct"], r.get("throttled_s", "?")))
                  if r.get("throttle_pct") else "-",
-                 r.get("writer_mbps", "-"), r["move_s"], r["load1"], "yes" if r["equal"] == "1" else "NO"])
+                 r.get("writer_mbps", "-"), r["move_s"], r["load1"], r.get("trim_wait_s", "-"),
+                 "yes" if r["equal"] == "1" else "NO"])
 fmt = lambda x: "%.2f" % x
 lines = []
 if ok:
@@ -556,12 +603,15 @@ if ok:
 lines.append("moves failed or not equal: %s of %d" % (failures, len(runs)))
 
 head3 = ["move", "rounds", "source snapshot s", "changed extents s", "copy s",
-         "dst snapshot+marks s", "snapshot removal s", "between rounds s"]
+         "dst snapshot+marks s", "snapshot removal in rounds s", "between rounds s",
+         "removed after the cutover (s)"]
 rows3 = []
 for r in runs:
     if r.get("round_parts"):
         rows3.append([r["run"], r.get("rounds", "-") or "-"] + r["round_parts"].split(",")
-                     + [r.get("between_rounds_s", "-")])
+                     + [r.get("between_rounds_s", "-"),
+                        "%s (%s s)" % (r["retired_removed"], r["retired_remove_s"])
+                        if r.get("retired_removed") else "-"])
 
 head2 = ["move", "changed at decision MiB", "final round data MiB", "decision -> detach s",
          "final: before copy s", "copy s", "after copy s"]
