@@ -3,10 +3,12 @@
 """Write random data at scattered offsets of an RBD image (benchmark helper).
 
     rbd_write.py CONF POOL/IMAGE --count N --size SIZE [--align SIZE]
-                 [--seed N] [--window N] [--json]
+                 [--seed N] [--window N] [--allocated] [--json]
 
 Picks COUNT distinct ALIGN-aligned slots (default ALIGN = SIZE) uniformly
-over the whole image and writes SIZE bytes of fresh random data into each,
+over the whole image (with --allocated: over the extents that hold data
+already, so that an overwrite costs the same on a 2 GiB image as on a
+1 TiB one) and writes SIZE bytes of fresh random data into each,
 with WINDOW asynchronous writes in flight. Distinct slots mean no write
 overlaps another, so exactly COUNT * SIZE bytes change. Data is random
 (numpy's PCG64 when numpy is there, else random.randbytes): nothing in it
@@ -46,6 +48,22 @@ def data_source(seed):
         return gen.randbytes
 
 
+def allocated_slots(image, size, align):
+    """The ALIGN-aligned slots of SIZE bytes inside extents holding data."""
+    extents = []
+    image.diff_iterate(
+        0, image.size(), None,
+        lambda off, length, exists: extents.append((off, length)) if exists else None,
+    )
+    slots = []
+    for off, length in extents:
+        first = -(-off // align)
+        while first * align + size <= off + length:
+            slots.append(first)
+            first += 1
+    return slots
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("conf")
@@ -55,6 +73,7 @@ def main():
     ap.add_argument("--align", type=size, default=None)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--window", type=int, default=8)
+    ap.add_argument("--allocated", action="store_true")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     align = a.align or a.size
@@ -68,13 +87,17 @@ def main():
     with rados.Rados(conffile=a.conf) as cluster:
         with cluster.open_ioctx(pool) as ioctx:
             with rbd.Image(ioctx, name) as image:
-                slots = (image.size() - a.size) // align + 1
-                if a.size > image.size() or a.count > slots:
+                if a.allocated:
+                    slots = allocated_slots(image, a.size, align)
+                else:
+                    slots = range((image.size() - a.size) // align + 1)
+                if a.size > image.size() or a.count > len(slots):
                     sys.exit(
                         f"rbd_write: {a.count} writes of {a.size} bytes do "
-                        f"not fit into {a.spec} ({image.size()} bytes)"
+                        f"not fit into {a.spec} ({image.size()} bytes"
+                        f"{', where it holds data' if a.allocated else ''})"
                     )
-                offsets = sorted(o * align for o in rng.sample(range(slots), a.count))
+                offsets = sorted(o * align for o in rng.sample(slots, a.count))
                 rng.shuffle(offsets)  # scattered in time as well as in space
                 failed = []
                 inflight = deque()
