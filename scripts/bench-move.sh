@@ -338,12 +338,13 @@ wait_trimmed() {
     for c in "$C1" "$C2"; do
         [ "$(trimming "$c")" = 0 ] && continue
         old=$(trim_sleep "$c")
+        [ -n "$old" ] || die "cannot read the trim sleep of $c"
         trim_sleep "$c" 0 || die "cannot set the trim sleep of $c"
         while [ "$(trimming "$c")" != 0 ]; do
             [ $((SECONDS - t0)) -lt 1200 ] || die "$c still trims snapshots after 20 minutes"
             sleep 1
         done
-        trim_sleep "$c" "${old:-5}" || die "cannot put back the trim sleep of $c"
+        trim_sleep "$c" "$old" || die "cannot put back the trim sleep of $c"
     done
     TRIM_WAIT=$((SECONDS - t0))
 }

@@ -16,7 +16,7 @@
 #include "rbdmove/core/image.h"
 #include "rbdmove/core/journal.h"
 #include "rbdmove/core/migrate_int.h"
-#include "rbdmove/base/strutil.h"
+#include "rbdmove/core/replicate.h"
 #include "rbdmove/base/xalloc.h"
 
 /* ---- abort
@@ -71,7 +71,7 @@ static void note_snaps(struct move *m, char ***retired, size_t *nretired)
     for (size_t i = 0; i < st.nsnaps; i++) {
         const char *s = st.snaps[i].name;
 
-        if (!strncmp(s, "rbdmove-", 8) && name_is_safe(s))
+        if (replicate_snap_is_ours(s))
             (*retired)[(*nretired)++] = xstrdup(s);
     }
     vals[MOVE_SNAP_BASE] = st.meta_base;

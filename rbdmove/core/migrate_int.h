@@ -93,15 +93,15 @@ int move_converge(struct move *m, struct error *err);
  * base; 0 when not known. Noted as the rate under the limit when the
  * whole of it was. */
 double move_write_rate(struct move *m, uint64_t delta);
-/* converge_next said stuck with delta pending at rate: *step becomes
- * CONVERGE_THROTTLE (a lower limit is on, recorded first), CONVERGE_ROUND
- * (measure the rate first) or stays CONVERGE_STUCK. */
 /* The rounds would settle above the budget (converge_hopeless): the next
  * level now, not after rounds that do not shrink; with no level left, a
  * round (only the stall test gives up a move). */
 int move_throttle_early(struct move *m, struct converge *c, uint64_t delta,
                         double rate, enum converge_step *step,
                         struct error *err) MUST_CHECK;
+/* converge_next said stuck with delta pending at rate: *step becomes
+ * CONVERGE_THROTTLE (a lower limit is on, recorded first), CONVERGE_ROUND
+ * (measure the rate first) or stays CONVERGE_STUCK. */
 int move_throttle_step(struct move *m, struct converge *c, uint64_t delta,
                        double rate, enum converge_step *step,
                        struct error *err);

@@ -200,8 +200,8 @@ int move_throttle_early(struct move *m, struct converge *c, uint64_t delta,
               "the server writes %s and rounds copy %s with %.1f s of "
               "snapshots and checks each: more rounds alone would not fit "
               "the final round into %.1f s",
-              rate_str(rate, w, sizeof(w)), rate_str(m->throughput, r, sizeof(r)),
-              m->overhead, c->budget);
+              rate_str(rate, w, sizeof(w)),
+              rate_str(m->throughput, r, sizeof(r)), m->overhead, c->budget);
     if (move_throttle_step(m, c, delta, rate, step, err) < 0)
         return -1;
     if (*step == CONVERGE_STUCK)

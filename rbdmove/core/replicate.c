@@ -51,6 +51,9 @@ struct replicate {
     bool dst_fresh; /* absent or empty: zero ranges need no writes */
     bool dst_absent;
     unsigned rounds;
+    /* The destination may hold bases that later rounds replaced (seen at
+     * open, or a round made one): replicate_remove_retired has work. */
+    bool retired;
     /* Where the last commit's time went: the destination's snapshot and
      * marks. */
     double t_commit;
@@ -137,7 +140,15 @@ static char *new_snap_name(void)
         rnd[0] = (unsigned char)now;
     gmtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
-    return xasprintf("rbdmove-%s-%02x%02x%02x", ts, rnd[0], rnd[1], rnd[2]);
+    return xasprintf(REPLICATE_SNAP_PREFIX "%s-%02x%02x%02x", ts, rnd[0],
+                     rnd[1], rnd[2]);
+}
+
+bool replicate_snap_is_ours(const char *name)
+{
+    return !strncmp(name, REPLICATE_SNAP_PREFIX,
+                    sizeof(REPLICATE_SNAP_PREFIX) - 1) &&
+           name_is_safe(name);
 }
 
 /* True when every extent of x lies within the union of the extents in y
@@ -382,6 +393,16 @@ static int check_identity(struct replicate *r, const struct dest_state *st,
     return 0;
 }
 
+/* name is one of rbdmove's snapshots and no mark names it: a base that a
+ * later round replaced (see "retired snapshots" below). */
+static bool is_old_base(const struct replicate *r, const char *name)
+{
+    return replicate_snap_is_ours(name) &&
+           !(r->base && !strcmp(name, r->base)) &&
+           !(r->seed.snap && !strcmp(name, r->seed.snap)) &&
+           !(r->pending.snap && !strcmp(name, r->pending.snap));
+}
+
 static int check_dest(struct replicate *r, struct error *err)
 {
     struct dest_state st;
@@ -436,6 +457,8 @@ static int check_dest(struct replicate *r, struct error *err)
             ret = check_unmarked(r, &st, err);
     }
 out:
+    for (size_t i = 0; ret == 0 && i < st.nsnaps; i++)
+        r->retired |= is_old_base(r, st.snaps[i].name);
     mark_release(&base);
     dest_state_release(&st);
     return ret;
@@ -631,6 +654,7 @@ static int commit(struct replicate *r, const struct mark *m,
         return -1;
     if (dest_set_meta(r->dst, meta_key, NULL, err) < 0)
         return -1;
+    r->retired |= r->base != NULL;
     free(r->base);
     r->base = xstrdup(m->snap);
     r->t_commit = time_now() - t0;
@@ -652,12 +676,7 @@ static int commit(struct replicate *r, const struct mark *m,
 static bool is_retired(const struct replicate *r, const char *name,
                        const struct image_snap *src, size_t nsrc)
 {
-    static const char prefix[] = "rbdmove-";
-
-    if (strncmp(name, prefix, sizeof(prefix) - 1) || !name_is_safe(name) ||
-        (r->base && !strcmp(name, r->base)) ||
-        (r->seed.snap && !strcmp(name, r->seed.snap)) ||
-        (r->pending.snap && !strcmp(name, r->pending.snap)))
+    if (!is_old_base(r, name))
         return false;
     for (size_t i = 0; i < nsrc; i++) {
         if (!strcmp(src[i].name, name))
@@ -674,6 +693,8 @@ int replicate_remove_retired(struct replicate *r, struct error *err)
     double t0 = time_now();
     int ret = -1;
 
+    if (!r->retired)
+        return 0; /* none seen at open, and no round since */
     if (dest_probe(r->dst, &st, err) < 0)
         return -1;
     if (image_snap_list(r->head, &snaps, &n, err) < 0)
@@ -688,6 +709,7 @@ int replicate_remove_retired(struct replicate *r, struct error *err)
     if (removed)
         info(r, "removed %zu earlier round snapshot%s on both sides in %.3f s",
              removed, removed == 1 ? "" : "s", time_now() - t0);
+    r->retired = false;
     ret = 0;
 out:
     image_snaps_free(snaps, n);

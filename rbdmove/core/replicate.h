@@ -86,6 +86,12 @@ int replicate_open(struct cluster *src_cl, const char *pool, const char *image,
                    struct replicate **out, struct error *err) MUST_CHECK;
 void replicate_close(struct replicate *r);
 
+/* Every snapshot rbdmove makes is named REPLICATE_SNAP_PREFIX, a UTC
+ * time and a random suffix. */
+#define REPLICATE_SNAP_PREFIX "rbdmove-"
+/* name is one of rbdmove's snapshots (its prefix, and a safe name). */
+bool replicate_snap_is_ours(const char *name);
+
 /* The snapshot both sides share, NULL before the seed (borrowed). */
 const char *replicate_base(const struct replicate *r);
 /* Rounds done in this run, the seed not counted. */
