@@ -65,8 +65,8 @@ enum converge_step converge_next(struct converge *c, uint64_t delta,
  * still ends on a small round: step in only well above it. */
 #define HOPELESS_MARGIN 1.5
 
-bool converge_hopeless(const struct converge *c, double rate,
-                       double throughput, double overhead)
+bool converge_hopeless(const struct converge *c, double rate, double throughput,
+                       double overhead)
 {
     double ratio, settle;
 

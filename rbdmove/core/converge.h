@@ -56,8 +56,8 @@ enum converge_step converge_next(struct converge *c, uint64_t delta,
  * rounds that do not shrink (noisy rounds hide a stall for many of them);
  * never a reason to refuse a move.
  */
-bool converge_hopeless(const struct converge *c, double rate,
-                       double throughput, double overhead);
+bool converge_hopeless(const struct converge *c, double rate, double throughput,
+                       double overhead);
 
 /* ---- auto-converge: the throttle ladder ----------------------------------
  *
