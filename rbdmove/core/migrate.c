@@ -378,6 +378,14 @@ static void on_replicate(void *ctx, const struct replicate_event *ev)
               ev->stats->seconds);
 }
 
+int move_snap_intent(void *ctx, const char *name, struct error *err)
+{
+    struct move *m = ctx;
+
+    move_record_set(&m->rec.snaps[MOVE_SNAP_NEXT], name);
+    return move_record_save(m, err);
+}
+
 /* Connect to both images. tidy: the destination is a server's now, only
  * the snapshots and marks are left to remove. The destination is the
  * image Cinder made for dst.volume, and is proved to be (replicate.h,
@@ -401,6 +409,8 @@ static int open_data(struct move *m, bool tidy, struct error *err)
     ro.max_rounds = m->o->max_rounds;
     ro.event = on_replicate;
     ro.event_ctx = m;
+    ro.snap_intent = move_snap_intent;
+    ro.orphan = m->rec.snaps[MOVE_SNAP_NEXT];
     ro.tidy_only = tidy;
     move_volume_expectations(&ro, m->plan->dst_ceph_fsid, &v);
     ret = replicate_open(m->src_cl, m->rec.src.pool, m->rec.src.image, m->dst,

@@ -63,7 +63,7 @@ static void note_snaps(struct move *m, char ***retired, size_t *nretired)
 {
     struct dest_state st;
     struct error e = ERROR_INIT;
-    const char *vals[MOVE_SNAP_COUNT];
+    const char *vals[MOVE_SNAP_COUNT] = {0}; /* NEXT: the journal's own */
 
     if (!m->dst || dest_probe(m->dst, &st, &e) < 0)
         return;

@@ -59,6 +59,9 @@ void move_test_hold(struct move *m, const char *point);
 void move_init(struct move *m, struct journal *j, const struct migrate_opts *o,
                struct migrate_report *rep);
 int move_record_save(struct move *m, struct error *err);
+/* replicate_opts.snap_intent: the name goes into the journal (snap.next)
+ * before the snapshot is created. ctx: the move. */
+int move_snap_intent(void *ctx, const char *name, struct error *err);
 int move_set_phase(struct move *m, enum move_phase phase, struct error *err);
 int move_wait_volume(struct cinder *c, const char *id, const char *want,
                      double timeout, struct error *err);

@@ -35,6 +35,7 @@ static const char *const snap_keys[MOVE_SNAP_COUNT] = {
     [MOVE_SNAP_BASE] = "snap.base",
     [MOVE_SNAP_SEED] = "snap.seed",
     [MOVE_SNAP_PENDING] = "snap.pending",
+    [MOVE_SNAP_NEXT] = "snap.next",
 };
 
 static const char *const throttle_states[] = {

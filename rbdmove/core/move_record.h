@@ -63,8 +63,15 @@ bool move_phase_is_final(enum move_phase p);
 bool move_phase_name_is_final(const char *name);
 
 /* The snapshots of a move, noted by abort before the destination goes. */
-enum move_snap { MOVE_SNAP_BASE, MOVE_SNAP_SEED, MOVE_SNAP_PENDING };
-#define MOVE_SNAP_COUNT 3
+/* NEXT: the source snapshot a round is about to create (replicate.h,
+ * snap_intent), so that one a killed run left, named by no mark, is found. */
+enum move_snap {
+    MOVE_SNAP_BASE,
+    MOVE_SNAP_SEED,
+    MOVE_SNAP_PENDING,
+    MOVE_SNAP_NEXT
+};
+#define MOVE_SNAP_COUNT 4
 
 /*
  * Auto-converge: a write limit rbdmove put on the source image (image

@@ -54,6 +54,7 @@ struct replicate {
     /* The destination may hold bases that later rounds replaced (seen at
      * open, or a round made one): replicate_remove_retired has work. */
     bool retired;
+    char *orphan; /* o.orphan, copied */
     /* Where the last commit's time went: the destination's snapshot and
      * marks. */
     double t_commit;
@@ -459,6 +460,7 @@ static int check_dest(struct replicate *r, struct error *err)
 out:
     for (size_t i = 0; ret == 0 && i < st.nsnaps; i++)
         r->retired |= is_old_base(r, st.snaps[i].name);
+    r->retired |= r->orphan != NULL;
     mark_release(&base);
     dest_state_release(&st);
     return ret;
@@ -477,6 +479,8 @@ int replicate_open(struct cluster *src_cl, const char *pool, const char *image,
     r->image = xstrdup(image);
     r->dst = dst;
     r->o = *o;
+    r->orphan = o->orphan ? xstrdup(o->orphan) : NULL;
+    r->o.orphan = NULL;
     if (image_open(src_cl, pool, image, NULL, false, &r->head, err) < 0)
         goto out;
     if (check_dest(r, err) < 0)
@@ -497,6 +501,7 @@ void replicate_close(struct replicate *r)
     free(r->pool);
     free(r->image);
     free(r->base);
+    free(r->orphan);
     mark_release(&r->seed);
     mark_release(&r->pending);
     free(r);
@@ -535,6 +540,8 @@ static int source_snapshot(struct replicate *r, struct mark *m,
     bool exists = false;
 
     m->snap = new_snap_name();
+    if (r->o.snap_intent && r->o.snap_intent(r->o.event_ctx, m->snap, err) < 0)
+        return -1;
     if (image_snap_create(r->head, m->snap, err) < 0)
         return -1;
     if (image_snap_lookup(r->head, m->snap, &exists, &m->snap_id, err) < 0)
@@ -706,6 +713,19 @@ int replicate_remove_retired(struct replicate *r, struct error *err)
             goto out;
         removed++;
     }
+    /* Created on the source by a run killed before any mark named it. */
+    if (r->orphan && is_old_base(r, r->orphan) &&
+        !dest_state_snap_id(&st, r->orphan)) {
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(snaps[i].name, r->orphan))
+                continue;
+            if (image_snap_remove(r->head, r->orphan, err) < 0)
+                goto out;
+            removed++;
+        }
+    }
+    free(r->orphan);
+    r->orphan = NULL;
     if (removed)
         info(r, "removed %zu earlier round snapshot%s on both sides in %.3f s",
              removed, removed == 1 ? "" : "s", time_now() - t0);
@@ -791,7 +811,7 @@ static int finish_pending(struct replicate *r, struct error *err)
 int replicate_seed(struct replicate *r, struct error *err)
 {
     if (!r->base)
-        return do_seed(r, err);
+        return replicate_remove_retired(r, err) < 0 ? -1 : do_seed(r, err);
     /* A final round towards the head is not finished here: the next
      * round's diff from the base covers it (check_partial_round). */
     if (r->pending.snap && !r->pending.head && finish_pending(r, err) < 0)

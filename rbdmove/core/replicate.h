@@ -66,6 +66,17 @@ struct replicate_opts {
      * on (NULL: unknown); a destination on another cluster is refused. */
     const char *expect_fsid;
     struct copy_params params;
+    /*
+     * Called with event_ctx and a source snapshot's name before it is
+     * created: the caller records it, since a run killed while the monitor
+     * creates it leaves a snapshot that no mark names. < 0 fails the round
+     * (nothing created).
+     */
+    int (*snap_intent)(void *ctx, const char *name, struct error *err);
+    /* A name an earlier run recorded so: removed from the source with the
+     * retired snapshots, when no mark names it and the destination does
+     * not hold it. NULL: none. */
+    const char *orphan;
     replicate_event_fn *event;
     void *event_ctx;
 };

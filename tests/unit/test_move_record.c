@@ -120,6 +120,7 @@ static void test_record_old_journal(void **state)
     assert_true(fabs(r.cutover.downtime - 2.718) < 1e-9);
     assert_true(isnan(r.cutover.t_detach));
     assert_string_equal(r.snaps[MOVE_SNAP_BASE], "rbdmove-7");
+    assert_null(r.snaps[MOVE_SNAP_NEXT]); /* an old journal has none */
     /* No throttle keys: never throttled. */
     assert_int_equal(r.throttle.state, MOVE_THROTTLE_NONE);
     assert_false(r.throttle.prev_exists);
@@ -133,6 +134,14 @@ static void test_record_old_journal(void **state)
     assert_string_equal(journal_get(j, "cli.volume"), "data-1");
     assert_null(journal_get(j, "cutover.t_detach"));
     assert_null(journal_get(j, "throttle.state"));
+
+    /* The snapshot a round is about to create goes under snap.next. */
+    move_record_set(&r.snaps[MOVE_SNAP_NEXT], "rbdmove-8");
+    move_record_store(&r, j);
+    assert_string_equal(journal_get(j, "snap.next"), "rbdmove-8");
+    move_record_set(&r.snaps[MOVE_SNAP_NEXT], NULL);
+    move_record_store(&r, j);
+    assert_null(journal_get(j, "snap.next"));
 
     r.phase = MOVE_ATTACHING;
     r.cutover.t_final = 0.25;
