@@ -32,7 +32,32 @@ struct image {
     char *id;
     uint64_t size;
     int order;
+    bool at_snap; /* opened at a snapshot: what it holds cannot change */
+    struct object_runs *runs; /* the last window of image_diff, at_snap only */
+    pthread_mutex_t runs_lock;
 };
+
+/* Runs of whole objects that changed, for one window of the image. */
+struct run {
+    uint64_t off, len;
+    bool exists;
+};
+
+struct object_runs {
+    char *from; /* NULL: since creation */
+    uint64_t lo, hi;
+    struct run *v;
+    size_t n, cap;
+};
+
+static void object_runs_free(struct object_runs *o)
+{
+    if (o) {
+        free(o->from);
+        free(o->v);
+        free(o);
+    }
+}
 
 enum aio_kind { AIO_READ, AIO_WRITE, AIO_ZERO, AIO_FLUSH };
 
@@ -148,6 +173,8 @@ int image_open(struct cluster *cl, const char *pool, const char *name,
     int r;
 
     *out = NULL;
+    pthread_mutex_init(&img->runs_lock, NULL);
+    img->at_snap = snap != NULL;
     img->spec =
         xasprintf("%s/%s%s%s", pool, name, snap ? "@" : "", snap ? snap : "");
     if (open_ioctx(cl, pool, &img->ioctx, err) < 0)
@@ -265,6 +292,8 @@ void image_close(struct image *img)
         close_bounded(img->rbd, img->ioctx);
     else if (img->ioctx)
         rados_ioctx_destroy(img->ioctx);
+    object_runs_free(img->runs);
+    pthread_mutex_destroy(&img->runs_lock);
     free(img->spec);
     free(img->id);
     free(img);
@@ -591,22 +620,164 @@ static int diff_cb(uint64_t off, size_t len, int exists, void *arg)
     return 0;
 }
 
+/*
+ * librbd lists the changes of an image without fast-diff, and any change
+ * at all unless it reports whole objects, by asking every object in the
+ * range for its snapshots: on a 1 TiB image that is 262144 requests
+ * (13 s on the lab) however little changed. With a valid object map the
+ * whole objects that changed come from the map in one pass, and only
+ * they are asked for their precise extents. The map's answer is a
+ * superset of the precise one (an object whose map says clean was not
+ * written); librbd falls back to asking every object when a map in the
+ * range is invalid, so the answer stays right, only slower.
+ *
+ * Object-map windows of DIFF_WINDOW_OBJECTS objects (256 GiB of 4 MiB
+ * objects; at most 1.5 MiB of runs) bound the memory. An image opened at
+ * a snapshot keeps its last window: the copy engine asks for the same
+ * window segment after segment, and each fresh pass reloads the maps.
+ */
+#define DIFF_WINDOW_OBJECTS 65536u
+
+static int collect_run(uint64_t off, size_t len, int exists, void *arg)
+{
+    struct object_runs *o = arg;
+
+    if (len == 0)
+        return 0;
+    if (o->n > 0 && o->v[o->n - 1].exists == (exists != 0) &&
+        o->v[o->n - 1].off + o->v[o->n - 1].len == off) {
+        o->v[o->n - 1].len += len;
+        return 0;
+    }
+    if (o->n == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 64;
+        o->v = xrealloc(o->v, o->cap * sizeof(*o->v));
+    }
+    o->v[o->n++] = (struct run){off, len, exists != 0};
+    return 0;
+}
+
+/* The object-map runs of the window holding off, as a copy the caller
+ * frees (the image's kept window may be replaced by another thread). */
+static int window_runs(struct image *img, const char *from_snap, uint64_t off,
+                       struct object_runs **out, struct error *err)
+{
+    uint64_t span = (1ull << img->order) * DIFF_WINDOW_OBJECTS;
+    uint64_t lo = off / span * span;
+    uint64_t hi = img->size - lo < span ? img->size : lo + span;
+    struct object_runs *o;
+    bool hit;
+    int r;
+
+    *out = NULL;
+    pthread_mutex_lock(&img->runs_lock);
+    hit =
+        img->runs && img->runs->lo == lo && img->runs->hi == hi &&
+        (img->runs->from && from_snap ? strcmp(img->runs->from, from_snap) == 0
+                                      : img->runs->from == from_snap);
+    if (hit) {
+        o = xcalloc(1, sizeof(*o));
+        *o = *img->runs;
+        o->from = NULL;
+        o->v = xmalloc((o->n ? o->n : 1) * sizeof(*o->v));
+        memcpy(o->v, img->runs->v, o->n * sizeof(*o->v));
+        o->cap = o->n;
+        pthread_mutex_unlock(&img->runs_lock);
+        *out = o;
+        return 0;
+    }
+    pthread_mutex_unlock(&img->runs_lock);
+
+    o = xcalloc(1, sizeof(*o));
+    o->lo = lo;
+    o->hi = hi;
+    r = rbd_diff_iterate2(img->rbd, from_snap, lo, hi - lo, 1, 1, collect_run,
+                          o);
+    if (r < 0) {
+        object_runs_free(o);
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot list the changed objects of '%s' since '%s'",
+                         img->spec, from_snap ? from_snap : "creation");
+    }
+    if (img->at_snap) {
+        struct object_runs *keep = xcalloc(1, sizeof(*keep));
+
+        *keep = *o;
+        keep->from = from_snap ? xstrdup(from_snap) : NULL;
+        keep->v = xmalloc((o->n ? o->n : 1) * sizeof(*o->v));
+        memcpy(keep->v, o->v, o->n * sizeof(*o->v));
+        pthread_mutex_lock(&img->runs_lock);
+        object_runs_free(img->runs);
+        img->runs = keep;
+        pthread_mutex_unlock(&img->runs_lock);
+    }
+    *out = o;
+    return 0;
+}
+
+static int diff_plain(struct image *img, const char *from_snap, uint64_t off,
+                      uint64_t len, bool whole_object, struct diff_ctx *d)
+{
+    int r = rbd_diff_iterate2(img->rbd, from_snap, off, len, 1,
+                              whole_object ? 1 : 0, diff_cb, d);
+
+    if (d->failed)
+        return -1;
+    if (r < 0)
+        return error_set(d->err, ERROR_CEPH, -r,
+                         "cannot list the changes of '%s' since '%s'",
+                         img->spec, from_snap ? from_snap : "creation");
+    return 0;
+}
+
+/* Through the object map: the runs of each window, whole or asked for
+ * their precise extents. */
+static int diff_by_map(struct image *img, const char *from_snap, uint64_t off,
+                       uint64_t end, bool whole_object, struct diff_ctx *d)
+{
+    while (off < end) {
+        struct object_runs *o;
+        uint64_t stop;
+
+        if (window_runs(img, from_snap, off, &o, d->err) < 0)
+            return -1;
+        stop = o->hi < end ? o->hi : end;
+        for (size_t i = 0; i < o->n; i++) {
+            uint64_t a = o->v[i].off, b = a + o->v[i].len;
+
+            if (a < off)
+                a = off;
+            if (b > stop)
+                b = stop;
+            if (b <= a)
+                continue;
+            if (whole_object ? diff_cb(a, (size_t)(b - a), o->v[i].exists, d)
+                             : diff_plain(img, from_snap, a, b - a, false, d)) {
+                object_runs_free(o);
+                return -1;
+            }
+        }
+        object_runs_free(o);
+        off = stop;
+    }
+    return 0;
+}
+
 int image_diff(struct image *img, const char *from_snap, uint64_t off,
                uint64_t len, bool whole_object, image_diff_fn *fn, void *ctx,
                struct error *err)
 {
     struct diff_ctx d = {img, fn, ctx, off, err, false};
-    int r;
 
-    r = rbd_diff_iterate2(img->rbd, from_snap, off, len, 1,
-                          whole_object ? 1 : 0, diff_cb, &d);
-    if (d.failed)
-        return -1;
-    if (r < 0)
-        return error_set(err, ERROR_CEPH, -r,
-                         "cannot list the changes of '%s' since '%s'",
-                         img->spec, from_snap ? from_snap : "creation");
-    return 0;
+    if (off >= img->size)
+        return 0;
+    if (len > img->size - off)
+        len = img->size - off;
+    /* Since creation, the precise answer includes a parent's data, which
+     * the child's object map does not hold: ask librbd directly. */
+    if ((!whole_object && !from_snap) || !image_fast_diff_valid(img))
+        return diff_plain(img, from_snap, off, len, whole_object, &d);
+    return diff_by_map(img, from_snap, off, off + len, whole_object, &d);
 }
 
 /* ---- asynchronous I/O -----------------------------------------------------

@@ -67,6 +67,36 @@ expect_equal "no round when nothing changed" 0 \
 expect_equal "base kept when nothing changed" "$base2" "$(base_of 2 "$dst")"
 expect_success "copy --verify" copy --verify "$src" "$dst"
 
+# ---- rounds through the object map (fast-diff) -------------------------------
+# A round asks the object map which objects changed and only those for
+# their extents. Changes it must not miss or widen: a write inside an
+# object, one across an object boundary, a discard of a whole object and
+# of part of one, zeros written over data, the last object. 4 KiB objects:
+# the object map is read in windows of 65536 objects, four of them here.
+fsrc=volumes/$(unique_name fsrc)
+fdst=volumes/$(unique_name fdst)
+make_image 1 "$fsrc" 1G --object-size 4K \
+    --image-feature layering,exclusive-lock,object-map,fast-diff
+track_image 2 "$fdst"
+write_random 1 "$fsrc" 0 16M
+write_random 1 "$fsrc" 600M 8M
+expect_success "seed a fast-diff image" copy "$fsrc" "$fdst"
+write_random 1 "$fsrc" 1M 64K
+write_random 1 "$fsrc" 8188K 8K
+discard_range 1 "$fsrc" 12M 4M
+discard_range 1 "$fsrc" 600M 1M
+write_zeros 1 "$fsrc" 604M 64K
+write_random 1 "$fsrc" 1020M 4K
+expect_success "a round through the object map" copy --json "$fsrc" "$fdst"
+moved=$(json_event "$LAST_OUTPUT" round_done data_bytes)
+[ "$moved" -ge 77824 ] && [ "$moved" -le 1048576 ] &&
+    pass "the round moved the changed extents, not whole objects ($moved bytes)" ||
+    fail "the round moved $moved bytes for 76 KiB of data written"
+fbase=$(base_of 2 "$fdst")
+expect_equal "equal after a round through the object map" \
+    "$(image_checksum 1 "$fsrc@$fbase")" "$(image_checksum 2 "$fdst@$fbase")"
+expect_success "verify after it" copy --verify "$fsrc" "$fdst"
+
 # ---- the source as its own destination -----------------------------------------
 sum_before=$(image_checksum 1 "$src")
 snaps_before=$(base_of 1 "$src")
