@@ -113,12 +113,18 @@ static void rl_free(struct transport *t)
     free(rt);
 }
 
+static int rl_flush(struct transport *t, struct error *err)
+{
+    return transport_flush(((struct ratelimit_transport *)t)->inner, err);
+}
+
 static const struct transport_ops ratelimit_ops = {
     .read = rl_read,
     .write = rl_write,
     .close_write = rl_close_write,
     .finish = rl_finish,
     .free = rl_free,
+    .flush = rl_flush,
 };
 
 struct transport *transport_ratelimit_new(struct transport *inner,

@@ -39,8 +39,10 @@ struct zstd_transport {
     size_t in_pos, in_len, in_cap;
     bool write_closed;
     bool inner_eof;
-    bool in_frame;  /* inside a frame that has not ended yet */
-    bool saw_frame; /* at least one complete frame was read */
+    bool in_frame;    /* inside a frame that has not ended yet */
+    bool saw_frame;   /* at least one complete frame was read */
+    bool out_pending; /* the last read filled its buffer: the decoder may
+                         hold more output without more input */
 };
 
 static int flush_out(struct zstd_transport *zt, struct error *err)
@@ -98,6 +100,21 @@ static int zstd_close_write(struct transport *t, struct error *err)
     return transport_close_write(zt->inner, err);
 }
 
+/* Everything written so far goes out as complete blocks (a data session
+ * that carries one transfer after another): the reader can decode it all
+ * without the frame's end. */
+static int zstd_flush(struct transport *t, struct error *err)
+{
+    struct zstd_transport *zt = (struct zstd_transport *)t;
+    ZSTD_inBuffer none = {NULL, 0, 0};
+
+    if (zt->write_closed)
+        return 0;
+    if (compress(zt, &none, ZSTD_e_flush, err) < 0 || flush_out(zt, err) < 0)
+        return -1;
+    return transport_flush(zt->inner, err);
+}
+
 /* Refill the compressed input; inner_eof at the inner stream's end. */
 static int fill_in(struct zstd_transport *zt, struct error *err)
 {
@@ -121,7 +138,10 @@ static ssize_t zstd_read(struct transport *t, void *buf, size_t len,
         ZSTD_outBuffer out = {buf, len, 0};
         size_t r;
 
-        if (zt->in_pos == zt->in_len) {
+        /* Output the decoder still holds comes first: the peer may send
+         * nothing more until it has an answer (a data session between
+         * transfers), so waiting for input here would never end. */
+        if (zt->in_pos == zt->in_len && !zt->out_pending) {
             if (!zt->inner_eof && fill_in(zt, err) < 0)
                 return -1;
             if (zt->inner_eof) {
@@ -133,16 +153,23 @@ static ssize_t zstd_read(struct transport *t, void *buf, size_t len,
             }
             in = (ZSTD_inBuffer){zt->in, zt->in_len, 0};
         }
+        size_t in_before = in.pos;
+
         r = ZSTD_decompressStream(zt->dctx, &out, &in);
         zt->in_pos = in.pos;
+        zt->out_pending = out.pos == out.size;
         if (ZSTD_isError(r))
             return error_set(err, ERROR_PROTOCOL, 0,
                              "corrupt compressed stream from %s: %s", t->name,
                              ZSTD_getErrorName(r));
-        /* 0: a frame ended and everything of it was handed out. */
-        zt->in_frame = r != 0;
-        if (r == 0)
-            zt->saw_frame = true;
+        /* 0: a frame ended and everything of it was handed out. A call
+         * that moved nothing (nothing was pending after all) says only
+         * what the next frame would need: not a frame begun. */
+        if (in.pos != in_before || out.pos > 0) {
+            zt->in_frame = r != 0;
+            if (r == 0)
+                zt->saw_frame = true;
+        }
         if (out.pos > 0)
             return (ssize_t)out.pos;
     }
@@ -177,6 +204,7 @@ static const struct transport_ops zstd_ops = {
     .close_write = zstd_close_write,
     .finish = zstd_finish,
     .free = zstd_free,
+    .flush = zstd_flush,
 };
 
 struct transport *transport_zstd_new(struct transport *inner, int level,

@@ -421,6 +421,45 @@ static void test_zstd_over_a_pair_with_finish(void **state)
     free(data);
 }
 
+/* A session that carries one transfer after another: after a flush the
+ * reader gets every byte written so far, even when its reads fill their
+ * buffers exactly and the writer sends nothing more until it has an answer
+ * (a read that waited for more input here would never return). */
+static void test_zstd_flush_delivers_without_frame_end(void **state)
+{
+    struct error err = ERROR_INIT;
+    struct transport *a, *b, *za, *zb;
+    char *data = make_data(300000, 21);
+    char *back = xmalloc(300000);
+    char end;
+
+    (void)state;
+    transport_memory_pair("a", "b", &a, &b);
+    za = transport_zstd_new(a, 1, true);
+    zb = transport_zstd_new(b, 1, true);
+    for (int round = 0; round < 3; round++) {
+        size_t got = 0;
+
+        assert_int_equal(transport_write(za, data, 300000, &err), 0);
+        assert_int_equal(transport_flush(za, &err), 0);
+        while (got < 300000) {
+            ssize_t r =
+                transport_read(zb, back + got,
+                               4096 < 300000 - got ? 4096 : 300000 - got, &err);
+
+            assert_true(r > 0);
+            got += (size_t)r;
+        }
+        assert_memory_equal(back, data, 300000);
+    }
+    assert_int_equal(transport_close_write(za, &err), 0);
+    assert_int_equal(transport_read(zb, &end, 1, &err), 0);
+    transport_free(za);
+    transport_free(zb);
+    free(back);
+    free(data);
+}
+
 /* ---- rate limit ------------------------------------------------------------
  */
 
@@ -489,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_zstd_truncated_is_protocol_error),
         cmocka_unit_test(test_zstd_corrupt_is_protocol_error),
         cmocka_unit_test(test_zstd_over_a_pair_with_finish),
+        cmocka_unit_test(test_zstd_flush_delivers_without_frame_end),
         cmocka_unit_test(test_ratelimit_passes_bytes_unchanged),
         cmocka_unit_test(test_ratelimit_zero_means_unlimited_and_errors_pass),
     };
