@@ -6,7 +6,7 @@
  *   rbdmove receive --serve [--conf CONF] [--id ID] POOL/IMAGE
  *       answer the control requests of the sending rbdmove on stdin/stdout
  *   rbdmove receive --join SOCKET
- *       relay a data stream from stdin to the serving receiver
+ *       hand stdin, one data session, to the serving receiver
  */
 #include <stdio.h>
 #include <string.h>

@@ -3,13 +3,16 @@
  * rbdmove/core/dest_remote.c: a destination served by `rbdmove receive` on
  * another host (see receiver.c for the protocol).
  *
- * One control session carries the requests; a transfer opens one data
- * session per stream and sends each a share of the chunks (chunk index
- * modulo the number of streams), from its own thread, so that several SSH
- * sessions fill a long fat pipe that one cannot (sshd's 2 MiB channel
- * window). Compression and rate limits wrap each data session. A failed
- * transfer leaves the control session unusable: the destination is then
- * "broken" and every further request fails at once. So does an answer
+ * One control session carries the requests. Right after hello it asks for
+ * the data sessions ("streams N"), which log in at once, in the background,
+ * while the control session probes and prepares the image; every transfer
+ * then sends each of them a share of the chunks (chunk index modulo the
+ * number of streams) from its own thread, so that several SSH sessions
+ * fill a long fat pipe that one cannot (sshd's 2 MiB channel window), and
+ * no round pays for logins again. Compression and rate limits wrap each
+ * data session. A failed transfer leaves the control session unusable:
+ * the destination is then "broken" and every further request fails at
+ * once. So does an answer
  * with a number out of the limits of proto.h (the rest of it is unread):
  * counts, sizes and offsets are checked before they size an allocation, a
  * loop or a division.
@@ -39,6 +42,16 @@ struct dest_remote {
     struct proto_reader r;
     bool broken;
     uint64_t size; /* of the head, as last probed, created or resized */
+    /* The data sessions: asked for right after hello and logged in in
+     * the background while the control session works; every transfer
+     * then reuses them. */
+    unsigned nstreams;
+    char *sock;
+    struct opener *open; /* nstreams logins, until the first transfer */
+    struct transport **data;
+    pthread_mutex_t login_mu;
+    pthread_cond_t login_cv;
+    unsigned logging_in;
 };
 
 /* Send the request in line and read its answer. */
@@ -511,9 +524,7 @@ static void *sender_main(void *arg)
 
     s->ret = copy_send(s->src, s->from, &s->h, &s->p, s->t, &s->st, &s->err);
     if (s->ret == 0)
-        s->ret = transport_close_write(s->t, &s->err);
-    if (s->ret == 0)
-        s->ret = transport_finish(s->t, &s->err);
+        s->ret = transport_flush(s->t, &s->err);
     if (s->ret < 0)
         s->sh->failed = true;
     return NULL;
@@ -550,6 +561,116 @@ static int open_stream(struct dest_remote *d, const char *socket_path,
     return 0;
 }
 
+/*
+ * The data sessions log in at once, each in its own thread: each is an SSH
+ * login (TCP, key exchange, authentication, channel, the remote command:
+ * about eight round trips and a shell's start-up), so one after another
+ * they would cost n times that before the first byte moves.
+ */
+static bool path_is_safe(const char *p);
+
+struct opener {
+    pthread_t th;
+    bool threaded;
+    struct dest_remote *d;
+    struct transport *t;
+    struct error err;
+    int ret;
+};
+
+/*
+ * sshd's default MaxStartups (10:30:100) drops new connections at random
+ * once ten are waiting for authentication: no more than eight logins at
+ * a time (the control session has logged in already).
+ */
+#define LOGINS_AT_ONCE 8
+
+static void *opener_main(void *arg)
+{
+    struct opener *o = arg;
+    struct dest_remote *d = o->d;
+
+    pthread_mutex_lock(&d->login_mu);
+    while (d->logging_in >= LOGINS_AT_ONCE)
+        pthread_cond_wait(&d->login_cv, &d->login_mu);
+    d->logging_in++;
+    pthread_mutex_unlock(&d->login_mu);
+    o->ret = open_stream(d, d->sock, &o->t, &o->err);
+    pthread_mutex_lock(&d->login_mu);
+    d->logging_in--;
+    pthread_cond_signal(&d->login_cv);
+    pthread_mutex_unlock(&d->login_mu);
+    return NULL;
+}
+
+static void start_openers(struct dest_remote *d)
+{
+    d->open = xcalloc(d->nstreams, sizeof(*d->open));
+    for (unsigned i = 0; i < d->nstreams; i++) {
+        struct opener *o = &d->open[i];
+
+        *o = (struct opener){.d = d, .err = ERROR_INIT};
+        o->threaded = pthread_create(&o->th, NULL, opener_main, o) == 0;
+        if (!o->threaded)
+            opener_main(o); /* no thread: in turn, still right */
+    }
+}
+
+/* Wait for the logins; the first failure is the answer. */
+static int collect_openers(struct dest_remote *d, struct error *err)
+{
+    int ret = 0;
+
+    if (!d->open)
+        return 0;
+    d->data = xcalloc(d->nstreams, sizeof(*d->data));
+    for (unsigned i = 0; i < d->nstreams; i++) {
+        struct opener *o = &d->open[i];
+
+        if (o->threaded)
+            pthread_join(o->th, NULL);
+        if (o->ret < 0 && ret == 0 && err) {
+            *err = o->err;
+            ret = -1;
+        }
+        d->data[i] = o->t;
+    }
+    free(d->open);
+    d->open = NULL;
+    if (ret < 0)
+        d->broken = true;
+    return ret;
+}
+
+/* "streams N LEVEL", then the logins start. */
+static int start_streams(struct dest_remote *d, struct error *err)
+{
+    struct proto_tokens ans = {NULL, 0};
+    struct buf line = BUF_INIT;
+    const char *sock;
+    int ret = -1;
+
+    proto_add(&line, "streams");
+    proto_add_u64(&line, d->nstreams);
+    proto_add_u64(&line, (uint64_t)d->p.compress_level);
+    if (request(d, &line, &ans, err) < 0)
+        goto out;
+    sock = proto_get(&ans, "socket");
+    if (!sock || !path_is_safe(sock)) {
+        d->broken = true;
+        error_set(err, ERROR_PROTOCOL, 0,
+                  "the receiver named an unusable socket path");
+        goto out;
+    }
+    d->sock = xstrdup(sock);
+    start_openers(d);
+    ret = 0;
+out:
+    proto_tokens_release(&ans);
+    buf_release(&line);
+    return ret;
+}
+
 static bool path_is_safe(const char *p)
 {
     if (p[0] != '/')
@@ -564,15 +685,11 @@ static bool path_is_safe(const char *p)
 }
 
 static int start_apply(struct dest_remote *d, const struct copy_params *p,
-                       unsigned n, unsigned window, char **socket_path,
-                       struct error *err)
+                       unsigned n, unsigned window, struct error *err)
 {
-    struct proto_tokens ans = {NULL, 0};
     struct buf line = BUF_INIT;
-    const char *sock;
-    int ret = -1;
+    int ret;
 
-    *socket_path = NULL;
     proto_add(&line, "apply");
     proto_add_u64(&line, n);
     proto_add_u64(&line, (uint64_t)d->p.compress_level);
@@ -584,19 +701,7 @@ static int start_apply(struct dest_remote *d, const struct copy_params *p,
         proto_add(&line, p->checkpoint_key);
         proto_add(&line, p->checkpoint_prefix);
     }
-    if (request(d, &line, &ans, err) < 0)
-        goto out;
-    sock = proto_get(&ans, "socket");
-    if (!sock || !path_is_safe(sock)) {
-        d->broken = true;
-        error_set(err, ERROR_PROTOCOL, 0,
-                  "the receiver named an unusable socket path");
-        goto out;
-    }
-    *socket_path = xstrdup(sock);
-    ret = 0;
-out:
-    proto_tokens_release(&ans);
+    ret = request(d, &line, NULL, err);
     buf_release(&line);
     return ret;
 }
@@ -648,12 +753,11 @@ static int remote_transfer(struct dest *dd, struct image *src,
                            struct copy_stats *st, struct error *err)
 {
     struct dest_remote *d = (struct dest_remote *)dd;
-    unsigned n = stream_count(d->p.streams, p->chunk_size);
+    unsigned n = stream_count(d->nstreams, p->chunk_size);
     unsigned window = p->window / n >= 2 ? p->window / n : 2;
     struct shared sh = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, p, false};
     struct sender *s = xcalloc(n, sizeof(*s));
     struct proto_tokens ans = {NULL, 0};
-    char *sock = NULL;
     uint64_t extents = 0;
     double t0 = time_now();
     int ret = -1;
@@ -663,7 +767,15 @@ static int remote_transfer(struct dest *dd, struct image *src,
     if (p->progress && copy_measure(src, from_snap, p->whole_object, &sh.total,
                                     &extents, err) < 0)
         goto out;
-    if (start_apply(d, p, n, window, &sock, err) < 0)
+    if (d->broken) {
+        error_set(err, ERROR_STATE, 0,
+                  "the connection to the receiver of '%s' was lost",
+                  d->base.name);
+        goto out;
+    }
+    if (collect_openers(d, err) < 0)
+        goto out;
+    if (start_apply(d, p, n, window, err) < 0)
         goto out;
     for (unsigned i = 0; i < n; i++) {
         s[i] = (struct sender){
@@ -680,11 +792,7 @@ static int remote_transfer(struct dest *dd, struct image *src,
         s[i].p.cancel = sender_cancel;
         s[i].p.cancel_ctx = &s[i];
         s[i].p.checkpoint = NULL;
-        if (open_stream(d, sock, &s[i].t, err) < 0) {
-            /* The receiver waits for n streams; it cannot be told. */
-            d->broken = true;
-            goto out;
-        }
+        s[i].t = d->data[i];
     }
     if (run_senders(d, s, n, err) < 0) {
         d->broken = true;
@@ -711,12 +819,9 @@ static int remote_transfer(struct dest *dd, struct image *src,
         goto out;
     ret = 0;
 out:
-    for (unsigned i = 0; i < n; i++)
-        transport_free(s[i].t);
     st->seconds = time_now() - t0;
     proto_tokens_release(&ans);
     free(sh.done);
-    free(sock);
     free(s);
     return ret;
 }
@@ -736,6 +841,19 @@ static void remote_free(struct dest *dd)
             error_clear(&ignored);
         buf_release(&line);
     }
+    /* The receiver has gone: its joins exit, and so do the sessions. */
+    (void)collect_openers(d, NULL);
+    for (unsigned i = 0; d->data && i < d->nstreams; i++) {
+        if (d->data[i] && !d->broken &&
+            (transport_close_write(d->data[i], &ignored) < 0 ||
+             transport_finish(d->data[i], &ignored) < 0))
+            error_clear(&ignored);
+        transport_free(d->data[i]);
+    }
+    free(d->data);
+    free(d->sock);
+    pthread_mutex_destroy(&d->login_mu);
+    pthread_cond_destroy(&d->login_cv);
     proto_reader_release(&d->r);
     transport_free(d->ctl);
     free(d->program);
@@ -835,6 +953,8 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
     d->base.name = xstrdup(name);
     d->p = *p;
     d->size = PROTO_SIZE_MAX; /* not probed yet */
+    pthread_mutex_init(&d->login_mu, NULL);
+    pthread_cond_init(&d->login_cv, NULL);
     d->program = xstrdup(p->program ? p->program : "rbdmove");
     if (!conf_is_safe(d->program) || (conf && !conf_is_safe(conf)) ||
         (id && !name_is_safe(id)) || !name_is_safe(pool) ||
@@ -865,6 +985,9 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
         goto out;
     if (!d->p.streams)
         d->p.streams = auto_streams(time_now() - t0);
+    d->nstreams = d->p.streams;
+    if (start_streams(d, err) < 0)
+        goto out;
     *out = &d->base;
     d = NULL;
     ret = 0;

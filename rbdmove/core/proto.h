@@ -22,8 +22,9 @@ struct transport;
 
 #define PROTO_LINE_MAX (1u << 20)
 /* What "hello" answers; both ends must match. 2: data streams pass their
- * descriptor (SCM_RIGHTS), "-" names the head, "unlock". */
-#define RECEIVER_PROTOCOL_VERSION 2
+ * descriptor (SCM_RIGHTS), "-" names the head, "unlock". 3: "streams N
+ * LEVEL" opens the data sessions once, every transfer reuses them. */
+#define RECEIVER_PROTOCOL_VERSION 3
 
 /* A buffered line reader over a transport (kept as a reference). */
 struct proto_reader {

@@ -3,8 +3,10 @@
  * rbdmove/core/receiver.c: `rbdmove receive`, serving a dest_remote client.
  *
  * Requests (one line each, see proto.h):
- *   hello                         ok version=2 (2: streams pass their
- *                                 descriptor, "-" names the head, unlock)
+ *   hello                         ok version=3 (3: data sessions join once
+ *                                 and carry every apply; 2: they passed
+ *                                 their descriptor, "-" names the head,
+ *                                 unlock)
  *   probe                         ok exists= size= order= id= [fsid= mons=
  *                                 created= base= seed= pending=] snaps=K,
  *                                 then K lines NAME ID SIZE
@@ -16,8 +18,12 @@
  *   hash-blocks SNAP BLOCK I,J,K  ok n=K, then K lines of hex
  *                                 (SNAP "-": the head)
  *   unlock                        give up the image's lock (handed over)
- *   apply N LEVEL WINDOW CHUNK ZERO   ok socket=PATH; later, when the N
- *                                 streams are in: ok data= zero= stream=
+ *   streams N LEVEL               ok socket=PATH: up to N data sessions
+ *                                 (`rbdmove receive --join PATH`, zstd at
+ *                                 LEVEL, 0: none) join there, once
+ *   apply N LEVEL WINDOW CHUNK ZERO   ok when the first N sessions are in;
+ *                                 later, when each carried one stream:
+ *                                 ok data= zero= stream=
  *   quit
  * Nothing here creates a snapshot unasked: a dropped connection leaves the
  * destination without its to-snap, whatever arrived. Every number in a
@@ -52,11 +58,25 @@
 #define ACCEPT_TIMEOUT_MS 120000
 #define MAX_STREAMS 64
 
+/* A data session, joined once and kept for every apply that follows. */
+struct slot {
+    int sock;             /* the join's connection: closed, it exits */
+    struct transport *in; /* sshd's pipe, passed by the join */
+    struct transport *t;  /* in, or its decompressor */
+};
+
 struct server {
     struct dest *d;
     struct transport *ctl;
     int ctl_fd;
     struct buf out; /* the answer being built */
+    /* "streams N LEVEL": where the data sessions join, and those that
+     * have; lfd < 0 before it. */
+    int lfd;
+    char dir[256], path[300];
+    unsigned want, joined;
+    int level;
+    struct slot slot[MAX_STREAMS];
 };
 
 /* ---- simple requests ---------------------------------------------------- */
@@ -240,9 +260,8 @@ struct applier {
     pthread_t th;
     volatile bool done;
     volatile uint64_t pos; /* writes submitted below this offset */
-    int fd;
+    struct transport *t;   /* the stream's data session (a slot's) */
     struct image *img;
-    int level;
     struct copy_params p;
     struct copy_stats st;
     struct error err;
@@ -279,9 +298,11 @@ static int apply_one(struct applier *a, struct transport *t, struct error *err)
                   h.size, image_name(a->img), image_size(a->img));
         goto out;
     }
+    /* The session stays open for the next apply: nothing is read past
+     * the end record (the sender sends nothing more before our answer). */
     if (copy_apply(a->img, r, &a->p, 0, &a->st, err) < 0)
         goto out;
-    ret = stream_read_eof(r, err);
+    ret = 0;
 out:
     stream_header_release(&h);
     stream_reader_free(r);
@@ -348,39 +369,8 @@ static int recv_stream_fd(int sock, int *out, struct error *err)
 static void *applier_main(void *arg)
 {
     struct applier *a = arg;
-    struct transport *sock = transport_fd_new(a->fd, a->fd, 1, "stream");
-    struct transport *in = NULL;
-    struct transport *t = NULL;
-    struct error e2 = ERROR_INIT;
-    struct buf verdict = BUF_INIT;
-    int fd = -1;
 
-    a->ret = recv_stream_fd(a->fd, &fd, &a->err);
-    if (a->ret == 0) {
-        /* sshd writes the stream into a pipe of 64 KiB: a larger one means
-         * fewer wake-ups on both sides (not a pipe, or over the limit of
-         * fs.pipe-max-size: it stays as it is). */
-        (void)fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
-        in = t = transport_fd_new(fd, -1, 1, "stream");
-        if (a->level)
-            t = transport_zstd_new(in, a->level, false);
-        a->ret = apply_one(a, t, &a->err);
-    }
-    if (a->ret == 0)
-        proto_add(&verdict, "ok");
-    else {
-        proto_add(&verdict, "err");
-        proto_add(&verdict, a->err.msg);
-    }
-    /* The join relays this line as its own answer; a peer that is gone
-     * cannot hear it, and that changes nothing here. */
-    if (proto_send(sock, &verdict, &e2) < 0)
-        error_clear(&e2);
-    buf_release(&verdict);
-    if (t != in)
-        transport_free(t);
-    transport_free(in);
-    transport_free(sock);
+    a->ret = apply_one(a, a->t, &a->err);
     a->done = true;
     return NULL;
 }
@@ -467,11 +457,15 @@ static void checkpoint(struct server *s, struct image *img, struct applier *ap,
     buf_release(&v);
 }
 
+/* Polled, not signalled: 10 ms is nothing against a transfer and keeps
+ * the answer from waiting up to 200 ms per round (the earlier period),
+ * which a round trip on a WAN already costs. checkpoint() itself acts
+ * only every ckpt.every bytes. */
 static void wait_appliers(struct server *s, struct image *img,
                           struct applier *ap, unsigned n, struct ckpt *c)
 {
     for (;;) {
-        struct timespec ts = {0, 200 * 1000 * 1000};
+        struct timespec ts = {0, 10 * 1000 * 1000};
         bool all = true;
 
         for (unsigned i = 0; i < n; i++)
@@ -484,22 +478,18 @@ static void wait_appliers(struct server *s, struct image *img,
     }
 }
 
-/* Accept n streams and apply them; first error wins. */
-static int run_appliers(struct server *s, int lfd, struct applier *ap,
-                        unsigned n, struct ckpt *c, struct copy_stats *total,
+/* Apply one stream on each of the first n sessions; first error wins. */
+static int run_appliers(struct server *s, struct applier *ap, unsigned n,
+                        struct ckpt *c, struct copy_stats *total,
                         struct error *err)
 {
     unsigned started = 0;
     int ret = 0;
 
     for (; started < n; started++) {
-        if (accept_one(lfd, s->ctl_fd, &ap[started].fd, err) < 0) {
-            ret = -1;
-            break;
-        }
+        ap[started].t = s->slot[started].t;
         if (pthread_create(&ap[started].th, NULL, applier_main, &ap[started]) !=
             0) {
-            close(ap[started].fd);
             ret = error_set(err, ERROR_IO, EAGAIN, "cannot start a thread");
             break;
         }
@@ -517,6 +507,77 @@ static int run_appliers(struct server *s, int lfd, struct applier *ap,
         total->stream_bytes += ap[i].st.stream_bytes;
     }
     return ret;
+}
+
+/* Take data sessions from the socket until n have joined. */
+static int join_streams(struct server *s, unsigned n, struct error *err)
+{
+    while (s->joined < n) {
+        struct slot *sl = &s->slot[s->joined];
+        int sock = -1, fd = -1;
+
+        if (accept_one(s->lfd, s->ctl_fd, &sock, err) < 0)
+            return -1;
+        if (recv_stream_fd(sock, &fd, err) < 0) {
+            close(sock);
+            return -1;
+        }
+        /* sshd writes the stream into a pipe of 64 KiB: a larger one means
+         * fewer wake-ups on both sides (not a pipe, or over the limit of
+         * fs.pipe-max-size: it stays as it is). */
+        (void)fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
+        sl->sock = sock;
+        sl->in = sl->t = transport_fd_new(fd, -1, 1, "stream");
+        if (s->level)
+            sl->t = transport_zstd_new(sl->in, s->level, false);
+        s->joined++;
+    }
+    return 0;
+}
+
+/* Closing a join's connection lets it exit, and sshd ends its session. */
+static void close_streams(struct server *s)
+{
+    for (unsigned i = 0; i < s->joined; i++) {
+        if (s->slot[i].t != s->slot[i].in)
+            transport_free(s->slot[i].t);
+        transport_free(s->slot[i].in);
+        close(s->slot[i].sock);
+    }
+    s->joined = 0;
+    if (s->lfd >= 0)
+        close(s->lfd);
+    s->lfd = -1;
+    if (s->dir[0]) {
+        unlink(s->path);
+        rmdir(s->dir);
+        s->dir[0] = '\0';
+    }
+}
+
+/* "streams N LEVEL": once per session, before the first apply. */
+static int do_streams(struct server *s, const struct proto_tokens *t,
+                      struct error *err)
+{
+    uint64_t n, level;
+
+    if (t->n != 3)
+        return error_set(err, ERROR_PROTOCOL, 0, "usage: streams N LEVEL");
+    if (s->lfd >= 0)
+        return error_set(err, ERROR_PROTOCOL, 0, "streams: asked twice");
+    if (proto_parse_u64(t->v[1], "streams", 1, MAX_STREAMS, &n, err) < 0 ||
+        proto_parse_u64(t->v[2], "level", 0, 22, &level, err) < 0)
+        return -1;
+    if (listen_socket(s->dir, sizeof(s->dir), s->path, sizeof(s->path), &s->lfd,
+                      err) < 0) {
+        close_streams(s);
+        return -1;
+    }
+    s->want = (unsigned)n;
+    s->level = (int)level;
+    proto_add(&s->out, "ok");
+    add_kv(&s->out, "socket", s->path);
+    return 0;
 }
 
 /* "apply N LEVEL WINDOW CHUNK ZERO [EVERY KEY PREFIX]": each number in its
@@ -563,30 +624,36 @@ static int parse_apply(const struct proto_tokens *t, struct apply_args *a,
 static int do_apply(struct server *s, const struct proto_tokens *t,
                     struct error *err)
 {
-    char dir[256], path[300];
     struct applier *ap = NULL;
     struct copy_stats total;
     struct image *img = NULL;
     struct apply_args a;
     struct ckpt ck = {0, NULL, NULL, 0};
     struct buf ans = BUF_INIT;
-    int lfd = -1, ret = -1;
+    int ret = -1;
 
-    dir[0] = '\0';
     if (parse_apply(t, &a, &ck, err) < 0)
         return -1;
+    if (s->lfd < 0)
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "apply: no data sessions (send streams first)");
+    if (a.n > s->want || (int)a.level != s->level)
+        return error_set(err, ERROR_PROTOCOL, 0,
+                         "apply: %" PRIu64 " streams at level %" PRIu64
+                         ", the session announced %u at level %d",
+                         a.n, a.level, s->want, s->level);
     if (dest_local_head(s->d, &img, err) < 0)
         return -1;
-    if (listen_socket(dir, sizeof(dir), path, sizeof(path), &lfd, err) < 0)
-        goto out;
+    if (join_streams(s, (unsigned)a.n, err) < 0) {
+        close_streams(s);
+        return -1;
+    }
     proto_add(&ans, "ok");
-    add_kv(&ans, "socket", path);
     if (proto_send(s->ctl, &ans, err) < 0)
         goto out;
     ap = xcalloc(a.n, sizeof(*ap));
     for (uint64_t i = 0; i < a.n; i++) {
         ap[i].img = img;
-        ap[i].level = (int)a.level;
         copy_params_init(&ap[i].p);
         ap[i].p.window = (unsigned)a.window;
         ap[i].p.chunk_size = (size_t)a.chunk;
@@ -595,7 +662,7 @@ static int do_apply(struct server *s, const struct proto_tokens *t,
         ap[i].p.submitted_ctx = &ap[i];
     }
     memset(&total, 0, sizeof(total));
-    if (run_appliers(s, lfd, ap, (unsigned)a.n, &ck, &total, err) < 0)
+    if (run_appliers(s, ap, (unsigned)a.n, &ck, &total, err) < 0)
         goto out;
     if (image_flush(img, err) < 0)
         goto out;
@@ -605,12 +672,10 @@ static int do_apply(struct server *s, const struct proto_tokens *t,
     add_kv_u64(&s->out, "stream", total.stream_bytes);
     ret = 0;
 out:
-    if (lfd >= 0)
-        close(lfd);
-    if (dir[0]) {
-        unlink(path);
-        rmdir(dir);
-    }
+    /* A failed apply leaves unread bytes in the sessions: none is used
+     * again (the client gives up on this receiver too). */
+    if (ret < 0)
+        close_streams(s);
     free(ap);
     buf_release(&ans);
     return ret;
@@ -649,6 +714,8 @@ static int dispatch(struct server *s, const struct proto_tokens *t,
         return do_hash_blocks(s, t, err);
     if (!strcmp(v, "apply"))
         return do_apply(s, t, err);
+    if (!strcmp(v, "streams"))
+        return do_streams(s, t, err);
     if (!strcmp(v, "create")) {
         if (need(t, 3, "create SIZE ORDER", err) < 0 ||
             proto_parse_u64(t->v[1], "size", 0, PROTO_SIZE_MAX, &a, err) < 0 ||
@@ -690,7 +757,11 @@ static int dispatch(struct server *s, const struct proto_tokens *t,
 int receiver_serve(struct cluster *cl, const char *pool, const char *image,
                    struct transport *ctl, int ctl_fd, struct error *err)
 {
-    struct server s = {dest_local_new(cl, pool, image), ctl, ctl_fd, BUF_INIT};
+    struct server s = {.d = dest_local_new(cl, pool, image),
+                       .ctl = ctl,
+                       .ctl_fd = ctl_fd,
+                       .out = BUF_INIT,
+                       .lfd = -1};
     struct buf line = BUF_INIT;
     struct proto_reader r;
     int ret = -1;
@@ -725,6 +796,7 @@ out:
     proto_reader_release(&r);
     buf_release(&line);
     buf_release(&s.out);
+    close_streams(&s);
     dest_free(s.d);
     return ret;
 }
@@ -769,9 +841,6 @@ int receiver_join(const char *socket_path, int in_fd, int out_fd,
                   struct error *err)
 {
     struct sockaddr_un sa;
-    struct transport *t = NULL;
-    struct proto_reader r;
-    struct buf line = BUF_INIT;
     int sock, ret = -1;
 
     memset(&sa, 0, sizeof(sa));
@@ -788,34 +857,28 @@ int receiver_join(const char *socket_path, int in_fd, int out_fd,
         close(sock);
         return -1;
     }
-    /* The server reads the stream from in_fd itself; we only wait for its
-     * verdict, which sshd then carries back as our output. */
+    /* The server reads the streams from in_fd itself, one transfer after
+     * another; we stay until it closes our connection (its session
+     * ended), which sshd then reports as our exit. */
     if (send_stream_fd(sock, in_fd, err) < 0)
         goto out;
-    t = transport_fd_new(sock, -1, 0, "receiver");
-    proto_reader_init(&r, t);
-    if (proto_read_line(&r, &line, err) <= 0) {
-        if (err->kind == ERROR_NONE)
-            error_set(err, ERROR_PROTOCOL, 0,
-                      "the receiver gave no verdict on the stream");
-    } else {
-        struct proto_tokens tok = {NULL, 0};
+    for (;;) {
+        char c[64];
+        ssize_t n = read(sock, c, sizeof(c));
 
-        if (proto_split(buf_str(&line), &tok, err) == 0) {
-            if (tok.n >= 1 && !strcmp(tok.v[0], "ok"))
-                ret = 0;
-            else
-                error_set(err, ERROR_STATE, 0, "%s",
-                          tok.n >= 2 ? tok.v[1] : "stream refused");
+        if (n == 0)
+            break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            error_set(err, ERROR_IO, errno, "lost the receiver at '%s'",
+                      socket_path);
+            goto out;
         }
-        proto_tokens_release(&tok);
     }
-    proto_reader_release(&r);
-    if (ret == 0 && write(out_fd, "ok\n", 3) != 3)
-        ret = error_set(err, ERROR_IO, errno, "cannot write the verdict");
+    ret = 0;
+    (void)out_fd; /* protocol 2 wrote the verdict there */
 out:
-    transport_free(t);
     close(sock);
-    buf_release(&line);
     return ret;
 }

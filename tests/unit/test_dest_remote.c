@@ -23,12 +23,14 @@
 #include "rbdmove/core/proto.h"
 #include "transport/transport.h"
 
-#define HELLO "ok version=2\n"
+/* hello, then "streams 1 0": the data session joins at this path. */
+#define HELLO "ok version=3\nok socket=/tmp/rbdmove-test/s\n"
 #define MIB (1024u * 1024)
 
 /* ---- the fake receiver --------------------------------------------------- */
 
 struct fake {
+    const char *hello;   /* the answers to hello and streams; NULL: HELLO */
     const char *answers; /* after the answer to hello */
     struct transport *ctl;
     struct buf script;
@@ -40,8 +42,14 @@ static int fake_exec(void *ctx, const char *command, struct transport **out,
     struct fake *f = ctx;
 
     (void)err;
+    /* A data session (from a thread of its own: touch nothing shared);
+     * these tests make no transfer, so it carries nothing. */
+    if (strstr(command, " receive --join ")) {
+        *out = transport_memory_new("", 0, "fake stream");
+        return 0;
+    }
     assert_non_null(strstr(command, " receive --serve "));
-    buf_adds(&f->script, HELLO);
+    buf_adds(&f->script, f->hello ? f->hello : HELLO);
     buf_adds(&f->script, f->answers);
     f->ctl = transport_memory_new(buf_str(&f->script), f->script.len,
                                   "fake receiver");
@@ -74,13 +82,13 @@ static void close_fake(struct fake *f, struct dest *d)
     buf_release(&f->script);
 }
 
-/* The requests the client sent so far, after its hello. */
+/* The requests the client sent so far, after its hello and streams. */
 static const char *sent(struct fake *f)
 {
     static char copy[4096];
     size_t len = 0;
     const char *out = transport_memory_output(f->ctl, &len);
-    size_t skip = strlen("hello\n");
+    size_t skip = strlen("hello\nstreams 1 0\n");
 
     assert_true(len >= skip && len - skip < sizeof(copy));
     memcpy(copy, out + skip, len - skip);
@@ -509,8 +517,8 @@ static void test_remote_hash_blocks_in_batches(void **state)
     assert_int_equal(hashes[0], 0);
     assert_int_equal(hashes[N - 1], N - 1);
     out = transport_memory_output(f.ctl, &len);
-    for (const char *line = out + strlen("hello\n"); line < out + len;
-         line = p + 1) {
+    for (const char *line = out + strlen("hello\nstreams 1 0\n");
+         line < out + len; line = p + 1) {
         p = memchr(line, '\n', (size_t)(out + len - line));
         assert_non_null(p);
         assert_true((size_t)(p - line) < PROTO_LINE_MAX);
@@ -575,9 +583,45 @@ static void test_remote_error_answer_must_be_numbers(void **state)
     error_answer_fails("err 2 2147483648 x\n", "error cause");
 }
 
+/* The socket the data sessions join is a path the client checks before
+ * it reaches a remote command line. */
+static void test_remote_refuses_unsafe_socket_paths(void **state)
+{
+    static const char *const bad[] = {
+        "ok version=3\nok socket=relative/s\n",
+        "ok version=3\nok socket=/tmp/x;reboot\n",
+        "ok version=3\nok socket=/tmp/a%20b\n",
+        "ok version=3\nok\n",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct dest_remote_params p = {0};
+        struct fake f;
+        struct dest *d = NULL;
+        struct error err = ERROR_INIT;
+
+        memset(&f, 0, sizeof(f));
+        f.hello = bad[i];
+        f.answers = "";
+        f.script = (struct buf)BUF_INIT;
+        p.exec = fake_exec;
+        p.exec_ctx = &f;
+        p.streams = 2;
+        assert_int_equal(dest_remote_open(&p, "ssh://host/rbd/vol", NULL,
+                                          "admin", "rbd", "vol", &d, &err),
+                         -1);
+        assert_null(d);
+        assert_int_equal(err.kind, ERROR_PROTOCOL);
+        assert_non_null(strstr(err.msg, "socket"));
+        buf_release(&f.script);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_remote_refuses_unsafe_socket_paths),
         cmocka_unit_test(test_remote_probe_reads_a_good_answer),
         cmocka_unit_test(test_remote_probe_of_an_absent_image),
         cmocka_unit_test(test_remote_probe_refuses_snaps_near_2_64),
