@@ -14,6 +14,7 @@
 #                      sign with rsa-sha2, so OpenSSH 9.2 refuses it)
 #   SSH_KEY_WRONG      ed25519 key that is not authorized
 #   SSH_KEY_PASS       ed25519 key with the passphrase in SSH_KEY_PASSPHRASE
+#   SSH_KEY_NOFORWARD  ed25519 key authorized with no-port-forwarding
 #   SSH_KNOWN_HOSTS    known_hosts with the lab host key as [127.0.0.1]:PORT
 #   SSH_KNOWN_HOSTS_HASHED   the same entry, hashed (ssh-keygen -H)
 #   SSH_KNOWN_HOSTS_CHANGED  a different key recorded for the lab host
@@ -70,9 +71,15 @@ make_files() {
     make_key rsa "$DIR/id_rsa" "" 3072
     make_key ed25519 "$DIR/id_wrong"
     make_key ed25519 "$DIR/id_pass" "lab passphrase"
+    make_key ed25519 "$DIR/id_noforward"
 
-    cat "$DIR/id_ed25519.pub" "$DIR/id_ecdsa.pub" "$DIR/id_rsa.pub" \
-        "$DIR/id_pass.pub" >"$DIR/authorized_keys"
+    {
+        cat "$DIR/id_ed25519.pub" "$DIR/id_ecdsa.pub" "$DIR/id_rsa.pub" \
+            "$DIR/id_pass.pub"
+        # As on a host that forbids forwarding to this key: rbdmove's data
+        # sessions then run `receive --join` instead of a direct channel.
+        printf 'no-port-forwarding %s\n' "$(cat "$DIR/id_noforward.pub")"
+    } >"$DIR/authorized_keys"
     chmod 600 "$DIR/authorized_keys"
 
     # OpenSSH records a host on another port than 22 as [host]:port.
@@ -109,7 +116,11 @@ UseDNS no
 PrintMotd no
 PrintLastLog no
 X11Forwarding no
-AllowTcpForwarding no
+# Local forwarding only: sshd connects rbdmove's data sessions straight to
+# the receiver's Unix socket (direct-streamlocal), and OpenSSH checks
+# AllowTcpForwarding for those channels too. Nothing is forwarded remotely.
+AllowTcpForwarding local
+AllowStreamLocalForwarding local
 PermitTunnel no
 LogLevel VERBOSE
 EOF
@@ -126,6 +137,7 @@ SSH_KEY_RSA=$DIR/id_rsa
 SSH_KEY_WRONG=$DIR/id_wrong
 SSH_KEY_PASS=$DIR/id_pass
 SSH_KEY_PASSPHRASE='lab passphrase'
+SSH_KEY_NOFORWARD=$DIR/id_noforward
 SSH_KNOWN_HOSTS=$DIR/known_hosts
 SSH_KNOWN_HOSTS_HASHED=$DIR/known_hosts_hashed
 SSH_KNOWN_HOSTS_CHANGED=$DIR/known_hosts_changed

@@ -77,6 +77,7 @@ struct ssh_transport {
     int sock_errno;    /* the last error of recv() or send() */
     bool eof_sent;
     bool stdout_eof;
+    bool to_socket; /* a direct-streamlocal channel: no command, no status */
     size_t since_drain;
     /* stdout that arrived while we were writing: data[start, end) */
     char *in;
@@ -437,11 +438,55 @@ static int start_command(struct ssh_transport *st, const char *command,
     r = libssh2_channel_exec(st->channel, command);
     if (r)
         return fail(st, r, "cannot start the remote command on", err);
-    /* From here on: non-blocking, our own waits and keepalives. */
+    return 0;
+}
+
+/*
+ * OpenSSH's "direct-streamlocal@openssh.com" channel (PROTOCOL, 2.4): sshd
+ * connects it to the Unix socket at path itself, no shell and no command
+ * started. libssh2 1.10 has no call for it, but opens any channel type with
+ * its request's own fields: string path, string reserved, uint32 reserved.
+ * 1: the server refused (forwarding off for this user or key), and the
+ * session is still good for a command; -1: another failure.
+ */
+static int start_socket(struct ssh_transport *st, const char *path,
+                        struct error *err)
+{
+    static const char type[] = "direct-streamlocal@openssh.com";
+    size_t plen = strlen(path);
+    unsigned char *msg = xmalloc(4 + plen + 4 + 4);
+    unsigned char *p = msg;
+    int code;
+
+    for (int i = 3; i >= 0; i--)
+        *p++ = (unsigned char)(plen >> (8 * i));
+    memcpy(p, path, plen);
+    p += plen;
+    memset(p, 0, 8); /* reserved: an empty string and a zero */
+    p += 8;
+    st->channel = libssh2_channel_open_ex(
+        st->session, type, sizeof(type) - 1, SSH_WINDOW, SSH_PACKET,
+        (const char *)msg, (unsigned)(p - msg));
+    free(msg);
+    if (st->channel) {
+        st->to_socket = true;
+        return 0;
+    }
+    last_msg(st, &code);
+    if (code == LIBSSH2_ERROR_CHANNEL_FAILURE) {
+        log_debug("%s refused a direct channel to %s: %s", st->where, path,
+                  last_msg(st, NULL));
+        return 1;
+    }
+    return fail(st, -1, "cannot open a channel to", err);
+}
+
+/* From here on: non-blocking, our own waits and keepalives. */
+static void go_nonblocking(struct ssh_transport *st)
+{
     libssh2_session_set_blocking(st->session, 0);
     libssh2_keepalive_config(st->session, 1, 2);
     st->ka_next = time_now() + st->keepalive_ms / 1000.0;
-    return 0;
 }
 
 /* ---- waiting ------------------------------------------------------------- */
@@ -861,8 +906,14 @@ static int ssh_write(struct transport *t, const void *buf, size_t len,
         if (got)
             continue;
         if (libssh2_channel_eof(st->channel) &&
-            libssh2_channel_wait_closed(st->channel) == 0)
+            libssh2_channel_wait_closed(st->channel) == 0) {
+            if (st->to_socket)
+                return error_set(err, ERROR_IO, EPIPE,
+                                 "%s: the peer closed the channel before it "
+                                 "read all its input",
+                                 t->name);
             return exit_status_error(st, " before it read all its input", err);
+        }
         if (wait_socket(st, err) < 0)
             return -1;
     }
@@ -964,10 +1015,11 @@ static const struct transport_ops ssh_ops = {
     .free = ssh_free,
 };
 
-int transport_ssh_exec(const struct transport_ssh_target *t,
-                       const struct transport_ssh_options *o,
-                       const char *command, struct transport **out,
-                       struct error *err)
+/* Connect, verify the host key and authenticate: *out, blocking, no
+ * channel yet. */
+static int open_session(const struct transport_ssh_target *t,
+                        const struct transport_ssh_options *o,
+                        struct ssh_transport **out, struct error *err)
 {
     struct ssh_transport *st = xcalloc(1, sizeof(*st));
     struct transport_ssh_target who = *t;
@@ -1010,11 +1062,9 @@ int transport_ssh_exec(const struct transport_ssh_target *t,
         start_session(st, k, err) < 0 ||
         known_hosts_verify(k, st->session, st->where, o->accept_new_host_key,
                            err) < 0 ||
-        authenticate(st, who.user, o, err) < 0 ||
-        start_command(st, command, err) < 0)
+        authenticate(st, who.user, o, err) < 0)
         goto out;
-    log_debug("running a command on %s", st->where);
-    *out = &st->base;
+    *out = st;
     st = NULL;
     ret = 0;
 out:
@@ -1026,4 +1076,50 @@ out:
     free(who.user);
     free(home);
     return ret;
+}
+
+int transport_ssh_exec(const struct transport_ssh_target *t,
+                       const struct transport_ssh_options *o,
+                       const char *command, struct transport **out,
+                       struct error *err)
+{
+    return transport_ssh_open_socket(t, o, NULL, command, out, NULL, err);
+}
+
+int transport_ssh_open_socket(const struct transport_ssh_target *t,
+                              const struct transport_ssh_options *o,
+                              const char *socket_path, const char *command,
+                              struct transport **out, bool *direct,
+                              struct error *err)
+{
+    struct ssh_transport *st;
+    double t0 = time_now();
+    int r = 1;
+
+    *out = NULL;
+    if (direct)
+        *direct = false;
+    if (open_session(t, o, &st, err) < 0)
+        return -1;
+    if (socket_path)
+        r = start_socket(st, socket_path, err);
+    if (r == 1)
+        r = start_command(st, command, err);
+    if (r < 0) {
+        st->broken = true;
+        transport_free(&st->base);
+        return -1;
+    }
+    go_nonblocking(st);
+    if (st->to_socket) {
+        log_debug("a direct channel to %s on %s (%.0f ms)", socket_path,
+                  st->where, (time_now() - t0) * 1000);
+        if (direct)
+            *direct = true;
+    } else {
+        log_debug("running a command on %s (%.0f ms)", st->where,
+                  (time_now() - t0) * 1000);
+    }
+    *out = &st->base;
+    return 0;
 }

@@ -117,6 +117,22 @@ int transport_ssh_exec(const struct transport_ssh_target *t,
                        struct error *err) MUST_CHECK;
 
 /*
+ * A data stream to the Unix socket socket_path on t's host: a channel that
+ * sshd connects to that socket itself ("direct-streamlocal@openssh.com"),
+ * so that no shell or command starts for it. Where the server refuses such
+ * channels (AllowStreamLocalForwarding, DisableForwarding, a key's
+ * no-port-forwarding) it runs command instead, over the same login, as
+ * transport_ssh_exec would. *direct says which (may be NULL). A direct
+ * channel has no exit status: finish succeeds when the peer closes it.
+ * Errors as transport_ssh_exec's.
+ */
+int transport_ssh_open_socket(const struct transport_ssh_target *t,
+                              const struct transport_ssh_options *o,
+                              const char *socket_path, const char *command,
+                              struct transport **out, bool *direct,
+                              struct error *err) MUST_CHECK;
+
+/*
  * Read what the command has already written to stdout, without waiting:
  * copies up to len bytes and returns the count, 0 when nothing is there
  * yet (or at end of stream), -1 on error. Lets a single thread interleave

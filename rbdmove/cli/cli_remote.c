@@ -31,6 +31,16 @@ static int ssh_exec(void *ctx, const char *command, struct transport **out,
     return transport_ssh_exec(&s->target, &s->ssh, command, out, err);
 }
 
+/* dest_remote_stream_fn: straight to the socket, else command. */
+static int ssh_stream(void *ctx, const char *socket_path, const char *command,
+                      struct transport **out, bool *direct, struct error *err)
+{
+    struct cli_session *s = ctx;
+
+    return transport_ssh_open_socket(&s->target, &s->ssh, socket_path, command,
+                                     out, direct, err);
+}
+
 /* A path or program name for the remote command line: printable, no
  * newline; it is quoted anyway. */
 static bool arg_is_printable(const char *s)
@@ -105,6 +115,7 @@ static int remote_dest(const struct cli_remote *r, const char *spec,
     }
     memset(&p, 0, sizeof(p));
     p.exec = ssh_exec;
+    p.stream = ssh_stream;
     p.exec_ctx = s;
     p.program = s->remote_rbdmove;
     p.streams = r->streams;

@@ -167,13 +167,24 @@ struct dest *dest_local_new(struct cluster *cl, const char *pool,
 typedef int dest_remote_exec_fn(void *ctx, const char *command,
                                 struct transport **out, struct error *err);
 
+/*
+ * Opens a data session to the Unix socket socket_path on the destination
+ * host: straight to the socket where the host allows it (*direct set: no
+ * command runs there), else by running command (already quoted), as
+ * dest_remote_exec_fn.
+ */
+typedef int dest_remote_stream_fn(void *ctx, const char *socket_path,
+                                  const char *command, struct transport **out,
+                                  bool *direct, struct error *err);
+
 struct dest_remote_params {
     dest_remote_exec_fn *exec;
     void *exec_ctx;
-    const char *program; /* rbdmove on that host; NULL: "rbdmove" */
-    unsigned streams;    /* parallel data sessions */
-    int compress_level;  /* zstd level, 0: none */
-    uint64_t bwlimit;    /* bytes per second over all streams, 0: none */
+    dest_remote_stream_fn *stream; /* NULL: every data session by exec */
+    const char *program;           /* rbdmove on that host; NULL: "rbdmove" */
+    unsigned streams;              /* parallel data sessions */
+    int compress_level;            /* zstd level, 0: none */
+    uint64_t bwlimit; /* bytes per second over all streams, 0: none */
 };
 
 /*

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "rbdmove/base/buf.h"
+#include "rbdmove/base/log.h"
 #include "rbdmove/core/copy.h"
 #include "rbdmove/core/image.h"
 #include "rbdmove/core/proto.h"
@@ -59,6 +60,8 @@ static int request(struct dest_remote *d, const struct buf *line,
                    struct proto_tokens *ans, struct error *err)
 {
     struct proto_tokens none = {NULL, 0};
+    double t0 = time_now();
+    const char *text = buf_str(line);
 
     if (d->broken)
         return error_set(err, ERROR_STATE, 0,
@@ -72,6 +75,9 @@ static int request(struct dest_remote *d, const struct buf *line,
         return -1;
     }
     proto_tokens_release(&none);
+    /* Each request is a round trip: -vv shows what a run spends on them. */
+    log_debug("%.*s: %.0f ms", (int)strcspn(text, " \n"), text,
+              (time_now() - t0) * 1000);
     return 0;
 }
 
@@ -544,14 +550,25 @@ static int open_stream(struct dest_remote *d, const char *socket_path,
     struct transport *t = NULL;
     unsigned n = d->p.streams ? d->p.streams : 1;
     int ret;
+    bool direct = false;
 
     add_program(d, &args);
     buf_adds(&args, " receive --join ");
     buf_add_shell_quoted(&args, socket_path);
-    ret = d->p.exec(d->p.exec_ctx, buf_str(&args), &t, err);
+    if (d->p.stream)
+        ret = d->p.stream(d->p.exec_ctx, socket_path, buf_str(&args), &t,
+                          &direct, err);
+    else
+        ret = d->p.exec(d->p.exec_ctx, buf_str(&args), &t, err);
     buf_release(&args);
     if (ret < 0)
         return -1;
+    /* Straight into the receiver's socket: "D" tells it that the data
+     * follows on that connection (a join sends "F" with a descriptor). */
+    if (direct && transport_write(t, "D", 1, err) < 0) {
+        transport_free(t);
+        return -1;
+    }
     if (d->p.bwlimit)
         t = transport_ratelimit_new(t, d->p.bwlimit / n ? d->p.bwlimit / n : 1,
                                     true);
@@ -563,9 +580,10 @@ static int open_stream(struct dest_remote *d, const char *socket_path,
 
 /*
  * The data sessions log in at once, each in its own thread: each is an SSH
- * login (TCP, key exchange, authentication, channel, the remote command:
- * about eight round trips and a shell's start-up), so one after another
- * they would cost n times that before the first byte moves.
+ * login (TCP, key exchange, authentication, channel: about seven round
+ * trips, plus a shell's and a join's start-up where the host refuses direct
+ * channels), so one after another they would cost n times that before the
+ * first byte moves.
  */
 static bool path_is_safe(const char *p);
 

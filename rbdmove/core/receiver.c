@@ -19,8 +19,9 @@
  *                                 (SNAP "-": the head)
  *   unlock                        give up the image's lock (handed over)
  *   streams N LEVEL               ok socket=PATH: up to N data sessions
- *                                 (`rbdmove receive --join PATH`, zstd at
- *                                 LEVEL, 0: none) join there, once
+ *                                 (direct channels, or `rbdmove receive
+ *                                 --join PATH`; zstd at LEVEL, 0: none)
+ *                                 join there, once
  *   apply N LEVEL WINDOW CHUNK ZERO   ok when the first N sessions are in;
  *                                 later, when each carried one stream:
  *                                 ok data= zero= stream=
@@ -317,9 +318,13 @@ static void applier_submitted(void *ctx, uint64_t end)
 }
 
 /*
- * The join passes us the descriptor its stream arrives on (sshd's pipe)
- * with SCM_RIGHTS, so that we read the stream ourselves instead of the
- * join copying every byte into the socket: one copy less per byte.
+ * A data session reaches us in one of two ways. Where sshd allows direct
+ * channels to a Unix socket, it connects the session to our socket itself
+ * and the sender's first byte is "D": the stream follows on that
+ * connection (*out = -1). Otherwise a join (`receive --join`) passes the
+ * descriptor its stream arrives on (sshd's pipe) with SCM_RIGHTS and the
+ * byte "F", so that we read the stream ourselves instead of the join
+ * copying every byte into the socket: one copy less per byte.
  */
 #define PIPE_SIZE (1 << 20)
 
@@ -347,6 +352,8 @@ static int recv_stream_fd(int sock, int *out, struct error *err)
     if (n < 0)
         return error_set(err, ERROR_IO, errno, "cannot receive a stream");
     c = CMSG_FIRSTHDR(&msg);
+    if (n == 1 && byte == 'D' && !c)
+        return 0;
     if (n != 1 || byte != 'F' || !c || c->cmsg_level != SOL_SOCKET ||
         c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
         /* A descriptor we did not ask for would leak: none is expected
@@ -522,6 +529,10 @@ static int join_streams(struct server *s, unsigned n, struct error *err)
             close(sock);
             return -1;
         }
+        if (fd < 0) { /* direct: the connection is the stream */
+            fd = sock;
+            sock = -1;
+        }
         /* sshd writes the stream into a pipe of 64 KiB: a larger one means
          * fewer wake-ups on both sides (not a pipe, or over the limit of
          * fs.pipe-max-size: it stays as it is). */
@@ -542,7 +553,8 @@ static void close_streams(struct server *s)
         if (s->slot[i].t != s->slot[i].in)
             transport_free(s->slot[i].t);
         transport_free(s->slot[i].in);
-        close(s->slot[i].sock);
+        if (s->slot[i].sock >= 0)
+            close(s->slot[i].sock);
     }
     s->joined = 0;
     if (s->lfd >= 0)

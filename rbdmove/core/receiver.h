@@ -4,10 +4,13 @@
  *
  * One control session serves the requests of dest_remote.c (proto.h) for
  * one destination image, holding its exclusive lock throughout. Data
- * arrives over separate SSH sessions, one per stream, each running
- * `rbdmove receive --join SOCKET`: a relay from its stdin into a Unix
- * socket of the serving process, which applies all streams in parallel
- * through its one image handle and answers each join with a verdict line.
+ * arrives over separate SSH sessions, one per stream, opened once and
+ * reused by every transfer: each reaches a Unix socket of the serving
+ * process, either as a direct channel that sshd connects to it (the
+ * sender's first byte "D") or through `rbdmove receive --join SOCKET`,
+ * which passes its stdin's descriptor ("F", SCM_RIGHTS). The serving
+ * process applies all streams of a transfer in parallel through its one
+ * image handle and answers on the control session.
  */
 #ifndef RBDMOVE_RECEIVER_H
 #define RBDMOVE_RECEIVER_H
@@ -30,9 +33,9 @@ int receiver_serve(struct cluster *cl, const char *pool, const char *image,
                    struct error *err) MUST_CHECK;
 
 /*
- * Hand in_fd (a data stream) to the serving receiver through its socket
- * (SCM_RIGHTS), then copy its verdict line to out_fd. Fails unless the
- * verdict is "ok".
+ * Hand in_fd (a data session) to the serving receiver through its socket
+ * (SCM_RIGHTS), then wait until that receiver closes the connection (its
+ * session ended). out_fd is unused (protocol 2 wrote a verdict there).
  */
 int receiver_join(const char *socket_path, int in_fd, int out_fd,
                   struct error *err) MUST_CHECK;

@@ -99,6 +99,27 @@ for n in 1 3; do
     [ "$n" = 1 ] && dst1=$d
 done
 
+# ---- data sessions: a direct channel, or a join where forwarding is off -------
+# The lab's sshd allows local forwarding: sshd connects each data session
+# straight to the receiver's socket. A key with no-port-forwarding (as a
+# hardened host's AllowTcpForwarding=no) makes it run `receive --join`.
+new_dst direct
+d=$NEW
+expect_success "direct data channels: seed" scopy -vv --streams 2 "$src" "$d"
+expect_grep "... sshd connected them to the receiver's socket" \
+    "a direct channel to /"
+expect_same_at_base "direct channels" "$src" "$d"
+new_dst joined
+d=$NEW
+expect_success "forwarding refused: seed through joins" \
+    scopy -vv --streams 2 -i "$SSH_KEY_NOFORWARD" --compress "$src" "$d"
+expect_grep "... the host refused the direct channel" "refused a direct channel"
+expect_same_at_base "joins" "$src" "$d"
+write_random 1 "$src" 70M 1M
+expect_success "forwarding refused: incremental" \
+    scopy --streams 2 -i "$SSH_KEY_NOFORWARD" --compress "$src" "$d"
+expect_same_at_base "joins incremental" "$src" "$d"
+
 # ---- compression and a rate limit (correctness only) ---------------------------
 new_dst zstd
 d=$NEW
@@ -301,8 +322,10 @@ write_random 1 "$ksrc" 0 4M
 new_dst killed
 kd=$NEW
 expect_success "seed before the cut" scopy "$ksrc" "$kd"
+# With the no-forwarding key every data session is a join process of its
+# own, so the cut drops the data sessions as well as the control session.
 killed_copy "cut (rbdmove receiver)" "receive --serve .*$kd\$" receiver_pids \
-    "$kd" --streams 2
+    "$kd" --streams 2 -i "$SSH_KEY_NOFORWARD"
 new_dst killedrbd
 kd2=$NEW
 expect_success "seed before the cut (--receiver=rbd)" \

@@ -618,10 +618,68 @@ static void test_remote_refuses_unsafe_socket_paths(void **state)
     }
 }
 
+/* dest_remote_stream_fn of a host that allows direct channels: the data
+ * session is one end of a pair, the fake keeps the other. */
+struct direct_fake {
+    struct fake f;
+    struct transport *far;
+    char *path, *command;
+};
+
+static int fake_stream(void *ctx, const char *socket_path, const char *command,
+                       struct transport **out, bool *direct, struct error *err)
+{
+    struct direct_fake *df = (struct direct_fake *)ctx;
+
+    (void)err;
+    df->path = strdup(socket_path);
+    df->command = strdup(command);
+    transport_memory_pair("data session", "receiver's socket", out, &df->far);
+    *direct = true;
+    return 0;
+}
+
+static void test_remote_direct_data_session_says_so(void **state)
+{
+    struct dest_remote_params p = {0};
+    struct direct_fake df;
+    struct dest *d = NULL;
+    struct error err = ERROR_INIT;
+    char got[16];
+    ssize_t n;
+
+    (void)state;
+    memset(&df, 0, sizeof(df));
+    df.f.answers = "";
+    df.f.script = (struct buf)BUF_INIT;
+    p.exec = fake_exec;
+    p.stream = fake_stream;
+    p.exec_ctx = &df; /* df.f first: fake_exec sees its struct fake */
+    p.streams = 1;
+    assert_int_equal(dest_remote_open(&p, "ssh://host/rbd/vol", NULL, "admin",
+                                      "rbd", "vol", &d, &err),
+                     0);
+    dest_free(d); /* joins the opener */
+    assert_string_equal(df.path, "/tmp/rbdmove-test/s");
+    /* The fallback where the host refuses: the join, quoted. */
+    assert_non_null(
+        strstr(df.command, " receive --join '/tmp/rbdmove-test/s'"));
+    /* "D": the data follows on this connection; then its end. */
+    n = transport_read(df.far, got, sizeof(got), &err);
+    assert_int_equal(n, 1);
+    assert_int_equal(got[0], 'D');
+    assert_int_equal(transport_read(df.far, got, sizeof(got), &err), 0);
+    transport_free(df.far);
+    free(df.path);
+    free(df.command);
+    buf_release(&df.f.script);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_refuses_unsafe_socket_paths),
+        cmocka_unit_test(test_remote_direct_data_session_says_so),
         cmocka_unit_test(test_remote_probe_reads_a_good_answer),
         cmocka_unit_test(test_remote_probe_of_an_absent_image),
         cmocka_unit_test(test_remote_probe_refuses_snaps_near_2_64),
