@@ -53,7 +53,25 @@ struct dest_remote {
     pthread_mutex_t login_mu;
     pthread_cond_t login_cv;
     unsigned logging_in;
+    /* The answer to the probe sent along with "streams": the first
+     * dest_probe takes it, any other request first (request()) drops it. */
+    bool early_probe;
+    int early_ret;
+    struct dest_state early_st;
+    struct error early_err;
 };
+
+/* The most data sessions --streams' default picks (auto_streams). */
+#define AUTO_STREAMS_MAX 8
+static unsigned auto_streams(double rtt);
+
+static void drop_early_probe(struct dest_remote *d)
+{
+    if (!d->early_probe)
+        return;
+    dest_state_release(&d->early_st);
+    d->early_probe = false;
+}
 
 /* Send the request in line and read its answer. */
 static int request(struct dest_remote *d, const struct buf *line,
@@ -63,6 +81,7 @@ static int request(struct dest_remote *d, const struct buf *line,
     double t0 = time_now();
     const char *text = buf_str(line);
 
+    drop_early_probe(d);
     if (d->broken)
         return error_set(err, ERROR_STATE, 0,
                          "the connection to the receiver of '%s' was lost",
@@ -174,19 +193,21 @@ out:
     return ret;
 }
 
-static int remote_probe(struct dest *dd, struct dest_state *st,
-                        struct error *err)
+/* The answer to "probe" (sent already): st, or -1. */
+static int read_probe(struct dest_remote *d, struct dest_state *st,
+                      struct error *err)
 {
-    struct dest_remote *d = (struct dest_remote *)dd;
     struct proto_tokens ans = {NULL, 0};
-    struct buf line = BUF_INIT;
     uint64_t exists = 0, order = 0, n = 0, created = 0;
     int ret = -1;
 
     memset(st, 0, sizeof(*st));
-    proto_add(&line, "probe");
-    if (request(d, &line, &ans, err) < 0)
+    if (proto_read_answer(&d->r, &ans, err) < 0) {
+        if (err->kind != ERROR_STATE && err->kind != ERROR_CEPH &&
+            err->kind != ERROR_USAGE)
+            d->broken = true;
         goto out;
+    }
     if (proto_get_u64_range(&ans, "exists", 0, 1, &exists, err) < 0 ||
         proto_get_u64_range(&ans, "size", 0, PROTO_SIZE_MAX, &st->size, err) <
             0 ||
@@ -226,6 +247,35 @@ out:
     if (ret < 0)
         dest_state_release(st);
     proto_tokens_release(&ans);
+    return ret;
+}
+
+static int remote_probe(struct dest *dd, struct dest_state *st,
+                        struct error *err)
+{
+    struct dest_remote *d = (struct dest_remote *)dd;
+    struct buf line = BUF_INIT;
+    int ret;
+
+    if (d->early_probe) {
+        d->early_probe = false;
+        *st = d->early_st;
+        memset(&d->early_st, 0, sizeof(d->early_st));
+        if (d->early_ret < 0)
+            *err = d->early_err;
+        return d->early_ret;
+    }
+    if (d->broken)
+        return error_set(err, ERROR_STATE, 0,
+                         "the connection to the receiver of '%s' was lost",
+                         d->base.name);
+    memset(st, 0, sizeof(*st));
+    proto_add(&line, "probe");
+    ret = proto_send(d->ctl, &line, err);
+    if (ret < 0)
+        d->broken = true;
+    else
+        ret = read_probe(d, st, err);
     buf_release(&line);
     return ret;
 }
@@ -660,19 +710,35 @@ static int collect_openers(struct dest_remote *d, struct error *err)
     return ret;
 }
 
-/* "streams N LEVEL", then the logins start. */
+/*
+ * "streams N LEVEL", with the first "probe" sent in the same packet, then
+ * the logins start. The answer to "streams" measures the round trip (the
+ * receiver does next to nothing for it; "hello" cannot: its answer waits
+ * for the remote program's start-up), which decides the number of data
+ * sessions when --streams was not given: the receiver is asked for the
+ * most that could be chosen and fewer join.
+ */
 static int start_streams(struct dest_remote *d, struct error *err)
 {
     struct proto_tokens ans = {NULL, 0};
     struct buf line = BUF_INIT;
     const char *sock;
+    double t0 = time_now(), rtt;
     int ret = -1;
 
     proto_add(&line, "streams");
-    proto_add_u64(&line, d->nstreams);
+    proto_add_u64(&line, d->p.streams ? d->p.streams : AUTO_STREAMS_MAX);
     proto_add_u64(&line, (uint64_t)d->p.compress_level);
-    if (request(d, &line, &ans, err) < 0)
+    buf_adds(&line, "\nprobe");
+    if (proto_send(d->ctl, &line, err) < 0) {
+        d->broken = true;
         goto out;
+    }
+    if (proto_read_answer(&d->r, &ans, err) < 0) {
+        d->broken = true; /* the probe's answer is still unread */
+        goto out;
+    }
+    rtt = time_now() - t0;
     sock = proto_get(&ans, "socket");
     if (!sock || !path_is_safe(sock)) {
         d->broken = true;
@@ -680,8 +746,15 @@ static int start_streams(struct dest_remote *d, struct error *err)
                   "the receiver named an unusable socket path");
         goto out;
     }
+    d->nstreams = d->p.streams =
+        d->p.streams ? d->p.streams : auto_streams(rtt);
+    log_debug("round trip %.1f ms: %u data session(s)", rtt * 1000,
+              d->nstreams);
     d->sock = xstrdup(sock);
     start_openers(d);
+    d->early_err = (struct error)ERROR_INIT;
+    d->early_ret = read_probe(d, &d->early_st, &d->early_err);
+    d->early_probe = true;
     ret = 0;
 out:
     proto_tokens_release(&ans);
@@ -870,6 +943,7 @@ static void remote_free(struct dest *dd)
     }
     free(d->data);
     free(d->sock);
+    drop_early_probe(d);
     pthread_mutex_destroy(&d->login_mu);
     pthread_cond_destroy(&d->login_cv);
     proto_reader_release(&d->r);
@@ -944,7 +1018,7 @@ static unsigned auto_streams(double rtt)
     if (rtt < 0.005)
         return 1;
     n = (unsigned)(rtt / 0.010);
-    return n < 2 ? 2 : n > 8 ? 8 : n;
+    return n < 2 ? 2 : n > AUTO_STREAMS_MAX ? AUTO_STREAMS_MAX : n;
 }
 
 static bool conf_is_safe(const char *s)
@@ -963,7 +1037,6 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
     struct dest_remote *d = xcalloc(1, sizeof(*d));
     struct proto_tokens ans = {NULL, 0};
     struct buf args = BUF_INIT;
-    double t0;
     int ret = -1;
 
     *out = NULL;
@@ -998,13 +1071,7 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
     if (p->exec(p->exec_ctx, buf_str(&args), &d->ctl, err) < 0)
         goto out;
     proto_reader_init(&d->r, d->ctl);
-    t0 = time_now();
-    if (hello(d, name, err) < 0)
-        goto out;
-    if (!d->p.streams)
-        d->p.streams = auto_streams(time_now() - t0);
-    d->nstreams = d->p.streams;
-    if (start_streams(d, err) < 0)
+    if (hello(d, name, err) < 0 || start_streams(d, err) < 0)
         goto out;
     *out = &d->base;
     d = NULL;

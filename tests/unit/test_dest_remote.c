@@ -23,8 +23,11 @@
 #include "rbdmove/core/proto.h"
 #include "transport/transport.h"
 
-/* hello, then "streams 1 0": the data session joins at this path. */
+/* hello, then "streams 1 0": the data session joins at this path. The
+ * probe sent along with "streams" takes the next answer: the tests that
+ * begin with something else give it ABSENT first. */
 #define HELLO "ok version=3\nok socket=/tmp/rbdmove-test/s\n"
+#define ABSENT "ok exists=0 size=0 order=0 snaps=0\n"
 #define MIB (1024u * 1024)
 
 /* ---- the fake receiver --------------------------------------------------- */
@@ -88,7 +91,7 @@ static const char *sent(struct fake *f)
     static char copy[4096];
     size_t len = 0;
     const char *out = transport_memory_output(f->ctl, &len);
-    size_t skip = strlen("hello\nstreams 1 0\n");
+    size_t skip = strlen("hello\nstreams 1 0\nprobe\n");
 
     assert_true(len >= skip && len - skip < sizeof(copy));
     memcpy(copy, out + skip, len - skip);
@@ -131,32 +134,37 @@ static void probe_fails(const char *answer, const char *s1, const char *s2)
 
 /* ---- probe --------------------------------------------------------------- */
 
+/* The first probe went out with "streams" and its answer waits for the
+ * first dest_probe; a second one is a request of its own. */
+#define GOOD_PROBE                                                             \
+    "ok exists=1 size=10485760 order=22 id=abc123 base=v1%20x "                \
+    "snaps=2\nrbdmove-1 4 10485760\nsnap%20two 18446744073709551615 0\n"
+
 static void test_remote_probe_reads_a_good_answer(void **state)
 {
     struct fake f;
-    struct dest *d = open_fake(
-        &f, "ok exists=1 size=10485760 order=22 id=abc123 base=v1%20x "
-            "snaps=2\nrbdmove-1 4 10485760\nsnap%20two 18446744073709551615 "
-            "0\n");
+    struct dest *d = open_fake(&f, GOOD_PROBE GOOD_PROBE);
     struct dest_state st;
     struct error err = ERROR_INIT;
 
     (void)state;
-    assert_int_equal(dest_probe(d, &st, &err), 0);
-    assert_true(st.exists);
-    assert_int_equal(st.size, 10 * MIB);
-    assert_int_equal(st.order, 22);
-    assert_string_equal(st.image_id, "abc123");
-    assert_string_equal(st.meta_base, "v1 x");
-    assert_null(st.meta_seed);
-    assert_int_equal(st.nsnaps, 2);
-    assert_string_equal(st.snaps[0].name, "rbdmove-1");
-    assert_int_equal(st.snaps[0].id, 4);
-    assert_int_equal(st.snaps[0].size, 10 * MIB);
-    assert_string_equal(st.snaps[1].name, "snap two");
-    assert_int_equal(st.snaps[1].id, UINT64_MAX);
-    assert_string_equal(sent(&f), "probe\n");
-    dest_state_release(&st);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(dest_probe(d, &st, &err), 0);
+        assert_true(st.exists);
+        assert_int_equal(st.size, 10 * MIB);
+        assert_int_equal(st.order, 22);
+        assert_string_equal(st.image_id, "abc123");
+        assert_string_equal(st.meta_base, "v1 x");
+        assert_null(st.meta_seed);
+        assert_int_equal(st.nsnaps, 2);
+        assert_string_equal(st.snaps[0].name, "rbdmove-1");
+        assert_int_equal(st.snaps[0].id, 4);
+        assert_int_equal(st.snaps[0].size, 10 * MIB);
+        assert_string_equal(st.snaps[1].name, "snap two");
+        assert_int_equal(st.snaps[1].id, UINT64_MAX);
+        assert_string_equal(sent(&f), round ? "probe\n" : "");
+        dest_state_release(&st);
+    }
     close_fake(&f, d);
 }
 
@@ -277,7 +285,7 @@ static void test_remote_dirty_reads_a_good_answer(void **state)
     assert_int_equal(x.off[2], 8 * MIB);
     assert_int_equal(x.len[2], 2 * MIB);
     dest_extents_release(&x);
-    assert_string_equal(sent(&f), "probe\ndirty s1\n");
+    assert_string_equal(sent(&f), "dirty s1\n");
     close_fake(&f, d);
 }
 
@@ -314,7 +322,7 @@ static void test_remote_dirty_refuses_bad_extents(void **state)
 static void test_remote_dirty_before_a_probe(void **state)
 {
     struct fake f;
-    struct dest *d = open_fake(&f, "ok n=1\n18014398509481984 1\n");
+    struct dest *d = open_fake(&f, ABSENT "ok n=1\n18014398509481984 1\n");
     struct dest_extents x;
     struct error err = ERROR_INIT;
 
@@ -350,21 +358,27 @@ static void test_remote_dirty_after_a_resize(void **state)
 static void hash_fails(const char *answer, const char *s1, const char *s2)
 {
     struct fake f;
-    struct dest *d = open_fake(&f, answer);
+    struct buf script = BUF_INIT;
+    struct dest *d;
     struct dest_hashes h;
     struct error err = ERROR_INIT;
 
+    buf_adds(&script, ABSENT);
+    buf_adds(&script, answer);
+    d = open_fake(&f, buf_str(&script));
     assert_int_equal(dest_hash(d, "s1", 4 * MIB, &h, &err), -1);
     assert_null(h.hash);
     expect_protocol(d, &err, s1, s2);
     close_fake(&f, d);
+    buf_release(&script);
 }
 
 static void test_remote_hash_reads_a_good_answer(void **state)
 {
     struct fake f;
-    struct dest *d = open_fake(&f, "ok size=10485760 block=4194304 n=3\n" H1
-                                   "ffffffffffffffff\n" H1);
+    struct dest *d =
+        open_fake(&f, ABSENT "ok size=10485760 block=4194304 n=3\n" H1
+                             "ffffffffffffffff\n" H1);
     struct dest_hashes h;
     struct error err = ERROR_INIT;
 
@@ -383,7 +397,7 @@ static void test_remote_hash_reads_a_good_answer(void **state)
 static void test_remote_hash_of_an_empty_image(void **state)
 {
     struct fake f;
-    struct dest *d = open_fake(&f, "ok size=0 block=4194304 n=0\n");
+    struct dest *d = open_fake(&f, ABSENT "ok size=0 block=4194304 n=0\n");
     struct dest_hashes h;
     struct error err = ERROR_INIT;
 
@@ -405,6 +419,7 @@ static void test_remote_hash_reads_many_blocks(void **state)
     const uint64_t n = 10000;
 
     (void)state;
+    buf_adds(&script, ABSENT);
     buf_addf(&script, "ok size=%llu block=4096 n=%llu\n",
              (unsigned long long)(n * 4096 - 1), (unsigned long long)n);
     for (uint64_t i = 0; i < n; i++)
@@ -474,8 +489,8 @@ static void test_remote_hash_blocks_wants_exactly_n(void **state)
     const uint64_t idx[2] = {3, 7};
     uint64_t hashes[2] = {0, 0};
     struct fake f;
-    struct dest *d = open_fake(&f, "ok n=2\n" H1 "0000000000000001\n"
-                                   "ok n=3\n" H1 H1 H1);
+    struct dest *d = open_fake(&f, ABSENT "ok n=2\n" H1 "0000000000000001\n"
+                                          "ok n=3\n" H1 H1 H1);
     struct error err = ERROR_INIT;
 
     (void)state;
@@ -505,6 +520,7 @@ static void test_remote_hash_blocks_in_batches(void **state)
     (void)state;
     for (size_t i = 0; i < N; i++)
         idx[i] = 1000000000ull + i;
+    buf_adds(&answers, ABSENT);
     for (size_t i = 0; i < N; i += BATCH) {
         size_t k = N - i < BATCH ? N - i : BATCH;
 
@@ -517,7 +533,7 @@ static void test_remote_hash_blocks_in_batches(void **state)
     assert_int_equal(hashes[0], 0);
     assert_int_equal(hashes[N - 1], N - 1);
     out = transport_memory_output(f.ctl, &len);
-    for (const char *line = out + strlen("hello\nstreams 1 0\n");
+    for (const char *line = out + strlen("hello\nstreams 1 0\nprobe\n");
          line < out + len; line = p + 1) {
         p = memchr(line, '\n', (size_t)(out + len - line));
         assert_non_null(p);
@@ -536,7 +552,7 @@ static void test_remote_hash_blocks_refuses_few_hashes(void **state)
     const uint64_t idx[2] = {3, 7};
     uint64_t hashes[2] = {0, 0};
     struct fake f;
-    struct dest *d = open_fake(&f, "ok n=2\n" H1);
+    struct dest *d = open_fake(&f, ABSENT "ok n=2\n" H1);
     struct error err = ERROR_INIT;
 
     (void)state;
@@ -551,7 +567,7 @@ static void test_remote_hash_blocks_refuses_few_hashes(void **state)
 static void test_remote_error_answer_comes_back(void **state)
 {
     struct fake f;
-    struct dest *d = open_fake(&f, "err 8 2 no%20such%20snapshot\n");
+    struct dest *d = open_fake(&f, ABSENT "err 8 2 no%20such%20snapshot\n");
     struct error err = ERROR_INIT;
 
     (void)state;
@@ -565,12 +581,17 @@ static void test_remote_error_answer_comes_back(void **state)
 static void error_answer_fails(const char *answer, const char *s1)
 {
     struct fake f;
-    struct dest *d = open_fake(&f, answer);
+    struct buf script = BUF_INIT;
+    struct dest *d;
     struct error err = ERROR_INIT;
 
+    buf_adds(&script, ABSENT);
+    buf_adds(&script, answer);
+    d = open_fake(&f, buf_str(&script));
     assert_int_equal(dest_snap_remove(d, "s1", &err), -1);
     expect_protocol(d, &err, s1, NULL);
     close_fake(&f, d);
+    buf_release(&script);
 }
 
 /* Kind 0 was a failure with no error in it. */
@@ -618,6 +639,47 @@ static void test_remote_refuses_unsafe_socket_paths(void **state)
     }
 }
 
+/* Without --streams the receiver is asked for the most the round trip
+ * could call for; the round trip of "streams" (not of hello, whose answer
+ * waits for the program's start) decides how many join: here, in memory,
+ * one. */
+static int joins;
+
+static int counting_exec(void *ctx, const char *command, struct transport **out,
+                         struct error *err)
+{
+    if (strstr(command, " receive --join "))
+        __atomic_add_fetch(&joins, 1, __ATOMIC_SEQ_CST);
+    return fake_exec(ctx, command, out, err);
+}
+
+static void test_remote_auto_streams_asks_for_the_most(void **state)
+{
+    struct dest_remote_params p = {0};
+    struct fake f;
+    struct dest *d = NULL;
+    struct error err = ERROR_INIT;
+    const char *out;
+    size_t len;
+
+    (void)state;
+    memset(&f, 0, sizeof(f));
+    f.answers = ABSENT;
+    f.script = (struct buf)BUF_INIT;
+    p.exec = counting_exec;
+    p.exec_ctx = &f;
+    joins = 0;
+    assert_int_equal(dest_remote_open(&p, "ssh://host/rbd/vol", NULL, "admin",
+                                      "rbd", "vol", &d, &err),
+                     0);
+    out = transport_memory_output(f.ctl, &len);
+    assert_true(len >= strlen("hello\nstreams 8 0\nprobe\n"));
+    assert_memory_equal(out, "hello\nstreams 8 0\nprobe\n",
+                        strlen("hello\nstreams 8 0\nprobe\n"));
+    close_fake(&f, d);
+    assert_int_equal(joins, 1);
+}
+
 /* dest_remote_stream_fn of a host that allows direct channels: the data
  * session is one end of a pair, the fake keeps the other. */
 struct direct_fake {
@@ -650,7 +712,7 @@ static void test_remote_direct_data_session_says_so(void **state)
 
     (void)state;
     memset(&df, 0, sizeof(df));
-    df.f.answers = "";
+    df.f.answers = ABSENT;
     df.f.script = (struct buf)BUF_INIT;
     p.exec = fake_exec;
     p.stream = fake_stream;
@@ -680,6 +742,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_refuses_unsafe_socket_paths),
         cmocka_unit_test(test_remote_direct_data_session_says_so),
+        cmocka_unit_test(test_remote_auto_streams_asks_for_the_most),
         cmocka_unit_test(test_remote_probe_reads_a_good_answer),
         cmocka_unit_test(test_remote_probe_of_an_absent_image),
         cmocka_unit_test(test_remote_probe_refuses_snaps_near_2_64),
