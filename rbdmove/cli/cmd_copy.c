@@ -130,6 +130,7 @@ static void print_event(void *ctx, const struct replicate_event *ev)
         json_out_u64(&j, "data_bytes", ev->stats->data_bytes);
         json_out_u64(&j, "zero_bytes", ev->stats->zero_bytes);
         json_out_u64(&j, "stream_bytes", ev->stats->stream_bytes);
+        json_out_u64(&j, "extent_bytes", ev->stats->extent_bytes);
         json_out_double(&j, "seconds", ev->stats->seconds);
     }
     json_out_object_end(&j);

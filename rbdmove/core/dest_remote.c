@@ -894,7 +894,11 @@ static int remote_transfer(struct dest *dd, struct image *src,
         goto out;
     }
     for (unsigned i = 0; i < n; i++) {
-        st->extent_bytes += s[i].st.extent_bytes;
+        /* Every sender walks all the changed extents (and sends its share
+         * of the chunks): the extents are counted once, not n times, or a
+         * move would plan its final round on n times the real rate. */
+        if (s[i].st.extent_bytes > st->extent_bytes)
+            st->extent_bytes = s[i].st.extent_bytes;
         st->data_records += s[i].st.data_records;
         st->zero_records += s[i].st.zero_records;
         st->stream_bytes += s[i].st.stream_bytes;
