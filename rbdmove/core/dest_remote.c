@@ -925,23 +925,35 @@ static void remote_free(struct dest *dd)
 {
     struct dest_remote *d = (struct dest_remote *)dd;
     struct error ignored = ERROR_INIT;
+    bool polite = d->ctl && !d->broken;
 
-    if (d->ctl && !d->broken) {
+    /*
+     * Goodbyes all at once: "quit" and every end of input go out before
+     * we wait for any session to close, so that a long link costs one
+     * round trip here, not one per session (sshd closes a data channel
+     * only after our end of input).
+     */
+    if (polite) {
         struct buf line = BUF_INIT;
 
         proto_add(&line, "quit");
         if (proto_send(d->ctl, &line, &ignored) < 0 ||
-            transport_close_write(d->ctl, &ignored) < 0 ||
-            transport_finish(d->ctl, &ignored) < 0)
+            transport_close_write(d->ctl, &ignored) < 0) {
             error_clear(&ignored);
+            polite = false;
+        }
         buf_release(&line);
     }
-    /* The receiver has gone: its joins exit, and so do the sessions. */
     (void)collect_openers(d, NULL);
+    for (unsigned i = 0; polite && d->data && i < d->nstreams; i++) {
+        if (d->data[i] && transport_close_write(d->data[i], &ignored) < 0)
+            error_clear(&ignored);
+    }
+    /* The receiver ends: its joins exit, and so do the sessions. */
+    if (polite && transport_finish(d->ctl, &ignored) < 0)
+        error_clear(&ignored);
     for (unsigned i = 0; d->data && i < d->nstreams; i++) {
-        if (d->data[i] && !d->broken &&
-            (transport_close_write(d->data[i], &ignored) < 0 ||
-             transport_finish(d->data[i], &ignored) < 0))
+        if (d->data[i] && polite && transport_finish(d->data[i], &ignored) < 0)
             error_clear(&ignored);
         transport_free(d->data[i]);
     }
