@@ -38,6 +38,18 @@ int dest_snap_remove(struct dest *d, const char *name, struct error *err)
     return d->ops->snap_remove(d, name, err);
 }
 
+int dest_commit(struct dest *d, const char *snap, const char *key,
+                const char *value, const char *remove_key, struct error *err)
+{
+    if (d->ops->commit)
+        return d->ops->commit(d, snap, key, value, remove_key, err);
+    if (d->ops->snap_create(d, snap, err) < 0 ||
+        d->ops->set_meta(d, key, value, err) < 0 ||
+        d->ops->set_meta(d, remove_key, NULL, err) < 0)
+        return -1;
+    return 0;
+}
+
 int dest_dirty(struct dest *d, const char *since, struct dest_extents *x,
                struct error *err)
 {

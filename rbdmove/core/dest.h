@@ -114,6 +114,10 @@ struct dest_ops {
      * this destination holds no lock.
      */
     int (*unlock)(struct dest *d, struct error *err);
+    /* dest_commit in one go (one round trip for a remote destination);
+     * NULL: dest_commit makes the three calls. */
+    int (*commit)(struct dest *d, const char *snap, const char *key,
+                  const char *value, const char *remove_key, struct error *err);
     void (*free)(struct dest *d);
 };
 
@@ -138,6 +142,14 @@ int dest_snap_create(struct dest *d, const char *name,
                      struct error *err) MUST_CHECK;
 int dest_snap_remove(struct dest *d, const char *name,
                      struct error *err) MUST_CHECK;
+/*
+ * The end of a round: create snapshot snap, set key to value, remove
+ * remove_key, in that order, stopping at the first failure (which is the
+ * answer): a snapshot that failed leaves the marks as they were.
+ */
+int dest_commit(struct dest *d, const char *snap, const char *key,
+                const char *value, const char *remove_key,
+                struct error *err) MUST_CHECK;
 int dest_dirty(struct dest *d, const char *since, struct dest_extents *x,
                struct error *err) MUST_CHECK;
 int dest_transfer(struct dest *d, struct image *src, const char *from_snap,

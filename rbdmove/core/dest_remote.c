@@ -324,6 +324,25 @@ static int remote_snap_remove(struct dest *dd, const char *name,
     return simple((struct dest_remote *)dd, err, "snap-remove", name, NULL);
 }
 
+/* The end of a round in one round trip (the receiver stops at the first
+ * failure, as dest_commit does). */
+static int remote_commit(struct dest *dd, const char *snap, const char *key,
+                         const char *value, const char *remove_key,
+                         struct error *err)
+{
+    struct buf line = BUF_INIT;
+    int ret;
+
+    proto_add(&line, "commit");
+    proto_add(&line, snap);
+    proto_add(&line, key);
+    proto_add(&line, value);
+    proto_add(&line, remove_key);
+    ret = request((struct dest_remote *)dd, &line, NULL, err);
+    buf_release(&line);
+    return ret;
+}
+
 static int remote_unlock(struct dest *dd, struct error *err)
 {
     return simple((struct dest_remote *)dd, err, "unlock", NULL, NULL);
@@ -980,6 +999,7 @@ static const struct dest_ops remote_ops = {
     .hash = remote_hash,
     .hash_blocks = remote_hash_blocks,
     .unlock = remote_unlock,
+    .commit = remote_commit,
     .free = remote_free,
 };
 

@@ -23,8 +23,9 @@ struct transport;
 #define PROTO_LINE_MAX (1u << 20)
 /* What "hello" answers; both ends must match. 2: data streams pass their
  * descriptor (SCM_RIGHTS), "-" names the head, "unlock". 3: "streams N
- * LEVEL" opens the data sessions once, every transfer reuses them. */
-#define RECEIVER_PROTOCOL_VERSION 3
+ * LEVEL" opens the data sessions once, every transfer reuses them. 4:
+ * "commit", the end of a round in one request. */
+#define RECEIVER_PROTOCOL_VERSION 4
 
 /* A buffered line reader over a transport (kept as a reference). */
 struct proto_reader {

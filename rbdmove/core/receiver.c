@@ -3,10 +3,10 @@
  * rbdmove/core/receiver.c: `rbdmove receive`, serving a dest_remote client.
  *
  * Requests (one line each, see proto.h):
- *   hello                         ok version=3 (3: data sessions join once
- *                                 and carry every apply; 2: they passed
- *                                 their descriptor, "-" names the head,
- *                                 unlock)
+ *   hello                         ok version=4 (4: commit; 3: data sessions
+ *                                 join once and carry every apply; 2: they
+ *                                 passed their descriptor, "-" names the
+ *                                 head, unlock)
  *   probe                         ok exists= size= order= id= [fsid= mons=
  *                                 created= base= seed= pending=] snaps=K,
  *                                 then K lines NAME ID SIZE
@@ -17,6 +17,9 @@
  *   hash SNAP BLOCK               ok size= block= n=K, then K lines of hex
  *   hash-blocks SNAP BLOCK I,J,K  ok n=K, then K lines of hex
  *                                 (SNAP "-": the head)
+ *   commit SNAP KEY VALUE RMKEY   snap-create SNAP, meta KEY VALUE,
+ *                                 meta-remove RMKEY; stops at the first
+ *                                 failure (one round trip a round)
  *   unlock                        give up the image's lock (handed over)
  *   streams N LEVEL               ok socket=PATH: up to N data sessions
  *                                 (direct channels, or `rbdmove receive
@@ -751,6 +754,10 @@ static int dispatch(struct server *s, const struct proto_tokens *t,
     } else if (!strcmp(v, "snap-create")) {
         if (need(t, 2, "snap-create NAME", err) < 0 ||
             dest_snap_create(d, t->v[1], err) < 0)
+            return -1;
+    } else if (!strcmp(v, "commit")) {
+        if (need(t, 5, "commit SNAP KEY VALUE REMOVE_KEY", err) < 0 ||
+            dest_commit(d, t->v[1], t->v[2], t->v[3], t->v[4], err) < 0)
             return -1;
     } else if (!strcmp(v, "unlock")) {
         if (need(t, 1, "unlock", err) < 0 || dest_unlock(d, err) < 0)

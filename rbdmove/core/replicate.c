@@ -652,14 +652,16 @@ static int commit(struct replicate *r, const struct mark *m,
     struct mark base = {0};
     double t0 = time_now();
 
+    char *v;
+    int ret;
+
     r->t_commit = 0;
-    if (dest_snap_create(r->dst, m->snap, err) < 0)
-        return -1;
     base.snap = m->snap;
     base.snap_id = m->snap_id;
-    if (set_mark(r, DEST_META_BASE, &base, err) < 0)
-        return -1;
-    if (dest_set_meta(r->dst, meta_key, NULL, err) < 0)
+    v = mark_format(cluster_fsid(r->cl), image_id(r->head), &base);
+    ret = dest_commit(r->dst, m->snap, DEST_META_BASE, v, meta_key, err);
+    free(v);
+    if (ret < 0)
         return -1;
     r->retired |= r->base != NULL;
     free(r->base);

@@ -26,7 +26,7 @@
 /* hello, then "streams 1 0": the data session joins at this path. The
  * probe sent along with "streams" takes the next answer: the tests that
  * begin with something else give it ABSENT first. */
-#define HELLO "ok version=3\nok socket=/tmp/rbdmove-test/s\n"
+#define HELLO "ok version=4\nok socket=/tmp/rbdmove-test/s\n"
 #define ABSENT "ok exists=0 size=0 order=0 snaps=0\n"
 #define MIB (1024u * 1024)
 
@@ -609,10 +609,10 @@ static void test_remote_error_answer_must_be_numbers(void **state)
 static void test_remote_refuses_unsafe_socket_paths(void **state)
 {
     static const char *const bad[] = {
-        "ok version=3\nok socket=relative/s\n",
-        "ok version=3\nok socket=/tmp/x;reboot\n",
-        "ok version=3\nok socket=/tmp/a%20b\n",
-        "ok version=3\nok\n",
+        "ok version=4\nok socket=relative/s\n",
+        "ok version=4\nok socket=/tmp/x;reboot\n",
+        "ok version=4\nok socket=/tmp/a%20b\n",
+        "ok version=4\nok\n",
     };
 
     (void)state;

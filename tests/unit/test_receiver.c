@@ -99,6 +99,13 @@ static void test_receiver_refuses_bad_sizes_and_orders(void **state)
     refused("resize %2B1", "invalid size '+1'", NULL);
 }
 
+static void test_receiver_refuses_a_short_commit(void **state)
+{
+    (void)state;
+    refused("commit s1 k v", "usage: commit SNAP KEY VALUE REMOVE_KEY", NULL);
+    refused("commit s1 k v r x", "usage: commit", NULL);
+}
+
 static void test_receiver_refuses_bad_apply(void **state)
 {
     (void)state;
@@ -125,6 +132,7 @@ int main(void)
         cmocka_unit_test(test_receiver_refuses_bad_block_lists),
         cmocka_unit_test(test_receiver_refuses_bad_sizes_and_orders),
         cmocka_unit_test(test_receiver_refuses_bad_apply),
+        cmocka_unit_test(test_receiver_refuses_a_short_commit),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
