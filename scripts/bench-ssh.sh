@@ -1,10 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# bench-ssh.sh [options]: the SSH benchmark of issue 3. In one go, a 4 GiB
-# image holding DATA of random data (4 MiB extents at distinct random
-# offsets) on ceph1 is copied to ceph2 over the lab's loopback sshd
-# (scripts/sshd-lab.sh, running) by
+# bench-ssh.sh [options]: the SSH benchmark of issues 3 and 16. In one go,
+# an image (4 GiB by default) holding DATA of random data (4 MiB extents
+# at distinct random offsets) on ceph1 is copied to ceph2 over the lab's
+# loopback sshd (scripts/sshd-lab.sh, running) by
 #   - `rbd export-diff - | ssh (OpenSSH, default ciphers) rbd import-diff -`
 #   - `rbdmove copy ... ssh://` with --streams 1, and with the default
 #   - the same through a delay relay (scripts/bench/delay-relay.py, 2 x
@@ -25,9 +25,11 @@
 #   --rbdmove PATH     binary (default $RBDMOVE, else build-sshcopy, build)
 #   --lab DIR          the private Ceph lab (default /tmp/rbm-sshbench)
 #   --ports "P1 P2"    its base ports (default "20800 21800")
-#   --data SIZE        random data in the image: 2G, or 1G when less than
-#                      8 GiB of memory is available (auto); the image is
-#                      4 GiB either way
+#   --data SIZE        random data in the image: 512M, 1G or 2G (auto:
+#                      2G, or 1G when less than 8 GiB of memory is
+#                      available)
+#   --image SIZE       the image's size: 1G, 2G or 4G (default 4G), more
+#                      than --data
 #   --streams N        the "default" run's stream count (default: none given,
 #                      rbdmove picks it from the round trip)
 #   --runs N           loopback repetitions, in alternating order; the
@@ -53,6 +55,7 @@ LAB=/tmp/rbm-sshbench
 PORTS="20800 21800"
 BIN=${RBDMOVE:-}
 DATA=auto
+IMAGE=4G
 STREAMS=""
 RUNS=2
 RELAY_STREAMS="1 4 auto"
@@ -69,7 +72,7 @@ die() {
     exit 1
 }
 usage() {
-    sed -n '4,43s/^# \{0,1\}//p' "$0" >&2
+    sed -n '4,45s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
@@ -78,6 +81,7 @@ while [ $# -gt 0 ]; do
     --rbdmove) BIN=${2:?}; shift ;;
     --lab) LAB=${2:?}; shift ;;
     --ports) PORTS=${2:?}; shift ;;
+    --image) IMAGE=${2:?}; shift ;;
     --data) DATA=${2:?}; shift ;;
     --streams) STREAMS=${2:?}; shift ;;
     --runs) RUNS=${2:?}; shift ;;
@@ -138,7 +142,10 @@ C1=$LAB/ceph1/ceph.conf
 C2=$LAB/ceph2/ceph.conf
 
 GIB=$((1 << 30))
-IMAGE_SIZE=$((4 * GIB))
+case "$IMAGE" in
+1G | 2G | 4G) IMAGE_SIZE=$((${IMAGE%G} * GIB)) ;;
+*) die "--image is 1G, 2G or 4G" ;;
+esac
 avail_kib=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
 if [ "$DATA" = auto ]; then
     # about 1.5 x DATA per cluster, and room for everybody else
@@ -148,11 +155,13 @@ else
     DATA_NOTE="asked for"
 fi
 case "$DATA" in
+512M) DATA_BYTES=$((GIB / 2)) ;;
 1G) DATA_BYTES=$GIB ;;
 2G) DATA_BYTES=$((2 * GIB)) ;;
-*) die "--data is 1G or 2G" ;;
+*) die "--data is 512M, 1G or 2G" ;;
 esac
-say "image 4 GiB with $DATA of random data ($DATA_NOTE)"
+[ "$DATA_BYTES" -lt "$IMAGE_SIZE" ] || die "--data $DATA does not fit in --image $IMAGE"
+say "image $IMAGE with $DATA of random data ($DATA_NOTE)"
 [ "$avail_kib" -ge $(((3 * DATA_BYTES + GIB) >> 10)) ] ||
     die "only $((avail_kib >> 10)) MiB of memory available: too little for $DATA"
 
@@ -255,6 +264,7 @@ fresh_dst() {
 
 RESULTS=() # tab-separated: label seconds MiB/s equal cpu rss seed-rate share
 LAST_S=0   # seconds of the last run
+LAST_XFER=0 # seconds of the last copy's seed transfer (round_done)
 ON_LINE=0  # 1 through the relay with --rate: runs get a share of the line
 # record LABEL SECONDS EQUAL [CPU RSS_KIB SEED_RATE]
 record() {
@@ -312,9 +322,9 @@ copy_run() {
         die "$label failed"
     }
     read -r wall user sys rss _ <"$WORK/copy.time"
-    read -r base rate < <("$PY" - "$WORK/copy.out" <<'PY'
+    read -r base rate LAST_XFER < <("$PY" - "$WORK/copy.out" <<'PY'
 import json, sys
-base, rate = "-", 0
+base, rate, secs = "-", 0, 0
 for line in open(sys.argv[1]):
     if line.startswith("{"):
         e = json.loads(line)
@@ -322,7 +332,8 @@ for line in open(sys.argv[1]):
             base = e["base_snap"]
         if e.get("event") == "round_done" and e["seconds"] > 0:
             rate = e["data_bytes"] / e["seconds"] / 1048576
-print(base, "%.0f" % rate)
+            secs = e["seconds"]
+print(base, "%.0f" % rate, "%.2f" % secs)
 PY
 )
     sum=$(checksum "$C2" "$dst@$base")
@@ -393,6 +404,7 @@ LOOP_COUNT=${#RESULTS[@]}
 
 RTT_DIRECT="-"
 RTT_RELAY="-"
+RELAY_AUTO_S="" RELAY_AUTO_FIXED="" RELAY_PIPE_S=""
 LINK="+$DELAY ms each way${RATE_TEXT:+, $RATE_TEXT per direction shared by all connections}"
 LINK_CHECK=""
 if [ "$RELAY" = 1 ]; then
@@ -440,12 +452,15 @@ if [ "$RELAY" = 1 ]; then
         if [ "$n" = auto ]; then
             copy_run "relay: rbdmove copy (default --streams)" \
                 "$RELAY_PORT" "$KH_RELAY"
+            RELAY_AUTO_S=$LAST_S
+            RELAY_AUTO_FIXED=$(elapsed "$LAST_XFER" "$LAST_S")
         else
             copy_run "relay: rbdmove copy --streams $n" "$RELAY_PORT" \
                 "$KH_RELAY" --streams "$n"
         fi
     done
     pipe_run "relay: OpenSSH pipe" "$RELAY_PORT" "$KH_RELAY"
+    RELAY_PIPE_S=$LAST_S
     ON_LINE=0
 fi
 
@@ -453,7 +468,7 @@ fi
 
 report() {
     local r i=0 label s rate eq cpu rss seed share col="" sep="" more=""
-    echo "Image: 4 GiB with $DATA of random data ($DATA_NOTE); $("$BIN" --version 2>/dev/null | head -1), commit $(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)."
+    echo "Image: ${IMAGE}iB with $DATA of random data ($DATA_NOTE); $("$BIN" --version 2>/dev/null | head -1), commit $(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)."
     echo "Machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end (shared with other work)."
     if [ -n "$RATE" ]; then
         # The share of the line: a column of its own, and a sentence on
@@ -480,6 +495,15 @@ report() {
     echo "OpenSSH pipe / rbdmove --streams 1 = $(ratio "$PIPE_S" "$ONE_S")x;" \
         "OpenSSH pipe / rbdmove ($N) = $(ratio "$PIPE_S" "$DEF_S")x" \
         "(target: at least 1.5x)."
+    if [ -n "$RELAY_AUTO_S" ] && [ -n "$RELAY_PIPE_S" ]; then
+        echo
+        local share=""
+        [ -z "$RATE" ] ||
+            share="; its share of the line $(line_share "$DATA_BYTES" "$RELAY_AUTO_S")% (target: at least 80%)"
+        echo "Through the relay ($LINK): OpenSSH pipe $RELAY_PIPE_S s, rbdmove (default --streams) $RELAY_AUTO_S s:" \
+            "OpenSSH pipe / rbdmove = $(ratio "$RELAY_PIPE_S" "$RELAY_AUTO_S")x (issue 16 target: at least 1.6x)$share." \
+            "Its fixed cost (the whole run less the seed transfer): $RELAY_AUTO_FIXED s (target at 80 ms: under 1.5 s)."
+    fi
 }
 report | tee "$WORK/report.md"
 if [ -n "$MARKDOWN" ]; then
