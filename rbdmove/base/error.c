@@ -83,6 +83,7 @@ const char *error_kind_name(enum error_kind kind)
         [ERROR_STATE] = "state",
         [ERROR_MISMATCH] = "mismatch",
         [ERROR_INTERRUPTED] = "interrupted",
+        [ERROR_BUSY] = "busy",
     };
 
     if ((unsigned)kind < sizeof(names) / sizeof(names[0]) && names[kind])

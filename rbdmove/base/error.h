@@ -26,6 +26,7 @@ enum error_kind {
     ERROR_STATE,    /* volume/image not in the state we need */
     ERROR_MISMATCH, /* verification found a difference */
     ERROR_INTERRUPTED, /* stopped by a signal; resumable; exit status 3 */
+    ERROR_BUSY,        /* another run holds the lock; exit status 4 */
 };
 
 #define ERROR_MSG_MAX 1024

@@ -63,6 +63,8 @@ int cli_report_error(const struct error *err)
         return EXIT_USAGE;
     case ERROR_INTERRUPTED:
         return EXIT_RESUMABLE;
+    case ERROR_BUSY:
+        return EXIT_BUSY;
     default:
         return EXIT_FAIL;
     }

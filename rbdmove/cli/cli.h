@@ -18,6 +18,7 @@ enum exit_status {
     EXIT_FAIL = 1,
     EXIT_USAGE = 2,
     EXIT_RESUMABLE = 3,
+    EXIT_BUSY = 4, /* another rbdmove is at work on the same volume */
 };
 
 /* A subcommand's description for --help and usage errors; its options

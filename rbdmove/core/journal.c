@@ -432,6 +432,60 @@ out:
     return ret;
 }
 
+int journal_lock_name(const char *dir, const char *name, int *fd_out,
+                      struct error *err)
+{
+    char *path;
+    char pid[32], held[32];
+    ssize_t n;
+    int fd, r;
+
+    *fd_out = -1;
+    if (!id_is_valid(name))
+        return error_set(err, ERROR_USAGE, 0, "'%s' cannot name a lock", name);
+    if (mkdir_p(dir, err) < 0 || check_dir(dir, err) < 0)
+        return -1;
+    path = xasprintf("%s/%s.lock", dir, name);
+    r = open_file(path, O_RDWR | O_CREAT, &fd, err);
+    free(path);
+    if (r < 0)
+        return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+
+        n = pread(fd, held, sizeof(held) - 1, 0);
+        held[n > 0 ? n : 0] = '\0';
+        held[strcspn(held, "\n")] = '\0';
+        if (held[strspn(held, "0123456789")])
+            held[0] = '\0'; /* not a pid of ours: say nothing of it */
+        close(fd);
+        if (e != EWOULDBLOCK)
+            return error_set(err, ERROR_IO, e, "cannot lock '%s/%s.lock'", dir,
+                             name);
+        if (held[0])
+            return error_set(err, ERROR_BUSY, EWOULDBLOCK,
+                             "another rbdmove process (pid %s) holds "
+                             "'%s/%s.lock'",
+                             held, dir, name);
+        return error_set(err, ERROR_BUSY, EWOULDBLOCK,
+                         "another rbdmove process holds '%s/%s.lock'", dir,
+                         name);
+    }
+    /* Who holds it, for the message of the next one; the lock, not the
+     * pid, is what counts (a stale pid in an unlocked file is harmless). */
+    snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0)
+        (void)!pwrite(fd, pid, strlen(pid), 0);
+    *fd_out = fd;
+    return 0;
+}
+
+void journal_unlock_name(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
 void journal_free(struct journal *j)
 {
     if (!j)

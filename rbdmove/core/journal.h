@@ -58,6 +58,15 @@ int journal_read(const char *dir, const char *id, struct journal **out,
  * resume or abort may need it.
  */
 int journal_discard(struct journal *j, struct error *err) MUST_CHECK;
+/*
+ * A lock of its own for work that has no journal (sync): dir/NAME.lock,
+ * held while *fd_out is open (flock, so it goes with the process, even
+ * after kill -9). ERROR_BUSY when another process holds it.
+ */
+int journal_lock_name(const char *dir, const char *name, int *fd_out,
+                      struct error *err) MUST_CHECK;
+/* Release it (fd -1: nothing). */
+void journal_unlock_name(int fd);
 /* NULL-safe; releases the lock. */
 void journal_free(struct journal *j);
 

@@ -150,6 +150,10 @@ struct migrate_sync_opts {
     uint64_t converge;     /* stop rounds below this delta (default 64M) */
     unsigned max_rounds;   /* default 10 */
     bool verify;           /* compare the base snapshots at the end */
+    /* The lock of the volume's syncs (sync-SOURCE_ID.lock) goes there,
+     * taken before anything is looked up in the destination region: a
+     * second sync of the same volume is ERROR_BUSY. NULL: no lock. */
+    const char *state_dir;
 };
 
 struct migrate_sync_result {

@@ -13,6 +13,7 @@
 #include "openstack/cinder.h"
 #include "rbdmove/base/buf.h"
 #include "rbdmove/core/cluster.h"
+#include "rbdmove/core/journal.h"
 #include "rbdmove/core/migrate_int.h"
 #include "rbdmove/core/replicate.h"
 #include "rbdmove/base/xalloc.h"
@@ -167,8 +168,8 @@ int migrate_sync(const struct migrate_sync_opts *o,
     struct migrate_report rep;
     struct move m;
     struct buf why = BUF_INIT;
-    char dst_id[37];
-    int ret = -1;
+    char dst_id[37], lock[64];
+    int lock_fd = -1, ret = -1;
 
     memset(res, 0, sizeof(*res));
     move_init(&m, NULL, &o->m, &rep);
@@ -176,6 +177,16 @@ int migrate_sync(const struct migrate_sync_opts *o,
     if (!m.plan->src.cinder || !m.plan->dst.cinder || !m.plan->have_volume ||
         !plan_ok(m.plan)) {
         move_preflight_failed(m.plan, "see 'rbdmove plan'", err);
+        goto out;
+    }
+    /* Two syncs of one volume would each find no copy and make one, or
+     * race on the same base snapshots. */
+    snprintf(lock, sizeof(lock), "sync-%s", m.plan->volume.id);
+    if (o->state_dir &&
+        journal_lock_name(o->state_dir, lock, &lock_fd, err) < 0) {
+        if (err->kind == ERROR_BUSY)
+            error_prefix(err, "volume %s is being synced already",
+                         m.plan->volume.id);
         goto out;
     }
     if (find_sync_volume(m.plan->dst.cinder, m.plan->volume.id, dst_id, err) <
@@ -218,5 +229,6 @@ int migrate_sync(const struct migrate_sync_opts *o,
 out:
     buf_release(&why);
     move_release(&m);
+    journal_unlock_name(lock_fd);
     return ret;
 }

@@ -456,6 +456,39 @@ static void test_journal_state_dir_of_another_user(void **state)
     remove_dir(dir);
 }
 
+/* sync's lock: a second holder is ERROR_BUSY and told the first's pid;
+ * closing gives it back; a name that could leave the directory is
+ * refused. */
+static void test_journal_lock_name(void **state)
+{
+    char dir[] = "/tmp/rbm-journal-XXXXXX";
+    struct error err = ERROR_INIT;
+    char pid[32];
+    int a = -1, b = -1;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(journal_lock_name(dir, "sync-v1", &a, &err), 0);
+    assert_true(a >= 0);
+    /* flock belongs to the open file: a second open in this process
+     * conflicts as another process would. */
+    assert_int_equal(journal_lock_name(dir, "sync-v1", &b, &err), -1);
+    assert_int_equal(b, -1);
+    assert_int_equal(err.kind, ERROR_BUSY);
+    snprintf(pid, sizeof(pid), "(pid %ld)", (long)getpid());
+    assert_non_null(strstr(err.msg, pid));
+    assert_non_null(strstr(err.msg, "sync-v1.lock"));
+    err = (struct error)ERROR_INIT;
+    assert_int_equal(journal_lock_name(dir, "sync-v2", &b, &err), 0);
+    journal_unlock_name(b);
+    journal_unlock_name(a);
+    assert_int_equal(journal_lock_name(dir, "sync-v1", &b, &err), 0);
+    journal_unlock_name(b);
+    assert_int_equal(journal_lock_name(dir, "../sync-v1", &b, &err), -1);
+    assert_int_equal(err.kind, ERROR_USAGE);
+    journal_unlock_name(-1);
+}
+
 static void test_journal_symlink_is_refused(void **state)
 {
     char dir[] = "/tmp/rbm-journal-XXXXXX";
@@ -555,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_journal_state_dir_writable_by_others),
         cmocka_unit_test(test_journal_state_dir_of_another_user),
         cmocka_unit_test(test_journal_symlink_is_refused),
+        cmocka_unit_test(test_journal_lock_name),
         cmocka_unit_test(test_journal_file_writable_by_others),
     };
 
