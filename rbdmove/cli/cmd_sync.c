@@ -4,13 +4,21 @@
  * kept in another region (migrate_sync). It shares the destinations and
  * the events with move (cmd_move_int.h).
  */
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "rbdmove/cli/cli.h"
 #include "rbdmove/cli/cli_options.h"
 #include "rbdmove/cli/cmd_move_int.h"
 #include "rbdmove/cli/commands.h"
+#include "rbdmove/cli/metrics.h"
+#include "rbdmove/core/journal.h"
+#include "rbdmove/base/log.h"
+#include "rbdmove/base/xalloc.h"
 #include "rbdmove/base/json_out.h"
 #include "rbdmove/core/migrate.h"
 #include "rbdmove/cli/progress.h"
@@ -27,6 +35,8 @@ static const struct cli_command sync_command = {
     "run creates the copy (a volume marked rbdmove.sync_of) and seeds it,\n"
     "every later run moves only what changed. Nothing is detached.",
 };
+
+static const char *metrics_file;
 
 static enum parse_options_status parse_sync(int argc, char **argv,
                                             struct move_args *a)
@@ -57,6 +67,12 @@ static enum parse_options_status parse_sync(int argc, char **argv,
         OPT_BOOL(0, "json", &cli_json, "print JSON events on stdout"),
         OPT_PROGRESS(&a->progress),
         OPT_REMOTE(&a->remote),
+        OPT_STRING(0, "state-dir", &a->state_dir, "DIR",
+                   "where the volume's sync lock is (default "
+                   "$XDG_STATE_HOME/rbdmove, else ~/.local/state/rbdmove)"),
+        OPT_STRING(0, "metrics-file", &metrics_file, "PATH",
+                   "write Prometheus metrics of this run to PATH "
+                   "(node_exporter's textfile collector)"),
         OPT_END(),
     };
     enum parse_options_status st;
@@ -65,7 +81,7 @@ static enum parse_options_status parse_sync(int argc, char **argv,
     st = parse_options(&sync_command, opts, argc, argv, &n);
     if (st != PARSE_OPT_DONE)
         return st;
-    if (n != 1)
+    if (n != 1 || !argv[0][0])
         return parse_options_error(&sync_command, "expected one volume");
     if (!a->mo.plan.dst.region)
         return parse_options_error(&sync_command,
@@ -74,6 +90,22 @@ static enum parse_options_status parse_sync(int argc, char **argv,
         return parse_options_error(&sync_command,
                                    "--src-conf and --dst-conf are required");
     a->mo.plan.volume = argv[0];
+    if (metrics_file) {
+        /* Found out now, not after an hour of copying. */
+        char *d = xstrdup(metrics_file);
+        char *slash = strrchr(d, '/');
+        bool ok;
+
+        if (slash)
+            *(slash == d ? slash + 1 : slash) = '\0';
+        ok = !!metrics_file[0] && access(slash ? d : ".", W_OK) == 0;
+        free(d);
+        if (!ok)
+            return parse_options_error(&sync_command,
+                                       "--metrics-file '%s': cannot write "
+                                       "in its directory",
+                                       metrics_file);
+    }
     st = check_destination(&sync_command, a);
     if (st != PARSE_OPT_DONE)
         return st;
@@ -104,6 +136,49 @@ static void print_synced(const struct migrate_sync_result *r)
     json_out_release(&j);
 }
 
+/* What the metrics need from the events, then the events as usual. */
+struct sync_watch {
+    uint64_t bytes;
+    double round_start; /* when the last round began: its snapshot */
+};
+
+static double wall_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void watch_event(void *ctx, const struct migrate_event *ev)
+{
+    struct sync_watch *w = ctx;
+
+    if (!strcmp(ev->phase, "seed") || !strcmp(ev->phase, "round")) {
+        if (ev->stats)
+            w->bytes += ev->stats->data_bytes;
+        else
+            w->round_start = wall_now();
+    }
+    on_event((void *)"sync", ev);
+}
+
+static int write_metrics(const char *volume, double start, int status,
+                         const struct sync_watch *w)
+{
+    struct sync_metrics m = {volume, start, wall_now(), status, w->bytes, 0};
+    struct error err = ERROR_INIT;
+
+    /* No round at all (already up to date): the point is still the base
+     * of an earlier run, whose time only the old file knows. */
+    m.point_time = w->round_start > 0 ? w->round_start : -1;
+    if (metrics_write(metrics_file, &m, &err) < 0) {
+        log_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    return status;
+}
+
 int cmd_sync(int argc, char **argv)
 {
     struct move_args a;
@@ -112,6 +187,9 @@ int cmd_sync(int argc, char **argv)
     struct dest_ctx dc;
     struct error err = ERROR_INIT;
     enum parse_options_status st;
+    struct sync_watch w = {0, 0};
+    double start = wall_now();
+    char *dir;
     int ret;
 
     args_init(&a);
@@ -119,6 +197,7 @@ int cmd_sync(int argc, char **argv)
     st = parse_sync(argc, argv, &a);
     if (st != PARSE_OPT_DONE)
         return parse_options_exit(st);
+    dir = a.state_dir ? xstrdup(a.state_dir) : journal_default_dir();
     memset(&dc, 0, sizeof(dc));
     dc.a = &a;
     memset(&so, 0, sizeof(so));
@@ -126,8 +205,9 @@ int cmd_sync(int argc, char **argv)
     so.m.ceph_timeout = cli_ceph_timeout();
     so.m.make_dest = make_dest;
     so.m.make_dest_ctx = &dc;
-    so.m.event = on_event;
-    so.m.event_ctx = (void *)"sync";
+    so.m.event = watch_event;
+    so.m.event_ctx = &w;
+    so.state_dir = dir;
     progress_setup(a.progress, cli_json);
     so.m.params.progress = progress_callback();
     if (!a.ssh)
@@ -142,9 +222,14 @@ int cmd_sync(int argc, char **argv)
     progress_stop();
     for (unsigned i = 0; i < dc.n; i++)
         cli_session_free(dc.sessions[i]);
-    if (ret < 0)
-        return cli_report_error(&err);
+    free(dir);
+    if (ret < 0) {
+        ret = cli_report_error(&err);
+        return metrics_file ? write_metrics(a.mo.plan.volume, start, ret, &w)
+                            : ret;
+    }
     print_synced(&res);
     migrate_sync_result_release(&res);
-    return EXIT_OK;
+    return metrics_file ? write_metrics(a.mo.plan.volume, start, EXIT_OK, &w)
+                        : EXIT_OK;
 }
