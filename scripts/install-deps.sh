@@ -20,8 +20,11 @@ CEPH_PACKAGES="ceph-mon ceph-mgr ceph-osd ceph-common python3 python3-rados
 
 # sshd lab and tools used by tests and demos.
 OTHER_PACKAGES="openssh-server openssh-client zstd iproute2
-  socat openssl time"  # socat, openssl: the TLS proxy of t41-openstack-client
+  socat openssl time systemd prometheus"  # socat, openssl: the TLS proxy of t41-openstack-client
 # time: /usr/bin/time for scripts/bench-copy.sh (peak RSS); it also uses openssl.
+# systemd: systemd-analyze verify of the sync units (t02); prometheus:
+# promtool check metrics of sync --metrics-file (t51); its service is
+# never started (policy-rc.d below).
 
 # ---- OpenStack lab packages (filled in by the openstack-lab helper) ----
 # Libraries, not the service packages (whose postinst scripts configure and

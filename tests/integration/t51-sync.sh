@@ -5,7 +5,10 @@
 # t51-sync: rbdmove sync keeps a DR copy of a volume in the other region:
 # the first run creates and seeds it, later runs move only the delta, a
 # copy written to behind rbdmove's back is refused, and the same works
-# through an rbdmove receiver over SSH.
+# through an rbdmove receiver over SSH. The systemd service's command line
+# runs it with its options from a file and writes Prometheus metrics that
+# promtool accepts (a failure keeps the time of the last success); a second
+# sync of a volume whose lock is held exits at once with status 4.
 . "$(dirname "$0")/lib.sh"
 
 lab_require ceph sshd openstack
@@ -51,6 +54,76 @@ expect_equal "equal after the second sync" \
     "$(image_checksum 1 "volumes/volume-$src@$b")" \
     "$(image_checksum 2 "volumes/volume-$dst@$b")"
 
+# The systemd service's command line (systemd/rbdmove-sync@.service, the
+# build tree's copy) with its options from a file, as EnvironmentFile=
+# gives them: RBDMOVE_SYNC_OPTIONS split on spaces, VOLUME one word.
+command -v promtool >/dev/null ||
+    bail "promtool is missing (scripts/install-deps.sh installs prometheus)"
+unit=${RBDMOVE%/rbdmove/rbdmove}/systemd/test/rbdmove-sync@.service
+[ -f "$unit" ] || bail "no $unit"
+state=$TEST_TMP/state
+cat >"$TEST_TMP/t51.conf" <<CONF
+VOLUME=$src
+RBDMOVE_SYNC_OPTIONS=--os-cloud rbdmove-demo --os-region-name RegionOne --dst-os-region-name RegionTwo --src-conf $CEPH1_CONF --dst-conf $CEPH2_CONF --json
+CONF
+service_line() {
+    local w l line words=() VOLUME="" RBDMOVE_SYNC_OPTIONS=""
+    # systemd's EnvironmentFile=: KEY=the rest of the line.
+    while IFS= read -r l; do
+        case "$l" in
+        VOLUME=*) VOLUME=${l#VOLUME=} ;;
+        RBDMOVE_SYNC_OPTIONS=*) RBDMOVE_SYNC_OPTIONS=${l#*=} ;;
+        esac
+    done <"$TEST_TMP/t51.conf"
+    line=$(sed -n 's/^ExecStart=//p' "$unit")
+    line=${line//%i/t51}
+    for w in $line; do
+        case "$w" in
+        '$RBDMOVE_SYNC_OPTIONS') read -ra opts <<<"$RBDMOVE_SYNC_OPTIONS"; words+=("${opts[@]}") ;;
+        '${VOLUME}') words+=("$VOLUME") ;;
+        *) words+=("$w") ;;
+        esac
+    done
+    env XDG_STATE_HOME="$state" "${words[@]}"
+}
+metrics=$(sed -n 's/^ExecStart=.*--metrics-file \([^ ]*\).*/\1/p' "$unit")
+metrics=${metrics//%i/t51}
+mkdir -p "$(dirname "$metrics")"
+rm -f "$metrics"
+write_random 1 "volumes/volume-$src" 400M 1M
+expect_success "the systemd service's command line syncs" service_line
+expect_equal "the same copy" "$dst" "$(json_event "$LAST_OUTPUT" done dst_volume_id)"
+expect_success "promtool check metrics accepts its metrics" \
+    sh -c 'promtool check metrics <"$1"' - "$metrics"
+prom() { sed -n "s/^rbdmove_sync_$1{volume=\"$src\"} //p" "$metrics"; }
+expect_equal "metrics: the run succeeded" 1 "$(prom last_attempt_success)"
+[ "$(prom last_bytes)" -ge 1048576 ] &&
+    pass "metrics: bytes of the run ($(prom last_bytes))" || fail "last_bytes: $(prom last_bytes)"
+expect_equal "metrics: one recovery point" 1 "$(prom recovery_points)"
+ok_at=$(prom last_success_timestamp_seconds)
+[ -n "$ok_at" ] && pass "metrics: the time of the success" || fail "no success time"
+
+# The volume's lock: held (here by flock(1)), a second sync exits at once
+# with status 4 and says why, and changes nothing.
+lock=$state/rbdmove/sync-$src.lock
+flock "$lock" sleep 120 &
+holder=$!
+for _ in $(seq 100); do
+    flock -n "$lock" true || break
+    sleep 0.1
+done
+before=$(base_of 1 "volumes/volume-$src")
+expect_exit 4 "a sync of a volume being synced exits with status 4" \
+    service_line
+grep -q "volume $src is being synced already" "$LAST_OUTPUT" &&
+    pass "it says the volume is being synced" || fail "message"
+expect_equal "the base did not move" "$before" "$(base_of 1 "volumes/volume-$src")"
+expect_equal "metrics: exit status 4" 4 "$(prom last_exit_status)"
+expect_equal "metrics: the last success is kept" "$ok_at" \
+    "$(prom last_success_timestamp_seconds)"
+kill "$holder"
+wait "$holder" 2>/dev/null
+
 # Through an rbdmove receiver over SSH.
 write_random 1 "volumes/volume-$src" 500M 2M
 expect_success "sync through an SSH receiver" \
@@ -61,6 +134,10 @@ expect_equal "verified over SSH" True "$(json_event "$LAST_OUTPUT" done verified
 # A copy written to behind rbdmove's back is refused.
 write_random 2 "volumes/volume-$dst" 0 64K
 write_random 1 "volumes/volume-$src" 0 64K
-expect_failure "a modified copy is refused" sync "$src"
+expect_failure "a modified copy is refused" sync --metrics-file "$TEST_TMP/f.prom" "$src"
 grep -q "modified after its base snapshot" "$LAST_OUTPUT" &&
     pass "says the copy was modified" || fail "message"
+expect_success "promtool accepts the metrics of a failed sync" \
+    sh -c 'promtool check metrics <"$1"' - "$TEST_TMP/f.prom"
+grep -q "^rbdmove_sync_last_attempt_success{volume=\"$src\"} 0$" "$TEST_TMP/f.prom" &&
+    pass "metrics: the run failed" || fail "last_attempt_success"
