@@ -37,6 +37,7 @@ static const struct cli_command sync_command = {
 };
 
 static const char *metrics_file;
+static unsigned sync_keep = 1;
 
 static enum parse_options_status parse_sync(int argc, char **argv,
                                             struct move_args *a)
@@ -53,6 +54,9 @@ static enum parse_options_status parse_sync(int argc, char **argv,
                  "stop the rounds when less than SIZE changed (default 64M)"),
         OPT_UINT(0, "max-rounds", &a->mo.max_rounds, "N", 1, 60,
                  "incremental rounds at most (default 10)"),
+        OPT_UINT(0, "keep", &sync_keep, "N", 1, 1000,
+                 "recovery points the copy keeps, newest first (default 1: "
+                 "the last sync only)"),
         OPT_BOOL(0, "verify", &a->verify,
                  "compare the snapshots both sides share at the end"),
         OPT_OPENSTACK_NEW_VOLUME(p, "the copy"),
@@ -164,9 +168,10 @@ static void watch_event(void *ctx, const struct migrate_event *ev)
 }
 
 static int write_metrics(const char *volume, double start, int status,
-                         const struct sync_watch *w)
+                         const struct sync_watch *w, int points)
 {
-    struct sync_metrics m = {volume, start, wall_now(), status, w->bytes, 0};
+    struct sync_metrics m = {volume,   start, wall_now(), status,
+                             w->bytes, 0,     points};
     struct error err = ERROR_INIT;
 
     /* No round at all (already up to date): the point is still the base
@@ -216,6 +221,7 @@ int cmd_sync(int argc, char **argv)
     so.converge = a.converge;
     so.max_rounds = a.mo.max_rounds;
     so.verify = a.verify;
+    so.keep = sync_keep;
     progress_setup(a.progress, cli_json);
     cli_install_signals();
     ret = migrate_sync(&so, &res, &err);
@@ -225,11 +231,14 @@ int cmd_sync(int argc, char **argv)
     free(dir);
     if (ret < 0) {
         ret = cli_report_error(&err);
-        return metrics_file ? write_metrics(a.mo.plan.volume, start, ret, &w)
-                            : ret;
+        return metrics_file
+                   ? write_metrics(a.mo.plan.volume, start, ret, &w, -1)
+                   : ret;
     }
     print_synced(&res);
+    ret = metrics_file ? write_metrics(a.mo.plan.volume, start, EXIT_OK, &w,
+                                       (int)res.points)
+                       : EXIT_OK;
     migrate_sync_result_release(&res);
-    return metrics_file ? write_metrics(a.mo.plan.volume, start, EXIT_OK, &w)
-                        : EXIT_OK;
+    return ret;
 }

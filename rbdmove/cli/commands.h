@@ -16,6 +16,7 @@ int cmd_resume(int argc, char **argv);
 int cmd_abort(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
+int cmd_points(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 
 #endif

@@ -23,6 +23,7 @@ static const struct command commands[] = {
      "move an attached Cinder volume to a server in another region", false},
     {"sync", cmd_sync,
      "keep a disaster-recovery copy of a volume in another region", false},
+    {"points", cmd_points, "list the recovery points of a copy", false},
     {"status", cmd_status, "list moves, or show one", false},
     {"resume", cmd_resume, "finish an interrupted move", false},
     {"abort", cmd_abort, "undo an unfinished move", false},

@@ -96,8 +96,13 @@ char *metrics_format(const struct sync_metrics *m, const char *old)
         add_metric(&b, m->volume, "last_success_timestamp_seconds",
                    "When the last successful sync of the volume ended.",
                    success);
+    double points =
+        ok && m->points >= 0 ? m->points : old_value(old, "recovery_points");
+
+    if (points < 0)
+        points = point >= 0 ? 1 : 0;
     add_metric(&b, m->volume, "recovery_points",
-               "Recovery points the copy holds.", point >= 0 ? 1 : 0);
+               "Recovery points the copy holds.", points);
     if (point >= 0) {
         add_metric(&b, m->volume, "recovery_point_timestamp_seconds",
                    "When the newest recovery point was taken (its "

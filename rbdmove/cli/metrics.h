@@ -23,6 +23,7 @@ struct sync_metrics {
     int exit_status;     /* 0: success */
     uint64_t bytes;      /* data bytes moved by this run */
     double point_time;   /* success: when the newest point was taken */
+    int points;          /* success: recovery points held (-1: unknown) */
 };
 
 /* Write path for m (mode 0644). ERROR_IO on failure; the old file, if

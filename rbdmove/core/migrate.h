@@ -150,6 +150,7 @@ struct migrate_sync_opts {
     uint64_t converge;     /* stop rounds below this delta (default 64M) */
     unsigned max_rounds;   /* default 10 */
     bool verify;           /* compare the base snapshots at the end */
+    unsigned keep;         /* recovery points the copy keeps (0, 1: base) */
     /* The lock of the volume's syncs (sync-SOURCE_ID.lock) goes there,
      * taken before anything is looked up in the destination region: a
      * second sync of the same volume is ERROR_BUSY. NULL: no lock. */
@@ -162,7 +163,8 @@ struct migrate_sync_result {
     unsigned rounds;
     bool converged;
     bool verified;
-    char *base; /* the snapshot both sides share now */
+    char *base;      /* the snapshot both sides share now */
+    unsigned points; /* recovery points the copy holds now (--keep) */
 };
 
 void migrate_sync_result_release(struct migrate_sync_result *r);
@@ -177,5 +179,35 @@ void migrate_sync_result_release(struct migrate_sync_result *r);
  */
 int migrate_sync(const struct migrate_sync_opts *o,
                  struct migrate_sync_result *res, struct error *err) MUST_CHECK;
+
+/* ---- recovery points of a copy (sync --keep)
+ * -------------------------------- */
+
+/* The copy's Cinder metadata key of each point: this, then the snapshot. */
+#define MIGRATE_POINT_PREFIX "rbdmove.point."
+
+struct migrate_point {
+    char *snap; /* the snapshot on the copy (and once on the source) */
+    char *time; /* when it was synced, "YYYY-MM-DDTHH:MM:SSZ" */
+    bool verified;
+    bool base;    /* the one the next sync goes on from */
+    char *source; /* "fsid=... image=... snap=... snap_id=..." */
+};
+
+struct migrate_points {
+    char copy_id[37];
+    char *sync_of;           /* the source volume's id */
+    struct migrate_point *p; /* newest first */
+    size_t n;
+};
+
+/*
+ * The recovery points of the copy o->volume (a name or id in the region of
+ * o->src), from its Cinder metadata alone: no other region, no Ceph.
+ * ERROR_STATE when it is not a copy made by `rbdmove sync`.
+ */
+int migrate_points(const struct plan_options *o, struct migrate_points *out,
+                   struct error *err) MUST_CHECK;
+void migrate_points_release(struct migrate_points *p);
 
 #endif

@@ -13,6 +13,7 @@
 #include "openstack/cinder.h"
 #include "rbdmove/base/buf.h"
 #include "rbdmove/core/cluster.h"
+#include "rbdmove/core/dest.h"
 #include "rbdmove/core/journal.h"
 #include "rbdmove/core/migrate_int.h"
 #include "rbdmove/core/replicate.h"
@@ -143,6 +144,7 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
     ro.params = o->m.params;
     ro.converge = o->converge;
     ro.max_rounds = o->max_rounds;
+    ro.keep = o->keep;
     ro.event = on_sync_event;
     ro.event_ctx = m;
     move_volume_expectations(&ro, p->dst_ceph_fsid, &v);
@@ -159,6 +161,66 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
     ret = 0;
 out:
     cinder_volume_release(&v);
+    return ret;
+}
+
+/*
+ * The copy's Cinder metadata says what it holds, for `rbdmove points` and
+ * failover, which read only the DR region's API: the state, the base, and
+ * one rbdmove.point.SNAP key per recovery point ("time=... verified=...
+ * fsid=... image=... snap=... snap_id=...": when it was synced and which
+ * source snapshot it is). Keys of points the destination no longer holds
+ * go.
+ */
+static int record_points(struct move *m, const char *dst_id,
+                         struct migrate_sync_result *res, const char *when,
+                         struct error *err)
+{
+    struct cinder *c = m->plan->dst.cinder;
+    struct dest_state st;
+    struct cinder_volume v;
+    struct buf key = BUF_INIT, val = BUF_INIT;
+    const char *ident;
+    int ret = -1;
+
+    memset(&v, 0, sizeof(v));
+    if (dest_probe(m->dst, &st, err) < 0)
+        return -1;
+    ident = st.meta_base ? st.meta_base : "";
+    if (!strncmp(ident, "v1 ", 3))
+        ident += 3;
+    buf_addf(&key, MIGRATE_POINT_PREFIX "%s", res->base);
+    buf_addf(&val, "time=%s verified=%s %s", when, res->verified ? "yes" : "no",
+             ident);
+    {
+        struct cinder_kv meta[] = {{"rbdmove.state", "synced"},
+                                   {"rbdmove.synced_at", when},
+                                   {"rbdmove.base", res->base},
+                                   {buf_str(&key), buf_str(&val)}};
+
+        if (cinder_volume_metadata_set(c, dst_id, meta, 4, err) < 0)
+            goto out;
+    }
+    if (cinder_volume_get(c, dst_id, &v, err) < 0)
+        goto out;
+    for (size_t i = 0; i < v.n_metadata; i++) {
+        const char *k = v.metadata[i].key;
+
+        if (strncmp(k, MIGRATE_POINT_PREFIX, strlen(MIGRATE_POINT_PREFIX)))
+            continue;
+        if (dest_state_snap_id(&st, k + strlen(MIGRATE_POINT_PREFIX))) {
+            res->points++;
+            continue;
+        }
+        if (cinder_volume_metadata_unset(c, dst_id, k, err) < 0)
+            goto out;
+    }
+    ret = 0;
+out:
+    cinder_volume_release(&v);
+    dest_state_release(&st);
+    buf_release(&key);
+    buf_release(&val);
     return ret;
 }
 
@@ -215,14 +277,10 @@ int migrate_sync(const struct migrate_sync_opts *o,
         char when[32];
         time_t now = time(NULL);
         struct tm tm;
-        struct cinder_kv meta[] = {{"rbdmove.state", "synced"},
-                                   {"rbdmove.synced_at", when},
-                                   {"rbdmove.base", res->base}};
 
         gmtime_r(&now, &tm);
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        if (cinder_volume_metadata_set(m.plan->dst.cinder, dst_id, meta, 3,
-                                       err) < 0)
+        if (record_points(&m, dst_id, res, when, err) < 0)
             goto out;
     }
     ret = 0;
@@ -230,5 +288,98 @@ out:
     buf_release(&why);
     move_release(&m);
     journal_unlock_name(lock_fd);
+    return ret;
+}
+
+/* ---- recovery points
+ * --------------------------------------------------------- */
+
+void migrate_points_release(struct migrate_points *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->p[i].snap);
+        free(p->p[i].time);
+        free(p->p[i].source);
+    }
+    free(p->p);
+    free(p->sync_of);
+    memset(p, 0, sizeof(*p));
+}
+
+/* The value of "name=" in a point's value (a copy), or NULL. */
+static char *point_field(const char *v, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = v; p && *p;) {
+        if (!strncmp(p, name, n) && p[n] == '=')
+            return xstrndup(p + n + 1, strcspn(p + n + 1, " "));
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    return NULL;
+}
+
+static int point_newest_first(const void *a, const void *b)
+{
+    const struct migrate_point *x = a, *y = b;
+
+    /* rbdmove's snapshot names start with their UTC time. */
+    return strcmp(y->snap, x->snap);
+}
+
+int migrate_points(const struct plan_options *o, struct migrate_points *out,
+                   struct error *err)
+{
+    struct plan *p = plan_build(o);
+    const struct cinder_volume *v;
+    const char *base, *of;
+    int ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (!p->src.cinder || !p->have_volume) {
+        move_preflight_failed(p, "the copy cannot be found", err);
+        goto out;
+    }
+    v = &p->volume;
+    snprintf(out->copy_id, sizeof(out->copy_id), "%s", v->id);
+    of = cinder_volume_meta(v, "rbdmove.sync_of");
+    if (!of) {
+        error_set(err, ERROR_STATE, 0,
+                  "volume %s is not a copy made by 'rbdmove sync' (it has "
+                  "no rbdmove.sync_of)",
+                  v->id);
+        goto out;
+    }
+    out->sync_of = xstrdup(of);
+    base = cinder_volume_meta(v, "rbdmove.base");
+    out->p = xcalloc(v->n_metadata + 1, sizeof(*out->p));
+    for (size_t i = 0; i < v->n_metadata; i++) {
+        const char *k = v->metadata[i].key, *val = v->metadata[i].value;
+        struct migrate_point *pt = &out->p[out->n];
+        char *verified;
+        const char *src;
+
+        if (strncmp(k, MIGRATE_POINT_PREFIX, strlen(MIGRATE_POINT_PREFIX)))
+            continue;
+        pt->snap = xstrdup(k + strlen(MIGRATE_POINT_PREFIX));
+        pt->time = point_field(val, "time");
+        verified = point_field(val, "verified");
+        pt->verified = verified && !strcmp(verified, "yes");
+        free(verified);
+        src = strstr(val, "fsid=");
+        pt->source = xstrdup(src ? src : "");
+        pt->base = base && !strcmp(base, pt->snap);
+        if (!pt->time)
+            pt->time = xstrdup("-");
+        out->n++;
+    }
+    qsort(out->p, out->n, sizeof(*out->p), point_newest_first);
+    ret = 0;
+out:
+    if (ret < 0)
+        migrate_points_release(out);
+    plan_free(p);
     return ret;
 }

@@ -694,11 +694,26 @@ static bool is_retired(const struct replicate *r, const char *name,
     return false;
 }
 
+/* How many of rbdmove's earlier snapshots on the destination are newer
+ * (a higher snapshot id) than st->snaps[i]. */
+static unsigned newer_points(const struct replicate *r,
+                             const struct dest_state *st, size_t i)
+{
+    unsigned k = 0;
+
+    for (size_t j = 0; j < st->nsnaps; j++) {
+        if (st->snaps[j].id > st->snaps[i].id &&
+            is_old_base(r, st->snaps[j].name))
+            k++;
+    }
+    return k;
+}
+
 int replicate_remove_retired(struct replicate *r, struct error *err)
 {
     struct dest_state st;
     struct image_snap *snaps = NULL;
-    size_t n = 0, removed = 0;
+    size_t n = 0, removed = 0, kept = 0, dropped = 0;
     double t0 = time_now();
     int ret = -1;
 
@@ -709,9 +724,32 @@ int replicate_remove_retired(struct replicate *r, struct error *err)
     if (image_snap_list(r->head, &snaps, &n, err) < 0)
         goto out;
     for (size_t i = 0; i < st.nsnaps; i++) {
-        if (!is_retired(r, st.snaps[i].name, snaps, n))
+        const char *name = st.snaps[i].name;
+        bool on_src = is_retired(r, name, snaps, n);
+
+        if (r->o.keep && is_old_base(r, name)) {
+            /* A recovery point while fewer than keep - 1 newer ones (and
+             * the base) are there: off the source only. */
+            if (newer_points(r, &st, i) < r->o.keep - 1) {
+                if (on_src && image_snap_remove(r->head, name, err) < 0 &&
+                    err->cause != ENOENT)
+                    goto out;
+                error_clear(err);
+                kept += on_src;
+                continue;
+            }
+            if (!on_src) {
+                if (dest_snap_remove(r->dst, name, err) < 0 &&
+                    err->cause != ENOENT)
+                    goto out;
+                error_clear(err);
+                dropped++;
+                continue;
+            }
+        }
+        if (!on_src)
             continue;
-        if (remove_both(r, st.snaps[i].name, err) < 0)
+        if (remove_both(r, name, err) < 0)
             goto out;
         removed++;
     }
@@ -731,6 +769,14 @@ int replicate_remove_retired(struct replicate *r, struct error *err)
     if (removed)
         info(r, "removed %zu earlier round snapshot%s on both sides in %.3f s",
              removed, removed == 1 ? "" : "s", time_now() - t0);
+    if (dropped)
+        info(r, "removed %zu older recovery point%s from the destination",
+             dropped, dropped == 1 ? "" : "s");
+    if (kept)
+        info(r,
+             "kept %zu earlier round snapshot%s as recovery point%s on "
+             "the destination only",
+             kept, kept == 1 ? "" : "s", kept == 1 ? "" : "s");
     r->retired = false;
     ret = 0;
 out:

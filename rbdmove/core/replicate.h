@@ -77,6 +77,12 @@ struct replicate_opts {
      * retired snapshots, when no mark names it and the destination does
      * not hold it. NULL: none. */
     const char *orphan;
+    /* Recovery points (sync --keep): the destination keeps this many of
+     * the snapshots rbdmove made, the base included, newest first, and
+     * loses the older ones even where the source no longer has them; the
+     * source keeps only the base. 0 (move, copy): earlier snapshots go
+     * where both sides hold them. */
+    unsigned keep;
     replicate_event_fn *event;
     void *event_ctx;
 };

@@ -8,7 +8,8 @@
 # through an rbdmove receiver over SSH. The systemd service's command line
 # runs it with its options from a file and writes Prometheus metrics that
 # promtool accepts (a failure keeps the time of the last success); a second
-# sync of a volume whose lock is held exits at once with status 4.
+# sync of a volume whose lock is held exits at once with status 4. --keep
+# keeps recovery points on the copy, and `points` lists them.
 . "$(dirname "$0")/lib.sh"
 
 lab_require ceph sshd openstack
@@ -130,6 +131,49 @@ expect_success "sync through an SSH receiver" \
     sync --ssh "$SSH_TARGET" -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
     --remote-rbdmove "$RBDMOVE" --verify "$src"
 expect_equal "verified over SSH" True "$(json_event "$LAST_OUTPUT" done verified)"
+
+# Recovery points: --keep 3 over four syncs keeps the three newest on the
+# copy, each equal to the source as it was then, and only the base on the
+# source; `points` lists them from the DR region; --keep 1 prunes again.
+declare -A point_sum
+for i in 1 2 3 4; do
+    write_random 1 "volumes/volume-$src" "$((600 + i))M" 1M
+    sum=$(image_checksum 1 "volumes/volume-$src")
+    expect_success "sync --keep 3, run $i" sync --keep 3 "$src"
+    point_sum[$(base_of 1 "volumes/volume-$src")]=$sum
+done
+expect_equal "the copy keeps 3 of rbdmove's snapshots" 3 \
+    "$(rbdmove_snaps 2 "volumes/volume-$dst")"
+expect_equal "the source keeps 1" 1 \
+    "$(rbdmove_snaps 1 "volumes/volume-$src")"
+for snap in $(snap_names 2 "volumes/volume-$dst" rbdmove-); do
+    [ -n "${point_sum[$snap]:-}" ] || { fail "point $snap was not a base of this test"; continue; }
+    expect_equal "point $snap holds the source as it was" "${point_sum[$snap]}" \
+        "$(image_checksum 2 "volumes/volume-$dst@$snap")"
+done
+expect_success "points lists them" rbdmove points --os-cloud rbdmove-demo \
+    --os-region-name RegionTwo --json "$dst"
+cp "$LAST_OUTPUT" "$TEST_TMP/points"
+expect_equal "three points" 3 "$(grep -c '"event":"point"' "$TEST_TMP/points")"
+head -1 "$TEST_TMP/points" >"$TEST_TMP/newest"
+expect_equal "the newest comes first and is the base" \
+    "$(base_of 1 "volumes/volume-$src")" "$(json_event "$TEST_TMP/newest" point snap)"
+expect_equal "... and marked so" True "$(json_event "$TEST_TMP/newest" point base)"
+expect_equal "the oldest is not" False "$(json_event "$TEST_TMP/points" point base)"
+expect_success "points by the copy's name, as text" rbdmove points \
+    --os-cloud rbdmove-demo --os-region-name RegionTwo "$(volume_field RegionTwo "$dst" name)"
+grep -q "3 recovery points" "$LAST_OUTPUT" && pass "says 3 points" || fail "points text"
+expect_failure "points of a volume that is not a copy" rbdmove points \
+    --os-cloud rbdmove-demo --os-region-name RegionOne "$src"
+grep -q "is not a copy made by 'rbdmove sync'" "$LAST_OUTPUT" &&
+    pass "says it is not a copy" || fail "message"
+write_random 1 "volumes/volume-$src" 700M 1M
+expect_success "sync --keep 1 prunes the copy's points" sync --keep 1 "$src"
+expect_equal "the copy keeps its base only" 1 \
+    "$(rbdmove_snaps 2 "volumes/volume-$dst")"
+expect_success "points after the prune" rbdmove points --os-cloud rbdmove-demo \
+    --os-region-name RegionTwo --json "$dst"
+expect_equal "one point left" 1 "$(grep -c '"event":"point"' "$LAST_OUTPUT")"
 
 # A copy written to behind rbdmove's back is refused.
 write_random 2 "volumes/volume-$dst" 0 64K

@@ -21,7 +21,7 @@
 
 static void test_metrics_success(void **state)
 {
-    struct sync_metrics m = {"data-1", 1000, 1012.5, 0, 4096, 1010};
+    struct sync_metrics m = {"data-1", 1000, 1012.5, 0, 4096, 1010, 1};
     char *t = metrics_format(&m, NULL);
 
     (void)state;
@@ -49,9 +49,9 @@ static void test_metrics_success(void **state)
 
 static void test_metrics_failure_keeps_the_last_success(void **state)
 {
-    struct sync_metrics ok = {"data-1", 1000, 1012, 0, 4096, 1010};
-    struct sync_metrics bad = {"data-1", 2000, 2001, 1, 0, -1};
-    struct sync_metrics never = {"data-2", 2000, 2001, 4, 0, -1};
+    struct sync_metrics ok = {"data-1", 1000, 1012, 0, 4096, 1010, 3};
+    struct sync_metrics bad = {"data-1", 2000, 2001, 1, 0, -1, -1};
+    struct sync_metrics never = {"data-2", 2000, 2001, 4, 0, -1, -1};
     char *old = metrics_format(&ok, NULL);
     char *t = metrics_format(&bad, old);
 
@@ -82,7 +82,7 @@ static void test_metrics_failure_keeps_the_last_success(void **state)
 
 static void test_metrics_label_is_escaped(void **state)
 {
-    struct sync_metrics m = {"a\"b\\c\nd", 1, 2, 0, 0, 1};
+    struct sync_metrics m = {"a\"b\\c\nd", 1, 2, 0, 0, 1, 1};
     char *t = metrics_format(&m, NULL);
 
     (void)state;
@@ -93,8 +93,8 @@ static void test_metrics_label_is_escaped(void **state)
 static void test_metrics_write_replaces_the_file(void **state)
 {
     char dir[] = "/tmp/rbm-metrics-XXXXXX";
-    struct sync_metrics ok = {"v", 1000, 1012, 0, 1, 1010};
-    struct sync_metrics bad = {"v", 2000, 2001, 1, 0, -1};
+    struct sync_metrics ok = {"v", 1000, 1012, 0, 1, 1010, 1};
+    struct sync_metrics bad = {"v", 2000, 2001, 1, 0, -1, -1};
     struct error err = ERROR_INIT;
     char path[64], text[4096];
     struct stat st;
