@@ -24,6 +24,8 @@ static const struct command commands[] = {
     {"sync", cmd_sync,
      "keep a disaster-recovery copy of a volume in another region", false},
     {"points", cmd_points, "list the recovery points of a copy", false},
+    {"release", cmd_release,
+     "remove rbdmove's snapshots and marks from a volume", false},
     {"status", cmd_status, "list moves, or show one", false},
     {"resume", cmd_resume, "finish an interrupted move", false},
     {"abort", cmd_abort, "undo an unfinished move", false},

@@ -210,4 +210,36 @@ int migrate_points(const struct plan_options *o, struct migrate_points *out,
                    struct error *err) MUST_CHECK;
 void migrate_points_release(struct migrate_points *p);
 
+/* ---- release: rbdmove's snapshots and marks off a volume
+ * -------------------- */
+
+struct migrate_release_opts {
+    struct plan_options plan; /* the volume's cloud and region; volume */
+    const char *conf, *id;    /* its Ceph cluster */
+    const char *pool;         /* NULL: from Cinder, else "volumes" */
+    int ceph_timeout;
+    const char *state_dir; /* for the sync lock, as migrate_sync's */
+};
+
+struct migrate_release_result {
+    char volume_id[37];
+    bool copy;         /* it was a copy made by sync */
+    size_t snaps;      /* rbdmove snapshots removed */
+    size_t image_keys; /* rbdmove keys removed from the image's metadata */
+    size_t cinder_keys;
+};
+
+/*
+ * Remove every snapshot rbdmove made on the volume's RBD image, rbdmove's
+ * image metadata and rbdmove's Cinder metadata, so that Cinder can delete
+ * the volume, or a copy stops being one. Refused (ERROR_STATE) while a
+ * move of it is under way (resume or abort it first), and ERROR_BUSY while
+ * a sync of it (or, for a copy, of its source) runs. A snapshot that
+ * cannot go (protected, cloned) stops it with the snapshot named; what was
+ * removed stays removed, and a second run goes on.
+ */
+int migrate_release(const struct migrate_release_opts *o,
+                    struct migrate_release_result *res,
+                    struct error *err) MUST_CHECK;
+
 #endif

@@ -14,6 +14,7 @@
 #include "rbdmove/base/buf.h"
 #include "rbdmove/core/cluster.h"
 #include "rbdmove/core/dest.h"
+#include "rbdmove/core/image.h"
 #include "rbdmove/core/journal.h"
 #include "rbdmove/core/migrate_int.h"
 #include "rbdmove/core/replicate.h"
@@ -380,6 +381,110 @@ int migrate_points(const struct plan_options *o, struct migrate_points *out,
 out:
     if (ret < 0)
         migrate_points_release(out);
+    plan_free(p);
+    return ret;
+}
+
+/* ---- release
+ * ----------------------------------------------------------------- */
+
+int migrate_release(const struct migrate_release_opts *o,
+                    struct migrate_release_result *res, struct error *err)
+{
+    static const char *const image_keys[] = {DEST_META_BASE, DEST_META_SEED,
+                                             DEST_META_PENDING};
+    struct plan *p = plan_build(&o->plan);
+    struct cluster *cl = NULL;
+    struct image *img = NULL;
+    struct image_snap *snaps = NULL;
+    const struct cinder_volume *v;
+    const char *state, *of, *pool;
+    char lock[64];
+    size_t n = 0;
+    int lock_fd = -1, ret = -1;
+
+    memset(res, 0, sizeof(*res));
+    if (!p->src.cinder || !p->have_volume) {
+        move_preflight_failed(p, "the volume cannot be found", err);
+        goto out;
+    }
+    v = &p->volume;
+    snprintf(res->volume_id, sizeof(res->volume_id), "%s", v->id);
+    state = cinder_volume_meta(v, "rbdmove.state");
+    if (state && (!strcmp(state, "moving") || !strcmp(state, "receiving"))) {
+        const char *id = cinder_volume_meta(v, "rbdmove.move_id");
+
+        error_set(err, ERROR_STATE, 0,
+                  "volume %s is in a move that has not finished (%s%s%s): "
+                  "finish it with 'rbdmove resume' or undo it with 'rbdmove "
+                  "abort' first",
+                  v->id, state, id ? ", move " : "", id ? id : "");
+        goto out;
+    }
+    of = cinder_volume_meta(v, "rbdmove.sync_of");
+    res->copy = of != NULL;
+    /* The lock of the syncs that write it: its own, or its source's. */
+    snprintf(lock, sizeof(lock), "sync-%.40s", of ? of : v->id);
+    if (o->state_dir &&
+        journal_lock_name(o->state_dir, lock, &lock_fd, err) < 0) {
+        if (err->kind == ERROR_BUSY)
+            error_prefix(err, "volume %s is being synced", of ? of : v->id);
+        goto out;
+    }
+    if (cluster_connect(o->conf, o->id, o->ceph_timeout, &cl, err) < 0)
+        goto out;
+    if (p->ceph_fsid && strcmp(p->ceph_fsid, cluster_fsid(cl))) {
+        error_set(err, ERROR_STATE, 0,
+                  "volume %s lives in cluster %s, but %s is cluster %s: "
+                  "nothing was changed",
+                  v->id, p->ceph_fsid, o->conf, cluster_fsid(cl));
+        goto out;
+    }
+    pool = o->pool ? o->pool : p->rbd_pool ? p->rbd_pool : "volumes";
+    if (image_open(cl, pool, p->rbd_image, NULL, false, &img, err) < 0) {
+        error_prefix(err, "volume %s", v->id);
+        goto out;
+    }
+    if (image_snap_list(img, &snaps, &n, err) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (!replicate_snap_is_ours(snaps[i].name))
+            continue;
+        if (image_snap_remove(img, snaps[i].name, err) < 0) {
+            error_prefix(err,
+                         "removed %zu of rbdmove's snapshots of %s/%s, not "
+                         "'%s'",
+                         res->snaps, pool, p->rbd_image, snaps[i].name);
+            goto out;
+        }
+        res->snaps++;
+    }
+    for (size_t i = 0; i < sizeof(image_keys) / sizeof(image_keys[0]); i++) {
+        char *val = NULL;
+
+        if (image_meta_get(img, image_keys[i], &val, err) < 0)
+            goto out;
+        if (!val)
+            continue;
+        free(val);
+        if (image_meta_remove(img, image_keys[i], err) < 0)
+            goto out;
+        res->image_keys++;
+    }
+    for (size_t i = 0; i < v->n_metadata; i++) {
+        if (strncmp(v->metadata[i].key, "rbdmove.", 8))
+            continue;
+        if (cinder_volume_metadata_unset(p->src.cinder, v->id,
+                                         v->metadata[i].key, err) < 0)
+            goto out;
+        res->cinder_keys++;
+    }
+    ret = 0;
+out:
+    image_snaps_free(snaps, n);
+    image_close(img);
+    cluster_close(cl);
+    journal_unlock_name(lock_fd);
     plan_free(p);
     return ret;
 }

@@ -9,7 +9,9 @@
 # runs it with its options from a file and writes Prometheus metrics that
 # promtool accepts (a failure keeps the time of the last success); a second
 # sync of a volume whose lock is held exits at once with status 4. --keep
-# keeps recovery points on the copy, and `points` lists them.
+# keeps recovery points on the copy, and `points` lists them. `release`
+# takes rbdmove's snapshots and marks off a copy (then Cinder deletes it)
+# and off a source.
 . "$(dirname "$0")/lib.sh"
 
 lab_require ceph sshd openstack
@@ -185,3 +187,35 @@ expect_success "promtool accepts the metrics of a failed sync" \
     sh -c 'promtool check metrics <"$1"' - "$TEST_TMP/f.prom"
 grep -q "^rbdmove_sync_last_attempt_success{volume=\"$src\"} 0$" "$TEST_TMP/f.prom" &&
     pass "metrics: the run failed" || fail "last_attempt_success"
+
+# release: rbdmove's snapshots and marks off the copy (refused against the
+# wrong cluster, changing nothing), then Cinder deletes it; and off the
+# source.
+release() {
+    rbdmove release --os-cloud rbdmove-demo --json "$@"
+}
+before=$(rbdmove_snaps 2 "volumes/volume-$dst")
+expect_failure "release against another cluster is refused" \
+    release --os-region-name RegionTwo --conf "$CEPH1_CONF" "$dst"
+expect_equal "... and changes nothing" "$before" "$(rbdmove_snaps 2 "volumes/volume-$dst")"
+expect_success "release the copy" \
+    release --os-region-name RegionTwo --conf "$CEPH2_CONF" "$dst"
+expect_equal "it was a copy" True "$(json_event "$LAST_OUTPUT" released copy)"
+expect_equal "its snapshots removed" "$before" \
+    "$(json_event "$LAST_OUTPUT" released snapshots)"
+expect_equal "no rbdmove snapshot left on the copy" 0 \
+    "$(rbdmove_snaps 2 "volumes/volume-$dst")"
+"$TOOL" --os-cloud rbdmove-demo --os-region-name RegionTwo volume-show "$dst" \
+    >"$TEST_TMP/show" 2>&1
+grep -q '^meta\.rbdmove\.' "$TEST_TMP/show" &&
+    fail "rbdmove metadata left: $(grep '^meta\.rbdmove\.' "$TEST_TMP/show" | tr '\n' ' ')" ||
+    pass "no rbdmove metadata left on the copy"
+expect_failure "it is no longer a copy" rbdmove points --os-cloud rbdmove-demo \
+    --os-region-name RegionTwo "$dst"
+expect_success "Cinder deletes the released copy" "$TOOL" --os-cloud \
+    rbdmove-demo --os-region-name RegionTwo volume-delete "$dst"
+expect_success "release the source" \
+    release --os-region-name RegionOne --conf "$CEPH1_CONF" "$src"
+expect_equal "it was not a copy" False "$(json_event "$LAST_OUTPUT" released copy)"
+expect_equal "no rbdmove snapshot left on the source" 0 \
+    "$(rbdmove_snaps 1 "volumes/volume-$src")"
