@@ -6,6 +6,7 @@
  */
 #include "rbdmove/core/migrate.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -442,7 +443,13 @@ int migrate_release(const struct migrate_release_opts *o,
     }
     pool = o->pool ? o->pool : p->rbd_pool ? p->rbd_pool : "volumes";
     if (image_open(cl, pool, p->rbd_image, NULL, false, &img, err) < 0) {
-        error_prefix(err, "volume %s", v->id);
+        if (err->cause == ENOENT)
+            error_prefix(err,
+                         "volume %s is not in pool '%s' of %s (is that its "
+                         "cluster? see --conf, --pool); nothing was changed",
+                         v->id, pool, o->conf);
+        else
+            error_prefix(err, "volume %s", v->id);
         goto out;
     }
     if (image_snap_list(img, &snaps, &n, err) < 0)

@@ -197,6 +197,8 @@ release() {
 before=$(rbdmove_snaps 2 "volumes/volume-$dst")
 expect_failure "release against another cluster is refused" \
     release --os-region-name RegionTwo --conf "$CEPH1_CONF" "$dst"
+grep -q "nothing was changed" "$LAST_OUTPUT" && pass "says nothing was changed" ||
+    fail "message"
 expect_equal "... and changes nothing" "$before" "$(rbdmove_snaps 2 "volumes/volume-$dst")"
 expect_success "release the copy" \
     release --os-region-name RegionTwo --conf "$CEPH2_CONF" "$dst"
