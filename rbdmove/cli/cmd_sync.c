@@ -21,6 +21,7 @@
 #include "rbdmove/base/xalloc.h"
 #include "rbdmove/base/json_out.h"
 #include "rbdmove/core/migrate.h"
+#include "rbdmove/core/retention.h"
 #include "rbdmove/cli/progress.h"
 
 /* ---- sync
@@ -37,7 +38,8 @@ static const struct cli_command sync_command = {
 };
 
 static const char *metrics_file;
-static unsigned sync_keep = 1;
+static const char *sync_keep;
+static struct retention sync_policy;
 
 static enum parse_options_status parse_sync(int argc, char **argv,
                                             struct move_args *a)
@@ -54,9 +56,10 @@ static enum parse_options_status parse_sync(int argc, char **argv,
                  "stop the rounds when less than SIZE changed (default 64M)"),
         OPT_UINT(0, "max-rounds", &a->mo.max_rounds, "N", 1, 60,
                  "incremental rounds at most (default 10)"),
-        OPT_UINT(0, "keep", &sync_keep, "N", 1, 1000,
-                 "recovery points the copy keeps, newest first (default 1: "
-                 "the last sync only)"),
+        OPT_STRING(0, "keep", &sync_keep, "N|POLICY",
+                   "recovery points the copy keeps: the newest N, or a "
+                   "policy such as 24h:hourly,7d:daily (default 1: the last "
+                   "sync only)"),
         OPT_BOOL(0, "verify", &a->verify,
                  "compare the snapshots both sides share at the end"),
         OPT_OPENSTACK_NEW_VOLUME(p, "the copy"),
@@ -94,6 +97,12 @@ static enum parse_options_status parse_sync(int argc, char **argv,
         return parse_options_error(&sync_command,
                                    "--src-conf and --dst-conf are required");
     a->mo.plan.volume = argv[0];
+    if (sync_keep) {
+        struct error err = ERROR_INIT;
+
+        if (retention_parse(sync_keep, &sync_policy, &err) < 0)
+            return parse_options_error(&sync_command, "%s", err.msg);
+    }
     if (metrics_file) {
         /* Found out now, not after an hour of copying. */
         char *d = xstrdup(metrics_file);
@@ -221,7 +230,13 @@ int cmd_sync(int argc, char **argv)
     so.converge = a.converge;
     so.max_rounds = a.mo.max_rounds;
     so.verify = a.verify;
-    so.keep = sync_keep;
+    so.keep = sync_keep ? &sync_policy : NULL;
+    {
+        /* Tests: a clock hours ahead, to make hourly points in seconds. */
+        const char *off = getenv("RBDMOVE_TEST_CLOCK_OFFSET");
+
+        so.clock_offset = off ? strtoll(off, NULL, 10) : 0;
+    }
     progress_setup(a.progress, cli_json);
     cli_install_signals();
     ret = migrate_sync(&so, &res, &err);

@@ -150,7 +150,9 @@ struct migrate_sync_opts {
     uint64_t converge;     /* stop rounds below this delta (default 64M) */
     unsigned max_rounds;   /* default 10 */
     bool verify;           /* compare the base snapshots at the end */
-    unsigned keep;         /* recovery points the copy keeps (0, 1: base) */
+    /* Recovery points the copy keeps (retention.h); NULL: the base. */
+    const struct retention *keep;
+    int64_t clock_offset; /* tests: see replicate_opts */
     /* The lock of the volume's syncs (sync-SOURCE_ID.lock) goes there,
      * taken before anything is looked up in the destination region: a
      * second sync of the same volume is ERROR_BUSY. NULL: no lock. */

@@ -19,6 +19,7 @@
 #include "rbdmove/core/journal.h"
 #include "rbdmove/core/migrate_int.h"
 #include "rbdmove/core/replicate.h"
+#include "rbdmove/core/retention.h"
 #include "rbdmove/base/xalloc.h"
 
 /* ---- sync
@@ -119,6 +120,10 @@ static void on_sync_event(void *ctx, const struct replicate_event *ev)
         m->o->event(m->o->event_ctx, &me);
 }
 
+/* Without --keep: the base alone, also on a copy an earlier --keep left
+ * points on. */
+static const struct retention base_only = {.count = 1};
+
 static int sync_data(struct move *m, const struct migrate_sync_opts *o,
                      const char *dst_id, struct migrate_sync_result *res,
                      struct error *err)
@@ -146,7 +151,8 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
     ro.params = o->m.params;
     ro.converge = o->converge;
     ro.max_rounds = o->max_rounds;
-    ro.keep = o->keep;
+    ro.keep = o->keep ? o->keep : &base_only;
+    ro.clock_offset = o->clock_offset;
     ro.event = on_sync_event;
     ro.event_ctx = m;
     move_volume_expectations(&ro, p->dst_ceph_fsid, &v);
@@ -167,12 +173,12 @@ out:
 }
 
 /*
- * The copy's Cinder metadata says what it holds, for `rbdmove points` and
- * failover, which read only the DR region's API: the state, the base, and
- * one rbdmove.point.SNAP key per recovery point ("time=... verified=...
- * fsid=... image=... snap=... snap_id=...": when it was synced and which
- * source snapshot it is). Keys of points the destination no longer holds
- * go.
+ * The copy's Cinder metadata says what it holds, for `rbdmove points`
+ * (and a failover), which read only the DR region's API: the state, the
+ * base, and one rbdmove.point.SNAP key per recovery point ("time=...
+ * verified=... fsid=... image=... snap=... snap_id=...": when it was
+ * synced and which source snapshot it is). Keys of points the destination
+ * no longer holds go.
  */
 static int record_points(struct move *m, const char *dst_id,
                          struct migrate_sync_result *res, const char *when,

@@ -20,6 +20,7 @@
  * (replicate_remove_retired).
  */
 #include "rbdmove/core/replicate.h"
+#include "rbdmove/core/retention.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -130,11 +131,11 @@ static void info(struct replicate *r, const char *fmt, ...)
 /* ---- opening and checking -------------------------------------------------
  */
 
-static char *new_snap_name(void)
+static char *new_snap_name(const struct replicate *r)
 {
     unsigned char rnd[3] = {0, 0, 0};
     struct tm tm;
-    time_t now = time(NULL);
+    time_t now = time(NULL) + (time_t)r->o.clock_offset;
     char ts[32];
 
     if (getrandom(rnd, sizeof(rnd), 0) < 0)
@@ -539,7 +540,7 @@ static int source_snapshot(struct replicate *r, struct mark *m,
 {
     bool exists = false;
 
-    m->snap = new_snap_name();
+    m->snap = new_snap_name(r);
     if (r->o.snap_intent && r->o.snap_intent(r->o.event_ctx, m->snap, err) < 0)
         return -1;
     if (image_snap_create(r->head, m->snap, err) < 0)
@@ -694,19 +695,32 @@ static bool is_retired(const struct replicate *r, const char *name,
     return false;
 }
 
-/* How many of rbdmove's earlier snapshots on the destination are newer
- * (a higher snapshot id) than st->snaps[i]. */
-static unsigned newer_points(const struct replicate *r,
-                             const struct dest_state *st, size_t i)
+/* keep[i]: whether the policy keeps st->snaps[i] as a recovery point
+ * (only meaningful for rbdmove's earlier snapshots; the base counts as
+ * the newest point). */
+static bool *points_kept(const struct replicate *r, const struct dest_state *st)
 {
-    unsigned k = 0;
+    time_t *t = xcalloc(st->nsnaps + 1, sizeof(*t));
+    bool *keep = xcalloc(st->nsnaps + 1, sizeof(*keep));
+    size_t *at = xcalloc(st->nsnaps + 1, sizeof(*at));
+    bool *out = xcalloc(st->nsnaps + 1, sizeof(*out));
+    size_t n = 0;
 
-    for (size_t j = 0; j < st->nsnaps; j++) {
-        if (st->snaps[j].id > st->snaps[i].id &&
-            is_old_base(r, st->snaps[j].name))
-            k++;
+    for (size_t i = 0; i < st->nsnaps; i++) {
+        if (!is_old_base(r, st->snaps[i].name) &&
+            !(r->base && !strcmp(st->snaps[i].name, r->base)))
+            continue;
+        t[n] = retention_snap_time(st->snaps[i].name);
+        at[n++] = i;
     }
-    return k;
+    retention_select(r->o.keep, time(NULL) + (time_t)r->o.clock_offset, t, n,
+                     keep);
+    for (size_t k = 0; k < n; k++)
+        out[at[k]] = keep[k];
+    free(t);
+    free(keep);
+    free(at);
+    return out;
 }
 
 int replicate_remove_retired(struct replicate *r, struct error *err)
@@ -714,6 +728,7 @@ int replicate_remove_retired(struct replicate *r, struct error *err)
     struct dest_state st;
     struct image_snap *snaps = NULL;
     size_t n = 0, removed = 0, kept = 0, dropped = 0;
+    bool *kept_by_policy = NULL;
     double t0 = time_now();
     int ret = -1;
 
@@ -723,14 +738,15 @@ int replicate_remove_retired(struct replicate *r, struct error *err)
         return -1;
     if (image_snap_list(r->head, &snaps, &n, err) < 0)
         goto out;
+    if (r->o.keep)
+        kept_by_policy = points_kept(r, &st);
     for (size_t i = 0; i < st.nsnaps; i++) {
         const char *name = st.snaps[i].name;
         bool on_src = is_retired(r, name, snaps, n);
 
         if (r->o.keep && is_old_base(r, name)) {
-            /* A recovery point while fewer than keep - 1 newer ones (and
-             * the base) are there: off the source only. */
-            if (newer_points(r, &st, i) < r->o.keep - 1) {
+            /* A recovery point the policy keeps: off the source only. */
+            if (kept_by_policy[i]) {
                 if (on_src && image_snap_remove(r->head, name, err) < 0 &&
                     err->cause != ENOENT)
                     goto out;
@@ -780,6 +796,7 @@ int replicate_remove_retired(struct replicate *r, struct error *err)
     r->retired = false;
     ret = 0;
 out:
+    free(kept_by_policy);
     image_snaps_free(snaps, n);
     dest_state_release(&st);
     return ret;

@@ -77,12 +77,15 @@ struct replicate_opts {
      * retired snapshots, when no mark names it and the destination does
      * not hold it. NULL: none. */
     const char *orphan;
-    /* Recovery points (sync --keep): the destination keeps this many of
-     * the snapshots rbdmove made, the base included, newest first, and
-     * loses the older ones even where the source no longer has them; the
-     * source keeps only the base. 0 (move, copy): earlier snapshots go
+    /* Recovery points (sync --keep): the destination keeps the snapshots
+     * rbdmove made that this policy keeps (retention.h; the base always),
+     * and loses the others even where the source no longer has them; the
+     * source keeps only the base. NULL (move, copy): earlier snapshots go
      * where both sides hold them. */
-    unsigned keep;
+    const struct retention *keep;
+    /* Tests: seconds added to the clock that names the snapshots and
+     * judges their age (RBDMOVE_TEST_CLOCK_OFFSET). */
+    int64_t clock_offset;
     replicate_event_fn *event;
     void *event_ctx;
 };

@@ -177,6 +177,34 @@ expect_success "points after the prune" rbdmove points --os-cloud rbdmove-demo \
     --os-region-name RegionTwo --json "$dst"
 expect_equal "one point left" 1 "$(grep -c '"event":"point"' "$LAST_OUTPUT")"
 
+# A policy, with the clock moved hours ahead (RBDMOVE_TEST_CLOCK_OFFSET)
+# so that four syncs are an hour apart, each 10 minutes past the hour:
+# 3h:hourly keeps the last three (about 2 h and 1 h old, and the base),
+# not the one just over 3 h old nor the point of the real hour.
+now=$(date +%s)
+h0=$(((now / 3600 + 1) * 3600))
+for k in 0 1 2 3; do
+    write_random 1 "volumes/volume-$src" "$((710 + k))M" 64K
+    expect_success "sync --keep 3h:hourly, hour $k" env \
+        RBDMOVE_TEST_CLOCK_OFFSET=$((h0 + k * 3600 + 600 - now)) \
+        "$RBDMOVE" sync --os-cloud rbdmove-demo --os-region-name RegionOne \
+        --dst-os-region-name RegionTwo --src-conf "$CEPH1_CONF" \
+        --dst-conf "$CEPH2_CONF" --progress never --keep 3h:hourly "$src"
+done
+want=""
+for k in 1 2 3; do
+    want="$want $(date -u -d @$((h0 + k * 3600)) +%Y%m%dT%H)"
+done
+got=""
+for snap in $(snap_names 2 "volumes/volume-$dst" rbdmove-); do
+    got="$got $(echo "$snap" | cut -c9-19)"
+done
+expect_equal "the points of the last 3 hours" "$want" "$got"
+expect_failure "a policy that does not parse is refused before anything" \
+    sync --keep 24h:fortnightly "$src"
+grep -q "a span is a number and" "$LAST_OUTPUT" && pass "says what is wrong" ||
+    fail "message"
+
 # A copy written to behind rbdmove's back is refused.
 write_random 2 "volumes/volume-$dst" 0 64K
 write_random 1 "volumes/volume-$src" 0 64K
