@@ -13,6 +13,7 @@
 
 #include "openstack/cinder.h"
 #include "rbdmove/base/buf.h"
+#include "rbdmove/base/strutil.h"
 #include "rbdmove/core/cluster.h"
 #include "rbdmove/core/dest.h"
 #include "rbdmove/core/image.h"
@@ -329,6 +330,27 @@ static char *point_field(const char *v, const char *name)
     return NULL;
 }
 
+/* s for a terminal: Cinder metadata is anyone's in the project. */
+static char *escaped(const char *s)
+{
+    struct buf b = BUF_INIT;
+
+    buf_add_escaped(&b, s, strlen(s));
+    return buf_take(&b);
+}
+
+/* point_field, escaped; NULL when absent. */
+static char *point_field_escaped(const char *v, const char *name)
+{
+    char *raw = point_field(v, name), *e;
+
+    if (!raw)
+        return NULL;
+    e = escaped(raw);
+    free(raw);
+    return e;
+}
+
 static int point_newest_first(const void *a, const void *b)
 {
     const struct migrate_point *x = a, *y = b;
@@ -360,7 +382,7 @@ int migrate_points(const struct plan_options *o, struct migrate_points *out,
                   v->id);
         goto out;
     }
-    out->sync_of = xstrdup(of);
+    out->sync_of = escaped(of);
     base = cinder_volume_meta(v, "rbdmove.base");
     out->p = xcalloc(v->n_metadata + 1, sizeof(*out->p));
     for (size_t i = 0; i < v->n_metadata; i++) {
@@ -371,14 +393,14 @@ int migrate_points(const struct plan_options *o, struct migrate_points *out,
 
         if (strncmp(k, MIGRATE_POINT_PREFIX, strlen(MIGRATE_POINT_PREFIX)))
             continue;
-        pt->snap = xstrdup(k + strlen(MIGRATE_POINT_PREFIX));
-        pt->time = point_field(val, "time");
+        pt->base = base && !strcmp(base, k + strlen(MIGRATE_POINT_PREFIX));
+        pt->snap = escaped(k + strlen(MIGRATE_POINT_PREFIX));
+        pt->time = point_field_escaped(val, "time");
         verified = point_field(val, "verified");
         pt->verified = verified && !strcmp(verified, "yes");
         free(verified);
         src = strstr(val, "fsid=");
-        pt->source = xstrdup(src ? src : "");
-        pt->base = base && !strcmp(base, pt->snap);
+        pt->source = escaped(src ? src : "");
         if (!pt->time)
             pt->time = xstrdup("-");
         out->n++;

@@ -165,6 +165,18 @@ expect_equal "the oldest is not" False "$(json_event "$TEST_TMP/points" point ba
 expect_success "points by the copy's name, as text" rbdmove points \
     --os-cloud rbdmove-demo --os-region-name RegionTwo "$(volume_field RegionTwo "$dst" name)"
 grep -q "3 recovery points" "$LAST_OUTPUT" && pass "says 3 points" || fail "points text"
+# A point key someone else wrote, with a terminal escape in it: shown
+# escaped, and gone after the next sync (no such snapshot on the copy).
+esc=$(printf '\033')
+expect_success "a hostile point key" "$TOOL" --os-cloud rbdmove-demo \
+    --os-region-name RegionTwo metadata-set "$dst" \
+    "rbdmove.point.rbdmove-20000101T000000Z-000000=time=${esc}[2J verified=no"
+expect_success "points with it" rbdmove points --os-cloud rbdmove-demo \
+    --os-region-name RegionTwo "$dst"
+grep -q "$esc" "$LAST_OUTPUT" && fail "an escape reached the terminal" ||
+    pass "no escape reaches the terminal"
+grep -q '\\x1b\[2J' "$LAST_OUTPUT" && pass "it is shown escaped" ||
+    fail "not shown: $(cat "$LAST_OUTPUT")"
 expect_failure "points of a volume that is not a copy" rbdmove points \
     --os-cloud rbdmove-demo --os-region-name RegionOne "$src"
 grep -q "is not a copy made by 'rbdmove sync'" "$LAST_OUTPUT" &&
@@ -175,7 +187,8 @@ expect_equal "the copy keeps its base only" 1 \
     "$(rbdmove_snaps 2 "volumes/volume-$dst")"
 expect_success "points after the prune" rbdmove points --os-cloud rbdmove-demo \
     --os-region-name RegionTwo --json "$dst"
-expect_equal "one point left" 1 "$(grep -c '"event":"point"' "$LAST_OUTPUT")"
+expect_equal "one point left (the hostile key gone too)" 1 \
+    "$(grep -c '"event":"point"' "$LAST_OUTPUT")"
 
 # A policy, with the clock moved hours ahead (RBDMOVE_TEST_CLOCK_OFFSET)
 # so that four syncs are an hour apart, each 10 minutes past the hour:
