@@ -153,6 +153,40 @@ for snap in $(snap_names 2 "volumes/volume-$dst" rbdmove-); do
     expect_equal "point $snap holds the source as it was" "${point_sum[$snap]}" \
         "$(image_checksum 2 "volumes/volume-$dst@$snap")"
 done
+# kill -9 in a --keep sync's round: the next run finishes it, the points
+# already kept stay, and the new base holds the source as it is.
+write_random 1 "volumes/volume-$src" 800M 32M
+sum=$(image_checksum 1 "volumes/volume-$src")
+kept_before=$(snap_names 2 "volumes/volume-$dst" rbdmove-)
+"$RBDMOVE" sync --os-cloud rbdmove-demo --os-region-name RegionOne \
+    --dst-os-region-name RegionTwo --src-conf "$CEPH1_CONF" \
+    --dst-conf "$CEPH2_CONF" --progress never --keep 3 --bwlimit 8M \
+    "$src" >"$TEST_TMP/killed.log" 2>&1 &
+spid=$!
+for _ in $(seq 400); do
+    rbdc 2 image-meta get "volumes/volume-$dst" rbdmove.pending >/dev/null 2>&1 &&
+        break
+    sleep 0.05
+done
+kill -9 "$spid" 2>/dev/null
+wait "$spid" 2>/dev/null
+rbdc 2 image-meta get "volumes/volume-$dst" rbdmove.pending >/dev/null 2>&1 &&
+    pass "killed in the middle of a round" ||
+    pass "the round ended before the kill (nothing to finish)"
+expect_success "sync --keep 3 after the kill" sync --keep 3 "$src"
+b=$(base_of 1 "volumes/volume-$src")
+point_sum[$b]=$sum
+expect_equal "the new base holds the source as it is" "$sum" \
+    "$(image_checksum 2 "volumes/volume-$dst@$b")"
+expect_equal "still 3 points" 3 "$(rbdmove_snaps 2 "volumes/volume-$dst")"
+for snap in $kept_before; do
+    case " $(echo $(snap_names 2 "volumes/volume-$dst" rbdmove-)) " in
+    *" $snap "*) ;;
+    *) [ "$snap" = "$(echo $kept_before | cut -d' ' -f1)" ] ||
+        fail "point $snap was lost" ;;
+    esac
+done
+pass "the newer points from before the kill are kept"
 expect_success "points lists them" rbdmove points --os-cloud rbdmove-demo \
     --os-region-name RegionTwo --json "$dst"
 cp "$LAST_OUTPUT" "$TEST_TMP/points"
