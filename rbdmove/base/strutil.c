@@ -6,11 +6,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rbdmove/base/xalloc.h"
 
@@ -346,4 +349,56 @@ void buf_add_escaped(struct buf *b, const char *s, size_t len)
         buf_add(b, (const char *)p + i, n);
         i += n;
     }
+}
+
+int file_replace(const char *path, const char *tmp, const void *data,
+                 size_t len, unsigned mode, struct error *err)
+{
+    const char *slash = strrchr(path, '/');
+    size_t off = 0;
+    char *dir;
+    int fd, dfd;
+
+    if (unlink(tmp) < 0 && errno != ENOENT)
+        return error_set(err, ERROR_IO, errno, "cannot replace '%s'", tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+              (mode_t)mode);
+    if (fd < 0)
+        return error_set(err, ERROR_IO, errno, "cannot write '%s'", tmp);
+    while (off < len) {
+        ssize_t n = write(fd, (const char *)data + off, len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            goto fail;
+        off += (size_t)n;
+    }
+    if (fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0)
+        goto fail;
+    if (close(fd) < 0) {
+        fd = -1;
+        goto fail;
+    }
+    if (rename(tmp, path) < 0) {
+        error_set(err, ERROR_IO, errno, "cannot rename '%s' to '%s'", tmp,
+                  path);
+        unlink(tmp);
+        return -1;
+    }
+    dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
+                : xstrdup(".");
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    free(dir);
+    return 0;
+fail:
+    error_set(err, ERROR_IO, errno ? errno : EIO, "cannot write '%s'", tmp);
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return -1;
 }

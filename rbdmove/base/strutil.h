@@ -75,6 +75,15 @@ double time_now(void);
 /* Seconds since the epoch (wall clock), for records meant for people. */
 double time_wall(void);
 
+/*
+ * Replace path with len bytes of data, never half of them: write tmp anew
+ * (one a crash left is removed; O_EXCL and O_NOFOLLOW: never a file
+ * planted there), with mode whatever the umask, fsync it, rename it over
+ * path, fsync the directory. ERROR_IO; on failure path is as it was.
+ */
+int file_replace(const char *path, const char *tmp, const void *data,
+                 size_t len, unsigned mode, struct error *err) MUST_CHECK;
+
 /* True when the len bytes at p are all zero. */
 bool mem_is_zero(const void *p, size_t len);
 

@@ -5,15 +5,13 @@
  */
 #include "rbdmove/cli/metrics.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rbdmove/base/buf.h"
+#include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"
 
 #define PREFIX "rbdmove_sync_"
@@ -138,51 +136,11 @@ int metrics_write(const char *path, const struct sync_metrics *m,
 {
     char *old = read_old(path);
     char *text = metrics_format(m, old);
+    /* A name of this process's own: the collector reads only *.prom. */
     char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-    size_t len = strlen(text), done = 0;
-    int fd, ret = -1;
-
-    /* Our own new file, never one planted under that name. */
-    unlink(tmp);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) {
-        error_set(err, ERROR_IO, errno, "cannot write '%s'", tmp);
-        goto out;
-    }
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            error_set(err, ERROR_IO, w < 0 ? errno : EIO, "cannot write '%s'",
-                      tmp);
-            goto out;
-        }
-        done += (size_t)w;
-    }
     /* node_exporter runs as another user: readable whatever the umask. */
-    if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-        error_set(err, ERROR_IO, errno, "cannot write '%s'", tmp);
-        goto out;
-    }
-    if (close(fd) < 0) {
-        fd = -1;
-        error_set(err, ERROR_IO, errno, "cannot write '%s'", tmp);
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        error_set(err, ERROR_IO, errno, "cannot rename '%s' to '%s'", tmp,
-                  path);
-        goto out;
-    }
-    ret = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (ret < 0)
-        unlink(tmp);
+    int ret = file_replace(path, tmp, text, strlen(text), 0644, err);
+
     free(tmp);
     free(text);
     free(old);

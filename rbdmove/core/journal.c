@@ -558,42 +558,12 @@ void journal_setf(struct journal *j, const char *key, const char *fmt, ...)
     buf_release(&b);
 }
 
-/* Write b to a new file at path: one left by a crash is replaced, and the
- * new one is ours with mode 0600 whatever the old one was (O_EXCL never
- * follows a link either). */
-static int write_file(const char *path, const struct buf *b, struct error *err)
-{
-    size_t off = 0;
-    int fd;
-
-    if (unlink(path) < 0 && errno != ENOENT)
-        return error_set(err, ERROR_IO, errno, "cannot replace '%s'", path);
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return error_set(err, ERROR_IO, errno, "cannot write '%s'", path);
-    while (off < b->len) {
-        ssize_t n = write(fd, b->data + off, b->len - off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            close(fd);
-            return error_set(err, ERROR_IO, errno, "cannot write '%s'", path);
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd) < 0 || close(fd) < 0)
-        return error_set(err, ERROR_IO, errno, "cannot write '%s'", path);
-    return 0;
-}
-
 int journal_save(struct journal *j, struct error *err)
 {
     char *path = path_of(j, ".journal");
     char *tmp = path_of(j, ".journal.tmp");
     struct buf b = BUF_INIT;
     int ret = -1;
-    int dfd;
 
     for (size_t i = 0; i < j->n; i++) {
         buf_add_pct(&b, j->keys[i]);
@@ -603,17 +573,9 @@ int journal_save(struct journal *j, struct error *err)
     }
     buf_addf(&b, END_PREFIX "%016" PRIx64 "\n",
              hash_xxh64(buf_str(&b), b.len, 0));
-    if (write_file(tmp, &b, err) < 0)
+    /* Ours with mode 0600 whatever was there. */
+    if (file_replace(path, tmp, b.data, b.len, 0600, err) < 0)
         goto out;
-    if (rename(tmp, path) < 0) {
-        error_set(err, ERROR_IO, errno, "cannot replace '%s'", path);
-        goto out;
-    }
-    dfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
     ret = 0;
 out:
     free(path);
