@@ -18,6 +18,7 @@
 #include "rbdmove/cli/metrics.h"
 #include "rbdmove/core/journal.h"
 #include "rbdmove/base/log.h"
+#include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"
 #include "rbdmove/base/json_out.h"
 #include "rbdmove/core/migrate.h"
@@ -155,14 +156,6 @@ struct sync_watch {
     double round_start; /* when the last round began: its snapshot */
 };
 
-static double wall_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void watch_event(void *ctx, const struct migrate_event *ev)
 {
     struct sync_watch *w = ctx;
@@ -171,7 +164,7 @@ static void watch_event(void *ctx, const struct migrate_event *ev)
         if (ev->stats)
             w->bytes += ev->stats->data_bytes;
         else
-            w->round_start = wall_now();
+            w->round_start = time_wall();
     }
     on_event((void *)"sync", ev);
 }
@@ -179,7 +172,7 @@ static void watch_event(void *ctx, const struct migrate_event *ev)
 static int write_metrics(const char *volume, double start, int status,
                          const struct sync_watch *w, int points)
 {
-    struct sync_metrics m = {volume,   start, wall_now(), status,
+    struct sync_metrics m = {volume,   start, time_wall(), status,
                              w->bytes, 0,     points};
     struct error err = ERROR_INIT;
 
@@ -202,7 +195,7 @@ int cmd_sync(int argc, char **argv)
     struct error err = ERROR_INIT;
     enum parse_options_status st;
     struct sync_watch w = {0, 0};
-    double start = wall_now();
+    double start = time_wall();
     char *dir;
     int ret;
 
