@@ -121,6 +121,28 @@ static void on_sync_event(void *ctx, const struct replicate_event *ev)
         m->o->event(m->o->event_ctx, &me);
 }
 
+/*
+ * The lock of the syncs of source volume source_id, sync-ID.lock in dir
+ * (NULL: none): ERROR_BUSY while another process holds it. *fd for
+ * journal_unlock_name.
+ */
+static int sync_lock(const char *dir, const char *source_id, int *fd,
+                     struct error *err)
+{
+    char name[64];
+
+    *fd = -1;
+    if (!dir)
+        return 0;
+    snprintf(name, sizeof(name), "sync-%.40s", source_id);
+    if (journal_lock_name(dir, name, fd, err) < 0) {
+        if (err->kind == ERROR_BUSY)
+            error_prefix(err, "volume %s is being synced already", source_id);
+        return -1;
+    }
+    return 0;
+}
+
 /* Without --keep: the base alone, also on a copy an earlier --keep left
  * points on. */
 static const struct retention base_only = {.count = 1};
@@ -239,7 +261,7 @@ int migrate_sync(const struct migrate_sync_opts *o,
     struct migrate_report rep;
     struct move m;
     struct buf why = BUF_INIT;
-    char dst_id[37], lock[64];
+    char dst_id[37];
     int lock_fd = -1, ret = -1;
 
     memset(res, 0, sizeof(*res));
@@ -252,14 +274,8 @@ int migrate_sync(const struct migrate_sync_opts *o,
     }
     /* Two syncs of one volume would each find no copy and make one, or
      * race on the same base snapshots. */
-    snprintf(lock, sizeof(lock), "sync-%s", m.plan->volume.id);
-    if (o->state_dir &&
-        journal_lock_name(o->state_dir, lock, &lock_fd, err) < 0) {
-        if (err->kind == ERROR_BUSY)
-            error_prefix(err, "volume %s is being synced already",
-                         m.plan->volume.id);
+    if (sync_lock(o->state_dir, m.plan->volume.id, &lock_fd, err) < 0)
         goto out;
-    }
     if (find_sync_volume(m.plan->dst.cinder, m.plan->volume.id, dst_id, err) <
         0)
         goto out;
@@ -428,7 +444,6 @@ int migrate_release(const struct migrate_release_opts *o,
     struct image_snap *snaps = NULL;
     const struct cinder_volume *v;
     const char *state, *of, *pool;
-    char lock[64];
     size_t n = 0;
     int lock_fd = -1, ret = -1;
 
@@ -453,13 +468,8 @@ int migrate_release(const struct migrate_release_opts *o,
     of = cinder_volume_meta(v, "rbdmove.sync_of");
     res->copy = of != NULL;
     /* The lock of the syncs that write it: its own, or its source's. */
-    snprintf(lock, sizeof(lock), "sync-%.40s", of ? of : v->id);
-    if (o->state_dir &&
-        journal_lock_name(o->state_dir, lock, &lock_fd, err) < 0) {
-        if (err->kind == ERROR_BUSY)
-            error_prefix(err, "volume %s is being synced", of ? of : v->id);
+    if (sync_lock(o->state_dir, of ? of : v->id, &lock_fd, err) < 0)
         goto out;
-    }
     if (cluster_connect(o->conf, o->id, o->ceph_timeout, &cl, err) < 0)
         goto out;
     if (p->ceph_fsid && strcmp(p->ceph_fsid, cluster_fsid(cl))) {
