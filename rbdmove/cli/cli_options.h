@@ -41,6 +41,15 @@
                    "destination region (required)")
 
 /* The server in the destination region (p: struct plan_options *). */
+/* One region only (points, release): --os-cloud and --os-region-name,
+ * into p->src; region_help says whose region it is. */
+#define OPT_OPENSTACK_CLOUD(p, region_help)                                    \
+    OPT_STRING(0, "os-cloud", &(p)->src.cloud, "CLOUD",                        \
+               "cloud in clouds.yaml (default $OS_CLOUD, else OS_* "           \
+               "variables)"),                                                  \
+        OPT_STRING(0, "os-region-name", &(p)->src.region, "REGION",            \
+                   region_help)
+
 #define OPT_OPENSTACK_DST_SERVER(p)                                            \
     OPT_STRING(0, "dst-server", &(p)->dst_server, "SERVER",                    \
                "server (name or id) in the destination region to attach to")

@@ -25,12 +25,8 @@ static enum parse_options_status parse(int argc, char **argv,
                                        struct plan_options *o)
 {
     struct parse_option opts[] = {
-        OPT_STRING(0, "os-cloud", &o->src.cloud, "CLOUD",
-                   "cloud in clouds.yaml (default $OS_CLOUD, else OS_* "
-                   "variables)"),
-        OPT_STRING(0, "os-region-name", &o->src.region, "REGION",
-                   "the copy's region (default $OS_REGION_NAME or the "
-                   "cloud's)"),
+        OPT_OPENSTACK_CLOUD(
+            o, "the copy's region (default $OS_REGION_NAME or the cloud's)"),
         OPT_OPENSTACK_CONNECTION(o),
         OPT_BOOL(0, "json", &cli_json, "print one JSON object per point"),
         OPT_END(),

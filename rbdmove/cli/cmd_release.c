@@ -31,12 +31,8 @@ static enum parse_options_status parse(int argc, char **argv,
 {
     struct plan_options *p = &o->plan;
     struct parse_option opts[] = {
-        OPT_STRING(0, "os-cloud", &p->src.cloud, "CLOUD",
-                   "cloud in clouds.yaml (default $OS_CLOUD, else OS_* "
-                   "variables)"),
-        OPT_STRING(0, "os-region-name", &p->src.region, "REGION",
-                   "the volume's region (default $OS_REGION_NAME or the "
-                   "cloud's)"),
+        OPT_OPENSTACK_CLOUD(
+            p, "the volume's region (default $OS_REGION_NAME or the cloud's)"),
         OPT_STRING(0, "conf", &o->conf, "CONF",
                    "ceph configuration of the volume's cluster"),
         OPT_CEPH_ID("id", &o->id, "ceph client id (default admin)"),
