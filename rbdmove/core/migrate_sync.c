@@ -246,6 +246,34 @@ static int record_points(struct move *m, const char *dst_id,
         if (cinder_volume_metadata_unset(c, dst_id, k, err) < 0)
             goto out;
     }
+    /* A point an earlier run kept but could not record (the API failed
+     * after the data moved): recorded now from what its name says, so
+     * that points lists every point the copy holds. */
+    for (size_t i = 0; i < st.nsnaps; i++) {
+        const char *snap = st.snaps[i].name;
+        time_t t = retention_snap_time(snap);
+        struct tm tm;
+        char at[32];
+
+        buf_reset(&key);
+        buf_addf(&key, MIGRATE_POINT_PREFIX "%s", snap);
+        if (!replicate_snap_is_ours(snap) ||
+            cinder_volume_meta(&v, buf_str(&key)))
+            continue;
+        if (t >= 0 && gmtime_r(&t, &tm))
+            strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        else
+            snprintf(at, sizeof(at), "-");
+        buf_reset(&val);
+        buf_addf(&val, "time=%s verified=no", at);
+        {
+            struct cinder_kv one = {buf_str(&key), buf_str(&val)};
+
+            if (cinder_volume_metadata_set(c, dst_id, &one, 1, err) < 0)
+                goto out;
+        }
+        res->points++;
+    }
     ret = 0;
 out:
     cinder_volume_release(&v);

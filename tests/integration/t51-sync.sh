@@ -199,6 +199,17 @@ expect_equal "the oldest is not" False "$(json_event "$TEST_TMP/points" point ba
 expect_success "points by the copy's name, as text" rbdmove points \
     --os-cloud rbdmove-demo --os-region-name RegionTwo "$(volume_field RegionTwo "$dst" name)"
 grep -q "3 recovery points" "$LAST_OUTPUT" && pass "says 3 points" || fail "points text"
+# A point whose key is missing (the API failed after the data moved) is
+# recorded again by the next sync, from its name.
+oldest=$(echo $(snap_names 2 "volumes/volume-$dst" rbdmove-) | cut -d" " -f1)
+expect_success "a point's key lost" "$TOOL" --os-cloud rbdmove-demo \
+    --os-region-name RegionTwo metadata-unset "$dst" "rbdmove.point.$oldest"
+expect_success "the next sync --keep 3" sync --keep 3 "$src"
+expect_success "points after it" rbdmove points --os-cloud rbdmove-demo \
+    --os-region-name RegionTwo --json "$dst"
+grep -q "\"snap\":\"$oldest\"" "$LAST_OUTPUT" &&
+    pass "the point is listed again" || fail "point $oldest not listed"
+
 # A point key someone else wrote, with a terminal escape in it: shown
 # escaped, and gone after the next sync (no such snapshot on the copy).
 esc=$(printf '\033')

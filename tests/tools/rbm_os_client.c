@@ -281,6 +281,15 @@ static int cmd_metadata(struct session *s, int argc, char **argv,
     return r;
 }
 
+/* metadata-unset VOLUME_ID KEY */
+static int cmd_metadata_unset(struct session *s, int argc, char **argv,
+                              struct error *err)
+{
+    if (argc != 2)
+        return error_set(err, ERROR_USAGE, 0, "metadata-unset VOLUME_ID KEY");
+    return cinder_volume_metadata_unset(s->cinder, argv[0], argv[1], err);
+}
+
 static int cmd_pools(struct session *s, struct error *err)
 {
     struct cinder_pool *p = NULL;
@@ -430,6 +439,8 @@ static int run(struct session *s, const char *cmd, int argc, char **argv,
         return cmd_reset_status(s, argc, argv, err);
     if (!strcmp(cmd, "metadata-set"))
         return cmd_metadata(s, argc, argv, err);
+    if (!strcmp(cmd, "metadata-unset"))
+        return cmd_metadata_unset(s, argc, argv, err);
     if (!strcmp(cmd, "attach"))
         return cmd_attach(s, argc, argv, err);
     if (!strcmp(cmd, "detach"))
