@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 #
 # tests/integration/lib.sh: sourced by every tests/integration/tNN-*.sh.
-# Checks print TAP-style lines (`ok N - title`, `not ok N - title` followed by
-# the failing command's output) and the script ends with `N passed, N failed`
+# Checks print TAP-style lines (`ok N - title # at Ts`, `not ok N - title #
+# at Ts` followed by the failing command's output; T the test's seconds so
+# far, to see where a slow test spends them) and the script ends with `N passed, N failed`
 # and exit status 0 (all passed), 1 (something failed) or 77 (skipped: a lab
 # is not running, outside CI). Images a test creates are removed at exit.
 #
@@ -93,13 +94,13 @@ _lib_labs_started=()
 pass() {
     _lib_checks=$((_lib_checks + 1))
     _lib_passed=$((_lib_passed + 1))
-    echo "ok $_lib_checks - $1"
+    echo "ok $_lib_checks - $1 # at ${SECONDS}s"
 }
 
 _lib_fail() {
     _lib_checks=$((_lib_checks + 1))
     _lib_failed=$((_lib_failed + 1))
-    echo "not ok $_lib_checks - $1"
+    echo "not ok $_lib_checks - $1 # at ${SECONDS}s"
 }
 
 # fail "msg": a failed check; returns 1, the test goes on unless it uses
