@@ -491,6 +491,22 @@ int image_snap_remove(struct image *img, const char *name, struct error *err)
     return 0;
 }
 
+int image_snap_rollback(struct image *img, const char *name, struct error *err)
+{
+    int r = rbd_snap_rollback(img->rbd, name);
+
+    if (r == -EROFS || r == -EBUSY)
+        return error_set(err, ERROR_STATE, -r,
+                         "'%s' is in use by another client, it cannot be "
+                         "rolled back to '%s'",
+                         img->spec, name);
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot roll '%s' back to snapshot '%s'", img->spec,
+                         name);
+    return 0;
+}
+
 int image_meta_get(struct image *img, const char *key, char **value,
                    struct error *err)
 {

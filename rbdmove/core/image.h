@@ -97,6 +97,12 @@ int image_snap_create(struct image *img, const char *name,
 int image_snap_remove(struct image *img, const char *name,
                       struct error *err) MUST_CHECK;
 
+/* Make the image's head what snapshot name holds (every object is
+ * rewritten; the snapshots stay). The caller should hold the exclusive
+ * lock, so that no other client writes meanwhile. */
+int image_snap_rollback(struct image *img, const char *name,
+                        struct error *err) MUST_CHECK;
+
 /* ---- metadata (image-level key/value) ----------------------------------- */
 
 /* *value = NULL when the key is absent; else an owned string. */

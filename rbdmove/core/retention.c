@@ -171,3 +171,25 @@ time_t retention_snap_time(const char *name)
         return -1;
     return timegm(&tm);
 }
+
+time_t retention_parse_time(const char *s)
+{
+    struct tm tm;
+    char *end;
+
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!end || *end)
+        return -1;
+    return timegm(&tm);
+}
+
+long retention_point_at(const time_t *t, size_t n, time_t at)
+{
+    long best = -1;
+
+    for (size_t i = 0; i < n; i++)
+        if (t[i] >= 0 && t[i] <= at && (best < 0 || t[i] >= t[best]))
+            best = (long)i;
+    return best;
+}

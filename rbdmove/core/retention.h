@@ -46,4 +46,13 @@ void retention_select(const struct retention *r, time_t now, const time_t *t,
 /* The time an rbdmove snapshot name says it was taken, or -1. */
 time_t retention_snap_time(const char *name);
 
+/* "YYYY-MM-DDTHH:MM:SSZ" (UTC, as `rbdmove points` prints) in Unix
+ * seconds, or -1 when s is not such a time. */
+time_t retention_parse_time(const char *s);
+
+/* The index of the newest of the n points taken at t[i] that is not newer
+ * than at (the later of equals), or -1 when every point is newer or the
+ * times are unknown (-1). */
+long retention_point_at(const time_t *t, size_t n, time_t at);
+
 #endif

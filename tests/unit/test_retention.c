@@ -128,6 +128,30 @@ static void test_retention_snap_time(void **state)
     assert_int_equal(retention_snap_time("rbdmove-2026"), -1);
 }
 
+static void test_retention_parse_time(void **state)
+{
+    (void)state;
+    assert_int_equal(retention_parse_time("1970-01-02T00:00:01Z"), D + 1);
+    assert_int_equal(retention_parse_time("2026-12-06T02:47:57Z"), 1796525277);
+    assert_int_equal(retention_parse_time("2026-12-06T02:47:57"), -1);
+    assert_int_equal(retention_parse_time("2026-12-06T02:47:57Z "), -1);
+    assert_int_equal(retention_parse_time("latest"), -1);
+    assert_int_equal(retention_parse_time(""), -1);
+}
+
+static void test_retention_point_at(void **state)
+{
+    const time_t t[] = {300, 100, -1, 200, 200};
+
+    (void)state;
+    assert_int_equal(retention_point_at(t, 5, 1000), 0);
+    assert_int_equal(retention_point_at(t, 5, 300), 0);
+    assert_int_equal(retention_point_at(t, 5, 299), 4);
+    assert_int_equal(retention_point_at(t, 5, 199), 1);
+    assert_int_equal(retention_point_at(t, 5, 99), -1);
+    assert_int_equal(retention_point_at(t, 0, 1000), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +160,8 @@ int main(void)
         cmocka_unit_test(test_retention_unknown_time_stays),
         cmocka_unit_test(test_retention_bad_policies),
         cmocka_unit_test(test_retention_snap_time),
+        cmocka_unit_test(test_retention_parse_time),
+        cmocka_unit_test(test_retention_point_at),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
