@@ -61,6 +61,10 @@ int cmd_points(int argc, char **argv)
     if (!cli_json) {
         printf("copy %s of volume %s: %zu recovery point%s\n", pts.copy_id,
                pts.sync_of, pts.n, pts.n == 1 ? "" : "s");
+        if (pts.failover_point)
+            printf("%s to point %s: it is the workload's volume now\n",
+                   pts.failed_over ? "failed over" : "being failed over",
+                   pts.failover_point);
         for (size_t i = 0; i < pts.n; i++)
             printf("  %s  %-40s  %-10s%s  %s\n", pts.p[i].time, pts.p[i].snap,
                    pts.p[i].verified ? "verified" : "unverified",
@@ -78,6 +82,10 @@ int cmd_points(int argc, char **argv)
         json_out_bool(&j, "verified", pts.p[i].verified);
         json_out_bool(&j, "base", pts.p[i].base);
         json_out_str(&j, "source", pts.p[i].source);
+        if (pts.failover_point) {
+            json_out_str(&j, "failover_point", pts.failover_point);
+            json_out_bool(&j, "failed_over", pts.failed_over);
+        }
         json_out_object_end(&j);
         printf("%s\n", json_out_text(&j));
         json_out_release(&j);

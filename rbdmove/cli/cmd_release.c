@@ -9,6 +9,7 @@
 
 #include "rbdmove/cli/cli.h"
 #include "rbdmove/cli/cli_options.h"
+#include "rbdmove/cli/cmd_move_int.h"
 #include "rbdmove/cli/commands.h"
 #include "rbdmove/base/json_out.h"
 #include "rbdmove/base/xalloc.h"
@@ -81,6 +82,14 @@ int cmd_release(int argc, char **argv)
     dir = state_dir ? xstrdup(state_dir) : journal_default_dir();
     o.state_dir = dir;
     o.ceph_timeout = cli_ceph_timeout();
+    {
+        struct migrate_opts hold;
+
+        memset(&hold, 0, sizeof(hold));
+        test_hold_from_env(&hold);
+        o.hold_point = hold.hold_phase;
+        o.hold_seconds = hold.hold_seconds;
+    }
     ret = migrate_release(&o, &res, &err);
     free(dir);
     if (ret < 0)

@@ -18,6 +18,7 @@ int cmd_status(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_points(int argc, char **argv);
 int cmd_release(int argc, char **argv);
+int cmd_failover(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 
 #endif

@@ -49,7 +49,8 @@ struct migrate_throttle {
 struct migrate_event {
     const char *phase; /* "preflight", "create", "seed", "round", "throttle",
                           "detach", "final", "verify", "attach",
-                          "rollback", "cleanup", "done", "info" */
+                          "rollback", "cleanup", "done", "info",
+                          "failover" */
     const char *msg;   /* what happened, for people */
     unsigned round;
     const struct copy_stats *stats;          /* after a round, else NULL */
@@ -199,6 +200,8 @@ struct migrate_point {
 struct migrate_points {
     char copy_id[37];
     char *sync_of;           /* the source volume's id */
+    char *failover_point;    /* failed over (or being) to it; else NULL */
+    bool failed_over;        /* the failover finished */
     struct migrate_point *p; /* newest first */
     size_t n;
 };
@@ -221,6 +224,10 @@ struct migrate_release_opts {
     const char *pool;         /* NULL: from Cinder, else "volumes" */
     int ceph_timeout;
     const char *state_dir; /* for the sync lock, as migrate_sync's */
+    /* Tests: pause hold_seconds at "release-snap-removed" (after the
+     * first snapshot went). */
+    const char *hold_point;
+    double hold_seconds;
 };
 
 struct migrate_release_result {
@@ -243,5 +250,65 @@ struct migrate_release_result {
 int migrate_release(const struct migrate_release_opts *o,
                     struct migrate_release_result *res,
                     struct error *err) MUST_CHECK;
+
+/* ---- failover: the copies take over, from the DR region alone
+ * -------------- */
+
+struct migrate_failover_opts {
+    /* The DR region (src and dst alike); dst_server the server the copies
+     * are attached to; volume unused. */
+    struct plan_options plan;
+    const char *const *copies; /* names or ids of copies, in that region */
+    size_t n_copies;
+    const char *conf, *id; /* the DR cluster */
+    const char *pool;      /* NULL: from Cinder, else "volumes" */
+    int ceph_timeout;
+    /* NULL or "latest": each copy's newest recovery point; a snapshot
+     * name (as `rbdmove points` lists it); or a time
+     * "YYYY-MM-DDTHH:MM:SSZ": the newest point synced at or before it. */
+    const char *point;
+    double attach_timeout; /* seconds, 0: 120 */
+    const char *state_dir; /* the sync locks, as migrate_sync's */
+    migrate_event_fn *event;
+    void *event_ctx;
+    /* Tests: pause hold_seconds at "failover-rolled-back" (the copy holds
+     * the point, not attached yet) or "failover-attach-requested". */
+    const char *hold_point;
+    double hold_seconds;
+};
+
+struct migrate_failover_copy {
+    char volume_id[37];
+    char *name;       /* escaped; NULL when it has none */
+    char *point;      /* the recovery point it holds now */
+    char *point_time; /* when that point was synced, "-" when unknown */
+    char *device;     /* where Nova attached it, NULL when not told */
+    bool rolled_back; /* this run rolled it back */
+    bool attached;    /* this run attached it */
+};
+
+struct migrate_failover_result {
+    char server_id[37];
+    struct migrate_failover_copy *c; /* in the order of o->copies */
+    size_t n;                        /* copies failed over so far */
+};
+
+void migrate_failover_result_release(struct migrate_failover_result *r);
+
+/*
+ * Fail the copies over: every copy is checked first (a copy made by sync,
+ * its image in o->conf's cluster holding the chosen point, not attached
+ * elsewhere, not being written by a sync; the server able to take it),
+ * and nothing changes unless all pass. Then each copy in turn is marked
+ * failing-over with its point (Cinder metadata), rolled back to the
+ * point, attached to the server, and marked failed-over. Only the DR
+ * region's API and cluster are used. Running it again after an
+ * interruption finishes the job without rolling back a copy that was
+ * attached (its server may have written); a copy already failed over to
+ * the server is left as it is.
+ */
+int migrate_failover(const struct migrate_failover_opts *o,
+                     struct migrate_failover_result *res,
+                     struct error *err) MUST_CHECK;
 
 #endif

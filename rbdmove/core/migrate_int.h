@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rbdmove/core/migrate_int.h: internal to the move's own files, migrate.c,
- * migrate_dest.c, migrate_group.c, migrate_abort.c, migrate_sync.c and
- * migrate_throttle.c; nothing else includes it (the interface is migrate.h).
- * The state of one move, and the steps of the single move that the group
- * cutover, the abort and the sync reuse, all named move_*.
+ * migrate_dest.c, migrate_group.c, migrate_abort.c, migrate_sync.c,
+ * migrate_failover.c and migrate_throttle.c; nothing else includes it (the
+ * interface is migrate.h). The state of one move, and the steps of the single
+ * move that the group cutover, the abort and the sync reuse, all named move_*.
  */
 #ifndef RBDMOVE_MIGRATE_INT_H
 #define RBDMOVE_MIGRATE_INT_H
@@ -56,6 +56,16 @@ void move_emit(struct move *m, const char *phase, const struct copy_stats *st,
 void move_emit_event(struct move *m, struct migrate_event *ev, const char *fmt,
                      va_list ap) __attribute__((format(printf, 3, 0)));
 void move_test_hold(struct move *m, const char *point);
+/*
+ * The lock of the syncs of source volume source_id, sync-ID.lock in dir
+ * (NULL: none): ERROR_BUSY while another process holds it. *fd for
+ * journal_unlock_name. Sync, release and failover take it.
+ */
+/* The image key a failover leaves on a copy: the point it holds. */
+#define MOVE_FAILOVER_IMAGE_KEY "rbdmove.failover_point"
+
+int move_sync_lock(const char *dir, const char *source_id, int *fd,
+                   struct error *err);
 void move_init(struct move *m, struct journal *j, const struct migrate_opts *o,
                struct migrate_report *rep);
 int move_record_save(struct move *m, struct error *err);

@@ -32,25 +32,52 @@ void migrate_sync_result_release(struct migrate_sync_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* The destination volume that holds the copy of source id, if any. */
+/*
+ * The destination volume that holds the copy of source id, if any. A copy
+ * that was failed over (or is being) is the workload's volume now: syncing
+ * the old primary into it would overwrite what the workload wrote since.
+ */
 static int find_sync_volume(struct cinder *c, const char *src_id, char *out,
                             struct error *err)
 {
     struct cinder_volume *v = NULL;
     size_t n = 0, found = 0;
+    int ret = 0;
 
     out[0] = '\0';
     if (cinder_volume_list(c, NULL, &v, &n, err) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         const char *s = cinder_volume_meta(&v[i], "rbdmove.sync_of");
+        const char *state = cinder_volume_meta(&v[i], "rbdmove.state");
 
-        if (s && !strcmp(s, src_id)) {
-            snprintf(out, 37, "%s", v[i].id);
-            found++;
-        }
+        if (!s || strcmp(s, src_id))
+            continue;
+        snprintf(out, 37, "%s", v[i].id);
+        found++;
+        if (ret == 0 && state && !strncmp(state, "failing-over", 12))
+            ret = error_set(err, ERROR_STATE, 0,
+                            "copy %s of volume %s is being failed over: "
+                            "finish that with 'rbdmove failover' first; "
+                            "nothing was synced",
+                            v[i].id, src_id);
+        else if (ret == 0 && state && !strcmp(state, "failed-over"))
+            ret = error_set(
+                err, ERROR_STATE, 0,
+                "copy %s of volume %s was failed over (to point %s) and "
+                "is the workload's volume now: a sync from %s would "
+                "overwrite what was written to it since ('rbdmove "
+                "release' makes it an ordinary volume, and the next sync "
+                "a new copy); nothing was synced",
+                v[i].id, src_id,
+                cinder_volume_meta(&v[i], "rbdmove.failover_point")
+                    ? cinder_volume_meta(&v[i], "rbdmove.failover_point")
+                    : "?",
+                src_id);
     }
     cinder_volumes_free(v, n);
+    if (ret < 0)
+        return ret;
     if (found > 1)
         return error_set(err, ERROR_STATE, 0,
                          "%zu volumes claim to be the copy of %s "
@@ -121,13 +148,9 @@ static void on_sync_event(void *ctx, const struct replicate_event *ev)
         m->o->event(m->o->event_ctx, &me);
 }
 
-/*
- * The lock of the syncs of source volume source_id, sync-ID.lock in dir
- * (NULL: none): ERROR_BUSY while another process holds it. *fd for
- * journal_unlock_name.
- */
-static int sync_lock(const char *dir, const char *source_id, int *fd,
-                     struct error *err)
+/* The lock of the syncs of source volume source_id (migrate_int.h). */
+int move_sync_lock(const char *dir, const char *source_id, int *fd,
+                   struct error *err)
 {
     char name[64];
 
@@ -137,7 +160,10 @@ static int sync_lock(const char *dir, const char *source_id, int *fd,
     snprintf(name, sizeof(name), "sync-%.40s", source_id);
     if (journal_lock_name(dir, name, fd, err) < 0) {
         if (err->kind == ERROR_BUSY)
-            error_prefix(err, "volume %s is being synced already", source_id);
+            error_prefix(err,
+                         "volume %s is being synced already (or its copy "
+                         "released or failed over)",
+                         source_id);
         return -1;
     }
     return 0;
@@ -302,7 +328,7 @@ int migrate_sync(const struct migrate_sync_opts *o,
     }
     /* Two syncs of one volume would each find no copy and make one, or
      * race on the same base snapshots. */
-    if (sync_lock(o->state_dir, m.plan->volume.id, &lock_fd, err) < 0)
+    if (move_sync_lock(o->state_dir, m.plan->volume.id, &lock_fd, err) < 0)
         goto out;
     if (find_sync_volume(m.plan->dst.cinder, m.plan->volume.id, dst_id, err) <
         0)
@@ -356,6 +382,7 @@ void migrate_points_release(struct migrate_points *p)
     }
     free(p->p);
     free(p->sync_of);
+    free(p->failover_point);
     memset(p, 0, sizeof(*p));
 }
 
@@ -427,6 +454,13 @@ int migrate_points(const struct plan_options *o, struct migrate_points *out,
         goto out;
     }
     out->sync_of = escaped(of);
+    {
+        const char *fp = cinder_volume_meta(v, "rbdmove.failover_point");
+        const char *state = cinder_volume_meta(v, "rbdmove.state");
+
+        out->failover_point = fp ? escaped(fp) : NULL;
+        out->failed_over = fp && state && !strcmp(state, "failed-over");
+    }
     base = cinder_volume_meta(v, "rbdmove.base");
     out->p = xcalloc(v->n_metadata + 1, sizeof(*out->p));
     for (size_t i = 0; i < v->n_metadata; i++) {
@@ -465,7 +499,8 @@ int migrate_release(const struct migrate_release_opts *o,
                     struct migrate_release_result *res, struct error *err)
 {
     static const char *const image_keys[] = {DEST_META_BASE, DEST_META_SEED,
-                                             DEST_META_PENDING};
+                                             DEST_META_PENDING,
+                                             MOVE_FAILOVER_IMAGE_KEY};
     struct plan *p = plan_build(&o->plan);
     struct cluster *cl = NULL;
     struct image *img = NULL;
@@ -496,7 +531,7 @@ int migrate_release(const struct migrate_release_opts *o,
     of = cinder_volume_meta(v, "rbdmove.sync_of");
     res->copy = of != NULL;
     /* The lock of the syncs that write it: its own, or its source's. */
-    if (sync_lock(o->state_dir, of ? of : v->id, &lock_fd, err) < 0)
+    if (move_sync_lock(o->state_dir, of ? of : v->id, &lock_fd, err) < 0)
         goto out;
     if (cluster_connect(o->conf, o->id, o->ceph_timeout, &cl, err) < 0)
         goto out;
@@ -531,6 +566,12 @@ int migrate_release(const struct migrate_release_opts *o,
             goto out;
         }
         res->snaps++;
+        if (res->snaps == 1 && o->hold_point &&
+            !strcmp(o->hold_point, "release-snap-removed")) {
+            struct timespec ts = {(time_t)o->hold_seconds, 0};
+
+            nanosleep(&ts, NULL);
+        }
     }
     for (size_t i = 0; i < sizeof(image_keys) / sizeof(image_keys[0]); i++) {
         char *val = NULL;
