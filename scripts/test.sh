@@ -119,6 +119,11 @@ run_ctest() {
         esac
     done <"$log"
     rm -f "$log"
+    # ctest's full output of the run (passing tests' too, with each check's
+    # time), kept per title: the next run's LastTest.log replaces it.
+    mkdir -p "$dir/test-logs" &&
+        cp "$dir/Testing/Temporary/LastTest.log" \
+            "$dir/test-logs/${title//\//_}.log" 2>/dev/null
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
         record FAIL "$title (ctest exit $rc)"
         f=1

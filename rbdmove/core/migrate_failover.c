@@ -25,6 +25,7 @@
 #include "openstack/cinder.h"
 #include "openstack/nova.h"
 #include "rbdmove/base/buf.h"
+#include "rbdmove/base/cancel.h"
 #include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"
 #include "rbdmove/core/cluster.h"
@@ -90,11 +91,21 @@ static void emit(const struct migrate_failover_opts *o, const char *fmt, ...)
 static void hold(const struct migrate_failover_opts *o, const char *point)
 {
     if (o->hold_point && !strcmp(o->hold_point, point)) {
-        struct timespec ts = {(time_t)o->hold_seconds, 0};
-
         emit(o, "holding at %s for %.0f s (test)", point, o->hold_seconds);
-        nanosleep(&ts, NULL);
+        (void)cancel_sleep(o->hold_seconds);
     }
+}
+
+/* A signal asked to stop: between two steps, where a rerun goes on. (A
+ * rollback under way is not cut short: librbd's cannot be.) */
+static int stopped(const char *id, struct error *err)
+{
+    if (!cancel_requested())
+        return 0;
+    return error_set(err, ERROR_INTERRUPTED, 0,
+                     "stopped by signal %d at copy %s; run the failover "
+                     "again to finish it",
+                     cancel_signal(), id);
 }
 
 static void now_utc(char *out, size_t len)
@@ -413,6 +424,8 @@ static int fail_over(const struct migrate_failover_opts *o, struct cluster *cl,
              server, c->point);
         return 0;
     }
+    if (stopped(id, err) < 0)
+        return -1;
     if (c->todo == FO_NEW) {
         struct cinder_kv meta[] = {{"rbdmove.state", "failing-over"},
                                    {"rbdmove.failover_point", c->point},
@@ -426,6 +439,8 @@ static int fail_over(const struct migrate_failover_opts *o, struct cluster *cl,
             return error_prefix(err, "copy %s", id);
         out->rolled_back = true;
         hold(o, "failover-rolled-back");
+        if (stopped(id, err) < 0)
+            return -1;
     }
     if (c->todo != FO_ATTACHED) {
         emit(o, "attaching copy %s to server %s", id, server);

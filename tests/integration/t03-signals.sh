@@ -205,6 +205,12 @@ pre_connect_says "sync: a bad --ssh port" "invalid port" \
     sync --dst-os-region-name R "${D[@]}" --ssh host:99999 vol
 pre_connect_says "move: a bad --dst-pool" "--dst-pool: the pool name" \
     move "${OS[@]}" "${D[@]}" --dst-pool 'vol umes' vol
+pre_connect_says "failover: a --point that is none" "--point 'yesterday' is neither" \
+    failover --dst-conf "$T/dead.conf" --dst-server s --point yesterday copy
+pre_connect_says "failover: no --dst-server" "--dst-server is required" \
+    failover --dst-conf "$T/dead.conf" copy
+pre_connect_says "failover: a bad --dst-pool" "--dst-pool: the pool name" \
+    failover --dst-conf "$T/dead.conf" --dst-server s --dst-pool 'a/b' copy
 [ ! -e "$T/out.diff" ] && pass "no OUT was created by a refused export-diff" ||
     fail "export-diff left $T/out.diff"
 # A stream that is not one is refused before the cluster is asked.

@@ -10,7 +10,8 @@
 # cut off would), and the copies are failed over to a server in
 # RegionTwo at the second point: checked before anything changes (bad
 # points, a copy that is not one), killed after a rollback and after the
-# attach request, run again to the end, and once more (nothing to do).
+# attach request, stopped by SIGINT (exit status 3), run again to the
+# end, and once more (nothing to do).
 # Every copy's content is compared with the source's at that point; the
 # DR side's writes survive a rerun. With the primary back, a sync into a
 # failed-over copy is refused. (Keystone is one service for both regions
@@ -165,6 +166,24 @@ expect_equal "killed after the rollback of a" "failing-over available" \
     "$(fields "${copy[a]}" meta.rbdmove.state status)"
 expect_equal "a holds its second point" "${sum[a2]}" \
     "$(image_checksum 2 "volumes/volume-${copy[a]}")"
+# SIGINT while it holds after a rollback: exit status 3 at once, and the
+# copy is left for a rerun.
+held_failover failover-rolled-back "$TEST_TMP/fint" --dst-server "$dr_srv" \
+    --point "$t_b2" "${copy[a]}" "${copy[b]}"
+for _ in $(seq 600); do
+    grep -q "holding at failover-rolled-back" "$TEST_TMP/fint" && break
+    sleep 0.1
+done
+t0=$SECONDS
+kill -INT "$fpid"
+wait "$fpid"
+rc=$?
+expect_equal "SIGINT after a rollback: exit status 3" 3 "$rc"
+# A watchdog, not a measure: the hold would last 60 s.
+[ $((SECONDS - t0)) -le 5 ] && pass "... at once, not after the 60 s hold" ||
+    fail "it took $((SECONDS - t0)) s to stop"
+grep -q "run the failover again" "$TEST_TMP/fint" && pass "... saying what to do" ||
+    fail "$(tail -3 "$TEST_TMP/fint")"
 held_failover failover-attach-requested "$TEST_TMP/f2" --dst-server "$dr_srv" \
     --point "$t_b2" "${copy[a]}" "${copy[b]}"
 kill_held "$TEST_TMP/f2" failover-attach-requested
