@@ -41,6 +41,22 @@ static const struct cli_command move_command = {
     "'rbdmove abort ID'.",
 };
 
+static const struct cli_command failback_command = {
+    "failback",
+    "[--os-cloud CLOUD] --os-region-name DR_REGION [--dst-os-cloud CLOUD]\n"
+    "       --dst-os-region-name PRIMARY_REGION --src-conf DR_CONF\n"
+    "       --dst-conf PRIMARY_CONF [--ssh [USER@]HOST[:PORT]]\n"
+    "       [--dst-server SERVER] [--discard-primary-changes]\n"
+    "       [--max-downtime S] [--json] COPY",
+    "Bring a failed-over copy's workload home: the copy (in DR_REGION) is\n"
+    "the source, the volume it is a copy of (in PRIMARY_REGION) the\n"
+    "destination, and only what changed since the point both hold is\n"
+    "copied; then the cutover of a move, to the original's server or\n"
+    "SERVER. Refused when the original was written after that point,\n"
+    "unless --discard-primary-changes. Afterwards 'rbdmove sync' of the\n"
+    "original goes on into the same copy, without a new seed.",
+};
+
 static const struct cli_command resume_command = {
     "resume", "[--state-dir DIR] [--json] ID",
     "Finish an interrupted move from where it stopped."};
@@ -515,6 +531,103 @@ static enum parse_options_status parse_move(int argc, char **argv,
     if (st != PARSE_OPT_DONE)
         return st;
     return cli_options_check_memory(&move_command, &a->mo.params);
+}
+
+/* failback: move's options and its own. The caller frees. */
+static struct parse_option *failback_options(struct move_args *a)
+{
+    struct parse_option *m = move_options(a), *out;
+    const struct parse_option own[] = {
+        OPT_BOOL(0, "discard-primary-changes", &a->mo.discard_primary_changes,
+                 "when the original was written after the common point, "
+                 "discard those writes (it is rolled back to the point)"),
+        OPT_END(),
+    };
+    size_t n = 0;
+
+    while (m[n].type != OPTION_END)
+        n++;
+    out = xcalloc(n + 2, sizeof(*out));
+    memcpy(out, m, n * sizeof(*out));
+    memcpy(out + n, own, sizeof(own));
+    free(m);
+    return out;
+}
+
+static enum parse_options_status parse_failback(int argc, char **argv,
+                                                struct move_args *a)
+{
+    struct parse_option *opts = failback_options(a);
+    enum parse_options_status st;
+    int n;
+
+    st = parse_options_seen(&failback_command, opts, argc, argv, &n, keep_given,
+                            a);
+    free(opts);
+    if (st != PARSE_OPT_DONE)
+        return st;
+    if (n != 1)
+        return parse_options_error(&failback_command,
+                                   "expected one copy (its name or id in "
+                                   "the DR region)");
+    if (a->server)
+        return parse_options_error(&failback_command,
+                                   "--server is not an option of failback: "
+                                   "name one copy");
+    if (a->mo.delete_source)
+        return parse_options_error(&failback_command,
+                                   "--delete-source is not an option of "
+                                   "failback: the copy is kept for the "
+                                   "next sync");
+    if (!a->mo.plan.dst.region)
+        return parse_options_error(&failback_command,
+                                   "--dst-os-region-name (the primary "
+                                   "region) is required");
+    if (!a->mo.src_conf || !a->dst_conf)
+        return parse_options_error(&failback_command,
+                                   "--src-conf and --dst-conf are required");
+    if (a->remote.receiver_rbd)
+        return parse_options_error(&failback_command,
+                                   "--receiver=rbd cannot serve a failback: "
+                                   "the cutover's final check needs "
+                                   "rbdmove's receiver on HOST");
+    a->mo.plan.volume = argv[0];
+    a->mo.failback = true;
+    st = check_destination(&failback_command, a);
+    if (st != PARSE_OPT_DONE)
+        return st;
+    return cli_options_check_memory(&failback_command, &a->mo.params);
+}
+
+int cmd_failback(int argc, char **argv)
+{
+    struct move_args a;
+    struct journal *jr = NULL;
+    struct error err = ERROR_INIT;
+    enum parse_options_status st;
+    char *dir = NULL;
+    int ret;
+
+    args_init(&a);
+    st = parse_failback(argc, argv, &a);
+    if (st != PARSE_OPT_DONE) {
+        ret = parse_options_exit(st);
+        goto out;
+    }
+    dir = a.state_dir ? xstrdup(a.state_dir) : journal_default_dir();
+    if (journal_create(dir, &jr, &err) < 0) {
+        ret = cli_report_error(&err);
+        goto out;
+    }
+    record(jr, &a, a.mo.plan.volume);
+    fprintf(stderr, "rbdmove: move %s (journal in %s): failback of copy %s\n",
+            journal_id(jr), dir, a.mo.plan.volume);
+    ret = drive(jr, &a, DRIVE_NEW);
+out:
+    journal_free(jr);
+    free(dir);
+    free(a.given);
+    return ret;
 }
 
 /* The options of resume, abort and status; *nargs as parse_options. */

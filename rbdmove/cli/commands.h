@@ -19,6 +19,7 @@ int cmd_sync(int argc, char **argv);
 int cmd_points(int argc, char **argv);
 int cmd_release(int argc, char **argv);
 int cmd_failover(int argc, char **argv);
+int cmd_failback(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 
 #endif

@@ -29,6 +29,8 @@ static const struct command commands[] = {
     {"failover", cmd_failover,
      "attach the copies sync keeps, at a recovery point, in the DR region",
      false},
+    {"failback", cmd_failback,
+     "bring a failed-over copy home, copying only what changed", false},
     {"status", cmd_status, "list moves, or show one", false},
     {"resume", cmd_resume, "finish an interrupted move", false},
     {"abort", cmd_abort, "undo an unfinished move", false},

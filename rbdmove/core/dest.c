@@ -79,6 +79,17 @@ int dest_hash_blocks(struct dest *d, const char *snap, uint64_t block,
     return d->ops->hash_blocks(d, snap, block, idx, n, hashes, err);
 }
 
+int dest_rollback(struct dest *d, const char *snap, struct error *err)
+{
+    if (!d->ops->rollback)
+        return error_set(err, ERROR_STATE, 0,
+                         "%s cannot be rolled back to '%s' from here (a "
+                         "receiver over SSH does not offer it): run 'rbd "
+                         "snap rollback' on its cluster",
+                         d->name, snap);
+    return d->ops->rollback(d, snap, err);
+}
+
 int dest_unlock(struct dest *d, struct error *err)
 {
     if (!d->ops->unlock)

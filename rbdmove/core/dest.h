@@ -114,6 +114,10 @@ struct dest_ops {
      * this destination holds no lock.
      */
     int (*unlock)(struct dest *d, struct error *err);
+    /* Make the head snapshot snap again (a failback that discards the
+     * writes an original took after the common point). NULL: not offered
+     * by this destination (dest_rollback fails). */
+    int (*rollback)(struct dest *d, const char *snap, struct error *err);
     /* dest_commit in one go (one round trip for a remote destination);
      * NULL: dest_commit makes the three calls. */
     int (*commit)(struct dest *d, const char *snap, const char *key,
@@ -162,6 +166,9 @@ int dest_hash(struct dest *d, const char *snap, uint64_t block,
 int dest_hash_blocks(struct dest *d, const char *snap, uint64_t block,
                      const uint64_t *idx, size_t n, uint64_t *hashes,
                      struct error *err) MUST_CHECK;
+/* ERROR_STATE when d cannot (no rollback op: a remote destination). */
+int dest_rollback(struct dest *d, const char *snap,
+                  struct error *err) MUST_CHECK;
 /* 0, doing nothing, when d holds no lock (no unlock op). */
 int dest_unlock(struct dest *d, struct error *err) MUST_CHECK;
 /* NULL-safe. */

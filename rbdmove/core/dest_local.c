@@ -141,6 +141,18 @@ static int local_snap_remove(struct dest *dd, const char *name,
     return local_snap(dd, name, false, err);
 }
 
+static int local_rollback(struct dest *dd, const char *snap, struct error *err)
+{
+    struct dest_local *d = (struct dest_local *)dd;
+    struct image *img = NULL;
+
+    if (open_head(d, &img, err) < 0)
+        return -1;
+    if (image_snap_rollback(img, snap, err) < 0)
+        return -1;
+    return image_flush(img, err);
+}
+
 static int local_dirty(struct dest *dd, const char *since,
                        struct dest_extents *x, struct error *err)
 {
@@ -234,6 +246,7 @@ static const struct dest_ops local_ops = {
     .hash = local_hash,
     .hash_blocks = local_hash_blocks,
     .unlock = local_unlock,
+    .rollback = local_rollback,
     .free = local_free,
 };
 

@@ -300,6 +300,8 @@ int move_preflight(struct move *m, bool resuming, struct error *err)
         (!resuming && !plan_ok(m->plan))) {
         return move_preflight_failed(m->plan, "see 'rbdmove plan'", err);
     }
+    if (!resuming && m->o->failback && move_failback_plan(m, err) < 0)
+        return -1;
     if (!resuming) {
         const struct plan *p = m->plan;
 
@@ -399,10 +401,11 @@ static int open_data(struct move *m, bool tidy, struct error *err)
     memset(&v, 0, sizeof(v));
     if (cinder_volume_get(m->plan->dst.cinder, m->rec.dst.volume, &v, err) < 0)
         return error_prefix(err, "destination volume %s", m->rec.dst.volume);
-    if (cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
-                        &m->src_cl, err) < 0 ||
-        m->o->make_dest(m->o->make_dest_ctx, m->rec.dst.pool, m->rec.dst.image,
-                        &m->dst, err) < 0)
+    if ((!m->src_cl &&
+         cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
+                         &m->src_cl, err) < 0) ||
+        (!m->dst && m->o->make_dest(m->o->make_dest_ctx, m->rec.dst.pool,
+                                    m->rec.dst.image, &m->dst, err) < 0))
         goto out;
     replicate_opts_init(&ro);
     ro.params = m->o->params;
@@ -412,6 +415,8 @@ static int open_data(struct move *m, bool tidy, struct error *err)
     ro.snap_intent = move_snap_intent;
     ro.orphan = m->rec.snaps[MOVE_SNAP_NEXT];
     ro.tidy_only = tidy;
+    if (m->rec.failback.head_proved)
+        ro.trust_head_at = m->rec.failback.point;
     move_volume_expectations(&ro, m->plan->dst_ceph_fsid, &v);
     ret = replicate_open(m->src_cl, m->rec.src.pool, m->rec.src.image, m->dst,
                          &ro, &m->repl, err);
@@ -579,9 +584,8 @@ static int hash_both(struct move *m, struct image *img, const char *snap,
 /* Verify, head against head, the blocks that changed on the source since
  * the base: the rest was verified in full before the detach
  * (verify_base). With --delete-source, the whole image (verify_heads). */
-static int verify_final(struct move *m, struct error *err)
+static int verify_final(struct move *m, const char *base, struct error *err)
 {
-    const char *base = replicate_base(m->repl);
     uint64_t *idx = NULL, *ha = NULL, *hb = NULL;
     struct image *img = NULL;
     size_t n = 0;
@@ -723,13 +727,21 @@ int move_final_verify(struct move *m, struct error *err)
     struct copy_stats st;
     double t;
 
+    char *since = xstrdup(replicate_base(m->repl));
+    int rc;
+
     t = time_now();
     move_emit(m, "final", NULL, "final round");
-    if (replicate_final(m->repl, &st, err) < 0)
-        return -1;
+    /* A failback's ends with a snapshot on both sides (two monitor
+     * updates of downtime): the base the next sync starts from. */
+    rc = m->rec.failback.on ? replicate_round(m->repl, &st, err)
+                            : replicate_final(m->repl, &st, err);
     m->rep->t_final = time_now() - t;
     t = time_now();
-    if (verify_final(m, err) < 0)
+    if (rc == 0)
+        rc = verify_final(m, since, err);
+    free(since);
+    if (rc < 0)
         return -1;
     m->rep->t_verify = time_now() - t;
     m->rec.cutover.t_final = m->rep->t_final;
@@ -828,6 +840,8 @@ int move_cleanup(struct move *m, struct error *err)
     struct cinder_kv dst_meta[] = {{"rbdmove.state", "moved-here"}};
     struct error e2 = ERROR_INIT;
 
+    if (m->rec.failback.on)
+        return move_failback_finish(m, err);
     move_emit(m, "cleanup", NULL, "removing the temporary snapshots");
     if (replicate_drop_base(m->repl, err) < 0)
         return -1;
@@ -923,6 +937,14 @@ int move_prepare(struct move *m, struct error *err)
 
     if (m->rec.phase == MOVE_NEW && move_check_source(m, err) < 0)
         return -1;
+    if (m->rec.phase == MOVE_NEW && m->rec.failback.on) {
+        /* The original exists: proved, re-based, never created. */
+        if (move_failback_rebase(m, err) < 0 ||
+            move_set_phase(m, MOVE_REPLICATING, err) < 0 ||
+            open_data(m, false, err) < 0 ||
+            mark_source(m, "failing-back", err) < 0)
+            return -1;
+    }
     if (m->rec.phase == MOVE_NEW || m->rec.phase == MOVE_CREATING) {
         bool created = !m->rec.dst.volume;
 
@@ -976,7 +998,9 @@ int move_prepare(struct move *m, struct error *err)
         if (move_set_phase(m, MOVE_REPLICATING, err) < 0 ||
             move_converge(m, err) < 0)
             return -1;
-        if (m->o->full_verify &&
+        /* A failback that proved the original's head instead of testing
+         * it (open_data): the whole base is compared, whatever was asked. */
+        if ((m->o->full_verify || m->rec.failback.head_proved) &&
             (move_verify_base(m, err) < 0 || catch_up(m, err) < 0))
             return -1;
     }

@@ -80,6 +80,19 @@ struct migrate_opts {
     double detach_timeout;   /* default 120 s */
     double attach_timeout;   /* default 120 s */
     int ceph_timeout;        /* every Ceph operation, seconds; default 60 */
+    /*
+     * A failback (`rbdmove failback`, read by a new move only; its journal
+     * keeps it): plan.volume is a copy sync made that failover put to
+     * work, in plan.src's region, and the destination is the volume it is
+     * a copy of, in plan.dst's region, which holds their common point:
+     * only what changed since that point is copied, and the original is
+     * never created or deleted. plan.dst_server NULL: the server the
+     * original was attached to when it was last synced. Refused when the
+     * original was written after the common point (split-brain), unless
+     * discard_primary_changes: then those writes are rolled back first.
+     */
+    bool failback;
+    bool discard_primary_changes;
     struct copy_params params;
     migrate_event_fn *event;
     void *event_ctx;

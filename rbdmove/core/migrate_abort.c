@@ -193,6 +193,13 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
                       "volume %s attached to server %s again", m.rec.src.volume,
                       m.rec.src.server);
     }
+    if (m.rec.failback.on) {
+        /* The original is never deleted, and what both share stays. */
+        if (move_failback_abort(&m, err) < 0)
+            goto out;
+        ret = move_set_phase(&m, MOVE_ABORTED, err);
+        goto out;
+    }
     if (cluster_connect(o->src_conf, o->src_id, o->ceph_timeout, &m.src_cl,
                         err) < 0)
         goto out;

@@ -295,6 +295,15 @@ static int check_copy(const struct migrate_failover_opts *o, size_t i,
                          "nothing was changed",
                          v->id, c->p->ceph_fsid, o->conf, cluster_fsid(cl));
     c->pool = o->pool ? o->pool : c->p->rbd_pool ? c->p->rbd_pool : "volumes";
+    if (state && !strcmp(state, "failing-back"))
+        return error_set(err, ERROR_STATE, 0,
+                         "copy %s is the source of a failback under way "
+                         "(move %s): finish or abort that first; nothing "
+                         "was changed",
+                         v->id,
+                         cinder_volume_meta(v, "rbdmove.move_id")
+                             ? cinder_volume_meta(v, "rbdmove.move_id")
+                             : "?");
     if (state && !strcmp(state, "failed-over"))
         c->todo = FO_REATTACH;
     else if (state && !strcmp(state, "failing-over"))
@@ -375,12 +384,54 @@ out:
     return ret;
 }
 
+static int count_changed(void *ctx, uint64_t off, uint64_t len, bool exists,
+                         struct error *err)
+{
+    (void)off;
+    (void)exists;
+    (void)err;
+    *(uint64_t *)ctx += len;
+    return 0;
+}
+
+/* *same: the head still holds what snapshot point does (nothing written
+ * since, same size), as a sync leaves its base. A rollback would then
+ * change nothing but rewrite every object, and a later failback would
+ * find the whole image changed since the point and copy all of it. */
+static int head_is_point(struct image *img, const char *point, bool *same,
+                         struct error *err)
+{
+    struct image_snap *snaps = NULL;
+    size_t n = 0;
+    uint64_t changed = 0;
+    bool found = false;
+
+    *same = false;
+    if (image_snap_list(img, &snaps, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(snaps[i].name, point)) {
+            found = snaps[i].size == image_size(img);
+            break;
+        }
+    }
+    image_snaps_free(snaps, n);
+    if (!found)
+        return 0;
+    if (image_diff(img, point, 0, image_size(img), false, count_changed,
+                   &changed, err) < 0)
+        return -1;
+    *same = changed == 0;
+    return 0;
+}
+
 /* The copy's head becomes its point, with nobody else writing. */
 static int roll_back(const struct migrate_failover_opts *o, struct cluster *cl,
                      struct fo_copy *c, struct error *err)
 {
     struct image *img = NULL;
     int count = 0, ret = -1;
+    bool same = false;
 
     if (image_open(cl, c->pool, c->p->rbd_image, NULL, false, &img, err) < 0)
         return -1;
@@ -398,9 +449,15 @@ static int roll_back(const struct migrate_failover_opts *o, struct cluster *cl,
                   c->p->rbd_image, count == 1 ? "it" : "them");
         goto out;
     }
-    emit(o, "rolling copy %s back to recovery point %s (%s)", c->p->volume.id,
-         c->point, c->point_time);
-    if (image_snap_rollback(img, c->point, err) < 0 ||
+    if (head_is_point(img, c->point, &same, err) < 0)
+        goto out;
+    if (same)
+        emit(o, "copy %s holds recovery point %s (%s) already", c->p->volume.id,
+             c->point, c->point_time);
+    else
+        emit(o, "rolling copy %s back to recovery point %s (%s)",
+             c->p->volume.id, c->point, c->point_time);
+    if ((!same && image_snap_rollback(img, c->point, err) < 0) ||
         image_meta_set(img, MOVE_FAILOVER_IMAGE_KEY, c->point, err) < 0 ||
         image_flush(img, err) < 0)
         goto out;

@@ -2,9 +2,10 @@
 /*
  * rbdmove/core/migrate_int.h: internal to the move's own files, migrate.c,
  * migrate_dest.c, migrate_group.c, migrate_abort.c, migrate_sync.c,
- * migrate_failover.c and migrate_throttle.c; nothing else includes it (the
- * interface is migrate.h). The state of one move, and the steps of the single
- * move that the group cutover, the abort and the sync reuse, all named move_*.
+ * migrate_failover.c, migrate_failback.c and migrate_throttle.c; nothing else
+ * includes it (the interface is migrate.h). The state of one move, and the
+ * steps of the single move that the group cutover, the abort and the sync
+ * reuse, all named move_*.
  */
 #ifndef RBDMOVE_MIGRATE_INT_H
 #define RBDMOVE_MIGRATE_INT_H
@@ -138,6 +139,20 @@ void move_attach_started(struct move *m);
 int move_attach_done(struct move *m, double t0, struct error *err);
 int move_check_dst_server(struct move *m, struct error *err);
 int move_cleanup(struct move *m, struct error *err);
+/* migrate_failback.c. A new failback's pre-flight, once the plan is
+ * built: the copy is a failed-over one, its original available, the
+ * server known; the record says so (failback, dst.volume, dst.image). */
+int move_failback_plan(struct move *m, struct error *err);
+/* Before its first round: the common point proved on both sides, the
+ * split-brain test, and the original re-based onto the copy (connects
+ * m->src_cl and m->dst when not yet). */
+int move_failback_rebase(struct move *m, struct error *err);
+/* Its cleanup (attached): the copy marked as the original's copy at the
+ * last base, which both keep; the original's marks removed; done. */
+int move_failback_finish(struct move *m, struct error *err);
+/* Its abort, once the copy is attached again: shared snapshots and marks
+ * kept, the copy failed over again. */
+int move_failback_abort(struct move *m, struct error *err);
 int move_source_attached(struct move *m, bool settle, bool *attached,
                          struct error *err);
 int move_undo_dst_attach(struct move *m, struct error *err);

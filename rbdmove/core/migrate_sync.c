@@ -55,7 +55,13 @@ static int find_sync_volume(struct cinder *c, const char *src_id, char *out,
             continue;
         snprintf(out, 37, "%s", v[i].id);
         found++;
-        if (ret == 0 && state && !strncmp(state, "failing-over", 12))
+        if (ret == 0 && state && !strcmp(state, "failing-back"))
+            ret = error_set(err, ERROR_STATE, 0,
+                            "copy %s of volume %s is the source of a "
+                            "failback under way: finish or abort that "
+                            "first; nothing was synced",
+                            v[i].id, src_id);
+        else if (ret == 0 && state && !strncmp(state, "failing-over", 12))
             ret = error_set(err, ERROR_STATE, 0,
                             "copy %s of volume %s is being failed over: "
                             "finish that with 'rbdmove failover' first; "
@@ -250,12 +256,19 @@ static int record_points(struct move *m, const char *dst_id,
     buf_addf(&val, "time=%s verified=%s %s", when, res->verified ? "yes" : "no",
              ident);
     {
+        /* The server the source serves, for a failback that is given
+         * none (only a volume attached to one server names it). */
+        const char *server = m->plan->n_attachments == 1
+                                 ? m->plan->attachments[0].server_id
+                                 : NULL;
         struct cinder_kv meta[] = {{"rbdmove.state", "synced"},
                                    {"rbdmove.synced_at", when},
                                    {"rbdmove.base", res->base},
-                                   {buf_str(&key), buf_str(&val)}};
+                                   {buf_str(&key), buf_str(&val)},
+                                   {"rbdmove.sync_server", server}};
 
-        if (cinder_volume_metadata_set(c, dst_id, meta, 4, err) < 0)
+        if (cinder_volume_metadata_set(c, dst_id, meta, server ? 5 : 4, err) <
+            0)
             goto out;
     }
     if (cinder_volume_get(c, dst_id, &v, err) < 0)

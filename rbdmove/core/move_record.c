@@ -134,10 +134,10 @@ void move_record_init(struct move_record *r)
 
 void move_record_release(struct move_record *r)
 {
-    char **strs[] = {&r->src.volume, &r->src.name,   &r->src.server,
-                     &r->src.device, &r->src.pool,   &r->src.image,
-                     &r->dst.volume, &r->dst.server, &r->dst.pool,
-                     &r->dst.image};
+    char **strs[] = {&r->src.volume, &r->src.name,       &r->src.server,
+                     &r->src.device, &r->src.pool,       &r->src.image,
+                     &r->dst.volume, &r->dst.server,     &r->dst.pool,
+                     &r->dst.image,  &r->failback.point, &r->failback.base};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(*strs[i]);
@@ -158,11 +158,18 @@ struct field {
         key, offsetof(struct move_record, member)                              \
     }
 static const struct field str_fields[] = {
-    STR_FIELD("src.volume", src.volume), STR_FIELD("src.name", src.name),
-    STR_FIELD("src.server", src.server), STR_FIELD("src.device", src.device),
-    STR_FIELD("src.pool", src.pool),     STR_FIELD("src.image", src.image),
-    STR_FIELD("dst.volume", dst.volume), STR_FIELD("dst.server", dst.server),
-    STR_FIELD("dst.pool", dst.pool),     STR_FIELD("dst.image", dst.image),
+    STR_FIELD("src.volume", src.volume),
+    STR_FIELD("src.name", src.name),
+    STR_FIELD("src.server", src.server),
+    STR_FIELD("src.device", src.device),
+    STR_FIELD("src.pool", src.pool),
+    STR_FIELD("src.image", src.image),
+    STR_FIELD("dst.volume", dst.volume),
+    STR_FIELD("dst.server", dst.server),
+    STR_FIELD("dst.pool", dst.pool),
+    STR_FIELD("dst.image", dst.image),
+    STR_FIELD("failback.point", failback.point),
+    STR_FIELD("failback.base", failback.base),
 };
 
 #define SECS_FIELD(key, member)                                                \
@@ -285,6 +292,12 @@ int move_record_load(const struct journal *j, struct move_record *r,
         return bad_value(j, "src.size_gib", v, err);
     v = journal_get(j, "dst.created");
     r->dst.created = v && !strcmp(v, "1");
+    v = journal_get(j, "failback");
+    r->failback.on = v && !strcmp(v, "1");
+    v = journal_get(j, "failback.discard");
+    r->failback.discard = v && !strcmp(v, "1");
+    v = journal_get(j, "failback.head_proved");
+    r->failback.head_proved = v && !strcmp(v, "1");
     for (size_t i = 0; i < COUNT(secs_fields); i++) {
         v = journal_get(j, secs_fields[i].key);
         if (v && !parse_secs(v, FIELD(double *, r, secs_fields[i])))
@@ -307,6 +320,10 @@ void move_record_store(const struct move_record *r, struct journal *j)
     else
         journal_set(j, "src.size_gib", NULL);
     journal_set(j, "dst.created", r->dst.created ? "1" : NULL);
+    journal_set(j, "failback", r->failback.on ? "1" : NULL);
+    journal_set(j, "failback.discard", r->failback.discard ? "1" : NULL);
+    journal_set(j, "failback.head_proved",
+                r->failback.head_proved ? "1" : NULL);
     for (size_t i = 0; i < COUNT(secs_fields); i++) {
         double d = *CFIELD(const double *, r, secs_fields[i]);
 

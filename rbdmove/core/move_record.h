@@ -96,6 +96,16 @@ struct move_record {
         char *volume, *server, *pool, *image;
         bool created; /* rbdmove asked Cinder for it (abort deletes it) */
     } dst;
+    /* A failback (migrate_failback.c): the source is a copy sync made
+     * and failover put to work, the destination the volume it was a copy
+     * of, which already holds their common point. */
+    struct {
+        bool on;
+        bool discard;     /* --discard-primary-changes */
+        bool head_proved; /* the original's head was proved equal to point */
+        char *point;      /* the common snapshot (by name, on both sides) */
+        char *base;       /* the last base, recorded before cleanup re-bases */
+    } failback;
     double max_downtime; /* NAN: not recorded */
     struct {
         /* Seconds; NAN: not recorded (yet). */

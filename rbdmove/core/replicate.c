@@ -237,6 +237,9 @@ static int check_base(struct replicate *r, const struct dest_state *st,
     if (r->pending.snap)
         return check_partial_round(
             r, base->snap, r->pending.head ? NULL : r->pending.snap, err);
+    if (r->o.trust_head_at && !strcmp(r->o.trust_head_at, base->snap) &&
+        st->size == base_size)
+        return 0;
     if (dest_dirty(r->dst, base->snap, &dirty, err) < 0)
         goto out;
     if (dirty.n > 0 || st->size != base_size) {

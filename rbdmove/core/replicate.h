@@ -67,6 +67,14 @@ struct replicate_opts {
     const char *expect_fsid;
     struct copy_params params;
     /*
+     * The caller made the destination's head equal to this snapshot
+     * itself (a failback that rolled the original back: a rollback
+     * rewrites every object, so the head looks written since): while it
+     * is the base, the head is not tested for writes since. NULL: always
+     * tested.
+     */
+    const char *trust_head_at;
+    /*
      * Called with event_ctx and a source snapshot's name before it is
      * created: the caller records it, since a run killed while the monitor
      * creates it leaves a snapshot that no mark names. < 0 fails the round

@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rbdmove/core/migrate_failback.c: `rbdmove failback`, a move whose source
+ * is a copy that sync made and failover put to work (in the DR region) and
+ * whose destination is the volume it is a copy of (in the primary region).
+ *
+ * The two images share a snapshot: the copy's base, which its mark
+ * (rbdmove.base: the original's fsid, image id, snapshot name and id)
+ * names on the original. Proved by those identities, that snapshot is
+ * the common point, and the original is re-based onto the copy (its mark
+ * now names the copy's image and its snapshot of that name): from there
+ * on the move's own rounds and cutover copy only what changed since. The
+ * move's final round takes a snapshot on both sides here (a normal round,
+ * the source detached), so that its cleanup can hand the roles back: the
+ * copy marked again as a copy of the original at that snapshot, which the
+ * original keeps as the base of the next sync. That sync moves only what
+ * the server writes after the failback.
+ *
+ * Split-brain: an original written after the common point (the primary
+ * went on after its last sync) is refused, with the amounts written on
+ * each side, unless discard_primary_changes rolls it back to the point.
+ *
+ * The journal is the move's (move_record.failback); resume and abort are
+ * the move's, with the differences below: the original is never deleted,
+ * and an abort keeps the marks and shared snapshots, so that the next
+ * failback continues from them.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "openstack/cinder.h"
+#include "openstack/nova.h"
+#include "rbdmove/base/buf.h"
+#include "rbdmove/base/xalloc.h"
+#include "rbdmove/core/cluster.h"
+#include "rbdmove/core/dest.h"
+#include "rbdmove/core/image.h"
+#include "rbdmove/core/journal.h"
+#include "rbdmove/core/mark.h"
+#include "rbdmove/core/migrate_int.h"
+#include "rbdmove/core/replicate.h"
+
+/* ---- pre-flight ---------------------------------------------------------- */
+
+int move_failback_plan(struct move *m, struct error *err)
+{
+    struct plan *p = m->plan;
+    const struct cinder_volume *c = &p->volume;
+    const char *of = cinder_volume_meta(c, "rbdmove.sync_of");
+    const char *state = cinder_volume_meta(c, "rbdmove.state");
+    const char *point = cinder_volume_meta(c, "rbdmove.failover_point");
+    const char *server = m->o->plan.dst_server;
+    struct cinder_volume orig;
+    struct buf why = BUF_INIT;
+    char image[64];
+    int ret = -1;
+
+    memset(&orig, 0, sizeof(orig));
+    if (!of)
+        return error_set(err, ERROR_STATE, 0,
+                         "volume %s is not a copy made by 'rbdmove sync' (it "
+                         "has no rbdmove.sync_of); nothing was changed",
+                         c->id);
+    if (!state ||
+        (strcmp(state, "failed-over") && strcmp(state, "failing-back")) ||
+        !point)
+        return error_set(err, ERROR_STATE, 0,
+                         "copy %s is not failed over (its state is %s): "
+                         "failback brings home a copy that 'rbdmove "
+                         "failover' put to work; nothing was changed",
+                         c->id, state ? state : "not recorded");
+    if (cinder_volume_get(p->dst.cinder, of, &orig, err) < 0)
+        return error_prefix(err, "the original volume %s of copy %s", of,
+                            c->id);
+    if (orig.n_attachments || strcmp(orig.status, "available")) {
+        error_set(err, ERROR_STATE, 0,
+                  "the original volume %s is %s%s%s: detach it first, so "
+                  "that nothing writes it while the failback runs; nothing "
+                  "was changed",
+                  of, orig.status,
+                  orig.n_attachments ? ", attached to server " : "",
+                  orig.n_attachments ? orig.attachments[0].server_id : "");
+        goto out;
+    }
+    if (!server)
+        server = cinder_volume_meta(c, "rbdmove.sync_server");
+    if (!server) {
+        error_set(err, ERROR_USAGE, 0,
+                  "copy %s does not say which server its original served "
+                  "(it was synced while detached): name one with "
+                  "--dst-server",
+                  c->id);
+        goto out;
+    }
+    if (!p->have_server) {
+        if (nova_server_find(p->dst.nova, server, &p->server, err) < 0) {
+            error_prefix(err, "the original's server %s", server);
+            goto out;
+        }
+        p->have_server = true;
+        if (!nova_server_can_attach(&p->server, &why)) {
+            error_set(err, ERROR_STATE, 0, "%s; nothing was changed",
+                      buf_str(&why));
+            goto out;
+        }
+    }
+    cinder_volume_rbd_image(&orig, image, sizeof(image));
+    move_record_set(&m->rec.dst.volume, orig.id);
+    move_record_set(&m->rec.dst.image, image);
+    m->rec.dst.created = false;
+    m->rec.failback.on = true;
+    m->rec.failback.discard = m->o->discard_primary_changes;
+    move_record_set(&m->rec.failback.point, point);
+    ret = 0;
+out:
+    buf_release(&why);
+    cinder_volume_release(&orig);
+    return ret;
+}
+
+/* ---- the common point ---------------------------------------------------- */
+
+static int add_len(void *ctx, uint64_t off, uint64_t len, bool exists,
+                   struct error *err)
+{
+    (void)off;
+    (void)exists;
+    (void)err;
+    *(uint64_t *)ctx += len;
+    return 0;
+}
+
+/* "12.5 MiB" and the like, for messages. */
+static void amount(struct buf *b, uint64_t n)
+{
+    if (n >= (1u << 20))
+        buf_addf(b, "%.1f MiB", (double)n / (1u << 20));
+    else
+        buf_addf(b, "%" PRIu64 " bytes", n);
+}
+
+/* The block of the split-brain test's comparison. */
+#define FB_BLOCK (1u << 20)
+
+/*
+ * What the original really holds differently from point, in the extents
+ * its object map says were written since (dirty): each block hashed at
+ * point and in the head. A rollback, or data written again as it was,
+ * marks objects without changing them: that is no split-brain. *bytes:
+ * the differing blocks' size; *ranges: runs of them.
+ */
+static int really_changed(struct move *m, const char *point, uint64_t size,
+                          const struct dest_extents *dirty, uint64_t *bytes,
+                          size_t *ranges, struct error *err)
+{
+    uint64_t *idx = NULL, *a = NULL, *b = NULL, last = UINT64_MAX;
+    size_t n = 0, cap = 0;
+    int ret = -1;
+
+    *bytes = 0;
+    *ranges = 0;
+    for (size_t i = 0; i < dirty->n; i++) {
+        uint64_t end = dirty->off[i] + dirty->len[i];
+
+        if (end > size)
+            end = size;
+        for (uint64_t k = dirty->off[i] / FB_BLOCK;
+             k * FB_BLOCK < end && (n == 0 || idx[n - 1] != k); k++) {
+            if (n == cap) {
+                cap = cap ? 2 * cap : 256;
+                idx = xrealloc(idx, cap * sizeof(*idx));
+            }
+            idx[n++] = k;
+        }
+    }
+    if (n == 0)
+        return 0;
+    a = xcalloc(n, sizeof(*a));
+    b = xcalloc(n, sizeof(*b));
+    if (dest_hash_blocks(m->dst, point, FB_BLOCK, idx, n, a, err) < 0 ||
+        dest_hash_blocks(m->dst, NULL, FB_BLOCK, idx, n, b, err) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] == b[i])
+            continue;
+        *bytes += FB_BLOCK;
+        *ranges += last == UINT64_MAX || idx[i] != last + 1;
+        last = idx[i];
+    }
+    ret = 0;
+out:
+    free(idx);
+    free(a);
+    free(b);
+    return ret;
+}
+
+/* Both images' identities checked, the split-brain test, and the original
+ * re-based: called once the source cluster and the destination are open
+ * (img: the copy's head). */
+static int rebase(struct move *m, struct image *img, struct error *err)
+{
+    struct dest_state st;
+    struct dest_extents dirty = {0};
+    struct mark cm = {0}, om = {0}, nb = {0};
+    struct buf a = BUF_INIT, b = BUF_INIT;
+    char *cmark = NULL, *v = NULL;
+    uint64_t c_changed = 0, o_changed = 0, c_id = 0, o_size = 0;
+    size_t o_ranges = 0;
+    bool exists = false;
+    int ret = -1;
+
+    memset(&st, 0, sizeof(st));
+    if (image_meta_get(img, DEST_META_BASE, &cmark, err) < 0)
+        return -1;
+    if (!cmark)
+        return error_set(err, ERROR_STATE, 0,
+                         "copy %s has no base mark (%s): it holds no point "
+                         "in common with its original; nothing was changed",
+                         m->rec.src.volume, DEST_META_BASE);
+    if (mark_parse(DEST_META_BASE, cmark, &cm, err) < 0 ||
+        dest_probe(m->dst, &st, err) < 0)
+        goto out;
+    if (!st.exists) {
+        error_set(err, ERROR_STATE, 0,
+                  "the original volume's image '%s' is not there (check "
+                  "the destination's Ceph configuration and pool); nothing "
+                  "was changed",
+                  m->dst->name);
+        goto out;
+    }
+    if (st.meta_base) {
+        /* Re-based by an earlier run (killed, or aborted): replicate_open
+         * checks the rest, as for any destination it wrote. */
+        if (mark_parse(DEST_META_BASE, st.meta_base, &om, err) < 0)
+            goto out;
+        if (strcmp(om.fsid, cluster_fsid(m->src_cl)) ||
+            strcmp(om.image, image_id(img))) {
+            error_set(err, ERROR_STATE, 0,
+                      "'%s' is marked as a copy of another image (%s on "
+                      "cluster %s), not of copy %s: it is not this copy's "
+                      "original; nothing was changed",
+                      m->dst->name, om.image, om.fsid, m->rec.src.volume);
+            goto out;
+        }
+        move_emit(m, "info", NULL,
+                  "the original was prepared by an earlier run (base %s)",
+                  om.snap);
+        move_record_set(&m->rec.failback.point, om.snap);
+        ret = 0;
+        goto out;
+    }
+    if (!st.cluster_fsid || !st.image_id || strcmp(st.cluster_fsid, cm.fsid) ||
+        strcmp(st.image_id, cm.image)) {
+        error_set(err, ERROR_STATE, 0,
+                  "copy %s was synced from image %s of cluster %s, but '%s' "
+                  "is image %s of cluster %s: it is not the copy's original "
+                  "(check the destination's Ceph configuration and pool); "
+                  "nothing was changed",
+                  m->rec.src.volume, cm.image, cm.fsid, m->dst->name,
+                  st.image_id ? st.image_id : "?",
+                  st.cluster_fsid ? st.cluster_fsid : "?");
+        goto out;
+    }
+    if (dest_state_snap_id(&st, cm.snap) != cm.snap_id) {
+        error_set(err, ERROR_STATE, 0,
+                  "the original no longer holds snapshot '%s' (id %" PRIu64
+                  "), the last point it shares with copy %s: only a full "
+                  "copy can bring it back ('rbdmove move' to a new volume); "
+                  "nothing was changed",
+                  cm.snap, cm.snap_id, m->rec.src.volume);
+        goto out;
+    }
+    if (image_snap_lookup(img, cm.snap, &exists, &c_id, err) < 0)
+        goto out;
+    if (!exists) {
+        error_set(err, ERROR_STATE, 0,
+                  "copy %s no longer holds snapshot '%s', its base: it "
+                  "shares no point with its original; nothing was changed",
+                  m->rec.src.volume, cm.snap);
+        goto out;
+    }
+    for (size_t i = 0; i < st.nsnaps; i++) {
+        if (!strcmp(st.snaps[i].name, cm.snap))
+            o_size = st.snaps[i].size;
+    }
+    if (dest_dirty(m->dst, cm.snap, &dirty, err) < 0 ||
+        really_changed(m, cm.snap, o_size, &dirty, &o_changed, &o_ranges, err) <
+            0 ||
+        image_diff(img, cm.snap, 0, image_size(img), false, add_len, &c_changed,
+                   err) < 0)
+        goto out;
+    amount(&a, c_changed);
+    amount(&b, o_changed);
+    move_emit(m, "info", NULL,
+              "common point %s: %s changed on copy %s since, %s on the "
+              "original %s",
+              cm.snap, buf_str(&a), m->rec.src.volume, buf_str(&b),
+              m->rec.dst.volume);
+    if (o_changed || st.size != o_size) {
+        if (!m->rec.failback.discard) {
+            error_set(err, ERROR_STATE, 0,
+                      "split-brain: the original volume %s was written after "
+                      "the common point %s (%s in %zu range%s%s), and copy "
+                      "%s since (%s): failing back would lose what the "
+                      "original took. Nothing was changed; "
+                      "--discard-primary-changes discards the original's "
+                      "writes (it is rolled back to %s first)",
+                      m->rec.dst.volume, cm.snap, buf_str(&b), o_ranges,
+                      o_ranges == 1 ? "" : "s",
+                      st.size != o_size ? ", and resized" : "",
+                      m->rec.src.volume, buf_str(&a), cm.snap);
+            goto out;
+        }
+        move_emit(m, "info", NULL,
+                  "discarding what the original took after %s (%s; "
+                  "--discard-primary-changes): rolling it back",
+                  cm.snap, buf_str(&b));
+        if (dest_rollback(m->dst, cm.snap, err) < 0)
+            goto out;
+        /* Every object rewritten: the first round's check of the head
+         * would take them all for writes (replicate.h, trust_head_at);
+         * the full comparison before the cutover covers them. */
+        m->rec.failback.head_proved = true;
+    } else if (dirty.n) {
+        /* Marked written, but holding the point's data (checked above):
+         * the same trust, and the same full comparison. */
+        move_emit(m, "info", NULL,
+                  "the original's object map marks %zu range%s written "
+                  "since %s, but they hold the point's data",
+                  dirty.n, dirty.n == 1 ? "" : "s", cm.snap);
+        m->rec.failback.head_proved = true;
+    }
+    /* The original becomes a copy of the copy at the common point: the
+     * copy's own snapshot of that name, by its id there. */
+    nb.snap = cm.snap;
+    nb.snap_id = c_id;
+    v = mark_format(cluster_fsid(m->src_cl), image_id(img), &nb);
+    if (dest_set_meta(m->dst, DEST_META_BASE, v, err) < 0)
+        goto out;
+    move_record_set(&m->rec.failback.point, cm.snap);
+    ret = 0;
+out:
+    free(v);
+    free(cmark);
+    buf_release(&a);
+    buf_release(&b);
+    mark_release(&cm);
+    mark_release(&om);
+    dest_extents_release(&dirty);
+    dest_state_release(&st);
+    return ret;
+}
+
+int move_failback_rebase(struct move *m, struct error *err)
+{
+    struct image *img = NULL;
+    int ret = -1;
+
+    if (!m->src_cl && cluster_connect(m->o->src_conf, m->o->src_id,
+                                      m->o->ceph_timeout, &m->src_cl, err) < 0)
+        return -1;
+    if (!m->dst && m->o->make_dest(m->o->make_dest_ctx, m->rec.dst.pool,
+                                   m->rec.dst.image, &m->dst, err) < 0)
+        return -1;
+    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL, true,
+                   &img, err) < 0)
+        return -1;
+    ret = rebase(m, img, err);
+    image_close(img);
+    if (ret == 0)
+        ret = move_record_save(m, err);
+    return ret;
+}
+
+/* ---- the end: the roles handed back -------------------------------------- */
+
+/* The copy's Cinder metadata: a synced copy again, at base (its point
+ * key as sync writes it), the failover's keys gone, and the keys of
+ * points whose snapshots the copy no longer holds. */
+static int copy_synced(struct move *m, struct image *img, const char *base,
+                       const char *ident, struct error *err)
+{
+    struct cinder *c = m->plan->src.cinder;
+    const char *id = m->rec.src.volume;
+    struct cinder_volume v;
+    struct buf key = BUF_INIT, val = BUF_INIT;
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    int ret = -1;
+    static const char *const gone[] = {
+        "rbdmove.failover_point", "rbdmove.failover_server",
+        "rbdmove.failed_over_at", "rbdmove.move_id", "rbdmove.destination"};
+
+    memset(&v, 0, sizeof(v));
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    buf_addf(&key, MIGRATE_POINT_PREFIX "%s", base);
+    buf_addf(&val, "time=%s verified=yes %s", when, ident);
+    {
+        struct cinder_kv meta[] = {{"rbdmove.state", "synced"},
+                                   {"rbdmove.synced_at", when},
+                                   {"rbdmove.base", base},
+                                   {buf_str(&key), buf_str(&val)},
+                                   {"rbdmove.sync_server", m->rec.dst.server}};
+
+        if (cinder_volume_metadata_set(c, id, meta, 5, err) < 0)
+            goto out;
+    }
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+        if (cinder_volume_metadata_unset(c, id, gone[i], err) < 0)
+            goto out;
+    }
+    if (cinder_volume_get(c, id, &v, err) < 0)
+        goto out;
+    for (size_t i = 0; i < v.n_metadata; i++) {
+        const char *k = v.metadata[i].key;
+        size_t pl = strlen(MIGRATE_POINT_PREFIX);
+        bool exists = false;
+        uint64_t sid = 0;
+
+        if (strncmp(k, MIGRATE_POINT_PREFIX, pl))
+            continue;
+        if (image_snap_lookup(img, k + pl, &exists, &sid, err) < 0)
+            goto out;
+        if (!exists && cinder_volume_metadata_unset(c, id, k, err) < 0)
+            goto out;
+    }
+    ret = 0;
+out:
+    cinder_volume_release(&v);
+    buf_release(&key);
+    buf_release(&val);
+    return ret;
+}
+
+int move_failback_finish(struct move *m, struct error *err)
+{
+    struct dest_state st;
+    struct image *img = NULL;
+    struct mark nb = {0};
+    const char *base = replicate_base(m->repl);
+    char *v = NULL;
+    bool exists = false;
+    uint64_t sid = 0;
+    int ret = -1;
+
+    memset(&st, 0, sizeof(st));
+    /* A rerun finds the original's marks gone (they go last): the
+     * journal has the base. */
+    if (base && (!m->rec.failback.base || strcmp(base, m->rec.failback.base))) {
+        move_record_set(&m->rec.failback.base, base);
+        if (move_record_save(m, err) < 0)
+            return -1;
+    }
+    base = m->rec.failback.base;
+    if (!base)
+        return error_set(err, ERROR_STATE, 0,
+                         "the failback's last base is not known: neither the "
+                         "original's mark nor the journal names it");
+    move_emit(m, "cleanup", NULL,
+              "handing the roles back: copy %s becomes the copy of %s at %s",
+              m->rec.src.volume, m->rec.dst.volume, base);
+    if (replicate_remove_retired(m->repl, err) < 0 ||
+        dest_probe(m->dst, &st, err) < 0)
+        goto out;
+    nb.snap = (char *)base;
+    nb.snap_id = dest_state_snap_id(&st, base);
+    if (!nb.snap_id || !st.cluster_fsid || !st.image_id) {
+        error_set(err, ERROR_STATE, 0,
+                  "the original no longer holds snapshot '%s' (or does not "
+                  "say its cluster): copy %s cannot be made its copy again; "
+                  "the next sync makes a new one",
+                  base, m->rec.src.volume);
+        goto out;
+    }
+    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL, false,
+                   &img, err) < 0 ||
+        image_snap_lookup(img, base, &exists, &sid, err) < 0)
+        goto out;
+    if (!exists) {
+        error_set(err, ERROR_STATE, 0,
+                  "copy %s no longer holds snapshot '%s'; the next sync "
+                  "makes a new copy",
+                  m->rec.src.volume, base);
+        goto out;
+    }
+    v = mark_format(st.cluster_fsid, st.image_id, &nb);
+    if (image_meta_set(img, DEST_META_BASE, v, err) < 0 ||
+        image_meta_remove(img, DEST_META_PENDING, err) < 0 ||
+        image_meta_remove(img, DEST_META_SEED, err) < 0 ||
+        image_meta_remove(img, MOVE_FAILOVER_IMAGE_KEY, err) < 0 ||
+        copy_synced(m, img, base, !strncmp(v, "v1 ", 3) ? v + 3 : v, err) < 0)
+        goto out;
+    move_test_hold(m, "failback-copy-rebased");
+    /* The original is a source again: its marks go last, so that a rerun
+     * until then finds everything it needs. */
+    if (dest_set_meta(m->dst, DEST_META_PENDING, NULL, err) < 0 ||
+        dest_set_meta(m->dst, DEST_META_BASE, NULL, err) < 0)
+        goto out;
+    ret = move_set_phase(m, MOVE_DONE, err);
+out:
+    free(v);
+    image_close(img);
+    dest_state_release(&st);
+    return ret;
+}
+
+/* ---- abort --------------------------------------------------------------- */
+
+int move_failback_abort(struct move *m, struct error *err)
+{
+    struct cinder *c = m->plan->src.cinder;
+    const char *id = m->rec.src.volume;
+    struct cinder_kv meta[] = {{"rbdmove.state", "failed-over"}};
+    struct error e = ERROR_INIT;
+
+    /* The snapshots and marks both sides share stay: the next failback
+     * continues from them. A snapshot a killed round made on the copy
+     * that the original never got goes. An original whose head was
+     * proved (not tested: a rollback made it look written since) and
+     * that is still at the common point loses its mark: the next
+     * failback proves it again. */
+    if ((m->rec.snaps[MOVE_SNAP_NEXT] || m->rec.failback.head_proved) &&
+        m->rec.dst.image) {
+        struct dest_state st;
+        struct image *img = NULL;
+        const char *next = m->rec.snaps[MOVE_SNAP_NEXT];
+        struct mark om = {0};
+
+        memset(&st, 0, sizeof(st));
+        if (cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
+                            &m->src_cl, &e) == 0 &&
+            m->o->make_dest(m->o->make_dest_ctx, m->rec.dst.pool,
+                            m->rec.dst.image, &m->dst, &e) == 0 &&
+            dest_probe(m->dst, &st, &e) == 0) {
+            if (next && !dest_state_snap_id(&st, next) &&
+                image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL,
+                           false, &img, &e) == 0 &&
+                image_snap_remove(img, next, &e) == 0)
+                move_emit(m, "cleanup", NULL,
+                          "removed snapshot %s from copy %s", next, id);
+            if (m->rec.failback.head_proved && st.meta_base &&
+                mark_parse(DEST_META_BASE, st.meta_base, &om, &e) == 0 &&
+                m->rec.failback.point &&
+                !strcmp(om.snap, m->rec.failback.point) &&
+                dest_set_meta(m->dst, DEST_META_BASE, NULL, &e) == 0)
+                move_emit(m, "cleanup", NULL,
+                          "the original %s is unmarked again: the next "
+                          "failback checks it afresh",
+                          m->rec.dst.volume);
+        }
+        if (e.kind)
+            move_emit(m, "info", NULL, "%s", e.msg);
+        mark_release(&om);
+        image_close(img);
+        dest_state_release(&st);
+    }
+    if (cinder_volume_metadata_set(c, id, meta, 1, err) < 0 ||
+        cinder_volume_metadata_unset(c, id, "rbdmove.move_id", err) < 0 ||
+        cinder_volume_metadata_unset(c, id, "rbdmove.destination", err) < 0)
+        return error_prefix(err, "copy %s", id);
+    move_emit(m, "info", NULL,
+              "copy %s is failed over again; the original %s keeps what the "
+              "failback copied, and the next failback continues from it",
+              id, m->rec.dst.volume);
+    return 0;
+}
