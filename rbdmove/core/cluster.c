@@ -199,6 +199,17 @@ void *cluster_rados(struct cluster *cl)
     return cl->rados;
 }
 
+char *cluster_addr(struct cluster *cl)
+{
+    char *a = NULL, *out = NULL;
+
+    if (rados_getaddrs(cl->rados, &a) == 0 && a && *a)
+        out = xstrdup(a);
+    if (a)
+        rados_buffer_free(a);
+    return out;
+}
+
 uint64_t cluster_instance_id(struct cluster *cl)
 {
     return rados_get_instance_id(cl->rados);

@@ -35,6 +35,10 @@ const char *cluster_mons(const struct cluster *cl);
 /* This client's global id (client.N), as watchers lists show it. */
 uint64_t cluster_instance_id(struct cluster *cl);
 
+/* This client's address (as an image's lock owners and the blocklist
+ * name it: "IP:PORT/NONCE"), owned; NULL when it cannot be told. */
+char *cluster_addr(struct cluster *cl);
+
 /* The rados_t as a void pointer, for image.c only. */
 void *cluster_rados(struct cluster *cl);
 

@@ -79,6 +79,17 @@ int dest_hash_blocks(struct dest *d, const char *snap, uint64_t block,
     return d->ops->hash_blocks(d, snap, block, idx, n, hashes, err);
 }
 
+char *dest_lock_self(struct dest *d)
+{
+    return d->ops->lock_self ? d->ops->lock_self(d) : NULL;
+}
+
+void dest_set_dead_owner(struct dest *d, const char *owner)
+{
+    if (d->ops->set_dead_owner && owner)
+        d->ops->set_dead_owner(d, owner);
+}
+
 int dest_rollback(struct dest *d, const char *snap, struct error *err)
 {
     if (!d->ops->rollback)

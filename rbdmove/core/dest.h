@@ -118,6 +118,14 @@ struct dest_ops {
      * writes an original took after the common point). NULL: not offered
      * by this destination (dest_rollback fails). */
     int (*rollback)(struct dest *d, const char *snap, struct error *err);
+    /* The address the lock this destination takes will carry (owned), or
+     * NULL: it is not taken in this process (a remote receiver). NULL op:
+     * likewise. */
+    char *(*lock_self)(struct dest *d);
+    /* An earlier run of the same move, dead (its caller holds that run's
+     * journal), may still hold the image's lock as owner: break it at once
+     * when taking the lock (image_lock_break_dead). NULL op: ignored. */
+    void (*set_dead_owner)(struct dest *d, const char *owner);
     /* dest_commit in one go (one round trip for a remote destination);
      * NULL: dest_commit makes the three calls. */
     int (*commit)(struct dest *d, const char *snap, const char *key,
@@ -166,6 +174,9 @@ int dest_hash(struct dest *d, const char *snap, uint64_t block,
 int dest_hash_blocks(struct dest *d, const char *snap, uint64_t block,
                      const uint64_t *idx, size_t n, uint64_t *hashes,
                      struct error *err) MUST_CHECK;
+/* Calls of lock_self and set_dead_owner; NULL / nothing without them. */
+char *dest_lock_self(struct dest *d);
+void dest_set_dead_owner(struct dest *d, const char *owner);
 /* ERROR_STATE when d cannot (no rollback op: a remote destination). */
 int dest_rollback(struct dest *d, const char *snap,
                   struct error *err) MUST_CHECK;

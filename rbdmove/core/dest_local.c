@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rbdmove/base/log.h"
 #include "rbdmove/core/cluster.h"
 #include "rbdmove/core/copy.h"
 #include "rbdmove/core/image.h"
@@ -27,9 +28,30 @@ struct dest_local {
     char *image;
     struct image *head; /* open and locked, once it exists */
     bool unlocked;      /* handed over: open the head without the lock */
+    char *dead_owner;   /* a dead run's lock to break at once, or NULL */
     progress_fn *progress;
     void *progress_ctx;
 };
+
+/* A lock a dead run of this move left (dest.h, set_dead_owner): broken
+ * now rather than waited for. Never our own (an address can repeat only
+ * within one process); a failure leaves the wait to the lock request. */
+static void break_dead(struct dest_local *d, struct image *img)
+{
+    struct error e = ERROR_INIT;
+    char *self = cluster_addr(d->cl);
+    bool broke = false;
+
+    if (!self || strcmp(self, d->dead_owner))
+        if (image_lock_break_dead(img, d->dead_owner, &broke, &e) < 0)
+            log_info("%s", e.msg);
+    if (broke)
+        log_info("broke the lock a killed run left on %s/%s (%s)", d->pool,
+                 d->image, d->dead_owner);
+    free(self);
+    free(d->dead_owner);
+    d->dead_owner = NULL;
+}
 
 /* The locked head (borrowed). */
 static int open_head(struct dest_local *d, struct image **out,
@@ -41,6 +63,8 @@ static int open_head(struct dest_local *d, struct image **out,
 
         if (image_open(d->cl, d->pool, d->image, NULL, false, &img, err) < 0)
             return -1;
+        if (!d->unlocked && d->dead_owner)
+            break_dead(d, img);
         if (!d->unlocked && image_lock_exclusive(img, err) < 0) {
             image_close(img);
             return -1;
@@ -224,10 +248,24 @@ static int local_unlock(struct dest *dd, struct error *err)
     return 0;
 }
 
+static char *local_lock_self(struct dest *dd)
+{
+    return cluster_addr(((struct dest_local *)dd)->cl);
+}
+
+static void local_set_dead_owner(struct dest *dd, const char *owner)
+{
+    struct dest_local *d = (struct dest_local *)dd;
+
+    free(d->dead_owner);
+    d->dead_owner = xstrdup(owner);
+}
+
 static void local_free(struct dest *dd)
 {
     struct dest_local *d = (struct dest_local *)dd;
 
+    free(d->dead_owner);
     image_close(d->head);
     free(d->pool);
     free(d->image);
@@ -247,6 +285,8 @@ static const struct dest_ops local_ops = {
     .hash_blocks = local_hash_blocks,
     .unlock = local_unlock,
     .rollback = local_rollback,
+    .lock_self = local_lock_self,
+    .set_dead_owner = local_set_dead_owner,
     .free = local_free,
 };
 

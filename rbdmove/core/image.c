@@ -571,6 +571,36 @@ int image_lock_exclusive(struct image *img, struct error *err)
     return 0;
 }
 
+int image_lock_break_dead(struct image *img, const char *owner, bool *broke,
+                          struct error *err)
+{
+    rbd_lock_mode_t mode = RBD_LOCK_MODE_EXCLUSIVE;
+    char *owners[8];
+    size_t max = 8;
+    bool held = false;
+    int r;
+
+    *broke = false;
+    r = rbd_lock_get_owners(img->rbd, &mode, owners, &max);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot list the lock owners of '%s'", img->spec);
+    for (size_t i = 0; i < max; i++)
+        held |= !strcmp(owners[i], owner);
+    rbd_lock_get_owners_cleanup(owners, max);
+    if (!held)
+        return 0;
+    r = rbd_lock_break(img->rbd, mode, owner);
+    if (r < 0 && r != -ENOENT)
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot break the lock %s left on '%s'", owner,
+                         img->spec);
+    *broke = r == 0;
+    return 0;
+}
+
 int image_watcher_count(struct image *img, uint64_t self, int *count,
                         struct error *err)
 {

@@ -124,6 +124,17 @@ int image_meta_remove(struct image *img, const char *key,
 int image_lock_exclusive(struct image *img, struct error *err) MUST_CHECK;
 
 /*
+ * The exclusive lock is held by owner (an address, as cluster_addr gives
+ * one): break it (librbd blocklists owner), without waiting for owner's
+ * watch to expire as a lock request does (30 s by default). Only for an
+ * owner the caller has proved dead: one of its own earlier runs, whose
+ * journal it now holds. *broke: it was held, and is broken. Not held by
+ * owner: nothing done.
+ */
+int image_lock_break_dead(struct image *img, const char *owner, bool *broke,
+                          struct error *err) MUST_CHECK;
+
+/*
  * Number of clients watching the image (a hypervisor holding it open),
  * not counting the client whose global id is self (0: count all).
  */

@@ -480,6 +480,49 @@ int journal_lock_name(const char *dir, const char *name, int *fd_out,
     return 0;
 }
 
+char *journal_note_get(const char *dir, const char *name)
+{
+    struct error e = ERROR_INIT;
+    char *path, buf[256];
+    ssize_t n;
+    int fd;
+
+    if (!id_is_valid(name))
+        return NULL;
+    path = xasprintf("%s/%s.note", dir, name);
+    if (open_file(path, O_RDONLY, &fd, &e) < 0) {
+        free(path);
+        return NULL;
+    }
+    free(path);
+    n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf[0] ? xstrdup(buf) : NULL;
+}
+
+void journal_note_set(const char *dir, const char *name, const char *value)
+{
+    struct error e = ERROR_INIT;
+    char *path;
+    int fd;
+
+    if (!id_is_valid(name))
+        return;
+    path = xasprintf("%s/%s.note", dir, name);
+    if (!value) {
+        (void)unlink(path);
+    } else if (open_file(path, O_WRONLY | O_CREAT | O_TRUNC, &fd, &e) == 0) {
+        (void)!write(fd, value, strlen(value));
+        (void)!write(fd, "\n", 1);
+        close(fd);
+    }
+    free(path);
+}
+
 void journal_unlock_name(int fd)
 {
     if (fd >= 0)

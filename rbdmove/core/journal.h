@@ -65,6 +65,14 @@ int journal_discard(struct journal *j, struct error *err) MUST_CHECK;
  */
 int journal_lock_name(const char *dir, const char *name, int *fd_out,
                       struct error *err) MUST_CHECK;
+/*
+ * A note that the holders of lock NAME leave each other, in dir/NAME.note
+ * (read and written only with the lock held): what the last holder wrote,
+ * owned (NULL: none, or unreadable), and this holder's (value NULL
+ * removes it). Failures to write are ignored: the note only saves time.
+ */
+char *journal_note_get(const char *dir, const char *name);
+void journal_note_set(const char *dir, const char *name, const char *value);
 /* Release it (fd -1: nothing). */
 void journal_unlock_name(int fd);
 /* NULL-safe; releases the lock. */

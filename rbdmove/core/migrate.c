@@ -388,6 +388,27 @@ int move_snap_intent(void *ctx, const char *name, struct error *err)
     return move_record_save(m, err);
 }
 
+int move_make_dest(struct move *m, struct error *err)
+{
+    char *self;
+    int ret = 0;
+
+    if (m->o->make_dest(m->o->make_dest_ctx, m->rec.dst.pool, m->rec.dst.image,
+                        &m->dst, err) < 0)
+        return -1;
+    /* The journal is ours (locked): whoever recorded an owner is dead. */
+    if (m->j)
+        dest_set_dead_owner(m->dst, m->rec.dst.lock_owner);
+    self = dest_lock_self(m->dst);
+    if (m->j && self &&
+        (!m->rec.dst.lock_owner || strcmp(self, m->rec.dst.lock_owner))) {
+        move_record_set(&m->rec.dst.lock_owner, self);
+        ret = move_record_save(m, err);
+    }
+    free(self);
+    return ret;
+}
+
 /* Connect to both images. tidy: the destination is a server's now, only
  * the snapshots and marks are left to remove. The destination is the
  * image Cinder made for dst.volume, and is proved to be (replicate.h,
@@ -404,8 +425,7 @@ static int open_data(struct move *m, bool tidy, struct error *err)
     if ((!m->src_cl &&
          cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
                          &m->src_cl, err) < 0) ||
-        (!m->dst && m->o->make_dest(m->o->make_dest_ctx, m->rec.dst.pool,
-                                    m->rec.dst.image, &m->dst, err) < 0))
+        (!m->dst && move_make_dest(m, err) < 0))
         goto out;
     replicate_opts_init(&ro);
     ro.params = m->o->params;

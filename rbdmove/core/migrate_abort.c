@@ -203,8 +203,7 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
     if (cluster_connect(o->src_conf, o->src_id, o->ceph_timeout, &m.src_cl,
                         err) < 0)
         goto out;
-    if (m.rec.dst.image && o->make_dest(o->make_dest_ctx, m.rec.dst.pool,
-                                        m.rec.dst.image, &m.dst, err) == 0)
+    if (m.rec.dst.image && move_make_dest(&m, err) == 0)
         note_snaps(&m, &retired, &nretired);
     error_clear(err);
     drop_source_snaps(&m, retired, nretired);

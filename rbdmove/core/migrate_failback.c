@@ -362,8 +362,7 @@ int move_failback_rebase(struct move *m, struct error *err)
     if (!m->src_cl && cluster_connect(m->o->src_conf, m->o->src_id,
                                       m->o->ceph_timeout, &m->src_cl, err) < 0)
         return -1;
-    if (!m->dst && m->o->make_dest(m->o->make_dest_ctx, m->rec.dst.pool,
-                                   m->rec.dst.image, &m->dst, err) < 0)
+    if (!m->dst && move_make_dest(m, err) < 0)
         return -1;
     if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL, true,
                    &img, err) < 0)
@@ -534,9 +533,7 @@ int move_failback_abort(struct move *m, struct error *err)
         memset(&st, 0, sizeof(st));
         if (cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
                             &m->src_cl, &e) == 0 &&
-            m->o->make_dest(m->o->make_dest_ctx, m->rec.dst.pool,
-                            m->rec.dst.image, &m->dst, &e) == 0 &&
-            dest_probe(m->dst, &st, &e) == 0) {
+            move_make_dest(m, &e) == 0 && dest_probe(m->dst, &st, &e) == 0) {
             if (next && !dest_state_snap_id(&st, next) &&
                 image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL,
                            false, &img, &e) == 0 &&

@@ -51,6 +51,7 @@ struct fo_copy {
     char *point;      /* the snapshot */
     char *point_time; /* when it was synced, for people */
     int lock_fd;      /* the sync lock of its source */
+    char *dead_owner; /* the copy's lock owner a killed sync noted */
 };
 
 static void migrate_failover_copy_release(struct migrate_failover_copy *c)
@@ -357,6 +358,13 @@ static int check_copy(const struct migrate_failover_opts *o, size_t i,
     if ((c->todo == FO_NEW || c->todo == FO_REDO) &&
         move_sync_lock(o->state_dir, of, &c->lock_fd, err) < 0)
         goto out;
+    /* Held: a sync killed while writing the copy is dead (its note). */
+    if (c->lock_fd >= 0) {
+        char name[64];
+
+        snprintf(name, sizeof(name), "sync-%.40s", of);
+        c->dead_owner = journal_note_get(o->state_dir, name);
+    }
     if (image_open(cl, c->pool, c->p->rbd_image, NULL, true, &img, err) < 0) {
         if (err->cause == ENOENT)
             error_prefix(err,
@@ -435,6 +443,21 @@ static int roll_back(const struct migrate_failover_opts *o, struct cluster *cl,
 
     if (image_open(cl, c->pool, c->p->rbd_image, NULL, false, &img, err) < 0)
         return -1;
+    if (c->dead_owner) {
+        char *self = cluster_addr(cl);
+        bool broke = false;
+
+        if (!self || strcmp(self, c->dead_owner)) {
+            struct error e = ERROR_INIT;
+
+            if (image_lock_break_dead(img, c->dead_owner, &broke, &e) < 0)
+                emit(o, "%s", e.msg);
+            else if (broke)
+                emit(o, "broke the lock a killed sync left on copy %s",
+                     c->p->volume.id);
+        }
+        free(self);
+    }
     /* Our lock, then nobody else watching: a receiver still writing a
      * round (its sync was cut off with the primary) or a hypervisor. */
     if (image_lock_exclusive(img, err) < 0)
@@ -583,6 +606,7 @@ int migrate_failover(const struct migrate_failover_opts *o,
 out:
     for (size_t i = 0; i < o->n_copies; i++) {
         journal_unlock_name(c[i].lock_fd);
+        free(c[i].dead_owner);
         free(c[i].point);
         free(c[i].point_time);
         plan_free(c[i].p);

@@ -70,6 +70,10 @@ int move_sync_lock(const char *dir, const char *source_id, int *fd,
 void move_init(struct move *m, struct journal *j, const struct migrate_opts *o,
                struct migrate_report *rep);
 int move_record_save(struct move *m, struct error *err);
+/* m->dst for the destination image, through o->make_dest. A lock an
+ * earlier run of this journal left (killed) is broken at once, and this
+ * run's lock owner is recorded first (dst.lock_owner). */
+int move_make_dest(struct move *m, struct error *err);
 /* replicate_opts.snap_intent: the name goes into the journal (snap.next)
  * before the snapshot is created. ctx: the move. */
 int move_snap_intent(void *ctx, const char *name, struct error *err);

@@ -202,6 +202,20 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
                                          : "volumes",
                        image, &m->dst, err) < 0)
         return -1;
+    /* The sync lock is ours: a client its note names (the copy's lock
+     * owner of a killed sync) is dead, and its lock is broken at once. */
+    if (o->state_dir) {
+        char name[64], *prev, *self;
+
+        snprintf(name, sizeof(name), "sync-%.40s", p->volume.id);
+        prev = journal_note_get(o->state_dir, name);
+        dest_set_dead_owner(m->dst, prev);
+        self = dest_lock_self(m->dst);
+        if (self)
+            journal_note_set(o->state_dir, name, self);
+        free(prev);
+        free(self);
+    }
     replicate_opts_init(&ro);
     ro.params = o->m.params;
     ro.converge = o->converge;

@@ -134,10 +134,11 @@ void move_record_init(struct move_record *r)
 
 void move_record_release(struct move_record *r)
 {
-    char **strs[] = {&r->src.volume, &r->src.name,       &r->src.server,
-                     &r->src.device, &r->src.pool,       &r->src.image,
-                     &r->dst.volume, &r->dst.server,     &r->dst.pool,
-                     &r->dst.image,  &r->failback.point, &r->failback.base};
+    char **strs[] = {&r->src.volume,   &r->src.name,       &r->src.server,
+                     &r->src.device,   &r->src.pool,       &r->src.image,
+                     &r->dst.volume,   &r->dst.server,     &r->dst.pool,
+                     &r->dst.image,    &r->failback.point, &r->dst.lock_owner,
+                     &r->failback.base};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(*strs[i]);
@@ -168,6 +169,7 @@ static const struct field str_fields[] = {
     STR_FIELD("dst.server", dst.server),
     STR_FIELD("dst.pool", dst.pool),
     STR_FIELD("dst.image", dst.image),
+    STR_FIELD("dst.lock_owner", dst.lock_owner),
     STR_FIELD("failback.point", failback.point),
     STR_FIELD("failback.base", failback.base),
 };

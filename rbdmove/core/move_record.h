@@ -95,6 +95,10 @@ struct move_record {
     struct {
         char *volume, *server, *pool, *image;
         bool created; /* rbdmove asked Cinder for it (abort deletes it) */
+        /* The address of the client that took the image's lock in the
+         * last run (dest.h, lock_self): a later run, holding the journal,
+         * knows that run dead and breaks its lock at once. */
+        char *lock_owner;
     } dst;
     /* A failback (migrate_failback.c): the source is a copy sync made
      * and failover put to work, the destination the volume it was a copy
