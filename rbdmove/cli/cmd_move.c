@@ -68,6 +68,8 @@ static const struct cli_command status_command = {
     "status", "[--state-dir DIR] [--json] [ID]",
     "List the moves, or show one: its phase, volumes and history."};
 
+static int start_new(struct move_args *a, const char *what);
+
 /* ---- recording and rebuilding the options ----------------------------------
  */
 
@@ -602,30 +604,13 @@ static enum parse_options_status parse_failback(int argc, char **argv,
 int cmd_failback(int argc, char **argv)
 {
     struct move_args a;
-    struct journal *jr = NULL;
-    struct error err = ERROR_INIT;
     enum parse_options_status st;
-    char *dir = NULL;
     int ret;
 
     args_init(&a);
     st = parse_failback(argc, argv, &a);
-    if (st != PARSE_OPT_DONE) {
-        ret = parse_options_exit(st);
-        goto out;
-    }
-    dir = a.state_dir ? xstrdup(a.state_dir) : journal_default_dir();
-    if (journal_create(dir, &jr, &err) < 0) {
-        ret = cli_report_error(&err);
-        goto out;
-    }
-    record(jr, &a, a.mo.plan.volume);
-    fprintf(stderr, "rbdmove: move %s (journal in %s): failback of copy %s\n",
-            journal_id(jr), dir, a.mo.plan.volume);
-    ret = drive(jr, &a, DRIVE_NEW);
-out:
-    journal_free(jr);
-    free(dir);
+    ret = st != PARSE_OPT_DONE ? parse_options_exit(st)
+                               : start_new(&a, "failback of copy ");
     free(a.given);
     return ret;
 }
@@ -656,13 +641,33 @@ void args_init(struct move_args *a)
     a->mo.plan.src.use_env = true;
 }
 
+/* A new move of a.mo.plan.volume, in a journal of its own; what (NULL:
+ * none) says what kind, on the line that names the journal. */
+static int start_new(struct move_args *a, const char *what)
+{
+    struct journal *jr = NULL;
+    struct error err = ERROR_INIT;
+    char *dir = a->state_dir ? xstrdup(a->state_dir) : journal_default_dir();
+    int ret;
+
+    if (journal_create(dir, &jr, &err) < 0) {
+        ret = cli_report_error(&err);
+    } else {
+        record(jr, a, a->mo.plan.volume);
+        fprintf(stderr, "rbdmove: move %s (journal in %s)%s%s%s\n",
+                journal_id(jr), dir, what ? ": " : "", what ? what : "",
+                what ? a->mo.plan.volume : "");
+        ret = drive(jr, a, DRIVE_NEW);
+    }
+    journal_free(jr);
+    free(dir);
+    return ret;
+}
+
 int cmd_move(int argc, char **argv)
 {
     struct move_args a;
-    struct journal *jr = NULL;
-    struct error err = ERROR_INIT;
     enum parse_options_status st;
-    char *dir = NULL;
     int ret;
 
     args_init(&a);
@@ -671,21 +676,15 @@ int cmd_move(int argc, char **argv)
         ret = parse_options_exit(st);
         goto out;
     }
-    dir = a.state_dir ? xstrdup(a.state_dir) : journal_default_dir();
     if (a.server) {
+        char *dir = a.state_dir ? xstrdup(a.state_dir) : journal_default_dir();
+
         ret = move_server(&a, dir);
-        goto out;
+        free(dir);
+    } else {
+        ret = start_new(&a, NULL);
     }
-    if (journal_create(dir, &jr, &err) < 0) {
-        ret = cli_report_error(&err);
-        goto out;
-    }
-    record(jr, &a, a.mo.plan.volume);
-    fprintf(stderr, "rbdmove: move %s (journal in %s)\n", journal_id(jr), dir);
-    ret = drive(jr, &a, DRIVE_NEW);
 out:
-    journal_free(jr);
-    free(dir);
     free(a.given);
     return ret;
 }

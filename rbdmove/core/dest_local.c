@@ -34,21 +34,18 @@ struct dest_local {
 };
 
 /* A lock a dead run of this move left (dest.h, set_dead_owner): broken
- * now rather than waited for. Never our own (an address can repeat only
- * within one process); a failure leaves the wait to the lock request. */
+ * now rather than waited for; a failure leaves the wait to the lock
+ * request. */
 static void break_dead(struct dest_local *d, struct image *img)
 {
     struct error e = ERROR_INIT;
-    char *self = cluster_addr(d->cl);
     bool broke = false;
 
-    if (!self || strcmp(self, d->dead_owner))
-        if (image_lock_break_dead(img, d->dead_owner, &broke, &e) < 0)
-            log_info("%s", e.msg);
+    if (image_lock_break_dead(img, d->dead_owner, &broke, &e) < 0)
+        log_info("%s", e.msg);
     if (broke)
         log_info("broke the lock a killed run left on %s/%s (%s)", d->pool,
                  d->image, d->dead_owner);
-    free(self);
     free(d->dead_owner);
     d->dead_owner = NULL;
 }

@@ -575,12 +575,19 @@ int image_lock_break_dead(struct image *img, const char *owner, bool *broke,
                           struct error *err)
 {
     rbd_lock_mode_t mode = RBD_LOCK_MODE_EXCLUSIVE;
-    char *owners[8];
+    char *owners[8], *self = NULL;
     size_t max = 8;
-    bool held = false;
+    bool held = false, ours;
     int r;
 
     *broke = false;
+    /* Never our own client (an address repeats only within a process). */
+    ours = rados_getaddrs(rados_ioctx_get_cluster(img->ioctx), &self) == 0 &&
+           self && !strcmp(self, owner);
+    if (self)
+        rados_buffer_free(self);
+    if (ours)
+        return 0;
     r = rbd_lock_get_owners(img->rbd, &mode, owners, &max);
     if (r == -ENOENT)
         return 0;
@@ -937,4 +944,22 @@ int image_flush(struct image *img, struct error *err)
     if (r < 0)
         return error_set(err, ERROR_CEPH, -r, "cannot flush '%s'", img->spec);
     return 0;
+}
+
+static int add_bytes(void *ctx, uint64_t off, uint64_t len, bool exists,
+                     struct error *err)
+{
+    (void)off;
+    (void)exists;
+    (void)err;
+    *(uint64_t *)ctx += len;
+    return 0;
+}
+
+int image_diff_bytes(struct image *img, const char *from_snap, uint64_t *bytes,
+                     struct error *err)
+{
+    *bytes = 0;
+    return image_diff(img, from_snap, 0, image_size(img), false, add_bytes,
+                      bytes, err);
 }

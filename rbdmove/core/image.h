@@ -129,7 +129,7 @@ int image_lock_exclusive(struct image *img, struct error *err) MUST_CHECK;
  * watch to expire as a lock request does (30 s by default). Only for an
  * owner the caller has proved dead: one of its own earlier runs, whose
  * journal it now holds. *broke: it was held, and is broken. Not held by
- * owner: nothing done.
+ * owner, or owner is this very client: nothing done.
  */
 int image_lock_break_dead(struct image *img, const char *owner, bool *broke,
                           struct error *err) MUST_CHECK;
@@ -163,6 +163,11 @@ typedef int image_diff_fn(void *ctx, uint64_t off, uint64_t len, bool exists,
 int image_diff(struct image *img, const char *from_snap, uint64_t off,
                uint64_t len, bool whole_object, image_diff_fn *fn, void *ctx,
                struct error *err) MUST_CHECK;
+
+/* *bytes: how much of the image changed since from_snap (image_diff over
+ * all of it, exact extents). */
+int image_diff_bytes(struct image *img, const char *from_snap, uint64_t *bytes,
+                     struct error *err) MUST_CHECK;
 
 /* ---- asynchronous I/O -----------------------------------------------------
  */

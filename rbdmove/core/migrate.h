@@ -296,7 +296,8 @@ struct migrate_failover_copy {
     char *point;      /* the recovery point it holds now */
     char *point_time; /* when that point was synced, "-" when unknown */
     char *device;     /* where Nova attached it, NULL when not told */
-    bool rolled_back; /* this run rolled it back */
+    bool rolled_back; /* this run rolled it back (not: its head held the
+                          point already, or it was attached) */
     bool attached;    /* this run attached it */
 };
 

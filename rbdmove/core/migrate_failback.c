@@ -122,16 +122,6 @@ out:
 
 /* ---- the common point ---------------------------------------------------- */
 
-static int add_len(void *ctx, uint64_t off, uint64_t len, bool exists,
-                   struct error *err)
-{
-    (void)off;
-    (void)exists;
-    (void)err;
-    *(uint64_t *)ctx += len;
-    return 0;
-}
-
 /* "12.5 MiB" and the like, for messages. */
 static void amount(struct buf *b, uint64_t n)
 {
@@ -289,8 +279,7 @@ static int rebase(struct move *m, struct image *img, struct error *err)
     if (dest_dirty(m->dst, cm.snap, &dirty, err) < 0 ||
         really_changed(m, cm.snap, o_size, &dirty, &o_changed, &o_ranges, err) <
             0 ||
-        image_diff(img, cm.snap, 0, image_size(img), false, add_len, &c_changed,
-                   err) < 0)
+        image_diff_bytes(img, cm.snap, &c_changed, err) < 0)
         goto out;
     amount(&a, c_changed);
     amount(&b, o_changed);

@@ -392,16 +392,6 @@ out:
     return ret;
 }
 
-static int count_changed(void *ctx, uint64_t off, uint64_t len, bool exists,
-                         struct error *err)
-{
-    (void)off;
-    (void)exists;
-    (void)err;
-    *(uint64_t *)ctx += len;
-    return 0;
-}
-
 /* *same: the head still holds what snapshot point does (nothing written
  * since, same size), as a sync leaves its base. A rollback would then
  * change nothing but rewrite every object, and a later failback would
@@ -426,16 +416,16 @@ static int head_is_point(struct image *img, const char *point, bool *same,
     image_snaps_free(snaps, n);
     if (!found)
         return 0;
-    if (image_diff(img, point, 0, image_size(img), false, count_changed,
-                   &changed, err) < 0)
+    if (image_diff_bytes(img, point, &changed, err) < 0)
         return -1;
     *same = changed == 0;
     return 0;
 }
 
-/* The copy's head becomes its point, with nobody else writing. */
+/* The copy's head becomes its point, with nobody else writing; *rolled:
+ * a rollback was needed (the head did not hold the point already). */
 static int roll_back(const struct migrate_failover_opts *o, struct cluster *cl,
-                     struct fo_copy *c, struct error *err)
+                     struct fo_copy *c, bool *rolled, struct error *err)
 {
     struct image *img = NULL;
     int count = 0, ret = -1;
@@ -444,19 +434,14 @@ static int roll_back(const struct migrate_failover_opts *o, struct cluster *cl,
     if (image_open(cl, c->pool, c->p->rbd_image, NULL, false, &img, err) < 0)
         return -1;
     if (c->dead_owner) {
-        char *self = cluster_addr(cl);
+        struct error e = ERROR_INIT;
         bool broke = false;
 
-        if (!self || strcmp(self, c->dead_owner)) {
-            struct error e = ERROR_INIT;
-
-            if (image_lock_break_dead(img, c->dead_owner, &broke, &e) < 0)
-                emit(o, "%s", e.msg);
-            else if (broke)
-                emit(o, "broke the lock a killed sync left on copy %s",
-                     c->p->volume.id);
-        }
-        free(self);
+        if (image_lock_break_dead(img, c->dead_owner, &broke, &e) < 0)
+            emit(o, "%s", e.msg);
+        else if (broke)
+            emit(o, "broke the lock a killed sync left on copy %s",
+                 c->p->volume.id);
     }
     /* Our lock, then nobody else watching: a receiver still writing a
      * round (its sync was cut off with the primary) or a hypervisor. */
@@ -480,6 +465,7 @@ static int roll_back(const struct migrate_failover_opts *o, struct cluster *cl,
     else
         emit(o, "rolling copy %s back to recovery point %s (%s)",
              c->p->volume.id, c->point, c->point_time);
+    *rolled = !same;
     if ((!same && image_snap_rollback(img, c->point, err) < 0) ||
         image_meta_set(img, MOVE_FAILOVER_IMAGE_KEY, c->point, err) < 0 ||
         image_flush(img, err) < 0)
@@ -515,9 +501,8 @@ static int fail_over(const struct migrate_failover_opts *o, struct cluster *cl,
             return error_prefix(err, "copy %s; nothing was changed", id);
     }
     if (c->todo == FO_NEW || c->todo == FO_REDO) {
-        if (roll_back(o, cl, c, err) < 0)
+        if (roll_back(o, cl, c, &out->rolled_back, err) < 0)
             return error_prefix(err, "copy %s", id);
-        out->rolled_back = true;
         hold(o, "failover-rolled-back");
         if (stopped(id, err) < 0)
             return -1;

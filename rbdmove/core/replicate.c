@@ -889,23 +889,12 @@ int replicate_seed(struct replicate *r, struct error *err)
     return replicate_remove_retired(r, err);
 }
 
-static int count_bytes(void *ctx, uint64_t off, uint64_t len, bool exists,
-                       struct error *err)
-{
-    (void)off;
-    (void)exists;
-    (void)err;
-    *(uint64_t *)ctx += len;
-    return 0;
-}
-
 int replicate_delta(struct replicate *r, uint64_t *bytes, struct error *err)
 {
     *bytes = 0;
     if (!r->base)
         return error_set(err, ERROR_STATE, 0, "no base snapshot yet");
-    return image_diff(r->head, r->base, 0, image_size(r->head), false,
-                      count_bytes, bytes, err);
+    return image_diff_bytes(r->head, r->base, bytes, err);
 }
 
 int replicate_round(struct replicate *r, struct copy_stats *st,
