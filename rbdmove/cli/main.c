@@ -6,10 +6,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rbdmove/cli/cli.h"
 #include "rbdmove/cli/commands.h"
 #include "rbdmove/base/log.h"
+#include "rbdmove/core/cluster.h"
 
 struct command {
     const char *name;
@@ -59,6 +61,17 @@ static void usage(FILE *f)
                "rbdmove(1) the whole tool.\n");
 }
 
+/* A Ceph connect given up on may still run: end without the static
+ * destructors it would trip over (cluster.h). */
+static int finish(int status)
+{
+    if (cluster_abandoned()) {
+        fflush(NULL);
+        _exit(status);
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     const char *name;
@@ -96,7 +109,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (!strcmp(name, commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+            return finish(commands[i].fn(argc - 1, argv + 1));
     }
     fprintf(stderr, "rbdmove: '%s' is not a command; see 'rbdmove --help'\n",
             name);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,14 @@ struct connect_job {
     int rc;
 };
 
+/* Connects given up on and still running (see cluster_abandoned). */
+static atomic_int abandoned_running;
+
+bool cluster_abandoned(void)
+{
+    return atomic_load(&abandoned_running) > 0;
+}
+
 static void connect_job_free(struct connect_job *j)
 {
     pthread_mutex_destroy(&j->mu);
@@ -70,6 +79,7 @@ static void *connect_main(void *arg)
         if (rc == 0)
             rados_shutdown(j->rados);
         connect_job_free(j);
+        atomic_fetch_sub(&abandoned_running, 1);
     }
     return NULL;
 }
@@ -103,6 +113,7 @@ static int connect_cancellable(rados_t r)
     }
     if (!j->done) {
         j->abandoned = true;
+        atomic_fetch_add(&abandoned_running, 1);
         pthread_mutex_unlock(&j->mu);
         return -EINTR;
     }

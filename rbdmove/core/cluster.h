@@ -8,6 +8,7 @@
 #ifndef RBDMOVE_CLUSTER_H
 #define RBDMOVE_CLUSTER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rbdmove/base/error.h"
@@ -21,6 +22,14 @@ struct cluster;
  */
 int cluster_connect(const char *conf, const char *id, int timeout_s,
                     struct cluster **out, struct error *err) MUST_CHECK;
+
+/*
+ * True while a connect that a stop gave up on still runs in its thread:
+ * the process must then end with _exit(), as returning from main() would
+ * run librados' static destructors under that thread (and abort with
+ * boost::bad_get, as seen when a batch's job was stopped mid-connect).
+ */
+bool cluster_abandoned(void);
 
 /* NULL-safe. */
 void cluster_close(struct cluster *cl);
