@@ -2,11 +2,12 @@
 /*
  * openstack/config.c: clouds.yaml, secure.yaml and the OS_* variables.
  *
- * Reads YAML with libyaml's document API (the only libyaml user) and
- * produces a plain struct config_cloud; it authenticates nothing. Secret
- * values pass through here on their way into struct keystone_auth and are
- * set with keystone_auth_set, which wipes what it replaces. (libyaml's own
- * buffers are freed without wiping; that copy is outside our reach.)
+ * Reads YAML with libyaml's document API (document.c reads batch plans
+ * the same way) and produces a plain struct config_cloud; it authenticates
+ * nothing. Secret values pass through here on their way into struct
+ * keystone_auth and are set with keystone_auth_set, which wipes what it
+ * replaces. (libyaml's own buffers are freed without wiping; that copy is
+ * outside our reach.)
  */
 #include "openstack/config.h"
 
