@@ -8,10 +8,15 @@
  * of the journal): keeping the recording and the rebuilding side by side is
  * what keeps them in step.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "rbdmove/cli/cli.h"
 #include "rbdmove/cli/cli_options.h"
@@ -20,6 +25,7 @@
 #include "rbdmove/cli/commands.h"
 #include "rbdmove/core/dest.h"
 #include "rbdmove/core/journal.h"
+#include "rbdmove/base/cancel.h"
 #include "rbdmove/base/json_out.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/core/migrate.h"
@@ -397,6 +403,64 @@ void test_hold_from_env(struct migrate_opts *mo)
     mo->hold_seconds = strtod(colon + 1, NULL);
 }
 
+/*
+ * The cutover's turn (migrate_gate_fn) under RBDMOVE_CUTOVER_LOCK=FILE,
+ * which `rbdmove batch` sets for the moves of one destination server: an
+ * exclusive flock on FILE, kept until this process ends (the kernel drops
+ * it then, whatever the end). Polled, so that a signal stops the wait.
+ */
+static int gate_lock(void *ctx, double *waited, struct error *err)
+{
+    static int fd = -1;
+    const char *path = ctx;
+    struct timespec t0, t1;
+    bool said = false;
+
+    *waited = 0;
+    if (fd >= 0)
+        return 0;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return error_set(err, ERROR_IO, errno, "cutover lock %s: %s", path,
+                         strerror(errno));
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            error_set(err, ERROR_IO, errno, "cutover lock %s: %s", path,
+                      strerror(errno));
+            goto fail;
+        }
+        if (!said)
+            log_info("waiting for another move's cutover to the same server "
+                     "to end");
+        said = true;
+        if (!cancel_sleep(0.2)) {
+            error_set(err, ERROR_INTERRUPTED, 0,
+                      "stopped while waiting for the turn to cut over");
+            goto fail;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (said)
+        *waited = (double)(t1.tv_sec - t0.tv_sec) +
+                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    return 0;
+fail:
+    close(fd);
+    fd = -1;
+    return -1;
+}
+
+void cutover_gate_from_env(struct migrate_opts *mo)
+{
+    const char *v = getenv("RBDMOVE_CUTOVER_LOCK");
+
+    if (v && v[0]) {
+        mo->gate = gate_lock;
+        mo->gate_ctx = (void *)v;
+    }
+}
+
 /* What drive() does with its journal. Only a move this run created may
  * have its journal discarded, when its pre-flight fails: a resumed or
  * aborted journal is kept whatever happens (issue 11). */
@@ -457,6 +521,7 @@ static int drive(struct journal *jr, struct move_args *a, enum drive_mode mode)
     a->mo.params.cancel = cli_cancelled;
     a->mo.ceph_timeout = cli_ceph_timeout();
     test_hold_from_env(&a->mo);
+    cutover_gate_from_env(&a->mo);
     progress_setup(a->progress, cli_json);
     cli_install_signals();
     if (mode == DRIVE_ABORT)

@@ -149,6 +149,10 @@ static int drive_group(struct journal *g, struct journal **js,
         os[i].ceph_timeout = cli_ceph_timeout();
         test_hold_from_env(&os[i]);
     }
+    /* One turn for the whole server, taken when the last volume is ready
+     * (migrate_group.c prepares them in order, then looks again at the
+     * first ones): the earlier volumes' seeds do not hold it. */
+    cutover_gate_from_env(&os[n - 1]);
     progress_setup(as[0].progress, cli_json);
     cli_install_signals();
     if (do_abort) {

@@ -513,6 +513,27 @@ static int catch_up(struct move *m, struct error *err)
     return replicate_round(m->repl, &st, err);
 }
 
+/*
+ * The cutover's turn (migrate_gate_fn), once the rounds converged. The
+ * writes of a wait would all land in the final round: after one, the
+ * convergence test again, with rounds until the final round fits the
+ * budget (the turn is kept, so there is no second wait).
+ */
+int move_wait_turn(struct move *m, struct error *err)
+{
+    double waited = 0;
+
+    if (!m->o->gate)
+        return 0;
+    if (m->o->gate(m->o->gate_ctx, &waited, err) < 0)
+        return -1;
+    if (waited <= 0)
+        return 0;
+    move_emit(m, "info", NULL,
+              "waited %.1f s for its turn to cut over: rounds again", waited);
+    return move_converge(m, err);
+}
+
 /* Compare the whole image at snap (NULL: the heads) on both sides. */
 static int verify_whole(struct move *m, const char *snap, struct error *err)
 {
@@ -1016,7 +1037,7 @@ int move_prepare(struct move *m, struct error *err)
     }
     if (m->rec.phase == MOVE_REPLICATING || m->rec.phase == MOVE_ROLLED_BACK) {
         if (move_set_phase(m, MOVE_REPLICATING, err) < 0 ||
-            move_converge(m, err) < 0)
+            move_converge(m, err) < 0 || move_wait_turn(m, err) < 0)
             return -1;
         /* A failback that proved the original's head instead of testing
          * it (open_data): the whole base is compared, whatever was asked. */

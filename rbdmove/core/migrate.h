@@ -59,6 +59,15 @@ struct migrate_event {
 
 typedef void migrate_event_fn(void *ctx, const struct migrate_event *ev);
 
+/*
+ * Wait for this move's turn to cut over (a batch lets one move at a time
+ * cut over to each destination server). Called once the rounds converged,
+ * before the check and the detach; the turn is kept until the process
+ * ends. *waited: the seconds it waited, after which the move catches up
+ * with rounds again. -1 with ERROR_INTERRUPTED on a signal.
+ */
+typedef int migrate_gate_fn(void *ctx, double *waited, struct error *err);
+
 struct migrate_opts {
     struct plan_options plan;
     const char *src_conf, *src_id; /* the source cluster, from here */
@@ -96,6 +105,8 @@ struct migrate_opts {
     struct copy_params params;
     migrate_event_fn *event;
     void *event_ctx;
+    migrate_gate_fn *gate; /* NULL: the cutover waits for nothing */
+    void *gate_ctx;
     /* Tests: stay this many seconds in phase hold_phase once it is
      * recorded, or at one of the points "seeded" (after the seed),
      * "detach-requested" and "attach-requested" (once Nova accepted the

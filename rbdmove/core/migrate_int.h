@@ -106,6 +106,8 @@ int move_preflight_failed(const struct plan *p, const char *dflt,
 void move_plan_problems(const struct plan *p, struct buf *b);
 int move_preflight(struct move *m, bool resuming, struct error *err);
 int move_converge(struct move *m, struct error *err);
+/* Wait for the turn to cut over (o->gate), then converge again. */
+int move_wait_turn(struct move *m, struct error *err);
 /* migrate_throttle.c: auto-converge's write limit on the source image. */
 /* The guest's write rate (bytes/s) from delta bytes changed since the
  * base; 0 when not known. Noted as the rate under the limit when the
