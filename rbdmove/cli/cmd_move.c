@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rbdmove/cli/batch.h"
 #include "rbdmove/cli/cli.h"
 #include "rbdmove/cli/cli_options.h"
 #include "rbdmove/cli/cli_remote.h"
@@ -696,6 +697,31 @@ static enum parse_options_status parse_id(const struct cli_command *cmd,
     return parse_options(cmd, opts, argc, argv, nargs);
 }
 
+int move_check_option(const char *name, const char *value,
+                      enum parse_option_arg *arg, struct error *err)
+{
+    struct move_args a;
+    struct parse_option *opts;
+    int ret;
+
+    args_init(&a);
+    opts = move_options(&a);
+    ret = parse_options_try(opts, name, value, arg, err);
+    free(opts);
+    return ret;
+}
+
+int move_check_args(int argc, char **argv)
+{
+    struct move_args a;
+    enum parse_options_status st;
+
+    args_init(&a);
+    st = parse_move(argc, argv, &a);
+    free(a.given);
+    return st == PARSE_OPT_DONE ? EXIT_OK : EXIT_USAGE;
+}
+
 void args_init(struct move_args *a)
 {
     memset(a, 0, sizeof(*a));
@@ -775,6 +801,10 @@ static int by_id(int argc, char **argv, const struct cli_command *cmd,
     dir = cl.state_dir ? xstrdup(cl.state_dir) : journal_default_dir();
     if (journal_open(dir, argv[0], &jr, &err) < 0) {
         ret = cli_report_error(&err);
+        goto out;
+    }
+    if (journal_get(jr, BATCH_KEY)) {
+        ret = batch_by_id(jr, dir, do_abort);
         goto out;
     }
     if (journal_get(jr, "group.members")) {
@@ -869,8 +899,16 @@ int cmd_status(int argc, char **argv)
             ret = cli_report_error(&err);
             continue;
         }
-        if (nargs == 1 || cli_json)
+        if (nargs == 1 && journal_get(j, BATCH_KEY))
+            batch_show(j, dir);
+        else if (nargs == 1 || cli_json)
             show(j);
+        else if (journal_get(j, BATCH_KEY))
+            printf("%s  %-12s batch %s\n", journal_id(j),
+                   journal_get(j, "batch.state") ? journal_get(j, "batch.state")
+                                                 : "?",
+                   journal_get(j, "batch.plan") ? journal_get(j, "batch.plan")
+                                                : "?");
         else
             printf("%s  %-12s %s -> %s\n", journal_id(j),
                    journal_get(j, "phase") ? journal_get(j, "phase") : "?",

@@ -42,11 +42,11 @@ static const char *metrics_file;
 static const char *sync_keep;
 static struct retention sync_policy;
 
-static enum parse_options_status parse_sync(int argc, char **argv,
-                                            struct move_args *a)
+/* The options of sync. The caller frees. */
+static struct parse_option *sync_options(struct move_args *a)
 {
     struct plan_options *p = &a->mo.plan;
-    struct parse_option opts[] = {
+    const struct parse_option opts[] = {
         OPT_OPENSTACK_CLOUDS(p),
         OPT_CLUSTERS(&a->mo.src_conf, &a->mo.src_id, &a->dst_conf, &a->dst_id,
                      "--ssh"),
@@ -83,10 +83,21 @@ static enum parse_options_status parse_sync(int argc, char **argv,
                    "(node_exporter's textfile collector)"),
         OPT_END(),
     };
+    struct parse_option *copy = xmalloc(sizeof(opts));
+
+    memcpy(copy, opts, sizeof(opts));
+    return copy;
+}
+
+static enum parse_options_status parse_sync(int argc, char **argv,
+                                            struct move_args *a)
+{
+    struct parse_option *opts = sync_options(a);
     enum parse_options_status st;
     int n;
 
     st = parse_options(&sync_command, opts, argc, argv, &n);
+    free(opts);
     if (st != PARSE_OPT_DONE)
         return st;
     if (n != 1 || !argv[0][0])
@@ -124,6 +135,34 @@ static enum parse_options_status parse_sync(int argc, char **argv,
     if (st != PARSE_OPT_DONE)
         return st;
     return cli_options_check_memory(&sync_command, &a->mo.params);
+}
+
+int sync_check_option(const char *name, const char *value,
+                      enum parse_option_arg *arg, struct error *err)
+{
+    struct move_args a;
+    struct parse_option *opts;
+    int ret;
+
+    args_init(&a);
+    opts = sync_options(&a);
+    ret = parse_options_try(opts, name, value, arg, err);
+    free(opts);
+    if (ret == 0 && !strcmp(name, "keep")) {
+        struct retention r;
+
+        if (retention_parse(value, &r, err) < 0)
+            return -1;
+    }
+    return ret;
+}
+
+int sync_check_args(int argc, char **argv)
+{
+    struct move_args a;
+
+    args_init(&a);
+    return parse_sync(argc, argv, &a) == PARSE_OPT_DONE ? EXIT_OK : EXIT_USAGE;
 }
 
 static void print_synced(const struct migrate_sync_result *r)

@@ -23,6 +23,8 @@ struct command {
 static const struct command commands[] = {
     {"move", cmd_move,
      "move an attached Cinder volume to a server in another region", false},
+    {"batch", cmd_batch,
+     "run the moves and syncs of a plan, several at once, resumable", false},
     {"sync", cmd_sync,
      "keep a disaster-recovery copy of a volume in another region", false},
     {"points", cmd_points, "list the recovery points of a copy", false},

@@ -182,6 +182,29 @@ int parse_options_apply(const struct parse_option *o, const char *arg,
     abort(); /* not an option that sets anything */
 }
 
+enum parse_option_arg parse_options_arg(const struct parse_option *o)
+{
+    if (!takes_arg(o))
+        return PARSE_ARG_NONE;
+    return arg_optional(o) ? PARSE_ARG_OPTIONAL : PARSE_ARG_REQUIRED;
+}
+
+int parse_options_try(const struct parse_option *opts, const char *long_name,
+                      const char *value, enum parse_option_arg *arg,
+                      struct error *err)
+{
+    const struct parse_option *o = parse_options_find(opts, long_name);
+
+    if (!o)
+        return 1;
+    *arg = parse_options_arg(o);
+    if (*arg == PARSE_ARG_REQUIRED && !value)
+        return error_set(err, ERROR_USAGE, 0, "--%s needs a value", long_name);
+    if (*arg == PARSE_ARG_NONE && value)
+        return error_set(err, ERROR_USAGE, 0, "--%s takes no value", long_name);
+    return parse_options_apply(o, value, err);
+}
+
 /* ---- finding an option -------------------------------------------------- */
 
 const struct parse_option *parse_options_find(const struct parse_option *opts,

@@ -184,6 +184,24 @@ const struct parse_option *parse_options_find(const struct parse_option *opts,
 int parse_options_apply(const struct parse_option *opt, const char *arg,
                         struct error *err) MUST_CHECK;
 
+/* What an option's argument is: none (a flag), required or optional. */
+enum parse_option_arg {
+    PARSE_ARG_NONE,
+    PARSE_ARG_REQUIRED,
+    PARSE_ARG_OPTIONAL,
+};
+enum parse_option_arg parse_options_arg(const struct parse_option *opt);
+
+/*
+ * The entry long_name of opts with value applied, as a command line
+ * would (value NULL: none): 1 when there is no such entry, -1 with
+ * ERROR_USAGE when value is not valid, else 0 and *arg. For checking an
+ * option read from a file before anything runs (a batch plan).
+ */
+int parse_options_try(const struct parse_option *opts, const char *long_name,
+                      const char *value, enum parse_option_arg *arg,
+                      struct error *err);
+
 /* Print cmd's --help, the options of opts and the common ones, on stdout. */
 void parse_options_help(const struct cli_command *cmd,
                         const struct parse_option *opts);
