@@ -25,6 +25,8 @@ OTHER_PACKAGES="openssh-server openssh-client zstd iproute2
 # systemd: systemd-analyze verify of the sync units (t02); prometheus:
 # promtool check metrics of sync --metrics-file (t51); its service is
 # never started (policy-rc.d below).
+# ansible-core: ansible/batch.yml across two hosts of the sshd lab (t57).
+OTHER_PACKAGES="$OTHER_PACKAGES ansible-core"
 
 # ---- OpenStack lab packages (filled in by the openstack-lab helper) ----
 # Libraries, not the service packages (whose postinst scripts configure and
