@@ -57,6 +57,9 @@
  * to stop: past Nova's detach and attach timeouts (120 s each). */
 #define BUSY_WAIT_S 600
 
+/* Chunks in flight across all the jobs of a batch (see job_window). */
+#define BATCH_CHUNKS_IN_FLIGHT 16u
+
 static const struct cli_command batch_command = {
     "batch",
     "[--parallel N] [--bwlimit RATE] [--fail-fast] [--shard I/N]\n"
@@ -274,13 +277,35 @@ static void child(const struct batch *b, const struct run *r, char **argv,
     _exit(127);
 }
 
+static bool has_option(const struct batch_job *job, const char *prefix)
+{
+    for (size_t i = 0; i < job->argc && strcmp(job->argv[i], "--"); i++) {
+        if (!strncmp(job->argv[i], prefix, strlen(prefix)))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Each job's --window where the plan sets none: the batch keeps about as
+ * many chunks in flight as two single moves (2 x 8), shared out, so that
+ * memory stays flat as --parallel grows (each chunk in flight costs about
+ * four times --chunk-size: read and write buffers on both sides).
+ */
+static unsigned job_window(const struct batch *b)
+{
+    unsigned w = BATCH_CHUNKS_IN_FLIGHT / b->parallel;
+
+    return w < 1 ? 1 : w > 8 ? 8 : w;
+}
+
 /* Start r: its own command line, or resume (or abort) move id. */
 static int start(struct batch *b, struct run *r, const char *id, bool abort_it,
                  struct error *err)
 {
     struct batch_job *job = r->job;
     char **argv = xcalloc(job->argc + 16, sizeof(*argv));
-    char *share = NULL, *path;
+    char *share = NULL, *window = NULL, *path;
     size_t n = 0;
     int p[2], log, ret = -1;
     pid_t parent = getpid();
@@ -304,6 +329,10 @@ static int start(struct batch *b, struct run *r, const char *id, bool abort_it,
                            strncmp(job->argv[i], "--server=", 9);
              i++)
             argv[n++] = job->argv[i];
+        if (!has_option(job, "--window=")) {
+            window = xasprintf("--window=%u", job_window(b));
+            argv[n++] = window;
+        }
         if (b->bwlimit) {
             uint64_t each = b->bwlimit / b->parallel;
 
@@ -357,6 +386,7 @@ static int start(struct batch *b, struct run *r, const char *id, bool abort_it,
 out:
     close(log);
     free(share);
+    free(window);
     free(argv);
     return ret;
 }
@@ -1057,11 +1087,30 @@ int batch_by_id(struct journal *j, const char *dir, bool do_abort)
     return ret;
 }
 
+/* Whether a process drives the batch of journal j now (holds its lock). */
+static bool batch_live(const struct journal *j, const char *dir)
+{
+    struct journal *probe = NULL;
+    struct error err = ERROR_INIT;
+
+    if (journal_open(dir, journal_id(j), &probe, &err) == 0) {
+        journal_free(probe);
+        return false;
+    }
+    return err.kind == ERROR_BUSY ||
+           (err.kind == ERROR_STATE && err.cause == EWOULDBLOCK);
+}
+
 void batch_show(struct journal *j, const char *dir)
 {
     struct json_out o = JSON_OUT_INIT;
     char *jobs_dir = xasprintf("%s/%s.batch", dir, journal_id(j));
     const char *state = journal_get(j, "batch.state");
+    bool live = batch_live(j, dir);
+
+    /* Recorded as running by a batch that is gone (killed): say so. */
+    if (!live && state && !strcmp(state, "running"))
+        state = "stopped";
 
     json_out_object_begin(&o, NULL);
     json_out_str(&o, "id", journal_id(j));
@@ -1099,6 +1148,8 @@ void batch_show(struct journal *j, const char *dir)
         target = journal_get(j, key) ? journal_get(j, key) : "-";
         snprintf(key, sizeof(key), "job.%u.state", k);
         jstate = journal_get(j, key) ? journal_get(j, key) : "-";
+        if (!live && !strcmp(jstate, "running"))
+            jstate = "stopped";
         dir_k = xasprintf("%s/job-%u", jobs_dir, k);
         id = strcmp(kind, "sync") ? job_move_id(dir_k) : NULL;
         phase = job_phase(dir_k, id);

@@ -105,6 +105,8 @@ grep -q "^batch $bid" "$LAST_OUTPUT" && [ "$(grep -c '^  [0-9]' "$LAST_OUTPUT")"
     pass "... lists its 6 jobs" || fail "status: $(cat "$LAST_OUTPUT")"
 grep -q ' done ' "$LAST_OUTPUT" && pass "... one of them done" ||
     fail "status: $(cat "$LAST_OUTPUT")"
+grep -q "^batch $bid: stopped" "$LAST_OUTPUT" && ! grep -q ' running ' "$LAST_OUTPUT" &&
+    pass "... and none running: the batch is gone" || fail "status: $(cat "$LAST_OUTPUT")"
 
 RBDMOVE_TEST_HOLD=attach-requested:2 "$RBDMOVE" resume --state-dir "$STATE" \
     --json "$bid" >"$TEST_TMP/b2.json" 2>"$TEST_TMP/b2.err"
