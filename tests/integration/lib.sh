@@ -718,8 +718,13 @@ os_cleanup() {
         done <"$TEST_TMP/volumes"
     fi
     for v in "${VOLUMES[@]}"; do
-        # Snapshots first: Cinder's RBD driver cannot delete an image that
-        # has some.
+        # Detached first (Cinder does not delete a volume in use: a move's
+        # destination is attached to its server), and snapshots removed
+        # (Cinder's RBD driver cannot delete an image that has some).
+        s=$("$TOOL" --os-cloud rbdmove-demo --os-region-name "${v%% *}" \
+            volume-show "${v#* }" 2>/dev/null | sed -n 's/^attached.0=//p' | cut -d' ' -f1)
+        [ -z "$s" ] || "$TOOL" --os-cloud rbdmove-demo --os-region-name "${v%% *}" \
+            detach "$s" "${v#* }" >/dev/null 2>&1
         remove_snaps "$([ "${v%% *}" = "$R2" ] && echo 2 || echo 1)" \
             "volumes/volume-${v#* }"
         "$TOOL" --os-cloud rbdmove-lab --os-region-name "${v%% *}" \
