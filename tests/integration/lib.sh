@@ -710,6 +710,20 @@ osc() {
 os_server() {
     /usr/bin/python3 "$_LIB_DIR/os_server.py" "$@"
 }
+# _os_remove_volume REGION ID: detached first (Cinder does not delete a
+# volume in use: a move's destination is attached to its server), its
+# snapshots removed (Cinder's RBD driver cannot delete an image that has
+# some), then deleted.
+_os_remove_volume() {
+    local s
+    s=$("$TOOL" --os-cloud rbdmove-demo --os-region-name "$1" \
+        volume-show "$2" 2>/dev/null | sed -n 's/^attached.0=//p' | cut -d' ' -f1)
+    [ -z "$s" ] || "$TOOL" --os-cloud rbdmove-demo --os-region-name "$1" \
+        detach "$s" "$2" >/dev/null 2>&1
+    remove_snaps "$([ "$1" = "$R2" ] && echo 2 || echo 1)" "volumes/volume-$2"
+    "$TOOL" --os-cloud rbdmove-lab --os-region-name "$1" \
+        volume-delete "$2" >/dev/null 2>&1
+}
 os_cleanup() {
     local v s
     if [ -f "$TEST_TMP/volumes" ]; then
@@ -717,19 +731,18 @@ os_cleanup() {
             VOLUMES+=("$v")
         done <"$TEST_TMP/volumes"
     fi
+    # Four volumes at a time: each mostly waits for Nova's detach. Only
+    # these are waited for, not what else the test left in the background.
+    local -a pids=()
     for v in "${VOLUMES[@]}"; do
-        # Detached first (Cinder does not delete a volume in use: a move's
-        # destination is attached to its server), and snapshots removed
-        # (Cinder's RBD driver cannot delete an image that has some).
-        s=$("$TOOL" --os-cloud rbdmove-demo --os-region-name "${v%% *}" \
-            volume-show "${v#* }" 2>/dev/null | sed -n 's/^attached.0=//p' | cut -d' ' -f1)
-        [ -z "$s" ] || "$TOOL" --os-cloud rbdmove-demo --os-region-name "${v%% *}" \
-            detach "$s" "${v#* }" >/dev/null 2>&1
-        remove_snaps "$([ "${v%% *}" = "$R2" ] && echo 2 || echo 1)" \
-            "volumes/volume-${v#* }"
-        "$TOOL" --os-cloud rbdmove-lab --os-region-name "${v%% *}" \
-            volume-delete "${v#* }" >/dev/null 2>&1
+        _os_remove_volume "${v%% *}" "${v#* }" &
+        pids+=($!)
+        if [ ${#pids[@]} = 4 ]; then
+            wait "${pids[@]}"
+            pids=()
+        fi
     done
+    [ ${#pids[@]} = 0 ] || wait "${pids[@]}"
     for s in "${SERVERS[@]}"; do
         os_server delete "${s%% *}" "${s#* }" >/dev/null 2>&1
     done
