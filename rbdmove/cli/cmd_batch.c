@@ -1125,25 +1125,17 @@ void batch_show(struct journal *j, const char *dir)
         printf("  %-4s %-12s %-24s %-8s %-14s %s\n", "JOB", "KIND", "TARGET",
                "STATE", "PHASE", "MOVE");
     }
-    for (unsigned k = 1; k < 100000; k++) {
+    /* The jobs of the batch's shard: each has a "job.N.kind" key. */
+    for (size_t i = 0; i < journal_count(j); i++) {
         char key[64], *dir_k, *id, *phase;
-        const char *kind, *target, *jstate;
+        const char *kind = journal_value(j, i), *target, *jstate;
         struct buf t = BUF_INIT;
+        unsigned k;
+        int end = 0;
 
-        snprintf(key, sizeof(key), "job.%u.kind", k);
-        kind = journal_get(j, key);
-        if (!kind) {
-            /* A shard's jobs are not consecutive: look a little further. */
-            bool more = false;
-
-            for (unsigned m = k + 1; m < k + 1001 && !more; m++) {
-                snprintf(key, sizeof(key), "job.%u.kind", m);
-                more = journal_get(j, key) != NULL;
-            }
-            if (!more)
-                break;
+        if (sscanf(journal_key(j, i), "job.%u.kind%n", &k, &end) != 1 ||
+            journal_key(j, i)[end])
             continue;
-        }
         snprintf(key, sizeof(key), "job.%u.target", k);
         target = journal_get(j, key) ? journal_get(j, key) : "-";
         snprintf(key, sizeof(key), "job.%u.state", k);
