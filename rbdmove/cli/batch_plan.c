@@ -218,6 +218,7 @@ static int build_job(const struct plan_ctx *c, const struct doc_node *n,
                                                   : " (see rbdmove "
                                                     "move --help)");
     }
+    job->target_at = job->argc;
     if (!strcmp(job->kind, "move-server")) {
         push(job, xasprintf("--server=%s", job->target));
     } else {

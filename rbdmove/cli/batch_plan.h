@@ -32,6 +32,8 @@ struct batch_job {
     uint64_t bwlimit;      /* its own bwlimit, 0: none */
     char **argv;           /* verb, options, target; NULL-ended */
     size_t argc;
+    size_t target_at; /* argv[target_at..argc): "-- VOLUME" or
+                         "--server=SERVER"; options come before */
 };
 
 struct batch_plan {

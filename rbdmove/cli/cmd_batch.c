@@ -279,7 +279,7 @@ static void child(const struct batch *b, const struct run *r, char **argv,
 
 static bool has_option(const struct batch_job *job, const char *prefix)
 {
-    for (size_t i = 0; i < job->argc && strcmp(job->argv[i], "--"); i++) {
+    for (size_t i = 0; i < job->target_at; i++) {
         if (!strncmp(job->argv[i], prefix, strlen(prefix)))
             return true;
     }
@@ -324,10 +324,8 @@ static int start(struct batch *b, struct run *r, const char *id, bool abort_it,
     if (id) {
         argv[n++] = abort_it ? "abort" : "resume";
     } else {
-        /* Options first, then "--" and the target (batch_plan.c). */
-        for (size_t i = 0; i < job->argc && strcmp(job->argv[i], "--") &&
-                           strncmp(job->argv[i], "--server=", 9);
-             i++)
+        /* Its options, then batch's, then its target (batch_plan.h). */
+        for (size_t i = 0; i < job->target_at; i++)
             argv[n++] = job->argv[i];
         if (!has_option(job, "--window=")) {
             window = xasprintf("--window=%u", job_window(b));
@@ -350,13 +348,8 @@ static int start(struct batch *b, struct run *r, const char *id, bool abort_it,
         argv[n++] = "--";
         argv[n++] = (char *)id;
     } else {
-        for (size_t i = 0; i < job->argc; i++) {
-            if (!strcmp(job->argv[i], "--") ||
-                !strncmp(job->argv[i], "--server=", 9)) {
-                for (; i < job->argc; i++)
-                    argv[n++] = job->argv[i];
-            }
-        }
+        for (size_t i = job->target_at; i < job->argc; i++)
+            argv[n++] = job->argv[i];
     }
     argv[n] = NULL;
     if (pipe2(p, O_CLOEXEC) < 0) {
