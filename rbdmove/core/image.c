@@ -21,6 +21,7 @@
 #include <rbd/librbd.h>
 
 #include "rbdmove/base/buf.h"
+#include "rbdmove/base/log.h"
 #include "rbdmove/core/cluster.h"
 #include "rbdmove/base/strutil.h"
 #include "rbdmove/base/xalloc.h"
@@ -34,7 +35,15 @@ struct image {
     int order;
     bool at_snap; /* opened at a snapshot: what it holds cannot change */
     struct object_runs *runs; /* the last window of image_diff, at_snap only */
-    pthread_mutex_t runs_lock;
+    struct object_list *listed; /* the pool listing's objects, at_snap only */
+    int listing;                /* 0 not asked yet, 1 list the pool, -1 not */
+    pthread_mutex_t runs_lock;  /* runs, listed and listing */
+};
+
+/* The numbers of an image's data objects found by listing its pool. */
+struct object_list {
+    uint64_t *v; /* ascending */
+    size_t n;
 };
 
 /* Runs of whole objects that changed, for one window of the image. */
@@ -49,6 +58,14 @@ struct object_runs {
     struct run *v;
     size_t n, cap;
 };
+
+static void object_list_free(struct object_list *l)
+{
+    if (l) {
+        free(l->v);
+        free(l);
+    }
+}
 
 static void object_runs_free(struct object_runs *o)
 {
@@ -293,6 +310,7 @@ void image_close(struct image *img)
     else if (img->ioctx)
         rados_ioctx_destroy(img->ioctx);
     object_runs_free(img->runs);
+    object_list_free(img->listed);
     pthread_mutex_destroy(&img->runs_lock);
     free(img->spec);
     free(img->id);
@@ -816,6 +834,202 @@ static int diff_by_map(struct image *img, const char *from_snap, uint64_t off,
     return 0;
 }
 
+/*
+ * Without an object map librbd asks every object of the range, present or
+ * not, which on a large thin image is most of a round's time (262144
+ * requests for 1 TiB: 13-18 s on the lab, whatever changed). The pool can
+ * say which objects exist instead: listing it costs requests in
+ * proportion to the objects the pool holds (about a thousand names each),
+ * not to the image's size, and librbd is then asked only about the
+ * objects found. Only where the answer is the same:
+ *
+ * - An object that holds data at a snapshot still appears in the listing
+ *   while that snapshot exists, even once deleted at the head (its head
+ *   stays as a whiteout beside the snapshot's clone): the objects listed
+ *   cover every object with data at from_snap or at the image's snapshot.
+ *   At the head, a write that lands after the listing is missed as librbd
+ *   misses one that lands behind its own pass.
+ * - No parent: a clone's diff includes the parent's data, which lives in
+ *   the parent's objects. No separate data pool, which is listed nowhere
+ *   here.
+ * - Chosen when the pool holds fewer objects (all namespaces, from the
+ *   pool's statistics, which cost one request) than the image has
+ *   objects: the listing is then no more requests than librbd's pass,
+ *   usually far fewer.
+ */
+static bool use_listing(struct image *img)
+{
+    struct rados_pool_stat_t st;
+    rbd_linked_image_spec_t parent;
+    rbd_snap_spec_t psnap;
+    uint64_t unit = 0, count = 0;
+    int r;
+
+    if (rbd_get_data_pool_id(img->rbd) != rados_ioctx_get_id(img->ioctx))
+        return false;
+    /* Object n holds bytes [n, n + 1) x object size only without fancy
+     * striping. */
+    if (rbd_get_stripe_unit(img->rbd, &unit) < 0 ||
+        rbd_get_stripe_count(img->rbd, &count) < 0 ||
+        unit != 1ull << img->order || count != 1)
+        return false;
+    r = rbd_get_parent(img->rbd, &parent, &psnap);
+    if (r == 0) {
+        rbd_linked_image_spec_cleanup(&parent);
+        rbd_snap_spec_cleanup(&psnap);
+        return false;
+    }
+    if (r != -ENOENT)
+        return false;
+    if (rados_ioctx_pool_stat(img->ioctx, &st) < 0)
+        return false;
+    return st.num_objects < (img->size >> img->order);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The image's data objects in its pool (its ioctx's namespace), by
+ * number: names "PREFIX.HEX". */
+static int list_objects(struct image *img, struct object_list **out,
+                        struct error *err)
+{
+    char prefix[RBD_MAX_BLOCK_NAME_SIZE + 1];
+    struct object_list *l;
+    rados_list_ctx_t ls;
+    size_t plen, cap = 0;
+    const char *name;
+    int r;
+
+    *out = NULL;
+    r = rbd_get_block_name_prefix(img->rbd, prefix, sizeof(prefix) - 1);
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot read the object prefix of '%s'", img->spec);
+    prefix[sizeof(prefix) - 1] = '\0';
+    plen = strlen(prefix);
+    r = rados_nobjects_list_open(img->ioctx, &ls);
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot list the objects of the pool of '%s'",
+                         img->spec);
+    l = xcalloc(1, sizeof(*l));
+    while ((r = rados_nobjects_list_next(ls, &name, NULL, NULL)) == 0) {
+        const char *hex = name + plen + 1;
+        char *end;
+        uint64_t no;
+
+        if (strncmp(name, prefix, plen) || name[plen] != '.' || !*hex)
+            continue;
+        errno = 0;
+        no = strtoull(hex, &end, 16);
+        if (*end || errno || no > (img->size >> img->order))
+            continue; /* not a data object, or past the end */
+        if (l->n == cap) {
+            cap = cap ? cap * 2 : 256;
+            l->v = xrealloc(l->v, cap * sizeof(*l->v));
+        }
+        l->v[l->n++] = no;
+    }
+    rados_nobjects_list_close(ls);
+    if (r != -ENOENT) {
+        object_list_free(l);
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot list the objects of the pool of '%s'",
+                         img->spec);
+    }
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof(*l->v), cmp_u64);
+    log_debug("%s: %zu data objects found by listing the pool", img->spec,
+              l->n);
+    *out = l;
+    return 0;
+}
+
+/* 1: list the pool, *out its objects: the image's own when it is at a
+ * snapshot (set once, kept until image_close), else a fresh listing put in
+ * *fresh for the caller to free. 0: ask librbd about every object (also
+ * when the listing failed). */
+static int listed_objects(struct image *img, const struct object_list **out,
+                          struct object_list **fresh)
+{
+    struct error e = ERROR_INIT;
+    struct object_list *l;
+    int ret = 0;
+
+    *out = NULL;
+    *fresh = NULL;
+    pthread_mutex_lock(&img->runs_lock);
+    if (img->listing == 0)
+        img->listing = use_listing(img) ? 1 : -1;
+    if (img->listing < 0)
+        goto out;
+    ret = 1;
+    if (img->listed) {
+        *out = img->listed;
+        goto out;
+    }
+    if (list_objects(img, &l, &e) < 0) {
+        /* Only a shortcut: a client whose caps do not allow listing the
+         * pool still gets librbd's answer. */
+        log_debug("%s: %s; asking every object instead", img->spec, e.msg);
+        img->listing = -1;
+        ret = 0;
+        goto out;
+    }
+    if (img->at_snap)
+        img->listed = l;
+    else
+        *fresh = l;
+    *out = l;
+out:
+    pthread_mutex_unlock(&img->runs_lock);
+    return ret;
+}
+
+/* Through the pool's listing: librbd asked about the runs of objects
+ * found in [off, end) only. */
+static int diff_by_listing(struct image *img, const struct object_list *l,
+                           const char *from_snap, uint64_t off, uint64_t end,
+                           bool whole_object, struct diff_ctx *d)
+{
+    uint64_t osz = 1ull << img->order;
+    size_t lo = 0, hi = l->n;
+
+    /* The first object that ends after off. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if ((l->v[mid] + 1) * osz <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < l->n && l->v[i] * osz < end;) {
+        size_t j = i + 1;
+        uint64_t a, b;
+
+        while (j < l->n && l->v[j] == l->v[j - 1] + 1)
+            j++;
+        a = l->v[i] * osz;
+        b = (l->v[j - 1] + 1) * osz;
+        i = j;
+        if (a < off)
+            a = off;
+        if (b > end)
+            b = end;
+        if (b <= a)
+            continue;
+        if (diff_plain(img, from_snap, a, b - a, whole_object, d) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int image_diff(struct image *img, const char *from_snap, uint64_t off,
                uint64_t len, bool whole_object, image_diff_fn *fn, void *ctx,
                struct error *err)
@@ -826,9 +1040,22 @@ int image_diff(struct image *img, const char *from_snap, uint64_t off,
         return 0;
     if (len > img->size - off)
         len = img->size - off;
+    if (!image_fast_diff_valid(img)) {
+        const struct object_list *l;
+        struct object_list *fresh;
+        int r = listed_objects(img, &l, &fresh);
+
+        if (r > 0) {
+            r = diff_by_listing(img, l, from_snap, off, off + len, whole_object,
+                                &d);
+            object_list_free(fresh);
+            return r;
+        }
+        return diff_plain(img, from_snap, off, len, whole_object, &d);
+    }
     /* Since creation, the precise answer includes a parent's data, which
      * the child's object map does not hold: ask librbd directly. */
-    if ((!whole_object && !from_snap) || !image_fast_diff_valid(img))
+    if (!whole_object && !from_snap)
         return diff_plain(img, from_snap, off, len, whole_object, &d);
     return diff_by_map(img, from_snap, off, off + len, whole_object, &d);
 }

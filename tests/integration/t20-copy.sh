@@ -67,35 +67,55 @@ expect_equal "no round when nothing changed" 0 \
 expect_equal "base kept when nothing changed" "$base2" "$(base_of 2 "$dst")"
 expect_success "copy --verify" copy --verify "$src" "$dst"
 
-# ---- rounds through the object map (fast-diff) -------------------------------
-# A round asks the object map which objects changed and only those for
-# their extents. Changes it must not miss or widen: a write inside an
-# object, one across an object boundary, a discard of a whole object and
-# of part of one, zeros written over data, the last object. 4 KiB objects:
-# the object map is read in windows of 65536 objects, four of them here.
-fsrc=volumes/$(unique_name fsrc)
-fdst=volumes/$(unique_name fdst)
-make_image 1 "$fsrc" 1G --object-size 4K \
-    --image-feature layering,exclusive-lock,object-map,fast-diff
-track_image 2 "$fdst"
-write_random 1 "$fsrc" 0 16M
-write_random 1 "$fsrc" 600M 8M
-expect_success "seed a fast-diff image" copy "$fsrc" "$fdst"
-write_random 1 "$fsrc" 1M 64K
-write_random 1 "$fsrc" 8188K 8K
-discard_range 1 "$fsrc" 12M 4M
-discard_range 1 "$fsrc" 600M 1M
-write_zeros 1 "$fsrc" 604M 64K
-write_random 1 "$fsrc" 1020M 4K
-expect_success "a round through the object map" copy --json "$fsrc" "$fdst"
-moved=$(json_event "$LAST_OUTPUT" round_done data_bytes)
-[ "$moved" -ge 77824 ] && [ "$moved" -le 1048576 ] &&
-    pass "the round moved the changed extents, not whole objects ($moved bytes)" ||
-    fail "the round moved $moved bytes for 76 KiB of data written"
-fbase=$(base_of 2 "$fdst")
-expect_equal "equal after a round through the object map" \
-    "$(image_checksum 1 "$fsrc@$fbase")" "$(image_checksum 2 "$fdst@$fbase")"
-expect_success "verify after it" copy --verify "$fsrc" "$fdst"
+# ---- rounds through the object map, or through the pool's listing ----------
+# A round asks which objects changed and only those for their extents:
+# with fast-diff the object map says (4 KiB objects: the map is read in
+# windows of 65536 objects, four of them here); without it the pool's
+# listing says which objects exist (librbd alone would ask all 16384
+# objects of 64 KiB in 1 GiB, and the pool holds far fewer; smaller
+# objects would make the image's removal, which asks every one, cost
+# minutes). Changes it must not miss or widen: a write inside an object,
+# one across an object boundary, a discard of whole objects and of part of
+# one (without a map, the whole objects deleted while the base keeps them
+# stay listed as whiteouts and must reach the copy as zeros), zeros written
+# over data, an object first written after the base.
+#
+# sparse_rounds TAG HOW OBJECT_SIZE FEATURES [MARK]: seed an image with
+# FEATURES (named after TAG), change it, copy the change; MARK, when given,
+# must be in both runs' -vv output.
+sparse_rounds() {
+    said() {
+        [ -z "$1" ] || { grep -q "$1" "$LAST_OUTPUT" && pass "... said '$1'" ||
+            fail "... did not say '$1'"; }
+    }
+    local tag=$1 how=$2 osize=$3 features=$4 mark=${5:-} src dst base moved
+    src=volumes/$(unique_name "$tag-src")
+    dst=volumes/$(unique_name "$tag-dst")
+    make_image 1 "$src" 1G --object-size "$osize" --image-feature "$features"
+    track_image 2 "$dst"
+    write_random 1 "$src" 0 16M
+    write_random 1 "$src" 600M 8M
+    expect_success "seed through $how" copy -vv "$src" "$dst"
+    said "$mark"
+    write_random 1 "$src" 1M 64K
+    write_random 1 "$src" 8188K 8K
+    discard_range 1 "$src" 12M 4M
+    discard_range 1 "$src" 600M 1M
+    write_zeros 1 "$src" 604M 64K
+    write_random 1 "$src" 1020M 4K
+    expect_success "a round through $how" copy --json -vv "$src" "$dst"
+    said "$mark"
+    moved=$(json_event "$LAST_OUTPUT" round_done data_bytes)
+    [ "$moved" -ge 77824 ] && [ "$moved" -le 1048576 ] &&
+        pass "the round moved the changed extents, not whole objects ($moved bytes)" ||
+        fail "the round moved $moved bytes for 76 KiB of data written"
+    base=$(base_of 2 "$dst")
+    expect_equal "equal after a round through $how" \
+        "$(image_checksum 1 "$src@$base")" "$(image_checksum 2 "$dst@$base")"
+    expect_success "verify after it" copy --verify "$src" "$dst"
+}
+sparse_rounds map "the object map" 4K layering,exclusive-lock,object-map,fast-diff
+sparse_rounds list "the pool's listing" 64K layering "data objects found by listing the pool"
 
 # ---- the source as its own destination -----------------------------------------
 sum_before=$(image_checksum 1 "$src")
