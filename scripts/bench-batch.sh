@@ -10,8 +10,9 @@
 # of random data in each volume, and a stand-in guest writing RATE into
 # each until its detach. Per run: the total time, the aggregate data rate
 # (data bytes of every seed and round, from --json, over the time), the
-# worst downtime of any server, the peak RSS of the whole batch (the sum
-# over rbdmove's processes, sampled every 0.2 s), the CPU time of all
+# worst downtime of any server, the peak memory of the whole batch (the sum
+# over rbdmove's processes of their RSS, and of their PSS, which counts the
+# pages they share once; sampled every 0.2 s), the CPU time of all
 # rbdmove processes and how busy the whole machine was (/proc/stat: the
 # labs' OSDs and OpenStack services share its cores), to show where
 # parallelism stops helping on 2 cores.
@@ -21,6 +22,7 @@
 #   --rbdmove PATH     binary (default $RBDMOVE, else build-bench, build)
 #   --os-client PATH   rbm-os-client (default: tests/tools/ of the binary's build)
 #   --parallel LIST    the --parallel values (default "1 2 4")
+#   --no-serial        skip the shell loop of moves (no ratios then)
 #   --data SIZE        data written into each volume first (default 128M)
 #   --rate BYTES/S     each guest's write rate (default 1000000)
 #   --markdown FILE    also write the table as Markdown to FILE
@@ -36,6 +38,7 @@ LAB=${RBDMOVE_LAB:-/tmp/rbm}
 BIN=${RBDMOVE:-}
 TOOL=${RBM_OS_CLIENT:-}
 PARALLEL="1 2 4"
+SERIAL=serial
 DATA=128M
 RATE=1000000
 MARKDOWN=""
@@ -49,7 +52,7 @@ die() {
     exit 1
 }
 usage() {
-    sed -n '4,29s/^# \{0,1\}//p' "$0" >&2
+    sed -n '4,33s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
@@ -58,6 +61,7 @@ while [ $# -gt 0 ]; do
     --rbdmove) BIN=${2:?}; shift ;;
     --os-client) TOOL=${2:?}; shift ;;
     --parallel) PARALLEL=${2:?}; shift ;;
+    --no-serial) SERIAL="" ;;
     --data) DATA=${2:?}; shift ;;
     --rate) RATE=${2:?}; shift ;;
     --markdown) MARKDOWN=${2:?}; shift ;;
@@ -169,8 +173,9 @@ PY
 checksum() { timeout 600 rbd -c "$1" export --no-progress "$2" - | sha256sum | cut -d' ' -f1; }
 now() { date +%s.%N; }
 
-# sample PID OUT: until PID ends, every 0.2 s, the sum of the RSS of PID and
-# its descendants (KiB) and their CPU time; prints "peak_kib cpu_s" at the end.
+# sample PID OUT: until PID ends, every 0.2 s, the sums of the RSS and PSS
+# of PID and its rbdmove descendants (KiB) and their CPU time; writes
+# "peak_rss_kib peak_pss_kib cpu_s busy%" at the end.
 cat >"$WORK/sample.py" <<'PY'
 import os, sys, time
 root, out = int(sys.argv[1]), sys.argv[2]
@@ -198,26 +203,40 @@ def tree():
             seen.append((c, f))
             todo.append(c)
     return seen
+def kib(p):
+    """RSS and PSS of process p in KiB: PSS shares the pages the processes
+    share (librados' and librbd's code) among them, so its sum is what the
+    batch as a whole holds; RSS counts them once per process."""
+    rss = int(open("/proc/%d/statm" % p).read().split()[1]) * page // 1024
+    pss = rss
+    for line in open("/proc/%d/smaps_rollup" % p):
+        if line.startswith("Pss:"):
+            pss = int(line.split()[1])
+    return rss, pss
+page = os.sysconf("SC_PAGE_SIZE")
+peak_pss = 0
 while os.path.exists("/proc/%d" % root):
-    rss = 0
+    rss = pss = 0
     try:
-        rss += int(open("/proc/%d/statm" % root).read().split()[1])
+        rss, pss = kib(root)
     except OSError:
         pass
     for p, f in tree():
         try:
             if "rbdmove" not in open("/proc/%d/comm" % p).read():
                 continue
-            rss += int(open("/proc/%d/statm" % p).read().split()[1])
+            r, s = kib(p)
         except OSError:
             continue
+        rss, pss = rss + r, pss + s
         cpu[p] = (int(f[11]) + int(f[12])) / hz
-    peak = max(peak, rss * os.sysconf("SC_PAGE_SIZE") // 1024)
+    peak = max(peak, rss)
+    peak_pss = max(peak_pss, pss)
     time.sleep(0.2)
 t1, idle1 = stat()
 busy = 100.0 * (1 - (idle1 - idle0) / max(1, t1 - t0))
 with open(out, "w") as o:
-    o.write("%d %.1f %.0f\n" % (peak, sum(cpu.values()), busy))
+    o.write("%d %d %.1f %.0f\n" % (peak, peak_pss, sum(cpu.values()), busy))
 PY
 
 make_fleet() {
@@ -307,7 +326,7 @@ print(n, worst)' "$@"
 say "Ceph lab profile: ${PROFILE:-unknown}; 8 volumes of $DATA over 3 servers, guests writing $RATE B/s each"
 RES=$WORK/results
 : >"$RES"
-for p in serial $PARALLEL; do
+for p in $SERIAL $PARALLEL; do
     make_fleet
     for v in "${VOLS[@]}"; do
         wait_s=0
@@ -338,24 +357,24 @@ for p in serial $PARALLEL; do
     t=$(echo "$(now) - $t0" | bc)
     wait "$spid"
     read -r bytes worst < <(stats "$WORK/out-$p")
-    read -r peak cpu busy <"$WORK/rss-$p"
+    read -r peak pss cpu busy <"$WORK/rss-$p"
     check_fleet "$state"
     rate=$(echo "scale=1; $bytes / $t / 1048576" | bc)
-    printf '%s %.1f %s %s %.2f %s %s %s\n' "$p" "$t" "$bytes" "$rate" "$worst" \
-        "$((peak / 1024))" "$cpu" "$busy" >>"$RES"
+    printf '%s %.1f %s %s %.2f %s %s %s %s\n' "$p" "$t" "$bytes" "$rate" "$worst" \
+        "$((peak / 1024))" "$((pss / 1024))" "$cpu" "$busy" >>"$RES"
     say "$p: $(tail -n 1 "$RES")"
     cleanup_run
 done
 
 table() {
-    echo "| run | total s | data MiB | aggregate MiB/s | worst downtime s | peak RSS MiB | CPU s (rbdmove) | machine busy | vs shell loop |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| run | total s | data MiB | aggregate MiB/s | worst downtime s | peak RSS MiB | peak PSS MiB | CPU s (rbdmove) | machine busy | vs shell loop |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     base=$(awk '$1 == "serial" {print $2}' "$RES")
-    while read -r p t bytes rate worst peak cpu busy; do
+    while read -r p t bytes rate worst peak pss cpu busy; do
         label=$([ "$p" = serial ] && echo "move, one after another" || echo "batch --parallel $p")
-        printf '| %s | %s | %s | %s | %s | %s | %s | %s%% | %sx |\n' "$label" "$t" \
-            "$((bytes / 1048576))" "$rate" "$worst" "$peak" "$cpu" "$busy" \
-            "$(echo "scale=2; $base / $t" | bc)"
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s%% | %s |\n' "$label" "$t" \
+            "$((bytes / 1048576))" "$rate" "$worst" "$peak" "$pss" "$cpu" "$busy" \
+            "$([ -n "$base" ] && echo "$(echo "scale=2; $base / $t" | bc)x" || echo -)"
     done <"$RES"
 }
 table

@@ -147,8 +147,8 @@ struct verify_job {
 };
 
 static int verify_base(struct cluster *src_cl, const struct image_spec *s,
-                       struct dest *dst, const char *snap, bool *equal,
-                       struct error *err)
+                       struct dest *dst, const char *snap, unsigned window,
+                       bool *equal, struct error *err)
 {
     struct dest_hashes a = {0}, b = {0};
     struct verify_range r[4];
@@ -158,7 +158,7 @@ static int verify_base(struct cluster *src_cl, const struct image_spec *s,
 
     progress_start("verify");
     if (image_open(src_cl, s->pool, s->name, snap, true, &img, err) < 0 ||
-        verify_hash_image(img, VERIFY_BLOCK, 16, progress_update, NULL, &a,
+        verify_hash_image(img, VERIFY_BLOCK, window, progress_update, NULL, &a,
                           err) < 0 ||
         dest_hash(dst, snap, VERIFY_BLOCK, &b, err) < 0)
         goto out;
@@ -217,7 +217,10 @@ static int run(struct copy_args *a, const struct image_spec *s,
     if (replicate_run(r, &converged, err) < 0)
         goto out;
     if (a->verify) {
-        if (verify_base(cl, s, dst, replicate_base(r), &equal, err) < 0)
+        unsigned w = verify_window(a->ro.params.window);
+
+        dst->hash_window = w;
+        if (verify_base(cl, s, dst, replicate_base(r), w, &equal, err) < 0)
             goto out;
         if (!equal) {
             error_set(err, ERROR_MISMATCH, 0, "'%s@%s' and '%s@%s' differ",

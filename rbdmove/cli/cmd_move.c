@@ -27,6 +27,7 @@
 #include "rbdmove/core/dest.h"
 #include "rbdmove/core/journal.h"
 #include "rbdmove/base/cancel.h"
+#include "rbdmove/base/hash.h"
 #include "rbdmove/base/json_out.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/core/migrate.h"
@@ -405,25 +406,33 @@ void test_hold_from_env(struct migrate_opts *mo)
 }
 
 /*
- * The cutover's turn (migrate_gate_fn) under RBDMOVE_CUTOVER_LOCK=FILE,
- * which `rbdmove batch` sets for the moves of one destination server: an
- * exclusive flock on FILE, kept until this process ends (the kernel drops
- * it then, whatever the end). Polled, so that a signal stops the wait.
+ * The cutover's turn (migrate_gate_fn) under RBDMOVE_CUTOVER_LOCK_DIR=DIR,
+ * which `rbdmove batch` sets for its moves: an exclusive flock on
+ * DIR/cutover-HASH.lock, HASH of the destination server's id, kept until
+ * this process ends (the kernel drops it then, whatever the end). Polled,
+ * so that a signal stops the wait.
  */
-static int gate_lock(void *ctx, double *waited, struct error *err)
+static int gate_lock(void *ctx, const char *dst_server, double *waited,
+                     struct error *err)
 {
     static int fd = -1;
-    const char *path = ctx;
+    const char *dir = ctx;
     struct timespec t0, t1;
     bool said = false;
+    char *path;
 
     *waited = 0;
     if (fd >= 0)
         return 0;
+    path = xasprintf("%s/cutover-%016" PRIx64 ".lock", dir,
+                     hash_xxh64(dst_server, strlen(dst_server), 0));
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return error_set(err, ERROR_IO, errno, "cutover lock %s: %s", path,
-                         strerror(errno));
+    if (fd < 0) {
+        error_set(err, ERROR_IO, errno, "cutover lock %s: %s", path,
+                  strerror(errno));
+        free(path);
+        return -1;
+    }
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK && errno != EINTR) {
@@ -445,16 +454,18 @@ static int gate_lock(void *ctx, double *waited, struct error *err)
     if (said)
         *waited = (double)(t1.tv_sec - t0.tv_sec) +
                   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    free(path);
     return 0;
 fail:
     close(fd);
     fd = -1;
+    free(path);
     return -1;
 }
 
 void cutover_gate_from_env(struct migrate_opts *mo)
 {
-    const char *v = getenv("RBDMOVE_CUTOVER_LOCK");
+    const char *v = getenv("RBDMOVE_CUTOVER_LOCK_DIR");
 
     if (v && v[0]) {
         mo->gate = gate_lock;

@@ -58,8 +58,9 @@ void on_event(void *ctx, const struct migrate_event *ev);
 void json_downtime(struct json_out *j, const char *key, double d);
 void print_failed(struct journal *jr, const struct error *err);
 void test_hold_from_env(struct migrate_opts *mo);
-/* RBDMOVE_CUTOVER_LOCK=FILE: wait for an flock on FILE before the cutover
- * (migrate_opts.gate); set by `rbdmove batch`. */
+/* RBDMOVE_CUTOVER_LOCK_DIR=DIR: wait for an flock on a file in DIR named
+ * by the destination server's id before the cutover (migrate_opts.gate);
+ * set by `rbdmove batch`. */
 void cutover_gate_from_env(struct migrate_opts *mo);
 int move_server(struct move_args *a, const char *dir);
 int group_by_id(struct journal *g, const char *dir, const struct move_args *cl,

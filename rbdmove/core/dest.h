@@ -136,6 +136,9 @@ struct dest_ops {
 struct dest {
     const struct dest_ops *ops;
     char *name; /* for messages: "pool/image" or "ssh://host/pool/image" */
+    /* Reads in flight when this side hashes here (dest_hash of a local
+     * destination); 0: VERIFY_WINDOW. See verify_window(). */
+    unsigned hash_window;
 };
 
 /*

@@ -212,8 +212,9 @@ static int local_hash(struct dest *dd, const char *snap, uint64_t block,
 
     if (image_open(d->cl, d->pool, d->image, snap, true, &img, err) < 0)
         return -1;
-    ret = verify_hash_image(img, block, 16, d->progress, d->progress_ctx, out,
-                            err);
+    ret = verify_hash_image(img, block,
+                            dd->hash_window ? dd->hash_window : VERIFY_WINDOW,
+                            d->progress, d->progress_ctx, out, err);
     image_close(img);
     return ret;
 }

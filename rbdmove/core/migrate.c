@@ -396,6 +396,7 @@ int move_make_dest(struct move *m, struct error *err)
     if (m->o->make_dest(m->o->make_dest_ctx, m->rec.dst.pool, m->rec.dst.image,
                         &m->dst, err) < 0)
         return -1;
+    m->dst->hash_window = verify_window(m->o->params.window);
     /* The journal is ours (locked): whoever recorded an owner is dead. */
     if (m->j)
         dest_set_dead_owner(m->dst, m->rec.dst.lock_owner);
@@ -523,9 +524,9 @@ int move_wait_turn(struct move *m, struct error *err)
 {
     double waited = 0;
 
-    if (!m->o->gate)
+    if (!m->o->gate || !m->rec.dst.server)
         return 0;
-    if (m->o->gate(m->o->gate_ctx, &waited, err) < 0)
+    if (m->o->gate(m->o->gate_ctx, m->rec.dst.server, &waited, err) < 0)
         return -1;
     if (waited <= 0)
         return 0;
@@ -545,7 +546,8 @@ static int verify_whole(struct move *m, const char *snap, struct error *err)
 
     if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, snap, true,
                    &img, err) < 0 ||
-        verify_hash_image(img, VERIFY_BLOCK, 16, NULL, NULL, &a, err) < 0 ||
+        verify_hash_image(img, VERIFY_BLOCK, verify_window(m->o->params.window),
+                          NULL, NULL, &a, err) < 0 ||
         dest_hash(m->dst, snap, VERIFY_BLOCK, &b, err) < 0)
         goto out;
     if (verify_compare(&a, &b, r, 1) != 0) {

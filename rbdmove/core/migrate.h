@@ -63,10 +63,13 @@ typedef void migrate_event_fn(void *ctx, const struct migrate_event *ev);
  * Wait for this move's turn to cut over (a batch lets one move at a time
  * cut over to each destination server). Called once the rounds converged,
  * before the check and the detach; the turn is kept until the process
- * ends. *waited: the seconds it waited, after which the move catches up
- * with rounds again. -1 with ERROR_INTERRUPTED on a signal.
+ * ends. dst_server: the destination server's id as Nova resolved it (never
+ * the name an operator typed: two jobs naming one server differently must
+ * share a turn). *waited: the seconds it waited, after which the move
+ * catches up with rounds again. -1 with ERROR_INTERRUPTED on a signal.
  */
-typedef int migrate_gate_fn(void *ctx, double *waited, struct error *err);
+typedef int migrate_gate_fn(void *ctx, const char *dst_server, double *waited,
+                            struct error *err);
 
 struct migrate_opts {
     struct plan_options plan;

@@ -84,6 +84,13 @@ struct hash_slot {
  * block asked for: the window shrinks to fit (one block at least). */
 #define HASH_BUFFERS_MAX (128u << 20)
 
+unsigned verify_window(unsigned copy_window)
+{
+    if (!copy_window || copy_window >= VERIFY_WINDOW / 2)
+        return VERIFY_WINDOW;
+    return 2 * copy_window;
+}
+
 static unsigned hash_window(unsigned window, uint64_t block)
 {
     uint64_t fit = HASH_BUFFERS_MAX / block;

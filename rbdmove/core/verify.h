@@ -17,11 +17,22 @@
 #include "rbdmove/base/error.h"
 
 #define VERIFY_BLOCK (4u * 1024 * 1024)
+/* Reads in flight when hashing a whole image, unless the copy's window
+ * asks for fewer (verify_window). */
+#define VERIFY_WINDOW 16u
 /* Blocks hashed at once, at most: 1 GiB of hashes, an image of 512 TiB in
  * VERIFY_BLOCK (a usage error beyond; PROTO_HASHES_MAX bounds the wire). */
 #define VERIFY_HASHES_MAX (UINT64_C(1) << 27)
 
 struct image;
+
+/*
+ * The hashing window that goes with a copy's window: twice it (hashing
+ * only reads), at most VERIFY_WINDOW; VERIFY_WINDOW for 0. A smaller
+ * --window is a memory budget (a batch shares one out among its jobs),
+ * and hashing 16 blocks of 4 MiB took more than the copy itself.
+ */
+unsigned verify_window(unsigned copy_window);
 
 /*
  * Hash img (open at a snapshot) in blocks of block bytes, window reads in

@@ -11,8 +11,9 @@
 # cutovers that overlapped would show. The batch is killed with -9 once a
 # job is done and others are in flight; status shows every job, resume
 # finishes the rest. Then every volume is compared by content with its
-# copy, and attached to the right server. Last, a batch of one job killed
-# in its rounds is aborted: the volume is back on its server.
+# copy, and attached to the right server (C's destination is named by id in
+# two jobs and by name in two: one turn all the same). Last, a batch of one
+# job killed in its rounds is aborted: the volume is back on its server.
 . "$(dirname "$0")/lib.sh"
 
 lab_require ceph sshd openstack
@@ -32,7 +33,8 @@ B=$(server $R1 t56-b) && SERVERS+=("$R1 $B")
 C=$(server $R1 t56-c) && SERVERS+=("$R1 $C")
 A2=$(server $R2 t56-a2) && SERVERS+=("$R2 $A2")
 B2=$(server $R2 t56-b2) && SERVERS+=("$R2 $B2")
-C2=$(server $R2 t56-c2) && SERVERS+=("$R2 $C2")
+C2_NAME=$(unique_name t56-c2)
+C2=$(os_server create $R2 "$C2_NAME") && SERVERS+=("$R2 $C2")
 [ -n "$A" ] && [ -n "$B" ] && [ -n "$C" ] && [ -n "$A2" ] && [ -n "$B2" ] &&
     [ -n "$C2" ] || bail "cannot create the servers"
 
@@ -69,13 +71,17 @@ jobs:
   - move-server: $B
     dst-server: $B2
 EOF
+# C2 by its id in two jobs and by its name in the other two: one server,
+# one turn to cut over.
+c2=$C2
 for v in "${vols[@]}"; do
     [ "${SRV_OF[$v]}" = C ] || continue
-    printf '  - move: %s\n    dst-server: %s\n' "$v" "$C2" >>"$TEST_TMP/plan.yaml"
+    printf '  - move: %s\n    dst-server: %s\n' "$v" "$c2" >>"$TEST_TMP/plan.yaml"
+    c2=$([ "$c2" = "$C2" ] && echo "$C2_NAME" || echo "$C2")
 done
 
 RBDMOVE_TEST_HOLD=attach-requested:2 "$RBDMOVE" batch --state-dir "$STATE" \
-    --parallel 3 --json "$TEST_TMP/plan.yaml" >"$TEST_TMP/b1.json" \
+    --parallel 3 --bwlimit 3G --json "$TEST_TMP/plan.yaml" >"$TEST_TMP/b1.json" \
     2>"$TEST_TMP/b1.err" &
 bpid=$!
 bid=
@@ -124,6 +130,14 @@ sys.exit(1 if bad or len(e["jobs"]) != 6 else 0)' "$done_line" &&
 for w in "${writers[@]}"; do
     wait "$w"
 done
+
+# Each job got its share of --bwlimit 3G (1G with 3 at once) when it
+# started; the ones resumed kept it, from their own journals.
+shares=0
+for d in "$STATE/$bid.batch"/job-*; do
+    grep -qx 'cli.bwlimit 1073741824' "$d"/*.journal && shares=$((shares + 1))
+done
+expect_equal "every job ran with its share of the batch's --bwlimit" 6 "$shares"
 
 # Every source volume's copy, from the jobs' own journals.
 declare -A DST_OF

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_verify.c: comparison of two hash lists (verify_compare):
- * differing blocks merge into ranges, a size difference is one more range.
+ * differing blocks merge into ranges, a size difference is one more range;
+ * the hashing window that goes with a copy's window (verify_window).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,10 +30,24 @@ static void test_verify_compare_merges_ranges(void **state)
     assert_int_equal(verify_compare(&a, &a, r, 4), 0);
 }
 
+/* A smaller --window is a memory budget the hashing keeps too; the default
+ * and larger windows hash VERIFY_WINDOW blocks at once, as before. */
+static void test_verify_window_follows_copy_window(void **state)
+{
+    (void)state;
+    assert_int_equal(verify_window(0), VERIFY_WINDOW);
+    assert_int_equal(verify_window(1), 2);
+    assert_int_equal(verify_window(2), 4);
+    assert_int_equal(verify_window(7), 14);
+    assert_int_equal(verify_window(8), VERIFY_WINDOW);
+    assert_int_equal(verify_window(256), VERIFY_WINDOW);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verify_compare_merges_ranges),
+        cmocka_unit_test(test_verify_window_follows_copy_window),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
