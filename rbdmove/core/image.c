@@ -852,17 +852,56 @@ static int diff_by_map(struct image *img, const char *from_snap, uint64_t off,
  * - No parent: a clone's diff includes the parent's data, which lives in
  *   the parent's objects. No separate data pool, which is listed nowhere
  *   here.
- * - Chosen when the pool holds fewer objects (all namespaces, from the
- *   pool's statistics, which cost one request) than the image has
- *   objects: the listing is then no more requests than librbd's pass,
- *   usually far fewer.
+ * - Chosen when the listing costs fewer requests than librbd's pass, one
+ *   per object the image could hold: it asks every placement group of the
+ *   pool at least once, and then for about a thousand names at a time, so
+ *   its cost is bounded by the pool's PG count plus the objects it holds
+ *   (all namespaces; both from one request each).
  */
+#define LIST_PG_UNKNOWN 65536u /* pg_num when the monitor would not say */
+
+/* The pool's pg_num, from the monitor ("osd pool get"), or 0. */
+static uint64_t pool_pg_num(struct image *img)
+{
+    char pool[256], *cmd, *out = NULL, *outs = NULL;
+    const char *hit;
+    size_t outlen = 0, outslen = 0;
+    uint64_t n = 0;
+
+    if (rados_ioctx_get_pool_name(img->ioctx, pool, sizeof(pool)) < 0)
+        return 0;
+    /* A name JSON would need to escape is not sent (unknown then). */
+    for (const char *c = pool; *c; c++) {
+        if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
+            return 0;
+    }
+    cmd = xasprintf("{\"prefix\": \"osd pool get\", \"pool\": \"%s\", "
+                    "\"var\": \"pg_num\", \"format\": \"json\"}",
+                    pool);
+    if (rados_mon_command(rados_ioctx_get_cluster(img->ioctx),
+                          (const char **)&cmd, 1, NULL, 0, &out, &outlen, &outs,
+                          &outslen) == 0 &&
+        out && (hit = memmem(out, outlen, "\"pg_num\":", 9)) != NULL) {
+        /* The answer is not a C string: digits within it only. */
+        for (hit += 9; hit < out + outlen && *hit == ' '; hit++)
+            ;
+        for (;
+             hit < out + outlen && *hit >= '0' && *hit <= '9' && n < UINT32_MAX;
+             hit++)
+            n = n * 10 + (uint64_t)(*hit - '0');
+    }
+    rados_buffer_free(out);
+    rados_buffer_free(outs);
+    free(cmd);
+    return n;
+}
+
 static bool use_listing(struct image *img)
 {
     struct rados_pool_stat_t st;
     rbd_linked_image_spec_t parent;
     rbd_snap_spec_t psnap;
-    uint64_t unit = 0, count = 0;
+    uint64_t unit = 0, count = 0, pgs;
     int r;
 
     if (rbd_get_data_pool_id(img->rbd) != rados_ioctx_get_id(img->ioctx))
@@ -883,7 +922,13 @@ static bool use_listing(struct image *img)
         return false;
     if (rados_ioctx_pool_stat(img->ioctx, &st) < 0)
         return false;
-    return st.num_objects < (img->size >> img->order);
+    pgs = pool_pg_num(img);
+    log_debug("%s: the pool holds %" PRIu64 " objects in %" PRIu64
+              "%s placement groups; the image up to %" PRIu64 " objects",
+              img->spec, (uint64_t)st.num_objects, pgs ? pgs : LIST_PG_UNKNOWN,
+              pgs ? "" : " (assumed)", img->size >> img->order);
+    return st.num_objects / 1000 + (pgs ? pgs : LIST_PG_UNKNOWN) <
+           (img->size >> img->order);
 }
 
 static int cmp_u64(const void *a, const void *b)
