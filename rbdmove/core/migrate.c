@@ -294,6 +294,7 @@ int move_preflight(struct move *m, bool resuming, struct error *err)
         po.volume = m->rec.src.volume;
         po.dst_server = m->rec.dst.server;
     }
+    po.dst_volume_exists = m->o->failback;
     m->plan = plan_build(&po);
     if (!m->plan->src.cinder || !m->plan->src.nova || !m->plan->dst.cinder ||
         !m->plan->dst.nova || !m->plan->have_volume ||

@@ -381,7 +381,7 @@ static char *check_type(struct plan *p)
 
 /* The RBD pool where the new volume would land: the one pool of the
  * type's backend (or the only pool there is). Admin only. */
-static void check_dst_pool(struct plan *p, const char *backend)
+static void check_dst_pool(struct plan *p, const char *backend, bool new_volume)
 {
     struct cinder_pool *pools = NULL;
     const struct cinder_pool *pick = NULL;
@@ -408,7 +408,8 @@ static void check_dst_pool(struct plan *p, const char *backend)
     } else if (hits == 1) {
         p->dst_rbd_pool = xstrdup(pick->rbd_pool);
         p->dst_ceph_fsid = xstrdup(pick->ceph_fsid);
-        if (pick->free_gib >= 0 && pick->free_gib < (double)p->new_size_gib)
+        if (new_volume && pick->free_gib >= 0 &&
+            pick->free_gib < (double)p->new_size_gib)
             problem(p, DST,
                     "backend pool '%s' has %.1f GiB free; the volume needs "
                     "%" PRIu64 " GiB",
@@ -474,8 +475,10 @@ static void check_destination(struct plan *p, const struct plan_options *o)
     if (!p->dst.cinder)
         return;
     backend = check_type(p);
-    check_dst_pool(p, backend);
+    check_dst_pool(p, backend, !o->dst_volume_exists);
     free(backend);
+    if (o->dst_volume_exists)
+        return;
     check_quota(p);
     check_name_taken(p);
 }

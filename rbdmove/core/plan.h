@@ -36,6 +36,10 @@ struct plan_options {
     const char *dst_volume_type; /* NULL: the source volume's type */
     const char *dst_availability_zone; /* NULL: Cinder's default */
     unsigned api_timeout;              /* seconds per request try; 0: 60 */
+    /* The destination volume exists already (a failback writes into the
+     * original): no new volume, so neither quota nor free space nor its
+     * name is checked for one. */
+    bool dst_volume_exists;
 };
 
 enum plan_severity {

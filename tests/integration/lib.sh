@@ -747,6 +747,36 @@ os_cleanup() {
         os_server delete "${s%% *}" "${s#* }" >/dev/null 2>&1
     done
 }
+# os_volume_quota REGION N: the demo project's volume quota in REGION (-1:
+# unlimited), set as admin. Fails the test when the lab's environment has
+# no admin password.
+os_volume_quota() {
+    [ -n "$RBM_ADMIN_PASSWORD" ] || {
+        fail "the admin password (OS_PASSWORD) is not in the lab's environment"
+        return 1
+    }
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, os, sys, urllib.request
+E = os.environ
+def call(method, url, token=None, body=None):
+    h = {"Content-Type": "application/json"}
+    if token:
+        h["X-Auth-Token"] = token
+    req = urllib.request.Request(url, json.dumps(body).encode() if body else None, h, method=method)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.headers, json.loads(r.read() or b"null")
+auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+    "name": "admin", "domain": {"name": "Default"}, "password": E["RBM_ADMIN_PASSWORD"]}}},
+    "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
+hdr, tok = call("POST", E["RBM_AUTH_URL"] + "/auth/tokens", body=auth)
+t = hdr["X-Subject-Token"]
+url = [e["url"] for s in tok["token"]["catalog"] if s["type"] == "volumev3"
+       for e in s["endpoints"] if e["region_id"] == sys.argv[1] and e["interface"] == "public"][0]
+base = url.rsplit("/", 1)[0] + "/" + E["RBM_OS_ADMIN_PROJECT_ID"]
+call("PUT", base + "/os-quota-sets/" + E["RBM_OS_DEMO_PROJECT_ID"], t,
+     {"quota_set": {"volumes": int(sys.argv[2])}})
+PY
+}
 # value KEY FILE: KEY=... from rbm-os-client output
 value() {
     sed -n "s/^$1=//p" "$2" | head -n 1

@@ -407,29 +407,6 @@ expect_success "abort after the rollback cleans up" \
 
 # ---- Cinder refuses to create the destination volume ----------------------------
 v6=$(new_volume "$(unique_name t50-quota)" 0) || bail "cannot make a volume"
-quota() {
-    /usr/bin/python3 - "$1" <<'PY'
-import json, os, sys, urllib.request
-E = os.environ
-def call(method, url, token=None, body=None):
-    h = {"Content-Type": "application/json"}
-    if token:
-        h["X-Auth-Token"] = token
-    req = urllib.request.Request(url, json.dumps(body).encode() if body else None, h, method=method)
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return r.headers, json.loads(r.read() or b"null")
-auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-    "name": "admin", "domain": {"name": "Default"}, "password": E["RBM_ADMIN_PASSWORD"]}}},
-    "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
-hdr, tok = call("POST", E["RBM_AUTH_URL"] + "/auth/tokens", body=auth)
-t = hdr["X-Subject-Token"]
-url = [e["url"] for s in tok["token"]["catalog"] if s["type"] == "volumev3"
-       for e in s["endpoints"] if e["region_id"] == "RegionTwo" and e["interface"] == "public"][0]
-base = url.rsplit("/", 1)[0] + "/" + E["RBM_OS_ADMIN_PROJECT_ID"]
-call("PUT", base + "/os-quota-sets/" + E["RBM_OS_DEMO_PROJECT_ID"], t,
-     {"quota_set": {"volumes": int(sys.argv[1])}})
-PY
-}
 if [ -n "$RBM_ADMIN_PASSWORD" ]; then
     RBDMOVE_TEST_HOLD=new:8 "$RBDMOVE" move --os-cloud rbdmove-demo \
         --os-region-name $R1 --dst-os-region-name $R2 --dst-server "$dst_srv" \
@@ -438,10 +415,10 @@ if [ -n "$RBM_ADMIN_PASSWORD" ]; then
     mpid=$!
     id6=$(bg_id "$TEST_TMP/m6")
     wait_phase "$id6" new
-    quota 0
+    os_volume_quota $R2 0
     wait $mpid
     rc=$?
-    quota -1
+    os_volume_quota $R2 -1
     [ $rc -ne 0 ] && [ $rc -lt 128 ] && pass "a refused volume create fails the move" ||
         fail "exit status $rc"
     grep -qi "creating the destination volume" "$TEST_TMP/m6" &&

@@ -9,14 +9,14 @@
 # detached in RegionOne and then written to as well (split-brain):
 # failback refuses, saying how much changed on each side, and changes
 # nothing. With --discard-primary-changes it goes, is killed with -9
-# before its first round, aborted, run again, killed, resumed, and copies
-# only the delta (at most
-# 1.1 x 64 MiB, counted from --json), then cuts over to the original's
-# server. Before that, one such run is killed and aborted (the copy is the
-# workload's again), and the next, without the option, finds the
-# rolled-back original no split-brain. Contents compared with rbd export | sha256sum. Then sync goes on
-# in the original direction without a new seed; and a failback of a copy
-# that is not failed over is refused.
+# before its first round and aborted (the copy is the workload's again).
+# The next run, without the option, finds the rolled-back original no
+# split-brain, passes its pre-flight with the primary's volume quota used
+# up (a failback makes no volume there), is killed and resumed, copies
+# only the delta (at most 1.1 x 64 MiB, counted from --json), then cuts
+# over to the original's server. Contents compared with rbd export |
+# sha256sum. Then sync goes on in the original direction without a new
+# seed; and a failback of a copy that is not failed over is refused.
 . "$(dirname "$0")/lib.sh"
 
 lab_require ceph sshd openstack
@@ -144,8 +144,12 @@ rbdmove_log=$(cat "$LAST_OUTPUT")
 
 # Again without --discard-primary-changes: the rollback left the
 # original's object map marking everything, but its data is the point's,
-# which is no split-brain. Killed -9 before its first round, resumed.
+# which is no split-brain. Killed -9 before its first round, resumed. The
+# primary region's volume quota is used up meanwhile: a failback makes no
+# new volume there, so its pre-flight must not refuse for want of one.
+os_volume_quota $R1 0
 held_failback "$TEST_TMP/fb1"
+os_volume_quota $R1 40 # the lab's default
 grep -q "hold the point's data" "$TEST_TMP/fb1" &&
     pass "the rolled-back original is no split-brain" ||
     fail "$(grep -i -e split -e common "$TEST_TMP/fb1")"
