@@ -222,3 +222,50 @@ grep -q "^batch $bid2: aborted" "$LAST_OUTPUT" && grep -q " aborted " <(sed 1,2d
     pass "... the batch and its job aborted" || fail "status: $(cat "$LAST_OUTPUT")"
 expect_failure "a resume of the aborted batch runs nothing" rbdmove resume \
     --state-dir "$STATE" "$bid2"
+
+# A job that fails does not stop the others, and the exit status says one
+# failed; with --fail-fast the rest are not started. Job 1 moves a volume
+# that does not exist (its pre-flight refuses), job 2 syncs $v.
+missing=$(unique_name t56-missing)
+cat >"$TEST_TMP/plan3.yaml" <<EOF2
+defaults:
+  os-cloud: rbdmove-demo
+  os-region-name: $R1
+  dst-os-region-name: $R2
+  src-conf: $CEPH1_CONF
+  dst-conf: $CEPH2_CONF
+jobs:
+  - move: $missing
+    dst-server: $A2
+  - sync: $v
+EOF2
+# batch_results OUT: "JOB:RESULT ..." from the batch-done event of OUT.
+batch_results() {
+    grep '"event":"batch-done"' "$1" | tail -1 | /usr/bin/python3 -c '
+import json, sys
+e = json.loads(sys.stdin.read())
+print(" ".join("%s:%s" % (j["job"], j["result"]) for j in e["jobs"]))'
+}
+expect_exit 1 "a batch with a failing job exits 1" rbdmove batch \
+    --state-dir "$STATE" --parallel 1 --json "$TEST_TMP/plan3.yaml"
+cp "$LAST_OUTPUT" "$TEST_TMP/b4.json"
+copy=$(grep '"event":"done"' "$TEST_TMP/b4.json" | /usr/bin/python3 -c '
+import json, sys
+for line in sys.stdin:
+    e = json.loads(line)
+    if e.get("dst_volume_id"):
+        print(e["dst_volume_id"])' | head -1)
+[ -n "$copy" ] && VOLUMES+=("$R2 $copy")
+expect_equal "... after running the other job to the end" "1:failed 2:done" \
+    "$(batch_results "$TEST_TMP/b4.json")"
+grep -q "job 1 move $missing: failed: ..* (log " "$TEST_TMP/b4.json" &&
+    pass "... and says why job 1 failed" ||
+    fail "no reason: $(grep 'job 1' "$TEST_TMP/b4.json" | head -3)"
+[ -n "$copy" ] && expect_equal "the synced copy equals its source at the base" \
+    "$(image_checksum 1 "volumes/volume-$v@$(base_of 2 "volumes/volume-$copy")")" \
+    "$(image_checksum 2 "volumes/volume-$copy@$(base_of 2 "volumes/volume-$copy")")" ||
+    fail "no copy of $v from the sync job"
+expect_exit 1 "with --fail-fast the batch stops at the failure" rbdmove batch \
+    --state-dir "$STATE" --parallel 1 --fail-fast --json "$TEST_TMP/plan3.yaml"
+expect_equal "... and never starts job 2" "1:failed 2:pending" \
+    "$(batch_results "$LAST_OUTPUT")"
