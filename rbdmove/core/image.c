@@ -9,6 +9,7 @@
  */
 #include "rbdmove/core/image.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -964,11 +965,14 @@ static int list_objects(struct image *img, struct object_list **out,
                          img->spec);
     l = xcalloc(1, sizeof(*l));
     while ((r = rados_nobjects_list_next(ls, &name, NULL, NULL)) == 0) {
-        const char *hex = name + plen + 1;
+        const char *hex;
         char *end;
         uint64_t no;
 
-        if (strncmp(name, prefix, plen) || name[plen] != '.' || !*hex)
+        if (strncmp(name, prefix, plen) || name[plen] != '.')
+            continue;
+        hex = name + plen + 1;
+        if (!isxdigit((unsigned char)*hex))
             continue;
         errno = 0;
         no = strtoull(hex, &end, 16);
