@@ -747,6 +747,17 @@ os_cleanup() {
         os_server delete "${s%% *}" "${s#* }" >/dev/null 2>&1
     done
 }
+# batch_plan_defaults [LINE...]: the "defaults:" section of a batch plan
+# for the lab's two regions and clusters, each LINE ("key: value") added.
+batch_plan_defaults() {
+    local l
+    printf 'defaults:\n  os-cloud: rbdmove-demo\n  os-region-name: %s\n' "$R1"
+    printf '  dst-os-region-name: %s\n  src-conf: %s\n  dst-conf: %s\n' \
+        "$R2" "$CEPH1_CONF" "$CEPH2_CONF"
+    for l in "$@"; do
+        printf '  %s\n' "$l"
+    done
+}
 # os_volume_quota REGION N: the demo project's volume quota in REGION (-1:
 # unlimited), set as admin. Fails the test when the lab's environment has
 # no admin password.

@@ -57,20 +57,16 @@ for v in "${vols[@]}"; do
     wait_watched 1 "volumes/volume-$v" || fail "no writer on $v"
 done
 
-cat >"$TEST_TMP/plan.yaml" <<EOF
-defaults:
-  os-cloud: rbdmove-demo
-  os-region-name: $R1
-  dst-os-region-name: $R2
-  src-conf: $CEPH1_CONF
-  dst-conf: $CEPH2_CONF
-  max-downtime: 10
+{
+    batch_plan_defaults "max-downtime: 10"
+    cat <<EOF
 jobs:
   - move-server: $A
     dst-server: $A2
   - move-server: $B
     dst-server: $B2
 EOF
+} >"$TEST_TMP/plan.yaml"
 # C2 by its id in two jobs and by its name in the other two: one server,
 # one turn to cut over.
 c2=$C2
@@ -188,17 +184,14 @@ for line in sys.stdin:
 
 # ---- abort of a batch killed in its rounds --------------------------------------
 v=$(new_volume "$(unique_name t56-ab)" 8M "$A") || bail "cannot make a volume"
-cat >"$TEST_TMP/plan2.yaml" <<EOF
-defaults:
-  os-cloud: rbdmove-demo
-  os-region-name: $R1
-  dst-os-region-name: $R2
-  src-conf: $CEPH1_CONF
-  dst-conf: $CEPH2_CONF
+{
+    batch_plan_defaults
+    cat <<EOF
 jobs:
   - move: $v
     dst-server: $A2
 EOF
+} >"$TEST_TMP/plan2.yaml"
 RBDMOVE_TEST_HOLD=seeded:60 "$RBDMOVE" batch --state-dir "$STATE" \
     "$TEST_TMP/plan2.yaml" >"$TEST_TMP/b3.out" 2>"$TEST_TMP/b3.err" &
 bpid=$!
@@ -227,18 +220,15 @@ expect_failure "a resume of the aborted batch runs nothing" rbdmove resume \
 # failed; with --fail-fast the rest are not started. Job 1 moves a volume
 # that does not exist (its pre-flight refuses), job 2 syncs $v.
 missing=$(unique_name t56-missing)
-cat >"$TEST_TMP/plan3.yaml" <<EOF2
-defaults:
-  os-cloud: rbdmove-demo
-  os-region-name: $R1
-  dst-os-region-name: $R2
-  src-conf: $CEPH1_CONF
-  dst-conf: $CEPH2_CONF
+{
+    batch_plan_defaults
+    cat <<EOF2
 jobs:
   - move: $missing
     dst-server: $A2
   - sync: $v
 EOF2
+} >"$TEST_TMP/plan3.yaml"
 # batch_results OUT: "JOB:RESULT ..." from the batch-done event of OUT.
 batch_results() {
     grep '"event":"batch-done"' "$1" | tail -1 | /usr/bin/python3 -c '

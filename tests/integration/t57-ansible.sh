@@ -30,13 +30,9 @@ v1=$(new_volume "$(unique_name t57-1)" 16M) || bail "cannot make a volume"
 v2=$(new_volume "$(unique_name t57-2)" 16M) || bail "cannot make a volume"
 v3=$(new_volume "$(unique_name t57-3)" 16M) || bail "cannot make a volume"
 
-cat >"$T/plan.yaml" <<EOF
-defaults:
-  os-cloud: rbdmove-demo
-  os-region-name: $R1
-  dst-os-region-name: $R2
-  src-conf: $CEPH1_CONF
-  dst-conf: $CEPH2_CONF
+{
+    batch_plan_defaults
+    cat <<EOF
 jobs:
   - move: $v1
     dst-server: $dst_srv
@@ -44,6 +40,7 @@ jobs:
     dst-server: $dst_srv
   - sync: $v3
 EOF
+} >"$T/plan.yaml"
 
 mkdir -p "$T/h1/bin" "$T/h2/bin"
 cat >"$T/inventory.yml" <<EOF
