@@ -411,6 +411,49 @@ int move_make_dest(struct move *m, struct error *err)
     return ret;
 }
 
+void move_break_src_lock(struct move *m, const char *dead)
+{
+    struct error e = ERROR_INIT;
+    struct image *img = NULL;
+    bool broke = false;
+
+    if (!dead || !m->src_cl || !m->rec.src.pool || !m->rec.src.image)
+        return;
+    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL, false,
+                   &img, &e) == 0 &&
+        image_lock_break_dead(img, dead, &broke, &e) == 0 && broke)
+        move_emit(m, "info", NULL,
+                  "broke the lock a killed run left on the source %s/%s (%s)",
+                  m->rec.src.pool, m->rec.src.image, dead);
+    else if (e.kind != ERROR_NONE)
+        move_emit(m, "info", NULL, "%s", e.msg);
+    image_close(img);
+}
+
+int move_src_connect(struct move *m, struct error *err)
+{
+    const char *dead = m->rec.src.lock_owner;
+    char *self;
+    int ret = 0;
+
+    if (m->src_cl)
+        return 0;
+    if (cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
+                        &m->src_cl, err) < 0)
+        return -1;
+    if (!m->j)
+        return 0;
+    /* The journal is ours (locked): whoever recorded an owner is dead. */
+    move_break_src_lock(m, dead);
+    self = cluster_addr(m->src_cl);
+    if (self && (!dead || strcmp(self, dead))) {
+        move_record_set(&m->rec.src.lock_owner, self);
+        ret = move_record_save(m, err);
+    }
+    free(self);
+    return ret;
+}
+
 /* Connect to both images. tidy: the destination is a server's now, only
  * the snapshots and marks are left to remove. The destination is the
  * image Cinder made for dst.volume, and is proved to be (replicate.h,
@@ -424,10 +467,7 @@ static int open_data(struct move *m, bool tidy, struct error *err)
     memset(&v, 0, sizeof(v));
     if (cinder_volume_get(m->plan->dst.cinder, m->rec.dst.volume, &v, err) < 0)
         return error_prefix(err, "destination volume %s", m->rec.dst.volume);
-    if ((!m->src_cl &&
-         cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
-                         &m->src_cl, err) < 0) ||
-        (!m->dst && move_make_dest(m, err) < 0))
+    if (move_src_connect(m, err) < 0 || (!m->dst && move_make_dest(m, err) < 0))
         goto out;
     replicate_opts_init(&ro);
     ro.params = m->o->params;

@@ -143,6 +143,7 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
 {
     struct migrate_report rep;
     struct move m;
+    struct error ce = ERROR_INIT;
     char **retired = NULL;
     size_t nretired = 0;
     bool attached = false;
@@ -170,6 +171,12 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
     }
     if (move_preflight(&m, true, err) < 0)
         goto out;
+    /* A lock the killed run left on the source is broken before its server
+     * gets it back, whose writes would otherwise wait for it. A cluster
+     * that cannot be reached now does not keep the server waiting: the
+     * connect below fails again, after the attach. */
+    if (move_src_connect(&m, &ce) < 0)
+        error_clear(&ce);
     /* An attach the killed run asked for is undone before the source
      * goes back, so that two servers never hold a copy each. */
     if (m.rec.phase == MOVE_ATTACHING && move_undo_dst_attach(&m, err) < 0) {
@@ -200,8 +207,7 @@ int migrate_abort(struct journal *j, const struct migrate_opts *o,
         ret = move_set_phase(&m, MOVE_ABORTED, err);
         goto out;
     }
-    if (cluster_connect(o->src_conf, o->src_id, o->ceph_timeout, &m.src_cl,
-                        err) < 0)
+    if (move_src_connect(&m, err) < 0)
         goto out;
     if (m.rec.dst.image && move_make_dest(&m, err) == 0)
         note_snaps(&m, &retired, &nretired);

@@ -167,8 +167,7 @@ int move_check_source(struct move *m, struct error *err)
     struct image *img = NULL;
     int ret = -1;
 
-    if (cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
-                        &m->src_cl, err) < 0)
+    if (move_src_connect(m, err) < 0)
         return -1;
     if (p->ceph_fsid && strcmp(p->ceph_fsid, cluster_fsid(m->src_cl))) {
         error_set(err, ERROR_STATE, 0,

@@ -348,8 +348,7 @@ int move_failback_rebase(struct move *m, struct error *err)
     struct image *img = NULL;
     int ret = -1;
 
-    if (!m->src_cl && cluster_connect(m->o->src_conf, m->o->src_id,
-                                      m->o->ceph_timeout, &m->src_cl, err) < 0)
+    if (move_src_connect(m, err) < 0)
         return -1;
     if (!m->dst && move_make_dest(m, err) < 0)
         return -1;
@@ -520,9 +519,8 @@ int move_failback_abort(struct move *m, struct error *err)
         struct mark om = {0};
 
         memset(&st, 0, sizeof(st));
-        if (cluster_connect(m->o->src_conf, m->o->src_id, m->o->ceph_timeout,
-                            &m->src_cl, &e) == 0 &&
-            move_make_dest(m, &e) == 0 && dest_probe(m->dst, &st, &e) == 0) {
+        if (move_src_connect(m, &e) == 0 && move_make_dest(m, &e) == 0 &&
+            dest_probe(m->dst, &st, &e) == 0) {
             if (next && !dest_state_snap_id(&st, next) &&
                 image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL,
                            false, &img, &e) == 0 &&

@@ -74,6 +74,16 @@ int move_record_save(struct move *m, struct error *err);
  * earlier run of this journal left (killed) is broken at once, and this
  * run's lock owner is recorded first (dst.lock_owner). */
 int move_make_dest(struct move *m, struct error *err);
+/* Connect to the source's cluster (m->src_cl; nothing when connected).
+ * With the journal held, a source lock that an earlier, dead run left
+ * (src.lock_owner) is broken at once, and this run's client recorded. */
+int move_src_connect(struct move *m, struct error *err);
+/* The source image's exclusive lock is held by dead (an address, NULL:
+ * none), a client of an earlier run the caller proved dead: break it now.
+ * Without this, every snapshot and tidy-up of an image no server holds
+ * waits until the dead client's watch expires (30 s by default). A
+ * failure is reported as info and leaves the wait to librbd. */
+void move_break_src_lock(struct move *m, const char *dead);
 /* replicate_opts.snap_intent: the name goes into the journal (snap.next)
  * before the snapshot is created. ctx: the move. */
 int move_snap_intent(void *ctx, const char *name, struct error *err);

@@ -202,8 +202,13 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
                                          : "volumes",
                        image, &m->dst, err) < 0)
         return -1;
-    /* The sync lock is ours: a client its note names (the copy's lock
-     * owner of a killed sync) is dead, and its lock is broken at once. */
+    move_record_set(&m->rec.src.pool, o->m.src_pool ? o->m.src_pool
+                                      : p->rbd_pool ? p->rbd_pool
+                                                    : "volumes");
+    move_record_set(&m->rec.src.image, p->rbd_image);
+    /* The sync lock is ours: the clients its notes name (the copy's and
+     * the source's lock owners of a killed sync) are dead, and their
+     * locks are broken at once. */
     if (o->state_dir) {
         char name[64], *prev, *self;
 
@@ -212,6 +217,14 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
         dest_set_dead_owner(m->dst, prev);
         self = dest_lock_self(m->dst);
         if (self)
+            journal_note_set(o->state_dir, name, self);
+        free(prev);
+        free(self);
+        snprintf(name, sizeof(name), "sync-src-%.40s", p->volume.id);
+        prev = journal_note_get(o->state_dir, name);
+        move_break_src_lock(m, prev);
+        self = cluster_addr(m->src_cl);
+        if (self && (!prev || strcmp(self, prev)))
             journal_note_set(o->state_dir, name, self);
         free(prev);
         free(self);
@@ -225,10 +238,6 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
     ro.event = on_sync_event;
     ro.event_ctx = m;
     move_volume_expectations(&ro, p->dst_ceph_fsid, &v);
-    move_record_set(&m->rec.src.pool, o->m.src_pool ? o->m.src_pool
-                                      : p->rbd_pool ? p->rbd_pool
-                                                    : "volumes");
-    move_record_set(&m->rec.src.image, p->rbd_image);
     if (replicate_open(m->src_cl, m->rec.src.pool, m->rec.src.image, m->dst,
                        &ro, &m->repl, err) < 0 ||
         replicate_run(m->repl, &res->converged, err) < 0)

@@ -134,11 +134,11 @@ void move_record_init(struct move_record *r)
 
 void move_record_release(struct move_record *r)
 {
-    char **strs[] = {&r->src.volume,   &r->src.name,       &r->src.server,
-                     &r->src.device,   &r->src.pool,       &r->src.image,
-                     &r->dst.volume,   &r->dst.server,     &r->dst.pool,
-                     &r->dst.image,    &r->failback.point, &r->dst.lock_owner,
-                     &r->failback.base};
+    char **strs[] = {&r->src.volume,    &r->src.name,       &r->src.server,
+                     &r->src.device,    &r->src.pool,       &r->src.image,
+                     &r->dst.volume,    &r->dst.server,     &r->dst.pool,
+                     &r->dst.image,     &r->failback.point, &r->dst.lock_owner,
+                     &r->failback.base, &r->src.lock_owner};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(*strs[i]);
@@ -165,6 +165,7 @@ static const struct field str_fields[] = {
     STR_FIELD("src.device", src.device),
     STR_FIELD("src.pool", src.pool),
     STR_FIELD("src.image", src.image),
+    STR_FIELD("src.lock_owner", src.lock_owner),
     STR_FIELD("dst.volume", dst.volume),
     STR_FIELD("dst.server", dst.server),
     STR_FIELD("dst.pool", dst.pool),

@@ -91,6 +91,11 @@ struct move_record {
     struct {
         char *volume, *name, *server, *device, *pool, *image;
         uint64_t size_gib;
+        /* The address of this move's source client in the last run: a
+         * run killed with the source detached left the image's lock held
+         * (librbd takes it to snapshot an image nobody else holds), and a
+         * later run, holding the journal, breaks it at once. */
+        char *lock_owner;
     } src;
     struct {
         char *volume, *server, *pool, *image;

@@ -115,6 +115,8 @@ static void test_record_old_journal(void **state)
     assert_string_equal(r.src.image, "volume-1111");
     assert_int_equal(r.src.size_gib, 4);
     assert_null(r.src.server);
+    assert_null(r.src.lock_owner); /* nor the lock owners */
+    assert_null(r.dst.lock_owner);
     assert_true(r.dst.created);
     assert_true(fabs(r.max_downtime - 10) < 1e-9);
     assert_true(fabs(r.cutover.downtime - 2.718) < 1e-9);
@@ -150,6 +152,16 @@ static void test_record_old_journal(void **state)
     assert_string_equal(journal_get(j, "phase"), "attaching");
     assert_string_equal(journal_get(j, "cutover.t_final"), "0.250");
     assert_string_equal(journal_get(j, "dst.volume"), "v2");
+
+    /* The source's lock owner, which a later run breaks, goes back and
+     * forth like any field. */
+    move_record_set(&r.src.lock_owner, "127.0.0.1:0/3850488309");
+    move_record_store(&r, j);
+    assert_string_equal(journal_get(j, "src.lock_owner"),
+                        "127.0.0.1:0/3850488309");
+    move_record_release(&r);
+    assert_int_equal(move_record_load(j, &r, &err), 0);
+    assert_string_equal(r.src.lock_owner, "127.0.0.1:0/3850488309");
 
     move_record_release(&r);
     assert_int_equal(journal_discard(j, &err), 0);
