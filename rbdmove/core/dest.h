@@ -180,7 +180,7 @@ int dest_hash_blocks(struct dest *d, const char *snap, uint64_t block,
 /* Calls of lock_self and set_dead_owner; NULL / nothing without them. */
 char *dest_lock_self(struct dest *d);
 void dest_set_dead_owner(struct dest *d, const char *owner);
-/* ERROR_STATE when d cannot (no rollback op: a remote destination). */
+/* ERROR_STATE when d cannot (no rollback op). */
 int dest_rollback(struct dest *d, const char *snap,
                   struct error *err) MUST_CHECK;
 /* 0, doing nothing, when d holds no lock (no unlock op). */

@@ -343,6 +343,14 @@ static int remote_commit(struct dest *dd, const char *snap, const char *key,
     return ret;
 }
 
+/* The receiver rolls its image back (a failback's
+ * --discard-primary-changes). A receiver older than this request answers
+ * that it does not know it, which stops the failback before any change. */
+static int remote_rollback(struct dest *dd, const char *snap, struct error *err)
+{
+    return simple((struct dest_remote *)dd, err, "rollback", snap, NULL);
+}
+
 static int remote_unlock(struct dest *dd, struct error *err)
 {
     return simple((struct dest_remote *)dd, err, "unlock", NULL, NULL);
@@ -999,6 +1007,7 @@ static const struct dest_ops remote_ops = {
     .hash = remote_hash,
     .hash_blocks = remote_hash_blocks,
     .unlock = remote_unlock,
+    .rollback = remote_rollback,
     .commit = remote_commit,
     .free = remote_free,
 };

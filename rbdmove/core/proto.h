@@ -24,8 +24,9 @@ struct transport;
 /* What "hello" answers; both ends must match. 2: data streams pass their
  * descriptor (SCM_RIGHTS), "-" names the head, "unlock". 3: "streams N
  * LEVEL" opens the data sessions once, every transfer reuses them. 4:
- * "commit", the end of a round in one request. */
-#define RECEIVER_PROTOCOL_VERSION 4
+ * "commit", the end of a round in one request. 5: "rollback SNAP" (a
+ * failback's --discard-primary-changes over SSH). */
+#define RECEIVER_PROTOCOL_VERSION 5
 
 /* A buffered line reader over a transport (kept as a reference). */
 struct proto_reader {

@@ -759,6 +759,10 @@ static int dispatch(struct server *s, const struct proto_tokens *t,
         if (need(t, 5, "commit SNAP KEY VALUE REMOVE_KEY", err) < 0 ||
             dest_commit(d, t->v[1], t->v[2], t->v[3], t->v[4], err) < 0)
             return -1;
+    } else if (!strcmp(v, "rollback")) {
+        if (need(t, 2, "rollback SNAP", err) < 0 ||
+            dest_rollback(d, t->v[1], err) < 0)
+            return -1;
     } else if (!strcmp(v, "unlock")) {
         if (need(t, 1, "unlock", err) < 0 || dest_unlock(d, err) < 0)
             return -1;

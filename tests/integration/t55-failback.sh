@@ -8,8 +8,9 @@
 # rollback). The workload writes 64 MiB on the DR side, the original is
 # detached in RegionOne and then written to as well (split-brain):
 # failback refuses, saying how much changed on each side, and changes
-# nothing. With --discard-primary-changes it goes, is killed with -9
-# before its first round and aborted (the copy is the workload's again).
+# nothing. With --discard-primary-changes, through a receiver over SSH
+# (which rolls the original back), it goes, is killed with -9 before its
+# first round and aborted (the copy is the workload's again).
 # The next run, without the option, finds the rolled-back original no
 # split-brain, passes its pre-flight with the primary's volume quota used
 # up (a failback makes no volume there), is killed and resumed, copies
@@ -127,9 +128,11 @@ held_failback() {
     wait "$fpid" 2>/dev/null
 }
 
-# --discard-primary-changes, killed with -9 before its first round, then
-# aborted: the copy is the workload's again.
-held_failback "$TEST_TMP/fb0" --discard-primary-changes
+# --discard-primary-changes through a receiver over SSH (the rollback is
+# the receiver's), killed with -9 before its first round, then aborted:
+# the copy is the workload's again.
+held_failback "$TEST_TMP/fb0" --discard-primary-changes --ssh "$SSH_TARGET" \
+    -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" --remote-rbdmove "$RBDMOVE"
 grep -q "discarding what the original took after $point (4.0 MiB" \
     "$TEST_TMP/fb0" && pass "the original's writes were discarded" ||
     fail "$(grep -i discard "$TEST_TMP/fb0")"

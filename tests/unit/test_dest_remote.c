@@ -26,7 +26,11 @@
 /* hello, then "streams 1 0": the data session joins at this path. The
  * probe sent along with "streams" takes the next answer: the tests that
  * begin with something else give it ABSENT first. */
-#define HELLO "ok version=4\nok socket=/tmp/rbdmove-test/s\n"
+/* The receiver's greeting, in the protocol this build speaks. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define VERSION "ok version=" STR(RECEIVER_PROTOCOL_VERSION) "\n"
+#define HELLO VERSION "ok socket=/tmp/rbdmove-test/s\n"
 #define ABSENT "ok exists=0 size=0 order=0 snaps=0\n"
 #define MIB (1024u * 1024)
 
@@ -578,6 +582,24 @@ static void test_remote_error_answer_comes_back(void **state)
     close_fake(&f, d);
 }
 
+/* A failback's --discard-primary-changes over SSH: the receiver rolls
+ * its image back (protocol 5), and its refusal comes back as it was. */
+static void test_remote_rollback_is_a_request(void **state)
+{
+    struct fake f;
+    struct dest *d =
+        open_fake(&f, ABSENT "ok\nerr 8 2 snapshot%20'p%201'%20not%20found\n");
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(dest_rollback(d, "rbdmove-1", &err), 0);
+    assert_int_equal(dest_rollback(d, "p 1", &err), -1);
+    assert_int_equal(err.kind, ERROR_STATE);
+    assert_string_equal(err.msg, "snapshot 'p 1' not found");
+    assert_string_equal(sent(&f), "rollback rbdmove-1\nrollback p%201\n");
+    close_fake(&f, d);
+}
+
 static void error_answer_fails(const char *answer, const char *s1)
 {
     struct fake f;
@@ -609,10 +631,10 @@ static void test_remote_error_answer_must_be_numbers(void **state)
 static void test_remote_refuses_unsafe_socket_paths(void **state)
 {
     static const char *const bad[] = {
-        "ok version=4\nok socket=relative/s\n",
-        "ok version=4\nok socket=/tmp/x;reboot\n",
-        "ok version=4\nok socket=/tmp/a%20b\n",
-        "ok version=4\nok\n",
+        VERSION "ok socket=relative/s\n",
+        VERSION "ok socket=/tmp/x;reboot\n",
+        VERSION "ok socket=/tmp/a%20b\n",
+        VERSION "ok\n",
     };
 
     (void)state;
@@ -764,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_remote_hash_blocks_in_batches),
         cmocka_unit_test(test_remote_hash_blocks_refuses_few_hashes),
         cmocka_unit_test(test_remote_error_answer_comes_back),
+        cmocka_unit_test(test_remote_rollback_is_a_request),
         cmocka_unit_test(test_remote_error_answer_must_be_numbers),
     };
 

@@ -106,6 +106,13 @@ static void test_receiver_refuses_a_short_commit(void **state)
     refused("commit s1 k v r x", "usage: commit", NULL);
 }
 
+static void test_receiver_refuses_a_bare_rollback(void **state)
+{
+    (void)state;
+    refused("rollback", "usage: rollback SNAP", NULL);
+    refused("rollback a b", "usage: rollback SNAP", NULL);
+}
+
 static void test_receiver_refuses_bad_apply(void **state)
 {
     (void)state;
@@ -133,6 +140,7 @@ int main(void)
         cmocka_unit_test(test_receiver_refuses_bad_sizes_and_orders),
         cmocka_unit_test(test_receiver_refuses_bad_apply),
         cmocka_unit_test(test_receiver_refuses_a_short_commit),
+        cmocka_unit_test(test_receiver_refuses_a_bare_rollback),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
