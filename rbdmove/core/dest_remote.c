@@ -954,6 +954,12 @@ static void remote_free(struct dest *dd)
     struct error ignored = ERROR_INIT;
     bool polite = d->ctl && !d->broken;
 
+    /* Data sessions still logging in (nothing was transferred: the copy
+     * was up to date, or the run failed) reach the receiver while it is
+     * there: after "quit" they found its socket gone, fell back to a join
+     * each, and each join failed with a warning. */
+    if (polite && d->open && collect_openers(d, &ignored) < 0)
+        error_clear(&ignored); /* the control session is still good */
     /*
      * Goodbyes all at once: "quit" and every end of input go out before
      * we wait for any session to close, so that a long link costs one
