@@ -56,6 +56,7 @@ struct replicate {
      * open, or a round made one): replicate_remove_retired has work. */
     bool retired;
     char *orphan; /* o.orphan, copied */
+    char *early;  /* o.early_snap, copied; NULL once a round took it */
     /* Where the last commit's time went: the destination's snapshot and
      * marks. */
     double t_commit;
@@ -131,11 +132,11 @@ static void info(struct replicate *r, const char *fmt, ...)
 /* ---- opening and checking -------------------------------------------------
  */
 
-static char *new_snap_name(const struct replicate *r)
+static char *snap_name_at(int64_t clock_offset)
 {
     unsigned char rnd[3] = {0, 0, 0};
     struct tm tm;
-    time_t now = time(NULL) + (time_t)r->o.clock_offset;
+    time_t now = time(NULL) + (time_t)clock_offset;
     char ts[32];
 
     if (getrandom(rnd, sizeof(rnd), 0) < 0)
@@ -144,6 +145,11 @@ static char *new_snap_name(const struct replicate *r)
     strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
     return xasprintf(REPLICATE_SNAP_PREFIX "%s-%02x%02x%02x", ts, rnd[0],
                      rnd[1], rnd[2]);
+}
+
+static char *new_snap_name(const struct replicate *r)
+{
+    return snap_name_at(r->o.clock_offset);
 }
 
 bool replicate_snap_is_ours(const char *name)
@@ -485,6 +491,8 @@ int replicate_open(struct cluster *src_cl, const char *pool, const char *image,
     r->o = *o;
     r->orphan = o->orphan ? xstrdup(o->orphan) : NULL;
     r->o.orphan = NULL;
+    r->early = o->early_snap ? xstrdup(o->early_snap) : NULL;
+    r->o.early_snap = NULL;
     if (image_open(src_cl, pool, image, NULL, false, &r->head, err) < 0)
         goto out;
     if (check_dest(r, err) < 0)
@@ -501,6 +509,14 @@ void replicate_close(struct replicate *r)
 {
     if (!r)
         return;
+    if (r->early && r->head) {
+        struct error e = ERROR_INIT;
+
+        if (image_snap_remove(r->head, r->early, &e) < 0)
+            info(r, "cannot remove the unused snapshot %s: %s", r->early,
+                 e.msg);
+    }
+    free(r->early);
     image_close(r->head);
     free(r->pool);
     free(r->image);
@@ -509,6 +525,49 @@ void replicate_close(struct replicate *r)
     mark_release(&r->seed);
     mark_release(&r->pending);
     free(r);
+}
+
+int replicate_snapshot_early(struct cluster *cl, const char *pool,
+                             const char *image, int64_t clock_offset,
+                             char **name, uint64_t *id, struct error *err)
+{
+    struct image *img = NULL;
+    char *snap = snap_name_at(clock_offset);
+    bool exists = false;
+    int ret = -1;
+
+    *name = NULL;
+    *id = 0;
+    if (image_open(cl, pool, image, NULL, false, &img, err) < 0)
+        goto out;
+    if (image_snap_create(img, snap, err) < 0)
+        goto out;
+    if (image_snap_lookup(img, snap, &exists, id, err) < 0 || !exists) {
+        if (!exists && err->kind == ERROR_NONE)
+            error_set(err, ERROR_CEPH, ENOENT,
+                      "snapshot '%s/%s@%s' vanished after its creation", pool,
+                      image, snap);
+        (void)!image_snap_remove(img, snap, &(struct error)ERROR_INIT);
+        goto out;
+    }
+    *name = snap;
+    snap = NULL;
+    ret = 0;
+out:
+    free(snap);
+    image_close(img);
+    return ret;
+}
+
+void replicate_snapshot_drop(struct cluster *cl, const char *pool,
+                             const char *image, const char *name)
+{
+    struct error e = ERROR_INIT;
+    struct image *img = NULL;
+
+    if (image_open(cl, pool, image, NULL, false, &img, &e) == 0)
+        (void)!image_snap_remove(img, name, &e);
+    image_close(img);
 }
 
 const char *replicate_base(const struct replicate *r)
@@ -543,6 +602,13 @@ static int source_snapshot(struct replicate *r, struct mark *m,
 {
     bool exists = false;
 
+    if (r->early) {
+        /* Taken before the open, after every earlier run's base. */
+        m->snap = r->early;
+        m->snap_id = r->o.early_snap_id;
+        r->early = NULL;
+        return 0;
+    }
     m->snap = new_snap_name(r);
     if (r->o.snap_intent && r->o.snap_intent(r->o.event_ctx, m->snap, err) < 0)
         return -1;

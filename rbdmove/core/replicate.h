@@ -94,6 +94,15 @@ struct replicate_opts {
     /* Tests: seconds added to the clock that names the snapshots and
      * judges their age (RBDMOVE_TEST_CLOCK_OFFSET). */
     int64_t clock_offset;
+    /*
+     * A snapshot of the source the caller took just before the open
+     * (replicate_snapshot_early; NULL: none), with its id: the first
+     * snapshot a seed or round would create, so that taking it overlapped
+     * something else (copy over SSH: the login). replicate_close removes
+     * it from the source when no round used it. Copied.
+     */
+    const char *early_snap;
+    uint64_t early_snap_id;
     replicate_event_fn *event;
     void *event_ctx;
 };
@@ -113,6 +122,21 @@ int replicate_open(struct cluster *src_cl, const char *pool, const char *image,
                    struct dest *dst, const struct replicate_opts *o,
                    struct replicate **out, struct error *err) MUST_CHECK;
 void replicate_close(struct replicate *r);
+
+/*
+ * Snapshot pool/image now, named as rounds name theirs (*name owned, *id
+ * its id), for replicate_opts.early_snap. It changes the source before
+ * the destination is checked, and is removed again by replicate_close,
+ * or by replicate_snapshot_drop when the open never came.
+ */
+int replicate_snapshot_early(struct cluster *cl, const char *pool,
+                             const char *image, int64_t clock_offset,
+                             char **name, uint64_t *id,
+                             struct error *err) MUST_CHECK;
+/* Remove such a snapshot; failures are ignored (it is named as rbdmove's,
+ * and no mark names it). */
+void replicate_snapshot_drop(struct cluster *cl, const char *pool,
+                             const char *image, const char *name);
 
 /* Every snapshot rbdmove makes is named REPLICATE_SNAP_PREFIX, a UTC
  * time and a random suffix. */

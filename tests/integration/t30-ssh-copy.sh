@@ -191,11 +191,17 @@ expect_exit 0 "verify --receiver=rbd: equal" sverify --receiver=rbd \
 expect_success "an rbdmove receiver continues a --receiver=rbd copy" \
     scopy "$csrc" "$cdst"
 write_random 2 "$cdst" 10M 64K
+csnaps=$(snap_names 1 "$csrc" rbdmove-)
 expect_failure "--receiver=rbd: a destination written after its base is refused" \
     scopy --receiver=rbd "$csrc" "$cdst"
 expect_grep "... saying so" "was modified after its base snapshot"
+# Over SSH the source is snapshotted while the login goes on: a copy that
+# stops after it takes that snapshot away again.
+expect_equal "... and leaves no new snapshot on the source" "$csnaps" \
+    "$(snap_names 1 "$csrc" rbdmove-)"
 
 # ---- host keys and user keys -----------------------------------------------------
+ssnaps=$(snap_names 1 "$src" rbdmove-)
 new_dst keys
 kdst=$NEW
 : >"$T/known_hosts"
@@ -230,6 +236,14 @@ expect_grep "... explaining libssh2 1.10 and RSA" \
     "libssh2 1.10 signs RSA keys only with ssh-rsa (SHA-1)"
 image_absent "$kdst2" && pass "... nothing created on the destination" ||
     fail "an image was created without authentication"
+# The refusals (before the first copy into kdst, and into kdst2) left no
+# snapshot on the source: each new one is held by kdst too.
+stray=""
+for n in $(snap_names 1 "$src" rbdmove-); do
+    [[ " $ssnaps " == *" $n "* ]] || snap_exists 2 "$kdst@$n" || stray+=" $n"
+done
+expect_equal "... and no snapshot of a refused copy stays on the source" "" \
+    "$stray"
 
 # ---- move cannot use --receiver=rbd ----------------------------------------------
 # Its cutover's final check hashes single blocks, which only rbdmove's
