@@ -435,11 +435,17 @@ static int start_command(struct ssh_transport *st, const char *command,
 {
     int r;
 
+    double t0 = time_now();
+
     st->channel =
         libssh2_channel_open_ex(st->session, "session", sizeof("session") - 1,
                                 SSH_WINDOW, SSH_PACKET, NULL, 0);
     if (!st->channel)
         return fail(st, -1, "cannot open a channel to", err);
+    /* One request and its confirmation, which sshd sends at once: the
+     * round trip, as the user's link has it (a relay or jump host in
+     * between included, which TCP's own estimate would miss). */
+    st->base.rtt = time_now() - t0;
     r = libssh2_channel_exec(st->channel, command);
     if (r)
         return fail(st, r, "cannot start the remote command on", err);
@@ -1091,13 +1097,40 @@ int transport_ssh_exec(const struct transport_ssh_target *t,
     return transport_ssh_open_socket(t, o, NULL, command, out, NULL, err);
 }
 
+/* transport_ssh_await_fn of a path and a command known already. */
+struct known {
+    const char *path, *command;
+};
+
+static int known_now(void *arg, const char **socket_path, const char **command)
+{
+    const struct known *k = arg;
+
+    *socket_path = k->path;
+    *command = k->command;
+    return 0;
+}
+
 int transport_ssh_open_socket(const struct transport_ssh_target *t,
                               const struct transport_ssh_options *o,
                               const char *socket_path, const char *command,
                               struct transport **out, bool *direct,
                               struct error *err)
 {
+    struct known k = {socket_path, command};
+
+    return transport_ssh_open_socket_await(t, o, known_now, &k, out, direct,
+                                           err);
+}
+
+int transport_ssh_open_socket_await(const struct transport_ssh_target *t,
+                                    const struct transport_ssh_options *o,
+                                    transport_ssh_await_fn *await,
+                                    void *await_arg, struct transport **out,
+                                    bool *direct, struct error *err)
+{
     struct ssh_transport *st;
+    const char *socket_path = NULL, *command = NULL;
     double t0 = time_now();
     int r = 1;
 
@@ -1106,6 +1139,15 @@ int transport_ssh_open_socket(const struct transport_ssh_target *t,
         *direct = false;
     if (open_session(t, o, &st, err) < 0)
         return -1;
+    if (await(await_arg, &socket_path, &command) < 0) {
+        error_set(err, ERROR_STATE, 0,
+                  "%s: the session was logged in for a stream no longer "
+                  "wanted",
+                  st->where);
+        st->broken = true;
+        transport_free(&st->base);
+        return -1;
+    }
     if (socket_path)
         r = start_socket(st, socket_path, err);
     if (r == 1)

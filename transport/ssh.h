@@ -133,6 +133,26 @@ int transport_ssh_open_socket(const struct transport_ssh_target *t,
                               struct error *err) MUST_CHECK;
 
 /*
+ * Gives the socket path and the command (both NULL-able, as
+ * transport_ssh_open_socket takes them; valid until the stream is open)
+ * once they are known, or < 0 when the stream is no longer wanted.
+ */
+typedef int transport_ssh_await_fn(void *arg, const char **socket_path,
+                                   const char **command);
+
+/*
+ * transport_ssh_open_socket, logging in first and only then asking await
+ * where to: the login (about six round trips) can go on while the caller
+ * still waits for the path. When await gives up, the session is closed
+ * and the call fails with ERROR_STATE.
+ */
+int transport_ssh_open_socket_await(const struct transport_ssh_target *t,
+                                    const struct transport_ssh_options *o,
+                                    transport_ssh_await_fn *await,
+                                    void *await_arg, struct transport **out,
+                                    bool *direct, struct error *err) MUST_CHECK;
+
+/*
  * Read what the command has already written to stdout, without waiting:
  * copies up to len bytes and returns the count, 0 when nothing is there
  * yet (or at end of stream), -1 on error. Lets a single thread interleave

@@ -49,6 +49,9 @@ struct transport {
     char *name;         /* for messages: "stdin", "ssh://host", ... */
     uint64_t bytes_in;  /* bytes delivered by read, for progress */
     uint64_t bytes_out; /* bytes accepted by write */
+    /* Seconds of one round trip to the peer, as the back end measured it
+     * while connecting (0: not known). */
+    double rtt;
 };
 
 /* Initialise the common part; takes a copy of name. */

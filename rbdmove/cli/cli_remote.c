@@ -32,13 +32,13 @@ static int ssh_exec(void *ctx, const char *command, struct transport **out,
 }
 
 /* dest_remote_stream_fn: straight to the socket, else command. */
-static int ssh_stream(void *ctx, const char *socket_path, const char *command,
+static int ssh_stream(void *ctx, dest_remote_await_fn *await, void *await_arg,
                       struct transport **out, bool *direct, struct error *err)
 {
     struct cli_session *s = ctx;
 
-    return transport_ssh_open_socket(&s->target, &s->ssh, socket_path, command,
-                                     out, direct, err);
+    return transport_ssh_open_socket_await(&s->target, &s->ssh, await,
+                                           await_arg, out, direct, err);
 }
 
 /* A path or program name for the remote command line: printable, no

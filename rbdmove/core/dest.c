@@ -28,6 +28,12 @@ int dest_set_meta(struct dest *d, const char *key, const char *value,
     return d->ops->set_meta(d, key, value, err);
 }
 
+void dest_batch(struct dest *d)
+{
+    if (d->ops->batch)
+        d->ops->batch(d);
+}
+
 int dest_snap_create(struct dest *d, const char *name, struct error *err)
 {
     return d->ops->snap_create(d, name, err);

@@ -89,6 +89,11 @@ struct dest_ops {
                     struct error *err);
     int (*snap_create)(struct dest *d, const char *name, struct error *err);
     int (*snap_remove)(struct dest *d, const char *name, struct error *err);
+    /* From now until its next request, create and set_meta may travel
+     * with that request (a receiver over a long link: one round trip for
+     * all), and a failure of theirs is that request's. NULL: nothing to
+     * gain, each is done at once. */
+    void (*batch)(struct dest *d);
     /* Objects written since snapshot since (whole-object extents). */
     int (*dirty)(struct dest *d, const char *since, struct dest_extents *x,
                  struct error *err);
@@ -155,6 +160,10 @@ int dest_set_meta(struct dest *d, const char *key, const char *value,
                   struct error *err) MUST_CHECK;
 int dest_snap_create(struct dest *d, const char *name,
                      struct error *err) MUST_CHECK;
+/* The op batch, when d has it. Only before calls whose effect nothing
+ * local depends on until the next request (a seed's create and mark,
+ * before its transfer). */
+void dest_batch(struct dest *d);
 int dest_snap_remove(struct dest *d, const char *name,
                      struct error *err) MUST_CHECK;
 /*
@@ -201,13 +210,22 @@ typedef int dest_remote_exec_fn(void *ctx, const char *command,
                                 struct transport **out, struct error *err);
 
 /*
- * Opens a data session to the Unix socket socket_path on the destination
- * host: straight to the socket where the host allows it (*direct set: no
- * command runs there), else by running command (already quoted), as
+ * Where a data session goes: the Unix socket *socket_path on the
+ * destination host, else *command (already quoted). Blocks until the
+ * receiver has said where; < 0 when the session is no longer wanted.
+ */
+typedef int dest_remote_await_fn(void *arg, const char **socket_path,
+                                 const char **command);
+
+/*
+ * Opens a data session: logs in to the destination host, then asks await
+ * (with await_arg) where to, so that the login can start before the
+ * receiver has said; then straight to the socket where the host allows it
+ * (*direct set: no command runs there), else by running the command, as
  * dest_remote_exec_fn.
  */
-typedef int dest_remote_stream_fn(void *ctx, const char *socket_path,
-                                  const char *command, struct transport **out,
+typedef int dest_remote_stream_fn(void *ctx, dest_remote_await_fn *await,
+                                  void *await_arg, struct transport **out,
                                   bool *direct, struct error *err);
 
 struct dest_remote_params {

@@ -42,6 +42,11 @@ struct dest_remote {
     struct transport *ctl;
     struct proto_reader r;
     bool broken;
+    /* dest_batch: create and set_meta requests held back (later, nlater
+     * of them) until the next request, and sent in its packet. */
+    bool batching;
+    struct buf later;
+    unsigned nlater;
     uint64_t size; /* of the head, as last probed, created or resized */
     /* The data sessions: asked for right after hello and logged in in
      * the background while the control session works; every transfer
@@ -53,6 +58,11 @@ struct dest_remote {
     pthread_mutex_t login_mu;
     pthread_cond_t login_cv;
     unsigned logging_in;
+    /* The data sessions may log in before the receiver names its socket
+     * (sock): they wait on sock_cv, under login_mu, for sock or for
+     * sock_abandoned (the receiver failed, or the run ends). */
+    pthread_cond_t sock_cv;
+    bool sock_abandoned;
     /* The answer to the probe sent along with "streams": the first
      * dest_probe takes it, any other request first (request()) drops it. */
     bool early_probe;
@@ -73,6 +83,41 @@ static void drop_early_probe(struct dest_remote *d)
     d->early_probe = false;
 }
 
+/* Send line, after the requests held back (dest_batch), and read their
+ * answers; the first that failed is the failure, and leaves the session
+ * out of step (line's answer unread). */
+static int send_with_later(struct dest_remote *d, const struct buf *line,
+                           struct error *err)
+{
+    struct buf all = BUF_INIT;
+    unsigned n = d->nlater;
+    int ret = 0;
+
+    d->batching = false;
+    if (!n)
+        return proto_send(d->ctl, line, err);
+    buf_add(&all, d->later.data, d->later.len);
+    buf_add(&all, line->data, line->len);
+    buf_reset(&d->later);
+    d->nlater = 0;
+    ret = proto_send(d->ctl, &all, err);
+    buf_release(&all);
+    for (unsigned i = 0; ret == 0 && i < n; i++) {
+        struct proto_tokens none = {NULL, 0};
+
+        ret = proto_read_answer(&d->r, &none, err);
+        proto_tokens_release(&none);
+        if (ret < 0)
+            d->broken = true;
+    }
+    return ret;
+}
+
+/* A request that dest_batch lets wait for the next one: 0, or the
+ * request's own answer when nothing is batching. */
+static int later(struct dest_remote *d, const struct buf *line,
+                 struct error *err);
+
 /* Send the request in line and read its answer. */
 static int request(struct dest_remote *d, const struct buf *line,
                    struct proto_tokens *ans, struct error *err)
@@ -86,7 +131,7 @@ static int request(struct dest_remote *d, const struct buf *line,
         return error_set(err, ERROR_STATE, 0,
                          "the connection to the receiver of '%s' was lost",
                          d->base.name);
-    if (proto_send(d->ctl, line, err) < 0 ||
+    if (send_with_later(d, line, err) < 0 ||
         proto_read_answer(&d->r, ans ? ans : &none, err) < 0) {
         if (err->kind != ERROR_STATE && err->kind != ERROR_CEPH &&
             err->kind != ERROR_USAGE)
@@ -115,6 +160,44 @@ static int simple(struct dest_remote *d, struct error *err, const char *verb,
     ret = request(d, &line, NULL, err);
     buf_release(&line);
     return ret;
+}
+
+static int later(struct dest_remote *d, const struct buf *line,
+                 struct error *err)
+{
+    if (!d->batching)
+        return request(d, line, NULL, err);
+    if (d->broken)
+        return error_set(err, ERROR_STATE, 0,
+                         "the connection to the receiver of '%s' was lost",
+                         d->base.name);
+    /* proto_send ends each line: the held lines get theirs here. */
+    buf_add(&d->later, line->data, line->len);
+    buf_adds(&d->later, "\n");
+    d->nlater++;
+    return 0;
+}
+
+/* A request of fixed words, held back while batching. */
+static int simple_later(struct dest_remote *d, struct error *err,
+                        const char *verb, const char *a1, const char *a2)
+{
+    struct buf line = BUF_INIT;
+    int ret;
+
+    proto_add(&line, verb);
+    if (a1)
+        proto_add(&line, a1);
+    if (a2)
+        proto_add(&line, a2);
+    ret = later(d, &line, err);
+    buf_release(&line);
+    return ret;
+}
+
+static void remote_batch(struct dest *dd)
+{
+    ((struct dest_remote *)dd)->batching = true;
 }
 
 /*
@@ -271,7 +354,7 @@ static int remote_probe(struct dest *dd, struct dest_state *st,
                          d->base.name);
     memset(st, 0, sizeof(*st));
     proto_add(&line, "probe");
-    ret = proto_send(d->ctl, &line, err);
+    ret = send_with_later(d, &line, err);
     if (ret < 0)
         d->broken = true;
     else
@@ -287,7 +370,7 @@ static int remote_create(struct dest *dd, uint64_t size, int order,
 
     snprintf(s, sizeof(s), "%" PRIu64, size);
     snprintf(o, sizeof(o), "%d", order);
-    if (simple((struct dest_remote *)dd, err, "create", s, o) < 0)
+    if (simple_later((struct dest_remote *)dd, err, "create", s, o) < 0)
         return -1;
     ((struct dest_remote *)dd)->size = size;
     return 0;
@@ -308,8 +391,9 @@ static int remote_set_meta(struct dest *dd, const char *key, const char *value,
                            struct error *err)
 {
     if (value)
-        return simple((struct dest_remote *)dd, err, "meta", key, value);
-    return simple((struct dest_remote *)dd, err, "meta-remove", key, NULL);
+        return simple_later((struct dest_remote *)dd, err, "meta", key, value);
+    return simple_later((struct dest_remote *)dd, err, "meta-remove", key,
+                        NULL);
 }
 
 static int remote_snap_create(struct dest *dd, const char *name,
@@ -619,25 +703,30 @@ static void add_program(const struct dest_remote *d, struct buf *b)
     buf_add_shell_quoted(b, d->program);
 }
 
-/* Open the data session of stream i and wrap it. */
-static int open_stream(struct dest_remote *d, const char *socket_path,
+struct opener;
+static int await_socket(void *arg, const char **socket_path,
+                        const char **command);
+
+/* Open a data session (o: its opener, for await_socket) and wrap it. */
+static int open_stream(struct dest_remote *d, struct opener *o,
                        struct transport **out, struct error *err)
 {
-    struct buf args = BUF_INIT;
     struct transport *t = NULL;
     unsigned n = d->p.streams ? d->p.streams : 1;
     int ret;
     bool direct = false;
 
-    add_program(d, &args);
-    buf_adds(&args, " receive --join ");
-    buf_add_shell_quoted(&args, socket_path);
-    if (d->p.stream)
-        ret = d->p.stream(d->p.exec_ctx, socket_path, buf_str(&args), &t,
-                          &direct, err);
-    else
-        ret = d->p.exec(d->p.exec_ctx, buf_str(&args), &t, err);
-    buf_release(&args);
+    if (d->p.stream) {
+        ret = d->p.stream(d->p.exec_ctx, await_socket, o, &t, &direct, err);
+    } else {
+        const char *path, *command;
+
+        if (await_socket(o, &path, &command) < 0)
+            return error_set(err, ERROR_STATE, 0,
+                             "the receiver of '%s' named no socket",
+                             d->base.name);
+        ret = d->p.exec(d->p.exec_ctx, command, &t, err);
+    }
     if (ret < 0)
         return -1;
     /* Straight into the receiver's socket: "D" tells it that the data
@@ -667,11 +756,65 @@ static bool path_is_safe(const char *p);
 struct opener {
     pthread_t th;
     bool threaded;
+    bool deferred; /* no thread: run in collect_openers, in turn */
+    bool starting; /* counted in logging_in */
     struct dest_remote *d;
     struct transport *t;
+    struct buf command; /* the join, once the socket is known */
     struct error err;
     int ret;
 };
+
+/* This opener's login is done: another may start. */
+static void login_done(struct opener *o)
+{
+    struct dest_remote *d = o->d;
+
+    pthread_mutex_lock(&d->login_mu);
+    if (o->starting) {
+        o->starting = false;
+        d->logging_in--;
+        pthread_cond_signal(&d->login_cv);
+    }
+    pthread_mutex_unlock(&d->login_mu);
+}
+
+/* dest_remote_await_fn: once logged in, wait for the receiver's socket. */
+static int await_socket(void *arg, const char **socket_path,
+                        const char **command)
+{
+    struct opener *o = arg;
+    struct dest_remote *d = o->d;
+    bool ok;
+
+    login_done(o);
+    pthread_mutex_lock(&d->login_mu);
+    while (!d->sock && !d->sock_abandoned)
+        pthread_cond_wait(&d->sock_cv, &d->login_mu);
+    ok = d->sock && !d->sock_abandoned;
+    pthread_mutex_unlock(&d->login_mu);
+    if (!ok)
+        return -1;
+    buf_reset(&o->command);
+    add_program(d, &o->command);
+    buf_adds(&o->command, " receive --join ");
+    buf_add_shell_quoted(&o->command, d->sock);
+    *socket_path = d->sock;
+    *command = buf_str(&o->command);
+    return 0;
+}
+
+/* The receiver named its socket (path), or never will (NULL). */
+static void socket_known(struct dest_remote *d, const char *path)
+{
+    pthread_mutex_lock(&d->login_mu);
+    if (path && !d->sock)
+        d->sock = xstrdup(path);
+    if (!path)
+        d->sock_abandoned = true;
+    pthread_cond_broadcast(&d->sock_cv);
+    pthread_mutex_unlock(&d->login_mu);
+}
 
 /*
  * sshd's default MaxStartups (10:30:100) drops new connections at random
@@ -689,12 +832,10 @@ static void *opener_main(void *arg)
     while (d->logging_in >= LOGINS_AT_ONCE)
         pthread_cond_wait(&d->login_cv, &d->login_mu);
     d->logging_in++;
+    o->starting = true;
     pthread_mutex_unlock(&d->login_mu);
-    o->ret = open_stream(d, d->sock, &o->t, &o->err);
-    pthread_mutex_lock(&d->login_mu);
-    d->logging_in--;
-    pthread_cond_signal(&d->login_cv);
-    pthread_mutex_unlock(&d->login_mu);
+    o->ret = open_stream(d, o, &o->t, &o->err);
+    login_done(o); /* a login that failed never got to await_socket */
     return NULL;
 }
 
@@ -704,10 +845,10 @@ static void start_openers(struct dest_remote *d)
     for (unsigned i = 0; i < d->nstreams; i++) {
         struct opener *o = &d->open[i];
 
-        *o = (struct opener){.d = d, .err = ERROR_INIT};
+        *o = (struct opener){.d = d, .command = BUF_INIT, .err = ERROR_INIT};
         o->threaded = pthread_create(&o->th, NULL, opener_main, o) == 0;
-        if (!o->threaded)
-            opener_main(o); /* no thread: in turn, still right */
+        /* No thread: in turn, still right, once the socket is known. */
+        o->deferred = !o->threaded;
     }
 }
 
@@ -718,12 +859,18 @@ static int collect_openers(struct dest_remote *d, struct error *err)
 
     if (!d->open)
         return 0;
+    /* Logins that wait for a socket the receiver never named give up. */
+    if (!d->sock)
+        socket_known(d, NULL);
     d->data = xcalloc(d->nstreams, sizeof(*d->data));
     for (unsigned i = 0; i < d->nstreams; i++) {
         struct opener *o = &d->open[i];
 
         if (o->threaded)
             pthread_join(o->th, NULL);
+        if (o->deferred)
+            opener_main(o);
+        buf_release(&o->command);
         if (o->ret < 0 && ret == 0 && err) {
             *err = o->err;
             ret = -1;
@@ -773,12 +920,16 @@ static int start_streams(struct dest_remote *d, struct error *err)
                   "the receiver named an unusable socket path");
         goto out;
     }
-    d->nstreams = d->p.streams =
-        d->p.streams ? d->p.streams : auto_streams(rtt);
-    log_debug("round trip %.1f ms: %u data session(s)", rtt * 1000,
-              d->nstreams);
-    d->sock = xstrdup(sock);
-    start_openers(d);
+    if (!d->open) {
+        d->nstreams = d->p.streams =
+            d->p.streams ? d->p.streams : auto_streams(rtt);
+        log_debug("round trip %.1f ms: %u data session(s)", rtt * 1000,
+                  d->nstreams);
+        socket_known(d, sock);
+        start_openers(d);
+    } else {
+        socket_known(d, sock); /* the logins under way go on to it */
+    }
     d->early_err = (struct error)ERROR_INIT;
     d->early_ret = read_probe(d, &d->early_st, &d->early_err);
     d->early_probe = true;
@@ -992,9 +1143,11 @@ static void remote_free(struct dest *dd)
     }
     free(d->data);
     free(d->sock);
+    buf_release(&d->later); /* never sent: nothing was waiting for them */
     drop_early_probe(d);
     pthread_mutex_destroy(&d->login_mu);
     pthread_cond_destroy(&d->login_cv);
+    pthread_cond_destroy(&d->sock_cv);
     proto_reader_release(&d->r);
     transport_free(d->ctl);
     free(d->program);
@@ -1014,6 +1167,7 @@ static const struct dest_ops remote_ops = {
     .hash_blocks = remote_hash_blocks,
     .unlock = remote_unlock,
     .rollback = remote_rollback,
+    .batch = remote_batch,
     .commit = remote_commit,
     .free = remote_free,
 };
@@ -1097,6 +1251,7 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
     d->size = PROTO_SIZE_MAX; /* not probed yet */
     pthread_mutex_init(&d->login_mu, NULL);
     pthread_cond_init(&d->login_cv, NULL);
+    pthread_cond_init(&d->sock_cv, NULL);
     d->program = xstrdup(p->program ? p->program : "rbdmove");
     if (!conf_is_safe(d->program) || (conf && !conf_is_safe(conf)) ||
         (id && !name_is_safe(id)) || !name_is_safe(pool) ||
@@ -1121,6 +1276,16 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
     buf_add_shell_quoted(&args, image);
     if (p->exec(p->exec_ctx, buf_str(&args), &d->ctl, err) < 0)
         goto out;
+    /* Where the control session measured its round trip, the data
+     * sessions log in now, beside hello and streams (about six round
+     * trips each, in parallel), and go to the socket once it is named. */
+    if (d->p.stream && (d->p.streams || d->ctl->rtt > 0)) {
+        d->nstreams = d->p.streams =
+            d->p.streams ? d->p.streams : auto_streams(d->ctl->rtt);
+        log_debug("round trip %.1f ms: %u data session(s), logging in",
+                  d->ctl->rtt * 1000, d->nstreams);
+        start_openers(d);
+    }
     proto_reader_init(&d->r, d->ctl);
     if (hello(d, name, err) < 0 || start_streams(d, err) < 0)
         goto out;

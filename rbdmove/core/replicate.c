@@ -883,6 +883,10 @@ static int do_seed(struct replicate *r, struct error *err)
 
     if (!resumed && source_snapshot(r, &r->seed, err) < 0)
         return -1;
+    /* The create and the seed's mark travel with the transfer's first
+     * request (a receiver: one round trip instead of three); nothing here
+     * depends on them before it, and their failure is its failure. */
+    dest_batch(r->dst);
     if (r->dst_absent) {
         if (image_open(r->cl, r->pool, r->image, r->seed.snap, true, &at, err) <
             0)

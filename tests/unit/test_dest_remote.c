@@ -582,6 +582,67 @@ static void test_remote_error_answer_comes_back(void **state)
     close_fake(&f, d);
 }
 
+/* dest_batch: a seed's create and mark go out with the next request, in
+ * one packet, and their answers are read before its own. */
+static void test_remote_batch_sends_with_the_next(void **state)
+{
+    struct fake f;
+    struct dest *d = open_fake(&f, ABSENT "ok\nok\n" PROBE_10M);
+    struct dest_state st;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(dest_probe(d, &st, &err), 0); /* the early one */
+    dest_state_release(&st);
+    dest_batch(d);
+    assert_int_equal(dest_create(d, 10485760, 22, &err), 0);
+    assert_int_equal(dest_set_meta(d, "rbdmove.seed", "m 1", &err), 0);
+    assert_string_equal(sent(&f), ""); /* nothing yet */
+    assert_int_equal(dest_probe(d, &st, &err), 0);
+    assert_int_equal(st.size, 10485760);
+    dest_state_release(&st);
+    assert_string_equal(sent(&f),
+                        "create 10485760 22\nmeta rbdmove.seed m%201\nprobe\n");
+    close_fake(&f, d);
+}
+
+/* A held-back create that failed is the next request's failure, and the
+ * session is out of step after it. */
+static void test_remote_batch_failure_comes_with_the_next(void **state)
+{
+    struct fake f;
+    struct dest *d =
+        open_fake(&f, ABSENT "err 8 17 image%20exists\nok\n" PROBE_10M);
+    struct dest_state st;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(dest_probe(d, &st, &err), 0);
+    dest_state_release(&st);
+    dest_batch(d);
+    assert_int_equal(dest_create(d, 10485760, 22, &err), 0);
+    assert_int_equal(dest_set_meta(d, "k", "v", &err), 0);
+    assert_int_equal(dest_probe(d, &st, &err), -1);
+    assert_int_equal(err.kind, ERROR_STATE);
+    assert_string_equal(err.msg, "image exists");
+    assert_int_equal(dest_probe(d, &st, &err), -1);
+    assert_non_null(strstr(err.msg, "was lost"));
+    close_fake(&f, d);
+}
+
+/* Without dest_batch, create and meta are requests of their own. */
+static void test_remote_no_batch_no_wait(void **state)
+{
+    struct fake f;
+    struct dest *d = open_fake(&f, ABSENT "ok\n");
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(dest_set_meta(d, "k", "v", &err), 0);
+    assert_string_equal(sent(&f), "meta k v\n");
+    close_fake(&f, d);
+}
+
 /* A failback's --discard-primary-changes over SSH: the receiver rolls
  * its image back (protocol 5), and its refusal comes back as it was. */
 static void test_remote_rollback_is_a_request(void **state)
@@ -708,19 +769,53 @@ struct direct_fake {
     struct fake f;
     struct transport *far;
     char *path, *command;
+    bool abandoned;
 };
 
-static int fake_stream(void *ctx, const char *socket_path, const char *command,
+static int fake_stream(void *ctx, dest_remote_await_fn *await, void *await_arg,
                        struct transport **out, bool *direct, struct error *err)
 {
     struct direct_fake *df = (struct direct_fake *)ctx;
+    const char *socket_path, *command;
 
-    (void)err;
+    /* Logged in; now where to. */
+    if (await(await_arg, &socket_path, &command) < 0) {
+        df->abandoned = true;
+        return error_set(err, ERROR_STATE, 0, "not wanted");
+    }
     df->path = strdup(socket_path);
     df->command = strdup(command);
     transport_memory_pair("data session", "receiver's socket", out, &df->far);
     *direct = true;
     return 0;
+}
+
+/* A data session that logged in early (--streams given) while the
+ * receiver then names an unusable socket: it is let go, nothing hangs. */
+static void test_remote_early_login_let_go(void **state)
+{
+    struct dest_remote_params p = {0};
+    struct direct_fake df;
+    struct dest *d = NULL;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    memset(&df, 0, sizeof(df));
+    df.f.hello = VERSION "ok socket=relative/s\n";
+    df.f.answers = "";
+    df.f.script = (struct buf)BUF_INIT;
+    p.exec = fake_exec;
+    p.stream = fake_stream;
+    p.exec_ctx = &df;
+    p.streams = 2;
+    assert_int_equal(dest_remote_open(&p, "ssh://host/rbd/vol", NULL, "admin",
+                                      "rbd", "vol", &d, &err),
+                     -1);
+    assert_int_equal(err.kind, ERROR_PROTOCOL);
+    assert_null(d);
+    assert_true(df.abandoned);
+    assert_null(df.path);
+    buf_release(&df.f.script);
 }
 
 static void test_remote_direct_data_session_says_so(void **state)
@@ -764,6 +859,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_refuses_unsafe_socket_paths),
         cmocka_unit_test(test_remote_direct_data_session_says_so),
+        cmocka_unit_test(test_remote_early_login_let_go),
         cmocka_unit_test(test_remote_auto_streams_asks_for_the_most),
         cmocka_unit_test(test_remote_probe_reads_a_good_answer),
         cmocka_unit_test(test_remote_probe_of_an_absent_image),
@@ -787,6 +883,9 @@ int main(void)
         cmocka_unit_test(test_remote_hash_blocks_refuses_few_hashes),
         cmocka_unit_test(test_remote_error_answer_comes_back),
         cmocka_unit_test(test_remote_rollback_is_a_request),
+        cmocka_unit_test(test_remote_batch_sends_with_the_next),
+        cmocka_unit_test(test_remote_batch_failure_comes_with_the_next),
+        cmocka_unit_test(test_remote_no_batch_no_wait),
         cmocka_unit_test(test_remote_error_answer_must_be_numbers),
     };
 
