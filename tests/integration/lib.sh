@@ -318,6 +318,34 @@ ceph2() {
     cephc 2 "$@"
 }
 
+# ceph_unlag N: after a test froze ceph<N>'s daemons (SIGSTOP), the PGs
+# whose read lease lapsed in the freeze can stay "laggy" on this
+# single-OSD cluster (Pacific) and block every op on them: seen once in
+# CI after t54's 47 s freeze, when ceph1 then failed t55's first write and
+# slowed t54's clean-up by 6 minutes. Waits up to 15 s for no PG to be
+# laggy (and pg stat to answer); else marks osd.0 down once, which makes
+# it re-peer (it rejoins at once, "wrongly marked me down"), and waits up
+# to 30 s more.
+_lib_unlagged() {
+    local st
+    st=$(cephc "$1" pg stat 2>/dev/null) && [ -n "$st" ] &&
+        [[ $st != *laggy* && $st != *peering* && $st != *stale* ]]
+}
+ceph_unlag() {
+    local i
+    for i in $(seq 30); do
+        _lib_unlagged "$1" && return 0
+        sleep 0.5
+    done
+    echo "# ceph$1 after the freeze: $(cephc "$1" pg stat 2>&1 | cut -d';' -f1); osd.0 re-peers"
+    cephc "$1" osd down 0 >/dev/null 2>&1
+    for i in $(seq 60); do
+        _lib_unlagged "$1" && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
 rbdmove() {
     "$RBDMOVE" "$@"
 }
