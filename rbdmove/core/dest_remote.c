@@ -145,9 +145,9 @@ static int request(struct dest_remote *d, const struct buf *line,
     return 0;
 }
 
-/* A request of fixed words. */
-static int simple(struct dest_remote *d, struct error *err, const char *verb,
-                  const char *a1, const char *a2)
+/* A request of fixed words; held back while batching when may_wait. */
+static int words(struct dest_remote *d, bool may_wait, struct error *err,
+                 const char *verb, const char *a1, const char *a2)
 {
     struct buf line = BUF_INIT;
     int ret;
@@ -157,9 +157,15 @@ static int simple(struct dest_remote *d, struct error *err, const char *verb,
         proto_add(&line, a1);
     if (a2)
         proto_add(&line, a2);
-    ret = request(d, &line, NULL, err);
+    ret = may_wait ? later(d, &line, err) : request(d, &line, NULL, err);
     buf_release(&line);
     return ret;
+}
+
+static int simple(struct dest_remote *d, struct error *err, const char *verb,
+                  const char *a1, const char *a2)
+{
+    return words(d, false, err, verb, a1, a2);
 }
 
 static int later(struct dest_remote *d, const struct buf *line,
@@ -176,23 +182,6 @@ static int later(struct dest_remote *d, const struct buf *line,
     buf_adds(&d->later, "\n");
     d->nlater++;
     return 0;
-}
-
-/* A request of fixed words, held back while batching. */
-static int simple_later(struct dest_remote *d, struct error *err,
-                        const char *verb, const char *a1, const char *a2)
-{
-    struct buf line = BUF_INIT;
-    int ret;
-
-    proto_add(&line, verb);
-    if (a1)
-        proto_add(&line, a1);
-    if (a2)
-        proto_add(&line, a2);
-    ret = later(d, &line, err);
-    buf_release(&line);
-    return ret;
 }
 
 static void remote_batch(struct dest *dd)
@@ -370,7 +359,7 @@ static int remote_create(struct dest *dd, uint64_t size, int order,
 
     snprintf(s, sizeof(s), "%" PRIu64, size);
     snprintf(o, sizeof(o), "%d", order);
-    if (simple_later((struct dest_remote *)dd, err, "create", s, o) < 0)
+    if (words((struct dest_remote *)dd, true, err, "create", s, o) < 0)
         return -1;
     ((struct dest_remote *)dd)->size = size;
     return 0;
@@ -391,9 +380,8 @@ static int remote_set_meta(struct dest *dd, const char *key, const char *value,
                            struct error *err)
 {
     if (value)
-        return simple_later((struct dest_remote *)dd, err, "meta", key, value);
-    return simple_later((struct dest_remote *)dd, err, "meta-remove", key,
-                        NULL);
+        return words((struct dest_remote *)dd, true, err, "meta", key, value);
+    return words((struct dest_remote *)dd, true, err, "meta-remove", key, NULL);
 }
 
 static int remote_snap_create(struct dest *dd, const char *name,
