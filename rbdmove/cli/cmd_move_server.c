@@ -210,7 +210,8 @@ int move_server(struct move_args *a, const char *dir)
     size_t n = 0, made = 0;
     int ret = EXIT_FAIL;
 
-    if (migrate_server_volumes(&a->mo.plan, a->server, &ids, &n, &err) < 0) {
+    if (migrate_server_volumes(&a->mo.plan, a->server, &ids, &n, NULL, &err) <
+        0) {
         ret = cli_report_error(&err);
         goto out;
     }

@@ -61,6 +61,10 @@ int cmd_points(int argc, char **argv)
     if (!cli_json) {
         printf("copy %s of volume %s: %zu recovery point%s\n", pts.copy_id,
                pts.sync_of, pts.n, pts.n == 1 ? "" : "s");
+        if (pts.group)
+            printf("synced with the other volumes of server %s (%zu "
+                   "copies): only the points all of them hold\n",
+                   pts.group, pts.group_size);
         if (pts.failover_point)
             printf("%s to point %s: it is the workload's volume now\n",
                    pts.failed_over ? "failed over" : "being failed over",
@@ -82,6 +86,10 @@ int cmd_points(int argc, char **argv)
         json_out_bool(&j, "verified", pts.p[i].verified);
         json_out_bool(&j, "base", pts.p[i].base);
         json_out_str(&j, "source", pts.p[i].source);
+        if (pts.group) {
+            json_out_str(&j, "group", pts.group);
+            json_out_u64(&j, "group_size", pts.group_size);
+        }
         if (pts.failover_point) {
             json_out_str(&j, "failover_point", pts.failover_point);
             json_out_bool(&j, "failed_over", pts.failed_over);

@@ -100,6 +100,10 @@ int cmd_release(int argc, char **argv)
             res.copy ? "copy " : "", res.volume_id, res.snaps,
             res.snaps == 1 ? "" : "s", res.image_keys, res.cinder_keys,
             res.cinder_keys == 1 ? "" : "s");
+    if (res.groups)
+        fprintf(stderr,
+                "rbdmove: the RBD group a stopped 'sync --server' left on it "
+                "was removed too (its other volumes left it with it)\n");
     if (json) {
         struct json_out j = JSON_OUT_INIT;
 
@@ -110,6 +114,7 @@ int cmd_release(int argc, char **argv)
         json_out_u64(&j, "snapshots", res.snaps);
         json_out_u64(&j, "image_keys", res.image_keys);
         json_out_u64(&j, "cinder_keys", res.cinder_keys);
+        json_out_u64(&j, "groups", res.groups);
         json_out_object_end(&j);
         printf("%s\n", json_out_text(&j));
         json_out_release(&j);

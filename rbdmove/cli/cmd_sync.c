@@ -32,13 +32,16 @@ static const struct cli_command sync_command = {
     "sync",
     "[--os-cloud CLOUD] [--os-region-name REGION] [--dst-os-cloud CLOUD]\n"
     "       --dst-os-region-name REGION --src-conf CONF --dst-conf CONF\n"
-    "       [--ssh [USER@]HOST[:PORT]] [--json] VOLUME",
+    "       [--ssh [USER@]HOST[:PORT]] [--json] (VOLUME | --server SERVER)",
     "Keep a disaster-recovery copy of VOLUME in another region: the first\n"
     "run creates the copy (a volume marked rbdmove.sync_of) and seeds it,\n"
-    "every later run moves only what changed. Nothing is detached.",
+    "every later run moves only what changed. Nothing is detached. With\n"
+    "--server, every data volume of SERVER, their recovery points taken at\n"
+    "one instant (an RBD group snapshot).",
 };
 
 static const char *metrics_file;
+static const char *sync_server;
 static const char *sync_keep;
 static struct retention sync_policy;
 
@@ -61,6 +64,9 @@ static struct parse_option *sync_options(struct move_args *a)
                    "recovery points the copy keeps: the newest N, or a "
                    "policy such as 24h:hourly,7d:daily (default 1: the last "
                    "sync only)"),
+        OPT_STRING(0, "server", &sync_server, "SERVER",
+                   "sync every data volume of SERVER (name or id, source "
+                   "region) at one instant, instead of one VOLUME"),
         OPT_BOOL(0, "verify", &a->verify,
                  "compare the snapshots both sides share at the end"),
         OPT_OPENSTACK_NEW_VOLUME(p, "the copy"),
@@ -100,7 +106,12 @@ static enum parse_options_status parse_sync(int argc, char **argv,
     free(opts);
     if (st != PARSE_OPT_DONE)
         return st;
-    if (n != 1 || !argv[0][0])
+    if (sync_server && (n != 0 || !sync_server[0]))
+        return parse_options_error(&sync_command,
+                                   n ? "give one volume or --server, not "
+                                       "both"
+                                     : "--server needs a server");
+    if (!sync_server && (n != 1 || !argv[0][0]))
         return parse_options_error(&sync_command, "expected one volume");
     if (!a->mo.plan.dst.region)
         return parse_options_error(&sync_command,
@@ -108,7 +119,7 @@ static enum parse_options_status parse_sync(int argc, char **argv,
     if (!a->mo.src_conf || !a->dst_conf)
         return parse_options_error(&sync_command,
                                    "--src-conf and --dst-conf are required");
-    a->mo.plan.volume = argv[0];
+    a->mo.plan.volume = sync_server ? NULL : argv[0];
     if (sync_keep) {
         struct error err = ERROR_INIT;
 
@@ -225,6 +236,62 @@ static int write_metrics(const char *volume, double start, int status,
     return status;
 }
 
+/* sync --server: the volumes' copies take one point together. */
+static int sync_group(struct migrate_sync_opts *so, struct sync_watch *w,
+                      double start)
+{
+    struct migrate_sync_opts *os = NULL;
+    struct migrate_sync_result *res = NULL;
+    struct error err = ERROR_INIT;
+    char server_id[37] = "", **ids = NULL;
+    size_t n = 0;
+    int ret, points = -1;
+
+    if (migrate_server_volumes(&so->m.plan, sync_server, &ids, &n, server_id,
+                               &err) < 0) {
+        ret = cli_report_error(&err);
+        goto out;
+    }
+    if (n > 16) {
+        error_set(&err, ERROR_USAGE, 0,
+                  "server %s has %zu data volumes; at most 16 are synced "
+                  "together",
+                  server_id, n);
+        ret = cli_report_error(&err);
+        goto out;
+    }
+    os = xcalloc(n, sizeof(*os));
+    res = xcalloc(n, sizeof(*res));
+    for (size_t i = 0; i < n; i++) {
+        os[i] = *so;
+        os[i].m.plan.volume = ids[i];
+    }
+    fprintf(stderr, "rbdmove: syncing %zu volume%s of server %s together\n", n,
+            n == 1 ? "" : "s", server_id);
+    if (migrate_sync_group(os, n, server_id, res, &err) < 0) {
+        ret = cli_report_error(&err);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        print_synced(&res[i]);
+        if (points < 0 || (int)res[i].points < points)
+            points = (int)res[i].points;
+    }
+    ret = EXIT_OK;
+out:
+    if (metrics_file)
+        ret = write_metrics(sync_server, start, ret, w,
+                            ret == EXIT_OK ? points : -1);
+    for (size_t i = 0; res && i < n; i++)
+        migrate_sync_result_release(&res[i]);
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+    free(os);
+    free(res);
+    return ret;
+}
+
 int cmd_sync(int argc, char **argv)
 {
     struct move_args a;
@@ -271,6 +338,14 @@ int cmd_sync(int argc, char **argv)
     }
     progress_setup(a.progress, cli_json);
     cli_install_signals();
+    if (sync_server) {
+        ret = sync_group(&so, &w, start);
+        progress_stop();
+        for (unsigned i = 0; i < dc.n; i++)
+            cli_session_free(dc.sessions[i]);
+        free(dir);
+        return ret;
+    }
     ret = migrate_sync(&so, &res, &err);
     progress_stop();
     for (unsigned i = 0; i < dc.n; i++)

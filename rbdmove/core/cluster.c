@@ -205,6 +205,16 @@ const char *cluster_mons(const struct cluster *cl)
     return cl->mons;
 }
 
+char *cluster_pool_name(struct cluster *cl, int64_t id)
+{
+    char name[256];
+
+    if (id < 0 ||
+        rados_pool_reverse_lookup(cl->rados, id, name, sizeof(name)) < 0)
+        return NULL;
+    return xstrdup(name);
+}
+
 void *cluster_rados(struct cluster *cl)
 {
     return cl->rados;

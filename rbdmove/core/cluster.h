@@ -48,6 +48,9 @@ uint64_t cluster_instance_id(struct cluster *cl);
  * name it: "IP:PORT/NONCE"), owned; NULL when it cannot be told. */
 char *cluster_addr(struct cluster *cl);
 
+/* The name of pool id (owned), NULL when there is no such pool. */
+char *cluster_pool_name(struct cluster *cl, int64_t id);
+
 /* The rados_t as a void pointer, for image.c only. */
 void *cluster_rados(struct cluster *cl);
 

@@ -510,6 +510,206 @@ int image_snap_remove(struct image *img, const char *name, struct error *err)
     return 0;
 }
 
+/* ---- groups ---------------------------------------------------------------
+ */
+
+int image_open_group_snap(struct cluster *cl, const char *pool,
+                          const char *name, const char *gpool,
+                          const char *group, const char *gsnap,
+                          struct image **out, struct error *err)
+{
+    struct image *img = NULL;
+    struct image_snap *snaps = NULL;
+    rados_ioctx_t gio = NULL;
+    size_t n = 0;
+    int64_t gpool_id;
+    uint64_t id = 0;
+    bool found = false;
+    int ret = -1, r;
+
+    *out = NULL;
+    if (open_ioctx(cl, gpool, &gio, err) < 0)
+        return -1;
+    gpool_id = rados_ioctx_get_id(gio);
+    rados_ioctx_destroy(gio);
+    if (image_open(cl, pool, name, NULL, true, &img, err) < 0)
+        return -1;
+    if (image_snap_list(img, &snaps, &n, err) < 0)
+        goto out;
+    for (size_t i = 0; i < n && !found; i++) {
+        rbd_snap_namespace_type_t type;
+        rbd_snap_group_namespace_t ns;
+
+        if (rbd_snap_get_namespace_type(img->rbd, snaps[i].id, &type) < 0 ||
+            type != RBD_SNAP_NAMESPACE_TYPE_GROUP)
+            continue;
+        memset(&ns, 0, sizeof(ns));
+        if (rbd_snap_get_group_namespace(img->rbd, snaps[i].id, &ns,
+                                         sizeof(ns)) < 0)
+            continue;
+        found = ns.group_pool == gpool_id && ns.group_name &&
+                !strcmp(ns.group_name, group) && ns.group_snap_name &&
+                !strcmp(ns.group_snap_name, gsnap);
+        if (found)
+            id = snaps[i].id;
+        rbd_snap_group_namespace_cleanup(&ns, sizeof(ns));
+    }
+    if (!found) {
+        error_set(err, ERROR_CEPH, ENOENT,
+                  "'%s' has no snapshot of group snapshot '%s/%s@%s'",
+                  img->spec, gpool, group, gsnap);
+        goto out;
+    }
+    r = rbd_snap_set_by_id(img->rbd, id);
+    if (r < 0) {
+        error_set(err, ERROR_CEPH, -r,
+                  "cannot open '%s' at group snapshot '%s/%s@%s'", img->spec,
+                  gpool, group, gsnap);
+        goto out;
+    }
+    free(img->spec);
+    img->spec = xasprintf("%s/%s@%s", pool, name, gsnap);
+    free(img->id);
+    img->id = NULL;
+    img->at_snap = true;
+    if (read_identity(img, err) < 0)
+        goto out;
+    *out = img;
+    img = NULL;
+    ret = 0;
+out:
+    image_snaps_free(snaps, n);
+    image_close(img);
+    return ret;
+}
+
+int image_group_of(struct image *img, char **group, int64_t *pool_id,
+                   struct error *err)
+{
+    rbd_group_info_t info;
+    int r;
+
+    *group = NULL;
+    *pool_id = -1;
+    memset(&info, 0, sizeof(info));
+    r = rbd_get_group(img->rbd, &info, sizeof(info));
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r, "cannot read the group of '%s'",
+                         img->spec);
+    if (info.name && *info.name) {
+        *group = xstrdup(info.name);
+        *pool_id = info.pool;
+    }
+    rbd_group_info_cleanup(&info, sizeof(info));
+    return 0;
+}
+
+int image_group_create(struct cluster *cl, const char *gpool, const char *group,
+                       struct error *err)
+{
+    rados_ioctx_t io = NULL;
+    int r;
+
+    if (open_ioctx(cl, gpool, &io, err) < 0)
+        return -1;
+    r = rbd_group_create(io, group);
+    rados_ioctx_destroy(io);
+    if (r < 0 && r != -EEXIST)
+        return error_set(err, ERROR_CEPH, -r, "cannot create group '%s/%s'",
+                         gpool, group);
+    return 0;
+}
+
+int image_group_add(struct cluster *cl, const char *gpool, const char *group,
+                    const char *pool, const char *image, struct error *err)
+{
+    rados_ioctx_t gio = NULL, io = NULL;
+    int r;
+
+    if (open_ioctx(cl, gpool, &gio, err) < 0)
+        return -1;
+    if (open_ioctx(cl, pool, &io, err) < 0) {
+        rados_ioctx_destroy(gio);
+        return -1;
+    }
+    r = rbd_group_image_add(gio, group, io, image);
+    rados_ioctx_destroy(io);
+    rados_ioctx_destroy(gio);
+    if (r < 0 && r != -EEXIST)
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot add '%s/%s' to group '%s/%s'", pool, image,
+                         gpool, group);
+    return 0;
+}
+
+int image_group_snap_create(struct cluster *cl, const char *gpool,
+                            const char *group, const char *snap,
+                            struct error *err)
+{
+    rados_ioctx_t io = NULL;
+    int r;
+
+    if (open_ioctx(cl, gpool, &io, err) < 0)
+        return -1;
+    r = rbd_group_snap_create2(io, group, snap, 0);
+    rados_ioctx_destroy(io);
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot snapshot group '%s/%s' as '%s'%s", gpool,
+                         group, snap,
+                         r == -ETIMEDOUT || r == -EBUSY
+                             ? " (a client of one of its images did not "
+                               "quiesce)"
+                             : "");
+    return 0;
+}
+
+int image_group_remove(struct cluster *cl, const char *gpool, const char *group,
+                       struct error *err)
+{
+    rados_ioctx_t io = NULL;
+    int r;
+
+    if (open_ioctx(cl, gpool, &io, err) < 0)
+        return -1;
+    r = rbd_group_remove(io, group);
+    rados_ioctx_destroy(io);
+    if (r < 0 && r != -ENOENT)
+        return error_set(err, ERROR_CEPH, -r, "cannot remove group '%s/%s'",
+                         gpool, group);
+    return 0;
+}
+
+int image_group_exists(struct cluster *cl, const char *gpool, const char *group,
+                       bool *exists, struct error *err)
+{
+    rados_ioctx_t io = NULL;
+    size_t size = 0;
+    char *names = NULL;
+    int r;
+
+    *exists = false;
+    if (open_ioctx(cl, gpool, &io, err) < 0)
+        return -1;
+    for (;;) {
+        r = rbd_group_list(io, names, &size);
+        if (r != -ERANGE)
+            break;
+        names = xrealloc(names, size + 1);
+    }
+    rados_ioctx_destroy(io);
+    if (r < 0) {
+        free(names);
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot list the groups of pool '%s'", gpool);
+    }
+    for (const char *p = names; p && p < names + size && *p; p += strlen(p) + 1)
+        if (!strcmp(p, group))
+            *exists = true;
+    free(names);
+    return 0;
+}
+
 int image_snap_rollback(struct image *img, const char *name, struct error *err)
 {
     int r = rbd_snap_rollback(img->rbd, name);

@@ -103,6 +103,43 @@ int image_snap_remove(struct image *img, const char *name,
 int image_snap_rollback(struct image *img, const char *name,
                         struct error *err) MUST_CHECK;
 
+/* ---- groups: one instant for several images ---------------------------- */
+
+/*
+ * Open pool/name read-only at its snapshot that group snapshot gsnap of
+ * group gpool/group made. ENOENT (ERROR_CEPH) when it has none.
+ */
+int image_open_group_snap(struct cluster *cl, const char *pool,
+                          const char *name, const char *gpool,
+                          const char *group, const char *gsnap,
+                          struct image **out, struct error *err) MUST_CHECK;
+/* The group the image belongs to: *group NULL when none, else owned, and
+ * *pool_id its pool's id. */
+int image_group_of(struct image *img, char **group, int64_t *pool_id,
+                   struct error *err) MUST_CHECK;
+/* Create group gpool/group; one that exists already is fine. */
+int image_group_create(struct cluster *cl, const char *gpool, const char *group,
+                       struct error *err) MUST_CHECK;
+/* Add pool/image to it; an image already in it is fine. */
+int image_group_add(struct cluster *cl, const char *gpool, const char *group,
+                    const char *pool, const char *image,
+                    struct error *err) MUST_CHECK;
+/*
+ * Snapshot every image of the group at one instant: librbd asks each
+ * image's clients to quiesce (and waits for them) first, and a client
+ * that cannot is an error.
+ */
+int image_group_snap_create(struct cluster *cl, const char *gpool,
+                            const char *group, const char *snap,
+                            struct error *err) MUST_CHECK;
+/* Remove the group with its snapshots (its images stay, out of it); a
+ * missing group is fine. */
+int image_group_remove(struct cluster *cl, const char *gpool, const char *group,
+                       struct error *err) MUST_CHECK;
+/* *exists: group gpool/group exists. */
+int image_group_exists(struct cluster *cl, const char *gpool, const char *group,
+                       bool *exists, struct error *err) MUST_CHECK;
+
 /* ---- metadata (image-level key/value) ----------------------------------- */
 
 /* *value = NULL when the key is absent; else an owned string. */

@@ -585,8 +585,8 @@ static int verify_whole(struct move *m, const char *snap, struct error *err)
     const char *what = snap ? snap : "the heads";
     int ret = -1;
 
-    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, snap, true,
-                   &img, err) < 0 ||
+    if (replicate_open_snap(m->src_cl, m->rec.src.pool, m->rec.src.image, snap,
+                            &img, err) < 0 ||
         verify_hash_image(img, VERIFY_BLOCK, verify_window(m->o->params.window),
                           NULL, NULL, &a, err) < 0 ||
         dest_hash(m->dst, snap, VERIFY_BLOCK, &b, err) < 0)

@@ -145,9 +145,10 @@ int migrate_run(struct journal *j, const struct migrate_opts *o,
 /*
  * The data volumes attached to server (name or id) in the source region
  * of po, in device order, the boot disk left out. Caller frees *ids.
+ * server_id (NULL or 37 bytes) gets the server's id.
  */
 int migrate_server_volumes(const struct plan_options *po, const char *server,
-                           char ***ids, size_t *n,
+                           char ***ids, size_t *n, char *server_id /* [37] */,
                            struct error *err) MUST_CHECK;
 
 /*
@@ -210,6 +211,20 @@ void migrate_sync_result_release(struct migrate_sync_result *r);
 int migrate_sync(const struct migrate_sync_opts *o,
                  struct migrate_sync_result *res, struct error *err) MUST_CHECK;
 
+/*
+ * sync --server: the copies of the n volumes os[i].m.plan.volume (a
+ * server's data volumes, all on one cluster) take a point at one instant,
+ * a group snapshot of their images (librbd quiesces their clients first).
+ * The copies are checked and opened before any source changes; a point
+ * is recorded (with group=server_id) on each copy only when all of them
+ * hold it. The RBD group rbdmove-SERVER_ID exists only while this runs:
+ * a run that stops leaves it, with the snapshot its unfinished rounds read
+ * from, for the next run. res[i] per volume.
+ */
+int migrate_sync_group(const struct migrate_sync_opts *os, size_t n,
+                       const char *server_id, struct migrate_sync_result *res,
+                       struct error *err) MUST_CHECK;
+
 /* ---- recovery points of a copy (sync --keep)
  * -------------------------------- */
 
@@ -226,9 +241,14 @@ struct migrate_point {
 
 struct migrate_points {
     char copy_id[37];
-    char *sync_of;           /* the source volume's id */
-    char *failover_point;    /* failed over (or being) to it; else NULL */
-    bool failed_over;        /* the failover finished */
+    char *sync_of;        /* the source volume's id */
+    char *failover_point; /* failed over (or being) to it; else NULL */
+    bool failed_over;     /* the failover finished */
+    /* Synced with its server's other volumes (sync --server): the
+     * server's id, and how many copies the group has; only the points
+     * all of them hold are listed. NULL, 0: synced on its own. */
+    char *group;
+    size_t group_size;
     struct migrate_point *p; /* newest first */
     size_t n;
 };
@@ -261,6 +281,7 @@ struct migrate_release_result {
     char volume_id[37];
     bool copy;         /* it was a copy made by sync */
     size_t snaps;      /* rbdmove snapshots removed */
+    size_t groups;     /* rbdmove's RBD group it was in, removed */
     size_t image_keys; /* rbdmove keys removed from the image's metadata */
     size_t cinder_keys;
 };

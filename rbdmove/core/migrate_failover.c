@@ -533,6 +533,179 @@ static int fail_over(const struct migrate_failover_opts *o, struct cluster *cl,
     return 0;
 }
 
+/* ---- groups: one point for all copies of a server's volumes ---------- */
+
+/* The group points (replicate_snap_is_group) rbdmove made on copy c's
+ * image; owned names, oldest first. */
+static int group_points(struct cluster *cl, const struct fo_copy *c,
+                        char ***names, size_t *n, struct error *err)
+{
+    struct image *img = NULL;
+    struct image_snap *snaps = NULL;
+    size_t ns = 0;
+
+    *names = NULL;
+    *n = 0;
+    if (image_open(cl, c->pool, c->p->rbd_image, NULL, true, &img, err) < 0 ||
+        image_snap_list(img, &snaps, &ns, err) < 0) {
+        image_close(img);
+        return -1;
+    }
+    *names = xcalloc(ns + 1, sizeof(**names));
+    for (size_t i = 0; i < ns; i++)
+        if (replicate_snap_is_group(snaps[i].name))
+            (*names)[(*n)++] = xstrdup(snaps[i].name);
+    image_snaps_free(snaps, ns);
+    image_close(img);
+    return 0;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/*
+ * Copies of a server's volumes synced together (rbdmove.group) fail over
+ * to one point, which every one of them holds: all of the group's copies
+ * must be given, and the point asked for is chosen among the points they
+ * all hold (by the time in its name, which is the same on all).
+ */
+static int align_group(const struct migrate_failover_opts *o,
+                       struct cluster *cl, struct fo_copy *c, size_t n,
+                       size_t first, struct error *err)
+{
+    const char *group =
+        cinder_volume_meta(&c[first].p->volume, "rbdmove.group");
+    struct cinder_volume *all = NULL;
+    char **common = NULL;
+    size_t nall = 0, ncommon = 0;
+    long pick = -1;
+    int ret = -1;
+
+    if (cinder_volume_list(c[first].p->src.cinder, NULL, &all, &nall, err) < 0)
+        return -1;
+    for (size_t i = 0; i < nall; i++) {
+        const char *g = cinder_volume_meta(&all[i], "rbdmove.group");
+        bool given = false;
+
+        if (!g || strcmp(g, group) ||
+            !cinder_volume_meta(&all[i], "rbdmove.sync_of"))
+            continue;
+        for (size_t k = 0; k < n; k++)
+            given = given || !strcmp(c[k].p->volume.id, all[i].id);
+        if (!given) {
+            error_set(err, ERROR_STATE, 0,
+                      "copy %s was synced with the other volumes of server "
+                      "%s (sync --server), and copy %s of that group is not "
+                      "among those given: fail them over together, so that "
+                      "they hold one point; nothing was changed",
+                      c[first].p->volume.id, group, all[i].id);
+            goto out;
+        }
+    }
+    for (size_t k = first; k < n; k++) {
+        const char *g = cinder_volume_meta(&c[k].p->volume, "rbdmove.group");
+        char **names;
+        size_t nn, w = 0;
+
+        if (!g || strcmp(g, group))
+            continue;
+        if (group_points(cl, &c[k], &names, &nn, err) < 0)
+            goto out;
+        if (!common) {
+            common = names;
+            ncommon = nn;
+            continue;
+        }
+        for (size_t i = 0; i < ncommon; i++) {
+            bool held = false;
+
+            for (size_t j = 0; j < nn; j++)
+                held = held || !strcmp(common[i], names[j]);
+            if (held)
+                common[w++] = common[i];
+            else
+                free(common[i]);
+        }
+        ncommon = w;
+        free_names(names, nn);
+    }
+    for (size_t i = 0; i < ncommon; i++) {
+        time_t t = retention_snap_time(common[i]);
+
+        if (!o->point || !strcmp(o->point, "latest"))
+            pick = pick < 0 || strcmp(common[i], common[pick]) > 0 ? (long)i
+                                                                   : pick;
+        else if (retention_parse_time(o->point) >= 0)
+            pick = t >= 0 && t <= retention_parse_time(o->point) &&
+                           (pick < 0 || strcmp(common[i], common[pick]) > 0)
+                       ? (long)i
+                       : pick;
+        else if (!strcmp(common[i], o->point))
+            pick = (long)i;
+    }
+    if (pick < 0) {
+        error_set(err, ERROR_STATE, 0,
+                  "the copies of server %s's volumes hold no common "
+                  "recovery point%s%s (a group's point is complete only "
+                  "on all of them; see 'rbdmove points'); nothing was "
+                  "changed",
+                  group, o->point && strcmp(o->point, "latest") ? " " : "",
+                  o->point && strcmp(o->point, "latest") ? o->point : "");
+        goto out;
+    }
+    for (size_t k = first; k < n; k++) {
+        const char *g = cinder_volume_meta(&c[k].p->volume, "rbdmove.group");
+
+        if (!g || strcmp(g, group))
+            continue;
+        if (c[k].todo != FO_NEW) {
+            if (c[k].point && strcmp(c[k].point, common[pick])) {
+                error_set(err, ERROR_STATE, 0,
+                          "copy %s was failed over (or is being) to point "
+                          "%s, and the other copies of server %s's "
+                          "volumes have %s in common: finish or undo that "
+                          "copy's failover by hand; nothing was changed",
+                          c[k].p->volume.id, c[k].point, group, common[pick]);
+                goto out;
+            }
+            continue;
+        }
+        free(c[k].point);
+        free(c[k].point_time);
+        c[k].point = xstrdup(common[pick]);
+        (void)point_time(&c[k].p->volume, c[k].point, &c[k].point_time);
+    }
+    ret = 0;
+out:
+    free_names(common, ncommon);
+    cinder_volumes_free(all, nall);
+    return ret;
+}
+
+static int align_groups(const struct migrate_failover_opts *o,
+                        struct cluster *cl, struct fo_copy *c, size_t n,
+                        struct error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *g = cinder_volume_meta(&c[i].p->volume, "rbdmove.group");
+        bool seen = false;
+
+        for (size_t k = 0; g && k < i; k++) {
+            const char *h =
+                cinder_volume_meta(&c[k].p->volume, "rbdmove.group");
+
+            seen = seen || (h && !strcmp(h, g));
+        }
+        if (g && !seen && align_group(o, cl, c, n, i, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int migrate_failover(const struct migrate_failover_opts *o,
                      struct migrate_failover_result *res, struct error *err)
 {
@@ -562,6 +735,8 @@ int migrate_failover(const struct migrate_failover_opts *o,
                 goto out;
             }
     }
+    if (align_groups(o, cl, c, o->n_copies, err) < 0)
+        goto out;
     snprintf(res->server_id, sizeof(res->server_id), "%s", c[0].p->server.id);
     for (size_t i = 0; i < o->n_copies; i++) {
         struct migrate_failover_copy *r = &res->c[i];

@@ -36,7 +36,8 @@ static int cmp_device(const void *a, const void *b)
 }
 
 int migrate_server_volumes(const struct plan_options *po, const char *server,
-                           char ***ids, size_t *n, struct error *err)
+                           char ***ids, size_t *n, char *server_id,
+                           struct error *err)
 {
     struct plan_options o = *po;
     struct nova_attachment *a = NULL;
@@ -59,6 +60,8 @@ int migrate_server_volumes(const struct plan_options *po, const char *server,
     if (nova_server_find(p->src.nova, server, &s, err) < 0 ||
         nova_attachments_list(p->src.nova, s.id, &a, &cnt, err) < 0)
         goto out;
+    if (server_id)
+        snprintf(server_id, 37, "%s", s.id);
     qsort(a, cnt, sizeof(*a), cmp_device);
     for (size_t i = 0; i < cnt; i++) {
         if (is_boot_device(a[i].device))

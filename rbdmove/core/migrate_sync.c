@@ -179,9 +179,10 @@ int move_sync_lock(const char *dir, const char *source_id, int *fd,
  * points on. */
 static const struct retention base_only = {.count = 1};
 
-static int sync_data(struct move *m, const struct migrate_sync_opts *o,
-                     const char *dst_id, struct migrate_sync_result *res,
-                     struct error *err)
+/* Connect both sides of the copy dst_id and open the replicate (the
+ * destination checked; nothing changed on the source). */
+static int sync_open(struct move *m, const struct migrate_sync_opts *o,
+                     const char *dst_id, struct error *err)
 {
     const struct plan *p = m->plan;
     struct replicate_opts ro;
@@ -239,15 +240,24 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
     ro.event_ctx = m;
     move_volume_expectations(&ro, p->dst_ceph_fsid, &v);
     if (replicate_open(m->src_cl, m->rec.src.pool, m->rec.src.image, m->dst,
-                       &ro, &m->repl, err) < 0 ||
-        replicate_run(m->repl, &res->converged, err) < 0)
+                       &ro, &m->repl, err) < 0)
         goto out;
-    res->rounds = replicate_rounds(m->repl);
-    res->base = xstrdup(replicate_base(m->repl));
     ret = 0;
 out:
     cinder_volume_release(&v);
     return ret;
+}
+
+static int sync_data(struct move *m, const struct migrate_sync_opts *o,
+                     const char *dst_id, struct migrate_sync_result *res,
+                     struct error *err)
+{
+    if (sync_open(m, o, dst_id, err) < 0 ||
+        replicate_run(m->repl, &res->converged, err) < 0)
+        return -1;
+    res->rounds = replicate_rounds(m->repl);
+    res->base = xstrdup(replicate_base(m->repl));
+    return 0;
 }
 
 /*
@@ -260,7 +270,7 @@ out:
  */
 static int record_points(struct move *m, const char *dst_id,
                          struct migrate_sync_result *res, const char *when,
-                         struct error *err)
+                         const char *group, struct error *err)
 {
     struct cinder *c = m->plan->dst.cinder;
     struct dest_state st;
@@ -276,25 +286,36 @@ static int record_points(struct move *m, const char *dst_id,
     if (!strncmp(ident, "v1 ", 3))
         ident += 3;
     buf_addf(&key, MIGRATE_POINT_PREFIX "%s", res->base);
-    buf_addf(&val, "time=%s verified=%s %s", when, res->verified ? "yes" : "no",
-             ident);
+    buf_addf(&val, "time=%s verified=%s %s%s%s", when,
+             res->verified ? "yes" : "no", group ? "group=" : "",
+             group ? group : "", group ? " " : "");
+    buf_addf(&val, "%s", ident);
     {
         /* The server the source serves, for a failback that is given
          * none (only a volume attached to one server names it). */
         const char *server = m->plan->n_attachments == 1
                                  ? m->plan->attachments[0].server_id
                                  : NULL;
-        struct cinder_kv meta[] = {{"rbdmove.state", "synced"},
-                                   {"rbdmove.synced_at", when},
-                                   {"rbdmove.base", res->base},
-                                   {buf_str(&key), buf_str(&val)},
-                                   {"rbdmove.sync_server", server}};
+        struct cinder_kv meta[] = {
+            {"rbdmove.state", "synced"},     {"rbdmove.synced_at", when},
+            {"rbdmove.base", res->base},     {buf_str(&key), buf_str(&val)},
+            {"rbdmove.sync_server", server}, {"rbdmove.group", group}};
+        size_t nmeta = server ? 5 : 4;
 
-        if (cinder_volume_metadata_set(c, dst_id, meta, server ? 5 : 4, err) <
-            0)
+        if (group) {
+            meta[nmeta].key = meta[5].key;
+            meta[nmeta].value = group;
+            nmeta++;
+        }
+        if (cinder_volume_metadata_set(c, dst_id, meta, nmeta, err) < 0)
             goto out;
     }
     if (cinder_volume_get(c, dst_id, &v, err) < 0)
+        goto out;
+    /* A copy synced on its own is no longer one of its server's group:
+     * its newest point is not the group's. */
+    if (!group && cinder_volume_meta(&v, "rbdmove.group") &&
+        cinder_volume_metadata_unset(c, dst_id, "rbdmove.group", err) < 0)
         goto out;
     for (size_t i = 0; i < v.n_metadata; i++) {
         const char *k = v.metadata[i].key;
@@ -395,7 +416,7 @@ int migrate_sync(const struct migrate_sync_opts *o,
 
         gmtime_r(&now, &tm);
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        if (record_points(&m, dst_id, res, when, err) < 0)
+        if (record_points(&m, dst_id, res, when, NULL, err) < 0)
             goto out;
     }
     ret = 0;
@@ -403,6 +424,238 @@ out:
     buf_release(&why);
     move_release(&m);
     journal_unlock_name(lock_fd);
+    return ret;
+}
+
+/* ---- sync --server: a crash-consistent group
+ * -------------------------------- */
+
+/* The RBD group of a server's images (in the pool of the first), which
+ * exists only while a group sync runs, or after one that stopped. */
+static char *group_name(const char *server_id)
+{
+    return xasprintf("rbdmove-%s", server_id);
+}
+
+/* Every image may join our group: in none, or in ours (a sync stopped). */
+static int check_group_free(struct move *m, const char *gpool,
+                            const char *group, struct error *err)
+{
+    struct image *img = NULL;
+    char *in = NULL, *in_pool = NULL;
+    int64_t pool_id = -1;
+    int ret = -1;
+
+    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL, true,
+                   &img, err) < 0 ||
+        image_group_of(img, &in, &pool_id, err) < 0)
+        goto out;
+    in_pool = in ? cluster_pool_name(m->src_cl, pool_id) : NULL;
+    if (in && (strcmp(in, group) || !in_pool || strcmp(in_pool, gpool))) {
+        error_set(err, ERROR_STATE, 0,
+                  "image %s/%s of volume %s is in RBD group '%s/%s' "
+                  "already (an image joins one group only); nothing was "
+                  "changed",
+                  m->rec.src.pool, m->rec.src.image, m->plan->volume.id,
+                  in_pool ? in_pool : "?", in);
+        goto out;
+    }
+    ret = 0;
+out:
+    free(in);
+    free(in_pool);
+    image_close(img);
+    return ret;
+}
+
+int migrate_sync_group(const struct migrate_sync_opts *os, size_t n,
+                       const char *server_id, struct migrate_sync_result *res,
+                       struct error *err)
+{
+    struct move *m = xcalloc(n ? n : 1, sizeof(*m));
+    struct migrate_report *rep = xcalloc(n ? n : 1, sizeof(*rep));
+    int *lock_fd = xcalloc(n ? n : 1, sizeof(*lock_fd));
+    char(*dst_id)[37] = xcalloc(n ? n : 1, sizeof(*dst_id));
+    char *group = group_name(server_id), *point = NULL;
+    const char *gpool = NULL;
+    struct cluster *cl = NULL;
+    size_t inited = 0;
+    bool group_made = false, group_existed = false;
+    int ret = -1;
+
+    for (size_t i = 0; i < n; i++)
+        lock_fd[i] = -1;
+    /* Every volume checked, its copy found or made, both sides opened:
+     * nothing changed on any source yet. */
+    for (; inited < n; inited++) {
+        size_t i = inited;
+        const struct migrate_sync_opts *o = &os[i];
+
+        memset(&res[i], 0, sizeof(res[i]));
+        move_init(&m[i], NULL, &o->m, &rep[i]);
+        m[i].plan = plan_build(&o->m.plan);
+        if (!m[i].plan->src.cinder || !m[i].plan->dst.cinder ||
+            !m[i].plan->have_volume || !plan_ok(m[i].plan)) {
+            move_preflight_failed(m[i].plan, "see 'rbdmove plan'", err);
+            error_prefix(err, "volume %s", o->m.plan.volume);
+            inited++;
+            goto out;
+        }
+        if (move_sync_lock(o->state_dir, m[i].plan->volume.id, &lock_fd[i],
+                           err) < 0 ||
+            find_sync_volume(m[i].plan->dst.cinder, m[i].plan->volume.id,
+                             dst_id[i], err) < 0) {
+            inited++;
+            goto out;
+        }
+        if (!dst_id[i][0]) {
+            if (create_sync_volume(m[i].plan, dst_id[i], err) < 0) {
+                inited++;
+                goto out;
+            }
+            res[i].created = true;
+        }
+        snprintf(res[i].dst_volume_id, sizeof(res[i].dst_volume_id), "%s",
+                 dst_id[i]);
+        if (sync_open(&m[i], o, dst_id[i], err) < 0) {
+            if (res[i].created && err->kind != ERROR_INTERRUPTED && !m[i].repl)
+                undo_sync_volume(m[i].plan, dst_id[i], err);
+            error_prefix(err, "volume %s", m[i].plan->volume.id);
+            inited++;
+            goto out;
+        }
+        if (i > 0 &&
+            strcmp(cluster_fsid(m[i].src_cl), cluster_fsid(m[0].src_cl))) {
+            error_set(err, ERROR_STATE, 0,
+                      "volumes %s and %s are on different Ceph clusters: "
+                      "no group snapshot spans them; nothing was synced",
+                      m[0].plan->volume.id, m[i].plan->volume.id);
+            inited++;
+            goto out;
+        }
+    }
+    if (n == 0) {
+        error_set(err, ERROR_STATE, 0, "no volume to sync");
+        goto out;
+    }
+    cl = m[0].src_cl;
+    gpool = m[0].rec.src.pool;
+    for (size_t i = 0; i < n; i++)
+        if (check_group_free(&m[i], gpool, group, err) < 0)
+            goto out;
+    for (size_t i = 0; i < n; i++)
+        if (replicate_remove_group_strays(m[i].repl, err) < 0)
+            goto out;
+    /* The group, with every image in it; a sync that stopped left it with
+     * the group snapshot its unfinished rounds read from. */
+    if (image_group_exists(cl, gpool, group, &group_existed, err) < 0 ||
+        image_group_create(cl, gpool, group, err) < 0)
+        goto out;
+    group_made = true;
+    for (size_t i = 0; i < n; i++)
+        if (image_group_add(cl, gpool, group, m[i].rec.src.pool,
+                            m[i].rec.src.image, err) < 0)
+            goto out;
+    /* Each image's own snapshot first (the next diff starts there), then
+     * the group's at one instant, under the same name: what changed
+     * between the two goes again next time. */
+    point = replicate_group_snap_name(os[0].clock_offset);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t id = 0;
+        struct image *img = NULL;
+        bool exists = false;
+
+        if (image_open(m[i].src_cl, m[i].rec.src.pool, m[i].rec.src.image, NULL,
+                       false, &img, err) < 0)
+            goto out;
+        if (image_snap_create(img, point, err) < 0 ||
+            image_snap_lookup(img, point, &exists, &id, err) < 0) {
+            image_close(img);
+            goto out;
+        }
+        image_close(img);
+        replicate_set_early(m[i].repl, point, id);
+    }
+    if (image_group_snap_create(cl, gpool, group, point, err) < 0) {
+        /* Nothing reads from a group this run made: it goes again (the
+         * images' own snapshots go with the replicates). */
+        if (!group_existed) {
+            struct error e = ERROR_INIT;
+
+            if (image_group_remove(cl, gpool, group, &e) == 0)
+                group_made = false;
+        }
+        goto out;
+    }
+    move_emit(&m[0], "info", NULL,
+              "group snapshot '%s' of %zu volumes of server %s taken", point, n,
+              server_id);
+    /* Each copy finishes what a stopped run left, then takes the point. */
+    for (size_t i = 0; i < n; i++) {
+        struct copy_stats st;
+
+        if (replicate_seed(m[i].repl, err) < 0 ||
+            (replicate_early_pending(m[i].repl) &&
+             replicate_round(m[i].repl, &st, err) < 0) ||
+            replicate_remove_retired(m[i].repl, err) < 0) {
+            error_prefix(err,
+                         "volume %s (the group's point is not complete; "
+                         "the next run finishes it)",
+                         m[i].plan->volume.id);
+            goto out;
+        }
+        res[i].rounds = replicate_rounds(m[i].repl);
+        res[i].converged = true;
+        res[i].base = xstrdup(replicate_base(m[i].repl));
+    }
+    /* Compared while the group snapshot that holds the point exists. */
+    for (size_t i = 0; i < n && os[i].verify; i++) {
+        if (move_verify_base(&m[i], err) < 0) {
+            error_prefix(err, "volume %s", m[i].plan->volume.id);
+            goto out;
+        }
+        res[i].verified = true;
+    }
+    {
+        char when[32];
+        time_t now = time(NULL);
+        struct tm tm;
+
+        gmtime_r(&now, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        for (size_t i = 0; i < n; i++)
+            if (record_points(&m[i], dst_id[i], &res[i], when, server_id, err) <
+                0)
+                goto out;
+    }
+    /* Complete: the group (and its snapshot) goes, so that Cinder can
+     * delete the volumes; each image's own snapshot is the next base. */
+    group_made = false;
+    if (image_group_remove(cl, gpool, group, err) < 0) {
+        error_prefix(err,
+                     "the copies hold point %s, but RBD group %s/%s stays "
+                     "(Cinder cannot delete its volumes until it goes: run "
+                     "the sync again, or 'rbdmove release')",
+                     point, gpool, group);
+        goto out;
+    }
+    ret = 0;
+out:
+    if (ret < 0 && group_made)
+        move_emit(&m[0], "info", NULL,
+                  "RBD group %s/%s stays until a later run finishes the "
+                  "point",
+                  gpool, group);
+    for (size_t i = 0; i < inited; i++) {
+        move_release(&m[i]);
+        journal_unlock_name(lock_fd[i]);
+    }
+    free(point);
+    free(group);
+    free(m);
+    free(rep);
+    free(lock_fd);
+    free(dst_id);
     return ret;
 }
 
@@ -419,6 +672,7 @@ void migrate_points_release(struct migrate_points *p)
     free(p->p);
     free(p->sync_of);
     free(p->failover_point);
+    free(p->group);
     memset(p, 0, sizeof(*p));
 }
 
@@ -464,6 +718,58 @@ static int point_newest_first(const void *a, const void *b)
 
     /* rbdmove's snapshot names start with their UTC time. */
     return strcmp(y->snap, x->snap);
+}
+
+/*
+ * A copy synced with the other volumes of its server (sync --server): a
+ * point of the group's is one only where every copy of the group holds
+ * it (a run that stopped half way left it on some); the others are left
+ * out.
+ */
+static int group_filter(struct cinder *c, const struct cinder_volume *v,
+                        struct migrate_points *out, struct error *err)
+{
+    const char *group = cinder_volume_meta(v, "rbdmove.group");
+    struct cinder_volume *all = NULL;
+    struct buf key = BUF_INIT;
+    size_t nall = 0, w = 0;
+
+    if (cinder_volume_list(c, NULL, &all, &nall, err) < 0)
+        return -1;
+    out->group = escaped(group);
+    for (size_t i = 0; i < nall; i++) {
+        const char *g = cinder_volume_meta(&all[i], "rbdmove.group");
+
+        if (g && !strcmp(g, group) &&
+            cinder_volume_meta(&all[i], "rbdmove.sync_of"))
+            out->group_size++;
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        struct migrate_point *pt = &out->p[i];
+        bool complete = true;
+
+        buf_reset(&key);
+        buf_addf(&key, MIGRATE_POINT_PREFIX "%s", pt->snap);
+        for (size_t k = 0; k < nall && replicate_snap_is_group(pt->snap); k++) {
+            const char *g = cinder_volume_meta(&all[k], "rbdmove.group");
+
+            if (g && !strcmp(g, group) &&
+                cinder_volume_meta(&all[k], "rbdmove.sync_of") &&
+                !cinder_volume_meta(&all[k], buf_str(&key)))
+                complete = false;
+        }
+        if (complete) {
+            out->p[w++] = *pt;
+            continue;
+        }
+        free(pt->snap);
+        free(pt->time);
+        free(pt->source);
+    }
+    out->n = w;
+    buf_release(&key);
+    cinder_volumes_free(all, nall);
+    return 0;
 }
 
 int migrate_points(const struct plan_options *o, struct migrate_points *out,
@@ -519,6 +825,9 @@ int migrate_points(const struct plan_options *o, struct migrate_points *out,
             pt->time = xstrdup("-");
         out->n++;
     }
+    if (cinder_volume_meta(v, "rbdmove.group") &&
+        group_filter(p->src.cinder, v, out, err) < 0)
+        goto out;
     qsort(out->p, out->n, sizeof(*out->p), point_newest_first);
     ret = 0;
 out:
@@ -588,6 +897,26 @@ int migrate_release(const struct migrate_release_opts *o,
         else
             error_prefix(err, "volume %s", v->id);
         goto out;
+    }
+    {
+        /* The RBD group a sync --server that stopped left (with snapshots
+         * of the image that Cinder cannot remove). */
+        char *group = NULL, *gpool = NULL;
+        int64_t gpool_id = -1;
+
+        if (image_group_of(img, &group, &gpool_id, err) < 0)
+            goto out;
+        gpool = group ? cluster_pool_name(cl, gpool_id) : NULL;
+        if (group && gpool && !strncmp(group, "rbdmove-", 8)) {
+            if (image_group_remove(cl, gpool, group, err) < 0) {
+                free(group);
+                free(gpool);
+                goto out;
+            }
+            res->groups++;
+        }
+        free(group);
+        free(gpool);
     }
     if (image_snap_list(img, &snaps, &n, err) < 0)
         goto out;

@@ -152,6 +152,57 @@ static char *new_snap_name(const struct replicate *r)
     return snap_name_at(r->o.clock_offset);
 }
 
+char *replicate_group_snap_name(int64_t clock_offset)
+{
+    char *base = snap_name_at(clock_offset);
+    char *name = xasprintf("%s" REPLICATE_GROUP_SUFFIX, base);
+
+    free(base);
+    return name;
+}
+
+bool replicate_snap_is_group(const char *name)
+{
+    size_t n = strlen(name), k = sizeof(REPLICATE_GROUP_SUFFIX) - 1;
+
+    return replicate_snap_is_ours(name) && n > k &&
+           !strcmp(name + n - k, REPLICATE_GROUP_SUFFIX);
+}
+
+int replicate_open_snap(struct cluster *cl, const char *pool, const char *image,
+                        const char *snap, struct image **out, struct error *err)
+{
+    struct image *head = NULL;
+    char *group = NULL, *gpool = NULL;
+    int64_t pool_id = -1;
+    int ret = -1;
+
+    if (!snap || !replicate_snap_is_group(snap))
+        return image_open(cl, pool, image, snap, true, out, err);
+    *out = NULL;
+    if (image_open(cl, pool, image, NULL, true, &head, err) < 0 ||
+        image_group_of(head, &group, &pool_id, err) < 0)
+        goto out;
+    gpool = group ? cluster_pool_name(cl, pool_id) : NULL;
+    if (!gpool) {
+        error_set(err, ERROR_STATE, 0,
+                  "'%s/%s@%s' is a point of a crash-consistent group, but "
+                  "the image is in no group now (released?): its group "
+                  "snapshot, which holds the point's data, is gone",
+                  pool, image, snap);
+        goto out;
+    }
+    ret = image_open_group_snap(cl, pool, image, gpool, group, snap, out, err);
+    if (ret < 0 && err->cause == ENOENT)
+        error_prefix(err, "the point of a crash-consistent group cannot be "
+                          "read");
+out:
+    image_close(head);
+    free(group);
+    free(gpool);
+    return ret;
+}
+
 bool replicate_snap_is_ours(const char *name)
 {
     return !strncmp(name, REPLICATE_SNAP_PREFIX,
@@ -197,7 +248,7 @@ static int check_partial_round(struct replicate *r, const char *base,
 
     if (dest_dirty(r->dst, base, &dirty, err) < 0)
         goto out;
-    if (image_open(r->cl, r->pool, r->image, snap, true, &at, err) < 0)
+    if (replicate_open_snap(r->cl, r->pool, r->image, snap, &at, err) < 0)
         goto out;
     if (image_diff(at, base, 0, image_size(at), true, dest_extents_collect,
                    &src, err) < 0)
@@ -570,6 +621,41 @@ void replicate_snapshot_drop(struct cluster *cl, const char *pool,
     image_close(img);
 }
 
+int replicate_remove_group_strays(struct replicate *r, struct error *err)
+{
+    struct image_snap *snaps = NULL;
+    size_t n = 0;
+    int ret = 0;
+
+    if (image_snap_list(r->head, &snaps, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        if (!replicate_snap_is_group(snaps[i].name) ||
+            !is_old_base(r, snaps[i].name) ||
+            (r->early && !strcmp(snaps[i].name, r->early)))
+            continue;
+        info(r,
+             "removing %s, a point of a group sync that stopped before "
+             "it got there",
+             snaps[i].name);
+        ret = image_snap_remove(r->head, snaps[i].name, err);
+    }
+    image_snaps_free(snaps, n);
+    return ret;
+}
+
+void replicate_set_early(struct replicate *r, const char *snap, uint64_t id)
+{
+    free(r->early);
+    r->early = xstrdup(snap);
+    r->o.early_snap_id = id;
+}
+
+bool replicate_early_pending(const struct replicate *r)
+{
+    return r->early != NULL;
+}
+
 const char *replicate_base(const struct replicate *r)
 {
     return r->base;
@@ -632,7 +718,7 @@ static int transfer(struct replicate *r, const char *snap, const char *from,
     struct image *at = NULL;
     int ret = -1;
 
-    if (image_open(r->cl, r->pool, r->image, snap, true, &at, err) < 0)
+    if (replicate_open_snap(r->cl, r->pool, r->image, snap, &at, err) < 0)
         return -1;
     if (!r->dst_absent || from) {
         struct dest_state ds;
@@ -888,8 +974,8 @@ static int do_seed(struct replicate *r, struct error *err)
      * depends on them before it, and their failure is its failure. */
     dest_batch(r->dst);
     if (r->dst_absent) {
-        if (image_open(r->cl, r->pool, r->image, r->seed.snap, true, &at, err) <
-            0)
+        if (replicate_open_snap(r->cl, r->pool, r->image, r->seed.snap, &at,
+                                err) < 0)
             return -1;
         if (dest_create(r->dst, image_size(at), image_order(at), err) < 0) {
             image_close(at);

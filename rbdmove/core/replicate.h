@@ -27,6 +27,7 @@
 
 struct cluster;
 struct dest;
+struct image;
 
 enum replicate_event_kind {
     REPLICATE_EV_INFO,        /* msg says what happens */
@@ -143,6 +144,34 @@ void replicate_snapshot_drop(struct cluster *cl, const char *pool,
 #define REPLICATE_SNAP_PREFIX "rbdmove-"
 /* name is one of rbdmove's snapshots (its prefix, and a safe name). */
 bool replicate_snap_is_ours(const char *name);
+
+/*
+ * A point of a crash-consistent group (sync --server) is a snapshot of
+ * each image taken just before the group's snapshot, named as the group
+ * snapshot and ending in REPLICATE_GROUP_SUFFIX: the next diff starts from
+ * it (librbd diffs only from a user snapshot), but its data is read from
+ * the group snapshot of the image's group. A diff from the snapshot before
+ * the group's one covers all that changed since the group's one.
+ */
+#define REPLICATE_GROUP_SUFFIX "-g"
+char *replicate_group_snap_name(int64_t clock_offset);
+bool replicate_snap_is_group(const char *name);
+/* Open pool/image at snap read-only: for a group's point, at the group
+ * snapshot of that name (ERROR_STATE or ENOENT when it is gone). */
+int replicate_open_snap(struct cluster *cl, const char *pool, const char *image,
+                        const char *snap, struct image **out,
+                        struct error *err) MUST_CHECK;
+
+/* Remove the source's group points (replicate_snap_is_group) that no
+ * mark names: taken by a group sync that stopped before this copy's round
+ * began. The caller holds the group's sync locks. */
+int replicate_remove_group_strays(struct replicate *r,
+                                  struct error *err) MUST_CHECK;
+/* Hand the open replicate an early snapshot (as replicate_opts.early_snap)
+ * taken after the open. */
+void replicate_set_early(struct replicate *r, const char *snap, uint64_t id);
+/* The early snapshot has not been used by a seed or round yet. */
+bool replicate_early_pending(const struct replicate *r);
 
 /* The snapshot both sides share, NULL before the seed (borrowed). */
 const char *replicate_base(const struct replicate *r);
