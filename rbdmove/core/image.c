@@ -684,13 +684,16 @@ int image_group_exists(struct cluster *cl, const char *gpool, const char *group,
                        bool *exists, struct error *err)
 {
     rados_ioctx_t io = NULL;
-    size_t size = 0;
-    char *names = NULL;
+    size_t size = 1024;
+    char *names = xcalloc(1, size + 1);
     int r;
 
+    /* librbd wants a buffer even when there are no groups (EINVAL). */
     *exists = false;
-    if (open_ioctx(cl, gpool, &io, err) < 0)
+    if (open_ioctx(cl, gpool, &io, err) < 0) {
+        free(names);
         return -1;
+    }
     for (;;) {
         r = rbd_group_list(io, names, &size);
         if (r != -ERANGE)
@@ -703,6 +706,7 @@ int image_group_exists(struct cluster *cl, const char *gpool, const char *group,
         return error_set(err, ERROR_CEPH, -r,
                          "cannot list the groups of pool '%s'", gpool);
     }
+    size = (size_t)r < size ? (size_t)r : size; /* the bytes it wrote */
     for (const char *p = names; p && p < names + size && *p; p += strlen(p) + 1)
         if (!strcmp(p, group))
             *exists = true;
