@@ -3,7 +3,7 @@
 # ctest-timeout: 600
 #
 # t58-sync-group: `rbdmove sync --server`, crash-consistent recovery points
-# of a server's two data volumes. A writer puts counter n into volume a,
+# of a server's two data volumes (also over SSH). A writer puts counter n into volume a,
 # then into volume b, without pause; every point on the DR side must show
 # a holding n and b n or n-1 (the two images snapshotted at one instant,
 # not one after the other). Synced three times under the writer, killed
@@ -84,8 +84,12 @@ kill "$wpid" 2>/dev/null
 wait "$wpid" 2>/dev/null
 wpid=
 
-# Nothing written since: the point equals the source's head.
-expect_success "sync --server after the writer stopped" sync --server "$src_srv"
+# Nothing written since: the point equals the source's head. Through
+# rbdmove receivers over SSH, one per copy.
+write_random 1 "volumes/volume-$a" 300M 2M
+expect_success "sync --server over SSH after the writer stopped" \
+    sync --ssh "$SSH_TARGET" -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
+    --remote-rbdmove "$RBDMOVE" --server "$src_srv"
 p=$(base_of 2 "volumes/volume-${copy[a]}")
 p=${p##* }
 for v in a b; do
