@@ -1,21 +1,25 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# ctest-timeout: 600
+# ctest-timeout: 900
 #
 # t58-sync-group: `rbdmove sync --server`, crash-consistent recovery points
-# of a server's two data volumes (also over SSH). A writer puts counter n into volume a,
+# of a server's two data volumes. A writer puts counter n into volume a,
 # then into volume b, without pause; every point on the DR side must show
 # a holding n and b n or n-1 (the two images snapshotted at one instant,
-# not one after the other). Synced three times under the writer, killed
-# -9 in the middle of a round and run again, refused for an image that is
-# in another RBD group; the copies then fail over together to one point,
-# the primary stopped for that. Every copy compared by content.
+# not one after the other, which the test shows failing on the sources'
+# own snapshots). Synced under the writer, over SSH, killed -9 in the
+# middle of a round and run again, refused for an image in another RBD
+# group; a client of an image is asked to quiesce, and one that refuses
+# fails the run, leaving nothing. The copies then fail over together to
+# the one point both hold (failover without the primary is t54's), and
+# release removes the group a killed run left. Every copy compared by
+# content.
 . "$(dirname "$0")/lib.sh"
 
 lab_require ceph sshd openstack
 
 os_lab_init
-trap 'rc=$?; [ -z "${wpid:-}" ] || kill "$wpid" 2>/dev/null; cleanup_groups; os_cleanup; (exit $rc); _lib_exit' EXIT
+trap 'rc=$?; [ -z "${wpid:-}" ] || kill "$wpid" 2>/dev/null; [ -z "${ppid_:-}" ] || kill "$ppid_" 2>/dev/null; cleanup_groups; os_cleanup; (exit $rc); _lib_exit' EXIT
 
 WRITER=$(dirname "$0")/group_writer.py
 # cleanup_groups: rbdmove's RBD groups that a failed run left on ceph1
@@ -112,6 +116,40 @@ grep -q "is in RBD group 'volumes/t58-other' already" "$LAST_OUTPUT" &&
     pass "the refusal names the group" || fail "the refusal does not name the group"
 expect_equal "nothing changed on the other volume" "$(snap_names 1 "volumes/volume-$b")" "$before"
 rbdc 1 group rm volumes/t58-other
+
+# librbd asks the images' clients to quiesce first: a client that answers
+# is asked (and released) once per point; one that refuses (a guest that
+# cannot freeze) fails the run, which leaves nothing behind.
+probe() {
+    /usr/bin/python3 "$(dirname "$0")/quiesce_probe.py" "$CEPH1_CONF" \
+        "volumes/volume-$b" "$1" >"$TEST_TMP/probe.log" 2>&1 &
+    ppid_=$!
+    for _ in $(seq 300); do
+        grep -q watching "$TEST_TMP/probe.log" && return 0
+        sleep 0.1
+    done
+    cat "$TEST_TMP/probe.log"
+    return 1
+}
+probe accept || fail "the quiesce probe did not start"
+expect_success "sync --server with a client that quiesces" sync --server "$src_srv"
+kill "$ppid_"
+wait "$ppid_" 2>/dev/null
+grep -q "quiesce done" "$TEST_TMP/probe.log" && grep -q unquiesce "$TEST_TMP/probe.log" &&
+    pass "the client was asked to quiesce, then released" ||
+    fail "the client was not asked to quiesce: $(cat "$TEST_TMP/probe.log")"
+before_a=$(snap_names 1 "volumes/volume-$a")
+before_copy=$(snap_names 2 "volumes/volume-${copy[a]}")
+probe refuse || fail "the refusing quiesce probe did not start"
+expect_failure "sync --server with a client that cannot quiesce" sync --server "$src_srv"
+kill "$ppid_"
+wait "$ppid_" 2>/dev/null
+grep -q "did not quiesce" "$LAST_OUTPUT" && pass "the failure says a client did not quiesce" ||
+    fail "the failure does not name the quiesce"
+[ "$(groups_left)" = 0 ] && pass "no RBD group left after the refused quiesce" ||
+    fail "an RBD group is left after the refused quiesce"
+expect_equal "the source's snapshots are as before" "$(snap_names 1 "volumes/volume-$a")" "$before_a"
+expect_equal "the copy's points are as before" "$(snap_names 2 "volumes/volume-${copy[a]}")" "$before_copy"
 
 # Killed -9 while the second copy takes the point, under the writer: the
 # group stays for the next run, which finishes the point from the group's
