@@ -210,8 +210,26 @@ static int rebase(struct move *m, struct image *img, struct error *err)
                          "copy %s has no base mark (%s): it holds no point "
                          "in common with its original; nothing was changed",
                          m->rec.src.volume, DEST_META_BASE);
-    if (mark_parse(DEST_META_BASE, cmark, &cm, err) < 0 ||
-        dest_probe(m->dst, &st, err) < 0)
+    if (mark_parse(DEST_META_BASE, cmark, &cm, err) < 0)
+        goto out;
+    /*
+     * A point of a crash-consistent group holds the group snapshot's data,
+     * but what the original keeps under that name is its own snapshot,
+     * taken a moment earlier (migrate_sync_group): the writes of that
+     * moment would be neither moved nor seen as the original's.
+     */
+    if (replicate_snap_is_group(cm.snap)) {
+        error_set(err, ERROR_STATE, 0,
+                  "copy %s was last synced with the other volumes of its "
+                  "server (sync --server, point %s): a delta-only failback "
+                  "from a group's point is not supported yet (the "
+                  "original's own snapshot of it predates the group's); "
+                  "move the copy back in full with 'rbdmove move' "
+                  "instead; nothing was changed",
+                  m->rec.src.volume, cm.snap);
+        goto out;
+    }
+    if (dest_probe(m->dst, &st, err) < 0)
         goto out;
     if (!st.exists) {
         error_set(err, ERROR_STATE, 0,

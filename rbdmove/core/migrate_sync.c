@@ -255,6 +255,16 @@ static int sync_data(struct move *m, const struct migrate_sync_opts *o,
     if (sync_open(m, o, dst_id, err) < 0 ||
         replicate_run(m->repl, &res->converged, err) < 0)
         return -1;
+    /* A base that is a group's point (sync --server) has its data in the
+     * group's snapshot, gone once that sync finished: one round makes a
+     * base of the image's own, which --verify can read. */
+    if (o->verify && replicate_snap_is_group(replicate_base(m->repl))) {
+        struct copy_stats st;
+
+        if (replicate_round(m->repl, &st, err) < 0 ||
+            replicate_remove_retired(m->repl, err) < 0)
+            return -1;
+    }
     res->rounds = replicate_rounds(m->repl);
     res->base = xstrdup(replicate_base(m->repl));
     return 0;

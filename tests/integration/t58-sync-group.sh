@@ -151,6 +151,11 @@ grep -q "did not quiesce" "$LAST_OUTPUT" && pass "the failure says a client did 
 expect_equal "the source's snapshots are as before" "$(snap_names 1 "volumes/volume-$a")" "$before_a"
 expect_equal "the copy's points are as before" "$(snap_names 2 "volumes/volume-${copy[a]}")" "$before_copy"
 
+# One volume synced on its own, verified: its base was the group's point,
+# whose data went with the group, so it takes a round of its own first.
+expect_success "sync --verify of volume a alone" sync --verify "$a"
+expect_equal "verified on its own" True "$(json_event "$LAST_OUTPUT" done verified)"
+
 # Killed -9 while the second copy takes the point, under the writer: the
 # group stays for the next run, which finishes the point from the group's
 # snapshot and takes a new one.
@@ -245,6 +250,19 @@ done
 out=$(consistent "volumes/volume-${copy[a]}" "volumes/volume-${copy[b]}") &&
     pass "the failed-over volumes are crash-consistent ($out)" ||
     fail "the failed-over volumes are not crash-consistent ($out)"
+
+# Failing back from a group's point is refused, before anything changes
+# (the original detached first, as a failback wants it).
+expect_success "the original of a is detached in $R1" osc --os-region-name $R1 \
+    detach "$src_srv" "$a"
+expect_failure "failback from a group's point is refused" \
+    rbdmove failback --os-cloud rbdmove-demo --os-region-name $R2 \
+    --dst-os-region-name $R1 --src-conf "$CEPH2_CONF" \
+    --dst-conf "$CEPH1_CONF" --progress never "${copy[a]}"
+grep -q "not supported yet" "$LAST_OUTPUT" && pass "the refusal says why" ||
+    fail "the failback refusal does not say why: $(tail -3 "$LAST_OUTPUT")"
+expect_equal "the copy is still attached to the DR server" "$dr_srv" \
+    "$(volume_field $R2 "${copy[a]}" attached.0 | cut -d' ' -f1)"
 
 # The group the second kill left goes with 'release' of a source.
 [ "$(groups_left)" = 1 ] || fail "no RBD group left by the second kill"
