@@ -4,16 +4,20 @@
  * newest N; "24h:hourly,7d:daily" keeps the newest point of each hour of
  * the last day and of each day of the last week, and the base always;
  * points of unknown time stay; bad policies are refused with what is
- * wrong; snapshot names give their times.
+ * wrong; snapshot names give their times, a group's point's (sync
+ * --server) too, and only those end in the group suffix.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
+#include "rbdmove/core/replicate.h"
 #include "rbdmove/core/retention.h"
 
 #define H 3600
@@ -152,6 +156,23 @@ static void test_retention_point_at(void **state)
     assert_int_equal(retention_point_at(t, 0, 1000), -1);
 }
 
+static void test_group_point_names(void **state)
+{
+    char *g = replicate_group_snap_name(0);
+    time_t now = time(NULL), t;
+
+    (void)state;
+    assert_true(replicate_snap_is_ours(g));
+    assert_true(replicate_snap_is_group(g));
+    t = retention_snap_time(g);
+    assert_true(t >= now - 5 && t <= now + 5);
+    assert_false(replicate_snap_is_group("rbdmove-20261207T121840Z-0df0b7"));
+    assert_false(replicate_snap_is_group("other-20261207T121840Z-0df0b7-g"));
+    assert_false(replicate_snap_is_group("rbdmove-a b-g"));
+    assert_false(replicate_snap_is_group("-g"));
+    free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_retention_snap_time),
         cmocka_unit_test(test_retention_parse_time),
         cmocka_unit_test(test_retention_point_at),
+        cmocka_unit_test(test_group_point_names),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
