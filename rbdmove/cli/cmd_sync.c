@@ -106,6 +106,9 @@ static enum parse_options_status parse_sync(int argc, char **argv,
     free(opts);
     if (st != PARSE_OPT_DONE)
         return st;
+    /* The systemd unit passes ${VOLUME}, empty for a server. */
+    if (sync_server && n == 1 && !argv[0][0])
+        n = 0;
     if (sync_server && (n != 0 || !sync_server[0]))
         return parse_options_error(&sync_command,
                                    n ? "give one volume or --server, not "

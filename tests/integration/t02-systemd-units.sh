@@ -60,3 +60,16 @@ grep -q "cannot write in its directory" "$LAST_OUTPUT" &&
 expect_exit 2 "sync with an empty VOLUME (unset in the unit's file)" \
     rbdmove sync --dst-os-region-name R2 --src-conf /dev/null \
     --dst-conf /dev/null ""
+# A server's volumes: VOLUME empty, --server in the options. The empty
+# argument is no error then (the run gets as far as the clouds, which
+# this test gives none).
+env -u OS_CLOUD -u OS_AUTH_URL OS_CLIENT_CONFIG_FILE=/dev/null \
+    "$RBDMOVE" sync --dst-os-region-name R2 --src-conf /dev/null \
+    --dst-conf /dev/null --server db-1 "" >"$TEST_TMP/server.log" 2>&1
+rc=$?
+[ "$rc" = 1 ] && grep -q "no cloud given" "$TEST_TMP/server.log" &&
+    pass "sync --server with the unit's empty VOLUME goes on to the clouds" ||
+    fail "sync --server \"\": exit $rc, $(head -c 300 "$TEST_TMP/server.log")"
+expect_exit 2 "sync --server with a VOLUME too" \
+    rbdmove sync --dst-os-region-name R2 --src-conf /dev/null \
+    --dst-conf /dev/null --server db-1 vol
