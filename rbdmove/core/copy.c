@@ -522,6 +522,70 @@ static int collect_extent(void *ctx, uint64_t off, uint64_t len, bool exists,
     return 0;
 }
 
+/*
+ * The segment's extents and the extra ranges of p that fall in it, as one
+ * list: where a range covers what the diff has not (or has as a hole), its
+ * data is read, so the destination gets the source's whatever it held.
+ */
+static void add_extra(struct extent_list *l, const struct copy_params *p)
+{
+    struct extent_list out = {NULL, 0, 0, l->lo, l->hi, 0};
+    uint64_t *cut, before = 0;
+    size_t ncut = 0, i = 0, j = 0;
+
+    if (!p->extra_n)
+        return;
+    for (size_t k = 0; k < l->n; k++)
+        before += l->v[k].len;
+    cut = xcalloc(2 * (l->n + p->extra_n) + 2, sizeof(*cut));
+    for (size_t k = 0; k < l->n; k++) {
+        cut[ncut++] = l->v[k].off;
+        cut[ncut++] = l->v[k].off + l->v[k].len;
+    }
+    for (size_t k = 0; k < p->extra_n; k++) {
+        uint64_t a = p->extra_off[k], b = a + p->extra_len[k];
+
+        if (b <= l->lo || a >= l->hi)
+            continue;
+        cut[ncut++] = a < l->lo ? l->lo : a;
+        cut[ncut++] = b > l->hi ? l->hi : b;
+    }
+    /* Insertion sort: the lists are short (one segment's). */
+    for (size_t k = 1; k < ncut; k++)
+        for (size_t m = k; m > 0 && cut[m - 1] > cut[m]; m--) {
+            uint64_t t = cut[m];
+
+            cut[m] = cut[m - 1];
+            cut[m - 1] = t;
+        }
+    for (size_t k = 0; k + 1 < ncut; k++) {
+        uint64_t a = cut[k], b = cut[k + 1];
+        bool in_l = false, in_x = false, exists = false;
+
+        if (a == b)
+            continue;
+        while (i < l->n && l->v[i].off + l->v[i].len <= a)
+            i++;
+        if (i < l->n && l->v[i].off <= a) {
+            in_l = true;
+            exists = l->v[i].exists;
+        }
+        while (j < p->extra_n && p->extra_off[j] + p->extra_len[j] <= a)
+            j++;
+        in_x = j < p->extra_n && p->extra_off[j] <= a;
+        if (in_x)
+            exists = true;
+        if (in_l || in_x)
+            (void)collect_extent(&out, a, b - a, exists, NULL);
+    }
+    free(cut);
+    free(l->v);
+    l->v = out.v;
+    l->n = out.n;
+    l->cap = out.cap;
+    l->bytes = l->bytes - before + out.bytes;
+}
+
 static uint64_t segment_length(struct image *img, const struct copy_params *p)
 {
     uint64_t unit = image_object_size(img);
@@ -613,6 +677,7 @@ static int engine_run_source(struct engine *e, const char *from_snap,
         if (image_diff(e->src, from_snap, l.lo, l.hi - l.lo, p->whole_object,
                        collect_extent, &l, err) < 0)
             goto out;
+        add_extra(&l, p);
         e->st->diff_seconds += time_now() - t0;
         if (submit_extents(e, &l, err) < 0)
             goto out;

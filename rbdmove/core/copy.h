@@ -75,6 +75,11 @@ struct copy_params {
      * image offset end were submitted (end only grows). */
     void (*submitted)(void *ctx, uint64_t end);
     void *submitted_ctx;
+    /* Ranges copied as well as the diff's, whatever it says of them
+     * (ascending, not overlapping; NULL: none): a failback from a group's
+     * point (migrate_failback.c). */
+    const uint64_t *extra_off, *extra_len;
+    size_t extra_n;
 };
 
 struct copy_stats {

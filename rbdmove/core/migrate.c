@@ -479,6 +479,11 @@ static int open_data(struct move *m, bool tidy, struct error *err)
     ro.tidy_only = tidy;
     if (m->rec.failback.head_proved)
         ro.trust_head_at = m->rec.failback.point;
+    if (m->rec.failback.on && !tidy && move_failback_window(m, err) < 0)
+        goto out;
+    ro.params.extra_off = m->window.off;
+    ro.params.extra_len = m->window.len;
+    ro.params.extra_n = m->window.n;
     move_volume_expectations(&ro, m->plan->dst_ceph_fsid, &v);
     ret = replicate_open(m->src_cl, m->rec.src.pool, m->rec.src.image, m->dst,
                          &ro, &m->repl, err);
@@ -496,6 +501,15 @@ int move_converge(struct move *m, struct error *err)
     converge_init(&c, m->o->max_downtime);
     if (replicate_seed(m->repl, err) < 0)
         return -1;
+    /* A failback from a group's point: the original differs from the
+     * point by the window (migrate_failback.c) until a round copies it,
+     * whatever changed on the copy. */
+    if (m->window.n && replicate_snap_is_group(replicate_base(m->repl))) {
+        struct copy_stats st;
+
+        if (replicate_round(m->repl, &st, err) < 0)
+            return -1;
+    }
     move_test_hold(m, "seeded");
     for (;;) {
         struct copy_stats st;
@@ -1104,6 +1118,7 @@ static int drive(struct move *m, struct error *err)
 
 void move_release(struct move *m)
 {
+    dest_extents_release(&m->window);
     replicate_close(m->repl);
     dest_free(m->dst);
     cluster_close(m->src_cl);

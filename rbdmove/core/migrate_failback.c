@@ -41,6 +41,7 @@
 #include "rbdmove/core/mark.h"
 #include "rbdmove/core/migrate_int.h"
 #include "rbdmove/core/replicate.h"
+#include "rbdmove/core/verify.h"
 
 /* ---- pre-flight ---------------------------------------------------------- */
 
@@ -134,6 +135,10 @@ static void amount(struct buf *b, uint64_t n)
 /* The block of the split-brain test's comparison. */
 #define FB_BLOCK (1u << 20)
 
+static int window_reference(struct move *m, const char *point,
+                            const uint64_t *idx, size_t n, uint64_t *a,
+                            struct error *err);
+
 /*
  * What the original really holds differently from point, in the extents
  * its object map says were written since (dirty): each block hashed at
@@ -172,6 +177,11 @@ static int really_changed(struct move *m, const char *point, uint64_t size,
     if (dest_hash_blocks(m->dst, point, FB_BLOCK, idx, n, a, err) < 0 ||
         dest_hash_blocks(m->dst, NULL, FB_BLOCK, idx, n, b, err) < 0)
         goto out;
+    /* A group's point: where the source wrote between its own snapshot
+     * and the group's, the point's data is the copy's, not what the
+     * original holds under that name. */
+    if (m->window.n && window_reference(m, point, idx, n, a, err) < 0)
+        goto out;
     for (size_t i = 0; i < n; i++) {
         if (a[i] == b[i])
             continue;
@@ -184,6 +194,232 @@ out:
     free(idx);
     free(a);
     free(b);
+    return ret;
+}
+
+/* ---- a group's point (sync --server) --------------------------------------
+ */
+
+char *move_group_window_format(const char *point, const struct dest_extents *x)
+{
+    struct buf b = BUF_INIT;
+
+    buf_adds(&b, point);
+    if (x->n > MOVE_GROUP_WINDOW_MAX) {
+        uint64_t end = x->off[x->n - 1] + x->len[x->n - 1];
+
+        buf_addf(&b, " %" PRIu64 "+%" PRIu64, x->off[0], end - x->off[0]);
+        return buf_take(&b);
+    }
+    for (size_t i = 0; i < x->n; i++)
+        buf_addf(&b, " %" PRIu64 "+%" PRIu64, x->off[i], x->len[i]);
+    return buf_take(&b);
+}
+
+int move_group_window_parse(const char *v, const char *point,
+                            struct dest_extents *x)
+{
+    size_t n = strlen(point);
+    const char *p = v;
+    uint64_t end = 0;
+
+    memset(x, 0, sizeof(*x));
+    if (strncmp(v, point, n) || (v[n] && v[n] != ' '))
+        return -1;
+    for (p = v + n; *p == ' ';) {
+        char *e;
+        unsigned long long off, len;
+
+        p++;
+        if (*p < '0' || *p > '9')
+            goto bad;
+        off = strtoull(p, &e, 10);
+        if (*e != '+' || e[1] < '0' || e[1] > '9')
+            goto bad;
+        len = strtoull(e + 1, &e, 10);
+        if ((*e && *e != ' ') || len == 0 || off < end || off + len < off ||
+            x->n >= MOVE_GROUP_WINDOW_MAX)
+            goto bad;
+        (void)dest_extents_collect(x, off, len, true, NULL);
+        end = off + len;
+        p = e;
+    }
+    if (*p)
+        goto bad;
+    return 0;
+bad:
+    dest_extents_release(x);
+    return -1;
+}
+
+/* The union of the ascending ranges a and b, ascending and apart. */
+static void extents_union(const struct dest_extents *a,
+                          const struct dest_extents *b,
+                          struct dest_extents *out)
+{
+    size_t i = 0, j = 0;
+    uint64_t lo = 0, hi = 0;
+    bool open = false;
+
+    memset(out, 0, sizeof(*out));
+    while (i < a->n || j < b->n) {
+        bool take_a = j >= b->n || (i < a->n && a->off[i] <= b->off[j]);
+        uint64_t off = take_a ? a->off[i] : b->off[j];
+        uint64_t end = off + (take_a ? a->len[i] : b->len[j]);
+
+        if (take_a)
+            i++;
+        else
+            j++;
+        if (open && off <= hi) {
+            if (end > hi)
+                hi = end;
+            continue;
+        }
+        if (open)
+            (void)dest_extents_collect(out, lo, hi - lo, true, NULL);
+        lo = off;
+        hi = end;
+        open = true;
+    }
+    if (open)
+        (void)dest_extents_collect(out, lo, hi - lo, true, NULL);
+}
+
+/*
+ * The ranges every round of this failback copies besides the copy's
+ * changes since its base (m->window), which the diff from the base does
+ * not show:
+ * - a group's point (sync --server) holds the group snapshot's data, but
+ *   what the original keeps under that name is its own snapshot, taken a
+ *   moment before the group's: the ranges written in that moment, which
+ *   sync recorded on the copy (MOVE_GROUP_WINDOW_KEY);
+ * - a copy failed over to a point older than its base was rolled back to
+ *   it, and librbd's rollback leaves the object map saying "unchanged"
+ *   where the head went back: the ranges that differ between that point
+ *   and the base.
+ */
+static int load_window(struct move *m, struct image *copy, const char *point,
+                       struct error *err)
+{
+    struct dest_extents w = {0}, r = {0};
+    struct image *at = NULL;
+    char *v = NULL, *fo = NULL;
+    int ret = -1;
+
+    dest_extents_release(&m->window);
+    if (replicate_snap_is_group(point)) {
+        if (image_meta_get(copy, MOVE_GROUP_WINDOW_KEY, &v, err) < 0)
+            goto out;
+        if (!v || move_group_window_parse(v, point, &w) < 0) {
+            error_set(err, ERROR_STATE, 0,
+                      "copy %s holds point %s of a crash-consistent group "
+                      "(sync --server), but not the record of what its "
+                      "source took in the moment between its own snapshot "
+                      "and the group's (%s): a delta-only failback could "
+                      "leave those writes behind; move the copy back in "
+                      "full with 'rbdmove move' instead; nothing was "
+                      "changed",
+                      m->rec.src.volume, point, MOVE_GROUP_WINDOW_KEY);
+            goto out;
+        }
+        if (w.n)
+            move_emit(m, "info", NULL,
+                      "point %s is a group's: %zu range%s written on the "
+                      "original between its own snapshot and the group's "
+                      "are copied as well",
+                      point, w.n, w.n == 1 ? "" : "s");
+    }
+    if (image_meta_get(copy, MOVE_FAILOVER_IMAGE_KEY, &fo, err) < 0)
+        goto out;
+    /* rbdmove's snapshot names start with their time. */
+    if (fo && replicate_snap_is_ours(fo) && strcmp(fo, point) < 0) {
+        if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, point,
+                       true, &at, err) < 0 ||
+            image_diff(at, fo, 0, image_size(at), false, dest_extents_collect,
+                       &r, err) < 0)
+            goto out;
+        if (r.n)
+            move_emit(m, "info", NULL,
+                      "copy %s was rolled back to %s when it was failed "
+                      "over, before its base %s: the %zu range%s that "
+                      "differ between them are copied as well",
+                      m->rec.src.volume, fo, point, r.n, r.n == 1 ? "" : "s");
+    }
+    extents_union(&w, &r, &m->window);
+    ret = 0;
+out:
+    image_close(at);
+    free(v);
+    free(fo);
+    dest_extents_release(&w);
+    dest_extents_release(&r);
+    return ret;
+}
+
+/* For the blocks idx that the window touches, a[i] becomes the hash of the
+ * copy's block at point (the group's data there). */
+static int window_reference(struct move *m, const char *point,
+                            const uint64_t *idx, size_t n, uint64_t *a,
+                            struct error *err)
+{
+    struct image *at = NULL;
+    uint64_t *sel = xcalloc(n + 1, sizeof(*sel)), *h = NULL;
+    size_t *pos = xcalloc(n + 1, sizeof(*pos)), k = 0, w = 0;
+    int ret = -1;
+
+    for (size_t i = 0; i < n; i++) {
+        uint64_t lo = idx[i] * FB_BLOCK, hi = lo + FB_BLOCK;
+
+        while (w < m->window.n && m->window.off[w] + m->window.len[w] <= lo)
+            w++;
+        if (w < m->window.n && m->window.off[w] < hi) {
+            sel[k] = idx[i];
+            pos[k++] = i;
+        }
+    }
+    if (k == 0) {
+        ret = 0;
+        goto out;
+    }
+    h = xcalloc(k, sizeof(*h));
+    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, point, true,
+                   &at, err) < 0 ||
+        verify_hash_blocks(at, FB_BLOCK, 16, sel, k, h, err) < 0)
+        goto out;
+    for (size_t i = 0; i < k; i++)
+        a[pos[i]] = h[i];
+    ret = 0;
+out:
+    image_close(at);
+    free(sel);
+    free(pos);
+    free(h);
+    return ret;
+}
+
+int move_failback_window(struct move *m, struct error *err)
+{
+    struct image *img = NULL;
+    char *cmark = NULL;
+    struct mark cm = {0};
+    int ret = -1;
+
+    if (image_open(m->src_cl, m->rec.src.pool, m->rec.src.image, NULL, true,
+                   &img, err) < 0 ||
+        image_meta_get(img, DEST_META_BASE, &cmark, err) < 0)
+        goto out;
+    if (!cmark) {
+        ret = 0; /* checked by rebase; nothing to add */
+        goto out;
+    }
+    if (mark_parse(DEST_META_BASE, cmark, &cm, err) < 0)
+        goto out;
+    ret = load_window(m, img, cm.snap, err);
+out:
+    mark_release(&cm);
+    free(cmark);
+    image_close(img);
     return ret;
 }
 
@@ -212,23 +448,10 @@ static int rebase(struct move *m, struct image *img, struct error *err)
                          m->rec.src.volume, DEST_META_BASE);
     if (mark_parse(DEST_META_BASE, cmark, &cm, err) < 0)
         goto out;
-    /*
-     * A point of a crash-consistent group holds the group snapshot's data,
-     * but what the original keeps under that name is its own snapshot,
-     * taken a moment earlier (migrate_sync_group): the writes of that
-     * moment would be neither moved nor seen as the original's.
-     */
-    if (replicate_snap_is_group(cm.snap)) {
-        error_set(err, ERROR_STATE, 0,
-                  "copy %s was last synced with the other volumes of its "
-                  "server (sync --server, point %s): a delta-only failback "
-                  "from a group's point is not supported yet (the "
-                  "original's own snapshot of it predates the group's); "
-                  "move the copy back in full with 'rbdmove move' "
-                  "instead; nothing was changed",
-                  m->rec.src.volume, cm.snap);
+    /* A group's point: the ranges its rounds copy as well, or a refusal
+     * now, before anything changes. */
+    if (load_window(m, img, cm.snap, err) < 0)
         goto out;
-    }
     if (dest_probe(m->dst, &st, err) < 0)
         goto out;
     if (!st.exists) {

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "rbdmove/core/converge.h"
+#include "rbdmove/core/dest.h"
 #include "rbdmove/core/migrate.h"
 #include "rbdmove/core/move_record.h"
 
@@ -48,6 +49,9 @@ struct move {
     double t_throttled; /* when this run set the first limit, 0: never */
     double t_level;     /* when it set the current level */
     double rate_during; /* bytes/s measured under the limit, NAN: not yet */
+    /* A failback from a group's point: the ranges its rounds copy as well
+     * (MOVE_GROUP_WINDOW_KEY); n 0: none. */
+    struct dest_extents window;
 };
 
 void move_emit(struct move *m, const char *phase, const struct copy_stats *st,
@@ -64,6 +68,23 @@ void move_test_hold(struct move *m, const char *point);
  */
 /* The image key a failover leaves on a copy: the point it holds. */
 #define MOVE_FAILOVER_IMAGE_KEY "rbdmove.failover_point"
+
+/*
+ * The image key sync --server leaves on each copy with a point: "POINT
+ * OFF+LEN ...", the ranges written on the source between the image's own
+ * snapshot POINT and the group's (migrate_sync_group), at most
+ * MOVE_GROUP_WINDOW_MAX of them (more are one range that covers them).
+ * A failback from POINT copies them too: under that name the original
+ * holds its own snapshot, which lacks those writes.
+ */
+#define MOVE_GROUP_WINDOW_KEY "rbdmove.group_window"
+#define MOVE_GROUP_WINDOW_MAX 1024
+/* The key's value for point from the ranges x (owned). */
+char *move_group_window_format(const char *point, const struct dest_extents *x);
+/* Parse v for point: 0 and *x filled; -1 when it is not for point or is
+ * malformed (ranges out of order, too many). */
+int move_group_window_parse(const char *v, const char *point,
+                            struct dest_extents *x);
 
 int move_sync_lock(const char *dir, const char *source_id, int *fd,
                    struct error *err);
@@ -163,6 +184,10 @@ int move_failback_plan(struct move *m, struct error *err);
  * split-brain test, and the original re-based onto the copy (connects
  * m->src_cl and m->dst when not yet). */
 int move_failback_rebase(struct move *m, struct error *err);
+/* A failback whose common point is a group's (sync --server): load the
+ * ranges its rounds copy as well into m->window (none otherwise);
+ * ERROR_STATE when the copy does not say which. */
+int move_failback_window(struct move *m, struct error *err);
 /* Its cleanup (attached): the copy marked as the original's copy at the
  * last base, which both keep; the original's marks removed; done. */
 int move_failback_finish(struct move *m, struct error *err);

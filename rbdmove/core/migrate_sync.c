@@ -478,6 +478,32 @@ out:
     return ret;
 }
 
+/*
+ * Record on the copy what the source took between its own snapshot point
+ * and the group's (MOVE_GROUP_WINDOW_KEY), while the group's exists: a
+ * failback from the point copies those ranges as well.
+ */
+static int store_window(struct move *m, const char *point, struct error *err)
+{
+    struct image *at = NULL;
+    struct dest_extents x = {0};
+    char *v = NULL;
+    int ret = -1;
+
+    if (replicate_open_snap(m->src_cl, m->rec.src.pool, m->rec.src.image, point,
+                            &at, err) < 0 ||
+        image_diff(at, point, 0, image_size(at), false, dest_extents_collect,
+                   &x, err) < 0)
+        goto out;
+    v = move_group_window_format(point, &x);
+    ret = dest_set_meta(m->dst, MOVE_GROUP_WINDOW_KEY, v, err);
+out:
+    free(v);
+    dest_extents_release(&x);
+    image_close(at);
+    return ret;
+}
+
 int migrate_sync_group(const struct migrate_sync_opts *os, size_t n,
                        const char *server_id, struct migrate_sync_result *res,
                        struct error *err)
@@ -612,6 +638,10 @@ int migrate_sync_group(const struct migrate_sync_opts *os, size_t n,
                          "volume %s (the group's point is not complete; "
                          "the next run finishes it)",
                          m[i].plan->volume.id);
+            goto out;
+        }
+        if (store_window(&m[i], point, err) < 0) {
+            error_prefix(err, "volume %s", m[i].plan->volume.id);
             goto out;
         }
         res[i].rounds = replicate_rounds(m[i].repl);
@@ -853,9 +883,9 @@ out:
 int migrate_release(const struct migrate_release_opts *o,
                     struct migrate_release_result *res, struct error *err)
 {
-    static const char *const image_keys[] = {DEST_META_BASE, DEST_META_SEED,
-                                             DEST_META_PENDING,
-                                             MOVE_FAILOVER_IMAGE_KEY};
+    static const char *const image_keys[] = {
+        DEST_META_BASE, DEST_META_SEED, DEST_META_PENDING,
+        MOVE_FAILOVER_IMAGE_KEY, MOVE_GROUP_WINDOW_KEY};
     struct plan *p = plan_build(&o->plan);
     struct cluster *cl = NULL;
     struct image *img = NULL;

@@ -185,11 +185,11 @@ int replicate_open_snap(struct cluster *cl, const char *pool, const char *image,
         goto out;
     gpool = group ? cluster_pool_name(cl, pool_id) : NULL;
     if (!gpool) {
-        error_set(err, ERROR_STATE, 0,
-                  "'%s/%s@%s' is a point of a crash-consistent group, but "
-                  "the image is in no group now (released?): its group "
-                  "snapshot, which holds the point's data, is gone",
-                  pool, image, snap);
+        /* In no group: a copy's snapshot of the point, which its receiver
+         * made over the group's data (a failback reads it), or a
+         * source's after its group sync finished, which only a lone
+         * sync's --verify would read (it takes a round first). */
+        ret = image_open(cl, pool, image, snap, true, out, err);
         goto out;
     }
     ret = image_open_group_snap(cl, pool, image, gpool, group, snap, out, err);

@@ -156,8 +156,8 @@ bool replicate_snap_is_ours(const char *name);
 #define REPLICATE_GROUP_SUFFIX "-g"
 char *replicate_group_snap_name(int64_t clock_offset);
 bool replicate_snap_is_group(const char *name);
-/* Open pool/image at snap read-only: for a group's point, at the group
- * snapshot of that name (ERROR_STATE or ENOENT when it is gone). */
+/* Open pool/image at snap read-only: for a group's point of an image in a
+ * group, at the group snapshot of that name (ENOENT when it is gone). */
 int replicate_open_snap(struct cluster *cl, const char *pool, const char *image,
                         const char *snap, struct image **out,
                         struct error *err) MUST_CHECK;

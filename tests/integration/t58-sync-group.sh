@@ -11,9 +11,10 @@
 # middle of a round and run again, refused for an image in another RBD
 # group; a client of an image is asked to quiesce, and one that refuses
 # fails the run, leaving nothing. The copies then fail over together to
-# the one point both hold (failover without the primary is t54's), and
-# release removes the group a killed run left. Every copy compared by
-# content.
+# the one point both hold (failover without the primary is t54's); one
+# fails back from a group's point (the moment between the original's own
+# snapshot and the group's copied too); release removes the group a
+# killed run left. Every copy compared by content.
 . "$(dirname "$0")/lib.sh"
 
 lab_require ceph sshd openstack
@@ -251,18 +252,31 @@ out=$(consistent "volumes/volume-${copy[a]}" "volumes/volume-${copy[b]}") &&
     pass "the failed-over volumes are crash-consistent ($out)" ||
     fail "the failed-over volumes are not crash-consistent ($out)"
 
-# Failing back from a group's point is refused, before anything changes
-# (the original detached first, as a failback wants it).
+# Failback of copy a from its base, a group's point: the original's own
+# snapshot of that point lacks what the source wrote before the group's
+# snapshot; the failback copies those ranges too (sync recorded them on
+# the copy). Written on the DR side first, and the original was written
+# after the point (the writer ran on): split-brain, then discarded.
 expect_success "the original of a is detached in $R1" osc --os-region-name $R1 \
     detach "$src_srv" "$a"
-expect_failure "failback from a group's point is refused" \
-    rbdmove failback --os-cloud rbdmove-demo --os-region-name $R2 \
-    --dst-os-region-name $R1 --src-conf "$CEPH2_CONF" \
-    --dst-conf "$CEPH1_CONF" --progress never "${copy[a]}"
-grep -q "not supported yet" "$LAST_OUTPUT" && pass "the refusal says why" ||
-    fail "the failback refusal does not say why: $(tail -3 "$LAST_OUTPUT")"
-expect_equal "the copy is still attached to the DR server" "$dr_srv" \
-    "$(volume_field $R2 "${copy[a]}" attached.0 | cut -d' ' -f1)"
+write_random 2 "volumes/volume-${copy[a]}" 400M 8M
+FB=(failback --os-cloud rbdmove-demo --os-region-name $R2
+    --dst-os-region-name $R1 --src-conf "$CEPH2_CONF"
+    --dst-conf "$CEPH1_CONF" --progress never --json)
+expect_failure "failback of copy a without --discard-primary-changes" \
+    rbdmove "${FB[@]}" "${copy[a]}"
+grep -q "split-brain" "$LAST_OUTPUT" && pass "it is a split-brain" ||
+    fail "no split-brain: $(tail -3 "$LAST_OUTPUT")"
+expect_success "failback of copy a, --discard-primary-changes" \
+    rbdmove "${FB[@]}" --discard-primary-changes "${copy[a]}"
+grep -q "is a group's: [0-9]* range" "$LAST_OUTPUT" &&
+    pass "the failback copies the group's window as well" ||
+    fail "the failback says nothing of the group's window"
+expect_equal "the original of a holds what copy a held" \
+    "$(image_checksum 2 "volumes/volume-${copy[a]}")" \
+    "$(image_checksum 1 "volumes/volume-$a")"
+expect_equal "the original of a is attached to its server again" "$src_srv" \
+    "$(volume_field $R1 "$a" attached.0 | cut -d' ' -f1)"
 
 # The group the second kill left goes with 'release' of a source.
 [ "$(groups_left)" = 1 ] || fail "no RBD group left by the second kill"
