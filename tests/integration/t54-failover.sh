@@ -123,7 +123,14 @@ for _ in $(seq 400); do
         >/dev/null 2>&1 && break
     sleep 0.05
 done
-sleep 1
+# Killed once the round has written something into the copy's head (a
+# condition, not a delay: a busy machine starts the writes later).
+for _ in $(seq 200); do
+    d=$(rbdc 2 diff --from-snap "${snap[a3]}" --format json \
+        "volumes/volume-${copy[a]}" 2>/dev/null)
+    [ -n "$d" ] && [ "$d" != "[]" ] && break
+    sleep 0.1
+done
 kill -9 "$spid" 2>/dev/null
 wait "$spid" 2>/dev/null
 head_a=$(image_checksum 2 "volumes/volume-${copy[a]}")
