@@ -15,6 +15,7 @@ usage: group_writer.py write CONF POOL/A POOL/B SECONDS
 """
 import os
 import random
+import signal
 import struct
 import sys
 import time
@@ -22,6 +23,11 @@ import time
 import rados
 import rbd
 
+
+# Stopped with SIGTERM, it closes the image (its lock released, its watch
+# gone) as a guest shut down would, instead of leaving them to a dead
+# client for the watch's 30 s; kill -9 is there for a crash.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 def open_image(ioctx, spec):
     name, _, snap = spec.partition("@")

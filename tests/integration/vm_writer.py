@@ -13,6 +13,7 @@ and VM_WRITER_SPAN (bytes): write only the image's first SPAN bytes.
 import json
 import os
 import random
+import signal
 import sys
 import time
 import urllib.request
@@ -57,6 +58,11 @@ def in_use():
     return b["volume"]["status"] in ("in-use", "detaching")
 
 
+# Stopped with SIGTERM, it flushes and closes the image (its lock released,
+# its watch gone) as a guest shut down would, instead of leaving them to a
+# dead client for the watch's 30 s; kill -9 is there for a crash.
+stopping = []
+signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
 pool, _, name = spec.rpartition("/")
 io = 64 * 1024
 with rados.Rados(conffile=conf) as cluster:
@@ -68,7 +74,7 @@ with rados.Rados(conffile=conf) as cluster:
             blocks = min(span, image.size()) // io
             start = last_check = time.monotonic()
             written = 0
-            while time.monotonic() - start < limit:
+            while not stopping and time.monotonic() - start < limit:
                 image.write(os.urandom(io), random.randrange(blocks) * io)
                 written += io
                 now = time.monotonic()
