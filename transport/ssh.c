@@ -1041,6 +1041,7 @@ static int open_session(const struct transport_ssh_target *t,
     struct transport_ssh_target who = *t;
     struct known_hosts *k = NULL;
     char *name, *path, *lookup, *home = NULL;
+    double t0;
     int ret = -1;
 
     *out = NULL;
@@ -1074,11 +1075,15 @@ static int open_session(const struct transport_ssh_target *t,
     lookup = who.port == 22 ? xstrdup(who.host)
                             : xasprintf("[%s]:%d", who.host, who.port);
     k = known_hosts_new(path, lookup);
+    t0 = time_now();
     if (connect_tcp(st, who.host, who.port, err) < 0 ||
         start_session(st, k, err) < 0 ||
         known_hosts_verify(k, st->session, st->where, o->accept_new_host_key,
-                           err) < 0 ||
-        authenticate(st, who.user, o, err) < 0)
+                           err) < 0)
+        goto out;
+    if (o->verified)
+        o->verified(o->verified_arg, time_now() - t0);
+    if (authenticate(st, who.user, o, err) < 0)
         goto out;
     *out = st;
     st = NULL;

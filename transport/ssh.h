@@ -78,6 +78,10 @@ struct transport_ssh_options {
     /* Name of an environment variable holding the key's passphrase, or
        NULL. The passphrase itself is never an option. */
     const char *passphrase_env;
+    /* Called once the host key is verified, before authentication, with
+       the seconds the connection and key exchange took; NULL: none. */
+    void (*verified)(void *arg, double seconds);
+    void *verified_arg;
 };
 
 /*

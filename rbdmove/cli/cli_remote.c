@@ -31,6 +31,19 @@ static int ssh_exec(void *ctx, const char *command, struct transport **out,
     return transport_ssh_exec(&s->target, &s->ssh, command, out, err);
 }
 
+/* dest_remote_exec_hint_fn: ssh_exec, telling when the host is verified. */
+static int ssh_exec_hint(void *ctx, const char *command,
+                         dest_remote_verified_fn *verified, void *arg,
+                         struct transport **out, struct error *err)
+{
+    struct cli_session *s = ctx;
+    struct transport_ssh_options o = s->ssh;
+
+    o.verified = verified;
+    o.verified_arg = arg;
+    return transport_ssh_exec(&s->target, &o, command, out, err);
+}
+
 /* dest_remote_stream_fn: straight to the socket, else command. */
 static int ssh_stream(void *ctx, dest_remote_await_fn *await, void *await_arg,
                       struct transport **out, bool *direct, struct error *err)
@@ -115,6 +128,7 @@ static int remote_dest(const struct cli_remote *r, const char *spec,
     }
     memset(&p, 0, sizeof(p));
     p.exec = ssh_exec;
+    p.exec_hint = ssh_exec_hint;
     p.stream = ssh_stream;
     p.exec_ctx = s;
     p.program = s->remote_rbdmove;

@@ -228,9 +228,24 @@ typedef int dest_remote_stream_fn(void *ctx, dest_remote_await_fn *await,
                                   void *await_arg, struct transport **out,
                                   bool *direct, struct error *err);
 
+/*
+ * Called once the host is known to be the one meant (its key verified),
+ * while the login goes on, with the seconds its connection and key
+ * exchange took: the first hint of how far away it is.
+ */
+typedef void dest_remote_verified_fn(void *arg, double seconds);
+
+/* As dest_remote_exec_fn, calling verified(arg, ...) on the way. */
+typedef int dest_remote_exec_hint_fn(void *ctx, const char *command,
+                                     dest_remote_verified_fn *verified,
+                                     void *arg, struct transport **out,
+                                     struct error *err);
+
 struct dest_remote_params {
     dest_remote_exec_fn *exec;
     void *exec_ctx;
+    /* The control session's, where it can tell; NULL: exec. */
+    dest_remote_exec_hint_fn *exec_hint;
     dest_remote_stream_fn *stream; /* NULL: every data session by exec */
     const char *program;           /* rbdmove on that host; NULL: "rbdmove" */
     unsigned streams;              /* parallel data sessions */

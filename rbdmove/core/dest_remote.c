@@ -54,6 +54,7 @@ struct dest_remote {
     unsigned nstreams;
     char *sock;
     struct opener *open; /* nstreams logins, until the first transfer */
+    unsigned open_cap;   /* room in open: more may start (control_verified) */
     struct transport **data;
     pthread_mutex_t login_mu;
     pthread_cond_t login_cv;
@@ -695,12 +696,12 @@ struct opener;
 static int await_socket(void *arg, const char **socket_path,
                         const char **command);
 
-/* Open a data session (o: its opener, for await_socket) and wrap it. */
-static int open_stream(struct dest_remote *d, struct opener *o,
+/* Open a data session (o: its opener, for await_socket) and wrap it; n
+ * sessions share --bwlimit. */
+static int open_stream(struct dest_remote *d, struct opener *o, unsigned n,
                        struct transport **out, struct error *err)
 {
     struct transport *t = NULL;
-    unsigned n = d->p.streams ? d->p.streams : 1;
     int ret;
     bool direct = false;
 
@@ -747,6 +748,7 @@ struct opener {
     bool deferred; /* no thread: run in collect_openers, in turn */
     bool starting; /* counted in logging_in */
     struct dest_remote *d;
+    unsigned share; /* --bwlimit is shared by this many sessions */
     struct transport *t;
     struct buf command; /* the join, once the socket is known */
     struct error err;
@@ -807,7 +809,7 @@ static void socket_known(struct dest_remote *d, const char *path)
 /*
  * sshd's default MaxStartups (10:30:100) drops new connections at random
  * once ten are waiting for authentication: no more than eight logins at
- * a time (the control session has logged in already).
+ * a time, and the control session's may still be one.
  */
 #define LOGINS_AT_ONCE 8
 
@@ -822,22 +824,33 @@ static void *opener_main(void *arg)
     d->logging_in++;
     o->starting = true;
     pthread_mutex_unlock(&d->login_mu);
-    o->ret = open_stream(d, o, &o->t, &o->err);
+    o->ret = open_stream(d, o, o->share, &o->t, &o->err);
     login_done(o); /* a login that failed never got to await_socket */
     return NULL;
 }
 
-static void start_openers(struct dest_remote *d)
+/* Data sessions up to n in all: the first call decides how many may
+ * follow (--streams, else AUTO_STREAMS_MAX). */
+static void start_openers(struct dest_remote *d, unsigned n)
 {
-    d->open = xcalloc(d->nstreams, sizeof(*d->open));
-    for (unsigned i = 0; i < d->nstreams; i++) {
+    if (!d->open) {
+        d->open_cap =
+            d->p.streams > AUTO_STREAMS_MAX ? d->p.streams : AUTO_STREAMS_MAX;
+        d->open = xcalloc(d->open_cap, sizeof(*d->open));
+    }
+    if (n > d->open_cap)
+        n = d->open_cap;
+    for (unsigned i = d->nstreams; i < n; i++) {
         struct opener *o = &d->open[i];
 
-        *o = (struct opener){.d = d, .command = BUF_INIT, .err = ERROR_INIT};
+        *o = (struct opener){
+            .d = d, .share = n, .command = BUF_INIT, .err = ERROR_INIT};
         o->threaded = pthread_create(&o->th, NULL, opener_main, o) == 0;
         /* No thread: in turn, still right, once the socket is known. */
         o->deferred = !o->threaded;
     }
+    if (n > d->nstreams)
+        d->nstreams = n;
 }
 
 /* Wait for the logins; the first failure is the answer. */
@@ -872,30 +885,32 @@ static int collect_openers(struct dest_remote *d, struct error *err)
     return ret;
 }
 
+/* "streams N LEVEL" and the first "probe", at the end of line. */
+static void add_streams(const struct dest_remote *d, struct buf *line)
+{
+    proto_add(line, "streams");
+    proto_add_u64(line, d->p.streams ? d->p.streams : AUTO_STREAMS_MAX);
+    proto_add_u64(line, (uint64_t)d->p.compress_level);
+    buf_adds(line, "\nprobe");
+}
+
 /*
- * "streams N LEVEL", with the first "probe" sent in the same packet, then
- * the logins start. The answer to "streams" measures the round trip (the
- * receiver does next to nothing for it; "hello" cannot: its answer waits
- * for the remote program's start-up), which decides the number of data
- * sessions when --streams was not given: the receiver is asked for the
- * most that could be chosen and fewer join.
+ * The answer to "streams" (sent at t0), then the logins start, if none
+ * has. Where the number of data sessions is not known yet (no --streams,
+ * and the control session could not measure its round trip) "streams" was
+ * sent alone, and the time of its answer is the round trip (the receiver
+ * does next to nothing for it; hello's answer waits for the remote
+ * program's start-up): it decides, and the receiver was asked for the
+ * most that could be chosen, of which fewer join. The probe's answer is
+ * read now and kept for the first dest_probe.
  */
-static int start_streams(struct dest_remote *d, struct error *err)
+static int read_streams(struct dest_remote *d, double t0, struct error *err)
 {
     struct proto_tokens ans = {NULL, 0};
-    struct buf line = BUF_INIT;
     const char *sock;
-    double t0 = time_now(), rtt;
+    double rtt;
     int ret = -1;
 
-    proto_add(&line, "streams");
-    proto_add_u64(&line, d->p.streams ? d->p.streams : AUTO_STREAMS_MAX);
-    proto_add_u64(&line, (uint64_t)d->p.compress_level);
-    buf_adds(&line, "\nprobe");
-    if (proto_send(d->ctl, &line, err) < 0) {
-        d->broken = true;
-        goto out;
-    }
     if (proto_read_answer(&d->r, &ans, err) < 0) {
         d->broken = true; /* the probe's answer is still unread */
         goto out;
@@ -909,14 +924,15 @@ static int start_streams(struct dest_remote *d, struct error *err)
         goto out;
     }
     if (!d->open) {
-        d->nstreams = d->p.streams =
-            d->p.streams ? d->p.streams : auto_streams(rtt);
+        d->p.streams = d->p.streams ? d->p.streams : auto_streams(rtt);
         log_debug("round trip %.1f ms: %u data session(s)", rtt * 1000,
-                  d->nstreams);
+                  d->p.streams);
         socket_known(d, sock);
-        start_openers(d);
+        start_openers(d, d->p.streams);
     } else {
         socket_known(d, sock); /* the logins under way go on to it */
+        if (!d->p.streams)
+            d->p.streams = d->nstreams;
     }
     d->early_err = (struct error)ERROR_INIT;
     d->early_ret = read_probe(d, &d->early_st, &d->early_err);
@@ -924,7 +940,6 @@ static int start_streams(struct dest_remote *d, struct error *err)
     ret = 0;
 out:
     proto_tokens_release(&ans);
-    buf_release(&line);
     return ret;
 }
 
@@ -1161,15 +1176,32 @@ static const struct dest_ops remote_ops = {
 };
 
 /* Greet the receiver and check that it speaks our protocol. */
+/*
+ * "hello", and the version check. Where the number of data sessions is
+ * known already (--streams, or the control session's round trip),
+ * "streams" and the first "probe" go in the same packet: one round trip
+ * less before the first transfer; else they follow hello's answer.
+ */
 static int hello(struct dest_remote *d, const char *name, struct error *err)
 {
     struct proto_tokens ans = {NULL, 0};
     struct buf line = BUF_INIT;
     uint64_t version = 0;
+    bool along = d->p.streams > 0;
+    double t0 = time_now();
     int ret = -1;
 
     proto_add(&line, "hello");
-    if (request(d, &line, &ans, err) < 0) {
+    if (along) {
+        struct buf more = BUF_INIT;
+
+        add_streams(d, &more);
+        buf_adds(&line, "\n");
+        buf_adds(&line, buf_str(&more));
+        buf_release(&more);
+    }
+    if (proto_send(d->ctl, &line, err) < 0 ||
+        proto_read_answer(&d->r, &ans, err) < 0) {
         d->broken = true;
         error_prefix(err,
                      "no rbdmove receiver answered for '%s' (is rbdmove "
@@ -1178,6 +1210,7 @@ static int hello(struct dest_remote *d, const char *name, struct error *err)
                      name);
         goto out;
     }
+    log_debug("hello: %.0f ms", (time_now() - t0) * 1000);
     if (proto_get_u64(&ans, "version", &version, err) < 0 ||
         version != RECEIVER_PROTOCOL_VERSION) {
         error_clear(err);
@@ -1189,7 +1222,16 @@ static int hello(struct dest_remote *d, const char *name, struct error *err)
                   name, version, RECEIVER_PROTOCOL_VERSION);
         goto out;
     }
-    ret = 0;
+    if (!along) {
+        buf_reset(&line);
+        add_streams(d, &line);
+        t0 = time_now();
+        if (proto_send(d->ctl, &line, err) < 0) {
+            d->broken = true;
+            goto out;
+        }
+    }
+    ret = read_streams(d, t0, err);
 out:
     proto_tokens_release(&ans);
     buf_release(&line);
@@ -1214,6 +1256,39 @@ static unsigned auto_streams(double rtt)
     return n < 2 ? 2 : n > AUTO_STREAMS_MAX ? AUTO_STREAMS_MAX : n;
 }
 
+/*
+ * dest_remote_verified_fn of the control session: its host key is
+ * verified (so a key recorded by --accept-new-host-key is in known_hosts
+ * before another session looks), and the connection and key exchange took
+ * seconds: TCP, the banners and one exchange of keys, about three round
+ * trips (four through a relay). With --streams the data sessions log in
+ * now. Without it, where the link is clearly long (on loopback or a LAN
+ * that exchange is bound by CPU: a few ms), those that a third of it asks
+ * for log in now, beside the rest of the control login (about four round
+ * trips) instead of after it; the control session's own round trip later
+ * may add more (dest_remote_open). Not under --bwlimit, whose share per
+ * session needs the final number.
+ */
+#define EARLY_LOGIN_MIN_S 0.045
+static void control_verified(void *arg, double seconds)
+{
+    struct dest_remote *d = arg;
+    unsigned n;
+
+    if (!d->p.stream || d->open)
+        return;
+    if (d->p.streams) {
+        n = d->p.streams;
+    } else {
+        if (d->p.bwlimit || seconds < EARLY_LOGIN_MIN_S)
+            return;
+        n = auto_streams(seconds / 3);
+    }
+    log_debug("key exchange in %.1f ms: %u data session(s) log in now",
+              seconds * 1000, n);
+    start_openers(d, n);
+}
+
 static bool conf_is_safe(const char *s)
 {
     for (; *s; s++) {
@@ -1230,7 +1305,7 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
     struct dest_remote *d = xcalloc(1, sizeof(*d));
     struct proto_tokens ans = {NULL, 0};
     struct buf args = BUF_INIT;
-    int ret = -1;
+    int ret = -1, r;
 
     *out = NULL;
     d->base.ops = &remote_ops;
@@ -1262,20 +1337,31 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
     buf_add_shell_quoted(&args, pool);
     buf_adds(&args, "/");
     buf_add_shell_quoted(&args, image);
-    if (p->exec(p->exec_ctx, buf_str(&args), &d->ctl, err) < 0)
+    if (p->exec_hint)
+        r = p->exec_hint(p->exec_ctx, buf_str(&args), control_verified, d,
+                         &d->ctl, err);
+    else
+        r = p->exec(p->exec_ctx, buf_str(&args), &d->ctl, err);
+    if (r < 0)
         goto out;
     /* Where the control session measured its round trip, the data
      * sessions log in now, beside hello and streams (about six round
-     * trips each, in parallel), and go to the socket once it is named. */
+     * trips each, in parallel), and go to the socket once it is named;
+     * those that control_verified started are kept, and more join if
+     * the round trip asks for more. */
     if (d->p.stream && (d->p.streams || d->ctl->rtt > 0)) {
-        d->nstreams = d->p.streams =
-            d->p.streams ? d->p.streams : auto_streams(d->ctl->rtt);
-        log_debug("round trip %.1f ms: %u data session(s), logging in",
-                  d->ctl->rtt * 1000, d->nstreams);
-        start_openers(d);
+        unsigned n = d->p.streams ? d->p.streams : auto_streams(d->ctl->rtt);
+
+        if (n < d->nstreams)
+            n = d->nstreams;
+        log_debug("round trip %.1f ms: %u data session(s), %u logging in "
+                  "already",
+                  d->ctl->rtt * 1000, n, d->nstreams);
+        start_openers(d, n);
+        d->p.streams = d->nstreams;
     }
     proto_reader_init(&d->r, d->ctl);
-    if (hello(d, name, err) < 0 || start_streams(d, err) < 0)
+    if (hello(d, name, err) < 0)
         goto out;
     *out = &d->base;
     d = NULL;

@@ -854,12 +854,85 @@ static void test_remote_direct_data_session_says_so(void **state)
     buf_release(&df.f.script);
 }
 
+/* ---- logins started by the control session's key exchange ---------------- */
+
+static int logins;
+static double hint_seconds;
+
+/* dest_remote_stream_fn counting the logins; each joins by command. */
+static int counting_stream(void *ctx, dest_remote_await_fn *await,
+                           void *await_arg, struct transport **out,
+                           bool *direct, struct error *err)
+{
+    const char *path, *command;
+
+    (void)ctx;
+    (void)direct;
+    __atomic_add_fetch(&logins, 1, __ATOMIC_SEQ_CST);
+    if (await(await_arg, &path, &command) < 0)
+        return error_set(err, ERROR_STATE, 0, "not wanted");
+    *out = transport_memory_new("", 0, "fake stream");
+    return 0;
+}
+
+/* dest_remote_exec_hint_fn: the host's key exchange took hint_seconds. */
+static int hinted_exec(void *ctx, const char *command,
+                       dest_remote_verified_fn *verified, void *arg,
+                       struct transport **out, struct error *err)
+{
+    verified(arg, hint_seconds);
+    return fake_exec(ctx, command, out, err);
+}
+
+/* How many data sessions log in, for a key exchange of seconds (the
+ * control session's round trip is 0 here: memory). */
+static int logins_for(double seconds, unsigned streams, uint64_t bwlimit)
+{
+    struct dest_remote_params p = {0};
+    struct fake f;
+    struct dest *d = NULL;
+    struct error err = ERROR_INIT;
+
+    memset(&f, 0, sizeof(f));
+    f.answers = ABSENT;
+    f.script = (struct buf)BUF_INIT;
+    p.exec = fake_exec;
+    p.exec_hint = hinted_exec;
+    p.stream = counting_stream;
+    p.exec_ctx = &f;
+    p.streams = streams;
+    p.bwlimit = bwlimit;
+    logins = 0;
+    hint_seconds = seconds;
+    assert_int_equal(dest_remote_open(&p, "ssh://host/rbd/vol", NULL, "admin",
+                                      "rbd", "vol", &d, &err),
+                     0);
+    close_fake(&f, d); /* joins the logins */
+    return __atomic_load_n(&logins, __ATOMIC_SEQ_CST);
+}
+
+/* A long link (a key exchange of 300 ms: about 100 ms a round trip) has
+ * its data sessions log in during the control login, as many as that
+ * estimate asks for; a short one waits for the control session's own
+ * round trip (here in memory: one session); so does --bwlimit, whose
+ * share per session needs the final number; --streams logs in at once. */
+static void test_remote_logins_start_with_the_key_exchange(void **state)
+{
+    (void)state;
+    assert_int_equal(logins_for(0.300, 0, 0), 8);
+    assert_int_equal(logins_for(0.090, 0, 0), 3);
+    assert_int_equal(logins_for(0.010, 0, 0), 1);
+    assert_int_equal(logins_for(0.300, 0, 1000000), 1);
+    assert_int_equal(logins_for(0.010, 4, 0), 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_refuses_unsafe_socket_paths),
         cmocka_unit_test(test_remote_direct_data_session_says_so),
         cmocka_unit_test(test_remote_early_login_let_go),
+        cmocka_unit_test(test_remote_logins_start_with_the_key_exchange),
         cmocka_unit_test(test_remote_auto_streams_asks_for_the_most),
         cmocka_unit_test(test_remote_probe_reads_a_good_answer),
         cmocka_unit_test(test_remote_probe_of_an_absent_image),
