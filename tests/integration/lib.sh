@@ -771,9 +771,38 @@ os_cleanup() {
         fi
     done
     [ ${#pids[@]} = 0 ] || wait "${pids[@]}"
+    # The servers all at once: each delete mostly waits for Nova.
+    pids=()
     for s in "${SERVERS[@]}"; do
-        os_server delete "${s%% *}" "${s#* }" >/dev/null 2>&1
+        os_server delete "${s%% *}" "${s#* }" >/dev/null 2>&1 &
+        pids+=($!)
     done
+    [ ${#pids[@]} = 0 ] || wait "${pids[@]}"
+}
+# os_servers VAR REGION NAME [VAR REGION NAME...]: servers made at once
+# (a creation mostly waits for Nova, and the regions have a Nova each),
+# each id in VAR and in SERVERS. Bails if one cannot be made, once the
+# others are recorded for removal.
+os_servers() {
+    local -a vars=() regions=() pids=()
+    local i bad=""
+    while [ $# -ge 3 ]; do
+        vars+=("$1")
+        regions+=("$2")
+        os_server create "$2" "$3" >"$TEST_TMP/server.${#pids[@]}" \
+            2>"$TEST_TMP/server.${#pids[@]}.err" &
+        pids+=($!)
+        shift 3
+    done
+    for i in "${!pids[@]}"; do
+        if wait "${pids[$i]}"; then
+            printf -v "${vars[$i]}" '%s' "$(cat "$TEST_TMP/server.$i")"
+            SERVERS+=("${regions[$i]} ${!vars[$i]}")
+        else
+            bad="$bad ${regions[$i]}: $(tail -n 1 "$TEST_TMP/server.$i.err")"
+        fi
+    done
+    [ -z "$bad" ] || bail "cannot create a server in$bad"
 }
 # batch_plan_defaults [LINE...]: the "defaults:" section of a batch plan
 # for the lab's two regions and clusters, each LINE ("key: value") added.

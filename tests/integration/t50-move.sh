@@ -21,12 +21,13 @@ os_lab_init
 HERE=$(cd "$(dirname "$0")" && pwd)
 STATE=$TEST_TMP/state
 
-src_srv=$(os_server create $R1 "$(unique_name t50-src)") ||
-    bail "cannot create a server in $R1"
-SERVERS+=("$R1 $src_srv")
-dst_srv=$(os_server create $R2 "$(unique_name t50-dst)") ||
-    bail "cannot create a server in $R2"
-SERVERS+=("$R2 $dst_srv")
+# Every server the test uses, made at once; tmp_srv is deleted by the
+# test itself (its removal at exit then finds it gone).
+os_servers src_srv $R1 "$(unique_name t50-src)" \
+    dst_srv $R2 "$(unique_name t50-dst)" \
+    tmp_srv $R2 "$(unique_name t50-gone)" \
+    grp_src $R1 "$(unique_name t50-grp)" \
+    grp_dst $R2 "$(unique_name t50-grpdst)"
 
 # move VOLUME [options...]
 move() {
@@ -385,7 +386,6 @@ expect_equal "abort after the attach: source data unchanged" "$sum14" \
 release_sources
 
 # ---- the destination server deleted before the attach: rollback -----------------
-tmp_srv=$(os_server create $R2 "$(unique_name t50-gone)") || bail "no server"
 v5=$(new_volume "$(unique_name t50-rollback)" 16M) || bail "cannot make a volume"
 MOVE_DST=$tmp_srv held_move attaching:20 "$v5" "$TEST_TMP/m5"
 id5=$mid
@@ -478,10 +478,6 @@ expect_exit 2 "--delete-source with --no-full-verify is a usage error" \
 
 # ---- every data volume of a server, with one cutover ------------------------------
 release_sources
-grp_src=$(os_server create $R1 "$(unique_name t50-grp)") || bail "no server"
-SERVERS+=("$R1 $grp_src")
-grp_dst=$(os_server create $R2 "$(unique_name t50-grpdst)") || bail "no server"
-SERVERS+=("$R2 $grp_dst")
 ga=$(new_volume "$(unique_name t50-ga)" 0) || bail "cannot make a volume"
 gb=$(new_volume "$(unique_name t50-gb)" 0) || bail "cannot make a volume"
 for v in "$ga" "$gb"; do

@@ -91,12 +91,9 @@ for line in open(sys.argv[1]):
 print(n)' "$T/proxy.log" "$1"
 }
 
-src_srv=$(os_server create $R1 "$(unique_name t52-src)") ||
-    bail "cannot create a server in $R1"
-SERVERS+=("$R1 $src_srv")
-dst_srv=$(os_server create $R2 "$(unique_name t52-dst)") ||
-    bail "cannot create a server in $R2"
-SERVERS+=("$R2 $dst_srv")
+os_servers src_srv $R1 "$(unique_name t52-src)" \
+    dst_srv $R2 "$(unique_name t52-dst)" \
+    g_srv $R1 "$(unique_name t52-group)"
 
 # fmove LOG VOLUME|--server SERVER [options...]: a move through the proxy
 fmove() {
@@ -207,9 +204,6 @@ expect_equal "lost create: data equal" \
 expect_equal "lost create: status says done" done "$(status_phase "$id3")"
 
 # ---- move --server: the second detach fails while the first is detaching ----------
-g_srv=$(os_server create $R1 "$(unique_name t52-group)") ||
-    bail "cannot create a server in $R1"
-SERVERS+=("$R1 $g_srv")
 ga=$(new_volume "$(unique_name t52-ga)" 8M "$g_srv") || bail "cannot make a volume"
 gb=$(new_volume "$(unique_name t52-gb)" 8M "$g_srv") || bail "cannot make a volume"
 # The volumes detach in device order; the one attached second is second.

@@ -34,12 +34,8 @@ QOS=conf_rbd_qos_write_bps_limit
 FAST=16000000
 BWLIMIT=8000000
 
-src_srv=$(os_server create $R1 "$(unique_name tac-src)") ||
-    bail "cannot create a server in $R1"
-SERVERS+=("$R1 $src_srv")
-dst_srv=$(os_server create $R2 "$(unique_name tac-dst)") ||
-    bail "cannot create a server in $R2"
-SERVERS+=("$R2 $dst_srv")
+os_servers src_srv $R1 "$(unique_name tac-src)" \
+    dst_srv $R2 "$(unique_name tac-dst)"
 
 # ac_held_move VOLUME LOG [options...]: the move in the background, held
 # 6 s after its seed, when the writer starts: a seed under the writer would

@@ -25,12 +25,8 @@ lab_require ceph sshd openstack
 os_lab_init
 STATE=$TEST_TMP/state
 
-src_srv=$(os_server create $R1 "$(unique_name t55-src)") ||
-    bail "cannot create a server in $R1"
-SERVERS+=("$R1 $src_srv")
-dr_srv=$(os_server create $R2 "$(unique_name t55-dr)") ||
-    bail "cannot create a server in $R2"
-SERVERS+=("$R2 $dr_srv")
+os_servers src_srv $R1 "$(unique_name t55-src)" \
+    dr_srv $R2 "$(unique_name t55-dr)"
 
 sync() {
     rbdmove sync --os-cloud rbdmove-demo --os-region-name $R1 \
@@ -208,6 +204,8 @@ expect_equal "the copy equals the original at the new base" \
     "$(image_checksum 2 "volumes/volume-$copy")"
 
 # The volumes go with the servers: detach them for the clean-up.
-os_server delete $R1 "$src_srv" >/dev/null 2>&1
+os_server delete $R1 "$src_srv" >/dev/null 2>&1 &
+del_pid=$!
 os_server delete $R2 "$dr_srv" >/dev/null 2>&1
+wait $del_pid
 SERVERS=()

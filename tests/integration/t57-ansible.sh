@@ -22,10 +22,8 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck disable=SC1091
 . "$RBDMOVE_LAB/sshd.env"
 
-src_srv=$(os_server create $R1 "$(unique_name t57-src)") || bail "cannot create a server"
-SERVERS+=("$R1 $src_srv")
-dst_srv=$(os_server create $R2 "$(unique_name t57-dst)") || bail "cannot create a server"
-SERVERS+=("$R2 $dst_srv")
+os_servers src_srv $R1 "$(unique_name t57-src)" \
+    dst_srv $R2 "$(unique_name t57-dst)"
 v1=$(new_volume "$(unique_name t57-1)" 16M) || bail "cannot make a volume"
 v2=$(new_volume "$(unique_name t57-2)" 16M) || bail "cannot make a volume"
 v3=$(new_volume "$(unique_name t57-3)" 16M) || bail "cannot make a volume"

@@ -47,8 +47,8 @@ groups_left() {
     rbdc 1 group ls volumes 2>/dev/null | grep -c '^rbdmove-'
 }
 
-src_srv=$(os_server create $R1 "$(unique_name t58-src)") || bail "no server"
-SERVERS+=("$R1 $src_srv")
+os_servers src_srv $R1 "$(unique_name t58-src)" \
+    dr_srv $R2 "$(unique_name t58-dr)"
 a=$(new_volume "$(unique_name t58-a)" 16M) || bail "no volume a"
 b=$(new_volume "$(unique_name t58-b)" 16M) || bail "no volume b"
 
@@ -225,8 +225,6 @@ expect_success "points of copy a" rbdmove points --os-cloud rbdmove-demo \
 grep -q "\"group_size\":2" "$LAST_OUTPUT" && pass "points names the group of two" ||
     fail "points does not name the group"
 
-dr_srv=$(os_server create $R2 "$(unique_name t58-dr)") || bail "no DR server"
-SERVERS+=("$R2 $dr_srv")
 failover() {
     timeout 300 "$RBDMOVE" failover --os-cloud rbdmove-demo \
         --os-region-name $R2 --dst-conf "$CEPH2_CONF" --api-timeout 20 \
