@@ -57,6 +57,8 @@ skipped=0
 failures=()
 summary=()
 labs_started=()
+# Labs starting in the background (start_lab_bg): lab -> pid.
+declare -A lab_bg=()
 
 record() { # record PASS|FAIL|SKIP NAME
     case "$1" in
@@ -144,6 +146,11 @@ start_lab() {
             "skip (fail under CI=true)"
         return 0
     fi
+    if [ -n "${lab_bg[$lab]:-}" ]; then
+        step "start the $lab lab (in the background since the fuzz step)" \
+            await_lab_bg "$lab"
+        return
+    fi
     for l in "${labs_started[@]}"; do
         [ "$l" = "$lab" ] && return 0
     done
@@ -155,12 +162,40 @@ start_lab() {
     step "start the $lab lab" "$script" start
 }
 
+# start_lab_bg LAB: start it without waiting (its output goes to a log);
+# start_lab waits for it and records the outcome.
+start_lab_bg() {
+    local lab=$1 script l
+    script=$(lab_script "$lab")
+    [ -x "$script" ] || return 0
+    for l in "${labs_started[@]}"; do
+        [ "$l" = "$lab" ] && return 0
+    done
+    "$script" status >/dev/null 2>&1 && return 0
+    labs_started+=("$lab")
+    echo "test.sh: starting the $lab lab in the background" \
+        "(log: $BUILD/lab-$lab.log)"
+    "$script" start >"$BUILD/lab-$lab.log" 2>&1 &
+    lab_bg[$lab]=$!
+}
+
+await_lab_bg() {
+    local lab=$1 rc=0
+    wait "${lab_bg[$lab]}" || rc=$?
+    unset "lab_bg[$lab]"
+    cat "$BUILD/lab-$lab.log"
+    return "$rc"
+}
+
 stop_lab() {
     local lab=$1 i
     for i in "${!labs_started[@]}"; do
         if [ "${labs_started[$i]}" = "$lab" ]; then
             unset "labs_started[$i]"
             labs_started=("${labs_started[@]}")
+            # A start still under way is waited for: stopping a lab half
+            # started could leave some of it running.
+            [ -z "${lab_bg[$lab]:-}" ] || await_lab_bg "$lab" >/dev/null
             if [ "$keep_labs" = 1 ]; then
                 echo "test.sh: leaving the $lab lab running (--keep-labs)"
             else
@@ -214,6 +249,10 @@ selected() {
 ceph_after() {
     local name=$1 labs=$2 why lab
     why=$("$(lab_script ceph)" check 2>&1) && return 0
+    # The OpenStack lab runs on the Ceph lab, also when it started early.
+    [[ " ${labs_started[*]} " == *" openstack "* ]] &&
+        [[ " $labs " != *" openstack "* ]] && labs="$labs openstack"
+    [ -z "${lab_bg[openstack]:-}" ] || await_lab_bg openstack >/dev/null
     echo "test.sh: after $name the Ceph lab cannot take writes:"
     echo "$why" | sed 's/^/  /'
     record FAIL "$name left the Ceph lab unable to take writes"
@@ -227,6 +266,16 @@ ceph_after() {
         [ "$lab" = openstack ] &&
             step "start the openstack lab anew" "$(lab_script openstack)" start
     done
+}
+
+# needs_openstack: one of the selected integration tests needs that lab.
+needs_openstack() {
+    local t
+    for t in "$SRC"/tests/integration/t[0-9][0-9]-*.sh; do
+        [ -e "$t" ] && selected "$(basename "$t" .sh)" || continue
+        [[ " $(required_labs "$t") " == *" openstack "* ]] && return 0
+    done
+    return 1
 }
 
 run_integration() {
@@ -331,6 +380,14 @@ if [ "$configured" = 1 ]; then
             "$BUILD_ASAN" -DRBDMOVE_SANITIZE=ON &&
         step "build with ASan/UBSan" cmake --build "$BUILD_ASAN" -j "$JOBS"; then
         run_ctest "unit tests under ASan/UBSan" "$BUILD_ASAN" -L unit
+    fi
+    # The labs the integration tests need start now, the OpenStack lab in
+    # the background: its start (a minute and more of services starting
+    # up) overlaps the fuzz step, which uses one core for a fixed time.
+    if needs_openstack; then
+        start_lab ceph
+        start_lab sshd
+        start_lab_bg openstack
     fi
     if [ -x "$SRC/scripts/fuzz.sh" ]; then
         step "fuzz the stream decoder (${RBDMOVE_FUZZ_SECONDS:-60} s)" \
