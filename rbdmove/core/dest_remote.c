@@ -53,8 +53,9 @@ struct dest_remote {
      * then reuses them. */
     unsigned nstreams;
     char *sock;
-    struct opener *open; /* nstreams logins, until the first transfer */
+    struct opener *open; /* the logins, until the first transfer */
     unsigned open_cap;   /* room in open: more may start (control_verified) */
+    unsigned nstarted;   /* logins started: nstreams wanted, the rest let go */
     struct transport **data;
     pthread_mutex_t login_mu;
     pthread_cond_t login_cv;
@@ -747,6 +748,7 @@ struct opener {
     bool threaded;
     bool deferred; /* no thread: run in collect_openers, in turn */
     bool starting; /* counted in logging_in */
+    bool unwanted; /* let go (trim_openers), under login_mu */
     struct dest_remote *d;
     unsigned share; /* --bwlimit is shared by this many sessions */
     struct transport *t;
@@ -779,9 +781,9 @@ static int await_socket(void *arg, const char **socket_path,
 
     login_done(o);
     pthread_mutex_lock(&d->login_mu);
-    while (!d->sock && !d->sock_abandoned)
+    while (!d->sock && !d->sock_abandoned && !o->unwanted)
         pthread_cond_wait(&d->sock_cv, &d->login_mu);
-    ok = d->sock && !d->sock_abandoned;
+    ok = d->sock && !d->sock_abandoned && !o->unwanted;
     pthread_mutex_unlock(&d->login_mu);
     if (!ok)
         return -1;
@@ -840,7 +842,7 @@ static void start_openers(struct dest_remote *d, unsigned n)
     }
     if (n > d->open_cap)
         n = d->open_cap;
-    for (unsigned i = d->nstreams; i < n; i++) {
+    for (unsigned i = d->nstarted; i < n; i++) {
         struct opener *o = &d->open[i];
 
         *o = (struct opener){
@@ -849,7 +851,20 @@ static void start_openers(struct dest_remote *d, unsigned n)
         /* No thread: in turn, still right, once the socket is known. */
         o->deferred = !o->threaded;
     }
-    if (n > d->nstreams)
+    if (n > d->nstarted)
+        d->nstarted = d->nstreams = n;
+}
+
+/* Only n of the logins started are wanted: the others are let go once
+ * logged in (an estimate that asked for more than the round trip). */
+static void trim_openers(struct dest_remote *d, unsigned n)
+{
+    pthread_mutex_lock(&d->login_mu);
+    for (unsigned i = n; i < d->nstarted; i++)
+        d->open[i].unwanted = true;
+    pthread_cond_broadcast(&d->sock_cv);
+    pthread_mutex_unlock(&d->login_mu);
+    if (n < d->nstreams)
         d->nstreams = n;
 }
 
@@ -864,14 +879,19 @@ static int collect_openers(struct dest_remote *d, struct error *err)
     if (!d->sock)
         socket_known(d, NULL);
     d->data = xcalloc(d->nstreams, sizeof(*d->data));
-    for (unsigned i = 0; i < d->nstreams; i++) {
+    for (unsigned i = 0; i < d->nstarted; i++) {
         struct opener *o = &d->open[i];
 
         if (o->threaded)
             pthread_join(o->th, NULL);
-        if (o->deferred)
+        if (o->deferred && !o->unwanted)
             opener_main(o);
         buf_release(&o->command);
+        if (o->unwanted) { /* its failure is being let go */
+            transport_free(o->t);
+            error_clear(&o->err);
+            continue;
+        }
         if (o->ret < 0 && ret == 0 && err) {
             *err = o->err;
             ret = -1;
@@ -1265,9 +1285,11 @@ static unsigned auto_streams(double rtt)
  * now. Without it, where the link is clearly long (on loopback or a LAN
  * that exchange is bound by CPU: a few ms), those that a third of it asks
  * for log in now, beside the rest of the control login (about four round
- * trips) instead of after it; the control session's own round trip later
- * may add more (dest_remote_open). Not under --bwlimit, whose share per
- * session needs the final number.
+ * trips) instead of after it. The control session's own round trip
+ * decides later (dest_remote_open): more log in, or those too many are
+ * let go once logged in, so that a slow host on a LAN still gets one
+ * session. Not under --bwlimit, whose share per session needs the final
+ * number.
  */
 #define EARLY_LOGIN_MIN_S 0.045
 static void control_verified(void *arg, double seconds)
@@ -1352,12 +1374,13 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
     if (d->p.stream && (d->p.streams || d->ctl->rtt > 0)) {
         unsigned n = d->p.streams ? d->p.streams : auto_streams(d->ctl->rtt);
 
-        if (n < d->nstreams)
-            n = d->nstreams;
         log_debug("round trip %.1f ms: %u data session(s), %u logging in "
                   "already",
-                  d->ctl->rtt * 1000, n, d->nstreams);
-        start_openers(d, n);
+                  d->ctl->rtt * 1000, n, d->nstarted);
+        if (n < d->nstarted)
+            trim_openers(d, n);
+        else
+            start_openers(d, n);
         d->p.streams = d->nstreams;
     }
     proto_reader_init(&d->r, d->ctl);

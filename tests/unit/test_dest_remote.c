@@ -780,7 +780,7 @@ static int fake_stream(void *ctx, dest_remote_await_fn *await, void *await_arg,
 
     /* Logged in; now where to. */
     if (await(await_arg, &socket_path, &command) < 0) {
-        df->abandoned = true;
+        __atomic_store_n(&df->abandoned, true, __ATOMIC_SEQ_CST);
         return error_set(err, ERROR_STATE, 0, "not wanted");
     }
     df->path = strdup(socket_path);
@@ -856,8 +856,8 @@ static void test_remote_direct_data_session_says_so(void **state)
 
 /* ---- logins started by the control session's key exchange ---------------- */
 
-static int logins;
-static double hint_seconds;
+static int logins, joined;
+static double hint_seconds, channel_rtt;
 
 /* dest_remote_stream_fn counting the logins; each joins by command. */
 static int counting_stream(void *ctx, dest_remote_await_fn *await,
@@ -871,6 +871,7 @@ static int counting_stream(void *ctx, dest_remote_await_fn *await,
     __atomic_add_fetch(&logins, 1, __ATOMIC_SEQ_CST);
     if (await(await_arg, &path, &command) < 0)
         return error_set(err, ERROR_STATE, 0, "not wanted");
+    __atomic_add_fetch(&joined, 1, __ATOMIC_SEQ_CST);
     *out = transport_memory_new("", 0, "fake stream");
     return 0;
 }
@@ -881,7 +882,10 @@ static int hinted_exec(void *ctx, const char *command,
                        struct transport **out, struct error *err)
 {
     verified(arg, hint_seconds);
-    return fake_exec(ctx, command, out, err);
+    if (fake_exec(ctx, command, out, err) < 0)
+        return -1;
+    (*out)->rtt = channel_rtt; /* 0: not measured */
+    return 0;
 }
 
 /* How many data sessions log in, for a key exchange of seconds (the
@@ -902,7 +906,7 @@ static int logins_for(double seconds, unsigned streams, uint64_t bwlimit)
     p.exec_ctx = &f;
     p.streams = streams;
     p.bwlimit = bwlimit;
-    logins = 0;
+    logins = joined = 0;
     hint_seconds = seconds;
     assert_int_equal(dest_remote_open(&p, "ssh://host/rbd/vol", NULL, "admin",
                                       "rbd", "vol", &d, &err),
@@ -924,6 +928,21 @@ static void test_remote_logins_start_with_the_key_exchange(void **state)
     assert_int_equal(logins_for(0.010, 0, 0), 1);
     assert_int_equal(logins_for(0.300, 0, 1000000), 1);
     assert_int_equal(logins_for(0.010, 4, 0), 4);
+    assert_int_equal(joined, 4);
+}
+
+/* The channel's round trip decides: a short one lets the surplus of an
+ * estimate go (logged in, never joined); a long one adds to it. */
+static void test_remote_round_trip_trims_or_adds_logins(void **state)
+{
+    (void)state;
+    channel_rtt = 0.001;
+    assert_int_equal(logins_for(0.300, 0, 0), 8);
+    assert_int_equal(joined, 1);
+    channel_rtt = 0.080;
+    assert_int_equal(logins_for(0.150, 0, 0), 8); /* 5 early, 3 more */
+    assert_int_equal(joined, 8);
+    channel_rtt = 0;
 }
 
 int main(void)
@@ -933,6 +952,7 @@ int main(void)
         cmocka_unit_test(test_remote_direct_data_session_says_so),
         cmocka_unit_test(test_remote_early_login_let_go),
         cmocka_unit_test(test_remote_logins_start_with_the_key_exchange),
+        cmocka_unit_test(test_remote_round_trip_trims_or_adds_logins),
         cmocka_unit_test(test_remote_auto_streams_asks_for_the_most),
         cmocka_unit_test(test_remote_probe_reads_a_good_answer),
         cmocka_unit_test(test_remote_probe_of_an_absent_image),
