@@ -641,6 +641,24 @@ remove_snaps() {
 _lib_remove_image() {
     local cluster=$1 spec=$2 out
     rbdc "$cluster" info "$spec" >/dev/null 2>&1 || return 0
+    # A client that died holding the image's lock (a killed run, a copy
+    # cut off from a paused cluster) would keep every step below waiting
+    # for its watch to time out, 30 s. The test is over: its locks go, and
+    # their clients are blocklisted.
+    rbdc "$cluster" lock ls --format json "$spec" 2>/dev/null |
+        /usr/bin/python3 -c '
+import json, sys
+try:
+    locks = json.load(sys.stdin)
+except ValueError:
+    sys.exit(0)
+if isinstance(locks, dict):  # before Pacific: keyed by the lock id
+    locks = [dict(v, id=k) for k, v in locks.items()]
+for l in locks:
+    print("%s\t%s" % (l["id"], l["locker"]))' 2>/dev/null |
+        while IFS=$'\t' read -r id locker; do
+            rbdc "$cluster" lock rm "$spec" "$id" "$locker" >/dev/null 2>&1
+        done
     remove_snaps "$cluster" "$spec"
     if ! out=$(rbdc "$cluster" snap purge --no-progress "$spec" 2>&1 &&
         rbdc "$cluster" rm --no-progress "$spec" 2>&1); then

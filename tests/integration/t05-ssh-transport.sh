@@ -310,15 +310,15 @@ expect_success "a slow reader with keepalives due meanwhile (window full)" \
 # ---- throughput (printed, not asserted) ------------------------------------
 
 for j in 1 4; do
-    if probe -s -j "$j" -f /dev/zero -n 256M "$SSH_TARGET" 'cat >/dev/null' \
+    if probe -s -j "$j" -f /dev/zero -n 64M "$SSH_TARGET" 'cat >/dev/null' \
         2>"$TEST_TMP/rate" </dev/null; then
-        echo "# throughput, $j session(s) x 256 MiB upload: $(grep '^total' "$TEST_TMP/rate")"
+        echo "# throughput, $j session(s) x 64 MiB upload: $(grep '^total' "$TEST_TMP/rate")"
     else
         fail "throughput run with $j session(s)"
         sed 's/^/#   /' "$TEST_TMP/rate"
     fi
 done
-if probe -s "$SSH_TARGET" 'head -c 256M /dev/zero' </dev/null >/dev/null \
+if probe -s "$SSH_TARGET" 'head -c 64M /dev/zero' </dev/null >/dev/null \
     2>"$TEST_TMP/rate"; then
-    echo "# throughput, 1 session x 256 MiB download: $(grep '^total' "$TEST_TMP/rate")"
+    echo "# throughput, 1 session x 64 MiB download: $(grep '^total' "$TEST_TMP/rate")"
 fi
