@@ -908,7 +908,7 @@ static int collect_openers(struct dest_remote *d, struct error *err)
 /* "streams N LEVEL" and the first "probe", at the end of line. */
 static void add_streams(const struct dest_remote *d, struct buf *line)
 {
-    proto_add(line, "streams");
+    buf_adds(line, "streams");
     proto_add_u64(line, d->p.streams ? d->p.streams : AUTO_STREAMS_MAX);
     proto_add_u64(line, (uint64_t)d->p.compress_level);
     buf_adds(line, "\nprobe");
@@ -1195,7 +1195,6 @@ static const struct dest_ops remote_ops = {
     .free = remote_free,
 };
 
-/* Greet the receiver and check that it speaks our protocol. */
 /*
  * "hello", and the version check. Where the number of data sessions is
  * known already (--streams, or the control session's round trip),
@@ -1213,12 +1212,8 @@ static int hello(struct dest_remote *d, const char *name, struct error *err)
 
     proto_add(&line, "hello");
     if (along) {
-        struct buf more = BUF_INIT;
-
-        add_streams(d, &more);
         buf_adds(&line, "\n");
-        buf_adds(&line, buf_str(&more));
-        buf_release(&more);
+        add_streams(d, &line);
     }
     if (proto_send(d->ctl, &line, err) < 0 ||
         proto_read_answer(&d->r, &ans, err) < 0) {
