@@ -85,25 +85,38 @@ static void drop_early_probe(struct dest_remote *d)
     d->early_probe = false;
 }
 
-/* Send line, after the requests held back (dest_batch), and read their
- * answers; the first that failed is the failure, and leaves the session
- * out of step (line's answer unread). */
-static int send_with_later(struct dest_remote *d, const struct buf *line,
-                           struct error *err)
+/* Send line after the requests held back (dest_batch), in one packet.
+ * Each but the first is chained ("&&", later()), line too: the receiver
+ * stops at the first that fails, so that a mark never lands on an image
+ * whose create failed, nor an apply's streams on it. *nheld: the answers
+ * to read (read_held) before line's. */
+static int send_held(struct dest_remote *d, const struct buf *line,
+                     unsigned *nheld, struct error *err)
 {
     struct buf all = BUF_INIT;
-    unsigned n = d->nlater;
-    int ret = 0;
+    int ret;
 
+    *nheld = d->nlater;
     d->batching = false;
-    if (!n)
+    if (!*nheld)
         return proto_send(d->ctl, line, err);
     buf_add(&all, d->later.data, d->later.len);
+    buf_add_pct(&all, "&&");
+    buf_adds(&all, " ");
     buf_add(&all, line->data, line->len);
     buf_reset(&d->later);
     d->nlater = 0;
     ret = proto_send(d->ctl, &all, err);
     buf_release(&all);
+    return ret;
+}
+
+/* The answers of n held requests; the first that failed is the failure,
+ * and leaves the session out of step (the rest unread). */
+static int read_held(struct dest_remote *d, unsigned n, struct error *err)
+{
+    int ret = 0;
+
     for (unsigned i = 0; ret == 0 && i < n; i++) {
         struct proto_tokens none = {NULL, 0};
 
@@ -113,6 +126,17 @@ static int send_with_later(struct dest_remote *d, const struct buf *line,
             d->broken = true;
     }
     return ret;
+}
+
+/* Send line after the requests held back, and read their answers. */
+static int send_with_later(struct dest_remote *d, const struct buf *line,
+                           struct error *err)
+{
+    unsigned n;
+
+    if (send_held(d, line, &n, err) < 0)
+        return -1;
+    return read_held(d, n, err);
 }
 
 /* A request that dest_batch lets wait for the next one: 0, or the
@@ -180,6 +204,10 @@ static int later(struct dest_remote *d, const struct buf *line,
                          "the connection to the receiver of '%s' was lost",
                          d->base.name);
     /* proto_send ends each line: the held lines get theirs here. */
+    if (d->nlater) {
+        buf_add_pct(&d->later, "&&");
+        buf_adds(&d->later, " ");
+    }
     buf_add(&d->later, line->data, line->len);
     buf_adds(&d->later, "\n");
     d->nlater++;
@@ -976,8 +1004,11 @@ static bool path_is_safe(const char *p)
     return true;
 }
 
+/* Send "apply" (after the held requests: *nheld) without waiting for its
+ * ok: the streams follow at once (read_apply). */
 static int start_apply(struct dest_remote *d, const struct copy_params *p,
-                       unsigned n, unsigned window, struct error *err)
+                       unsigned n, unsigned window, unsigned *nheld,
+                       struct error *err)
 {
     struct buf line = BUF_INIT;
     int ret;
@@ -993,34 +1024,63 @@ static int start_apply(struct dest_remote *d, const struct copy_params *p,
         proto_add(&line, p->checkpoint_key);
         proto_add(&line, p->checkpoint_prefix);
     }
-    ret = request(d, &line, NULL, err);
+    drop_early_probe(d);
+    ret = send_held(d, &line, nheld, err);
+    if (ret < 0)
+        d->broken = true;
     buf_release(&line);
     return ret;
 }
 
-static int run_senders(struct dest_remote *d, struct sender *s, unsigned n,
-                       struct error *err)
+/* The answers to the held requests and to apply, while the streams are
+ * being sent: a failure stops the senders (the receiver closes their
+ * sessions, which ends a write waiting for window). */
+static int read_apply(struct dest_remote *d, unsigned nheld, double t0,
+                      struct shared *sh, struct error *err)
+{
+    struct proto_tokens none = {NULL, 0};
+
+    if (read_held(d, nheld, err) < 0 ||
+        proto_read_answer(&d->r, &none, err) < 0) {
+        sh->failed = true;
+        d->broken = true;
+        return -1;
+    }
+    proto_tokens_release(&none);
+    log_debug("apply: %.0f ms", (time_now() - t0) * 1000);
+    return 0;
+}
+
+static unsigned start_senders(struct sender *s, unsigned n, struct error *err)
 {
     unsigned started = 0;
-    int ret = 0;
 
     for (; started < n; started++) {
         if (pthread_create(&s[started].th, NULL, sender_main, &s[started]) !=
             0) {
             s[0].sh->failed = true;
-            ret = error_set(err, ERROR_IO, EAGAIN, "cannot start a thread");
+            error_set(err, ERROR_IO, EAGAIN, "cannot start a thread");
             break;
         }
     }
+    return started;
+}
+
+/* Join the senders started; the first failure (other than their being
+ * stopped for another's) into err, where err holds none yet. */
+static int join_senders(struct sender *s, unsigned started, int ret,
+                        struct error *err)
+{
     for (unsigned i = 0; i < started; i++) {
         pthread_join(s[i].th, NULL);
         if (s[i].ret < 0 && ret == 0 &&
             !(s[i].err.kind == ERROR_INTERRUPTED && !s[i].sh->user->cancel)) {
             *err = s[i].err;
             ret = -1;
+        } else {
+            error_clear(&s[i].err);
         }
     }
-    (void)d;
     return ret;
 }
 
@@ -1051,8 +1111,9 @@ static int remote_transfer(struct dest *dd, struct image *src,
     struct sender *s = xcalloc(n, sizeof(*s));
     struct proto_tokens ans = {NULL, 0};
     uint64_t extents = 0;
-    double t0 = time_now();
-    int ret = -1;
+    double t0 = time_now(), t_apply;
+    unsigned nheld = 0, started;
+    int rs, ret = -1;
 
     memset(st, 0, sizeof(*st));
     sh.done = xcalloc(n, sizeof(*sh.done));
@@ -1065,9 +1126,13 @@ static int remote_transfer(struct dest *dd, struct image *src,
                   d->base.name);
         goto out;
     }
-    if (collect_openers(d, err) < 0)
+    /* apply first, its answer later: the data sessions' channels open
+     * meanwhile, and the streams leave without waiting a round trip for
+     * its ok. */
+    t_apply = time_now();
+    if (start_apply(d, p, n, window, &nheld, err) < 0)
         goto out;
-    if (start_apply(d, p, n, window, err) < 0)
+    if (collect_openers(d, err) < 0)
         goto out;
     for (unsigned i = 0; i < n; i++) {
         s[i] = (struct sender){
@@ -1086,7 +1151,11 @@ static int remote_transfer(struct dest *dd, struct image *src,
         s[i].p.checkpoint = NULL;
         s[i].t = d->data[i];
     }
-    if (run_senders(d, s, n, err) < 0) {
+    started = start_senders(s, n, err);
+    rs = started < n ? -1 : 0;
+    if (rs == 0 && read_apply(d, nheld, t_apply, &sh, err) < 0)
+        rs = -1;
+    if (join_senders(s, started, rs, err) < 0) {
         d->broken = true;
         goto out;
     }

@@ -25,8 +25,10 @@ struct transport;
  * descriptor (SCM_RIGHTS), "-" names the head, "unlock". 3: "streams N
  * LEVEL" opens the data sessions once, every transfer reuses them. 4:
  * "commit", the end of a round in one request. 5: "rollback SNAP" (a
- * failback's --discard-primary-changes over SSH). */
-#define RECEIVER_PROTOCOL_VERSION 5
+ * failback's --discard-primary-changes over SSH). 6: "&& REQUEST" (only if
+ * the request before succeeded), and streams may be sent before apply's
+ * ok (a failed apply closes them). */
+#define RECEIVER_PROTOCOL_VERSION 6
 
 /* A buffered line reader over a transport (kept as a reference). */
 struct proto_reader {

@@ -27,7 +27,14 @@
  *                                 join there, once
  *   apply N LEVEL WINDOW CHUNK ZERO   ok when the first N sessions are in;
  *                                 later, when each carried one stream:
- *                                 ok data= zero= stream=
+ *                                 ok data= zero= stream=. The client may
+ *                                 send its streams before the first ok: a
+ *                                 failed apply closes every session.
+ *   && REQUEST                    REQUEST only if the request before it
+ *                                 succeeded, else an error (a batch of
+ *                                 requests sent at once stops at its first
+ *                                 failure: a mark is never set on an image
+ *                                 the create before it did not make)
  *   quit
  * Nothing here creates a snapshot unasked: a dropped connection leaves the
  * destination without its to-snap, whatever arrived. Every number in a
@@ -81,6 +88,7 @@ struct server {
     unsigned want, joined;
     int level;
     struct slot slot[MAX_STREAMS];
+    bool last_ok; /* the last request succeeded ("&&") */
 };
 
 /* ---- simple requests ---------------------------------------------------- */
@@ -647,22 +655,26 @@ static int do_apply(struct server *s, const struct proto_tokens *t,
     struct buf ans = BUF_INIT;
     int ret = -1;
 
+    /* The client may be writing its streams already: every failure
+     * closes them (out), so that it hears of it instead of waiting on a
+     * full window. */
     if (parse_apply(t, &a, &ck, err) < 0)
-        return -1;
-    if (s->lfd < 0)
-        return error_set(err, ERROR_PROTOCOL, 0,
-                         "apply: no data sessions (send streams first)");
-    if (a.n > s->want || (int)a.level != s->level)
-        return error_set(err, ERROR_PROTOCOL, 0,
-                         "apply: %" PRIu64 " streams at level %" PRIu64
-                         ", the session announced %u at level %d",
-                         a.n, a.level, s->want, s->level);
-    if (dest_local_head(s->d, &img, err) < 0)
-        return -1;
-    if (join_streams(s, (unsigned)a.n, err) < 0) {
-        close_streams(s);
-        return -1;
+        goto out;
+    if (s->lfd < 0) {
+        error_set(err, ERROR_PROTOCOL, 0,
+                  "apply: no data sessions (send streams first)");
+        goto out;
     }
+    if (a.n > s->want || (int)a.level != s->level) {
+        error_set(err, ERROR_PROTOCOL, 0,
+                  "apply: %" PRIu64 " streams at level %" PRIu64
+                  ", the session announced %u at level %d",
+                  a.n, a.level, s->want, s->level);
+        goto out;
+    }
+    if (dest_local_head(s->d, &img, err) < 0 ||
+        join_streams(s, (unsigned)a.n, err) < 0)
+        goto out;
     proto_add(&ans, "ok");
     if (proto_send(s->ctl, &ans, err) < 0)
         goto out;
@@ -687,8 +699,9 @@ static int do_apply(struct server *s, const struct proto_tokens *t,
     add_kv_u64(&s->out, "stream", total.stream_bytes);
     ret = 0;
 out:
-    /* A failed apply leaves unread bytes in the sessions: none is used
-     * again (the client gives up on this receiver too). */
+    /* A failed apply leaves unread bytes in the sessions, or sessions
+     * not accepted yet: none is used again (the client gives up on this
+     * receiver too). */
     if (ret < 0)
         close_streams(s);
     free(ap);
@@ -777,6 +790,29 @@ static int dispatch(struct server *s, const struct proto_tokens *t,
     return 0;
 }
 
+/*
+ * "&& REQUEST": REQUEST (left in t) only if the request before it
+ * succeeded. Refused, an apply closes the streams its client may be
+ * writing already.
+ */
+static int chained(struct server *s, struct proto_tokens *t, struct error *err)
+{
+    if (strcmp(t->v[0], "&&"))
+        return 0;
+    free(t->v[0]);
+    memmove(t->v, t->v + 1, (t->n - 1) * sizeof(*t->v));
+    t->n--;
+    if (t->n == 0)
+        return error_set(err, ERROR_PROTOCOL, 0, "usage: && REQUEST");
+    if (s->last_ok)
+        return 0;
+    if (!strcmp(t->v[0], "apply"))
+        close_streams(s);
+    return error_set(err, ERROR_STATE, 0,
+                     "%s: not done, the request sent before it failed",
+                     t->v[0]);
+}
+
 int receiver_serve(struct cluster *cl, const char *pool, const char *image,
                    struct transport *ctl, int ctl_fd, struct error *err)
 {
@@ -806,10 +842,14 @@ int receiver_serve(struct cluster *cl, const char *pool, const char *image,
             proto_tokens_release(&t);
             break;
         }
-        if (rerr.kind == ERROR_NONE && dispatch(&s, &t, &rerr) == 0)
+        if (rerr.kind == ERROR_NONE && chained(&s, &t, &rerr) == 0 &&
+            dispatch(&s, &t, &rerr) == 0) {
+            s.last_ok = true;
             rc = proto_send(ctl, &s.out, err);
-        else
+        } else {
+            s.last_ok = false;
             rc = proto_send_error(ctl, &rerr, err);
+        }
         proto_tokens_release(&t);
         if (rc < 0)
             goto out;

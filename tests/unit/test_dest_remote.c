@@ -583,7 +583,9 @@ static void test_remote_error_answer_comes_back(void **state)
 }
 
 /* dest_batch: a seed's create and mark go out with the next request, in
- * one packet, and their answers are read before its own. */
+ * one packet, and their answers are read before its own. Each after the
+ * first is chained ("&&"): the receiver does it only if the one before
+ * succeeded. */
 static void test_remote_batch_sends_with_the_next(void **state)
 {
     struct fake f;
@@ -602,7 +604,8 @@ static void test_remote_batch_sends_with_the_next(void **state)
     assert_int_equal(st.size, 10485760);
     dest_state_release(&st);
     assert_string_equal(sent(&f),
-                        "create 10485760 22\nmeta rbdmove.seed m%201\nprobe\n");
+                        "create 10485760 22\n%26%26 meta rbdmove.seed m%201\n"
+                        "%26%26 probe\n");
     close_fake(&f, d);
 }
 
