@@ -659,6 +659,22 @@ for l in locks:
         while IFS=$'\t' read -r id locker; do
             rbdc "$cluster" lock rm "$spec" "$id" "$locker" >/dev/null 2>&1
         done
+    # A killed client that held no lock (a reader: a copy's source, a
+    # receiver cut off) still watches the image for 30 s, and 'rbd rm'
+    # refuses a watched image: the test's processes are gone, so its
+    # watchers are dead clients; blocklisted, their watches go at once.
+    rbdc "$cluster" status --format json "$spec" 2>/dev/null |
+        /usr/bin/python3 -c '
+import json, sys
+try:
+    st = json.load(sys.stdin)
+except ValueError:
+    sys.exit(0)
+for w in st.get("watchers", []):
+    print(w["address"])' 2>/dev/null |
+        while read -r addr; do
+            cephc "$cluster" osd blocklist add "$addr" 600 >/dev/null 2>&1
+        done
     remove_snaps "$cluster" "$spec"
     if ! out=$(rbdc "$cluster" snap purge --no-progress "$spec" 2>&1 &&
         rbdc "$cluster" rm --no-progress "$spec" 2>&1); then
