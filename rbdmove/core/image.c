@@ -35,6 +35,7 @@ struct image {
     uint64_t size;
     int order;
     bool at_snap; /* opened at a snapshot: what it holds cannot change */
+    bool locked;  /* its exclusive lock taken and kept (image_lock_exclusive) */
     struct object_runs *runs; /* the last window of image_diff, at_snap only */
     struct object_list *listed; /* the pool listing's objects, at_snap only */
     int listing;                /* 0 not asked yet, 1 list the pool, -1 not */
@@ -489,11 +490,30 @@ int image_snap_lookup(struct image *img, const char *name, bool *exists,
     return 0;
 }
 
+/*
+ * librbd takes the exclusive lock of an image for a snapshot's creation or
+ * removal, and keeps it until another client asks. Where we did not take
+ * it to keep (a source, which its VM writes): given back at once. A run
+ * killed while holding it would stall that VM's next write until the dead
+ * client's watch expires (30 s by default), and the next run's snapshot
+ * too.
+ */
+static void yield_lock(struct image *img)
+{
+    int owner = 0;
+
+    if (img->locked || img->at_snap ||
+        rbd_is_exclusive_lock_owner(img->rbd, &owner) < 0 || !owner)
+        return;
+    (void)rbd_lock_release(img->rbd);
+}
+
 int image_snap_create(struct image *img, const char *name, struct error *err)
 {
     int r = rbd_snap_create2(img->rbd, name, RBD_SNAP_CREATE_SKIP_QUIESCE, NULL,
                              NULL);
 
+    yield_lock(img);
     if (r < 0)
         return error_set(err, ERROR_CEPH, -r, "cannot create snapshot '%s@%s'",
                          img->spec, name);
@@ -504,6 +524,7 @@ int image_snap_remove(struct image *img, const char *name, struct error *err)
 {
     int r = rbd_snap_remove(img->rbd, name);
 
+    yield_lock(img);
     if (r < 0 && r != -ENOENT)
         return error_set(err, ERROR_CEPH, -r, "cannot remove snapshot '%s@%s'",
                          img->spec, name);
@@ -783,6 +804,7 @@ int image_lock_exclusive(struct image *img, struct error *err)
 {
     int r = rbd_lock_acquire(img->rbd, RBD_LOCK_MODE_EXCLUSIVE);
 
+    img->locked = r == 0;
     if (r == -EROFS || r == -EBUSY)
         return error_set(err, ERROR_STATE, -r,
                          "'%s' is in use by another client (it holds the "
