@@ -222,6 +222,11 @@ out:
     return ret;
 }
 
+struct cluster *cli_session_cluster(const struct cli_session *s)
+{
+    return s ? s->cl : NULL;
+}
+
 void cli_session_free(struct cli_session *s)
 {
     if (!s)

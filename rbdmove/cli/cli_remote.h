@@ -49,6 +49,8 @@ int cli_remote_check(const struct cli_remote *r, const char *spec,
 int cli_remote_dest(const struct cli_remote *r, const char *spec,
                     const char *conf, const char *id, struct dest **out,
                     struct cli_session **session, struct error *err) MUST_CHECK;
+/* The destination's cluster of a local spec; NULL for an ssh:// one. */
+struct cluster *cli_session_cluster(const struct cli_session *s);
 /* NULL-safe. Free the dest first. */
 void cli_session_free(struct cli_session *s);
 

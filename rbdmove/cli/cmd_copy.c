@@ -16,12 +16,15 @@
 #include "rbdmove/cli/commands.h"
 #include "rbdmove/core/dest.h"
 #include "rbdmove/core/image.h"
+#include "rbdmove/core/journal.h"
+#include "rbdmove/base/hash.h"
 #include "rbdmove/base/json_out.h"
 #include "rbdmove/base/log.h"
 #include "rbdmove/cli/progress.h"
 #include "rbdmove/cli/cli_remote.h"
 #include "rbdmove/core/replicate.h"
 #include "rbdmove/base/strutil.h"
+#include "rbdmove/base/xalloc.h"
 #include "rbdmove/core/verify.h"
 
 static const struct cli_command command = {
@@ -289,6 +292,60 @@ static void early_finish(struct early *e, struct replicate_opts *ro, bool drop)
     }
 }
 
+/*
+ * A local destination's run lock: copy keeps no journal, so a run killed
+ * with the destination's exclusive lock left it to a dead client, and the
+ * next run's lock request waited out that client's watch (30 s, silent).
+ * The lock "copy-HASH" in the state directory (journal_lock_name; HASH of
+ * the cluster's fsid, pool and image) is held for the run: taking it
+ * proves that every earlier copy to that image from this host has ended,
+ * so the client address its note recorded is dead and its lock is broken
+ * at once (dest_set_dead_owner). Another copy to the image from this host
+ * is refused here, as the image's lock would refuse it. A state directory
+ * that cannot be used costs only that wait: the copy goes on.
+ */
+static int run_lock(const char *spec, struct cli_session *rs, struct dest *dst,
+                    int *fd, struct error *err)
+{
+    struct cluster *cl = cli_session_cluster(rs);
+    struct error e = ERROR_INIT;
+    char name[64], *dir, *key, *prev, *self;
+    int ret = 0;
+
+    *fd = -1;
+    if (!cl)
+        return 0; /* ssh://: the receiver ends with the session */
+    key = xasprintf("%s/%s", cluster_fsid(cl), spec);
+    snprintf(name, sizeof(name), "copy-%016" PRIx64,
+             hash_xxh64(key, strlen(key), 0));
+    free(key);
+    dir = journal_default_dir();
+    if (journal_lock_name(dir, name, fd, &e) < 0) {
+        if (e.kind == ERROR_BUSY) {
+            *err = e;
+            ret = error_prefix(err,
+                               "'%s' is in use by another client (a copy "
+                               "from this host)",
+                               spec);
+        } else {
+            log_info("no run lock for '%s' (%s): after a killed run, "
+                     "its lock is waited for",
+                     spec, e.msg);
+        }
+        free(dir);
+        return ret;
+    }
+    prev = journal_note_get(dir, name);
+    dest_set_dead_owner(dst, prev);
+    self = dest_lock_self(dst);
+    if (self && (!prev || strcmp(self, prev)))
+        journal_note_set(dir, name, self);
+    free(prev);
+    free(self);
+    free(dir);
+    return 0;
+}
+
 int cmd_copy(int argc, char **argv)
 {
     struct copy_args a;
@@ -299,7 +356,7 @@ int cmd_copy(int argc, char **argv)
     struct cli_session *rs = NULL;
     struct early early = {0};
     enum parse_options_status st;
-    int ret, r;
+    int ret, r, lock_fd = -1;
 
     memset(&a, 0, sizeof(a));
     replicate_opts_init(&a.ro);
@@ -318,6 +375,8 @@ int cmd_copy(int argc, char **argv)
     if (r == 0)
         r = cli_remote_dest(&a.remote, a.dst, a.dst_conf, a.dst_id, &dst, &rs,
                             &err);
+    if (r == 0)
+        r = run_lock(a.dst, rs, dst, &lock_fd, &err);
     early_finish(&early, &a.ro, r < 0);
     if (r < 0 || run(&a, &s, src_cl, dst, &err) < 0) {
         cli_error_event("copy", &err);
@@ -327,7 +386,8 @@ int cmd_copy(int argc, char **argv)
     ret = EXIT_OK;
 out:
     free(early.snap);
-    dest_free(dst);
+    dest_free(dst); /* the image's lock goes, then the run lock */
+    journal_unlock_name(lock_fd);
     cli_session_free(rs);
     cluster_close(src_cl);
     image_spec_release(&s);

@@ -201,6 +201,11 @@ expect_equal "no base snapshot after a killed seed" "" "$(base_of 2 "$bigdst")"
 expect_success "copy after the kill resumes" copy -v "$big" "$bigdst"
 grep -q "resuming the seed" "$LAST_OUTPUT" && pass "says it resumes" ||
     fail "did not resume the seed"
+# The killed run's lock on the destination: broken at once (its run lock
+# proves it dead), not waited for until its watch expires.
+grep -q "broke the lock a killed run left on $bigdst" "$LAST_OUTPUT" &&
+    pass "breaks the killed seed's lock" ||
+    fail "did not break the killed seed's lock"
 b=$(base_of 2 "$bigdst")
 expect_equal "resumed seed equal" "$(image_checksum 1 "$big@$b")" \
     "$(image_checksum 2 "$bigdst@$b")"
@@ -219,10 +224,18 @@ grep -q "in use by another client" "$LAST_OUTPUT" && pass "says it is in use" ||
     fail "message says the destination is in use"
 kill -9 $cpid 2>/dev/null
 wait $cpid 2>/dev/null
+# librbd took the source's lock for the round's snapshot: given back at
+# once, or the source's own writer (its VM) would wait for the killed
+# client's watch to expire before its next write (30 s).
+expect_equal "a killed copy leaves no lock on its source" "" \
+    "$(rbd1 lock ls "$big" 2>&1)"
 rbd2 image-meta get "$bigdst" rbdmove.pending >/dev/null 2>&1 &&
     pass "round was interrupted mid-way" ||
     pass "round finished before the kill (nothing to resume)"
 expect_success "copy after a killed round" copy -v "$big" "$bigdst"
+grep -q "broke the lock a killed run left on $bigdst" "$LAST_OUTPUT" &&
+    pass "breaks the killed round's lock" ||
+    fail "did not break the killed round's lock"
 b=$(base_of 2 "$bigdst")
 expect_equal "equal after the interrupted round" \
     "$(image_checksum 1 "$big@$b")" "$(image_checksum 2 "$bigdst@$b")"
