@@ -664,6 +664,8 @@ struct shared {
     uint64_t total;
     const struct copy_params *user;
     volatile bool failed;
+    unsigned n; /* senders */
+    double t0;  /* the transfer's start, for -vv */
 };
 
 struct sender {
@@ -689,7 +691,7 @@ static void sender_progress(void *ctx, uint64_t done, uint64_t total)
     (void)total;
     pthread_mutex_lock(&sh->lock);
     sh->done[s->index] = done;
-    for (unsigned i = 0; i < sh->user->shards; i++)
+    for (unsigned i = 0; i < sh->n; i++)
         sum += sh->done[i];
     pthread_mutex_unlock(&sh->lock);
     sh->user->progress(sh->user->progress_ctx, sum, sh->total);
@@ -712,6 +714,9 @@ static void *sender_main(void *arg)
         s->ret = transport_flush(s->t, &s->err);
     if (s->ret < 0)
         s->sh->failed = true;
+    /* How evenly the streams share the link: -vv shows when each ends. */
+    log_debug("stream %u: %" PRIu64 " bytes, done at %.3f s", s->index,
+              s->st.stream_bytes, time_now() - s->sh->t0);
     return NULL;
 }
 
@@ -1107,7 +1112,7 @@ static int remote_transfer(struct dest *dd, struct image *src,
     struct dest_remote *d = (struct dest_remote *)dd;
     unsigned n = stream_count(d->nstreams, p->chunk_size);
     unsigned window = p->window / n >= 2 ? p->window / n : 2;
-    struct shared sh = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, p, false};
+    struct shared sh = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, p, false, n, 0};
     struct sender *s = xcalloc(n, sizeof(*s));
     struct proto_tokens ans = {NULL, 0};
     uint64_t extents = 0;
@@ -1130,6 +1135,7 @@ static int remote_transfer(struct dest *dd, struct image *src,
      * meanwhile, and the streams leave without waiting a round trip for
      * its ok. */
     t_apply = time_now();
+    sh.t0 = t_apply;
     if (start_apply(d, p, n, window, &nheld, err) < 0)
         goto out;
     if (collect_openers(d, err) < 0)

@@ -139,8 +139,28 @@ expect_success "--compress=3: incremental" scopy --compress=3 --streams 2 \
 expect_same_at_base "--compress=3 incremental" "$src" "$d"
 new_dst bwlimit
 d=$NEW
-expect_success "--bwlimit 64M" scopy --bwlimit 64M --compress "$src" "$d"
+expect_success "--bwlimit 12M, 3 streams" scopy --bwlimit 12M --compress \
+    --streams 3 --json "$src" "$d"
 expect_same_at_base "--bwlimit" "$src" "$d"
+# Progress is the sum of the streams': the last report, about a second
+# before the end of a 3 s seed, is past half of it (it once counted the
+# first stream's alone: a third, with a rate a third and an ETA 3x long).
+prog=$(/usr/bin/python3 -c '
+import json, sys
+last = None
+for line in open(sys.argv[1]):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if e.get("event") == "progress" and e.get("phase") == "seed":
+        last = e
+print("none" if last is None else
+      "%d %d" % (last["done"], last["total"]))' "$LAST_OUTPUT")
+read -r pdone ptotal <<<"$prog"
+[ "$pdone" != none ] && [ "$((pdone * 2))" -gt "$ptotal" ] &&
+    pass "progress sums the streams (last report $pdone of $ptotal)" ||
+    fail "progress over 3 streams: last report '$prog'"
 
 # ---- rbdmove verify with an ssh:// destination ----------------------------------
 b=$(base_of 2 "$dst")
