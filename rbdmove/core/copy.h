@@ -43,6 +43,11 @@ struct copy_params {
                             many); default 8 */
     size_t zero_block;   /* zero detection granularity; default 4096 */
     bool whole_object;   /* enumerate whole objects (fast-diff) */
+    bool commit_follows; /* the caller's next request of the destination
+                            is its dest_commit: a remote transfer's own
+                            answer is read with the commit's, which the
+                            receiver does only if the transfer was whole
+                            (one round trip less a round) */
     bool dst_is_zero;    /* destination known to read as zeros (fresh):
                             zero ranges need not be written */
     uint64_t resume_off; /* skip extents below this offset (resumed seed) */

@@ -71,6 +71,12 @@ struct dest_remote {
     int early_ret;
     struct dest_state early_st;
     struct error early_err;
+    /* The answer of a transfer whose commit follows (commit_follows), not
+     * read yet: read before any later answer (settle), and the requests
+     * sent meanwhile are chained to it ("&&"). owed_*: what the senders
+     * sent, which the receiver's count must match. */
+    bool owed;
+    uint64_t owed_data, owed_zero;
 };
 
 /* The most data sessions --streams' default picks (auto_streams). */
@@ -88,8 +94,10 @@ static void drop_early_probe(struct dest_remote *d)
 /* Send line after the requests held back (dest_batch), in one packet.
  * Each but the first is chained ("&&", later()), line too: the receiver
  * stops at the first that fails, so that a mark never lands on an image
- * whose create failed, nor an apply's streams on it. *nheld: the answers
- * to read (read_held) before line's. */
+ * whose create failed, nor an apply's streams on it. The first is
+ * chained too while a transfer's answer is owed: a commit is done only if
+ * the transfer was whole. *nheld: the answers to read (read_held) before
+ * line's. */
 static int send_held(struct dest_remote *d, const struct buf *line,
                      unsigned *nheld, struct error *err)
 {
@@ -98,11 +106,17 @@ static int send_held(struct dest_remote *d, const struct buf *line,
 
     *nheld = d->nlater;
     d->batching = false;
-    if (!*nheld)
+    if (!*nheld && !d->owed)
         return proto_send(d->ctl, line, err);
+    if (d->owed) {
+        buf_add_pct(&all, "&&");
+        buf_adds(&all, " ");
+    }
     buf_add(&all, d->later.data, d->later.len);
-    buf_add_pct(&all, "&&");
-    buf_adds(&all, " ");
+    if (*nheld) {
+        buf_add_pct(&all, "&&");
+        buf_adds(&all, " ");
+    }
     buf_add(&all, line->data, line->len);
     buf_reset(&d->later);
     d->nlater = 0;
@@ -111,11 +125,47 @@ static int send_held(struct dest_remote *d, const struct buf *line,
     return ret;
 }
 
-/* The answers of n held requests; the first that failed is the failure,
- * and leaves the session out of step (the rest unread). */
+/*
+ * The answer remote_transfer left unread (its commit follows): the
+ * receiver's counts of what it applied, which must be what the senders
+ * sent. A failure leaves the session out of step (the chained request's
+ * refusal unread).
+ */
+static int settle(struct dest_remote *d, struct error *err)
+{
+    struct proto_tokens ans = {NULL, 0};
+    uint64_t data = 0, zero = 0;
+    int ret = -1;
+
+    if (!d->owed)
+        return 0;
+    d->owed = false;
+    if (proto_read_answer(&d->r, &ans, err) < 0 ||
+        proto_get_u64_range(&ans, "data", 0, PROTO_SIZE_MAX, &data, err) < 0 ||
+        proto_get_u64_range(&ans, "zero", 0, PROTO_SIZE_MAX, &zero, err) < 0)
+        goto out;
+    if (data != d->owed_data || zero != d->owed_zero) {
+        error_set(err, ERROR_PROTOCOL, 0,
+                  "the receiver of '%s' applied %" PRIu64
+                  " bytes of data and %" PRIu64 " of zeros where %" PRIu64
+                  " and %" PRIu64 " were sent",
+                  d->base.name, data, zero, d->owed_data, d->owed_zero);
+        goto out;
+    }
+    ret = 0;
+out:
+    if (ret < 0)
+        d->broken = true;
+    proto_tokens_release(&ans);
+    return ret;
+}
+
+/* The answers owed (settle) and those of n held requests; the first that
+ * failed is the failure, and leaves the session out of step (the rest
+ * unread). */
 static int read_held(struct dest_remote *d, unsigned n, struct error *err)
 {
-    int ret = 0;
+    int ret = settle(d, err);
 
     for (unsigned i = 0; ret == 0 && i < n; i++) {
         struct proto_tokens none = {NULL, 0};
@@ -1165,7 +1215,7 @@ static int remote_transfer(struct dest *dd, struct image *src,
         d->broken = true;
         goto out;
     }
-    if (proto_read_answer(&d->r, &ans, err) < 0) {
+    if (!p->commit_follows && proto_read_answer(&d->r, &ans, err) < 0) {
         d->broken = true;
         goto out;
     }
@@ -1178,16 +1228,26 @@ static int remote_transfer(struct dest *dd, struct image *src,
         st->data_records += s[i].st.data_records;
         st->zero_records += s[i].st.zero_records;
         st->stream_bytes += s[i].st.stream_bytes;
+        st->data_bytes += s[i].st.data_bytes;
+        st->zero_bytes += s[i].st.zero_bytes;
         if (s[i].st.diff_seconds > st->diff_seconds)
             st->diff_seconds = s[i].st.diff_seconds;
     }
-    /* Bytes written once each into one image (rounds and convergence
-     * are planned on these). */
-    if (proto_get_u64_range(&ans, "data", 0, PROTO_SIZE_MAX, &st->data_bytes,
-                            err) < 0 ||
-        proto_get_u64_range(&ans, "zero", 0, PROTO_SIZE_MAX, &st->zero_bytes,
-                            err) < 0)
+    if (p->commit_follows) {
+        /* The answer is read with the commit's (settle): the commit leaves
+         * now, a round trip sooner, and the receiver does it only once
+         * this transfer is whole; there its counts must be the senders'. */
+        d->owed = true;
+        d->owed_data = st->data_bytes;
+        d->owed_zero = st->zero_bytes;
+    } else if (proto_get_u64_range(&ans, "data", 0, PROTO_SIZE_MAX,
+                                   &st->data_bytes, err) < 0 ||
+               proto_get_u64_range(&ans, "zero", 0, PROTO_SIZE_MAX,
+                                   &st->zero_bytes, err) < 0) {
+        /* Bytes written once each into one image (rounds and convergence
+         * are planned on these): the receiver's count. */
         goto out;
+    }
     ret = 0;
 out:
     st->seconds = time_now() - t0;

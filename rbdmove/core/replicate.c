@@ -742,6 +742,8 @@ static int transfer(struct replicate *r, const char *snap, const char *from,
         dest_state_release(&ds);
     }
     p->whole_object = !from && image_fast_diff_valid(at);
+    /* A snapshot's round (not the final one of the head) commits next. */
+    p->commit_follows = snap != NULL;
     ret = dest_transfer(r->dst, at, from, p, st, err);
 out:
     image_close(at);

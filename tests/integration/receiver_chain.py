@@ -10,7 +10,8 @@ and check that
   - a refused "&& apply", and an apply that fails by itself, close the
     data sessions a client may be writing before apply's ok: a session
     connected to the receiver's socket reads its end, and the socket is
-    gone.
+    gone; the "&& commit" sent behind a transfer that failed is not
+    done.
 
 Each step has a deadline (a receiver that hangs fails the check, it
 never hangs the test). Prints one line per check; exits 1 on the first
@@ -137,13 +138,19 @@ check(a[0] == "err" and "not done" in " ".join(a),
 closed_soon(s, path, "refused apply")
 r.quit()
 
-# 3. An apply that fails by itself (more streams than announced).
+# 3. An apply that fails by itself (more streams than announced), with the
+# commit that a sender sends right behind its streams (the round's
+# snapshot and base mark): not done.
 r = Receiver()
 hello(r)
 s, path = open_streams(r)
-r.send("apply 2 0 2 4194304 1")
+r.send("apply 2 0 2 4194304 1",
+       "%26%26 commit chain-snap rbdmove.base b%201 rbdmove.pending")
 a = r.answer()
 check(a[0] == "err", "apply of 2 streams after streams 1 fails: %s"
       % " ".join(a))
+a = r.answer()
+check(a[0] == "err" and "not done" in " ".join(a),
+      "&& commit after it is not done: %s" % " ".join(a))
 closed_soon(s, path, "failed apply")
 r.quit()

@@ -9,7 +9,8 @@
 #     that appeared between the probe and the create);
 #   - a refused or failed apply closes the data sessions the client may be
 #     writing already (streams sent before apply's ok), so that a client
-#     hears of it at once instead of waiting on a full window.
+#     hears of it at once instead of waiting on a full window; the commit
+#     a client sends right behind its streams is not done after it.
 . "$(dirname "$0")/lib.sh"
 lab_require ceph
 
@@ -29,5 +30,7 @@ expect_equal "the image the create found is untouched" "$sum" \
 meta=$(rbd2 image-meta list "$foreign" 2>&1)
 expect_equal "no mark was set on it" "" \
     "$(grep -o 'rbdmove[.a-z_]*' <<<"$meta" | grep -v '^rbdmove.chain_ok' | sort -u)"
+expect_equal "no snapshot was made on it" "" \
+    "$(rbd2 snap ls --format json "$foreign" 2>/dev/null | grep -o chain-snap)"
 expect_equal "the chain after a success went on" "yes" \
     "$(rbd2 image-meta get "$foreign" rbdmove.chain_ok2 2>/dev/null)"
