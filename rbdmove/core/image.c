@@ -816,6 +816,39 @@ int image_lock_exclusive(struct image *img, struct error *err)
     return 0;
 }
 
+/*
+ * owner, dead, holds no lock of img (it gave it back after its snapshot,
+ * yield_lock) but may still watch it: for 30 s, every wait for the image
+ * to have no client (a move's detach) would wait for it. Blocklisted, as
+ * a lock break would have, its watch goes at once.
+ */
+static int drop_dead_watch(struct image *img, const char *owner,
+                           struct error *err)
+{
+    rbd_image_watcher_t w[16];
+    size_t max = 16;
+    bool watching = false;
+    int r = rbd_watchers_list(img->rbd, w, &max);
+
+    if (r < 0)
+        return 0; /* more than 16, or none to list: the wait stays */
+    for (size_t i = 0; i < max; i++)
+        watching |= w[i].addr && !strcmp(w[i].addr, owner);
+    rbd_watchers_list_cleanup(w, max);
+    if (!watching)
+        return 0;
+    r = rados_blocklist_add(rados_ioctx_get_cluster(img->ioctx), (char *)owner,
+                            0);
+    if (r < 0)
+        return error_set(err, ERROR_CEPH, -r,
+                         "cannot blocklist %s, a killed run still watching "
+                         "'%s'",
+                         owner, img->spec);
+    log_debug("blocklisted %s, a killed run still watching %s", owner,
+              img->spec);
+    return 0;
+}
+
 int image_lock_break_dead(struct image *img, const char *owner, bool *broke,
                           struct error *err)
 {
@@ -843,7 +876,7 @@ int image_lock_break_dead(struct image *img, const char *owner, bool *broke,
         held |= !strcmp(owners[i], owner);
     rbd_lock_get_owners_cleanup(owners, max);
     if (!held)
-        return 0;
+        return drop_dead_watch(img, owner, err);
     r = rbd_lock_break(img->rbd, mode, owner);
     if (r < 0 && r != -ENOENT)
         return error_set(err, ERROR_CEPH, -r,

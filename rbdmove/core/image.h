@@ -166,7 +166,9 @@ int image_lock_exclusive(struct image *img, struct error *err) MUST_CHECK;
  * watch to expire as a lock request does (30 s by default). Only for an
  * owner the caller has proved dead: one of its own earlier runs, whose
  * journal it now holds. *broke: it was held, and is broken. Not held by
- * owner, or owner is this very client: nothing done.
+ * owner but still watched by it (it gave the lock back, then died):
+ * owner is blocklisted, so that its watch goes at once. Owner is this
+ * very client: nothing done.
  */
 int image_lock_break_dead(struct image *img, const char *owner, bool *broke,
                           struct error *err) MUST_CHECK;
