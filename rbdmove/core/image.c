@@ -867,8 +867,8 @@ int image_lock_break_dead(struct image *img, const char *owner, bool *broke,
     if (ours)
         return 0;
     r = rbd_lock_get_owners(img->rbd, &mode, owners, &max);
-    if (r == -ENOENT)
-        return 0;
+    if (r == -ENOENT) /* nobody holds it */
+        return drop_dead_watch(img, owner, err);
     if (r < 0)
         return error_set(err, ERROR_CEPH, -r,
                          "cannot list the lock owners of '%s'", img->spec);
