@@ -91,6 +91,14 @@ static void drop_early_probe(struct dest_remote *d)
     d->early_probe = false;
 }
 
+/* Start a line with "&&": the request that follows is done only if the
+ * one before it succeeded (receiver.c). */
+static void add_chain(struct buf *b)
+{
+    buf_add_pct(b, "&&");
+    buf_adds(b, " ");
+}
+
 /* Send line after the requests held back (dest_batch), in one packet.
  * Each but the first is chained ("&&", later()), line too: the receiver
  * stops at the first that fails, so that a mark never lands on an image
@@ -109,13 +117,11 @@ static int send_held(struct dest_remote *d, const struct buf *line,
     if (!*nheld && !d->owed)
         return proto_send(d->ctl, line, err);
     if (d->owed) {
-        buf_add_pct(&all, "&&");
-        buf_adds(&all, " ");
+        add_chain(&all);
     }
     buf_add(&all, d->later.data, d->later.len);
     if (*nheld) {
-        buf_add_pct(&all, "&&");
-        buf_adds(&all, " ");
+        add_chain(&all);
     }
     buf_add(&all, line->data, line->len);
     buf_reset(&d->later);
@@ -255,8 +261,7 @@ static int later(struct dest_remote *d, const struct buf *line,
                          d->base.name);
     /* proto_send ends each line: the held lines get theirs here. */
     if (d->nlater) {
-        buf_add_pct(&d->later, "&&");
-        buf_adds(&d->later, " ");
+        add_chain(&d->later);
     }
     buf_add(&d->later, line->data, line->len);
     buf_adds(&d->later, "\n");
