@@ -65,8 +65,9 @@ struct engine {
     uint64_t free_seq, read_seq, tail_seq;
     uint64_t done, total;
     uint64_t next_checkpoint;
-    double start;       /* for bwlimit */
-    uint64_t submitted; /* bytes, for bwlimit */
+    double start;                   /* for bwlimit */
+    uint64_t submitted;             /* bytes, for bwlimit */
+    struct copy_claim_cursor claim; /* p->claims */
 };
 
 void copy_params_init(struct copy_params *p)
@@ -78,7 +79,6 @@ void copy_params_init(struct copy_params *p)
      * 240 MiB for a copy. */
     p->window = 8;
     p->zero_block = 4096;
-    p->shards = 1;
     p->checkpoint_every = 1024ull * MIB;
 }
 
@@ -618,6 +618,25 @@ int copy_measure(struct image *src, const char *from_snap, bool whole_object,
     return ret;
 }
 
+/*
+ * A claim is made once the stream's previous piece found room in its
+ * window, so it goes to the stream that drains first. A new claim is never
+ * behind the stream: the counter is past every ordinal claimed, including
+ * the one the stream has just reached.
+ */
+bool copy_claim_next(struct copy_claims *c, struct copy_claim_cursor *cur)
+{
+    uint64_t k = cur->seen++;
+
+    if (!c)
+        return true;
+    if (!cur->claimed || cur->mine < k) {
+        cur->mine = atomic_fetch_add(&c->next, 1);
+        cur->claimed = true;
+    }
+    return cur->mine == k;
+}
+
 /* Feed the chunks of one extent list to the engine. */
 static int submit_extents(struct engine *e, const struct extent_list *l,
                           struct error *err)
@@ -634,14 +653,14 @@ static int submit_extents(struct engine *e, const struct extent_list *l,
         if (off < p->resume_off)
             off = p->resume_off;
         while (off < end) {
-            /* Chunks never cross a multiple of chunk_size, so every shard
-             * agrees on which chunk an offset belongs to. */
+            /* Pieces never cross a multiple of chunk_size, and every
+             * stream enumerates the same extents of the same snapshot:
+             * every stream counts the same pieces in the same order. */
             uint64_t cend = (off / chunk + 1) * chunk;
-            uint64_t index = off / chunk;
 
             if (cend > end)
                 cend = end;
-            if (p->shards <= 1 || index % p->shards == p->shard) {
+            if (copy_claim_next(p->claims, &e->claim)) {
                 if (engine_submit(e, off, (size_t)(cend - off), !l->v[i].exists,
                                   err) < 0)
                     return -1;

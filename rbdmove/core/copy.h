@@ -14,6 +14,7 @@
 #ifndef RBDMOVE_COPY_H
 #define RBDMOVE_COPY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +37,32 @@ typedef bool cancel_fn(void *ctx);
 /* The most memory one copy's buffers may take (window x chunk_size). */
 #define COPY_MEMORY_MAX ((size_t)1 << 30)
 
+/*
+ * The next unclaimed piece of a transfer split over parallel streams.
+ * A stream claims one piece at a time, when it has room for it, so a
+ * stream that drains faster sends more: the streams end together whatever
+ * the layout of the data (a static split by chunk index ended them up to
+ * 3x apart, and one whose data sat at every n-th chunk sent it all).
+ */
+struct copy_claims {
+    atomic_uint_fast64_t next;
+};
+
+/* One stream's place in the claims. */
+struct copy_claim_cursor {
+    uint64_t seen; /* pieces enumerated so far */
+    uint64_t mine; /* the ordinal claimed last ... */
+    bool claimed;  /* ... if any */
+};
+
+/*
+ * Whether the next piece the stream enumerates is its own, claiming a new
+ * one when its last claim is behind it; c NULL: every piece is. Every
+ * piece goes to exactly one stream, whatever the interleaving, as long as
+ * every stream enumerates the same pieces in the same order to the end.
+ */
+bool copy_claim_next(struct copy_claims *c, struct copy_claim_cursor *cur);
+
 struct copy_params {
     size_t chunk_size;   /* bytes per aio request; default 4 MiB */
     unsigned window;     /* chunks in flight per image (bytes: window x
@@ -51,8 +78,10 @@ struct copy_params {
     bool dst_is_zero;    /* destination known to read as zeros (fresh):
                             zero ranges need not be written */
     uint64_t resume_off; /* skip extents below this offset (resumed seed) */
-    unsigned shard;      /* this stream's share of the chunks ... */
-    unsigned shards;     /* ... out of this many (0 or 1: all) */
+    /* Parallel streams of one transfer: each walks the same changed
+     * extents and sends the pieces (chunks) whose ordinal it claimed from
+     * here; NULL: send them all. See copy_claims. */
+    struct copy_claims *claims;
     progress_fn *progress;
     void *progress_ctx;
     cancel_fn *cancel;

@@ -608,8 +608,7 @@ static int rbdcli_transfer(struct dest *dd, struct image *src,
         return -1;
     h.from_snap = (char *)from_snap;
     /* One stream; and nothing is durable before import-diff exits. */
-    one.shard = 0;
-    one.shards = 1;
+    one.claims = NULL;
     one.checkpoint = NULL;
     cmd_start(d, &cmd, "import-diff --no-progress -");
     add_spec(d, &cmd, NULL);

@@ -719,8 +719,9 @@ struct shared {
     uint64_t total;
     const struct copy_params *user;
     volatile bool failed;
-    unsigned n; /* senders */
-    double t0;  /* the transfer's start, for -vv */
+    unsigned n;                /* senders */
+    double t0;                 /* the transfer's start, for -vv */
+    struct copy_claims claims; /* the pieces the senders share */
 };
 
 struct sender {
@@ -1167,7 +1168,7 @@ static int remote_transfer(struct dest *dd, struct image *src,
     struct dest_remote *d = (struct dest_remote *)dd;
     unsigned n = stream_count(d->nstreams, p->chunk_size);
     unsigned window = p->window / n >= 2 ? p->window / n : 2;
-    struct shared sh = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, p, false, n, 0};
+    struct shared sh = {.lock = PTHREAD_MUTEX_INITIALIZER, .user = p, .n = n};
     struct sender *s = xcalloc(n, sizeof(*s));
     struct proto_tokens ans = {NULL, 0};
     uint64_t extents = 0;
@@ -1177,6 +1178,7 @@ static int remote_transfer(struct dest *dd, struct image *src,
 
     memset(st, 0, sizeof(*st));
     sh.done = xcalloc(n, sizeof(*sh.done));
+    atomic_init(&sh.claims.next, 0);
     if (p->progress && copy_measure(src, from_snap, p->whole_object, &sh.total,
                                     &extents, err) < 0)
         goto out;
@@ -1201,8 +1203,7 @@ static int remote_transfer(struct dest *dd, struct image *src,
         s[i].h.from_snap = (char *)from_snap;
         s[i].h.has_size = true;
         s[i].h.size = image_size(src);
-        s[i].p.shard = i;
-        s[i].p.shards = n;
+        s[i].p.claims = n > 1 ? &sh.claims : NULL;
         s[i].p.window = window;
         s[i].p.known_total = sh.total;
         s[i].p.progress = p->progress ? sender_progress : NULL;
