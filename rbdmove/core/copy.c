@@ -618,9 +618,14 @@ int copy_measure(struct image *src, const char *from_snap, bool whole_object,
     return ret;
 }
 
+bool copy_claim_due(const struct copy_claims *c,
+                    const struct copy_claim_cursor *cur)
+{
+    return c && (!cur->claimed || cur->mine < cur->seen);
+}
+
 /*
- * A claim is made once the stream's previous piece found room in its
- * window, so it goes to the stream that drains first. A new claim is never
+ * A new claim is never
  * behind the stream: the counter is past every ordinal claimed, including
  * the one the stream has just reached.
  */
@@ -631,10 +636,23 @@ bool copy_claim_next(struct copy_claims *c, struct copy_claim_cursor *cur)
     if (!c)
         return true;
     if (!cur->claimed || cur->mine < k) {
+        /* (copy_claim_due, before seen++) */
         cur->mine = atomic_fetch_add(&c->next, 1);
         cur->claimed = true;
     }
     return cur->mine == k;
+}
+
+/* Send queued pieces until fewer than 'ahead' are left (claims). */
+static int engine_hold(struct engine *e, unsigned ahead, struct error *err)
+{
+    while (e->tail_seq - e->read_seq >= (ahead < 2 ? 2 : ahead)) {
+        if (engine_process(e, err) < 0)
+            return -1;
+        if (engine_reclaim(e, false, err) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* Feed the chunks of one extent list to the engine. */
@@ -660,6 +678,9 @@ static int submit_extents(struct engine *e, const struct extent_list *l,
 
             if (cend > end)
                 cend = end;
+            if (copy_claim_due(p->claims, &e->claim) &&
+                engine_hold(e, p->claims->ahead, err) < 0)
+                return -1;
             if (copy_claim_next(p->claims, &e->claim)) {
                 if (engine_submit(e, off, (size_t)(cend - off), !l->v[i].exists,
                                   err) < 0)

@@ -39,13 +39,17 @@ typedef bool cancel_fn(void *ctx);
 
 /*
  * The next unclaimed piece of a transfer split over parallel streams.
- * A stream claims one piece at a time, when it has room for it, so a
- * stream that drains faster sends more: the streams end together whatever
- * the layout of the data (a static split by chunk index ended them up to
- * 3x apart, and one whose data sat at every n-th chunk sent it all).
+ * A stream claims one piece at a time, once fewer than 'ahead' of its own
+ * are still queued (read or being read, not yet sent): a stream that
+ * drains faster sends more, and the streams end together whatever the
+ * layout of the data. A static split by chunk index ended them up to 3x
+ * apart, and sent data laid out at every n-th chunk down one stream.
+ * Claiming as far ahead as the window would let the first streams take a
+ * small round's pieces before the others start.
  */
 struct copy_claims {
     atomic_uint_fast64_t next;
+    unsigned ahead; /* at least 2: one piece sent, the next one read */
 };
 
 /* One stream's place in the claims. */
@@ -62,6 +66,10 @@ struct copy_claim_cursor {
  * every stream enumerates the same pieces in the same order to the end.
  */
 bool copy_claim_next(struct copy_claims *c, struct copy_claim_cursor *cur);
+
+/* Whether the stream's next copy_claim_next claims a piece. */
+bool copy_claim_due(const struct copy_claims *c,
+                    const struct copy_claim_cursor *cur);
 
 struct copy_params {
     size_t chunk_size;   /* bytes per aio request; default 4 MiB */

@@ -1179,6 +1179,7 @@ static int remote_transfer(struct dest *dd, struct image *src,
     memset(st, 0, sizeof(*st));
     sh.done = xcalloc(n, sizeof(*sh.done));
     atomic_init(&sh.claims.next, 0);
+    sh.claims.ahead = window; /* each stream's share of the window */
     if (p->progress && copy_measure(src, from_snap, p->whole_object, &sh.total,
                                     &extents, err) < 0)
         goto out;
