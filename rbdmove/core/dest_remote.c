@@ -42,6 +42,7 @@ struct dest_remote {
     struct transport *ctl;
     struct proto_reader r;
     bool broken;
+    bool greeted; /* `receive --greet`: hello and streams come unasked */
     /* dest_batch: create and set_meta requests held back (later, nlater
      * of them) until the next request, and sent in its packet. */
     bool batching;
@@ -1024,7 +1025,9 @@ static int read_streams(struct dest_remote *d, double t0, struct error *err)
         d->broken = true; /* the probe's answer is still unread */
         goto out;
     }
-    rtt = time_now() - t0;
+    /* Unasked, the greeting's time is no round trip: the control
+     * session's is. */
+    rtt = d->greeted ? d->ctl->rtt : time_now() - t0;
     sock = proto_get(&ans, "socket");
     if (!sock || !path_is_safe(sock)) {
         d->broken = true;
@@ -1341,29 +1344,36 @@ static const struct dest_ops remote_ops = {
  * "hello", and the version check. Where the number of data sessions is
  * known already (--streams, or the control session's round trip),
  * "streams" and the first "probe" go in the same packet: one round trip
- * less before the first transfer; else they follow hello's answer.
+ * less before the first transfer; else they follow hello's answer. A
+ * greeting receiver (d->greeted) answered hello and streams unasked: only
+ * the probe is sent, and the socket is known once the receiver started,
+ * a round trip sooner, while the probe travels.
  */
 static int hello(struct dest_remote *d, const char *name, struct error *err)
 {
     struct proto_tokens ans = {NULL, 0};
     struct buf line = BUF_INIT;
     uint64_t version = 0;
-    bool along = d->p.streams > 0;
+    bool along = d->greeted || d->p.streams > 0;
     double t0 = time_now();
     int ret = -1;
 
-    proto_add(&line, "hello");
-    if (along) {
-        buf_adds(&line, "\n");
-        add_streams(d, &line);
+    if (d->greeted) {
+        proto_add(&line, "probe");
+    } else {
+        proto_add(&line, "hello");
+        if (along) {
+            buf_adds(&line, "\n");
+            add_streams(d, &line);
+        }
     }
     if (proto_send(d->ctl, &line, err) < 0 ||
         proto_read_answer(&d->r, &ans, err) < 0) {
         d->broken = true;
         error_prefix(err,
                      "no rbdmove receiver answered for '%s' (is rbdmove "
-                     "installed there? see --remote-rbdmove, "
-                     "--receiver=rbd)",
+                     "installed there, and this version? see "
+                     "--remote-rbdmove, --receiver=rbd)",
                      name);
         goto out;
     }
@@ -1484,6 +1494,12 @@ int dest_remote_open(const struct dest_remote_params *p, const char *name,
     }
     add_program(d, &args);
     buf_adds(&args, " receive --serve");
+    /* Only where the control session measures its own round trip (SSH):
+     * elsewhere the time of the answer to "streams" is the measure. */
+    d->greeted = p->exec_hint != NULL;
+    if (d->greeted)
+        buf_addf(&args, " --greet %u,%d",
+                 p->streams ? p->streams : AUTO_STREAMS_MAX, p->compress_level);
     if (conf) {
         buf_adds(&args, " --conf ");
         buf_add_shell_quoted(&args, conf);

@@ -27,8 +27,9 @@ struct transport;
  * "commit", the end of a round in one request. 5: "rollback SNAP" (a
  * failback's --discard-primary-changes over SSH). 6: "&& REQUEST" (only if
  * the request before succeeded), and streams may be sent before apply's
- * ok (a failed apply closes them). */
-#define RECEIVER_PROTOCOL_VERSION 6
+ * ok (a failed apply closes them). 7: `receive --greet STREAMS,LEVEL`
+ * answers "hello" and "streams" unasked, before its cluster connect. */
+#define RECEIVER_PROTOCOL_VERSION 7
 
 /* A buffered line reader over a transport (kept as a reference). */
 struct proto_reader {

@@ -2,7 +2,8 @@
 /*
  * rbdmove/core/receiver.c: `rbdmove receive`, serving a dest_remote client.
  *
- * Requests (one line each, see proto.h):
+ * Requests (one line each, see proto.h); started with --greet STREAMS,LEVEL
+ * it answers "hello" and "streams STREAMS LEVEL" first, unasked:
  *   hello                         ok version=4 (4: commit; 3: data sessions
  *                                 join once and carry every apply; 2: they
  *                                 passed their descriptor, "-" names the
@@ -57,6 +58,7 @@
 #include <unistd.h>
 
 #include "rbdmove/base/buf.h"
+#include "rbdmove/core/cluster.h"
 #include "rbdmove/core/copy.h"
 #include "rbdmove/core/dest.h"
 #include "rbdmove/core/image.h"
@@ -813,6 +815,60 @@ static int chained(struct server *s, struct proto_tokens *t, struct error *err)
                      t->v[0]);
 }
 
+/* Answer one request line (the "&&" chain kept in s->last_ok); *quit on
+ * "quit". Fails only when ctl fails. */
+static int serve_line(struct server *s, const char *line, bool *quit,
+                      struct error *err)
+{
+    struct proto_tokens t = {NULL, 0};
+    struct error rerr = ERROR_INIT;
+    int rc;
+
+    buf_reset(&s->out);
+    if (proto_split(line, &t, &rerr) == 0 && t.n == 0)
+        error_set(&rerr, ERROR_PROTOCOL, 0, "empty request");
+    if (t.n > 0 && !strcmp(t.v[0], "quit")) {
+        proto_tokens_release(&t);
+        *quit = true;
+        return 0;
+    }
+    if (rerr.kind == ERROR_NONE && chained(s, &t, &rerr) == 0 &&
+        dispatch(s, &t, &rerr) == 0) {
+        s->last_ok = true;
+        rc = proto_send(s->ctl, &s->out, err);
+    } else {
+        s->last_ok = false;
+        rc = proto_send_error(s->ctl, &rerr, err);
+    }
+    proto_tokens_release(&t);
+    return rc;
+}
+
+static int serve_loop(struct server *s, struct error *err)
+{
+    struct buf line = BUF_INIT;
+    struct proto_reader r;
+    bool quit = false;
+    int ret = -1;
+
+    proto_reader_init(&r, s->ctl);
+    while (!quit) {
+        int rc = proto_read_line(&r, &line, err);
+
+        if (rc < 0)
+            goto out;
+        if (rc == 0)
+            break;
+        if (serve_line(s, buf_str(&line), &quit, err) < 0)
+            goto out;
+    }
+    ret = 0;
+out:
+    proto_reader_release(&r);
+    buf_release(&line);
+    return ret;
+}
+
 int receiver_serve(struct cluster *cl, const char *pool, const char *image,
                    struct transport *ctl, int ctl_fd, struct error *err)
 {
@@ -821,46 +877,48 @@ int receiver_serve(struct cluster *cl, const char *pool, const char *image,
                        .ctl_fd = ctl_fd,
                        .out = BUF_INIT,
                        .lfd = -1};
-    struct buf line = BUF_INIT;
-    struct proto_reader r;
-    int ret = -1;
+    int ret = serve_loop(&s, err);
 
-    proto_reader_init(&r, ctl);
-    for (;;) {
-        struct proto_tokens t = {NULL, 0};
-        struct error rerr = ERROR_INIT;
-        int rc = proto_read_line(&r, &line, err);
-
-        if (rc < 0)
-            goto out;
-        if (rc == 0)
-            break;
-        buf_reset(&s.out);
-        if (proto_split(buf_str(&line), &t, &rerr) == 0 && t.n == 0)
-            error_set(&rerr, ERROR_PROTOCOL, 0, "empty request");
-        if (t.n > 0 && !strcmp(t.v[0], "quit")) {
-            proto_tokens_release(&t);
-            break;
-        }
-        if (rerr.kind == ERROR_NONE && chained(&s, &t, &rerr) == 0 &&
-            dispatch(&s, &t, &rerr) == 0) {
-            s.last_ok = true;
-            rc = proto_send(ctl, &s.out, err);
-        } else {
-            s.last_ok = false;
-            rc = proto_send_error(ctl, &rerr, err);
-        }
-        proto_tokens_release(&t);
-        if (rc < 0)
-            goto out;
-    }
-    ret = 0;
-out:
-    proto_reader_release(&r);
-    buf_release(&line);
     buf_release(&s.out);
     close_streams(&s);
     dest_free(s.d);
+    return ret;
+}
+
+int receiver_serve_greeted(const struct receiver_greeting *g, const char *pool,
+                           const char *image, struct transport *ctl, int ctl_fd,
+                           struct error *err)
+{
+    struct server s = {
+        .ctl = ctl, .ctl_fd = ctl_fd, .out = BUF_INIT, .lfd = -1};
+    struct cluster *cl = NULL;
+    struct buf req = BUF_INIT;
+    bool quit = false;
+    int ret = -1;
+
+    /* The greeting: what the sender would have asked first. A "streams"
+     * that fails (its numbers, the socket) is answered as an error, and
+     * the sender goes no further. */
+    buf_addf(&req, "streams %" PRIu64 " %" PRIu64, g->streams, g->level);
+    if (serve_line(&s, "hello", &quit, err) < 0 ||
+        serve_line(&s, buf_str(&req), &quit, err) < 0)
+        goto out;
+    if (cluster_connect(g->conf, g->id, g->timeout_s, &cl, err) < 0) {
+        /* The answer to the sender's first request (it shows it). */
+        struct error e2 = ERROR_INIT;
+
+        if (proto_send_error(ctl, err, &e2) < 0)
+            error_clear(&e2);
+        goto out;
+    }
+    s.d = dest_local_new(cl, pool, image);
+    ret = serve_loop(&s, err);
+out:
+    buf_release(&req);
+    buf_release(&s.out);
+    close_streams(&s);
+    dest_free(s.d);
+    cluster_close(cl);
     return ret;
 }
 

@@ -15,6 +15,8 @@
 #ifndef RBDMOVE_RECEIVER_H
 #define RBDMOVE_RECEIVER_H
 
+#include <stdint.h>
+
 #include "rbdmove/base/error.h"
 
 struct cluster;
@@ -31,6 +33,26 @@ struct transport;
 int receiver_serve(struct cluster *cl, const char *pool, const char *image,
                    struct transport *ctl, int ctl_fd,
                    struct error *err) MUST_CHECK;
+
+/*
+ * `rbdmove receive --greet`: the answers to "hello" and to "streams
+ * STREAMS LEVEL" go out at once, before any request is read and before
+ * the cluster (conf, id, timeout_s as for cluster_connect) is connected:
+ * the sender learns the socket while its request for the probe travels,
+ * and its data sessions open their channels while this end connects (a
+ * round trip and the connect less before the first byte). Then as
+ * receiver_serve; a failed connect is answered, in place of the answer to
+ * the sender's first request, and returned.
+ */
+struct receiver_greeting {
+    uint64_t streams, level;
+    const char *conf, *id;
+    int timeout_s;
+};
+
+int receiver_serve_greeted(const struct receiver_greeting *g, const char *pool,
+                           const char *image, struct transport *ctl, int ctl_fd,
+                           struct error *err) MUST_CHECK;
 
 /*
  * Hand in_fd (a data session) to the serving receiver through its socket

@@ -17,7 +17,7 @@ Each step has a deadline (a receiver that hangs fails the check, it
 never hangs the test). Prints one line per check; exits 1 on the first
 failed one.
 
-usage: receiver_chain.py RBDMOVE CONF POOL/IMAGE
+usage: receiver_chain.py RBDMOVE CONF POOL/IMAGE [DEAD_CONF]
 """
 import os
 import select
@@ -44,9 +44,10 @@ def must(ok, what):
 
 
 class Receiver:
-    def __init__(self):
+    def __init__(self, greet=None, conf=conf):
+        extra = ["--greet", greet] if greet else []
         self.p = subprocess.Popen(
-            [rbdmove, "receive", "--serve", "-c", conf, spec],
+            [rbdmove, "receive", "--serve"] + extra + ["-c", conf, spec],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.buf = b""
 
@@ -81,7 +82,7 @@ class Receiver:
 def hello(r):
     r.send("hello")
     a = r.answer()
-    check(a[0] == "ok" and "version=6" in a, "hello: %s" % " ".join(a))
+    check(a[0] == "ok" and "version=7" in a, "hello: %s" % " ".join(a))
 
 
 def open_streams(r):
@@ -154,3 +155,43 @@ check(a[0] == "err" and "not done" in " ".join(a),
       "&& commit after it is not done: %s" % " ".join(a))
 closed_soon(s, path, "failed apply")
 r.quit()
+
+# 4. A greeting receiver (protocol 7, --greet STREAMS,LEVEL) answers hello
+# and "streams" before it is asked anything; requests follow as usual.
+r = Receiver(greet="1,0")
+a = r.answer()
+check(a[0] == "ok" and "version=7" in a, "greeting, hello: %s" % " ".join(a))
+a = r.answer()
+check(a[0] == "ok" and a[1].startswith("socket="),
+      "greeting, streams: %s" % " ".join(a))
+path = a[1][len("socket="):]
+r.send("probe")
+a = r.answer()
+check(a[0] == "ok" and "exists=1" in a, "then a probe: %s" % " ".join(a)[:60])
+for _ in range(int(a[-1].split("=")[1])):
+    r.answer()  # its snapshots
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(path)
+check(True, "the greeted socket takes a data session")
+s.close()
+r.quit()
+
+# 5. The greeting goes out before the cluster connect: with a cluster that
+# never answers, hello and streams are answered, then the connect's
+# failure in place of the first request's answer.
+if len(sys.argv) > 4:
+    r = Receiver(greet="2,0", conf=sys.argv[4])
+    a = r.answer()
+    check(a[0] == "ok" and "version=7" in a,
+          "dead cluster, greeting: %s" % " ".join(a))
+    a = r.answer()
+    check(a[0] == "ok" and a[1].startswith("socket="),
+          "dead cluster, streams: %s" % " ".join(a))
+    path = a[1][len("socket="):]
+    r.send("probe")
+    a = r.answer()
+    check(a[0] == "err", "dead cluster, the probe's answer is the connect's "
+          "failure: %s" % " ".join(a))
+    rc = r.p.wait(DEADLINE)
+    check(rc != 0, "the receiver exits with status %d" % rc)
+    check(not os.path.exists(path), "its socket is gone")

@@ -766,6 +766,58 @@ static void test_remote_auto_streams_asks_for_the_most(void **state)
     assert_int_equal(joins, 1);
 }
 
+/* dest_remote_exec_hint_fn (SSH): the receiver is started greeting. */
+static char *greet_command;
+
+static int greeting_exec(void *ctx, const char *command,
+                         dest_remote_verified_fn *verified, void *arg,
+                         struct transport **out, struct error *err)
+{
+    (void)verified;
+    (void)arg;
+    free(greet_command);
+    greet_command = strdup(command);
+    return fake_exec(ctx, command, out, err);
+}
+
+/* Over SSH the receiver answers hello and streams unasked (--greet, with
+ * the streams and zstd level the client would have asked for): only the
+ * probe is sent, and the greeting's answers are read before its own. */
+static void test_remote_greeted_sends_only_the_probe(void **state)
+{
+    struct dest_remote_params p = {0};
+    struct fake f;
+    struct dest *d = NULL;
+    struct error err = ERROR_INIT;
+    struct dest_state st;
+    const char *out;
+    size_t len;
+
+    (void)state;
+    memset(&f, 0, sizeof(f));
+    f.answers = "ok exists=1 size=4096 order=22 id=abc snaps=0\n";
+    f.script = (struct buf)BUF_INIT;
+    p.exec = fake_exec; /* the data sessions */
+    p.exec_hint = greeting_exec;
+    p.exec_ctx = &f;
+    p.streams = 3;
+    p.compress_level = 5;
+    assert_int_equal(dest_remote_open(&p, "ssh://host/rbd/vol", NULL, "admin",
+                                      "rbd", "vol", &d, &err),
+                     0);
+    assert_non_null(strstr(greet_command, " receive --serve --greet 3,5 "));
+    out = transport_memory_output(f.ctl, &len);
+    assert_int_equal(len, strlen("probe\n"));
+    assert_memory_equal(out, "probe\n", len);
+    assert_int_equal(dest_probe(d, &st, &err), 0);
+    assert_true(st.exists);
+    assert_int_equal(st.size, 4096);
+    dest_state_release(&st);
+    close_fake(&f, d);
+    free(greet_command);
+    greet_command = NULL;
+}
+
 /* dest_remote_stream_fn of a host that allows direct channels: the data
  * session is one end of a pair, the fake keeps the other. */
 struct direct_fake {
@@ -957,6 +1009,7 @@ int main(void)
         cmocka_unit_test(test_remote_logins_start_with_the_key_exchange),
         cmocka_unit_test(test_remote_round_trip_trims_or_adds_logins),
         cmocka_unit_test(test_remote_auto_streams_asks_for_the_most),
+        cmocka_unit_test(test_remote_greeted_sends_only_the_probe),
         cmocka_unit_test(test_remote_probe_reads_a_good_answer),
         cmocka_unit_test(test_remote_probe_of_an_absent_image),
         cmocka_unit_test(test_remote_probe_refuses_snaps_near_2_64),
