@@ -625,9 +625,8 @@ bool copy_claim_due(const struct copy_claims *c,
 }
 
 /*
- * A new claim is never
- * behind the stream: the counter is past every ordinal claimed, including
- * the one the stream has just reached.
+ * A new claim is never behind the stream: the counter is past every
+ * ordinal claimed, including the one the stream has just reached.
  */
 bool copy_claim_next(struct copy_claims *c, struct copy_claim_cursor *cur)
 {
