@@ -309,7 +309,7 @@ static int run_lock(const char *spec, struct cli_session *rs, struct dest *dst,
 {
     struct cluster *cl = cli_session_cluster(rs);
     struct error e = ERROR_INIT;
-    char name[64], *dir, *key, *prev, *self;
+    char name[64], *dir, *key;
     int ret = 0;
 
     *fd = -1;
@@ -335,13 +335,7 @@ static int run_lock(const char *spec, struct cli_session *rs, struct dest *dst,
         free(dir);
         return ret;
     }
-    prev = journal_note_get(dir, name);
-    dest_set_dead_owner(dst, prev);
-    self = dest_lock_self(dst);
-    if (self && (!prev || strcmp(self, prev)))
-        journal_note_set(dir, name, self);
-    free(prev);
-    free(self);
+    dest_take_over_note(dst, dir, name);
     free(dir);
     return 0;
 }

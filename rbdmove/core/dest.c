@@ -6,6 +6,9 @@
 #include "rbdmove/core/dest.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "rbdmove/core/journal.h"
 
 int dest_probe(struct dest *d, struct dest_state *st, struct error *err)
 {
@@ -94,6 +97,19 @@ void dest_set_dead_owner(struct dest *d, const char *owner)
 {
     if (d->ops->set_dead_owner && owner)
         d->ops->set_dead_owner(d, owner);
+}
+
+void dest_take_over_note(struct dest *d, const char *dir, const char *name)
+{
+    char *prev = journal_note_get(dir, name);
+    char *self;
+
+    dest_set_dead_owner(d, prev);
+    self = dest_lock_self(d);
+    if (self && (!prev || strcmp(self, prev)))
+        journal_note_set(dir, name, self);
+    free(prev);
+    free(self);
 }
 
 int dest_rollback(struct dest *d, const char *snap, struct error *err)

@@ -189,6 +189,13 @@ int dest_hash_blocks(struct dest *d, const char *snap, uint64_t block,
 /* Calls of lock_self and set_dead_owner; NULL / nothing without them. */
 char *dest_lock_self(struct dest *d);
 void dest_set_dead_owner(struct dest *d, const char *owner);
+/*
+ * For the holder of the lock NAME in dir (journal_lock_name): the client
+ * its note names, d's lock owner in the run that held it before, is dead
+ * (set_dead_owner: its lock is broken at once), and the note now names
+ * ours (journal_note_get/set).
+ */
+void dest_take_over_note(struct dest *d, const char *dir, const char *name);
 /* ERROR_STATE when d cannot (no rollback op). */
 int dest_rollback(struct dest *d, const char *snap,
                   struct error *err) MUST_CHECK;

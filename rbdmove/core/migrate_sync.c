@@ -214,13 +214,7 @@ static int sync_open(struct move *m, const struct migrate_sync_opts *o,
         char name[64], *prev, *self;
 
         snprintf(name, sizeof(name), "sync-%.40s", p->volume.id);
-        prev = journal_note_get(o->state_dir, name);
-        dest_set_dead_owner(m->dst, prev);
-        self = dest_lock_self(m->dst);
-        if (self)
-            journal_note_set(o->state_dir, name, self);
-        free(prev);
-        free(self);
+        dest_take_over_note(m->dst, o->state_dir, name);
         snprintf(name, sizeof(name), "sync-src-%.40s", p->volume.id);
         prev = journal_note_get(o->state_dir, name);
         move_break_src_lock(m, prev);
