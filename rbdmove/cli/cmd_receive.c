@@ -17,11 +17,9 @@
 
 #include "rbdmove/cli/cli.h"
 #include "rbdmove/cli/cli_options.h"
-#include "rbdmove/core/cluster.h"
 #include "rbdmove/cli/commands.h"
 #include "rbdmove/core/image.h"
 #include "rbdmove/base/log.h"
-#include "rbdmove/core/proto.h"
 #include "rbdmove/core/receiver.h"
 #include "transport/transport.h"
 
@@ -34,78 +32,43 @@ static const struct cli_command command = {
 
 /* --greet STREAMS,LEVEL: two numbers; their ranges are the receiver's
  * ("streams"), answered on the control channel. */
-static int parse_greet(const char *v, struct receiver_greeting *g)
+static int parse_greet(const char *v, struct receiver_start *rs)
 {
     char *end;
 
     errno = 0;
     if (*v < '0' || *v > '9')
         return -1;
-    g->streams = strtoull(v, &end, 10);
+    rs->streams = strtoull(v, &end, 10);
     if (errno || *end != ',' || end[1] < '0' || end[1] > '9')
         return -1;
-    g->level = strtoull(end + 1, &end, 10);
+    rs->level = strtoull(end + 1, &end, 10);
     return errno || *end ? -1 : 0;
 }
 
-static int serve_greeted(const char *greet, const char *conf, const char *id,
-                         const char *spec)
+static int serve(const char *greet, const char *conf, const char *id,
+                 const char *spec)
 {
-    struct receiver_greeting g = {0};
+    struct receiver_start rs = {.conf = conf, .id = id, .greet = greet != NULL};
     struct error err = ERROR_INIT;
     struct image_spec s = {0};
     struct transport *ctl = NULL;
     int ret = EXIT_FAIL;
 
-    if (parse_greet(greet, &g) < 0)
+    if (greet && parse_greet(greet, &rs) < 0)
         return cli_usage_error(&command,
                                "--greet takes STREAMS,LEVEL, not '%s'", greet);
     if (image_spec_parse(spec, 0, &s, &err) < 0)
         return cli_usage_error(&command, "%s", err.msg);
-    g.conf = conf;
-    g.id = id;
-    g.timeout_s = cli_ceph_timeout();
+    rs.timeout_s = cli_ceph_timeout();
     ctl = transport_fd_new(STDIN_FILENO, STDOUT_FILENO, 0, "control");
-    if (receiver_serve_greeted(&g, s.pool, s.name, ctl, STDIN_FILENO, &err) <
-        0) {
+    if (receiver_run(&rs, s.pool, s.name, ctl, STDIN_FILENO, &err) < 0) {
         cli_report_error(&err);
         goto out;
     }
     ret = EXIT_OK;
 out:
     transport_free(ctl);
-    image_spec_release(&s);
-    return ret;
-}
-
-static int serve(const char *conf, const char *id, const char *spec)
-{
-    struct error err = ERROR_INIT;
-    struct image_spec s = {0};
-    struct cluster *cl = NULL;
-    struct transport *ctl = NULL;
-    int ret = EXIT_FAIL;
-
-    if (image_spec_parse(spec, 0, &s, &err) < 0)
-        return cli_usage_error(&command, "%s", err.msg);
-    ctl = transport_fd_new(STDIN_FILENO, STDOUT_FILENO, 0, "control");
-    if (cluster_connect(conf, id, cli_ceph_timeout(), &cl, &err) < 0) {
-        /* Say it on the control channel too: the sender shows it. */
-        struct error e2 = ERROR_INIT;
-
-        if (proto_send_error(ctl, &err, &e2) < 0)
-            error_clear(&e2);
-        cli_report_error(&err);
-        goto out;
-    }
-    if (receiver_serve(cl, s.pool, s.name, ctl, STDIN_FILENO, &err) < 0) {
-        cli_report_error(&err);
-        goto out;
-    }
-    ret = EXIT_OK;
-out:
-    transport_free(ctl);
-    cluster_close(cl);
     image_spec_release(&s);
     return ret;
 }
@@ -140,8 +103,7 @@ int cmd_receive(int argc, char **argv)
                    ? cli_report_error(&err)
                    : EXIT_OK;
     if (do_serve && !join && n == 1)
-        return greet ? serve_greeted(greet, conf, id, argv[0])
-                     : serve(conf, id, argv[0]);
+        return serve(greet, conf, id, argv[0]);
     return cli_usage_error(&command,
                            "expected --serve POOL/IMAGE or --join SOCKET");
 }

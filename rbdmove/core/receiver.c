@@ -885,9 +885,9 @@ int receiver_serve(struct cluster *cl, const char *pool, const char *image,
     return ret;
 }
 
-int receiver_serve_greeted(const struct receiver_greeting *g, const char *pool,
-                           const char *image, struct transport *ctl, int ctl_fd,
-                           struct error *err)
+int receiver_run(const struct receiver_start *rs, const char *pool,
+                 const char *image, struct transport *ctl, int ctl_fd,
+                 struct error *err)
 {
     struct server s = {
         .ctl = ctl, .ctl_fd = ctl_fd, .out = BUF_INIT, .lfd = -1};
@@ -899,12 +899,12 @@ int receiver_serve_greeted(const struct receiver_greeting *g, const char *pool,
     /* The greeting: what the sender would have asked first. A "streams"
      * that fails (its numbers, the socket) is answered as an error, and
      * the sender goes no further. */
-    buf_addf(&req, "streams %" PRIu64 " %" PRIu64, g->streams, g->level);
-    if (serve_line(&s, "hello", &quit, err) < 0 ||
-        serve_line(&s, buf_str(&req), &quit, err) < 0)
+    buf_addf(&req, "streams %" PRIu64 " %" PRIu64, rs->streams, rs->level);
+    if (rs->greet && (serve_line(&s, "hello", &quit, err) < 0 ||
+                      serve_line(&s, buf_str(&req), &quit, err) < 0))
         goto out;
-    if (cluster_connect(g->conf, g->id, g->timeout_s, &cl, err) < 0) {
-        /* The answer to the sender's first request (it shows it). */
+    if (cluster_connect(rs->conf, rs->id, rs->timeout_s, &cl, err) < 0) {
+        /* Said on the control channel too: the sender shows it. */
         struct error e2 = ERROR_INIT;
 
         if (proto_send_error(ctl, err, &e2) < 0)

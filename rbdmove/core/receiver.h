@@ -15,6 +15,7 @@
 #ifndef RBDMOVE_RECEIVER_H
 #define RBDMOVE_RECEIVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rbdmove/base/error.h"
@@ -35,24 +36,26 @@ int receiver_serve(struct cluster *cl, const char *pool, const char *image,
                    struct error *err) MUST_CHECK;
 
 /*
- * `rbdmove receive --greet`: the answers to "hello" and to "streams
- * STREAMS LEVEL" go out at once, before any request is read and before
- * the cluster (conf, id, timeout_s as for cluster_connect) is connected:
- * the sender learns the socket while its request for the probe travels,
- * and its data sessions open their channels while this end connects (a
- * round trip and the connect less before the first byte). Then as
- * receiver_serve; a failed connect is answered, in place of the answer to
- * the sender's first request, and returned.
+ * `rbdmove receive --serve`: connect to the cluster (conf, id, timeout_s
+ * as for cluster_connect), then as receiver_serve. A failed connect is
+ * answered on ctl (the sender shows it) and returned. With greet (--greet
+ * STREAMS,LEVEL) the answers to "hello" and to "streams STREAMS LEVEL" go
+ * out first, unasked, before the connect: the sender learns the socket
+ * while its request for the probe travels, and its data sessions open
+ * their channels while this end connects (a round trip and the connect
+ * less before the first byte); a failed connect then answers in place of
+ * the sender's first request.
  */
-struct receiver_greeting {
-    uint64_t streams, level;
+struct receiver_start {
     const char *conf, *id;
     int timeout_s;
+    bool greet;
+    uint64_t streams, level; /* greet */
 };
 
-int receiver_serve_greeted(const struct receiver_greeting *g, const char *pool,
-                           const char *image, struct transport *ctl, int ctl_fd,
-                           struct error *err) MUST_CHECK;
+int receiver_run(const struct receiver_start *rs, const char *pool,
+                 const char *image, struct transport *ctl, int ctl_fd,
+                 struct error *err) MUST_CHECK;
 
 /*
  * Hand in_fd (a data session) to the serving receiver through its socket

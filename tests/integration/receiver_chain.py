@@ -85,6 +85,18 @@ def hello(r):
     check(a[0] == "ok" and "version=7" in a, "hello: %s" % " ".join(a))
 
 
+def greeting(r, what):
+    """The two answers a --greet receiver sends unasked: hello's and the
+    socket of "streams" (returned)."""
+    a = r.answer()
+    check(a[0] == "ok" and "version=7" in a,
+          "%s, greeting: %s" % (what, " ".join(a)))
+    a = r.answer()
+    check(a[0] == "ok" and a[1].startswith("socket="),
+          "%s, streams: %s" % (what, " ".join(a)))
+    return a[1][len("socket="):]
+
+
 def open_streams(r):
     """"streams 1 0", then one data session connected to its socket and
     writing: not accepted yet, as when a client writes ahead of apply."""
@@ -159,12 +171,7 @@ r.quit()
 # 4. A greeting receiver (protocol 7, --greet STREAMS,LEVEL) answers hello
 # and "streams" before it is asked anything; requests follow as usual.
 r = Receiver(greet="1,0")
-a = r.answer()
-check(a[0] == "ok" and "version=7" in a, "greeting, hello: %s" % " ".join(a))
-a = r.answer()
-check(a[0] == "ok" and a[1].startswith("socket="),
-      "greeting, streams: %s" % " ".join(a))
-path = a[1][len("socket="):]
+path = greeting(r, "live cluster")
 r.send("probe")
 a = r.answer()
 check(a[0] == "ok" and "exists=1" in a, "then a probe: %s" % " ".join(a)[:60])
@@ -181,13 +188,7 @@ r.quit()
 # failure in place of the first request's answer.
 if len(sys.argv) > 4:
     r = Receiver(greet="2,0", conf=sys.argv[4])
-    a = r.answer()
-    check(a[0] == "ok" and "version=7" in a,
-          "dead cluster, greeting: %s" % " ".join(a))
-    a = r.answer()
-    check(a[0] == "ok" and a[1].startswith("socket="),
-          "dead cluster, streams: %s" % " ".join(a))
-    path = a[1][len("socket="):]
+    path = greeting(r, "dead cluster")
     r.send("probe")
     a = r.answer()
     check(a[0] == "err", "dead cluster, the probe's answer is the connect's "
